@@ -1,0 +1,138 @@
+from django.contrib import admin
+
+from .models import (
+    Assessment,
+    FundingRow,
+    Goal,
+    Indicator,
+    Membership,
+    ProjectExpense,
+    Region,
+    ReportSection,
+    Round,
+    ScoringRuleSet,
+    Snapshot,
+    StructureRow,
+    Transition,
+    Unit,
+)
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["name", "level", "parent"]
+    list_filter = ["level"]
+    search_fields = ["name"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ["name", "short_name", "region", "supervisor"]
+    list_filter = ["region"]
+    search_fields = ["name", "short_name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "unit", "role", "phone"]
+    list_filter = ["role", "unit"]
+    search_fields = ["user__username", "unit__name"]
+    autocomplete_fields = ["user", "unit"]
+
+
+@admin.register(ScoringRuleSet)
+class ScoringRuleSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "funding_weight", "output_weight", "benefit_weight", "satisfaction_weight"]
+
+
+@admin.register(Round)
+class RoundAdmin(admin.ModelAdmin):
+    list_display = ["title", "year", "deadline", "is_open", "rule_set"]
+    list_editable = ["is_open"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class FundingInline(ReadOnlyInline):
+    model = FundingRow
+    fields = ["source", "initial_budget", "budget", "actual", "reason"]
+
+
+class StructureInline(ReadOnlyInline):
+    model = StructureRow
+    fields = ["item", "budget", "actual"]
+
+
+class GoalInline(ReadOnlyInline):
+    model = Goal
+    fields = ["position", "target", "achieved"]
+
+
+class ExpenseInline(ReadOnlyInline):
+    model = ProjectExpense
+    fields = ["position", "name", "budget", "actual", "confidential"]
+
+
+class IndicatorInline(ReadOnlyInline):
+    model = Indicator
+    fields = ["position", "level1", "level2", "name", "target", "actual", "weight", "outcome", "score"]
+
+
+class SectionInline(ReadOnlyInline):
+    model = ReportSection
+    fields = ["key", "title", "body"]
+
+
+class TransitionInline(ReadOnlyInline):
+    model = Transition
+    fields = ["at", "action", "from_state", "to_state", "actor", "comment"]
+    readonly_fields = ["at"]
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(admin.ModelAdmin):
+    """Read-only in the admin: content changes go through the entry pages and the workflow."""
+
+    list_display = ["__str__", "unit", "round", "kind", "state", "self_total", "self_grade", "updated_at"]
+    list_filter = ["round", "kind", "state", "unit"]
+    search_fields = ["project_name", "unit__name"]
+    list_select_related = ["unit", "round"]
+    inlines = [FundingInline, StructureInline, GoalInline, ExpenseInline, IndicatorInline, SectionInline, TransitionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(admin.ModelAdmin):
+    list_display = ["assessment", "number", "created_at"]
+    list_select_related = ["assessment__round"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

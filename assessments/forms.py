@@ -1,0 +1,412 @@
+"""Entry forms. One `EntryForm` bundles the header and every table of an assessment, so the
+view saves them together or not at all, and re-renders everything typed when anything is wrong."""
+
+import unicodedata
+from decimal import Decimal
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.db import transaction
+from django.db.models import F
+
+from . import scoring
+from .layouts import layout_for
+from .models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, Round, StructureRow, Unit
+from .permissions import EDITABLE_STATES
+from .services import refresh_scores
+
+# Generous but finite limits: a pasted 10 MB blob gets a field error, not a stored row.
+SHORT_TEXT = 2000
+LONG_TEXT = 20000
+REPORT_TEXT = 50000
+
+
+class AmountField(forms.DecimalField):
+    """An amount in 万元 with at most two decimals. Accepts what officers paste from Excel:
+    full-width digits, thousands separators, a trailing 万元."""
+
+    default_error_messages = {
+        "invalid": "请输入数字金额（单位：万元），例如 36 或 30.64。",
+        "min_value": "金额不能为负数。",
+        "max_decimal_places": "金额最多保留两位小数。",
+        "max_digits": "金额过大，请检查单位是否为万元。",
+        "max_whole_digits": "金额过大，请检查单位是否为万元。",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", Decimal("0"))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "class": "form-control form-control-sm text-end amount"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = unicodedata.normalize("NFKC", value).replace(",", "").replace(" ", "").strip()
+            for suffix in ("万元", "万"):
+                if value.endswith(suffix):
+                    value = value[: -len(suffix)]
+            if value in {"—", "-", "－", "/"}:
+                value = ""
+        return super().to_python(value)
+
+
+class ScoreField(forms.DecimalField):
+    default_error_messages = {
+        "invalid": "请输入数字，例如 5 或 4.84。",
+        "min_value": "不能为负数。",
+        "max_value": "不能超过 100。",
+        "max_decimal_places": "最多保留两位小数。",
+        "max_digits": "数值过大。",
+        "max_whole_digits": "数值过大。",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 5)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", Decimal("0"))
+        kwargs.setdefault("max_value", Decimal("100"))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "class": "form-control form-control-sm text-end"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = unicodedata.normalize("NFKC", value).strip()
+        return super().to_python(value)
+
+
+TOO_LONG = "内容过长：最多 %(limit_value)d 字，当前 %(show_value)d 字。"
+
+
+class PortalModelForm(forms.ModelForm):
+    """Model form with the portal's own wording for over-long text."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField) and field.max_length:
+                field.error_messages["max_length"] = TOO_LONG
+
+
+def text_area(rows=2, css="form-control form-control-sm"):
+    return forms.Textarea(attrs={"rows": rows, "class": css})
+
+
+def text_input(css="form-control form-control-sm"):
+    return forms.TextInput(attrs={"class": css})
+
+
+class HeaderForm(PortalModelForm):
+    PROJECT_FIELDS = ["project_name", "project_leader", "leader_phone", "leader_phone_is_office", "supervisor_name", "implementer", "confidential"]
+    DEPARTMENT_FIELDS = ["duties", "staff_quota", "staff_actual"]
+
+    duties = forms.CharField(label="部门职责", required=False, max_length=LONG_TEXT, widget=text_area(8))
+    staff_quota = forms.IntegerField(
+        label="人员编制", required=False, min_value=0, max_value=100000,
+        error_messages={"invalid": "请输入整数人数。", "min_value": "人数不能为负数。", "max_value": "人数过大。"},
+    )
+    staff_actual = forms.IntegerField(
+        label="实有人数", required=False, min_value=0, max_value=100000,
+        error_messages={"invalid": "请输入整数人数。", "min_value": "人数不能为负数。", "max_value": "人数过大。"},
+    )
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "project_name", "project_leader", "leader_phone", "leader_phone_is_office",
+            "supervisor_name", "implementer", "confidential", "duties", "staff_quota", "staff_actual",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        keep = self.PROJECT_FIELDS if self.instance.is_project else self.DEPARTMENT_FIELDS
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        if "project_name" in self.fields:
+            self.fields["project_name"].required = True
+            self.fields["project_name"].error_messages["required"] = "请填写项目名称。"
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def clean_leader_phone(self):
+        phone = unicodedata.normalize("NFKC", self.cleaned_data.get("leader_phone", "")).strip()
+        if phone and not all(c.isdigit() or c in "-—() " for c in phone):
+            raise forms.ValidationError("电话号码只能包含数字、空格、括号和短横线。")
+        return phone
+
+
+class FundingForm(PortalModelForm):
+    initial_budget = AmountField(label="年初预算数")
+    budget = AmountField(label="全年预算数")
+    actual = AmountField(label="全年执行数")
+    reason = forms.CharField(label="产生差异的原因", required=False, max_length=SHORT_TEXT, widget=text_area(1))
+
+    class Meta:
+        model = FundingRow
+        fields = ["initial_budget", "budget", "actual", "reason"]
+
+    def __init__(self, *args, layout, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in list(self.fields):
+            if name not in layout.columns:
+                del self.fields[name]
+            else:
+                self.fields[name].label = layout.column_labels[name]
+        self.row_label = layout.source_labels.get(self.instance.source, "")
+
+
+class StructureForm(PortalModelForm):
+    budget = AmountField(label="预算数")
+    actual = AmountField(label="执行数")
+
+    class Meta:
+        model = StructureRow
+        fields = ["budget", "actual"]
+
+
+class GoalForm(PortalModelForm):
+    target = forms.CharField(label="年度目标", required=False, max_length=LONG_TEXT, widget=text_area(4))
+    achieved = forms.CharField(label="全年完成情况", required=False, max_length=LONG_TEXT, widget=text_area(4))
+
+    class Meta:
+        model = Goal
+        fields = ["target", "achieved"]
+
+
+class ProjectExpenseForm(PortalModelForm):
+    name = forms.CharField(label="项目名称", max_length=200, widget=text_input(),
+                           error_messages={"required": "请填写项目名称。"})
+    budget = AmountField(label="年初预算")
+    actual = AmountField(label="实际支出")
+    note = forms.CharField(label="说明", required=False, max_length=LONG_TEXT, widget=text_area(1))
+
+    class Meta:
+        model = ProjectExpense
+        fields = ["name", "budget", "actual", "note", "confidential"]
+
+
+def level2_choices():
+    groups = [("", "请选择")]
+    for level1, level2s in scoring.TAXONOMY.items():
+        groups.append((level1, [(name, name) for name in level2s]))
+    return groups
+
+
+class IndicatorForm(PortalModelForm):
+    level1 = forms.ChoiceField(
+        label="一级指标", choices=[("", "请选择")] + Indicator.LEVEL1_CHOICES,
+        error_messages={"required": "请选择一级指标。", "invalid_choice": "一级指标不在可选范围内。"},
+        widget=forms.Select(attrs={"class": "form-select form-select-sm level1"}),
+    )
+    level2 = forms.ChoiceField(
+        label="二级指标", choices=level2_choices(),
+        error_messages={"required": "请选择二级指标。", "invalid_choice": "二级指标不在可选范围内。"},
+        widget=forms.Select(attrs={"class": "form-select form-select-sm level2"}),
+    )
+    name = forms.CharField(label="三级指标", required=False, max_length=300, widget=text_area(2))
+    target = forms.CharField(label="指标值", required=False, max_length=1000, widget=text_area(2))
+    actual = forms.CharField(label="实际完成值", required=False, max_length=2000, widget=text_area(2))
+    weight = ScoreField(label="分值")
+    outcome = forms.ChoiceField(
+        label="完成情况", required=False, choices=[("", "（自动）")] + Indicator.OUTCOME_CHOICES,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    score = ScoreField(label="得分")
+    reason = forms.CharField(label="偏差原因", required=False, max_length=SHORT_TEXT, widget=text_area(2))
+
+    class Meta:
+        model = Indicator
+        fields = ["level1", "level2", "name", "target", "actual", "weight", "outcome", "score", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        level1, level2 = data.get("level1"), data.get("level2")
+        if level1 and level2 and level2 not in scoring.TAXONOMY.get(level1, ()):
+            self.add_error("level2", f"二级指标“{level2}”不属于一级指标“{level1}”。")
+        return data
+
+
+class ReportSectionForm(PortalModelForm):
+    title = forms.CharField(label="标题", required=False, max_length=100, widget=text_input())
+    body = forms.CharField(label="内容", required=False, max_length=REPORT_TEXT, widget=text_area(6, "form-control"))
+
+    class Meta:
+        model = ReportSection
+        fields = ["title", "body"]
+
+
+class _OrderedFormSet(forms.BaseInlineFormSet):
+    ordering_widget = forms.NumberInput(attrs={"class": "form-control form-control-sm order-input", "min": 1})
+
+
+GoalFormSet = forms.inlineformset_factory(
+    Assessment, Goal, form=GoalForm, formset=_OrderedFormSet, extra=0, can_delete=True, can_order=True
+)
+ExpenseFormSet = forms.inlineformset_factory(
+    Assessment, ProjectExpense, form=ProjectExpenseForm, formset=_OrderedFormSet, extra=0, can_delete=True, can_order=True
+)
+IndicatorFormSet = forms.inlineformset_factory(
+    Assessment, Indicator, form=IndicatorForm, formset=_OrderedFormSet, extra=0, can_delete=True, can_order=True
+)
+FundingFormSet = forms.modelformset_factory(FundingRow, form=FundingForm, extra=0)
+StructureFormSet = forms.modelformset_factory(StructureRow, form=StructureForm, extra=0)
+SectionFormSet = forms.modelformset_factory(ReportSection, form=ReportSectionForm, extra=0)
+
+
+def live_forms(formset):
+    """Forms of a bound formset that will be kept, in their chosen order, valid or not."""
+    kept = []
+    for n, form in enumerate(formset.forms):
+        data = getattr(form, "cleaned_data", {})
+        if data.get("DELETE") or (n >= formset.initial_form_count() and not form.has_changed()):
+            continue
+        order = data.get("ORDER")
+        kept.append((order if order is not None else 10**6, n, form))
+    return [form for _, _, form in sorted(kept, key=lambda t: (t[0], t[1]))]
+
+
+class StaleDraft(Exception):
+    """Someone saved (or submitted) the assessment after this form was opened."""
+
+
+class EntryForm:
+    """The header and all tables of one assessment, bound and validated together."""
+
+    def __init__(self, assessment: Assessment, data=None, *, extra_indicators=0, extra_goals=0, extra_expenses=0):
+        self.assessment = assessment
+        self.layout = layout_for(assessment.layout)
+        a = assessment
+        self.header = HeaderForm(data, instance=a, prefix="header")
+        order = {source: n for n, source in enumerate(self.layout.sources)}
+        funding_qs = sorted(a.funding_rows.all(), key=lambda f: order.get(f.source, 99))
+        self.funding = FundingFormSet(
+            data, prefix="funding", queryset=FundingRow.objects.filter(pk__in=[f.pk for f in funding_qs]).order_by("id"),
+            form_kwargs={"layout": self.layout},
+        )
+        self.structure = (
+            StructureFormSet(data, prefix="structure", queryset=a.structure_rows.order_by("id"))
+            if self.layout.has_structure else None
+        )
+        self.goals = self._inline(GoalFormSet, data, "goals", extra_goals)
+        self.expenses = (
+            self._inline(ExpenseFormSet, data, "expenses", extra_expenses) if not a.is_project else None
+        )
+        self.indicators = self._inline(IndicatorFormSet, data, "indicators", extra_indicators)
+        self.sections = SectionFormSet(data, prefix="sections", queryset=a.report_sections.order_by("id"))
+        for form in self.goals.forms:
+            form.fields["target"].label, form.fields["achieved"].label = self.layout.goal_labels
+
+    def _inline(self, formset_class, data, prefix, extra):
+        formset_class = type(formset_class.__name__, (formset_class,), {"extra": extra})
+        return formset_class(data, instance=self.assessment, prefix=prefix)
+
+    @property
+    def parts(self):
+        return [p for p in (self.header, self.funding, self.structure, self.goals, self.expenses, self.indicators, self.sections) if p is not None]
+
+    def is_valid(self) -> bool:
+        # Validate every part (no short-circuit) so all errors show at once.
+        return all([part.is_valid() for part in self.parts])
+
+    def error_list(self) -> list[str]:
+        """Every field error as one sentence naming its table, row and field."""
+        out = []
+        for name, errors in self.header.errors.items():
+            label = self.header.fields[name].label if name in self.header.fields else "表头"
+            out += [f"{label}：{e}" for e in errors]
+        tables = [
+            (self.funding, "资金情况", lambda f, i: f.row_label),
+            (self.structure, "资金结构", lambda f, i: f.instance.get_item_display()),
+            (self.goals, "年度总体目标", lambda f, i: f"第{i}条"),
+            (self.expenses, "项目支出明细", lambda f, i: f"第{i}行"),
+            (self.indicators, "绩效指标", lambda f, i: f"第{i}行"),
+            (self.sections, "自评报告", lambda f, i: f.instance.display_title),
+        ]
+        for formset, table, row_name in tables:
+            if formset is None:
+                continue
+            out += [f"{table}：{e}" for e in formset.non_form_errors()]
+            for i, form in enumerate(formset.forms, start=1):
+                for name, errors in form.errors.items():
+                    label = form.fields[name].label if name in form.fields else ""
+                    out += [f"{table}{row_name(form, i)}「{label}」：{e}" for e in errors]
+        return out
+
+    def preview_rows(self):
+        """Unsaved funding rows and indicator rows as typed, for live scoring. Call after is_valid()."""
+        funding = [form.instance for form in self.funding.forms]
+        return funding, [form.instance for form in live_forms(self.indicators)]
+
+    @transaction.atomic
+    def save(self, expected_version: int) -> None:
+        a = self.assessment
+        claimed = Assessment.objects.filter(pk=a.pk, version=expected_version, state__in=EDITABLE_STATES).update(
+            version=F("version") + 1
+        )
+        if claimed != 1:
+            raise StaleDraft
+        a.version = expected_version + 1
+        header = self.header.save(commit=False)
+        header.save(update_fields=[*self.header.fields, "updated_at"])
+        self.funding.save()
+        if self.structure is not None:
+            self.structure.save()
+        self.sections.save()
+        for formset in (self.goals, self.expenses, self.indicators):
+            if formset is not None:
+                self._save_ordered(formset)
+        refresh_scores(a)
+
+    @staticmethod
+    def _save_ordered(formset) -> None:
+        formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj.delete()
+        for position, form in enumerate(formset.ordered_forms, start=1):
+            obj = form.instance
+            if form.has_changed() or obj.pk is None or obj.position != position:
+                obj.position = position
+                obj.save()
+
+
+class CreateForm(forms.Form):
+    TYPE_CHOICES = [
+        ("department", "部门整体支出绩效自评表"),
+        ("project", "项目支出绩效自评表（年初预算 / 实际投入，如南岳表样）"),
+        ("national", "项目支出绩效自评表（财预〔2020〕10号 全国模板）"),
+    ]
+    unit = forms.ModelChoiceField(label="预算单位", queryset=Unit.objects.none(), empty_label=None)
+    round = forms.ModelChoiceField(label="评价批次", queryset=Round.objects.filter(is_open=True), empty_label=None,
+                                   error_messages={"required": "请选择评价批次。"})
+    layout = forms.ChoiceField(label="表样", choices=TYPE_CHOICES, widget=forms.RadioSelect)
+    project_name = forms.CharField(label="项目名称", required=False, max_length=200,
+                                   help_text="项目支出自评必填；部门整体支出无需填写")
+
+    def __init__(self, *args, units, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units
+        if len(units) == 1:
+            self.fields["unit"].widget = forms.HiddenInput()
+            self.fields["unit"].initial = units[0].pk
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean(self):
+        data = super().clean()
+        layout = data.get("layout")
+        unit, round_ = data.get("unit"), data.get("round")
+        if layout in ("project", "national"):
+            name = (data.get("project_name") or "").strip()
+            if not name:
+                self.add_error("project_name", "项目支出自评须填写项目名称。")
+            elif unit and round_ and Assessment.objects.filter(unit=unit, round=round_, kind="project", project_name=name).exists():
+                self.add_error("project_name", f"本单位{round_.year}年度已有项目“{name}”的自评。")
+            data["project_name"] = name
+        elif layout == "department" and unit and round_:
+            if Assessment.objects.filter(unit=unit, round=round_, kind="department").exists():
+                self.add_error("layout", f"本单位{round_.year}年度的部门整体支出绩效自评已存在。")
+        return data

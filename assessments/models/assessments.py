@@ -1,0 +1,238 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .rounds import Round
+from .units import Unit
+
+MONEY = {"max_digits": 14, "decimal_places": 2, "null": True, "blank": True}
+
+
+class Assessment(models.Model):
+    """One 绩效自评: a project table (项目支出) or a unit's department-wide table (部门整体支出),
+    with its narrative report."""
+
+    class Kind(models.TextChoices):
+        PROJECT = "project", "项目支出"
+        DEPARTMENT = "department", "部门整体支出"
+
+    class Layout(models.TextChoices):
+        PROJECT = "project", "项目支出绩效自评表（年初预算 / 实际投入）"
+        NATIONAL = "national", "项目支出绩效自评表（财预〔2020〕10号 全国模板）"
+        DEPARTMENT = "department", "部门整体支出绩效自评表"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        SUBMITTED = "submitted", "已提交"
+        IN_REVIEW = "in_review", "审核中"
+        RETURNED = "returned", "退回修改"
+        APPROVED = "approved", "审核通过"
+        PUBLISHED = "published", "已公开"
+
+    unit = models.ForeignKey(Unit, verbose_name="预算单位", on_delete=models.PROTECT, related_name="assessments")
+    round = models.ForeignKey(Round, verbose_name="评价批次", on_delete=models.PROTECT, related_name="assessments")
+    kind = models.CharField("类型", max_length=20, choices=Kind.choices)
+    layout = models.CharField("表样", max_length=20, choices=Layout.choices)
+    state = models.CharField("状态", max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
+
+    # 项目支出绩效自评表 header
+    project_name = models.CharField("项目名称", max_length=200, blank=True)
+    project_leader = models.CharField("项目负责人", max_length=50, blank=True)
+    leader_phone = models.CharField("联系电话", max_length=30, blank=True)
+    leader_phone_is_office = models.BooleanField(
+        "办公电话（可公开）", default=False, help_text="勾选表示该号码为办公电话，公开时不作遮挡"
+    )
+    supervisor_name = models.CharField("主管部门", max_length=100, blank=True)
+    implementer = models.CharField("实施单位", max_length=100, blank=True)
+    confidential = models.BooleanField("涉密项目", default=False, help_text="涉密项目照常审核，但不公开、不导出")
+
+    # 部门整体支出绩效自评表 header
+    duties = models.TextField("部门职责", blank=True)
+    staff_quota = models.PositiveIntegerField("人员编制", null=True, blank=True)
+    staff_actual = models.PositiveIntegerField("实有人数", null=True, blank=True)
+
+    # Cached from scoring on every save so that lists and dashboards can sort and filter on them.
+    self_total = models.DecimalField("自评总分", max_digits=6, decimal_places=2, null=True, blank=True)
+    self_grade = models.CharField("自评等级", max_length=4, blank=True)
+
+    version = models.PositiveIntegerField("版本", default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="创建人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "绩效自评"
+        ordering = ["-round__year", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "round"], condition=Q(kind="department"), name="one_department_assessment_per_round"
+            ),
+            models.UniqueConstraint(
+                fields=["unit", "round", "project_name"], condition=Q(kind="project"), name="one_project_assessment_per_name"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="department", layout="department") | Q(kind="project", layout__in=["project", "national"])),
+                name="layout_matches_kind",
+            ),
+            models.CheckConstraint(condition=~Q(kind="project", project_name=""), name="project_has_name"),
+            models.CheckConstraint(condition=Q(self_total__gte=0) | Q(self_total__isnull=True), name="self_total_non_negative"),
+        ]
+        indexes = [models.Index(fields=["round", "state"]), models.Index(fields=["unit", "round"])]
+        permissions = [("review_all", "可审核全部单位的绩效自评")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def title(self) -> str:
+        if self.kind == self.Kind.PROJECT:
+            return f"{self.round.year}年度{self.project_name}绩效自评"
+        return f"{self.round.year}年度部门整体支出绩效自评"
+
+    @property
+    def is_project(self) -> bool:
+        return self.kind == self.Kind.PROJECT
+
+
+class FundingRow(models.Model):
+    """资金情况: one source row (合计 / 财政拨款 / 上年结转 / 其他资金) of the funding table."""
+
+    class Source(models.TextChoices):
+        TOTAL = "total", "合计"
+        FISCAL = "fiscal", "财政拨款"
+        CARRYOVER = "carryover", "上年结转资金"
+        OTHER = "other", "其他资金"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="funding_rows")
+    source = models.CharField("资金来源", max_length=20, choices=Source.choices)
+    initial_budget = models.DecimalField("年初预算数", **MONEY)
+    budget = models.DecimalField("全年预算数", **MONEY)
+    actual = models.DecimalField("全年执行数", **MONEY)
+    reason = models.TextField("产生差异的原因", blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "资金情况"
+        ordering = ["assessment", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "source"], name="funding_source_once"),
+            models.CheckConstraint(
+                condition=(Q(initial_budget__gte=0) | Q(initial_budget__isnull=True))
+                & (Q(budget__gte=0) | Q(budget__isnull=True))
+                & (Q(actual__gte=0) | Q(actual__isnull=True)),
+                name="funding_amounts_non_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_source_display()
+
+
+class StructureRow(models.Model):
+    """资金结构 of a department assessment: 基本支出 (人员 / 公用) and 项目支出."""
+
+    class Item(models.TextChoices):
+        BASIC = "basic", "基本支出"
+        PERSONNEL = "personnel", "其中：人员支出"
+        OPERATING = "operating", "公用支出"
+        PROJECT = "project", "项目支出"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="structure_rows")
+    item = models.CharField("支出结构", max_length=20, choices=Item.choices)
+    budget = models.DecimalField("预算数", **MONEY)
+    actual = models.DecimalField("执行数", **MONEY)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "资金结构"
+        ordering = ["assessment", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "item"], name="structure_item_once"),
+            models.CheckConstraint(
+                condition=(Q(budget__gte=0) | Q(budget__isnull=True)) & (Q(actual__gte=0) | Q(actual__isnull=True)),
+                name="structure_amounts_non_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_item_display()
+
+
+class Goal(models.Model):
+    """年度总体目标: what was set at the start of the year and what was achieved."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="goals")
+    position = models.PositiveIntegerField("序号", default=0)
+    target = models.TextField("年度目标", blank=True)
+    achieved = models.TextField("全年完成情况", blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "年度总体目标"
+        ordering = ["assessment", "position", "id"]
+
+    def __str__(self):
+        return self.target[:30]
+
+
+class ProjectExpense(models.Model):
+    """One project in the department report's per-project breakdown of 项目支出."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="project_expenses")
+    position = models.PositiveIntegerField("序号", default=0)
+    name = models.CharField("项目名称", max_length=200)
+    budget = models.DecimalField("年初预算", **MONEY)
+    actual = models.DecimalField("实际支出", **MONEY)
+    note = models.TextField("说明", blank=True)
+    confidential = models.BooleanField("涉密项目", default=False)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "项目支出明细"
+        ordering = ["assessment", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(budget__gte=0) | Q(budget__isnull=True)) & (Q(actual__gte=0) | Q(actual__isnull=True)),
+                name="project_expense_non_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ReportSection(models.Model):
+    """A numbered section of the narrative 自评报告, in the standard order."""
+
+    class Key(models.TextChoices):
+        BASIC_INFO = "basic_info", "部门（单位）基本情况"
+        GENERAL_BUDGET = "general_budget", "一般公共预算支出情况"
+        GOV_FUND = "gov_fund", "政府性基金预算支出情况"
+        STATE_CAPITAL = "state_capital", "国有资本经营预算支出情况"
+        SOCIAL_INSURANCE = "social_insurance", "社会保险基金预算支出情况"
+        DEPARTMENT_PERFORMANCE = "department_performance", "部门整体支出绩效情况"
+        PROJECT_PERFORMANCE = "project_performance", "项目支出绩效情况"
+        PROBLEMS = "problems", "存在的问题及原因分析"
+        IMPROVEMENTS = "improvements", "下一步改进措施"
+        APPLICATION = "application", "绩效自评结果拟应用和公开情况"
+        OTHER = "other", "其他需要说明的情况"
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="report_sections")
+    key = models.CharField("章节", max_length=30, choices=Key.choices)
+    title = models.CharField("标题", max_length=100, blank=True)
+    body = models.TextField("内容", blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "自评报告章节"
+        ordering = ["assessment", "id"]
+        constraints = [models.UniqueConstraint(fields=["assessment", "key"], name="report_section_once")]
+
+    def __str__(self):
+        return self.display_title
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.get_key_display()
+
+    @property
+    def order(self) -> int:
+        return list(self.Key.values).index(self.key)

@@ -1,0 +1,74 @@
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .. import scoring
+
+
+class ScoringRuleSet(models.Model):
+    """A named, editable set of scoring parameters (provinces differ); defaults per SCORING.md."""
+
+    name = models.CharField("规则名称", max_length=100, unique=True)
+    funding_weight = models.DecimalField("预算执行率分值", max_digits=5, decimal_places=2, default=Decimal("10"))
+    output_weight = models.DecimalField("产出指标分值", max_digits=5, decimal_places=2, default=Decimal("50"))
+    benefit_weight = models.DecimalField("效益指标分值", max_digits=5, decimal_places=2, default=Decimal("30"))
+    satisfaction_weight = models.DecimalField("满意度指标分值", max_digits=5, decimal_places=2, default=Decimal("10"))
+    over_achievement_ratio = models.DecimalField(
+        "超额完成标记比例", max_digits=4, decimal_places=2, default=Decimal("1.30"),
+        validators=[MinValueValidator(Decimal("1"))],
+    )
+    low_rate_threshold = models.DecimalField(
+        "执行率偏低阈值", max_digits=4, decimal_places=2, default=Decimal("0.90"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    grade_excellent = models.DecimalField("“优”最低分", max_digits=5, decimal_places=2, default=Decimal("90"))
+    grade_good = models.DecimalField("“良”最低分", max_digits=5, decimal_places=2, default=Decimal("80"))
+    grade_fair = models.DecimalField("“中”最低分", max_digits=5, decimal_places=2, default=Decimal("60"))
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评分规则"
+
+    def __str__(self):
+        return self.name
+
+    def to_rules(self) -> scoring.RuleSet:
+        return scoring.RuleSet(
+            name=self.name,
+            funding_weight=self.funding_weight,
+            level1_weights=(
+                (scoring.LEVEL1_OUTPUT, self.output_weight),
+                (scoring.LEVEL1_BENEFIT, self.benefit_weight),
+                (scoring.LEVEL1_SATISFACTION, self.satisfaction_weight),
+            ),
+            total_weight=self.funding_weight + self.output_weight + self.benefit_weight + self.satisfaction_weight,
+            over_achievement_ratio=self.over_achievement_ratio,
+            low_rate_threshold=self.low_rate_threshold,
+            grade_thresholds=(("优", self.grade_excellent), ("良", self.grade_good), ("中", self.grade_fair)),
+        )
+
+
+class Round(models.Model):
+    """An assessment round (评价批次), e.g. 2024年度绩效自评, with its deadline."""
+
+    year = models.PositiveSmallIntegerField(
+        "年度", unique=True, validators=[MinValueValidator(2000), MaxValueValidator(2100)]
+    )
+    title = models.CharField("名称", max_length=100)
+    deadline = models.DateField("截止日期", null=True, blank=True)
+    is_open = models.BooleanField("开放填报", default=True)
+    rule_set = models.ForeignKey(
+        ScoringRuleSet, verbose_name="评分规则", null=True, blank=True, on_delete=models.PROTECT,
+        help_text="留空则使用默认规则（财预〔2020〕10号）",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "评价批次"
+        ordering = ["-year"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def rules(self) -> scoring.RuleSet:
+        return self.rule_set.to_rules() if self.rule_set_id else scoring.DEFAULT_RULES

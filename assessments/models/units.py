@@ -1,0 +1,66 @@
+from django.conf import settings
+from django.db import models
+
+
+class Region(models.Model):
+    class Level(models.TextChoices):
+        PROVINCE = "province", "省"
+        CITY = "city", "市"
+        DISTRICT = "district", "区县"
+
+    name = models.CharField("名称", max_length=50)
+    level = models.CharField("层级", max_length=10, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name="上级", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "行政区划"
+        constraints = [models.UniqueConstraint(fields=["parent", "name"], name="region_unique_name_in_parent")]
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        names, node = [], self
+        while node is not None:
+            names.append(node.name)
+            node = node.parent
+        return "".join(reversed(names))
+
+
+class Unit(models.Model):
+    """A budget unit (预算单位) such as a district 区委政法委."""
+
+    name = models.CharField("单位全称", max_length=100, unique=True)
+    short_name = models.CharField("简称", max_length=30, blank=True)
+    region = models.ForeignKey(Region, verbose_name="所在地区", on_delete=models.PROTECT, related_name="units")
+    supervisor = models.CharField("主管部门", max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "预算单位"
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    """A person's role in a unit. Officers fill in and submit their unit's assessments."""
+
+    class Role(models.TextChoices):
+        OFFICER = "officer", "填报人"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE, related_name="memberships")
+    unit = models.ForeignKey(Unit, verbose_name="单位", on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField("角色", max_length=20, choices=Role.choices, default=Role.OFFICER)
+    phone = models.CharField("联系电话", max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "单位人员"
+        constraints = [models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique")]
+
+    def __str__(self):
+        return f"{self.user} · {self.unit} · {self.get_role_display()}"

@@ -1,0 +1,50 @@
+from django import template
+
+from .. import scoring
+
+register = template.Library()
+
+
+@register.filter
+def money(value):
+    """Two decimals, as on the form: 10949.23; blank for None."""
+    return scoring.fmt(value) if value is not None and value != "" else ""
+
+
+@register.filter
+def pct(value):
+    return f"{scoring.fmt(value)}%" if value is not None and value != "" else ""
+
+
+@register.filter
+def weight(value):
+    return scoring.fmt_weight(value) if value is not None and value != "" else ""
+
+
+@register.filter
+def field(form, name):
+    """A form's bound field by name (templates cannot index with a variable)."""
+    return form[name]
+
+
+@register.filter
+def has_field(form, name):
+    return name in form.fields
+
+
+@register.filter
+def field_label(labels, name):
+    return labels.get(name, "")
+
+
+CHINESE_NUMBERS = "零一二三四五六七八九十"
+
+
+@register.filter
+def chinese_number(n):
+    """1..99 as 一 … 九十九, for report section numbering."""
+    n = int(n)
+    if n <= 10:
+        return CHINESE_NUMBERS[n]
+    tens, ones = divmod(n, 10)
+    return (CHINESE_NUMBERS[tens] if tens > 1 else "") + "十" + (CHINESE_NUMBERS[ones] if ones else "")

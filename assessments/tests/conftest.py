@@ -1,0 +1,78 @@
+"""A fixed cast for the tests: alice (officer of unit A), bob (officer of unit B), a reviewer."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from assessments.models import Membership, Region, Round, Unit
+from assessments.services import create_assessment
+
+PASSWORD = "Test-Pass-2024"
+
+
+@pytest.fixture
+def region(db):
+    province = Region.objects.create(name="湖南省", level=Region.Level.PROVINCE)
+    city = Region.objects.create(name="长沙市", level=Region.Level.CITY, parent=province)
+    return Region.objects.create(name="岳麓区", level=Region.Level.DISTRICT, parent=city)
+
+
+@pytest.fixture
+def unit_a(region):
+    return Unit.objects.create(name="中共长沙市岳麓区委员会政法委员会", short_name="岳麓区委政法委", region=region)
+
+
+@pytest.fixture
+def unit_b(region):
+    return Unit.objects.create(name="中共长沙市岳麓区财政局测试单位", short_name="测试单位", region=region)
+
+
+@pytest.fixture
+def round_2020(db):
+    return Round.objects.create(year=2020, title="2020年度绩效自评")
+
+
+def make_officer(username, unit):
+    user = User.objects.create_user(username, password=PASSWORD, first_name=username)
+    Membership.objects.create(user=user, unit=unit, role=Membership.Role.OFFICER)
+    return user
+
+
+@pytest.fixture
+def alice(unit_a):
+    return make_officer("alice", unit_a)
+
+
+@pytest.fixture
+def bob(unit_b):
+    return make_officer("bob", unit_b)
+
+
+@pytest.fixture
+def reviewer(db):
+    user = User.objects.create_user("reviewer", password=PASSWORD)
+    user.user_permissions.add(Permission.objects.get(codename="review_all"))
+    return user
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def department(unit_a, round_2020, alice):
+    return create_assessment(unit=unit_a, round=round_2020, kind="department", layout="department", user=alice)
+
+
+@pytest.fixture
+def project(unit_a, round_2020, alice):
+    return create_assessment(
+        unit=unit_a, round=round_2020, kind="project", layout="project", project_name="综治、平安建设经费", user=alice
+    )
+
+
+def D(value):
+    return Decimal(value)

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from .views import entry
+
+app_name = "assessments"
+
+urlpatterns = [
+    path("", entry.assessment_list, name="list"),
+    path("new/", entry.assessment_create, name="create"),
+    path("<int:pk>/", entry.assessment_detail, name="detail"),
+    path("<int:pk>/edit/", entry.assessment_edit, name="edit"),
+    path("<int:pk>/preview/", entry.assessment_preview, name="preview"),
+    path("<int:pk>/submit/", entry.assessment_transition, {"action": "submit"}, name="submit"),
+    path("<int:pk>/withdraw/", entry.assessment_transition, {"action": "withdraw"}, name="withdraw"),
+]

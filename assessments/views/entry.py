@@ -1,0 +1,270 @@
+"""Officer pages: list, create, fill in, submit and withdraw the unit's assessments."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from .. import permissions, readmodel, scoring, workflow
+from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
+from ..models import Assessment, Indicator, Round, Unit
+from ..services import create_assessment, refresh_scores
+
+PAGE_SIZE = 20
+ADD_ROWS = 3
+
+
+def home(request):
+    if permissions.is_officer(request.user):
+        return redirect("assessments:list")
+    return render(request, "home.html", {"is_staff": request.user.is_staff})
+
+
+def assessment_list(request):
+    unit_ids = permissions.officer_unit_ids(request.user)
+    if not unit_ids:
+        return redirect("home")
+    qs = (
+        permissions.officer_assessments(request.user)
+        .select_related("unit", "round")
+        .order_by("-round__year", "unit_id", "kind", "project_name", "id")
+    )
+    years = sorted({y for y in Round.objects.values_list("year", flat=True)}, reverse=True)
+    year = request.GET.get("year", "")
+    if year.isdigit():
+        qs = qs.filter(round__year=int(year))
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    units = list(Unit.objects.filter(pk__in=unit_ids).order_by("id"))
+    due = _due_rounds(units)
+    return render(
+        request,
+        "assessments/entry/list.html",
+        {"page": page, "years": years, "year": year, "units": units, "due": due},
+    )
+
+
+def _due_rounds(units):
+    """Open rounds in which a unit has not started its department assessment yet."""
+    started = set(
+        Assessment.objects.filter(unit__in=units, kind=Assessment.Kind.DEPARTMENT).values_list("unit_id", "round_id")
+    )
+    return [
+        (unit, rnd)
+        for rnd in Round.objects.filter(is_open=True).order_by("-year")
+        for unit in units
+        if (unit.pk, rnd.pk) not in started
+    ]
+
+
+def assessment_create(request):
+    units = Unit.objects.filter(pk__in=permissions.officer_unit_ids(request.user)).order_by("id")
+    if not units:
+        return redirect("home")
+    initial = {"layout": request.GET.get("layout", "department"), "round": request.GET.get("round")}
+    form = CreateForm(request.POST or None, units=units, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        layout = data["layout"]
+        assessment = create_assessment(
+            unit=data["unit"],
+            round=data["round"],
+            kind=Assessment.Kind.DEPARTMENT if layout == "department" else Assessment.Kind.PROJECT,
+            layout=layout,
+            project_name=data["project_name"] if layout != "department" else "",
+            user=request.user,
+        )
+        messages.success(request, f"已创建“{assessment.title}”，请填写。")
+        return redirect("assessments:edit", pk=assessment.pk)
+    return render(request, "assessments/entry/create.html", {"form": form})
+
+
+def assessment_detail(request, pk):
+    assessment = permissions.get_officer_assessment(request.user, pk)
+    view = readmodel.build(readmodel.with_content(Assessment.objects).get(pk=assessment.pk))
+    return render(request, "assessments/entry/detail.html", _detail_context(request, view))
+
+
+def _detail_context(request, view, **extra):
+    a = view.assessment
+    return {
+        "view": view,
+        "a": a,
+        "can_edit": permissions.can_edit(request.user, a),
+        "can_submit": workflow.allowed(request.user, a, "submit"),
+        "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
+        "transitions": a.transitions.select_related("actor").order_by("at", "id"),
+        **extra,
+    }
+
+
+def assessment_edit(request, pk):
+    assessment = permissions.get_officer_assessment(request.user, pk)
+    assessment = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+    if not permissions.can_edit(request.user, assessment):
+        message = f"该自评当前状态为“{assessment.get_state_display()}”，不能修改。"
+        if assessment.state == Assessment.State.SUBMITTED:
+            message += "如需修改，请先撤回（审核开始前可撤回）。"
+        if request.method == "POST":
+            view = readmodel.build(assessment)
+            return render(request, "assessments/entry/detail.html", _detail_context(request, view, refused=message), status=403)
+        messages.warning(request, message)
+        return redirect("assessments:detail", pk=pk)
+
+    if request.method != "POST":
+        extra = _extra_rows(request, assessment)
+        entry = EntryForm(assessment, **extra)
+        return _render_edit(request, entry, readmodel.build(assessment))
+
+    entry = EntryForm(assessment, request.POST)
+    valid = entry.is_valid()
+    if not valid:
+        funding, indicators = entry.preview_rows()
+        view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
+        return _render_edit(request, entry, view, errors=entry.error_list(), status=400)
+    try:
+        entry.save(_posted_version(request))
+    except StaleDraft:
+        funding, indicators = entry.preview_rows()
+        view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
+        return _render_edit(
+            request, entry, view, status=409,
+            errors=["本次未保存：您打开此页面后，该自评已在别处被保存或提交。为避免覆盖他人的修改，"
+                    "请先复制您在本页填写的内容，再刷新页面合并。"],
+        )
+
+    action = request.POST.get("action", "save")
+    if action == "submit":
+        try:
+            workflow.perform(request.user, assessment, "submit", request.POST.get("comment", ""))
+        except workflow.SubmissionInvalid as exc:
+            view = readmodel.load(assessment.pk)
+            entry = EntryForm(view.assessment)
+            messages.info(request, "草稿已保存。")
+            return _render_edit(request, entry, view, problems=exc.problems, status=400)
+        except workflow.TransitionRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("assessments:detail", pk=pk)
+        messages.success(request, "已提交，等待财政局审核。审核开始前可撤回。")
+        return redirect("assessments:detail", pk=pk)
+    if action == "spread_weights":
+        _spread_default_weights(assessment)
+        messages.success(request, "已按默认分值平均分配到各指标，请核对后保存。")
+        return redirect("assessments:edit", pk=pk)
+    messages.success(request, "草稿已保存。")
+    url = reverse("assessments:edit", kwargs={"pk": pk})
+    if action.startswith("add_"):
+        return redirect(f"{url}?{action}={ADD_ROWS}#{action[4:]}")
+    return redirect(url)
+
+
+def _posted_version(request) -> int:
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        return -1
+
+
+def _extra_rows(request, assessment):
+    def count(name):
+        value = request.GET.get(f"add_{name}", "")
+        return min(int(value), 50) if value.isdigit() else 0
+
+    extra = {
+        "extra_indicators": count("indicators"),
+        "extra_goals": count("goals"),
+        "extra_expenses": count("expenses"),
+    }
+    # A new assessment opens with a few empty indicator rows ready to type into.
+    if not assessment.indicators.all():
+        extra["extra_indicators"] = max(extra["extra_indicators"], 5)
+    return extra
+
+
+def _spread_default_weights(assessment):
+    indicators = list(assessment.indicators.order_by("position", "id"))
+    weights = scoring.spread_weights([i.to_input() for i in indicators], assessment.round.rules)
+    for indicator, weight in zip(indicators, weights, strict=True):
+        indicator.weight = weight
+    Indicator.objects.bulk_update(indicators, ["weight"])
+    refresh_scores(assessment)
+
+
+def _render_edit(request, entry, view, *, errors=None, problems=None, status=200):
+    funding_lines = {line.source: line for line in view.funding}
+    indicator_lines = dict(zip([f.prefix for f in live_forms(entry.indicators)], view.indicators, strict=False))
+    return render(
+        request,
+        "assessments/entry/edit.html",
+        {
+            "entry": entry,
+            "view": view,
+            "a": entry.assessment,
+            "layout": entry.layout,
+            "errors": errors or [],
+            "problems": problems or [],
+            "funding_pairs": [(f, funding_lines.get(f.instance.source)) for f in entry.funding.forms],
+            "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
+        },
+        status=status,
+    )
+
+
+@require_POST
+def assessment_preview(request, pk):
+    """Scores of what is typed, without saving: feeds the live score column."""
+    assessment = permissions.get_officer_assessment(request.user, pk)
+    assessment = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+    entry = EntryForm(assessment, request.POST)
+    entry.is_valid()
+    funding, indicators = entry.preview_rows()
+    view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
+    kept = [form.prefix for form in live_forms(entry.indicators)]
+    r = view.result
+    return JsonResponse(
+        {
+            "funding": {
+                "rate": scoring.fmt(r.funding.rate),
+                "score": scoring.fmt(r.funding.score),
+                "weight": scoring.fmt_weight(r.funding.weight),
+                "explanation": r.funding.explanation,
+            },
+            "indicators": [
+                {
+                    "prefix": prefix,
+                    "number": line.number,
+                    "kind": line.result.kind,
+                    "score": scoring.fmt(line.score),
+                    "explanation": line.result.explanation,
+                    "flags": line.result.flags,
+                    "problems": [p.message for p in view.problems_by_row.get(line.number, [])],
+                }
+                for prefix, line in zip(kept, view.indicators, strict=True)
+            ],
+            "total": scoring.fmt(r.total),
+            "grade": r.grade or "",
+            "weight_total": scoring.fmt_weight(r.weight_total),
+            "problems": [p.message for p in r.problems],
+        }
+    )
+
+
+@require_POST
+def assessment_transition(request, pk, action):
+    assessment = permissions.get_officer_assessment(request.user, pk)
+    if action not in workflow.OFFICER_ACTIONS:
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        workflow.perform(request.user, assessment, action, request.POST.get("comment", ""))
+    except workflow.SubmissionInvalid as exc:
+        view = readmodel.load(assessment.pk)
+        return render(
+            request, "assessments/entry/detail.html", _detail_context(request, view, problems=exc.problems), status=400
+        )
+    except workflow.TransitionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("assessments:detail", pk=pk)
+    done = {"submit": "已提交，等待财政局审核。审核开始前可撤回。", "withdraw": "已撤回，可继续修改后再提交。"}
+    messages.success(request, done[action])
+    return redirect("assessments:detail", pk=pk)

@@ -1,0 +1,117 @@
+"""The only code that changes an assessment's state.
+
+Every transition checks who may do it, compares-and-sets the state (so two clicks, or two
+people, never both win), records who/when/comment, and on submission stores an immutable
+snapshot of the content.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import permissions, readmodel
+from .models import Assessment, Snapshot, Transition
+from .models.workflow import ACTION_CHOICES
+
+S = Assessment.State
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    sources: tuple[str, ...]
+    target: str
+    comment_required: bool = False
+
+
+LABELS = dict(ACTION_CHOICES)
+ACTIONS = {
+    a.name: a
+    for a in (
+        Action("submit", LABELS["submit"], (S.DRAFT, S.RETURNED), S.SUBMITTED),
+        Action("withdraw", LABELS["withdraw"], (S.SUBMITTED,), S.DRAFT),
+        Action("start_review", LABELS["start_review"], (S.SUBMITTED,), S.IN_REVIEW),
+        Action("return", LABELS["return"], (S.IN_REVIEW,), S.RETURNED, comment_required=True),
+        Action("approve", LABELS["approve"], (S.IN_REVIEW,), S.APPROVED),
+        Action("unpublish", LABELS["unpublish"], (S.PUBLISHED,), S.APPROVED, comment_required=True),
+    )
+}
+OFFICER_ACTIONS = {"submit", "withdraw"}
+REVIEWER_ACTIONS = {"start_review", "return", "approve", "unpublish"}
+
+
+class TransitionRefused(Exception):
+    """The action is not allowed now; the message says why, in Chinese."""
+
+
+class SubmissionInvalid(TransitionRefused):
+    """Submit found problems; `problems` lists every one with its row."""
+
+    def __init__(self, problems):
+        self.problems = problems
+        super().__init__(f"提交未成功：共有 {len(problems)} 处问题需要修改。")
+
+
+def allowed(user, assessment: Assessment, name: str) -> bool:
+    action = ACTIONS[name]
+    if assessment.state not in action.sources:
+        return False
+    if name in OFFICER_ACTIONS:
+        return permissions.is_officer_of(user, assessment)
+    return permissions.can_review(user, assessment)
+
+
+def perform(user, assessment: Assessment, name: str, comment: str = "") -> Transition:
+    """Carry out action `name` on `assessment` for `user`, or raise TransitionRefused."""
+    action = ACTIONS.get(name)
+    if action is None:
+        raise TransitionRefused("未知的操作。")
+    comment = (comment or "").strip()
+    if not (
+        permissions.is_officer_of(user, assessment)
+        if name in OFFICER_ACTIONS
+        else permissions.can_review(user, assessment)
+    ):
+        raise TransitionRefused(f"您无权对该自评执行“{action.label}”。")
+    if assessment.state not in action.sources:
+        raise TransitionRefused(
+            f"当前状态为“{assessment.get_state_display()}”，不能执行“{action.label}”。"
+        )
+    if action.comment_required and not comment:
+        raise TransitionRefused(f"“{action.label}”须填写意见。")
+
+    with transaction.atomic():
+        view = None
+        if name == "submit":
+            view = readmodel.load(assessment.pk)
+            if view.result.problems:
+                raise SubmissionInvalid(view.result.problems)
+        changes = {"state": action.target, "version": F("version") + 1}
+        if name == "submit":
+            changes["submitted_at"] = timezone.now()
+        # Compare-and-set: only the first of two concurrent requests finds the old state.
+        expected = {"pk": assessment.pk, "state": assessment.state}
+        if view is not None:
+            # The snapshot must be exactly what gets submitted: refuse if a save slipped in.
+            expected["version"] = view.assessment.version
+        updated = Assessment.objects.filter(**expected).update(**changes)
+        if updated != 1:
+            current = Assessment.objects.filter(pk=assessment.pk).values_list("state", flat=True).first()
+            label = S(current).label if current else "已删除"
+            raise TransitionRefused(f"该自评的状态刚刚已被更改（现为“{label}”），请刷新页面后再操作。")
+        transition = Transition.objects.create(
+            assessment=assessment,
+            action=name,
+            from_state=assessment.state,
+            to_state=action.target,
+            actor=user,
+            comment=comment,
+        )
+        if view is not None:
+            number = Snapshot.objects.filter(assessment=assessment).count() + 1
+            Snapshot.objects.create(assessment=assessment, number=number, transition=transition, data=view.to_dict())
+    assessment.refresh_from_db(fields=["state", "version", "submitted_at"])
+    return transition

@@ -1,0 +1,130 @@
+// Entry form enhancements. The form works without this file: rows are added by a
+// server round-trip, ordered by the 顺序 numbers, and scores appear after saving.
+(function () {
+  "use strict";
+  const form = document.getElementById("entry-form");
+  if (!form) return;
+  document.documentElement.classList.add("js");
+
+  // ---- formset rows: add, move, delete ----
+  function rows(prefix) {
+    return Array.from(form.querySelectorAll(`table.formset[data-prefix="${prefix}"] tbody > tr.formset-row`));
+  }
+  function renumber(prefix) {
+    rows(prefix).forEach((row, i) => {
+      const order = row.querySelector(`input[name$="-ORDER"]`);
+      if (order) order.value = i + 1;
+    });
+  }
+  form.querySelectorAll("button.add-row").forEach((button) => {
+    button.addEventListener("click", (event) => {
+      event.preventDefault();
+      const prefix = button.dataset.prefix;
+      const total = form.querySelector(`#id_${prefix}-TOTAL_FORMS`);
+      const template = document.getElementById(`${prefix}-empty`);
+      const index = parseInt(total.value, 10);
+      const html = template.innerHTML.replace(/__prefix__/g, String(index));
+      const tbody = form.querySelector(`table.formset[data-prefix="${prefix}"] tbody`);
+      tbody.insertAdjacentHTML("beforeend", html);
+      total.value = String(index + 1);
+      renumber(prefix);
+      wireRow(tbody.lastElementChild);
+      const first = tbody.lastElementChild.querySelector("select, textarea, input:not([type=hidden])");
+      if (first) first.focus();
+    });
+  });
+  function wireRow(row) {
+    const table = row.closest("table.formset");
+    const prefix = table ? table.dataset.prefix : null;
+    const up = row.querySelector(".move-up");
+    const down = row.querySelector(".move-down");
+    if (up) up.addEventListener("click", () => {
+      const prev = row.previousElementSibling;
+      if (prev) { row.parentNode.insertBefore(row, prev); renumber(prefix); schedulePreview(); }
+    });
+    if (down) down.addEventListener("click", () => {
+      const next = row.nextElementSibling;
+      if (next) { row.parentNode.insertBefore(next, row); renumber(prefix); schedulePreview(); }
+    });
+    const del = row.querySelector('input[type=checkbox][name$="-DELETE"]');
+    if (del) del.addEventListener("change", () => row.classList.toggle("row-deleted", del.checked));
+    const level1 = row.querySelector("select.level1");
+    const level2 = row.querySelector("select.level2");
+    if (level1 && level2) {
+      const sync = () => {
+        level2.querySelectorAll("optgroup").forEach((group) => {
+          const match = !level1.value || group.label === level1.value;
+          group.hidden = !match;
+          group.querySelectorAll("option").forEach((o) => { o.disabled = !match; });
+        });
+        const selected = level2.selectedOptions[0];
+        if (selected && selected.disabled) level2.value = "";
+      };
+      level1.addEventListener("change", sync);
+      sync();
+    }
+  }
+  form.querySelectorAll("tr.formset-row").forEach(wireRow);
+
+  // ---- live scores ----
+  const previewUrl = form.dataset.previewUrl;
+  const status = document.getElementById("live-status");
+  let timer = null;
+  let inFlight = null;
+  function setText(id, value) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = value;
+  }
+  function schedulePreview() {
+    clearTimeout(timer);
+    timer = setTimeout(preview, 400);
+  }
+  async function preview() {
+    if (inFlight) inFlight.abort();
+    inFlight = new AbortController();
+    const data = new FormData(form);
+    try {
+      const response = await fetch(previewUrl, {
+        method: "POST", body: data, signal: inFlight.signal,
+        headers: { "X-Requested-With": "fetch" }, credentials: "same-origin",
+      });
+      if (!response.ok) throw new Error(String(response.status));
+      show(await response.json());
+    } catch (err) {
+      if (err.name !== "AbortError" && status) status.textContent = "暂时无法计算得分，保存后可查看。";
+    }
+  }
+  function show(result) {
+    setText("live-rate", result.funding.rate ? result.funding.rate + "%" : "—");
+    setText("live-funding-rate", result.funding.rate ? result.funding.rate + "%" : "");
+    setText("live-funding-weight", result.funding.weight);
+    setText("live-funding-score", result.funding.score);
+    setText("live-funding-explain", result.funding.explanation);
+    setText("live-total", result.total || "—");
+    setText("live-grade", result.grade || "—");
+    setText("live-weight-total", result.weight_total || "—");
+    if (status) status.textContent = result.total ? "得分已按当前填写内容计算（尚未保存）" : "未设分值：不计算得分";
+    const seen = new Set();
+    result.indicators.forEach((r) => {
+      const row = form.querySelector(`tr.indicator-row[data-prefix="${r.prefix}"]`);
+      if (!row) return;
+      seen.add(row);
+      row.id = `indicator-${r.number}`;
+      row.querySelector(".live-score").textContent = r.score;
+      const explain = row.querySelector(".live-explain");
+      explain.textContent = r.explanation;
+      explain.classList.toggle("bad", r.problems.length > 0);
+      const problems = row.querySelector(".live-problems");
+      problems.replaceChildren(...r.problems.map((p) => { const d = document.createElement("div"); d.textContent = p; return d; }));
+    });
+    form.querySelectorAll("tr.indicator-row").forEach((row) => {
+      if (!seen.has(row)) {
+        row.querySelector(".live-score").textContent = "";
+        row.querySelector(".live-explain").textContent = "";
+        row.querySelector(".live-problems").replaceChildren();
+      }
+    });
+  }
+  form.addEventListener("input", schedulePreview);
+  form.addEventListener("change", schedulePreview);
+})();
