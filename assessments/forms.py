@@ -11,7 +11,17 @@ from django.db.models import F
 
 from . import scoring
 from .layouts import layout_for
-from .models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, Round, StructureRow, Unit
+from .models import (
+    Assessment,
+    FundingRow,
+    Goal,
+    Indicator,
+    ProjectExpense,
+    ReportSection,
+    Round,
+    StructureRow,
+    Unit,
+)
 from .permissions import EDITABLE_STATES
 from .services import refresh_scores
 

@@ -3,7 +3,6 @@ from django.db import models
 
 from .assessments import Assessment
 
-
 ACTION_CHOICES = [
     ("submit", "提交"),
     ("withdraw", "撤回"),

@@ -42,7 +42,7 @@ def form_data(response) -> dict:
         if forms is None:
             forms = [part]
         else:
-            for name, field in part.management_form.fields.items():
+            for name, _field in part.management_form.fields.items():
                 value = part.management_form[name].value()
                 data[f"{part.prefix}-{name}"] = "" if value is None else str(value)
         for form in forms:

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# THE test command:  bash scripts/test.sh [extra pytest args]
+#
+#   1. scripts/bootstrap.sh       .venv + requirements-dev.txt (re-installs only on change)
+#   2. scripts/setup_system.sh    Debian packages (as root; non-root: check only)
+#   3. fc-list :lang=zh           a CJK font must exist, or screenshots show boxes
+#   4. scripts/services.sh start  PostgreSQL + Redis on 127.0.0.1
+#   5. pytest on SQLite           -m "not browser", no DATABASE_URL / REDIS_URL
+#   6. pytest on PostgreSQL       all tests incl. browser, DATABASE_URL + REDIS_URL set
+#
+# Extra arguments go to both pytest runs (e.g. `-k dashboard -x`). Both runs always
+# execute; the script exits non-zero if either fails. pytest exit code 5 ("no tests
+# collected") counts as a failure. Tests run with DEBUG off: DJANGO_DEBUG is unset.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+T0=$SECONDS
+say() { echo "test.sh: $*"; }
+
+# -- 1. Python environment
+bash scripts/bootstrap.sh
+
+# -- 2. System packages
+if [ "$(id -u)" -ne 0 ]; then
+    say "WARNING: not root - only checking system packages (setup_system.sh fails if any is missing)"
+fi
+bash scripts/setup_system.sh
+
+# -- 3. CJK font
+if ! command -v fc-list >/dev/null || [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    say "ERROR: no Chinese font found (fc-list :lang=zh is empty) - install fonts-noto-cjk" >&2
+    exit 1
+fi
+say "CJK fonts: $(fc-list :lang=zh family | wc -l) font faces"
+
+# -- 4. Services
+bash scripts/services.sh start
+
+# -- 5./6. pytest
+PG_URL=postgres://portal:portal@127.0.0.1:5432/portal
+REDIS=redis://127.0.0.1:6379/0
+export PORTAL_CHROMIUM=${PORTAL_CHROMIUM:-/usr/bin/chromium}
+export DJANGO_SECRET_KEY=test-only-not-secret
+unset DJANGO_DEBUG                 # tests run with DEBUG off
+unset DJANGO_ALLOW_ASYNC_UNSAFE    # conftest.py sets it only while Playwright is open
+export PYTHONDONTWRITEBYTECODE=1
+mkdir -p test-artifacts            # screenshots (git-ignored); always present for CI to collect
+PYTEST=(.venv/bin/python -m pytest)
+
+SUMMARY=()
+FAILED=0
+run_pytest() {  # run_pytest <label> <env assignments...> -- <pytest args...>
+    local label=$1; shift
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    local shown=""
+    [ "$#" -eq 0 ] || shown=$(printf ' %q' "$@")
+    say "=== $label: pytest$shown"
+    local t=$SECONDS rc=0
+    env -u DATABASE_URL -u REDIS_URL "${envs[@]}" "${PYTEST[@]}" "$@" || rc=$?
+    local dt=$((SECONDS - t)) line
+    case $rc in
+        0) line="PASSED in ${dt}s" ;;
+        5) line="FAILED in ${dt}s (pytest exit 5: no tests collected)" ;;
+        *) line="FAILED in ${dt}s (pytest exit $rc)" ;;
+    esac
+    [ "$rc" -eq 0 ] || FAILED=1
+    SUMMARY+=("$label: $line")
+}
+
+run_pytest "sqlite     (not browser)" -- -m "not browser" "$@"
+run_pytest "postgresql (all + browser)" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" -- "$@"
+
+echo
+for line in "${SUMMARY[@]}"; do say "$line"; done
+if [ "$FAILED" -ne 0 ]; then
+    say "FAILED (total $((SECONDS - T0))s)"
+    exit 1
+fi
+say "all passed (total $((SECONDS - T0))s)"
