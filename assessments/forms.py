@@ -99,6 +99,11 @@ class PortalModelForm(forms.ModelForm):
             if isinstance(field, forms.CharField) and field.max_length:
                 field.error_messages["max_length"] = TOO_LONG
 
+    def has_changed(self):
+        # A blank row whose only change is its position (set by the reorder script) or a
+        # tick in 删除 is still blank: do not validate or save it.
+        return any(name not in ("ORDER", "DELETE") for name in self.changed_data)
+
 
 def text_area(rows=2, css="form-control form-control-sm"):
     return forms.Textarea(attrs={"rows": rows, "class": css})
