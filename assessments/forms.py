@@ -425,3 +425,42 @@ class CreateForm(forms.Form):
             if Assessment.objects.filter(unit=unit, round=round_, kind="department").exists():
                 self.add_error("layout", f"本单位{round_.year}年度的部门整体支出绩效自评已存在。")
         return data
+
+
+class ReviewRowForm(forms.Form):
+    """复核 of one indicator; the key ties it to the indicator across resubmissions."""
+
+    key = forms.CharField(widget=forms.HiddenInput)
+    actual = forms.CharField(label="复核完成值", required=False, max_length=2000, widget=text_area(1))
+    outcome = forms.ChoiceField(
+        label="复核完成情况", required=False, choices=[("", "（同自评）")] + Indicator.OUTCOME_CHOICES,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    score = ScoreField(label="复核得分")
+    note = forms.CharField(label="复核说明", required=False, max_length=SHORT_TEXT, widget=text_area(1))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["actual"].error_messages["max_length"] = TOO_LONG
+        self.fields["note"].error_messages["max_length"] = TOO_LONG
+
+    def to_input(self) -> scoring.ReviewInput:
+        data = self.cleaned_data
+        return scoring.ReviewInput(
+            actual=data.get("actual", ""), outcome=data.get("outcome") or None, score=data.get("score"), note=data.get("note", "")
+        )
+
+
+ReviewRowFormSet = forms.formset_factory(ReviewRowForm, extra=0)
+
+
+class ReviewDecisionForm(forms.Form):
+    comment = forms.CharField(
+        label="审核意见", required=False, max_length=LONG_TEXT,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}),
+        help_text="退回修改时必填；各指标的具体意见请写在该行的“复核说明”中。",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["comment"].error_messages["max_length"] = TOO_LONG

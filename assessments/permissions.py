@@ -3,7 +3,7 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .models import Assessment, Membership
+from .models import Assessment, Membership, ReviewerAssignment, Unit
 
 EDITABLE_STATES = (Assessment.State.DRAFT, Assessment.State.RETURNED)
 
@@ -33,13 +33,55 @@ def can_edit(user, assessment: Assessment) -> bool:
     return is_officer_of(user, assessment) and assessment.state in EDITABLE_STATES
 
 
+REVIEWER_HIDDEN_STATES = (Assessment.State.DRAFT,)
+
+
+def reviews_all_units(user) -> bool:
+    return user.is_authenticated and user.has_perm("assessments.review_all")
+
+
+def reviewer_unit_ids(user) -> frozenset[int]:
+    """Units assigned to the user for review (cached on the user object for the request)."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_reviewer_unit_ids", None)
+    if cached is None:
+        cached = frozenset(ReviewerAssignment.objects.filter(reviewer=user).values_list("unit_id", flat=True))
+        user._reviewer_unit_ids = cached
+    return cached
+
+
+def is_reviewer(user) -> bool:
+    return reviews_all_units(user) or bool(reviewer_unit_ids(user))
+
+
+def reviewable_units(user):
+    """Units whose submissions the user reviews: all, or those assigned; never their own."""
+    units = Unit.objects.all() if reviews_all_units(user) else Unit.objects.filter(pk__in=reviewer_unit_ids(user))
+    return units.exclude(pk__in=officer_unit_ids(user))
+
+
 def can_review(user, assessment: Assessment) -> bool:
-    """Bureau reviewers with the bureau-wide permission, never on their own unit's assessment."""
+    """Reviewers of the assessment's unit, never on an assessment of their own unit."""
     return (
-        user.is_authenticated
-        and user.has_perm("assessments.review_all")
+        (reviews_all_units(user) or assessment.unit_id in reviewer_unit_ids(user))
         and not is_officer_of(user, assessment)
     )
+
+
+def reviewer_assessments(user):
+    """Assessments a reviewer may see: their units' submissions, never drafts."""
+    if not is_reviewer(user):
+        return Assessment.objects.none()
+    qs = Assessment.objects.exclude(state__in=REVIEWER_HIDDEN_STATES).exclude(unit_id__in=officer_unit_ids(user))
+    if not reviews_all_units(user):
+        qs = qs.filter(unit_id__in=reviewer_unit_ids(user))
+    return qs
+
+
+def get_reviewer_assessment(user, pk: int) -> Assessment:
+    """The submission if the user reviews its unit; 404 otherwise (same as missing)."""
+    return get_object_or_404(reviewer_assessments(user).select_related("unit__region", "round__rule_set"), pk=pk)
 
 
 def officer_assessments(user):

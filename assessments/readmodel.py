@@ -4,6 +4,8 @@ The entry page, the read-only page, the submission snapshot (and later the publi
 and JSON) are all built from `build()`, so they cannot disagree.
 """
 
+import copy
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -55,6 +57,7 @@ class IndicatorLine:
     result: scoring.IndicatorResult
     level1_span: int = 1
     level2_span: int = 1
+    indicator: Indicator | None = None
 
     @property
     def score(self) -> Decimal | None:
@@ -200,11 +203,27 @@ def evaluate(assessment: Assessment, funding_rows, indicators) -> scoring.Assess
     return scoring.assess(funding_input, [i.to_input() for i in indicators], assessment.round.rules)
 
 
-def build(assessment: Assessment, *, funding_rows=None, indicators=None) -> AssessmentView:
-    """Build the read model; pass unsaved rows to preview scores of what is being typed."""
+def build(
+    assessment: Assessment,
+    *,
+    funding_rows=None,
+    indicators=None,
+    structure_rows=None,
+    goals=None,
+    expenses=None,
+    sections=None,
+) -> AssessmentView:
+    """Build the read model; pass unsaved rows to preview what is being typed, or to show a snapshot."""
     layout = layout_for(assessment.layout)
     funding_rows = list(assessment.funding_rows.all()) if funding_rows is None else list(funding_rows)
     indicators = list(assessment.indicators.all()) if indicators is None else list(indicators)
+    structure_rows = assessment.structure_rows.all() if structure_rows is None else structure_rows
+    goals = list(assessment.goals.all()) if goals is None else list(goals)
+    sections = assessment.report_sections.all() if sections is None else sections
+    if assessment.kind != Assessment.Kind.DEPARTMENT:
+        expenses = []
+    elif expenses is None:
+        expenses = list(assessment.project_expenses.all())
     result = evaluate(assessment, funding_rows, indicators)
 
     by_source = {f.source: f for f in funding_rows}
@@ -233,7 +252,7 @@ def build(assessment: Assessment, *, funding_rows=None, indicators=None) -> Asse
 
     structure = []
     if layout.has_structure:
-        by_item = {s.item: s for s in assessment.structure_rows.all()}
+        by_item = {s.item: s for s in structure_rows}
         for item in STRUCTURE_ITEMS:
             row = by_item.get(item)
             structure.append(
@@ -253,12 +272,13 @@ def build(assessment: Assessment, *, funding_rows=None, indicators=None) -> Asse
             outcome=ind.outcome,
             reason=ind.reason,
             result=row_result,
+            indicator=ind,
         )
         for n, (ind, row_result) in enumerate(zip(indicators, result.indicators, strict=True), start=1)
     ]
     _set_spans(lines)
 
-    by_key = {s.key: s for s in assessment.report_sections.all()}
+    by_key = {s.key: s for s in sections}
     sections = []
     for number, (key, label) in enumerate(ReportSection.Key.choices, start=1):
         section = by_key.get(key)
@@ -274,13 +294,65 @@ def build(assessment: Assessment, *, funding_rows=None, indicators=None) -> Asse
         layout=layout,
         funding=funding,
         structure=structure,
-        goals=list(assessment.goals.all()),
-        project_expenses=list(assessment.project_expenses.all()) if assessment.kind == Assessment.Kind.DEPARTMENT else [],
+        goals=goals,
+        project_expenses=list(expenses),
         indicators=lines,
         sections=sections,
         result=result,
         problems_by_row=problems_by_row,
     )
+
+
+def from_snapshot(assessment: Assessment, data: dict) -> AssessmentView:
+    """The read model of a submission as it was submitted (see `AssessmentView.to_dict`)."""
+    a = copy.copy(assessment)
+    header = data.get("header", {})
+    for name, attr in HEADER_FIELDS.items():
+        if name in header:
+            setattr(a, attr, header[name])
+    return build(
+        a,
+        funding_rows=[
+            FundingRow(source=f["source"], initial_budget=_dec(f["initial_budget"]), budget=_dec(f["budget"]),
+                       actual=_dec(f["actual"]), reason=f.get("reason", ""))
+            for f in data.get("funding", [])
+        ],
+        indicators=[
+            Indicator(key=uuid.UUID(i["key"]), level1=i["level1"], level2=i["level2"], name=i["name"], target=i["target"],
+                      actual=i["actual"], weight=_dec(i["weight"]), outcome=i.get("outcome") or "",
+                      score=_dec(i["score"]), reason=i.get("reason", ""))
+            for i in data.get("indicators", [])
+        ],
+        structure_rows=[
+            StructureRow(item=s["item"], budget=_dec(s.get("budget")), actual=_dec(s.get("actual")))
+            for s in data.get("structure", [])
+        ],
+        goals=[Goal(target=g["target"], achieved=g["achieved"]) for g in data.get("goals", [])],
+        expenses=[
+            ProjectExpense(name=p["name"], budget=_dec(p["budget"]), actual=_dec(p["actual"]), note=p.get("note", ""),
+                           confidential=p.get("confidential", False))
+            for p in data.get("project_expenses", [])
+        ],
+        sections=[ReportSection(key=r["key"], title=r["title"], body=r["body"]) for r in data.get("report", [])],
+    )
+
+
+HEADER_FIELDS = {
+    "project_name": "project_name",
+    "project_leader": "project_leader",
+    "leader_phone": "leader_phone",
+    "leader_phone_is_office": "leader_phone_is_office",
+    "supervisor": "supervisor_name",
+    "implementer": "implementer",
+    "confidential": "confidential",
+    "duties": "duties",
+    "staff_quota": "staff_quota",
+    "staff_actual": "staff_actual",
+}
+
+
+def _dec(value) -> Decimal | None:
+    return None if value in (None, "") else Decimal(value)
 
 
 def _set_spans(lines: list[IndicatorLine]) -> None:

@@ -20,7 +20,7 @@ Choices made where SCORING.md leaves room (kept here so callers know what to exp
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 # --- Vocabulary -------------------------------------------------------------------------------
@@ -832,3 +832,104 @@ def assess(
         weight_total=weight_total,
         problems=problems,
     )
+
+
+# --- Review (复核) ------------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewInput:
+    actual: str = ""  # 复核完成值, optional
+    outcome: str | None = None  # qualitative rows: the reviewer's outcome; None -> the officer's
+    score: Decimal | None = None  # 复核得分; None -> computed from the review actual, else the self score
+    note: str = ""  # 复核说明, required when the review score is below the self score
+
+
+@dataclass
+class ReviewResult:
+    score: Decimal | None  # the review score that counts
+    self_score: Decimal | None
+    gap: Decimal | None  # review − self
+    explanation: str
+    problems: list[Problem] = field(default_factory=list)
+
+
+def score_review(
+    row: IndicatorInput,
+    self_result: IndicatorResult,
+    review: ReviewInput,
+    rules: RuleSet = DEFAULT_RULES,
+    *,
+    row_number: int = 1,
+) -> ReviewResult:
+    """Check one row's 复核 against the row's weight and band, like the officer's score."""
+    checks = _Row(row, row_number)
+    weight = row.weight
+    self_score = self_result.score
+    computed = None
+    how = "沿用自评得分"
+    review_actual = (review.actual or "").strip()
+    if review_actual and self_result.kind == KIND_QUANTITATIVE:
+        recheck = score_indicator(replace(row, actual=review_actual, reason=row.reason or "复核"), rules, row_number=row_number)
+        if recheck.actual is None:
+            checks.problem("review_actual", f"复核完成值“{review_actual}”无法识别为数值")
+        elif weight is not None and recheck.score is not None:
+            computed = recheck.score
+            how = f"按复核完成值 {review_actual} 计算"
+
+    score = review.score
+    if score is None:
+        score = computed if computed is not None else self_score
+    else:
+        score = quantize(score)
+        how = "复核人填写"
+        if weight is None:
+            checks.problem("review_score", "该行未设分值，不能填写复核得分")
+            score = None
+        elif score < 0 or score > weight:
+            checks.problem("review_score", f"复核得分 {fmt(score)} 应在 0.00–{fmt(weight)} 之间")
+            score = None
+        elif self_result.kind == KIND_QUALITATIVE:
+            outcome = _normalise_outcome(review.outcome) or self_result.outcome
+            if outcome in OUTCOME_LABELS and weight > 0 and not _in_band(score, outcome, weight, rules):
+                checks.problem("review_score", f"复核{OUTCOME_LABELS[outcome]}，{band_text(outcome, weight, rules)}（当前 {fmt(score)}）")
+                score = None
+
+    gap = score - self_score if score is not None and self_score is not None else None
+    if gap is not None and gap < 0 and not (review.note or "").strip():
+        checks.problem("review_note", f"复核得分 {fmt(score)} 低于自评得分 {fmt(self_score)}，请填写复核说明")
+    if score is None:
+        explanation = "未计复核得分"
+    elif gap:
+        explanation = f"{how}，复核得分 {fmt(score)}（较自评 {'+' if gap > 0 else ''}{fmt(gap)}）"
+    else:
+        explanation = f"{how}，复核得分 {fmt(score)}"
+    return ReviewResult(score, self_score, gap, explanation, checks.problems)
+
+
+@dataclass
+class ReviewTotals:
+    rows: list[ReviewResult]
+    total: Decimal | None
+    grade: str | None
+    gap: Decimal | None  # review total − self total
+    problems: list[Problem]
+
+
+def review_assessment(
+    result: AssessmentResult,
+    indicators: Sequence[IndicatorInput],
+    reviews: Sequence[ReviewInput],
+    rules: RuleSet = DEFAULT_RULES,
+) -> ReviewTotals:
+    """The review total: the same 预算执行率 score plus the rounded 复核 scores of every row."""
+    rows = [
+        score_review(row, self_result, review, rules, row_number=n)
+        for n, (row, self_result, review) in enumerate(zip(indicators, result.indicators, reviews, strict=True), start=1)
+    ]
+    total = None
+    if result.scored and result.funding.score is not None:
+        total = result.funding.score + sum((r.score for r in rows if r.score is not None), _ZERO)
+    gap = total - result.total if total is not None and result.total is not None else None
+    problems = [p for r in rows for p in r.problems]
+    return ReviewTotals(rows, total, grade_for(total, rules), gap, problems)

@@ -3,8 +3,8 @@
 from django.db import transaction
 
 from .layouts import STRUCTURE_ITEMS, layout_for
-from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow
-from .readmodel import evaluate
+from . import flags, readmodel
+from .models import Assessment, FundingRow, Goal, ReportSection, StructureRow
 
 
 @transaction.atomic
@@ -33,12 +33,16 @@ def create_assessment(*, unit, round, kind, layout, project_name="", user=None) 
 
 
 def refresh_scores(assessment: Assessment) -> None:
-    """Recompute and store the cached total and grade from the saved rows."""
-    # Query afresh: the caller's instance may carry prefetched rows from before the save.
-    result = evaluate(
-        assessment,
-        FundingRow.objects.filter(assessment=assessment),
-        Indicator.objects.filter(assessment=assessment).order_by("position", "id"),
-    )
-    Assessment.objects.filter(pk=assessment.pk).update(self_total=result.total, self_grade=result.grade or "")
-    assessment.self_total, assessment.self_grade = result.total, result.grade or ""
+    """Recompute and store the cached total, grade and risk flags from the saved rows."""
+    # Load afresh: the caller's instance may carry prefetched rows from before the save.
+    view = readmodel.load(assessment.pk)
+    codes = flags.compute(view)
+    changes = {
+        "self_total": view.result.total,
+        "self_grade": view.result.grade or "",
+        "risk_flags": flags.encode(codes),
+        "risk_flag_count": len(codes),
+    }
+    Assessment.objects.filter(pk=assessment.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(assessment, name, value)

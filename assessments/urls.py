@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry
+from .views import entry, review
 
 app_name = "assessments"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/preview/", entry.assessment_preview, name="preview"),
     path("<int:pk>/submit/", entry.assessment_transition, {"action": "submit"}, name="submit"),
     path("<int:pk>/withdraw/", entry.assessment_transition, {"action": "withdraw"}, name="withdraw"),
+    path("review/", review.dashboard, name="dashboard"),
+    path("review/<int:pk>/", review.review_detail, name="review"),
 ]

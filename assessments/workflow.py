@@ -11,8 +11,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import permissions, readmodel
-from .models import Assessment, Snapshot, Transition
+from . import notifications, permissions, readmodel, reviewing
+from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
 S = Assessment.State
@@ -84,14 +84,23 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
         raise TransitionRefused(f"“{action.label}”须填写意见。")
 
     with transaction.atomic():
-        view = None
+        view = review = totals = None
+        changes = {"state": action.target, "version": F("version") + 1}
         if name == "submit":
             view = readmodel.load(assessment.pk)
             if view.result.problems:
                 raise SubmissionInvalid(view.result.problems)
-        changes = {"state": action.target, "version": F("version") + 1}
-        if name == "submit":
             changes["submitted_at"] = timezone.now()
+        elif name in ("return", "approve"):
+            review = reviewing.pending(assessment)
+            if review is None:
+                raise TransitionRefused("没有进行中的复核，请先开始审核。")
+            totals = reviewing.build(readmodel.load(assessment.pk), review).totals
+            if totals.problems:
+                raise TransitionRefused(f"复核中还有 {len(totals.problems)} 处问题：{totals.problems[0].message}")
+            if name == "approve":
+                changes["review_total"] = totals.total
+                changes["review_grade"] = totals.grade or ""
         # Compare-and-set: only the first of two concurrent requests finds the old state.
         expected = {"pk": assessment.pk, "state": assessment.state}
         if view is not None:
@@ -113,5 +122,20 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
         if view is not None:
             number = Snapshot.objects.filter(assessment=assessment).count() + 1
             Snapshot.objects.create(assessment=assessment, number=number, transition=transition, data=view.to_dict())
-    assessment.refresh_from_db(fields=["state", "version", "submitted_at"])
+        if name == "start_review":
+            Review.objects.create(
+                assessment=assessment,
+                snapshot=Snapshot.objects.filter(assessment=assessment).latest("number"),
+                number=Review.objects.filter(assessment=assessment).count() + 1,
+                reviewer=user,
+            )
+        if review is not None:
+            review.decision = Review.Decision.RETURNED if name == "return" else Review.Decision.APPROVED
+            review.comment = comment
+            review.decided_at = timezone.now()
+            review.review_total, review.review_grade = totals.total, totals.grade or ""
+            review.reviewer = user
+            review.save()
+        notifications.after_transition(transition)
+    assessment.refresh_from_db(fields=["state", "version", "submitted_at", "review_total", "review_grade"])
     return transition

@@ -1,5 +1,6 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .indicators import Indicator
+from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
 from .units import Membership, Region, Unit
 from .workflow import Snapshot, Transition
@@ -9,10 +10,13 @@ __all__ = [
     "FundingRow",
     "Goal",
     "Indicator",
+    "IndicatorReview",
     "Membership",
     "ProjectExpense",
     "Region",
     "ReportSection",
+    "Review",
+    "ReviewerAssignment",
     "Round",
     "ScoringRuleSet",
     "Snapshot",

@@ -54,6 +54,11 @@ class Assessment(models.Model):
     # Cached from scoring on every save so that lists and dashboards can sort and filter on them.
     self_total = models.DecimalField("自评总分", max_digits=6, decimal_places=2, null=True, blank=True)
     self_grade = models.CharField("自评等级", max_length=4, blank=True)
+    review_total = models.DecimalField("复核总分", max_digits=6, decimal_places=2, null=True, blank=True)
+    review_grade = models.CharField("复核等级", max_length=4, blank=True)
+    # Risk flag codes wrapped in commas (",all_full,rate_out,") so one LIKE finds a flag on any database.
+    risk_flags = models.CharField("风险提示", max_length=200, blank=True)
+    risk_flag_count = models.PositiveSmallIntegerField("风险提示数", default=0)
 
     version = models.PositiveIntegerField("版本", default=1)
     created_by = models.ForeignKey(
@@ -80,7 +85,13 @@ class Assessment(models.Model):
             models.CheckConstraint(condition=~Q(kind="project", project_name=""), name="project_has_name"),
             models.CheckConstraint(condition=Q(self_total__gte=0) | Q(self_total__isnull=True), name="self_total_non_negative"),
         ]
-        indexes = [models.Index(fields=["round", "state"]), models.Index(fields=["unit", "round"])]
+        indexes = [
+            models.Index(fields=["round", "state"]),
+            models.Index(fields=["unit", "round"]),
+            models.Index(fields=["round", "submitted_at"]),
+            models.Index(fields=["round", "self_total"]),
+            models.Index(fields=["round", "risk_flag_count"]),
+        ]
         permissions = [("review_all", "可审核全部单位的绩效自评")]
 
     def __str__(self):

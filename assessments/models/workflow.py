@@ -40,7 +40,7 @@ class Snapshot(models.Model):
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="snapshots")
     number = models.PositiveIntegerField("提交次序")
-    transition = models.OneToOneField(Transition, on_delete=models.PROTECT, related_name="snapshot")
+    transition = models.OneToOneField(Transition, on_delete=models.RESTRICT, related_name="snapshot")
     data = models.JSONField("内容")
     created_at = models.DateTimeField("时间", auto_now_add=True)
 

@@ -19,6 +19,8 @@ ADD_ROWS = 3
 def home(request):
     if permissions.is_officer(request.user):
         return redirect("assessments:list")
+    if permissions.is_reviewer(request.user):
+        return redirect("assessments:dashboard")
     return render(request, "home.html", {"is_staff": request.user.is_staff})
 
 

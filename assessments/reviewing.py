@@ -1,0 +1,81 @@
+"""复核: the reviewer's scores beside the officer's, and their totals.
+
+State changes (start review, return, approve) belong to `workflow`; this module reads and
+saves the content of a review.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from . import scoring
+from .models import IndicatorReview, Review
+from .readmodel import AssessmentView, IndicatorLine
+
+
+@dataclass
+class ReviewLine:
+    line: IndicatorLine
+    row: IndicatorReview | None
+    result: scoring.ReviewResult
+
+    @property
+    def key(self) -> str:
+        return self.line.key
+
+
+@dataclass
+class ReviewView:
+    review: Review | None
+    lines: list[ReviewLine]
+    totals: scoring.ReviewTotals
+
+    @property
+    def problems(self) -> list[scoring.Problem]:
+        return self.totals.problems
+
+
+def pending(assessment) -> Review | None:
+    return assessment.reviews.filter(decision=Review.Decision.PENDING).order_by("-number").first()
+
+
+def latest_decided(assessment) -> Review | None:
+    return (
+        assessment.reviews.exclude(decision=Review.Decision.PENDING)
+        .prefetch_related("rows")
+        .order_by("-number")
+        .first()
+    )
+
+
+def build(view: AssessmentView, review: Review | None, inputs: dict[str, scoring.ReviewInput] | None = None) -> ReviewView:
+    """Pair each indicator with its review row; `inputs` (by key) overrides the saved rows."""
+    saved = {str(r.indicator_key): r for r in review.rows.all()} if review else {}
+    reviews = []
+    for line in view.indicators:
+        if inputs is not None and line.key in inputs:
+            reviews.append(inputs[line.key])
+        elif line.key in saved:
+            reviews.append(saved[line.key].to_input())
+        else:
+            reviews.append(scoring.ReviewInput())
+    rows = [line.indicator.to_input() for line in view.indicators]
+    totals = scoring.review_assessment(view.result, rows, reviews, view.assessment.round.rules)
+    lines = [
+        ReviewLine(line, saved.get(line.key), result) for line, result in zip(view.indicators, totals.rows, strict=True)
+    ]
+    return ReviewView(review, lines, totals)
+
+
+@transaction.atomic
+def save(review: Review, inputs: dict[str, scoring.ReviewInput], totals: scoring.ReviewTotals) -> None:
+    """Store the review rows as typed (the caller has checked them) and the running total."""
+    existing = {str(r.indicator_key): r for r in review.rows.all()}
+    to_create, to_update = [], []
+    for key, value in inputs.items():
+        row = existing.get(key) or IndicatorReview(review=review, indicator_key=key)
+        row.actual, row.outcome, row.score, row.note = value.actual, value.outcome or "", value.score, value.note
+        (to_update if row.pk else to_create).append(row)
+    IndicatorReview.objects.bulk_create(to_create)
+    IndicatorReview.objects.bulk_update(to_update, ["actual", "outcome", "score", "note"])
+    Review.objects.filter(pk=review.pk).update(review_total=totals.total, review_grade=totals.grade or "")

@@ -1,0 +1,248 @@
+"""Reviewer pages: the dashboard of submissions, and the 复核 of one submission."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from .. import diff, flags, permissions, readmodel, reviewing, workflow
+from ..forms import ReviewDecisionForm, ReviewRowFormSet
+from ..models import Assessment, Review, Round, Snapshot
+
+PAGE_SIZE = 50
+SORTS = {
+    "unit": "unit__name",
+    "kind": "kind",
+    "title": "project_name",
+    "state": "state",
+    "submitted": "submitted_at",
+    "self": "self_total",
+    "review": "review_total",
+    "gap": "gap",
+    "flags": "risk_flag_count",
+}
+SORT_COLUMNS = [
+    ("unit", "单位"), ("kind", "类型"), ("title", "名称"), ("state", "状态"), ("submitted", "提交时间"),
+    ("self", "自评总分"), ("review", "复核总分"), ("gap", "差值"), ("flags", "风险提示"),
+]
+VISIBLE_STATES = [s for s in Assessment.State if s != Assessment.State.DRAFT]
+
+
+def _require_reviewer(user):
+    if not permissions.is_reviewer(user):
+        raise PermissionDenied
+
+
+def dashboard(request):
+    _require_reviewer(request.user)
+    rounds = list(Round.objects.order_by("-year"))
+    current = _selected_round(request, rounds)
+    units = permissions.reviewable_units(request.user)
+    context = {"rounds": rounds, "round": current, "flags": flags.FLAGS.values(), "states": VISIBLE_STATES}
+    if current is None:
+        return render(request, "assessments/review/dashboard.html", context)
+
+    counts = dict(
+        Assessment.objects.filter(round=current, unit__in=units).values_list("state").annotate(n=Count("id"))
+    )
+    late = []
+    if current.deadline and timezone.localdate() > current.deadline:
+        late = list(
+            units.exclude(
+                assessments__round=current,
+                assessments__kind=Assessment.Kind.DEPARTMENT,
+                assessments__state__in=[s for s in VISIBLE_STATES if s != Assessment.State.RETURNED],
+            ).order_by("name")
+        )
+
+    qs = permissions.reviewer_assessments(request.user).filter(round=current).select_related("unit", "round")
+    filters = {k: request.GET.get(k, "").strip() for k in ("state", "unit", "kind", "flag", "q")}
+    if filters["state"] in Assessment.State.values:
+        qs = qs.filter(state=filters["state"])
+    if filters["unit"].isdigit():
+        qs = qs.filter(unit_id=int(filters["unit"]))
+    if filters["kind"] in Assessment.Kind.values:
+        qs = qs.filter(kind=filters["kind"])
+    if filters["flag"] in flags.FLAGS:
+        qs = qs.filter(risk_flags__contains=f",{filters['flag']},")
+    if filters["q"]:
+        q = filters["q"]
+        qs = qs.filter(Q(unit__name__icontains=q) | Q(unit__short_name__icontains=q) | Q(project_name__icontains=q))
+    sort = request.GET.get("sort", "submitted")
+    desc = sort.startswith("-")
+    key = SORTS.get(sort.lstrip("-"), "submitted_at")
+    qs = qs.annotate(gap=F("review_total") - F("self_total"))
+    order = F(key).desc(nulls_last=True) if desc else F(key).asc(nulls_last=True)
+    qs = qs.order_by(order, "id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for a in page:
+        a.flag_list = flags.decode(a.risk_flags)
+    params = request.GET.copy()
+    params.pop("page", None)
+    sort_params = request.GET.copy()
+    sort_params.pop("sort", None)
+    sort_params.pop("page", None)
+    context.update(
+        {
+            "counts": [(s, counts.get(s.value, 0)) for s in Assessment.State],
+            "total_count": sum(counts.values()),
+            "late": late,
+            "page": page,
+            "filters": filters,
+            "sort": sort,
+            "units": units.order_by("name"),
+            "query": params.urlencode(),
+            "sort_query": sort_params.urlencode(),
+            "sort_columns": SORT_COLUMNS,
+        }
+    )
+    return render(request, "assessments/review/dashboard.html", context)
+
+
+def _selected_round(request, rounds):
+    wanted = request.GET.get("round", "")
+    for r in rounds:
+        if wanted.isdigit() and r.pk == int(wanted):
+            return r
+    return rounds[0] if rounds else None
+
+
+def review_detail(request, pk):
+    _require_reviewer(request.user)
+    assessment = permissions.get_reviewer_assessment(request.user, pk)
+    if request.method == "POST":
+        return _post(request, assessment)
+    return _render(request, assessment)
+
+
+def _context(request, assessment, *, formset=None, decision=None, review_view=None, errors=None):
+    snapshots = list(Snapshot.objects.filter(assessment=assessment).order_by("-number")[:2])
+    view = readmodel.from_snapshot(assessment, snapshots[0].data) if snapshots else readmodel.build(
+        readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+    )
+    review = reviewing.pending(assessment)
+    shown = review or Review.objects.filter(assessment=assessment).order_by("-number").first()
+    if review_view is None:
+        review_view = reviewing.build(view, shown)
+    editable = review is not None and workflow.allowed(request.user, assessment, "approve")
+    if formset is None and editable:
+        formset = ReviewRowFormSet(
+            prefix="review",
+            initial=[
+                {
+                    "key": line.key,
+                    "actual": line.row.actual if line.row else "",
+                    "outcome": line.row.outcome if line.row else "",
+                    "score": line.row.score if line.row else None,
+                    "note": line.row.note if line.row else "",
+                }
+                for line in review_view.lines
+            ],
+        )
+    changes = diff.compare(snapshots[1].data, snapshots[0].data) if len(snapshots) == 2 else None
+    past = (
+        Review.objects.filter(assessment=assessment)
+        .exclude(decision=Review.Decision.PENDING)
+        .select_related("reviewer", "snapshot")
+        .prefetch_related("rows")
+        .order_by("-number")
+    )
+    return {
+        "a": assessment,
+        "view": view,
+        "review": review,
+        "review_view": review_view,
+        "rows": list(zip(review_view.lines, formset.forms if formset else [None] * len(review_view.lines), strict=True)),
+        "formset": formset,
+        "decision": decision or ReviewDecisionForm(),
+        "editable": editable,
+        "can_start": workflow.allowed(request.user, assessment, "start_review"),
+        "changes": changes,
+        "submission_count": Snapshot.objects.filter(assessment=assessment).count(),
+        "past_reviews": [_past_review(r) for r in past],
+        "transitions": assessment.transitions.select_related("actor").order_by("at", "id"),
+        "errors": errors or [],
+        "flag_list": flags.decode(assessment.risk_flags),
+    }
+
+
+def _past_review(review):
+    names = {i["key"]: i for i in review.snapshot.data.get("indicators", [])}
+    rows = [
+        {"name": names.get(str(r.indicator_key), {}).get("name", "（已删除的指标）"),
+         "self": names.get(str(r.indicator_key), {}).get("score"), "row": r}
+        for r in review.rows.all()
+        if r.score is not None or r.note or r.actual
+    ]
+    return {"review": review, "rows": rows}
+
+
+def _render(request, assessment, status=200, **kwargs):
+    return render(request, "assessments/review/detail.html", _context(request, assessment, **kwargs), status=status)
+
+
+def _post(request, assessment):
+    action = request.POST.get("action", "")
+    if action == "start_review":
+        try:
+            workflow.perform(request.user, assessment, "start_review")
+        except workflow.TransitionRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "已开始审核，填报单位在审核期间不能撤回。")
+        return redirect("assessments:review", pk=assessment.pk)
+
+    if action not in ("save", "return", "approve"):
+        messages.error(request, "未知的操作。")
+        return redirect("assessments:review", pk=assessment.pk)
+    review = reviewing.pending(assessment)
+    if review is None or not workflow.allowed(request.user, assessment, "approve"):
+        messages.error(request, f"该自评当前状态为“{assessment.get_state_display()}”，不能保存复核。")
+        return redirect("assessments:review", pk=assessment.pk)
+
+    formset = ReviewRowFormSet(request.POST, prefix="review")
+    decision = ReviewDecisionForm(request.POST)
+    snapshot = Snapshot.objects.filter(assessment=assessment).latest("number")
+    view = readmodel.from_snapshot(assessment, snapshot.data)
+    formset.is_valid()
+    known = {line.key for line in view.indicators}
+    inputs = {
+        f.cleaned_data["key"]: f.to_input()
+        for f in formset.forms
+        if getattr(f, "cleaned_data", None) and f.cleaned_data.get("key") in known
+    }
+    review_view = reviewing.build(view, review, inputs)
+    forms_by_key = {f.cleaned_data.get("key"): f for f in formset.forms if getattr(f, "cleaned_data", None)}
+    field_of = {"review_score": "score", "review_note": "note", "review_actual": "actual"}
+    for line in review_view.lines:
+        form = forms_by_key.get(line.key)
+        for problem in line.result.problems:
+            if form is not None:
+                form.add_error(field_of.get(problem.field), problem.message)
+    comment = decision.cleaned_data.get("comment", "").strip() if decision.is_valid() else ""
+    if action == "return" and decision.is_valid() and not comment:
+        decision.add_error("comment", "退回修改须填写审核意见。")
+    errors = []
+    for n, form in enumerate(formset.forms, start=1):
+        for name, field_errors in form.errors.items():
+            label = form.fields[name].label if name in form.fields else ""
+            errors += [e if e.startswith("第") else f"第{n}行「{label}」：{e}" for e in field_errors]
+    errors += [f"审核意见：{e}" for e in decision.errors.get("comment", [])]
+    if errors:
+        return _render(request, assessment, status=400, formset=formset, decision=decision, review_view=review_view,
+                       errors=errors)
+
+    reviewing.save(review, inputs, review_view.totals)
+    if action == "save":
+        messages.success(request, "复核已保存（草稿），可稍后继续。")
+        return redirect("assessments:review", pk=assessment.pk)
+    try:
+        workflow.perform(request.user, assessment, action, comment)
+    except workflow.TransitionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("assessments:review", pk=assessment.pk)
+    done = {"return": "已退回修改，填报单位将收到审核意见。", "approve": "已审核通过。"}
+    messages.success(request, done[action])
+    return redirect("assessments:review", pk=assessment.pk)
