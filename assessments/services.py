@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
-from .layouts import STRUCTURE_ITEMS, layout_for
 from . import flags, readmodel
+from .layouts import STRUCTURE_ITEMS, layout_for
 from .models import Assessment, FundingRow, Goal, ReportSection, StructureRow
 
 

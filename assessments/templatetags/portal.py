@@ -34,7 +34,13 @@ def has_field(form, name):
 
 @register.filter
 def field_label(labels, name):
-    return labels.get(name, "")
+    return lookup(labels, name)
+
+
+@register.filter
+def lookup(mapping, key):
+    """mapping[key], or "" when the mapping or the key is missing."""
+    return mapping.get(key, "") if hasattr(mapping, "get") else ""
 
 
 CHINESE_NUMBERS = "零一二三四五六七八九十"

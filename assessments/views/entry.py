@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import permissions, readmodel, scoring, workflow
+from .. import permissions, readmodel, reviewing, scoring, workflow
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..models import Assessment, Indicator, Round, Unit
 from ..services import create_assessment, refresh_scores
@@ -88,9 +88,22 @@ def assessment_detail(request, pk):
     return render(request, "assessments/entry/detail.html", _detail_context(request, view))
 
 
+def _returned_review(assessment):
+    """The review that sent the assessment back, while the officer is revising it."""
+    if assessment.state not in (Assessment.State.RETURNED, Assessment.State.DRAFT):
+        return None, {}
+    review = reviewing.latest_decided(assessment)
+    if review is None or review.decision != review.Decision.RETURNED:
+        return None, {}
+    return review, {str(r.indicator_key): r for r in review.rows.all() if r.note or r.score is not None}
+
+
 def _detail_context(request, view, **extra):
     a = view.assessment
+    returned_review, row_comments = _returned_review(a)
     return {
+        "returned_review": returned_review,
+        "row_comments": row_comments,
         "view": view,
         "a": a,
         "can_edit": permissions.can_edit(request.user, a),
@@ -195,6 +208,7 @@ def _spread_default_weights(assessment):
 
 def _render_edit(request, entry, view, *, errors=None, problems=None, status=200):
     funding_lines = {line.source: line for line in view.funding}
+    returned_review, row_comments = _returned_review(entry.assessment)
     indicator_lines = dict(zip([f.prefix for f in live_forms(entry.indicators)], view.indicators, strict=False))
     return render(
         request,
@@ -208,6 +222,8 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "problems": problems or [],
             "funding_pairs": [(f, funding_lines.get(f.instance.source)) for f in entry.funding.forms],
             "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
+            "returned_review": returned_review,
+            "row_comments": row_comments,
         },
         status=status,
     )

@@ -38,8 +38,8 @@ def _require_reviewer(user):
 def dashboard(request):
     _require_reviewer(request.user)
     rounds = list(Round.objects.order_by("-year"))
-    current = _selected_round(request, rounds)
     units = permissions.reviewable_units(request.user)
+    current = _selected_round(request, rounds, units)
     context = {"rounds": rounds, "round": current, "flags": flags.FLAGS.values(), "states": VISIBLE_STATES}
     if current is None:
         return render(request, "assessments/review/dashboard.html", context)
@@ -49,13 +49,12 @@ def dashboard(request):
     )
     late = []
     if current.deadline and timezone.localdate() > current.deadline:
-        late = list(
-            units.exclude(
-                assessments__round=current,
-                assessments__kind=Assessment.Kind.DEPARTMENT,
-                assessments__state__in=[s for s in VISIBLE_STATES if s != Assessment.State.RETURNED],
-            ).order_by("name")
-        )
+        done = Assessment.objects.filter(
+            round=current,
+            kind=Assessment.Kind.DEPARTMENT,
+            state__in=[s for s in VISIBLE_STATES if s != Assessment.State.RETURNED],
+        ).values("unit_id")
+        late = list(units.exclude(pk__in=done).order_by("name"))
 
     qs = permissions.reviewer_assessments(request.user).filter(round=current).select_related("unit", "round")
     filters = {k: request.GET.get(k, "").strip() for k in ("state", "unit", "kind", "flag", "q")}
@@ -101,8 +100,18 @@ def dashboard(request):
     return render(request, "assessments/review/dashboard.html", context)
 
 
-def _selected_round(request, rounds):
+def _selected_round(request, rounds, units):
+    """The round asked for; else the latest round with submissions to review; else the latest."""
     wanted = request.GET.get("round", "")
+    if not wanted.isdigit():
+        latest = (
+            Assessment.objects.filter(unit__in=units)
+            .exclude(state=Assessment.State.DRAFT)
+            .order_by("-round__year")
+            .values_list("round_id", flat=True)
+            .first()
+        )
+        wanted = str(latest or "")
     for r in rounds:
         if wanted.isdigit() and r.pk == int(wanted):
             return r
