@@ -237,4 +237,13 @@ DEPARTMENT_2022 = {
     "sections": SECTIONS,
 }
 
+# The finance bureau sends 四型平安小区 back, so the demo shows a returned assessment (issue 3):
+# its first actual copies the target, and spending ran 51% over the initial budget.
+PROJECT_SIXING["review"] = {
+    "reviewer": "caizheng",
+    "decision": "return",
+    "comment": "实际投入资金额超出年初预算51.33%，请补充追加经费的文件依据；五星级小区评选的实际完成值照抄了指标值，请填写全年实际评选的数量。",
+    "rows": {0: "实际完成值“≥13个”与指标值相同，请填写实际评选的五星级小区个数。"},
+}
+
 ASSESSMENTS = [PROJECT_ZONGZHI, PROJECT_SIXING, DEPARTMENT_2022]

@@ -112,7 +112,7 @@ def test_runs_and_prints_a_chinese_summary(seeded):
     expected = {
         "Region": 9, "Unit": 5, "Round": 4, "User": 7, "Membership": 5, "Assessment": 7,
         "Indicator": 13 + 8 + 7, "ProjectExpense": 6 + 4 + 5, "ReportSection": 7 * 11,
-        "Transition": 3, "Snapshot": 3, "UserPermission": 1,
+        "Transition": 5, "Snapshot": 3, "UserPermission": 1,
     }
     actual = counts()
     assert {key: actual[key] for key in expected} == expected
@@ -326,11 +326,12 @@ def test_yuelu_2020_report(seeded):
 
 def test_nanyue_2022_projects_header_and_funding(seeded):
     zongzhi, sixing = project("综治、平安建设经费"), project("四型平安小区以奖代拨经费")
+    assert zongzhi.state == Assessment.State.SUBMITTED
+    assert sixing.state == Assessment.State.RETURNED
     for a in (zongzhi, sixing):
         assert a.layout == Assessment.Layout.PROJECT
-        assert a.state == Assessment.State.SUBMITTED
         assert a.snapshots.count() == 1
-        assert a.transitions.get().actor.username == "nanyue"
+        assert a.transitions.first().actor.username == "nanyue"
         assert (a.project_leader, a.leader_phone, a.leader_phone_is_office) == ("刘雄", "13875709408", False)
         assert a.supervisor_name == ""
         assert a.implementer == "中共南岳区委政法委员会"
@@ -566,3 +567,15 @@ def test_demo_data_has_one_entry_per_natural_key():
     assert len(keys) == len(set(keys)) == 7
     assert {a["unit"] for a in demo.ASSESSMENTS} == {u["name"] for u in demo.UNITS}
     assert {a["year"] for a in demo.ASSESSMENTS} == {2020, 2022, 2024}
+
+
+def test_sixing_is_returned_by_the_reviewer_with_comments(seeded):
+    sixing = project("四型平安小区以奖代拨经费")
+    assert [(t.action, t.actor.username) for t in sixing.transitions.order_by("id")] == [
+        ("submit", "nanyue"), ("start_review", "caizheng"), ("return", "caizheng")
+    ]
+    review = sixing.reviews.get()
+    assert review.decision == "returned"
+    assert review.comment.startswith("实际投入资金额超出年初预算51.33%")
+    first = sixing.indicators.order_by("position").first()
+    assert review.rows.get(indicator_key=first.key).note == "实际完成值“≥13个”与指标值相同，请填写实际评选的五星级小区个数。"

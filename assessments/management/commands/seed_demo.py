@@ -19,7 +19,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from assessments import demo, services, workflow
+from assessments import demo, readmodel, reviewing, scoring, services, workflow
 from assessments.models import (
     Assessment,
     Indicator,
@@ -185,20 +185,13 @@ class Loader:
         check_expected(assessment, spec)
         if spec["submit"]:
             submit(officer, assessment)
+        if spec.get("review"):
+            review(self.users[spec["review"]["reviewer"]], assessment, spec["review"])
         self.created.append(assessment)
 
 
 def delete_assessment(assessment: Assessment) -> None:
-    """Delete a demo assessment with everything hanging off it.
-
-    Django's PROTECT refuses even when the protecting row would go in the same cascade, and
-    Review → Snapshot → Transition are PROTECT links: so reviews go first, then snapshots;
-    the rest (transitions, rows, sections) cascades from the assessment.
-    """
-    for related_name in ("reviews", "snapshots"):
-        manager = getattr(assessment, related_name, None)
-        if manager is not None:
-            manager.all().delete()
+    """Delete a demo assessment; its rows, history, snapshots and reviews go with it."""
     assessment.delete()
 
 
@@ -292,3 +285,14 @@ def submit(officer, assessment: Assessment) -> None:
     except workflow.SubmissionInvalid as error:
         lines = "\n".join(f"  - {problem.message}" for problem in error.problems)
         raise CommandError(f"{assessment.unit.name} {assessment.title} 提交未通过校验：\n{lines}") from error
+
+
+def review(reviewer, assessment: Assessment, spec: dict) -> None:
+    """Start the review and decide it as the seed spec says, through the real workflow."""
+    workflow.perform(reviewer, assessment, "start_review")
+    pending = reviewing.pending(assessment)
+    keys = [str(k) for k in assessment.indicators.order_by("position", "id").values_list("key", flat=True)]
+    inputs = {keys[n]: scoring.ReviewInput(note=note) for n, note in spec.get("rows", {}).items()}
+    view = reviewing.build(readmodel.load(assessment.pk), pending, inputs)
+    reviewing.save(pending, inputs, view.totals)
+    workflow.perform(reviewer, assessment, spec["decision"], spec["comment"])
