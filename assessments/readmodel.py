@@ -98,6 +98,10 @@ class AssessmentView:
         return self.result.grade
 
     @property
+    def has_report(self) -> bool:
+        return any(s.body.strip() for s in self.sections)
+
+    @property
     def weights_used(self) -> bool:
         return self.result.scored
 
