@@ -9,6 +9,8 @@ from .models import (
     ProjectExpense,
     Region,
     ReportSection,
+    Review,
+    ReviewerAssignment,
     Round,
     ScoringRuleSet,
     Snapshot,
@@ -31,12 +33,29 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class ReviewerAssignmentInline(admin.TabularInline):
+    model = ReviewerAssignment
+    extra = 1
+    autocomplete_fields = ["reviewer"]
+    verbose_name = verbose_name_plural = "审核人（财政局）"
+
+
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
     list_display = ["name", "short_name", "region", "supervisor"]
     list_filter = ["region"]
     search_fields = ["name", "short_name"]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, ReviewerAssignmentInline]
+
+
+@admin.register(ReviewerAssignment)
+class ReviewerAssignmentAdmin(admin.ModelAdmin):
+    """An admin assigns units to reviewers; reviewers with 可审核全部单位 need no assignment."""
+
+    list_display = ["reviewer", "unit"]
+    list_filter = ["unit"]
+    search_fields = ["reviewer__username", "unit__name"]
+    autocomplete_fields = ["reviewer", "unit"]
 
 
 @admin.register(Membership)
@@ -127,6 +146,22 @@ class AssessmentAdmin(admin.ModelAdmin):
 class SnapshotAdmin(admin.ModelAdmin):
     list_display = ["assessment", "number", "created_at"]
     list_select_related = ["assessment__round"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["assessment", "number", "reviewer", "decision", "review_total", "decided_at"]
+    list_filter = ["decision"]
+    list_select_related = ["assessment__round", "reviewer"]
 
     def has_add_permission(self, request):
         return False

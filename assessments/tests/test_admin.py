@@ -1,0 +1,63 @@
+"""Admins manage units, people, reviewer assignments and rounds in the Django admin."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from assessments.models import ReviewerAssignment, Round
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = User.objects.create_superuser("portaladmin", "admin@example.gov.cn", "Admin-Pass-2024")
+    client.force_login(admin)
+    return client
+
+
+@pytest.mark.parametrize(
+    "model", ["region", "unit", "membership", "round", "scoringruleset", "assessment", "reviewerassignment", "review", "snapshot"]
+)
+def test_admin_lists_open(admin_client, unit_a, department, model):
+    response = admin_client.get(reverse(f"admin:assessments_{model}_changelist"))
+    assert response.status_code == 200
+
+
+def test_admin_pages_in_chinese(admin_client):
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "单位、人员与评价批次管理" in html
+    assert "审核分工" in html
+
+
+def test_admin_assigns_a_unit_to_a_reviewer(admin_client, unit_a, reviewer):
+    response = admin_client.post(
+        reverse("admin:assessments_reviewerassignment_add"), {"reviewer": reviewer.pk, "unit": unit_a.pk}
+    )
+    assert response.status_code == 302
+    assert list(ReviewerAssignment.objects.values_list("reviewer__username", "unit__name")) == [
+        ("reviewer", "中共长沙市岳麓区委员会政法委员会")
+    ]
+
+
+def test_admin_opens_a_round(admin_client):
+    response = admin_client.post(
+        reverse("admin:assessments_round_add"),
+        {"year": "2024", "title": "2024年度绩效自评", "deadline": "2025-03-31", "is_open": "on"},
+    )
+    assert response.status_code == 302
+    assert Round.objects.get().title == "2024年度绩效自评"
+
+
+def test_assessment_content_is_read_only_in_admin(admin_client, department):
+    response = admin_client.post(reverse("admin:assessments_assessment_change", args=[department.pk]), {"state": "approved"})
+    assert response.status_code == 403
+    department.refresh_from_db()
+    assert department.state == "draft"
+
+
+def test_officer_cannot_open_admin(client, alice):
+    client.force_login(alice)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
