@@ -1,9 +1,16 @@
+from django.utils.functional import SimpleLazyObject
+
 from . import permissions
 
 
 def roles(request):
-    """What the navigation offers this user."""
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {}
-    return {"is_officer": permissions.is_officer(user), "is_reviewer": permissions.is_reviewer(user)}
+    """What the navigation offers this user. Lazy: public pages never touch the session."""
+
+    def user():
+        u = getattr(request, "user", None)
+        return u if u is not None and u.is_authenticated else None
+
+    return {
+        "is_officer": SimpleLazyObject(lambda: bool(user() and permissions.is_officer(user()))),
+        "is_reviewer": SimpleLazyObject(lambda: bool(user() and permissions.is_reviewer(user()))),
+    }

@@ -29,7 +29,7 @@ def recipients(transition: Transition) -> list[str]:
             Q(review_assignments__unit=a.unit_id)
             | Q(user_permissions__codename="review_all")
             | Q(groups__permissions__codename="review_all")
-        )
+        ).exclude(memberships__unit=a.unit_id, memberships__role=Membership.Role.OFFICER)
     else:
         users = User.objects.filter(memberships__unit=a.unit_id, memberships__role=Membership.Role.OFFICER)
     return sorted({u.email for u in users.filter(is_active=True).exclude(email="").distinct()})

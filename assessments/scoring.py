@@ -873,6 +873,11 @@ def score_review(
         recheck = score_indicator(replace(row, actual=review_actual, reason=row.reason or "复核"), rules, row_number=row_number)
         if recheck.actual is None:
             checks.problem("review_actual", f"复核完成值“{review_actual}”无法识别为数值")
+        elif self_result.target is not None and recheck.actual.unit and self_result.target.unit and recheck.actual.unit != self_result.target.unit:
+            checks.problem(
+                "review_actual",
+                f"复核完成值单位“{recheck.actual.unit}”与指标值单位“{self_result.target.unit}”不一致",
+            )
         elif weight is not None and recheck.score is not None:
             computed = recheck.score
             how = f"按复核完成值 {review_actual} 计算"

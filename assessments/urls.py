@@ -14,4 +14,6 @@ urlpatterns = [
     path("<int:pk>/withdraw/", entry.assessment_transition, {"action": "withdraw"}, name="withdraw"),
     path("review/", review.dashboard, name="dashboard"),
     path("review/<int:pk>/", review.review_detail, name="review"),
+    path("review/bulk/", review.bulk_exports, name="bulk"),
+    path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
 ]

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import notifications, permissions, readmodel, reviewing
+from . import exporting, notifications, permissions, readmodel, reviewing
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
@@ -36,11 +36,13 @@ ACTIONS = {
         Action("start_review", LABELS["start_review"], (S.SUBMITTED,), S.IN_REVIEW),
         Action("return", LABELS["return"], (S.IN_REVIEW,), S.RETURNED, comment_required=True),
         Action("approve", LABELS["approve"], (S.IN_REVIEW,), S.APPROVED),
+        Action("publish", LABELS["publish"], (S.APPROVED,), S.PUBLISHED),
         Action("unpublish", LABELS["unpublish"], (S.PUBLISHED,), S.APPROVED, comment_required=True),
     )
 }
 OFFICER_ACTIONS = {"submit", "withdraw"}
 REVIEWER_ACTIONS = {"start_review", "return", "approve", "unpublish"}
+SYSTEM_ACTIONS = {"publish"}  # done by the export job once the files exist, never by a person
 
 
 class TransitionRefused(Exception):
@@ -55,13 +57,29 @@ class SubmissionInvalid(TransitionRefused):
         super().__init__(f"提交未成功：共有 {len(problems)} 处问题需要修改。")
 
 
-def allowed(user, assessment: Assessment, name: str) -> bool:
-    action = ACTIONS[name]
-    if assessment.state not in action.sources:
+def _may(user, assessment: Assessment, name: str) -> bool:
+    if name in SYSTEM_ACTIONS:
+        return user is None
+    if user is None:
         return False
     if name in OFFICER_ACTIONS:
         return permissions.is_officer_of(user, assessment)
     return permissions.can_review(user, assessment)
+
+
+def allowed(user, assessment: Assessment, name: str) -> bool:
+    action = ACTIONS[name]
+    return assessment.state in action.sources and _may(user, assessment, name)
+
+
+def _changed_message(current: str | None) -> str:
+    label = S(current).label if current else "已删除"
+    return f"该自评的状态刚刚已被更改（现为“{label}”），请刷新页面后再操作。"
+
+
+def publish(assessment: Assessment) -> Transition:
+    """Make an approved assessment public; called by the export job after its files are stored."""
+    return perform(None, assessment, "publish")
 
 
 def perform(user, assessment: Assessment, name: str, comment: str = "") -> Transition:
@@ -70,11 +88,7 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
     if action is None:
         raise TransitionRefused("未知的操作。")
     comment = (comment or "").strip()
-    if not (
-        permissions.is_officer_of(user, assessment)
-        if name in OFFICER_ACTIONS
-        else permissions.can_review(user, assessment)
-    ):
+    if not _may(user, assessment, name):
         raise TransitionRefused(f"您无权对该自评执行“{action.label}”。")
     if assessment.state not in action.sources:
         raise TransitionRefused(
@@ -94,6 +108,9 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
         elif name in ("return", "approve"):
             review = reviewing.pending(assessment)
             if review is None:
+                current = Assessment.objects.filter(pk=assessment.pk).values_list("state", flat=True).first()
+                if current != assessment.state:
+                    raise TransitionRefused(_changed_message(current))
                 raise TransitionRefused("没有进行中的复核，请先开始审核。")
             totals = reviewing.build(readmodel.load(assessment.pk), review).totals
             if totals.problems:
@@ -101,6 +118,8 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
             if name == "approve":
                 changes["review_total"] = totals.total
                 changes["review_grade"] = totals.grade or ""
+        elif name == "publish" and assessment.confidential:
+            raise TransitionRefused("涉密项目不公开。")
         # Compare-and-set: only the first of two concurrent requests finds the old state.
         expected = {"pk": assessment.pk, "state": assessment.state}
         if view is not None:
@@ -109,8 +128,7 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
         updated = Assessment.objects.filter(**expected).update(**changes)
         if updated != 1:
             current = Assessment.objects.filter(pk=assessment.pk).values_list("state", flat=True).first()
-            label = S(current).label if current else "已删除"
-            raise TransitionRefused(f"该自评的状态刚刚已被更改（现为“{label}”），请刷新页面后再操作。")
+            raise TransitionRefused(_changed_message(current))
         transition = Transition.objects.create(
             assessment=assessment,
             action=name,
@@ -136,6 +154,10 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
             review.review_total, review.review_grade = totals.total, totals.grade or ""
             review.reviewer = user
             review.save()
+        if name == "approve":
+            exporting.queue(assessment, user)
+        if name in ("publish", "unpublish"):
+            transaction.on_commit(exporting.bump_public_cache)
         notifications.after_transition(transition)
     assessment.refresh_from_db(fields=["state", "version", "submitted_at", "review_total", "review_grade"])
     return transition

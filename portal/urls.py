@@ -13,5 +13,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("assessments/", include("assessments.urls")),
+    path("", include("assessments.urls_public")),
     path("admin/", admin.site.urls),
 ]

@@ -246,4 +246,6 @@ PROJECT_SIXING["review"] = {
     "rows": {0: "实际完成值“≥13个”与指标值相同，请填写实际评选的五星级小区个数。"},
 }
 
+PROJECT_ZONGZHI["review"] = {"reviewer": "caizheng", "decision": "approve", "comment": "同意。资金执行率85.11%，已说明原因。"}
+
 ASSESSMENTS = [PROJECT_ZONGZHI, PROJECT_SIXING, DEPARTMENT_2022]

@@ -171,4 +171,7 @@ DEPARTMENT_2020 = {
     "expected": {"total": "99.67", "grade": "优"},
 }
 
+# A public document: the finance bureau approves it, and the export job publishes it (issue 4).
+DEPARTMENT_2020["review"] = {"reviewer": "caizheng", "decision": "approve", "comment": "经复核，自评结果属实，同意。"}
+
 ASSESSMENTS = [DEPARTMENT_2020]

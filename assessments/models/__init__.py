@@ -1,4 +1,5 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
+from .exports import BulkExport, ExportJob, Publication
 from .indicators import Indicator
 from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
@@ -7,12 +8,15 @@ from .workflow import Snapshot, Transition
 
 __all__ = [
     "Assessment",
+    "BulkExport",
+    "ExportJob",
     "FundingRow",
     "Goal",
     "Indicator",
     "IndicatorReview",
     "Membership",
     "ProjectExpense",
+    "Publication",
     "Region",
     "ReportSection",
     "Review",

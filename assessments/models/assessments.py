@@ -67,6 +67,7 @@ class Assessment(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+    published_at = models.DateTimeField("公开时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "绩效自评"
@@ -91,6 +92,7 @@ class Assessment(models.Model):
             models.Index(fields=["round", "submitted_at"]),
             models.Index(fields=["round", "self_total"]),
             models.Index(fields=["round", "risk_flag_count"]),
+            models.Index(fields=["state", "published_at"]),
         ]
         permissions = [("review_all", "可审核全部单位的绩效自评")]
 

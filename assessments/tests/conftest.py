@@ -76,3 +76,12 @@ def project(unit_a, round_2020, alice):
 
 def D(value):
     return Decimal(value)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Public pages are cached (Redis in the PostgreSQL run): start every test empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -3,13 +3,15 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from .. import diff, flags, permissions, readmodel, reviewing, workflow
+from .. import bulk, diff, exporting, flags, permissions, readmodel, reviewing, workflow
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
-from ..models import Assessment, Review, Round, Snapshot
+from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
 PAGE_SIZE = 50
 SORTS = {
@@ -72,7 +74,11 @@ def dashboard(request):
     sort = request.GET.get("sort", "submitted")
     desc = sort.startswith("-")
     key = SORTS.get(sort.lstrip("-"), "submitted_at")
-    qs = qs.annotate(gap=F("review_total") - F("self_total"))
+    latest_job = ExportJob.objects.filter(assessment=OuterRef("pk")).order_by("-id")
+    qs = qs.annotate(
+        gap=F("review_total") - F("self_total"),
+        export_status=Subquery(latest_job.values("status")[:1]),
+    )
     order = F(key).desc(nulls_last=True) if desc else F(key).asc(nulls_last=True)
     qs = qs.order_by(order, "id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -163,7 +169,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "view": view,
         "review": review,
         "review_view": review_view,
-        "rows": list(zip(review_view.lines, formset.forms if formset else [None] * len(review_view.lines), strict=True)),
+        "rows": _pair_rows(review_view, formset),
         "formset": formset,
         "decision": decision or ReviewDecisionForm(),
         "editable": editable,
@@ -174,7 +180,32 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "transitions": assessment.transitions.select_related("actor").order_by("at", "id"),
         "errors": errors or [],
         "flag_list": flags.decode(assessment.risk_flags),
+        "export_job": ExportJob.objects.filter(assessment=assessment).first(),
+        "can_rerun_export": _can_rerun_export(request.user, assessment),
+        "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
     }
+
+
+def _can_rerun_export(user, assessment) -> bool:
+    """A failed export (or an approved, unpublished report) can be exported again by its reviewer."""
+    if assessment.state != Assessment.State.APPROVED or assessment.confidential:
+        return False
+    if not permissions.can_review(user, assessment):
+        return False
+    return not ExportJob.objects.filter(
+        assessment=assessment, status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING]
+    ).exists()
+
+
+def _pair_rows(review_view, formset):
+    """Each indicator with its form, matched by key."""
+    if formset is None:
+        return [(line, None) for line in review_view.lines]
+    by_key = {}
+    for form in formset.forms:
+        key = form.cleaned_data.get("key") if hasattr(form, "cleaned_data") else form.initial.get("key")
+        by_key.setdefault(key, form)
+    return [(line, by_key.get(line.key)) for line in review_view.lines]
 
 
 def _past_review(review):
@@ -203,6 +234,23 @@ def _post(request, assessment):
             messages.success(request, "已开始审核，填报单位在审核期间不能撤回。")
         return redirect("assessments:review", pk=assessment.pk)
 
+    if action == "rerun_export":
+        if not _can_rerun_export(request.user, assessment):
+            messages.error(request, "当前不能重新导出。")
+        else:
+            with transaction.atomic():
+                exporting.queue(assessment, request.user)
+            messages.success(request, "已重新排队导出，完成后自动公开。")
+        return redirect("assessments:review", pk=assessment.pk)
+    if action == "unpublish":
+        try:
+            workflow.perform(request.user, assessment, "unpublish", request.POST.get("reason", ""))
+        except workflow.TransitionRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "已撤销公开，公开页面和下载链接将答复“已撤销公开”。")
+        return redirect("assessments:review", pk=assessment.pk)
+
     if action not in ("save", "return", "approve"):
         messages.error(request, "未知的操作。")
         return redirect("assessments:review", pk=assessment.pk)
@@ -217,6 +265,10 @@ def _post(request, assessment):
     view = readmodel.from_snapshot(assessment, snapshot.data)
     formset.is_valid()
     known = {line.key for line in view.indicators}
+    posted = [f.cleaned_data.get("key") for f in formset.forms if getattr(f, "cleaned_data", None)]
+    if sorted(posted) != sorted(known):
+        messages.error(request, "页面内容已过期（指标行与当前提交不一致），未保存。请在刷新后的页面重新填写。")
+        return redirect("assessments:review", pk=assessment.pk)
     inputs = {
         f.cleaned_data["key"]: f.to_input()
         for f in formset.forms
@@ -255,3 +307,33 @@ def _post(request, assessment):
     done = {"return": "已退回修改，填报单位将收到审核意见。", "approve": "已审核通过。"}
     messages.success(request, done[action])
     return redirect("assessments:review", pk=assessment.pk)
+
+
+def bulk_exports(request):
+    """ZIP downloads of all published reports of a round: request one, watch its progress."""
+    _require_reviewer(request.user)
+    if request.method == "POST":
+        round_id = request.POST.get("round", "")
+        rnd = Round.objects.filter(pk=int(round_id)).first() if round_id.isdigit() else None
+        if rnd is None:
+            messages.error(request, "请选择评价批次。")
+        else:
+            with transaction.atomic():
+                bulk.request(rnd, request.user)
+            messages.success(request, f"已开始打包“{rnd.title}”的全部公开报告。")
+        return redirect("assessments:bulk")
+    jobs = list(BulkExport.objects.filter(requested_by=request.user).select_related("round")[:20])
+    running = any(j.status in (BulkExport.Status.QUEUED, BulkExport.Status.RUNNING) for j in jobs)
+    return render(
+        request,
+        "assessments/review/bulk.html",
+        {"jobs": jobs, "rounds": Round.objects.order_by("-year"), "running": running},
+    )
+
+
+def bulk_download(request, pk):
+    _require_reviewer(request.user)
+    job = BulkExport.objects.filter(pk=pk, requested_by=request.user, status=BulkExport.Status.DONE).first()
+    if job is None or not job.file:
+        raise Http404
+    return FileResponse(job.file.open("rb"), as_attachment=True, filename=f"{job.round.year}年度公开报告.zip")

@@ -1,0 +1,163 @@
+"""Disclosure export: the outbox of export jobs, the files they write, and their dispatch.
+
+Approval writes an `ExportJob` in its own transaction; after commit the job is sent to Celery.
+If the broker is unreachable the job simply stays queued and `dispatch_pending()` (a periodic
+task, also run on every later approval) sends it again. The task re-reads everything from the
+database, writes the files atomically, records them, then publishes through `workflow`.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .exports import public
+from .models import Assessment, ExportJob, Publication
+
+log = logging.getLogger(__name__)
+
+REDISPATCH_AFTER = timedelta(minutes=10)
+PUBLIC_CACHE_GENERATION = "disclosure:generation"
+
+
+class ExportRefused(Exception):
+    """The assessment must not be exported publicly (涉密, or not approved)."""
+
+
+def queue(assessment: Assessment, user=None) -> ExportJob | None:
+    """Create the outbox row (inside the caller's transaction) and send it after commit."""
+    if assessment.confidential:
+        return None
+    job, _ = ExportJob.objects.get_or_create(
+        assessment=assessment,
+        status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING],
+        defaults={"requested_by": user, "status": ExportJob.Status.QUEUED},
+    )
+    transaction.on_commit(lambda: dispatch(job.pk))
+    return job
+
+
+def dispatch(job_id: int) -> bool:
+    """Hand the job to Celery; on a broker outage leave it queued for the next sweep."""
+    from .tasks import export_assessment
+
+    try:
+        export_assessment.apply_async(args=[job_id], retry=False)
+    except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError…
+        log.warning("export job %s not dispatched, broker unavailable: %s", job_id, exc)
+        return False
+    ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(dispatched_at=timezone.now())
+    return True
+
+
+def dispatch_pending() -> int:
+    """Send every queued job never sent, or sent long ago without being picked up."""
+    stale = timezone.now() - REDISPATCH_AFTER
+    ids = list(
+        ExportJob.objects.filter(status=ExportJob.Status.QUEUED)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale))
+        .values_list("pk", flat=True)
+    )
+    return sum(dispatch(pk) for pk in ids)
+
+
+def run(job_id: int) -> None:
+    """Do one export job: files, record, publish. Safe to run twice."""
+    from . import workflow
+
+    job = ExportJob.objects.select_related("assessment").get(pk=job_id)
+    if job.status == ExportJob.Status.DONE:
+        return
+    ExportJob.objects.filter(pk=job_id).update(
+        status=ExportJob.Status.RUNNING, attempts=job.attempts + 1, started_at=timezone.now(), error=""
+    )
+    assessment = job.assessment
+    write_files(assessment.pk)
+    assessment.refresh_from_db()
+    if assessment.state == Assessment.State.APPROVED:
+        workflow.publish(assessment)
+    ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.DONE, finished_at=timezone.now(), error="")
+
+
+def record_failure(job_id: int, error: BaseException, *, final: bool) -> None:
+    """Make a failure visible: the error text on the job, and FAILED when no retry is left."""
+    status = ExportJob.Status.FAILED if final else ExportJob.Status.QUEUED
+    changes = {"status": status, "error": f"{type(error).__name__}: {error}"[:2000]}
+    if final:
+        changes["finished_at"] = timezone.now()
+    ExportJob.objects.filter(pk=job_id).update(**changes)
+
+
+def write_files(assessment_id: int) -> Publication:
+    """Build the xlsx and JSON from one public read model and store them atomically."""
+    assessment = Assessment.objects.get(pk=assessment_id)
+    if assessment.confidential:
+        raise ExportRefused("涉密项目不公开、不导出。")
+    if assessment.state not in (Assessment.State.APPROVED, Assessment.State.PUBLISHED):
+        raise ExportRefused(f"状态为“{assessment.get_state_display()}”的自评不能公开。")
+    if assessment.published_at is None:
+        # Fixed once, so that re-running the export yields the same documents.
+        Assessment.objects.filter(pk=assessment_id, published_at__isnull=True).update(published_at=timezone.now())
+    from .exports import xlsx  # openpyxl is only needed where exports run, not in every web process
+
+    report = public.load_public(assessment_id)
+    json_bytes = json_document(report)
+    xlsx_bytes = xlsx.to_bytes(report)
+    folder = f"disclosure/{assessment_id}"
+    json_name = f"{folder}/assessment-{assessment_id}.json"
+    xlsx_name = f"{folder}/assessment-{assessment_id}.xlsx"
+    _atomic_write(json_name, json_bytes)
+    _atomic_write(xlsx_name, xlsx_bytes)
+    publication, _ = Publication.objects.update_or_create(
+        assessment_id=assessment_id,
+        defaults={
+            "json": json_name,
+            "xlsx": xlsx_name,
+            "json_sha256": hashlib.sha256(json_bytes).hexdigest(),
+            "xlsx_sha256": hashlib.sha256(xlsx_bytes).hexdigest(),
+            "search_text": report.search_text(),
+            "generated_at": timezone.now(),
+        },
+    )
+    return publication
+
+
+def json_document(report) -> bytes:
+    return (json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _atomic_write(name: str, data: bytes) -> None:
+    path = Path(settings.MEDIA_ROOT) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def bump_public_cache() -> None:
+    """Invalidate every cached public page (publish and unpublish change what anyone may see)."""
+    try:
+        cache.incr(PUBLIC_CACHE_GENERATION)
+    except ValueError:
+        cache.set(PUBLIC_CACHE_GENERATION, 2, None)
+
+
+def public_cache_generation() -> int:
+    return cache.get_or_set(PUBLIC_CACHE_GENERATION, 1, None)

@@ -1,0 +1,165 @@
+"""The public read model: what anyone may see of a published assessment.
+
+Phone numbers are masked unless marked as an office line; 涉密 projects in a department's
+project list are replaced by the standard notice. The HTML page, the xlsx workbook, the JSON
+document and the CSV rows are all rendered from `PublicReport`, so they cannot disagree.
+"""
+
+import copy
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils import timezone
+
+from .. import reviewing, scoring
+from ..models import Assessment, ProjectExpense, Review
+from ..readmodel import AssessmentView, IndicatorLine, build, with_content
+
+CONFIDENTIAL_NOTICE = "项目为涉密项目，不作公开评价"
+SCHEMA_VERSION = 1
+
+
+def mask_phone(phone: str) -> str:
+    """138****9408: keep the first three and last four digits of a mobile-length number."""
+    digits = re.sub(r"\D", "", phone or "")
+    if not digits:
+        return ""
+    if len(digits) >= 11:
+        return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    if len(digits) > 4:
+        return f"{'*' * (len(digits) - 4)}{digits[-4:]}"
+    return "*" * len(digits)
+
+
+@dataclass
+class PublicLine:
+    line: IndicatorLine
+    review_score: Decimal | None
+
+
+@dataclass
+class PublicReport:
+    view: AssessmentView
+    lines: list[PublicLine]
+    review_total: Decimal | None
+    review_grade: str | None
+    published_at: object
+
+    @property
+    def assessment(self) -> Assessment:
+        return self.view.assessment
+
+    @property
+    def phone(self) -> str:
+        return self.assessment.leader_phone
+
+    def to_json(self) -> dict:
+        """The open-data document; keys per DESIGN.md's public contract (add, never rename)."""
+        a, view = self.assessment, self.view
+        money = _money
+        doc = {
+            "schema_version": SCHEMA_VERSION,
+            "id": a.pk,
+            "kind": a.kind,
+            "layout": a.layout,
+            "year": a.round.year,
+            "unit": {"name": a.unit.name, "region": a.unit.region.full_name},
+            "title": a.title,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "funding": [
+                {
+                    "source": f.source,
+                    "label": f.label,
+                    "initial_budget": money(f.initial_budget),
+                    "budget": money(f.budget),
+                    "actual": money(f.actual),
+                    "rate": money(f.rate),
+                    "weight": money(f.weight),
+                    "score": money(f.score),
+                    "reason": f.reason,
+                }
+                for f in view.funding
+            ],
+            "goals": [{"target": g.target, "achieved": g.achieved} for g in view.goals],
+            "indicators": [
+                {
+                    "level1": p.line.level1,
+                    "level2": p.line.level2,
+                    "name": p.line.name,
+                    "target": p.line.target,
+                    "actual": p.line.actual,
+                    "weight": money(p.line.weight),
+                    "score": money(p.line.score),
+                    "review_score": money(p.review_score),
+                    "reason": p.line.reason,
+                }
+                for p in self.lines
+            ],
+            "total_score": money(view.total),
+            "review_total_score": money(self.review_total),
+            "grade": self.review_grade or view.grade,
+            "self_grade": view.grade,
+            "report": [{"key": s.key, "title": s.title, "body": s.body} for s in view.sections],
+        }
+        if a.kind == Assessment.Kind.PROJECT:
+            doc["project"] = {
+                "name": a.project_name,
+                "leader": a.project_leader,
+                "phone": a.leader_phone,
+                "supervisor": a.supervisor_name,
+                "implementer": a.implementer,
+            }
+        else:
+            doc["department"] = {"duties": a.duties, "staff_quota": a.staff_quota, "staff_actual": a.staff_actual}
+            doc["structure"] = [{"item": s.item, "budget": money(s.budget), "actual": money(s.actual)} for s in view.structure]
+            doc["project_expenses"] = [
+                {"name": p.name, "budget": money(p.budget), "actual": money(p.actual), "note": p.note,
+                 "confidential": p.confidential}
+                for p in view.project_expenses
+            ]
+        return doc
+
+    def search_text(self) -> str:
+        """What the public list's search looks through."""
+        view = self.view
+        parts = [self.assessment.title, self.assessment.unit.name, self.assessment.unit.short_name, self.assessment.project_name]
+        parts += [line.name for line in view.indicators]
+        parts += [g.target for g in view.goals]
+        parts += [s.title + "\n" + s.body for s in view.sections]
+        return "\n".join(p for p in parts if p)
+
+
+def _money(value):
+    return None if value is None else scoring.fmt(value)
+
+
+def build_public(assessment: Assessment) -> PublicReport:
+    """The public read model of an approved or published assessment (loaded with `with_content`)."""
+    a = copy.copy(assessment)
+    if not a.leader_phone_is_office:
+        a.leader_phone = mask_phone(a.leader_phone)
+    expenses = [
+        ProjectExpense(name=CONFIDENTIAL_NOTICE, confidential=True) if p.confidential else p
+        for p in assessment.project_expenses.all()
+    ]
+    view = build(a, expenses=expenses)
+    approved = (
+        Review.objects.filter(assessment=assessment, decision=Review.Decision.APPROVED).prefetch_related("rows").order_by("-number").first()
+    )
+    review_view = reviewing.build(view, approved) if approved else None
+    lines = [
+        PublicLine(line, review_view.lines[n].result.score if review_view else None)
+        for n, line in enumerate(view.indicators)
+    ]
+    return PublicReport(
+        view=view,
+        lines=lines,
+        review_total=review_view.totals.total if review_view else None,
+        review_grade=review_view.totals.grade if review_view else None,
+        published_at=assessment.published_at or timezone.now(),
+    )
+
+
+def load_public(pk: int) -> PublicReport:
+    return build_public(with_content(Assessment.objects).get(pk=pk))

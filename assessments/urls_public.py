@@ -1,0 +1,14 @@
+from django.urls import path
+
+from .views import public
+
+app_name = "disclosure"
+
+urlpatterns = [
+    path("disclosure/", public.disclosure_list, name="list"),
+    path("disclosure.json", public.disclosure_list_json, name="list_json"),
+    path("disclosure.csv", public.disclosure_list_csv, name="list_csv"),
+    path("disclosure/<int:pk>/", public.disclosure_detail, name="detail"),
+    path("disclosure/<int:pk>.xlsx", public.disclosure_file, {"fmt": "xlsx"}, name="xlsx"),
+    path("disclosure/<int:pk>.json", public.disclosure_file, {"fmt": "json"}, name="json"),
+]
