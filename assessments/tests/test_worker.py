@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 from django.db import connection
 from django.urls import reverse
+from kombu import pools as kombu_pools
 
 from assessments import exporting, workflow
 from assessments.models import Assessment, ExportJob, FundingRow, Indicator
@@ -84,7 +85,9 @@ def producer_to(settings):
     """Point this process's Celery app at a real broker for the test, then back to eager."""
 
     def reset_connections():
-        # Connection and producer pools are created once with the broker of that moment.
+        # Connection and producer pools are created once with the broker of that moment, and
+        # kombu keeps producer pools in a global registry: empty both.
+        kombu_pools.reset()
         if celery_app._pool is not None:
             celery_app._pool.force_close_all()
         celery_app._pool = None
