@@ -77,6 +77,7 @@ class Command(BaseCommand):
             f"保留已有 {len(loader.kept)} 份" + ("（--reset：已删除后重建）" if loader.reset else "") + "。"
         )
         for assessment in loader.created:
+            assessment.refresh_from_db(fields=["state"])  # exports publish after the load commits
             score = f"，自评 {assessment.self_total} 分（{assessment.self_grade}）" if assessment.self_total is not None else ""
             out.write(
                 f"    · {assessment.unit.short_name or assessment.unit.name} {assessment.title}："
