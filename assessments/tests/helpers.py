@@ -87,6 +87,22 @@ def set_indicators(data: dict, rows, *, outcome_for_text="achieved") -> dict:
     return data
 
 
+def fill_seed_004(data: dict) -> dict:
+    """Seed 004's table as the 岳麓 officer types it (13 rows, 99.67)."""
+    data["header-duties"] = "贯彻落实中央和省、市委关于政法工作的路线、方针、政策。"
+    data["header-staff_actual"] = "21"
+    data["funding-0-budget"], data["funding-0-actual"] = "10949.23", "10584.29"
+    data["funding-1-budget"], data["funding-1-actual"] = "10949.23", "10584.29"
+    data["funding-2-budget"], data["funding-2-actual"] = "0.00", "0.00"
+    for n, actual in enumerate(["1379.15", "1210.08", "169.07", "9205.14"]):
+        data[f"structure-{n}-actual"] = actual
+    data["goals-0-target"] = "全力维护社会大局稳定"
+    data["goals-0-achieved"] = "各项工作取得了新成效"
+    set_indicators(data, SEED_004_INDICATORS)
+    data["sections-0-body"] = "维护全区社会稳定。"
+    return data
+
+
 def edit_url(assessment) -> str:
     return reverse("assessments:edit", args=[assessment.pk])
 

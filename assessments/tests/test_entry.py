@@ -10,24 +10,17 @@ from django.urls import reverse
 from assessments import workflow
 from assessments.models import Assessment, FundingRow, Indicator, Snapshot, Transition
 
-from .helpers import SEED_001_TABLE_1, SEED_004_INDICATORS, detail_url, edit_url, form_data, set_indicators
+from .helpers import (
+    SEED_001_TABLE_1,
+    SEED_004_INDICATORS,
+    detail_url,
+    edit_url,
+    fill_seed_004,
+    form_data,
+    set_indicators,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def fill_seed_004(data: dict) -> dict:
-    data["header-duties"] = "贯彻落实中央和省、市委关于政法工作的路线、方针、政策。"
-    data["header-staff_actual"] = "21"
-    data["funding-0-budget"], data["funding-0-actual"] = "10949.23", "10584.29"
-    data["funding-1-budget"], data["funding-1-actual"] = "10949.23", "10584.29"
-    data["funding-2-budget"], data["funding-2-actual"] = "0.00", "0.00"
-    for n, actual in enumerate(["1379.15", "1210.08", "169.07", "9205.14"]):
-        data[f"structure-{n}-actual"] = actual
-    data["goals-0-target"] = "全力维护社会大局稳定"
-    data["goals-0-achieved"] = "各项工作取得了新成效"
-    set_indicators(data, SEED_004_INDICATORS)
-    data["sections-0-body"] = "维护全区社会稳定。"
-    return data
 
 
 def test_seed_004_typed_in_scores_99_67(alice_client, department):
