@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from .exports import public
 from .models import Assessment, ExportJob, Publication
+from .readmodel import with_content
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,9 @@ def record_failure(job_id: int, error: BaseException, *, final: bool) -> None:
     changes = {"status": status, "error": f"{type(error).__name__}: {error}"[:2000]}
     if final:
         changes["finished_at"] = timezone.now()
+    else:
+        # The retry is already scheduled: the sweep must not send a second copy.
+        changes["dispatched_at"] = timezone.now()
     ExportJob.objects.filter(pk=job_id).update(**changes)
 
 
@@ -104,12 +108,12 @@ def write_files(assessment_id: int) -> Publication:
         raise ExportRefused("涉密项目不公开、不导出。")
     if assessment.state not in (Assessment.State.APPROVED, Assessment.State.PUBLISHED):
         raise ExportRefused(f"状态为“{assessment.get_state_display()}”的自评不能公开。")
-    if assessment.published_at is None:
-        # Fixed once, so that re-running the export yields the same documents.
-        Assessment.objects.filter(pk=assessment_id, published_at__isnull=True).update(published_at=timezone.now())
     from .exports import xlsx  # openpyxl is only needed where exports run, not in every web process
 
-    report = public.load_public(assessment_id)
+    # The publication date is fixed by the first export that succeeds, so re-runs yield the same documents.
+    loaded = with_content(Assessment.objects).get(pk=assessment_id)
+    loaded.published_at = loaded.published_at or timezone.now()
+    report = public.build_public(loaded)
     json_bytes = json_document(report)
     xlsx_bytes = xlsx.to_bytes(report)
     folder = f"disclosure/{assessment_id}"
@@ -117,6 +121,7 @@ def write_files(assessment_id: int) -> Publication:
     xlsx_name = f"{folder}/assessment-{assessment_id}.xlsx"
     _atomic_write(json_name, json_bytes)
     _atomic_write(xlsx_name, xlsx_bytes)
+    Assessment.objects.filter(pk=assessment_id, published_at__isnull=True).update(published_at=loaded.published_at)
     publication, _ = Publication.objects.update_or_create(
         assessment_id=assessment_id,
         defaults={

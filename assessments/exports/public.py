@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils import timezone
-
 from .. import reviewing, scoring
 from ..models import Assessment, ProjectExpense, Review
 from ..readmodel import AssessmentView, IndicatorLine, build, with_content
@@ -157,7 +155,7 @@ def build_public(assessment: Assessment) -> PublicReport:
         lines=lines,
         review_total=review_view.totals.total if review_view else None,
         review_grade=review_view.totals.grade if review_view else None,
-        published_at=assessment.published_at or timezone.now(),
+        published_at=assessment.published_at,
     )
 
 
