@@ -18,6 +18,7 @@ from .models import (
     Transition,
     Unit,
 )
+from .security.admin import AuditedDeletionsMixin  # also registers the User and AuditEvent admins
 
 
 @admin.register(Region)
@@ -41,7 +42,7 @@ class ReviewerAssignmentInline(admin.TabularInline):
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
     list_display = ["name", "short_name", "region", "supervisor"]
     list_filter = ["region"]
     search_fields = ["name", "short_name"]
@@ -49,7 +50,7 @@ class UnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReviewerAssignment)
-class ReviewerAssignmentAdmin(admin.ModelAdmin):
+class ReviewerAssignmentAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
     """An admin assigns units to reviewers; reviewers with 可审核全部单位 need no assignment."""
 
     list_display = ["reviewer", "unit"]
@@ -59,7 +60,7 @@ class ReviewerAssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
     list_display = ["user", "unit", "role", "phone"]
     list_filter = ["role", "unit"]
     search_fields = ["user__username", "unit__name"]

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import audit
 from .exports import public
 from .models import Assessment, ExportJob, Publication
 from .readmodel import with_content
@@ -86,7 +87,12 @@ def run(job_id: int) -> None:
     assessment.refresh_from_db()
     if assessment.state == Assessment.State.APPROVED:
         workflow.publish(assessment)
-    ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.DONE, finished_at=timezone.now(), error="")
+    with transaction.atomic():
+        ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.DONE, finished_at=timezone.now(), error="")
+        audit.record(
+            "export.generated", system=True, unit=assessment.unit_id, obj=assessment,
+            details={"job": job_id, "attempt": job.attempts + 1},
+        )
 
 
 def record_failure(job_id: int, error: BaseException, *, final: bool) -> None:
@@ -98,7 +104,15 @@ def record_failure(job_id: int, error: BaseException, *, final: bool) -> None:
     else:
         # The retry is already scheduled: the sweep must not send a second copy.
         changes["dispatched_at"] = timezone.now()
-    ExportJob.objects.filter(pk=job_id).update(**changes)
+    with transaction.atomic():
+        ExportJob.objects.filter(pk=job_id).update(**changes)
+        job = ExportJob.objects.filter(pk=job_id).select_related("assessment").first()
+        audit.record(
+            "export.failed", outcome=audit.Outcome.FAILED, system=True,
+            unit=job.assessment.unit_id if job else None, object_type="assessment",
+            object_id=job.assessment_id if job else "",
+            details={"job": job_id, "final": final, "error": type(error).__name__},  # the text may hold a URL
+        )
 
 
 def write_files(assessment_id: int) -> Publication:

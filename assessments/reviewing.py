@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from . import scoring
+from . import audit, scoring
 from .models import IndicatorReview, Review
 from .readmodel import AssessmentView, IndicatorLine
 
@@ -79,3 +79,7 @@ def save(review: Review, inputs: dict[str, scoring.ReviewInput], totals: scoring
     IndicatorReview.objects.bulk_create(to_create)
     IndicatorReview.objects.bulk_update(to_update, ["actual", "outcome", "score", "note"])
     Review.objects.filter(pk=review.pk).update(review_total=totals.total, review_grade=totals.grade or "")
+    audit.record(
+        "review.save", unit=review.assessment.unit_id, obj=review,
+        details={"assessment": review.assessment_id, "rows": len(inputs), "review_total": totals.total},
+    )

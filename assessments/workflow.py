@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import exporting, notifications, permissions, readmodel, reviewing
+from . import audit, exporting, notifications, permissions, readmodel, reviewing
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
@@ -136,6 +136,10 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
             to_state=action.target,
             actor=user,
             comment=comment,
+        )
+        audit.record(
+            f"workflow.{name}", actor=user, system=user is None, unit=assessment.unit_id, obj=assessment,
+            details={"transition": transition.pk, "from": assessment.state, "to": action.target, "comment": comment[:500]},
         )
         if view is not None:
             number = Snapshot.objects.filter(assessment=assessment).count() + 1

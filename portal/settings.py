@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (issue 5)
+    "portal.headers.SessionNoStoreMiddleware",  # Cache-Control: no-store on session pages (issue 5)
     # Serves the vendored static files under gunicorn: intranets have no CDN.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,3 +196,102 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# --- Headers, health and resilience (issue 5) ---
+# Content-Security-Policy (django-csp 4; Django 5.2 has no built-in CSP). Every script is an
+# external file under /static/ and no template has an inline style="" attribute any more, so
+# neither scripts nor styles need 'unsafe-inline'. img-src allows data: for the SVG icons that
+# Bootstrap's CSS embeds (form-select arrow, checkbox ticks).
+from csp.constants import NONE as CSP_NONE  # noqa: E402
+from csp.constants import SELF as CSP_SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF, "data:"],
+        "frame-ancestors": [CSP_NONE],
+        "form-action": [CSP_SELF],
+        "base-uri": [CSP_SELF],
+        "object-src": [CSP_NONE],
+    },
+}
+
+# Behind HTTPS (production): DJANGO_HTTPS=1 turns on HSTS, the redirect to https and secure
+# cookies, so that `manage.py check --deploy` reports nothing. Behind a reverse proxy that
+# terminates TLS, also set DJANGO_PROXY_SSL_HEADER=1 (the proxy must set X-Forwarded-Proto).
+if env_bool("DJANGO_HTTPS"):
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env_bool("DJANGO_PROXY_SSL_HEADER"):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A shorter Redis visibility timeout (seconds) for tests that kill a worker: an unacknowledged
+# message (acks_late) goes back to the queue once it is older than this, and the restore sweep
+# runs every second so a restarted worker picks it up. Production keeps the 1-hour default, far
+# above the longest export retry backoff (10 minutes).
+if os.environ.get("CELERY_VISIBILITY_TIMEOUT"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
+        "visibility_timeout": int(os.environ["CELERY_VISIBILITY_TIMEOUT"]),
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
+# --- end of headers, health and resilience (issue 5) ---
+
+# --- Identity, sessions and audit (issue 5) ---
+# Login lockout (django-axes, database handler): 5 failed attempts for one username lock that
+# username for 15 minutes, whatever the IP; a known and an unknown username answer alike. An
+# admin unlocks in the admin (用户 → 解除所选用户的登录锁定, or delete the Access attempt) or
+# with `manage.py axes_reset_username <name>`.
+from datetime import timedelta  # noqa: E402
+
+INSTALLED_APPS += ["axes"]
+# Appended last: the audit context wraps every view; the session policy runs after the login
+# check (and after messages); AxesMiddleware (turns a lockout into the lockout page) goes last.
+MIDDLEWARE += [
+    "assessments.security.middleware.AuditRequestMiddleware",
+    "assessments.security.middleware.SessionPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = ["assessments.security.backends.LockoutBackend"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # locked for 15 minutes, not 15 after the last try
+AXES_LOCKOUT_CALLABLE = "assessments.security.lockout.lockout_response"
+# The lock is on the username by design (issue 5): an attacker rotating IPs cannot go on
+# guessing one account's password. axes warns that IP is not part of the key; that is intended.
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  # masked in axes' records
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the audit log (assessments.AuditEvent)
+AXES_VERBOSE = False
+
+# Password policy: 12+ characters, 3 of 4 character classes, not like the username, not common.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "assessments.security.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "assessments.security.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions: 30 minutes idle, 12 hours at most, enforced on every login-required request by
+# assessments.security.middleware.SessionPolicyMiddleware (which logs out with a message). The
+# session row outlives the idle time by 5 minutes only so that the middleware, not a silently
+# vanished row, ends it and can say why; each request refreshes it (at most once a minute).
+# The cookie is a browser-session cookie: closing the browser ends the session too.
+PORTAL_SESSION_IDLE_SECONDS = 30 * 60
+PORTAL_SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
+PORTAL_SESSION_TOUCH_SECONDS = 60
+SESSION_COOKIE_AGE = PORTAL_SESSION_IDLE_SECONDS + 5 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+PASSWORD_CHANGE_REDIRECT_URL = "password_change_done"
+LOGGING["loggers"] = {**LOGGING.get("loggers", {}), "axes": {"level": "WARNING"}}  # axes logs every login at INFO
+# --- end of identity, sessions and audit (issue 5) ---

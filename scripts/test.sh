@@ -7,6 +7,8 @@
 #   4. scripts/services.sh start  PostgreSQL + Redis on 127.0.0.1
 #   5. pytest on SQLite           -m "not browser", no DATABASE_URL / REDIS_URL
 #   6. pytest on PostgreSQL       all tests incl. browser, DATABASE_URL + REDIS_URL set
+#   7. load smoke                 bash load/run.sh --smoke: gunicorn + worker, 20 s, zero 5xx
+#                                 (as root with PostgreSQL up, and only without extra arguments)
 #
 # Extra arguments go to both pytest runs (e.g. `-k dashboard -x`). Both runs always
 # execute; the script exits non-zero if either fails. pytest exit code 5 ("no tests
@@ -71,6 +73,16 @@ run_pytest() {  # run_pytest <label> <env assignments...> -- <pytest args...>
 
 run_pytest "sqlite     (not browser)" -- -m "not browser" "$@"
 run_pytest "postgresql (all + browser)" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" -- "$@"
+
+# -- 7. Load smoke (issue 5): a real gunicorn + Celery worker on database portal_load.
+if [ "$#" -eq 0 ] && [ "$(id -u)" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "=== load smoke: bash load/run.sh --smoke"
+    t=$SECONDS
+    if bash load/run.sh --smoke; then SUMMARY+=("load smoke: PASSED in $((SECONDS - t))s")
+    else FAILED=1; SUMMARY+=("load smoke: FAILED in $((SECONDS - t))s"); fi
+else
+    SUMMARY+=("load smoke: not run (needs root, PostgreSQL and no extra pytest arguments)")
+fi
 
 echo
 for line in "${SUMMARY[@]}"; do say "$line"; done

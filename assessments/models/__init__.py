@@ -1,13 +1,16 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
+from .audit import AuditEvent
 from .exports import BulkExport, ExportJob, Publication
 from .indicators import Indicator
 from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
+from .security import UserSecurity
 from .units import Membership, Region, Unit
 from .workflow import Snapshot, Transition
 
 __all__ = [
     "Assessment",
+    "AuditEvent",
     "BulkExport",
     "ExportJob",
     "FundingRow",
@@ -27,4 +30,5 @@ __all__ = [
     "StructureRow",
     "Transition",
     "Unit",
+    "UserSecurity",
 ]

@@ -1,0 +1,67 @@
+"""Password policy (GB/T 22239 第二级 / ASVS L2 practice) and the change-at-first-login flag.
+
+AUTH_PASSWORD_VALIDATORS (settings) combine these with Django's similarity and common-password
+validators: at least 12 characters, at least 3 of 4 character classes, not similar to the
+username, not a common password.
+"""
+
+import string
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from ..models import UserSecurity
+
+CLASSES = (
+    ("大写字母", lambda c: c in string.ascii_uppercase),
+    ("小写字母", lambda c: c in string.ascii_lowercase),
+    ("数字", lambda c: c.isdigit()),
+    ("符号", lambda c: not c.isalnum()),
+)
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    """Django's validator with a Chinese message (Django 5.2's zh-hans catalogue lacks this one)."""
+
+    def __init__(self, min_length=12):
+        super().__init__(min_length)
+
+    def get_error_message(self):
+        return f"密码太短：至少须包含 {self.min_length} 个字符。"
+
+    def get_help_text(self):
+        return f"密码至少须包含 {self.min_length} 个字符。"
+
+
+class CharacterClassesValidator:
+    """At least `min_classes` of: upper-case letters, lower-case letters, digits, symbols."""
+
+    def __init__(self, min_classes=3):
+        self.min_classes = min_classes
+
+    def validate(self, password, user=None):
+        used = sum(1 for _, test in CLASSES if any(test(c) for c in password))
+        if used < self.min_classes:
+            raise ValidationError(self.message(), code="password_too_simple", params={"min_classes": self.min_classes})
+
+    def message(self):
+        return f"密码须包含大写字母、小写字母、数字、符号四类字符中的至少 {self.min_classes} 类。"
+
+    def get_help_text(self):
+        return self.message()
+
+
+def must_change(user) -> bool:
+    return UserSecurity.objects.filter(user=user, must_change_password=True).exists()
+
+
+def require_change(user) -> None:
+    """An admin set this password: the user must replace it at the next login."""
+    UserSecurity.objects.update_or_create(user=user, defaults={"must_change_password": True})
+
+
+def changed_by_user(user) -> None:
+    UserSecurity.objects.update_or_create(
+        user=user, defaults={"must_change_password": False, "password_changed_at": timezone.now()}
+    )

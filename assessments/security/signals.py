@@ -1,0 +1,102 @@
+"""Audit rows for authentication events and admin changes; session bookkeeping at login.
+
+Connected in `AssessmentsConfig.ready()`.
+"""
+
+from axes.signals import user_locked_out
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
+
+from .. import audit
+from . import sessions
+
+ADMIN_ACTIONS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.delete"}
+
+
+def _username(credentials) -> str:
+    """The username as typed (nothing else from the credentials: never the password)."""
+    value = (credentials or {}).get("username", "")
+    return str(value)[:150] if value is not None else ""
+
+
+def on_logged_in(sender, request, user, **kwargs):
+    sessions.start(request, user)
+    audit.record("auth.login", actor=user)
+
+
+def _record_failure(request, username) -> None:
+    """One `auth.login_failed` row per attempt, whichever receiver gets there first."""
+    if request is not None:
+        if getattr(request, "portal_failure_recorded", False):
+            return
+        request.portal_failure_recorded = True
+    audit.record(
+        "auth.login_failed", outcome=audit.Outcome.FAILED, actor=None, username=username,
+        details={"path": getattr(request, "path", "")},
+    )
+
+
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    if request is not None and getattr(request, "portal_login_refused", False):
+        return  # refused as locked before the password was checked: `on_locked_out` records it
+    _record_failure(request, _username(credentials))
+
+
+def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    if request is not None and not getattr(request, "portal_login_refused", False):
+        _record_failure(request, username or "")  # the failed attempt that set off the lock
+    audit.record(
+        "auth.locked_out", outcome=audit.Outcome.DENIED, actor=None, username=username or "",
+        details={"path": getattr(request, "path", "")},
+    )
+
+
+def on_logged_out(sender, request, user, **kwargs):
+    if user is None:
+        return
+    reason = getattr(request, "portal_logout_reason", "")
+    action = "auth.session_expired" if reason else "auth.logout"
+    audit.record(action, actor=user, details={"reason": reason} if reason else {})
+
+
+def on_admin_log_entry(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        record_admin_change(instance)
+
+
+def record_admin_change(entry: LogEntry) -> None:
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    audit.record(
+        ADMIN_ACTIONS.get(entry.action_flag, "admin.change"),
+        actor=entry.user,
+        unit=_unit_of(model, entry.object_id),
+        object_type=model._meta.model_name if model else "",
+        object_id=entry.object_id or "",
+        details={
+            "model": model._meta.label_lower if model else "",
+            "object": entry.object_repr,
+            "change": entry.get_change_message(),
+        },
+    )
+
+
+def _unit_of(model, object_id):
+    from ..models import Membership, ReviewerAssignment, Unit
+
+    if model is None or object_id in (None, "") or not str(object_id).isdigit():
+        return None
+    if model is Unit:
+        return int(object_id)
+    if model in (Membership, ReviewerAssignment):
+        return model.objects.filter(pk=int(object_id)).values_list("unit_id", flat=True).first()
+    return None
+
+
+def connect():
+    user_logged_in.connect(on_logged_in, dispatch_uid="portal_audit_logged_in")
+    user_login_failed.connect(on_login_failed, dispatch_uid="portal_audit_login_failed")
+    user_logged_out.connect(on_logged_out, dispatch_uid="portal_audit_logged_out")
+    user_locked_out.connect(on_locked_out, dispatch_uid="portal_audit_locked_out")
+    post_save.connect(on_admin_log_entry, sender=LogEntry, dispatch_uid="portal_audit_admin_log")
+

@@ -1,0 +1,572 @@
+"""Who may reach which page (issue 5, "Access control").
+
+One permission matrix: every named URL × (anonymous, officer of unit A, officer of unit B,
+reviewer assigned to A, reviewer not assigned to A, admin) → the expected status of GET (and of
+POST where the view takes POST). A meta-test walks the URL resolver and fails when a named URL
+is not in the matrix, so a new page cannot ship without deciding who may see it.
+
+Also here: another unit's objects answer exactly like a non-existent id, and officer POSTs that
+try to set protected fields (unit, state, round, review fields, version…) change nothing.
+
+The helpers at the top (`valid_assessment`, `drive`, `Cast`) are shared with
+test_workflow_matrix.py, test_leaks.py and test_xss.py.
+"""
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from assessments import bulk, exporting, workflow
+from assessments.forms import EntryForm
+from assessments.models import (
+    Assessment,
+    ExportJob,
+    FundingRow,
+    Indicator,
+    Membership,
+    ReportSection,
+    ReviewerAssignment,
+)
+from assessments.readmodel import with_content
+from assessments.services import create_assessment, refresh_scores
+
+from .conftest import PASSWORD
+from .helpers import form_data
+
+pytestmark = pytest.mark.django_db
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+VALID_ROWS = [
+    # level1, level2, name, target, actual, weight: 50 + 30 + 10 (+ 10 for 预算执行率) = 100
+    ("产出指标", "数量指标", "培训次数", "≥10次", "10次", Decimal("50")),
+    ("效益指标", "社会效益指标", "社会稳定", "有所帮助", "有所帮助", Decimal("30")),
+    ("满意度指标", "服务对象满意度指标", "群众满意度", "≥95%", "96%", Decimal("10")),
+]
+
+
+def valid_assessment(unit, round_, name, *, user=None, kind="project"):
+    """A small assessment that passes submit's checks: funding 100 / 95 and three indicators 50/30/10."""
+    a = create_assessment(
+        unit=unit, round=round_, kind=kind, layout=kind, project_name=name if kind == "project" else "", user=user
+    )
+    FundingRow.objects.filter(assessment=a, source="total").update(initial_budget=100, budget=100, actual=95)
+    Indicator.objects.bulk_create(
+        Indicator(assessment=a, position=n, level1=l1, level2=l2, name=nm, target=t, actual=ac, weight=w)
+        for n, (l1, l2, nm, t, ac, w) in enumerate(VALID_ROWS, start=1)
+    )
+    refresh_scores(a)
+    a.refresh_from_db()
+    return a
+
+
+# How each state is reached from a draft through the real workflow. "unpublished" is the approved
+# state reached by 撤销公开 (its public pages answer 410).
+PATHS = {
+    "draft": [],
+    "submitted": ["submit"],
+    "in_review": ["submit", "start_review"],
+    "returned": ["submit", "start_review", "return"],
+    "approved": ["submit", "start_review", "approve"],
+    "published": ["submit", "start_review", "approve", "publish"],
+    "unpublished": ["submit", "start_review", "approve", "publish", "unpublish"],
+}
+COMMENTS = {"return": "请补充佐证材料。", "unpublish": "数据有误，撤销公开。"}
+
+
+def drive(a, state, *, officer, reviewer):
+    """Take the draft `a` to `state` through `workflow.perform`; publishing runs the real export
+    job (files under MEDIA_ROOT, then `workflow.publish`)."""
+    for action in PATHS[state]:
+        if action == "publish":
+            exporting.run(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
+            a.refresh_from_db()
+            assert a.state == Assessment.State.PUBLISHED
+            continue
+        actor = officer if action in workflow.OFFICER_ACTIONS else reviewer
+        workflow.perform(actor, a, action, COMMENTS.get(action, ""))
+    a.refresh_from_db()
+    return a
+
+
+def body_of(response) -> bytes:
+    if response.streaming:
+        content = b"".join(response.streaming_content)
+        response.close()
+        return content
+    return response.content
+
+
+def entry_post(assessment) -> dict:
+    """The entry form of `assessment` as a browser would post it (also for non-editable states)."""
+    entry = EntryForm(with_content(Assessment.objects).get(pk=assessment.pk))
+    return form_data(SimpleNamespace(context={"entry": entry}))
+
+
+def make_reviewer(username, *units, bureau_wide=False):
+    user = User.objects.create_user(username, password=PASSWORD, first_name=username)
+    for unit in units:
+        ReviewerAssignment.objects.create(reviewer=user, unit=unit)
+    if bureau_wide:
+        user.user_permissions.add(Permission.objects.get(codename="review_all"))
+    return user
+
+
+@dataclass
+class Cast:
+    """The six roles of the matrix (None = anonymous)."""
+
+    anon: None
+    officer_a: User
+    officer_b: User
+    reviewer_a: User
+    reviewer_x: User
+    admin: User
+    objects: dict = field(default_factory=dict)
+
+    def user(self, role):
+        return getattr(self, role)
+
+
+ROLES = ("anon", "officer_a", "officer_b", "reviewer_a", "reviewer_x", "admin")
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """The cast logs in with force_login: no need for the slow production password hash."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def cast(unit_a, unit_b, alice, bob, media):
+    """alice / bob officers of A / B; carol reviews A (assignment); dave reviews B only; root is superuser."""
+    return Cast(
+        anon=None,
+        officer_a=alice,
+        officer_b=bob,
+        reviewer_a=make_reviewer("carol", unit_a),
+        reviewer_x=make_reviewer("dave", unit_b),
+        admin=User.objects.create_superuser("root", password=PASSWORD),
+    )
+
+
+def fresh_client(user) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def call(user, method, url, data=None):
+    """One request as `user`, inside a savepoint that is rolled back: every cell of the matrix
+    starts from the same database, whatever the previous request did."""
+    with transaction.atomic():
+        response = getattr(fresh_client(user), method.lower())(url, data or {})
+        response.body = body_of(response)
+        transaction.set_rollback(True)
+    return response
+
+
+# --- the matrix -------------------------------------------------------------------------------
+
+LOGIN = "→login"  # 302 to /login/?next=<this url>
+ADMIN_LOGIN = "→admin-login"  # 302 to /admin/login/?next=<this url>
+DETAIL = "→detail"  # 302 to the officer page of the same assessment
+REVIEW = "→review"  # 302 to the review page of the same assessment
+
+A_404 = (LOGIN, 404, 404, 404, 404, 404)
+# The admin site's own views send anonymous visitors to the admin login; its model pages carry no
+# login_url, so LoginRequiredMiddleware sends them to the portal's login first. Either way: a login.
+ADMIN_ONLY = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
+ADMIN_MODEL_ONLY = (LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
+PUBLIC_200 = (200,) * 6
+PUBLIC_405 = (405,) * 6
+NOT_GET = (LOGIN, 405, 405, 405, 405, 405)
+OFFICER_A_ONLY = (LOGIN, 200, 404, 404, 404, 404)
+REVIEWERS = (LOGIN, 403, 403, 200, 200, 200)
+TO_HOME = "→/"
+
+#        (url name, object)          method: (anon, officer A, officer B, reviewer A, reviewer X, admin)
+MATRIX = {
+    ("home", None): {
+        # The superuser holds every permission, review_all included: it lands on the dashboard.
+        "GET": (LOGIN, "→/assessments/", "→/assessments/", "→/assessments/review/", "→/assessments/review/",
+                "→/assessments/review/"),
+    },
+    ("login", None): {"GET": (200, TO_HOME, TO_HOME, TO_HOME, TO_HOME, TO_HOME),
+                      "POST": (200, TO_HOME, TO_HOME, TO_HOME, TO_HOME, TO_HOME)},
+    ("logout", None): {"GET": NOT_GET, "POST": (LOGIN,) + ("→/login/",) * 5},
+    ("healthz", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    # Officer pages.
+    ("assessments:list", None): {"GET": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME)},
+    ("assessments:create", None): {"GET": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME),
+                                   "POST": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME)},
+    ("assessments:detail", "draft"): {"GET": OFFICER_A_ONLY, "POST": OFFICER_A_ONLY},
+    ("assessments:detail", "published"): {"GET": OFFICER_A_ONLY},
+    ("assessments:edit", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400, 404, 404, 404, 404)},
+    ("assessments:edit", "submitted"): {"GET": (LOGIN, DETAIL, 404, 404, 404, 404),
+                                        "POST": (LOGIN, 403, 404, 404, 404, 404)},
+    ("assessments:preview", "draft"): {"GET": NOT_GET, "POST": OFFICER_A_ONLY},
+    ("assessments:submit", "draft"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL, 404, 404, 404, 404)},
+    ("assessments:submit", "in_review"): {"POST": (LOGIN, DETAIL, 404, 404, 404, 404)},  # refused, with a message
+    ("assessments:withdraw", "submitted"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL, 404, 404, 404, 404)},
+    # Reviewer pages.
+    ("assessments:dashboard", None): {"GET": REVIEWERS},
+    ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 200),
+                                          "POST": (LOGIN, 403, 403, REVIEW, 404, REVIEW)},
+    ("assessments:review", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 404),
+                                      "POST": (LOGIN, 403, 403, 404, 404, 404)},
+    ("assessments:review", "published"): {"GET": (LOGIN, 403, 403, 200, 404, 200)},
+    ("assessments:bulk", None): {"GET": REVIEWERS,
+                                 "POST": (LOGIN, 403, 403, "→/assessments/review/bulk/",
+                                          "→/assessments/review/bulk/", "→/assessments/review/bulk/")},
+    # Only whoever asked for a ZIP may download it.
+    ("assessments:bulk_download", "bulk"): {"GET": (LOGIN, 403, 403, 200, 404, 404)},
+    # Public pages: anyone, no session; GET and HEAD only.
+    ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:list_csv", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:detail", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:detail", "draft"): {"GET": (404,) * 6},
+    ("disclosure:detail", "approved"): {"GET": (404,) * 6},
+    ("disclosure:detail", "unpublished"): {"GET": (410,) * 6},
+    ("disclosure:xlsx", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:xlsx", "draft"): {"GET": (404,) * 6},
+    ("disclosure:xlsx", "approved"): {"GET": (404,) * 6},
+    ("disclosure:xlsx", "unpublished"): {"GET": (410,) * 6},
+    ("disclosure:json", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:json", "draft"): {"GET": (404,) * 6},
+    ("disclosure:json", "unpublished"): {"GET": (410,) * 6},
+    # Django admin: staff only; its views send everyone else to the admin's own login page.
+    ("admin:index", None): {"GET": ADMIN_ONLY},
+    ("admin:login", None): {"GET": (200, 200, 200, 200, 200, "→/admin/")},
+    ("admin:logout", None): {"POST": (ADMIN_LOGIN, "→/admin/", "→/admin/", "→/admin/", "→/admin/", "→/login/")},
+    ("admin:auth_user_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:auth_group_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_region_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_unit_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_reviewerassignment_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_membership_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_scoringruleset_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_round_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_assessment_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_snapshot_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_review_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+}
+
+# What an anonymous visitor may reach at all (views marked `login_not_required`). Static files are
+# served by WhiteNoise before URL resolution and are not views.
+ANONYMOUS_VIEWS = {
+    "login", "healthz", "admin:login",
+    "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
+    "disclosure:detail", "disclosure:xlsx", "disclosure:json",
+}
+
+# POST bodies (everything else posts nothing).
+POST_DATA = {
+    "assessments:review": lambda world: {"action": "start_review"},
+    "assessments:bulk": lambda world: {"round": world.round.pk},
+    "login": lambda world: {"username": "alice", "password": "not-the-password"},
+}
+
+
+def walk(patterns=None, namespace=""):
+    """(qualified name or None, pattern, namespace) of every URL pattern, recursively."""
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            ns = p.namespace or ""
+            yield from walk(p.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+        elif isinstance(p, URLPattern):
+            yield (f"{namespace}{p.name}" if p.name else None), p, namespace
+
+
+def named_urls() -> set[str]:
+    return {name for name, _, _ in walk() if name}
+
+
+def must_be_declared(name: str) -> bool:
+    """The project's own URLs, and the admin's index and model changelists."""
+    if not name.startswith("admin:"):
+        return True
+    return name == "admin:index" or name.endswith("_changelist")
+
+
+def test_every_named_url_is_in_the_matrix():
+    declared = {name for name, _ in MATRIX}
+    missing = sorted(name for name in named_urls() if must_be_declared(name) and name not in declared)
+    assert missing == [], f"新页面必须在权限矩阵中声明谁可以访问: {missing}"
+
+
+def test_every_project_url_has_a_name():
+    # (The admin's own unnamed redirects and catch-all are Django's, staff-only.)
+    unnamed = sorted(str(p.pattern) for name, p, ns in walk() if name is None and not ns.startswith("admin:"))
+    assert unnamed == [], f"新页面必须有名字并在权限矩阵中声明谁可以访问: {unnamed}"
+
+
+def test_matrix_has_no_stale_rows():
+    assert sorted({name for name, _ in MATRIX} - named_urls()) == []
+
+
+def test_anonymous_reaches_only_the_listed_views():
+    public = {name for name, p, _ in walk() if name and not getattr(p.callback, "login_required", True)}
+    assert public == ANONYMOUS_VIEWS
+    # …and the matrix agrees: every other row sends anonymous visitors to a login page.
+    for (name, _), methods in MATRIX.items():
+        if name not in ANONYMOUS_VIEWS:
+            assert {expected[0] for expected in methods.values()} <= {LOGIN, ADMIN_LOGIN}, name
+
+
+@dataclass
+class World:
+    cast: Cast
+    round: object
+    objects: dict
+
+
+@pytest.fixture
+def world(cast, unit_a, round_2020):
+    """An assessment of unit A in each state the matrix needs, and a finished ZIP of reviewer A."""
+    objects = {}
+    for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished"):
+        a = valid_assessment(unit_a, round_2020, f"甲单位{state}项目", user=cast.officer_a)
+        objects[state] = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
+    job = bulk.request(round_2020, cast.reviewer_a)
+    bulk.build(job.pk)
+    objects["bulk"] = job
+    return World(cast, round_2020, objects)
+
+
+def expected_location(expected: str, path: str, obj) -> str:
+    if expected == LOGIN:
+        return f"/login/?next={path}"
+    if expected == ADMIN_LOGIN:
+        return f"/admin/login/?next={path}"
+    if expected == DETAIL:
+        return reverse("assessments:detail", args=[obj.pk])
+    if expected == REVIEW:
+        return reverse("assessments:review", args=[obj.pk])
+    return expected[1:]
+
+
+def url_of(name, obj):
+    return reverse(name, args=[obj.pk]) if obj is not None else reverse(name)
+
+
+URL_NAMES = list(dict.fromkeys(name for name, _ in MATRIX))
+
+
+@pytest.mark.parametrize("name", URL_NAMES)
+def test_permission_matrix(world, name):
+    """Every row of the URL (one per object state), every method, every role: status and redirect."""
+    wrong = []
+    for key in [k for n, k in MATRIX if n == name]:
+        obj = world.objects[key] if key else None
+        url = url_of(name, obj)
+        for method, expected_row in MATRIX[(name, key)].items():
+            assert len(expected_row) == len(ROLES)
+            data = POST_DATA[name](world) if method == "POST" and name in POST_DATA else None
+            for role, expected in zip(ROLES, expected_row, strict=True):
+                response = call(world.cast.user(role), method, url, data)
+                if isinstance(expected, int):
+                    got, want = response.status_code, expected
+                else:
+                    got = (response.status_code, response.get("Location"))
+                    want = (302, expected_location(expected, url, obj))
+                if got != want:
+                    wrong.append(f"{method} {url} ({key}) as {role}: expected {want}, got {got}")
+    assert wrong == []
+
+
+def admin_url_args(name, pattern, cast):
+    """Concrete arguments for an admin URL: an existing object of the model where there is one."""
+    kwargs = {}
+    for arg in pattern.pattern.converters:
+        if arg == "object_id" or arg == "id":
+            kwargs[arg] = cast.admin.pk if "auth_user" in name else 1
+        elif arg == "content_type_id":
+            kwargs[arg] = 1
+        elif arg == "app_label":
+            kwargs[arg] = "assessments"
+    regex = getattr(pattern.pattern, "regex", None)
+    if regex is not None and "app_label" in regex.groupindex:
+        kwargs["app_label"] = "assessments"
+    return kwargs
+
+
+def test_every_admin_url_is_staff_only(cast):
+    """The whole admin namespace, not only the pages in the matrix: non-staff users never get in.
+    (Refused before anything is read or written, so one client per role serves every request.)"""
+    clients = {role: fresh_client(cast.user(role)) for role in ("anon", "officer_a", "reviewer_x")}
+    wrong = []
+    for name, pattern, _ in walk():
+        if not name or not name.startswith("admin:") or name in ("admin:login", "admin:logout"):
+            continue
+        url = reverse(name, kwargs=admin_url_args(name, pattern, cast))
+        for role, client in clients.items():
+            for method in ("GET", "POST") if role != "reviewer_x" else ("GET",):
+                response = getattr(client, method.lower())(url)
+                wants = {expected_location(ADMIN_LOGIN, url, None)}
+                if role == "anon":
+                    wants.add(expected_location(LOGIN, url, None))
+                if response.status_code != 302 or response.get("Location") not in wants:
+                    wrong.append(f"{method} {url} as {role}: {response.status_code} {response.get('Location')}")
+    assert wrong == []
+
+
+# --- another unit's objects: exactly like a missing one ----------------------------------------
+
+MISSING = 987654
+
+
+def normalised(body: bytes) -> str:
+    """The page without what differs between any two responses (CSRF token, CSP nonce)."""
+    text = body.decode("utf-8")
+    text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken" value=""', text)
+    return re.sub(r'nonce="[^"]+"', 'nonce=""', text)
+
+
+def same_as_missing(user, method, name, obj, data=None):
+    """(status, status for a missing id, identical body?) for `name` on `obj` as `user`."""
+    theirs = call(user, method, reverse(name, args=[obj.pk]), data)
+    missing = call(user, method, reverse(name, args=[MISSING]), data)
+    return theirs.status_code, missing.status_code, normalised(theirs.body) == normalised(missing.body)
+
+
+def test_other_units_objects_answer_like_missing_ones(world, unit_b, round_2020):
+    c, o = world.cast, world.objects
+    b_submitted = drive(valid_assessment(unit_b, round_2020, "乙单位项目", user=c.officer_b), "submitted",
+                        officer=c.officer_b, reviewer=c.reviewer_x)
+    checks = [
+        # officer of B on A's assessments: pages, form posts, the JSON preview, transitions
+        (c.officer_b, "GET", "assessments:detail", o["draft"], None),
+        (c.officer_b, "POST", "assessments:detail", o["draft"], None),
+        (c.officer_b, "GET", "assessments:edit", o["draft"], None),
+        (c.officer_b, "POST", "assessments:edit", o["draft"], entry_post(o["draft"])),
+        (c.officer_b, "POST", "assessments:preview", o["draft"], entry_post(o["draft"])),
+        (c.officer_b, "POST", "assessments:submit", o["draft"], None),
+        (c.officer_b, "POST", "assessments:withdraw", o["submitted"], None),
+        (c.officer_b, "GET", "assessments:detail", o["published"], None),
+        # reviewers on units they do not review, and on drafts
+        (c.reviewer_x, "GET", "assessments:review", o["submitted"], None),
+        (c.reviewer_x, "POST", "assessments:review", o["submitted"], {"action": "start_review"}),
+        (c.reviewer_x, "POST", "assessments:review", o["in_review"], {"action": "approve"}),
+        (c.reviewer_a, "GET", "assessments:review", b_submitted, None),
+        (c.reviewer_a, "POST", "assessments:review", b_submitted, {"action": "start_review"}),
+        (c.reviewer_a, "GET", "assessments:review", o["draft"], None),
+        # someone else's ZIP
+        (c.reviewer_x, "GET", "assessments:bulk_download", o["bulk"], None),
+        (c.admin, "GET", "assessments:bulk_download", o["bulk"], None),
+        # downloads and JSON of what is not public
+        (None, "GET", "disclosure:detail", o["draft"], None),
+        (None, "GET", "disclosure:xlsx", o["draft"], None),
+        (None, "GET", "disclosure:json", o["approved"], None),
+        (None, "GET", "disclosure:json", b_submitted, None),
+    ]
+    results = [(user and user.username, method, name, same_as_missing(user, method, name, obj, data))
+               for user, method, name, obj, data in checks]
+    assert [r for r in results if r[3] != (404, 404, True)] == []
+    # …and nothing changed: no transition by B's officer or the unassigned reviewers.
+    assert [(a.pk, Assessment.objects.get(pk=a.pk).state) for a in (o["draft"], o["submitted"], b_submitted)] == [
+        (o["draft"].pk, "draft"), (o["submitted"].pk, "submitted"), (b_submitted.pk, "submitted")]
+    assert Assessment.objects.get(pk=o["in_review"].pk).state == "in_review"
+
+
+# --- officers cannot set protected fields through the entry form -------------------------------
+
+PROTECTED = [
+    "unit", "unit_id", "round", "round_id", "kind", "layout", "state", "self_total", "self_grade",
+    "review_total", "review_grade", "risk_flags", "risk_flag_count", "created_by", "created_at",
+    "submitted_at", "published_at", "id", "pk", "duties", "staff_quota",
+]
+
+
+def row_of(a) -> dict:
+    return Assessment.objects.filter(pk=a.pk).values().get()
+
+
+def test_officer_post_cannot_set_protected_fields(world, unit_b, round_2020):
+    c = world.cast
+    a = world.objects["draft"]
+    other_round = type(round_2020).objects.create(year=2021, title="2021年度绩效自评")
+    before = row_of(a)
+    data = entry_post(a)
+    data["header-project_leader"] = "张三"  # the legitimate change
+    forged = {
+        "unit": unit_b.pk, "unit_id": unit_b.pk, "round": other_round.pk, "round_id": other_round.pk,
+        "kind": "department", "layout": "department", "state": "published", "version": "999",
+        "self_total": "100", "self_grade": "优", "review_total": "100", "review_grade": "优",
+        "risk_flags": "", "risk_flag_count": "0", "created_by": c.officer_b.pk, "created_at": "2000-01-01 00:00",
+        "submitted_at": "2000-01-01 00:00", "published_at": "2000-01-01 00:00", "id": "1", "pk": "1",
+        "duties": "部门职责", "staff_quota": "99",
+    }
+    for name, value in forged.items():
+        data[f"header-{name}"] = str(value)
+        data.setdefault(name, str(value))
+    data["action"] = "save"
+    client = fresh_client(c.officer_a)
+    response = client.post(reverse("assessments:edit", args=[a.pk]), data)
+    assert (response.status_code, response["Location"]) == (302, reverse("assessments:edit", args=[a.pk]))
+    after = row_of(a)
+    assert after["project_leader"] == "张三"
+    assert after["version"] == before["version"] + 1
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {"project_leader", "version", "updated_at"}
+    assert {k: after[k] for k in PROTECTED if k in after} == {k: before[k] for k in PROTECTED if k in before}
+
+
+def test_officer_cannot_reach_another_units_rows_through_formset_ids(world, unit_b, round_2020):
+    """Row ids and the inline parent key of B's assessment posted in A's form change nothing of B.
+
+    Django's model formsets look a posted row id up in the formset's own queryset (A's rows): an id
+    from elsewhere gives an unsaved form that is skipped (funding, report) or saved as a new row of
+    A (indicators, ordered); a forged parent key fails validation.
+    """
+    c = world.cast
+    a = world.objects["draft"]
+    b = valid_assessment(unit_b, round_2020, "乙单位项目", user=c.officer_b)
+    b_indicator = b.indicators.order_by("position").first()
+    b_funding = FundingRow.objects.get(assessment=b, source="total")
+    b_section = ReportSection.objects.filter(assessment=b).order_by("id").first()
+
+    def state_of_b():
+        return (
+            list(Indicator.objects.filter(assessment=b).order_by("id").values()),
+            list(FundingRow.objects.filter(assessment=b).order_by("id").values()),
+            list(ReportSection.objects.filter(assessment=b).order_by("id").values()),
+            row_of(b),
+        )
+
+    before_b = state_of_b()
+    attacks = {
+        "indicator id": {"indicators-0-id": str(b_indicator.pk), "indicators-0-name": "被篡改"},
+        "inline parent": {"indicators-0-assessment": str(b.pk), "indicators-0-name": "被篡改"},
+        "funding id": {"funding-0-id": str(b_funding.pk), "funding-0-reason": "被篡改"},
+        "section id": {"sections-0-id": str(b_section.pk), "sections-0-body": "被篡改"},
+    }
+    statuses = {}
+    for label, extra in attacks.items():
+        data = {**entry_post(a), **extra}
+        statuses[label] = call(c.officer_a, "POST", reverse("assessments:edit", args=[a.pk]), data).status_code
+        assert state_of_b() == before_b, label
+    assert statuses == {"indicator id": 302, "inline parent": 400, "funding id": 302, "section id": 302}
+    # The same posts for real (not rolled back): B is untouched and A's own rows keep their owner.
+    client = fresh_client(c.officer_a)
+    for extra in attacks.values():
+        client.post(reverse("assessments:edit", args=[a.pk]), {**entry_post(a), **extra})
+    assert state_of_b() == before_b
+    assert not FundingRow.objects.filter(reason="被篡改").exists()
+    assert not ReportSection.objects.filter(body="被篡改").exists()
+    assert list(Indicator.objects.filter(name="被篡改").values_list("assessment_id", flat=True)) == [a.pk]

@@ -1,0 +1,428 @@
+"""No lost data (issue 5): /healthz, the broker down, SQLite writers, a worker killed with SIGKILL
+in the middle of an export, backup and restore.
+
+The worker and backup tests need the PostgreSQL test database (other processes must see it) and
+Redis; they are skipped on SQLite and fail instead of skipping when CI is set and a service is
+missing.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError, connection
+from django.urls import reverse
+from django.utils import timezone
+from kombu import pools as kombu_pools
+
+from assessments import exporting, workflow
+from assessments.models import Assessment, ExportJob, FundingRow, Indicator, Publication, Transition
+from assessments.tests.test_worker import approved_ready
+from portal.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parents[2]
+DEAD_BROKER = "redis://127.0.0.1:6392/0"  # nothing listens there
+KILL_BROKER_DB = 12  # a Redis database of its own (test_worker uses 15, the benchmark 13 and 14)
+RESTORE_DB = "portal_restore_test"
+
+
+def healthz(client) -> tuple[int, dict]:
+    response = client.get("/healthz")
+    assert response["Content-Type"] == "application/json"
+    return response.status_code, json.loads(response.content)
+
+
+def needs_postgresql_and_redis():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the PostgreSQL test database (other processes must see it)")
+    missing = [tool for tool in ("redis-cli", "pg_dump", "pg_restore", "psql") if shutil.which(tool) is None]
+    reachable = not missing and subprocess.run(["redis-cli", "ping"], capture_output=True, text=True).stdout.strip() == "PONG"
+    if missing or not reachable:
+        message = f"missing tools {missing}" if missing else "Redis does not answer on 127.0.0.1:6379"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI is set, so this test must not be skipped")
+        pytest.skip(message)
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def media_dir(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def producer_to():
+    """Point this process's Celery app at a broker for the test, then back to eager (as in test_worker.py)."""
+
+    def reset_connections():
+        kombu_pools.reset()
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    def point(url: str):
+        reset_connections()
+        celery_app.conf.update(broker_url=url, task_always_eager=False)
+
+    yield point
+    reset_connections()
+    celery_app.conf.update(broker_url="memory://", task_always_eager=True)
+
+
+# --- /healthz -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_healthz_embedded_mode(client):
+    status, body = healthz(client)
+    assert status == 200
+    assert body == {"database": "ok", "broker": "eager", "oldest_pending_export_seconds": None, "status": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_oldest_pending_export(client, department):
+    old = ExportJob.objects.create(assessment=department)
+    ExportJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - timezone.timedelta(seconds=125))
+    status, body = healthz(client)
+    assert status == 200
+    assert 125 <= body["oldest_pending_export_seconds"] <= 130
+    ExportJob.objects.filter(pk=old.pk).update(status=ExportJob.Status.DONE)
+    assert healthz(client)[1]["oldest_pending_export_seconds"] is None
+
+
+@pytest.mark.django_db
+def test_healthz_database_down_is_503(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused (test)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "ensure_connection", refuse)
+        status, body = healthz(client)
+    assert status == 503
+    assert body == {"database": "error", "broker": "eager", "oldest_pending_export_seconds": None, "status": "degraded"}
+
+
+@pytest.mark.django_db
+def test_broker_down_the_site_keeps_working(client, alice, reviewer, department, media_dir, producer_to,
+                                            django_capture_on_commit_callbacks):
+    producer_to(DEAD_BROKER)
+    t0 = time.monotonic()
+    status, body = healthz(client)
+    assert time.monotonic() - t0 < 2  # a short timeout, never the default retries
+    assert (status, body) == (200, {"database": "ok", "broker": "unreachable", "oldest_pending_export_seconds": None,
+                                    "status": "degraded"})
+
+    # Pages are served.
+    client.force_login(alice)
+    assert client.get(reverse("assessments:list")).status_code == 200
+    assert client.get(reverse("assessments:edit", args=[department.pk])).status_code == 200
+    client.logout()
+    assert client.get(reverse("disclosure:list")).status_code == 200
+
+    # Submit (through the page) and approve (through the workflow) succeed.
+    FundingRow.objects.filter(assessment=department, source="total").update(budget=100, actual=95)
+    for n, (l1, l2, name, target, actual, weight) in enumerate([
+        ("产出指标", "数量指标", "培训次数", "≥10次", "10次", 50),
+        ("效益指标", "社会效益指标", "社会稳定", "有所帮助", "有所帮助", 30),
+        ("满意度指标", "服务对象满意度指标", "群众满意度", "≥95%", "96%", 10),
+    ], start=1):
+        Indicator.objects.create(assessment=department, position=n, level1=l1, level2=l2, name=name, target=target,
+                                 actual=actual, weight=weight)
+    client.force_login(alice)
+    response = client.post(reverse("assessments:submit", args=[department.pk]))
+    assert response.status_code == 302
+    department.refresh_from_db()
+    assert department.state == Assessment.State.SUBMITTED
+    client.force_login(reviewer)
+    assert client.get(reverse("assessments:dashboard")).status_code == 200
+    workflow.perform(reviewer, department, "start_review")
+    department.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.perform(reviewer, department, "approve")  # the dispatch is tried after commit, fails, is logged
+
+    department.refresh_from_db()
+    assert department.state == Assessment.State.APPROVED
+    job = ExportJob.objects.get(assessment=department)
+    assert (job.status, job.dispatched_at, job.attempts) == (ExportJob.Status.QUEUED, None, 0)
+    assert exporting.dispatch_pending() == 0  # still down: stays queued for the next sweep
+
+    status, body = healthz(client)
+    assert status == 200
+    assert (body["database"], body["broker"], body["status"]) == ("ok", "unreachable", "degraded")
+    assert isinstance(body["oldest_pending_export_seconds"], int) and body["oldest_pending_export_seconds"] >= 0
+    assert Transition.objects.filter(assessment=department).values_list("action", flat=True).count() == 3
+
+
+@pytest.mark.django_db
+def test_healthz_broker_ok(client, producer_to):
+    needs_postgresql_and_redis()
+    producer_to(f"redis://127.0.0.1:6379/{KILL_BROKER_DB}")
+    assert healthz(client) == (200, {"database": "ok", "broker": "ok", "oldest_pending_export_seconds": None,
+                                     "status": "ok"})
+
+
+# --- SQLite: concurrent writers ----------------------------------------------------------------------
+
+
+def test_sqlite_ten_concurrent_writers_lose_nothing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/writers.sqlite3", DJANGO_SECRET_KEY="test-only-not-secret",
+               DJANGO_MEDIA_ROOT=str(tmp_path / "media"), DJANGO_LOG_LEVEL="WARNING")
+    result = subprocess.run([sys.executable, "-m", "assessments.tests.sqlite_writers", "10", "50"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["errors"] == [] and outcome["error_count"] == 0
+    assert outcome["journal_mode"] == "wal"
+    assert outcome["conflicts"] == 0  # IMMEDIATE transactions: the read and the write hold one lock
+    assert outcome["version_increase"] == 500  # no lost update
+    assert outcome["goals_per_writer"] == {f"writer-{n}": 50 for n in range(10)}
+    assert outcome["goals_total"] == 500
+
+
+# --- Celery: a worker killed with SIGKILL in the middle of an export -----------------------------------
+
+
+def worker_env(broker: str, media_root: Path, **extra) -> dict:
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url(),
+        CELERY_BROKER_URL=broker,
+        DJANGO_MEDIA_ROOT=str(media_root),
+        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "test-only-not-secret"),
+        CELERY_VISIBILITY_TIMEOUT="5",
+        **extra,
+    )
+    env.pop("DJANGO_DEBUG", None)
+    return env
+
+
+WORKER_OPTIONS = ["--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                  "--loglevel=INFO"]
+
+
+def start_group(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """A process in a session (and so a process group) of its own: its pool children can be killed with it."""
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def group_alive(pgid: int) -> list[int]:
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                alive.append(int(entry.name))
+    return alive
+
+
+def wait_for(predicate, seconds: float, what: str, log: Path):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {seconds} s waiting for {what}\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_export_completes_after_restart(alice, reviewer, department, media_dir, producer_to, tmp_path):
+    needs_postgresql_and_redis()
+    import redis
+
+    broker = f"redis://127.0.0.1:6379/{KILL_BROKER_DB}"
+    broker_client = redis.Redis.from_url(broker)
+    broker_client.flushdb()
+    producer_to(broker)
+    log = tmp_path / "worker.log"
+    marker = tmp_path / "export-started"
+    started = time.monotonic()
+
+    slow = start_group([sys.executable, "-m", "assessments.tests.slow_export_worker", *WORKER_OPTIONS],
+                       worker_env(broker, media_dir, PORTAL_TEST_EXPORT_DELAY="120", PORTAL_TEST_EXPORT_MARKER=str(marker)),
+                       log)
+    normal = None
+    try:
+        approved_ready(alice, reviewer, department)
+        workflow.perform(reviewer, department, "approve")  # commits; the job is dispatched on commit
+
+        wait_for(lambda: marker.exists() and ExportJob.objects.filter(assessment=department,
+                                                                       status=ExportJob.Status.RUNNING).exists(),
+                 30, "the export to be running", log)
+        assert len(group_alive(slow.pid)) == 2  # the worker and its one pool process
+        kill_group(slow, signal.SIGKILL)
+        assert group_alive(slow.pid) == []
+
+        # Killed mid-export: nothing published, the job left RUNNING, the message unacknowledged.
+        job = ExportJob.objects.get(assessment=department)
+        assert (job.status, job.attempts) == (ExportJob.Status.RUNNING, 1)
+        assert Assessment.objects.get(pk=department.pk).state == Assessment.State.APPROVED
+        assert not Publication.objects.filter(assessment=department).exists()
+        assert broker_client.hlen("unacked") == 1
+        assert broker_client.llen("celery") == 0
+
+        normal = start_group([sys.executable, "-m", "celery", "-A", "portal", "worker", *WORKER_OPTIONS],
+                             worker_env(broker, media_dir), log)
+        # The visibility timeout (5 s here, 1 hour in production) returns the message to the queue.
+        wait_for(lambda: Assessment.objects.get(pk=department.pk).state == Assessment.State.PUBLISHED,
+                 40, "the export to complete after the restart", log)
+        wait_for(lambda: ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.DONE, 10, "the job to be done", log)
+    finally:
+        if normal is not None:
+            kill_group(normal, signal.SIGTERM)
+        if slow.poll() is None:
+            kill_group(slow, signal.SIGKILL)
+        broker_client.flushdb()
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == (ExportJob.Status.DONE, 2, "")
+    assert ExportJob.objects.filter(assessment=department).count() == 1
+    publication = Publication.objects.get(assessment=department)  # exactly one
+    assert list(Transition.objects.filter(assessment=department).values_list("action", flat=True).order_by("id")) == [
+        "submit", "start_review", "approve", "publish"]
+    folder = Path(media_dir) / "disclosure" / str(department.pk)
+    assert sorted(p.name for p in folder.iterdir()) == [f"assessment-{department.pk}.json",
+                                                         f"assessment-{department.pk}.xlsx"]  # no .tmp- leftovers
+    assert hashlib.sha256((folder / f"assessment-{department.pk}.json").read_bytes()).hexdigest() == publication.json_sha256
+    assert hashlib.sha256((folder / f"assessment-{department.pk}.xlsx").read_bytes()).hexdigest() == publication.xlsx_sha256
+    assert [p.name for p in Path(media_dir).rglob("*") if p.is_file() and p.parent != folder] == []
+    assert broker_client.hlen("unacked") == 0
+    assert time.monotonic() - started < 60
+
+
+# --- Backup and restore ---------------------------------------------------------------------------------
+
+
+def admin_dsn(dbname: str) -> str:
+    db = connection.settings_dict
+    return f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} user={db['USER']} password={db['PASSWORD']} dbname={dbname}"
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(admin_dsn("postgres"), autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def table_contents(dbname: str) -> dict[str, list[tuple]]:
+    """Every row of every table of the public schema, in a stable order; and every sequence's position."""
+    import psycopg
+
+    out = {}
+    with psycopg.connect(admin_dsn(dbname)) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' "
+            "ORDER BY table_name")]
+        for table in tables:
+            rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+            out[table] = sorted(rows, key=repr)
+        out["(sequences)"] = conn.execute(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1").fetchall()
+    return out
+
+
+def media_digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def run_script(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_and_restore_into_a_fresh_database(settings, tmp_path):
+    needs_postgresql_and_redis()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    call_command("seed_demo", force=True, stdout=open(os.devnull, "w"))  # commits: the exports run on commit
+    assert Assessment.objects.filter(state=Assessment.State.PUBLISHED).count() >= 2
+
+    source_media = Path(settings.MEDIA_ROOT)
+    backup_dir, restored_media = tmp_path / "backup", tmp_path / "restored-media"
+    env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_MEDIA_ROOT=str(source_media))
+    drop_database(RESTORE_DB)
+    try:
+        result = run_script("scripts/backup", str(backup_dir), env=env)
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads((backup_dir / "manifest.json").read_text())
+        assert sorted(os.listdir(backup_dir)) == ["SHA256SUMS", "database.dump", "manifest.json", "media.tar.gz"]
+        assert manifest["database"]["name"] == connection.settings_dict["NAME"]
+        for name, meta in manifest["files"].items():
+            assert hashlib.sha256((backup_dir / name).read_bytes()).hexdigest() == meta["sha256"]
+        assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=backup_dir, capture_output=True).returncode == 0
+        assert (backup_dir / "database.dump").read_bytes()[:5] == b"PGDMP"  # pg_dump custom format
+
+        target_url = database_url().rsplit("/", 1)[0] + f"/{RESTORE_DB}"
+        result = run_script("scripts/restore", str(backup_dir), target_url, str(restored_media))
+        assert result.returncode == 0, result.stderr
+
+        source, restored = table_contents(connection.settings_dict["NAME"]), table_contents(RESTORE_DB)
+        assert set(source) == set(restored)
+        for table in ("assessments_assessment", "assessments_snapshot", "assessments_transition"):
+            assert len(source[table]) > 0, table
+        audit_tables = [t for t in source if "audit" in t]
+        for table in sorted(source):
+            assert restored[table] == source[table], table  # identical content, row by row
+        assert media_digests(restored_media) == media_digests(source_media)
+        assert len(media_digests(source_media)) == manifest["media_files"] >= 4
+        print(f"compared {len(source)} tables ({sum(len(v) for v in source.values())} rows; audit: {audit_tables})")
+
+        # A restore never overwrites: the database exists now.
+        again = run_script("scripts/restore", str(backup_dir), target_url, str(tmp_path / "other-media"))
+        assert again.returncode == 1
+        assert f"database '{RESTORE_DB}' already exists" in again.stderr
+
+        # A damaged backup is refused before anything is created.
+        damaged = tmp_path / "damaged"
+        shutil.copytree(backup_dir, damaged)
+        with (damaged / "media.tar.gz").open("r+b") as handle:
+            handle.seek(100)
+            handle.write(b"\0" * 16)
+        drop_database(RESTORE_DB)
+        bad = run_script("scripts/restore", str(damaged), target_url, str(tmp_path / "other-media"))
+        assert bad.returncode == 1
+        assert "sha256 does not match the manifest" in bad.stderr
+        assert not database_exists(RESTORE_DB)
+    finally:
+        drop_database(RESTORE_DB)
