@@ -471,7 +471,7 @@ class Generator:
             self._insert(model, rows)
 
         reviewer = self.reviewer
-        transitions, snap_of, review_state = [], {}, {}
+        transitions, snap_of = [], {}
         for b in bundles:
             a = b.a
             if a.state == S.DRAFT:
@@ -564,7 +564,7 @@ class Generator:
             self.reference()
         self.timings["reference"] = time.perf_counter() - t0
 
-        rng, scale = self.rng, self.scale
+        scale = self.scale
         probe_unit, public_unit = self.district_units[0], self.district_units[1]
         units = list(self.units)
         t_content = t_insert = 0.0
