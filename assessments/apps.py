@@ -9,4 +9,4 @@ class AssessmentsConfig(AppConfig):
     def ready(self):
         from .security import signals
 
-        signals.connect()
+        signals.connect(self)

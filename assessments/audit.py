@@ -46,6 +46,29 @@ ACTION_LABELS = {
     "admin.delete": "管理后台：删除",
 }
 
+DETAIL_LABELS = {
+    "path": "地址",
+    "method": "方法",
+    "view": "页面",
+    "status": "状态码",
+    "reason": "原因",
+    "transition": "流转记录",
+    "from": "原状态",
+    "to": "新状态",
+    "comment": "意见",
+    "assessment": "自评",
+    "rows": "行数",
+    "review_total": "复核总分",
+    "job": "导出任务",
+    "attempt": "第几次尝试",
+    "final": "不再重试",
+    "error": "错误类型",
+    "model": "数据表",
+    "object": "对象",
+    "change": "修改内容",
+    "username": "账号",
+}
+
 _FROM_REQUEST = object()
 
 

@@ -95,7 +95,8 @@ setsid $PY -m celery -A portal worker --concurrency=1 --without-gossip --without
 WORKER_PID=$!
 GUNICORN_ARGS="--workers $WORKERS --bind $LOAD_HOST:$LOAD_PORT --timeout 60"
 setsid .venv/bin/gunicorn portal.wsgi:application $GUNICORN_ARGS \
-    --access-logfile "$LOAD_WORK_DIR/access.log" --error-logfile "$LOAD_WORK_DIR/gunicorn.log" &
+    --access-logfile "$LOAD_WORK_DIR/access.log" --error-logfile "$LOAD_WORK_DIR/gunicorn.log" \
+    --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(M)sms' &
 GUNICORN_PID=$!
 for _ in $(seq 1 120); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://$LOAD_HOST:$LOAD_PORT/healthz" || true)

@@ -292,6 +292,5 @@ PORTAL_SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
 PORTAL_SESSION_TOUCH_SECONDS = 60
 SESSION_COOKIE_AGE = PORTAL_SESSION_IDLE_SECONDS + 5 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-PASSWORD_CHANGE_REDIRECT_URL = "password_change_done"
 LOGGING["loggers"] = {**LOGGING.get("loggers", {}), "axes": {"level": "WARNING"}}  # axes logs every login at INFO
 # --- end of identity, sessions and audit (issue 5) ---

@@ -83,3 +83,9 @@ class AuditEvent(models.Model):
         from ..audit import action_label
 
         return action_label(self.action)
+
+    @property
+    def detail_items(self) -> list[tuple[str, object]]:
+        from ..audit import DETAIL_LABELS
+
+        return [(DETAIL_LABELS.get(k, k), v) for k, v in (self.details or {}).items()]

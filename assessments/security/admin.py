@@ -43,7 +43,7 @@ class ResetPasswordForm(AdminPasswordChangeForm):
 class UserSecurityInline(admin.StackedInline):
     model = UserSecurity
     can_delete = False
-    extra = 0
+    extra = 1  # users created outside the admin have no row yet: the admin may still tick the box
     max_num = 1
     fields = ["must_change_password", "password_changed_at"]
     readonly_fields = ["password_changed_at"]

@@ -6,7 +6,7 @@ Connected in `AssessmentsConfig.ready()`.
 from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_save
+from django.db.models.signals import post_migrate, post_save
 
 from .. import audit
 from . import sessions
@@ -93,10 +93,29 @@ def _unit_of(model, object_id):
     return None
 
 
-def connect():
+AUDITOR_GROUP = "审计员"
+
+
+def ensure_auditor_group(sender=None, using="default", **kwargs):
+    """The 审计员 group is created by migration 0004; this re-creates it after a database flush
+    (the test runner empties every table between transactional tests)."""
+    from django.contrib.auth.models import Group, Permission
+
+    permission = Permission.objects.using(using).filter(
+        content_type__app_label="assessments", codename="view_auditevent"
+    ).first()
+    if permission is None:
+        return
+    group, _ = Group.objects.using(using).get_or_create(name=AUDITOR_GROUP)
+    group.permissions.add(permission)
+
+
+def connect(app_config=None):
     user_logged_in.connect(on_logged_in, dispatch_uid="portal_audit_logged_in")
     user_login_failed.connect(on_login_failed, dispatch_uid="portal_audit_login_failed")
     user_logged_out.connect(on_logged_out, dispatch_uid="portal_audit_logged_out")
     user_locked_out.connect(on_locked_out, dispatch_uid="portal_audit_locked_out")
     post_save.connect(on_admin_log_entry, sender=LogEntry, dispatch_uid="portal_audit_admin_log")
+    if app_config is not None:
+        post_migrate.connect(ensure_auditor_group, sender=app_config, dispatch_uid="portal_auditor_group")
 

@@ -13,7 +13,7 @@ test_workflow_matrix.py, test_leaks.py and test_xss.py.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -30,7 +30,6 @@ from assessments.models import (
     ExportJob,
     FundingRow,
     Indicator,
-    Membership,
     ReportSection,
     ReviewerAssignment,
 )
@@ -97,11 +96,9 @@ def drive(a, state, *, officer, reviewer):
 
 
 def body_of(response) -> bytes:
-    if response.streaming:
-        content = b"".join(response.streaming_content)
-        response.close()
-        return content
-    return response.content
+    # Reading a streaming response to the end closes it (the test client wraps it); closing it a
+    # second time would fire request_finished and close the database connection of the test.
+    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
 def entry_post(assessment) -> dict:
@@ -129,7 +126,6 @@ class Cast:
     reviewer_a: User
     reviewer_x: User
     admin: User
-    objects: dict = field(default_factory=dict)
 
     def user(self, role):
         return getattr(self, role)
@@ -187,7 +183,6 @@ ADMIN_LOGIN = "→admin-login"  # 302 to /admin/login/?next=<this url>
 DETAIL = "→detail"  # 302 to the officer page of the same assessment
 REVIEW = "→review"  # 302 to the review page of the same assessment
 
-A_404 = (LOGIN, 404, 404, 404, 404, 404)
 # The admin site's own views send anonymous visitors to the admin login; its model pages carry no
 # login_url, so LoginRequiredMiddleware sends them to the portal's login first. Either way: a login.
 ADMIN_ONLY = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
@@ -210,6 +205,12 @@ MATRIX = {
                       "POST": (200, TO_HOME, TO_HOME, TO_HOME, TO_HOME, TO_HOME)},
     ("logout", None): {"GET": NOT_GET, "POST": (LOGIN,) + ("→/login/",) * 5},
     ("healthz", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    # Added while issue 5 was worked on (login lockout, password policy, sessions, audit log).
+    ("password_change", None): {"GET": (LOGIN, 200, 200, 200, 200, 200), "POST": (LOGIN, 400, 400, 400, 400, 400)},
+    ("password_change_done", None): {"GET": (LOGIN, 200, 200, 200, 200, 200)},
+    ("session_keepalive", None): {"GET": NOT_GET, "POST": (LOGIN, 200, 200, 200, 200, 200)},
+    # The audit log: admins and the 审计员 group (view_auditevent) only; read only.
+    ("audit", None): {"GET": (LOGIN, 403, 403, 403, 403, 200), "POST": NOT_GET},
     # Officer pages.
     ("assessments:list", None): {"GET": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME)},
     ("assessments:create", None): {"GET": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME),
@@ -265,6 +266,10 @@ MATRIX = {
     ("admin:assessments_assessment_changelist", None): {"GET": ADMIN_MODEL_ONLY},
     ("admin:assessments_snapshot_changelist", None): {"GET": ADMIN_MODEL_ONLY},
     ("admin:assessments_review_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_auditevent_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:axes_accessattempt_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:axes_accessfailurelog_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:axes_accesslog_changelist", None): {"GET": ADMIN_MODEL_ONLY},
 }
 
 # What an anonymous visitor may reach at all (views marked `login_not_required`). Static files are

@@ -236,6 +236,9 @@ def test_admin_created_user_must_change_the_initial_password(admin_client):
     assert response.status_code == 302
     user = User.objects.get(username="zhaoliu")
     assert UserSecurity.objects.get(user=user).must_change_password is True
+    change_page = admin_client.get(reverse("admin:auth_user_change", args=[user.pk]))
+    assert change_page.status_code == 200
+    assert "须在下次登录时修改密码" in change_page.content.decode()
 
     client = Client()
     assert post_login(client, "zhaoliu", "Chu-Shi-Mima-2025").status_code == 302

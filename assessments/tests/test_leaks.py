@@ -23,27 +23,26 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from assessments import bulk, flags, reviewing, workflow
+from assessments import bulk, exporting, flags, reviewing, scoring, workflow
 from assessments.models import (
     Assessment,
+    ExportJob,
     FundingRow,
     Goal,
-    Indicator,
     ProjectExpense,
     ReportSection,
     Round,
     Snapshot,
 )
 from assessments.readmodel import from_snapshot
-from assessments.services import create_assessment, refresh_scores
+from assessments.services import refresh_scores
 
-from .test_access_matrix import drive, entry_post, make_reviewer, valid_assessment
+from .test_access_matrix import body_of, entry_post, make_reviewer, valid_assessment
 
 pytestmark = pytest.mark.django_db
 
 DRAFT, B, INTERNAL, PUBLIC = "ZZDRAFT7Q3", "ZZBUNIT8K1", "ZZINTERNAL5M2", "ZZPUBLIC4P9"
 PHONE = "13899990000"  # a mobile number: public pages show 138****0000
-MARKERS = (DRAFT, B, INTERNAL, PUBLIC, PHONE)
 HIDDEN_FROM_REVIEWER_A = (DRAFT, B)
 HIDDEN_FROM_PUBLIC = (DRAFT, B, INTERNAL, PHONE)
 
@@ -85,7 +84,7 @@ def save_review_notes(a, mark):
     review = reviewing.pending(a)
     snapshot = Snapshot.objects.filter(assessment=a).latest("number")
     view = from_snapshot(a, snapshot.data)
-    inputs = {line.key: reviewing.scoring.ReviewInput(actual="", outcome=None, score=None, note=f"复核说明{mark}")
+    inputs = {line.key: scoring.ReviewInput(actual="", outcome=None, score=None, note=f"复核说明{mark}")
               for line in view.indicators}
     reviewing.save(review, inputs, reviewing.build(view, review, inputs).totals)
 
@@ -106,9 +105,7 @@ def take(a, steps, *, officer, reviewer, mark):
 
 
 def drive_export(a):
-    from assessments import exporting
-    from assessments.models import ExportJob
-
+    """The export job the approval queued, run as the worker would: files, then publish."""
     exporting.run(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
     a.refresh_from_db()
     assert a.state == Assessment.State.PUBLISHED
@@ -197,9 +194,7 @@ def json_text(data: bytes) -> str:
 
 
 def text_of(response) -> str:
-    body = b"".join(response.streaming_content) if response.streaming else response.content
-    if response.streaming:
-        response.close()
+    body = body_of(response)
     headers = "\n".join(f"{k}: {v}" for k, v in response.items())
     kind = response.get("Content-Type", "")
     if "spreadsheetml" in kind:
@@ -304,22 +299,29 @@ def test_anonymous_sees_only_published_texts(planted):
 
 
 def test_reviewer_does_not_see_edits_made_after_a_return(client, alice, unit_a, round_2020, settings, tmp_path):
-    """A returned assessment is being revised: until it is submitted again its new texts are a draft."""
+    """A returned assessment is being revised: until it is submitted again, its new texts and its
+    new score are a draft. The reviewer's pages show the submission they returned."""
     settings.MEDIA_ROOT = tmp_path / "media"
     carol = make_reviewer("carol", unit_a)
     a = take(valid_assessment(unit_a, round_2020, "退回项目", user=alice), ["submit", "start_review", "return"],
              officer=alice, reviewer=carol, mark=INTERNAL)
+    submitted = ("2020年度退回项目绩效自评", a.self_total)
     officer = Client()
     officer.force_login(alice)
     data = entry_post(a)
     data.update({"header-project_name": f"改名{DRAFT}", "header-project_leader": f"负责人{DRAFT}",
-                 "indicators-0-name": f"新指标{DRAFT}", "sections-0-body": f"新正文{DRAFT}"})
+                 "indicators-0-name": f"新指标{DRAFT}", "indicators-0-weight": "40",
+                 "sections-0-body": f"新正文{DRAFT}"})
     assert officer.post(reverse("assessments:edit", args=[a.pk]), data).status_code == 302
-    assert Assessment.objects.get(pk=a.pk).project_name == f"改名{DRAFT}"
+    live = Assessment.objects.get(pk=a.pk)
+    assert (live.state, live.title) == ("returned", f"2020年度改名{DRAFT}绩效自评")
+    assert live.self_total != submitted[1]  # the draft's own score differs from the submitted one
+
     client.force_login(carol)
+    dashboard = client.get(reverse("assessments:dashboard"))
+    listed = [(row.pk, row.title, row.self_total) for row in dashboard.context["page"]]
     pages = crawl(client, [reverse("assessments:dashboard"), reverse("assessments:dashboard") + "?q=退回",
                            reverse("assessments:review", args=[a.pk])])
     assert {url: status for url, (status, _) in pages.items()} == dict.fromkeys(pages, 200)
-    assert "退回项目" in pages[reverse("assessments:review", args=[a.pk])][1]
-    found = leaks(pages, [DRAFT])
-    assert found == [], found
+    assert {"listed": listed, "leaks": leaks(pages, [DRAFT])} == {
+        "listed": [(a.pk, *submitted)], "leaks": []}

@@ -26,8 +26,8 @@ from assessments.models import (
     Transition,
 )
 
-from .test_access_matrix import entry_post, fresh_client, make_reviewer, valid_assessment
 from .test_access_matrix import drive as drive_to
+from .test_access_matrix import entry_post, fresh_client, make_reviewer, valid_assessment
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,7 @@
 """Reviewer pages: the dashboard of submissions, and the 复核 of one submission."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -84,6 +86,7 @@ def dashboard(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for a in page:
         a.flag_list = flags.decode(a.risk_flags)
+    _show_submitted_versions(page)
     params = request.GET.copy()
     params.pop("page", None)
     sort_params = request.GET.copy()
@@ -104,6 +107,25 @@ def dashboard(request):
         }
     )
     return render(request, "assessments/review/dashboard.html", context)
+
+
+def _show_submitted_versions(rows) -> None:
+    """A returned assessment is being revised: its live name and score are a draft the reviewer
+    must not see. Show what was last submitted instead (one query for the page)."""
+    returned = {a.pk: a for a in rows if a.state == Assessment.State.RETURNED}
+    if not returned:
+        return
+    latest = {}
+    for pk, data in (
+        Snapshot.objects.filter(assessment_id__in=returned).order_by("assessment_id", "number").values_list("assessment_id", "data")
+    ):
+        latest[pk] = data
+    for pk, data in latest.items():
+        a = returned[pk]
+        a.project_name = data.get("header", {}).get("project_name", a.project_name)
+        total = data.get("total_score")
+        a.self_total = Decimal(total) if total else None
+        a.gap = a.review_total - a.self_total if a.review_total is not None and a.self_total is not None else None
 
 
 def _selected_round(request, rounds, units):
@@ -165,7 +187,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         .order_by("-number")
     )
     return {
-        "a": assessment,
+        "a": view.assessment,  # the submitted version: a returned assessment's live fields are a draft
         "view": view,
         "review": review,
         "review_view": review_view,
