@@ -28,6 +28,9 @@ from .readmodel import with_content
 log = logging.getLogger(__name__)
 
 REDISPATCH_AFTER = timedelta(minutes=10)
+# A job RUNNING this long lost its worker and its message (e.g. Redis restarted without persistence):
+# longer than the broker's one-hour visibility timeout, after which Redis would have re-delivered it.
+STALE_RUNNING_AFTER = timedelta(minutes=75)
 PUBLIC_CACHE_GENERATION = "disclosure:generation"
 
 
@@ -57,17 +60,25 @@ def dispatch(job_id: int) -> bool:
     except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError…
         log.warning("export job %s not dispatched, broker unavailable: %s", job_id, exc)
         return False
-    ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(dispatched_at=timezone.now())
+    ExportJob.objects.filter(pk=job_id, status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING]).update(
+        dispatched_at=timezone.now()
+    )
     return True
 
 
 def dispatch_pending() -> int:
-    """Send every queued job never sent, or sent long ago without being picked up."""
-    stale = timezone.now() - REDISPATCH_AFTER
+    """Send every queued job never sent or sent long ago, and every job stuck RUNNING."""
+    now = timezone.now()
+    stale, dead = now - REDISPATCH_AFTER, now - STALE_RUNNING_AFTER
     ids = list(
-        ExportJob.objects.filter(status=ExportJob.Status.QUEUED)
-        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale))
-        .values_list("pk", flat=True)
+        ExportJob.objects.filter(
+            Q(status=ExportJob.Status.QUEUED, dispatched_at__isnull=True)
+            | Q(status=ExportJob.Status.QUEUED, dispatched_at__lt=stale)
+            | (
+                Q(status=ExportJob.Status.RUNNING, started_at__lt=dead)
+                & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=dead))
+            )
+        ).values_list("pk", flat=True)
     )
     return sum(dispatch(pk) for pk in ids)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deadline-day load test: gunicorn + a Celery worker + PostgreSQL + Redis, all on 127.0.0.1.
 #
-#   bash load/run.sh                 full: 1,000 units, 100 users, 60 s -> load/results/latest.{md,json}
+#   bash load/run.sh                 full: 1,000 units, 40 users, 60 s after a 20 s ramp-up
+#                                    -> load/results/latest.{md,json} (LABEL=name for another file name)
 #   bash load/run.sh --smoke         CI:   200 units, 20 users, 20 s -> load/.work/smoke.{md,json};
 #                                    exits non-zero on any 5xx, unanswered or failed request
 #   options: --units N  --users N  --duration 60s  --workers N  --reuse (keep the population of the last
@@ -37,7 +38,7 @@ if [ "$MODE" = smoke ]; then
     UNITS=${UNITS:-200} USERS=${USERS:-20} DURATION=${DURATION:-20} LABEL=smoke RESULTS=$LOAD_WORK_DIR
     RAMP=0 SPAWN_RATE=5 RESET=""
 else
-    UNITS=${UNITS:-1000} USERS=${USERS:-100} DURATION=${DURATION:-60} LABEL=latest RESULTS=$LOAD_RESULTS_DIR
+    UNITS=${UNITS:-1000} USERS=${USERS:-40} DURATION=${DURATION:-60} LABEL=${LABEL:-latest} RESULTS=$LOAD_RESULTS_DIR
     RAMP=20 SPAWN_RATE=$(( (USERS + 19) / 20 )) RESET=--reset-stats
 fi
 DURATION=${DURATION%s}
@@ -93,6 +94,7 @@ $PY manage.py collectstatic --noinput -v 0  # WhiteNoise serves the CSS and JS, 
 setsid $PY -m celery -A portal worker --concurrency=1 --without-gossip --without-mingle --without-heartbeat \
     --loglevel=WARNING > "$LOAD_WORK_DIR/worker.log" 2>&1 &
 WORKER_PID=$!
+rm -f "$LOAD_WORK_DIR/access.log" "$LOAD_WORK_DIR/gunicorn.log" "$LOAD_WORK_DIR/worker.log"
 GUNICORN_ARGS="--workers $WORKERS --bind $LOAD_HOST:$LOAD_PORT --timeout 60"
 setsid .venv/bin/gunicorn portal.wsgi:application $GUNICORN_ARGS \
     --access-logfile "$LOAD_WORK_DIR/access.log" --error-logfile "$LOAD_WORK_DIR/gunicorn.log" \
@@ -115,6 +117,7 @@ LOAD_LABEL=$LABEL LOAD_RESULTS_DIR=$RESULTS LOAD_GUNICORN="gunicorn $GUNICORN_AR
     --exit-code-on-error 0 > "$LOAD_WORK_DIR/locust-$LABEL.log" 2>&1 || { tail -n 30 "$LOAD_WORK_DIR/locust-$LABEL.log" >&2; die "locust failed"; }
 
 [ -f "$RESULTS/$LABEL.json" ] || die "no results written ($RESULTS/$LABEL.json)"
+$PY -m load.server_times "$LOAD_WORK_DIR/access.log" "$RESULTS" "$LABEL"
 cat "$RESULTS/$LABEL.md"
 if grep -q "Traceback" "$LOAD_WORK_DIR/gunicorn.log"; then
     say "WARNING: tracebacks in $LOAD_WORK_DIR/gunicorn.log:"; grep -m 5 -A 3 Traceback "$LOAD_WORK_DIR/gunicorn.log" || true
