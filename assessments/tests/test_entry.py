@@ -264,9 +264,18 @@ def test_stale_draft_is_not_overwritten(alice_client, department):
     response = alice_client.post(edit_url(department), data)
 
     assert response.status_code == 409
-    assert "第二个窗口的内容" in response.content.decode()
+    html = response.content.decode()
+    assert "第二个窗口的内容" in html  # what was typed stays in the form…
+    assert '<section class="card mb-5 border-warning" id="conflict-version">' in html
+    assert response.context["conflict"].assessment.duties == "第一个窗口已保存"  # …beside the saved version
     department.refresh_from_db()
     assert department.duties == "第一个窗口已保存"
+
+    # Having seen both, the officer saves again on purpose: now it is not a silent overwrite.
+    data["version"] = str(response.context["form_version"])
+    assert alice_client.post(edit_url(department), data).status_code == 302
+    department.refresh_from_db()
+    assert department.duties == "第二个窗口的内容"
 
 
 def submitted(alice, department):

@@ -143,10 +143,11 @@ def assessment_edit(request, pk):
     except StaleDraft:
         funding, indicators = entry.preview_rows()
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
+        saved = readmodel.load(assessment.pk)
         return _render_edit(
-            request, entry, view, status=409,
-            errors=["本次未保存：您打开此页面后，该自评已在别处被保存或提交。为避免覆盖他人的修改，"
-                    "请先复制您在本页填写的内容，再刷新页面合并。"],
+            request, entry, view, status=409, conflict=saved,
+            errors=["本次未保存：您打开此页面后，该自评已在别处被保存或提交。您填写的内容仍在下方表单中，"
+                    "页面底部并列显示了当前已保存的版本。请核对合并；确认以本页内容为准时，再次点击“保存草稿”。"],
         )
 
     action = request.POST.get("action", "save")
@@ -206,7 +207,7 @@ def _spread_default_weights(assessment):
     refresh_scores(assessment)
 
 
-def _render_edit(request, entry, view, *, errors=None, problems=None, status=200):
+def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None):
     funding_lines = {line.source: line for line in view.funding}
     returned_review, row_comments = _returned_review(entry.assessment)
     indicator_lines = dict(zip([f.prefix for f in live_forms(entry.indicators)], view.indicators, strict=False))
@@ -224,6 +225,10 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
             "returned_review": returned_review,
             "row_comments": row_comments,
+            # After a conflict the saved version is shown beside what was typed; saving again is
+            # then a deliberate choice, so the form carries the saved version's number.
+            "conflict": conflict,
+            "form_version": conflict.assessment.version if conflict else entry.assessment.version,
         },
         status=status,
     )
