@@ -85,3 +85,30 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def producer_to():
+    """Point this process's Celery app at a real broker for the test, then back to eager.
+
+    Connection and producer pools are created once with the broker of that moment, and kombu
+    keeps producer pools in a global registry: both are emptied on the way in and out.
+    """
+    from kombu import pools as kombu_pools
+
+    from portal.celery import app as celery_app
+
+    def reset_connections():
+        kombu_pools.reset()
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    def point(url: str):
+        reset_connections()
+        celery_app.conf.update(broker_url=url, task_always_eager=False)
+
+    yield point
+    reset_connections()
+    celery_app.conf.update(broker_url="memory://", task_always_eager=True)

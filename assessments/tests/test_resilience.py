@@ -21,12 +21,10 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
-from kombu import pools as kombu_pools
 
 from assessments import exporting, workflow
 from assessments.models import Assessment, ExportJob, FundingRow, Indicator, Publication, Transition
 from assessments.tests.test_worker import approved_ready
-from portal.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_BROKER = "redis://127.0.0.1:6392/0"  # nothing listens there
@@ -62,26 +60,6 @@ def media_dir(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
     return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def producer_to():
-    """Point this process's Celery app at a broker for the test, then back to eager (as in test_worker.py)."""
-
-    def reset_connections():
-        kombu_pools.reset()
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    def point(url: str):
-        reset_connections()
-        celery_app.conf.update(broker_url=url, task_always_eager=False)
-
-    yield point
-    reset_connections()
-    celery_app.conf.update(broker_url="memory://", task_always_eager=True)
 
 
 # --- /healthz -------------------------------------------------------------------------------------
@@ -283,6 +261,10 @@ def test_worker_killed_mid_export_completes_after_restart(alice, reviewer, depar
                  30, "the export to be running", log)
         assert len(group_alive(slow.pid)) == 2  # the worker and its one pool process
         kill_group(slow, signal.SIGKILL)
+        # The pool child dies asynchronously once its parent is reaped: give the kernel a moment.
+        deadline = time.monotonic() + 5
+        while group_alive(slow.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert group_alive(slow.pid) == []
 
         # Killed mid-export: nothing published, the job left RUNNING, the message unacknowledged.

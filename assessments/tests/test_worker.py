@@ -17,11 +17,9 @@ import openpyxl
 import pytest
 from django.db import connection
 from django.urls import reverse
-from kombu import pools as kombu_pools
 
 from assessments import exporting, workflow
 from assessments.models import Assessment, ExportJob, FundingRow, Indicator
-from portal.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,28 +76,6 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture
-def producer_to(settings):
-    """Point this process's Celery app at a real broker for the test, then back to eager."""
-
-    def reset_connections():
-        # Connection and producer pools are created once with the broker of that moment, and
-        # kombu keeps producer pools in a global registry: empty both.
-        kombu_pools.reset()
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    def point(url: str):
-        reset_connections()
-        celery_app.conf.update(broker_url=url, task_always_eager=False)
-
-    yield point
-    reset_connections()
-    celery_app.conf.update(broker_url="memory://", task_always_eager=True)
 
 
 @pytest.fixture
