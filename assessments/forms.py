@@ -351,6 +351,27 @@ class EntryForm:
                     out += [f"{table}{row_name(form, i)}「{label}」：{e}" for e in errors]
         return out
 
+    def as_post_data(self) -> dict:
+        """The current values as a browser would post them (tests and the benchmark replay it)."""
+        data = {"version": str(self.assessment.version), "action": "save"}
+        for part in self.parts:
+            forms = getattr(part, "forms", None)
+            if forms is None:
+                forms = [part]
+            else:
+                for name in part.management_form.fields:
+                    value = part.management_form[name].value()
+                    data[f"{part.prefix}-{name}"] = "" if value is None else str(value)
+            for form in forms:
+                for name in form.fields:
+                    value = form[name].value()
+                    if isinstance(value, bool):
+                        if value:
+                            data[form.add_prefix(name)] = "on"
+                    elif value is not None:
+                        data[form.add_prefix(name)] = str(value)
+        return data
+
     def preview_rows(self):
         """Unsaved funding rows and indicator rows as typed, for live scoring. Call after is_valid()."""
         funding = [form.instance for form in self.funding.forms]

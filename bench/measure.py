@@ -194,26 +194,8 @@ def freeze_gc() -> None:
 
 
 def form_data(entry) -> dict:
-    """The entry form as a browser posts it (as assessments/tests/helpers.py `form_data` builds it)."""
-    data = {"version": str(entry.assessment.version), "action": "save"}
-    for part in entry.parts:
-        forms = getattr(part, "forms", None)
-        if forms is None:
-            forms = [part]
-        else:
-            for name in part.management_form.fields:
-                value = part.management_form[name].value()
-                data[f"{part.prefix}-{name}"] = "" if value is None else str(value)
-        for form in forms:
-            for name in form.fields:
-                value = form[name].value()
-                key = form.add_prefix(name)
-                if isinstance(value, bool):
-                    if value:
-                        data[key] = "on"
-                elif value is not None:
-                    data[key] = str(value)
-    return data
+    """The entry form as a browser posts it."""
+    return entry.as_post_data()
 
 
 def encode(data: dict) -> str:

@@ -35,26 +35,7 @@ SEED_001_TABLE_1 = [
 
 def form_data(response) -> dict:
     """The entry form's current values, as the browser would post them."""
-    entry = response.context["entry"]
-    data = {"version": str(entry.assessment.version), "action": "save"}
-    for part in entry.parts:
-        forms = getattr(part, "forms", None)
-        if forms is None:
-            forms = [part]
-        else:
-            for name, _field in part.management_form.fields.items():
-                value = part.management_form[name].value()
-                data[f"{part.prefix}-{name}"] = "" if value is None else str(value)
-        for form in forms:
-            for name in form.fields:
-                value = form[name].value()
-                key = form.add_prefix(name)
-                if isinstance(value, bool):
-                    if value:
-                        data[key] = "on"
-                elif value is not None:
-                    data[key] = str(value)
-    return data
+    return response.context["entry"].as_post_data()
 
 
 def set_indicators(data: dict, rows, *, outcome_for_text="achieved") -> dict:
