@@ -18,6 +18,9 @@ class Indicator(models.Model):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="indicators")
     # Stable identity of the row across edits and snapshots (rows are matched by it, not position).
     key = models.UUIDField(default=uuid.uuid4, editable=False)
+    # Identity across years: a row carried over into next year's assessment keeps its lineage,
+    # so targets and actuals can be followed from year to year (see docs/adr/0006).
+    lineage = models.UUIDField("指标谱系", default=uuid.uuid4, editable=False, db_index=True)
     position = models.PositiveIntegerField("序号", default=0)
     level1 = models.CharField("一级指标", max_length=20, choices=LEVEL1_CHOICES)
     level2 = models.CharField("二级指标", max_length=30)
