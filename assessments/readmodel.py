@@ -58,6 +58,7 @@ class IndicatorLine:
     level1_span: int = 1
     level2_span: int = 1
     indicator: Indicator | None = None
+    lineage: str = ""  # identity across years (`Indicator.lineage`); see history.py
 
     @property
     def score(self) -> Decimal | None:
@@ -157,6 +158,7 @@ class AssessmentView:
             "indicators": [
                 {
                     "key": i.key,
+                    "lineage": i.lineage,
                     "level1": i.level1,
                     "level2": i.level2,
                     "name": i.name,
@@ -277,6 +279,7 @@ def build(
             reason=ind.reason,
             result=row_result,
             indicator=ind,
+            lineage=str(ind.lineage) if ind.lineage else str(ind.key),
         )
         for n, (ind, row_result) in enumerate(zip(indicators, result.indicators, strict=True), start=1)
     ]
@@ -322,7 +325,9 @@ def from_snapshot(assessment: Assessment, data: dict) -> AssessmentView:
             for f in data.get("funding", [])
         ],
         indicators=[
-            Indicator(key=uuid.UUID(i["key"]), level1=i["level1"], level2=i["level2"], name=i["name"], target=i["target"],
+            # Snapshots taken before lineages existed (migration 0005) fall back to the key,
+            # which is what the migration gave those rows as their lineage.
+            Indicator(key=uuid.UUID(i["key"]), lineage=uuid.UUID(i.get("lineage") or i["key"]), level1=i["level1"], level2=i["level2"], name=i["name"], target=i["target"],
                       actual=i["actual"], weight=_dec(i["weight"]), outcome=i.get("outcome") or "",
                       score=_dec(i["score"]), reason=i.get("reason", ""))
             for i in data.get("indicators", [])
