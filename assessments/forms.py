@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
@@ -103,6 +104,15 @@ class PortalModelForm(forms.ModelForm):
         # A blank row whose only change is its position (set by the reorder script) or a
         # tick in 删除 is still blank: do not validate or save it.
         return any(name not in ("ORDER", "DELETE") for name in self.changed_data)
+
+    def _get_validation_exclusions(self):
+        # Amount and score fields are checked completely by their form fields (digits, decimals,
+        # >= 0). Left to the model as well, every non-negative CheckConstraint would be evaluated
+        # in SQL for every row: one query per row and constraint on each save. The database
+        # still enforces the constraints.
+        exclude = super()._get_validation_exclusions()
+        exclude.update(name for name, field in self.fields.items() if isinstance(field, (AmountField, ScoreField)))
+        return exclude
 
 
 def text_area(rows=2, css="form-control form-control-sm"):
@@ -254,8 +264,72 @@ class ReportSectionForm(PortalModelForm):
         fields = ["title", "body"]
 
 
-class _OrderedFormSet(forms.BaseInlineFormSet):
+ROW_GONE = "该行已不存在或不属于本自评（可能已在别处删除），请刷新页面后重新填写。"
+
+
+class LoadedRowField(forms.ModelChoiceField):
+    """The hidden id of an existing row, looked up among the rows the formset already loaded.
+
+    Django's own id field runs one ``queryset.get(pk=…)`` per row while cleaning. Looking the id
+    up in the formset's rows costs nothing and refuses an id of another assessment's row.
+    """
+
+    def __init__(self, formset, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.formset = formset
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            row = self.formset._existing_object(int(value))
+        except (TypeError, ValueError):
+            row = None
+        if row is None:
+            raise ValidationError(ROW_GONE, code="invalid_choice")
+        return row
+
+
+class _LoadedRowsMixin:
+    """Model formsets that clean row ids without queries and save changed rows in bulk."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        name = self._pk_field.name
+        field = form.fields.get(name)
+        if type(field) is forms.ModelChoiceField:
+            form.fields[name] = LoadedRowField(
+                self, field.queryset, initial=field.initial, required=False, widget=field.widget
+            )
+
+
+class _RowsFormSet(_LoadedRowsMixin, forms.BaseModelFormSet):
+    """Fixed rows (funding sources, structure items, report sections), given as loaded lists."""
+
+    def __init__(self, *args, rows=None, **kwargs):
+        self._rows = rows
+        super().__init__(*args, **kwargs)
+
+    def get_queryset(self):
+        return self._rows if self._rows is not None else super().get_queryset()
+
+    def save(self, commit=True):
+        # Only the rows whose values changed, in one statement.
+        changed = [form.instance for form in self.initial_forms if form.has_changed()]
+        if changed:
+            fields = [name for name in self.form._meta.fields]
+            self.model.objects.bulk_update(changed, fields)
+        return changed
+
+
+class _OrderedFormSet(_LoadedRowsMixin, forms.BaseInlineFormSet):
     ordering_widget = forms.NumberInput(attrs={"class": "form-control form-control-sm order-input", "min": 1})
+
+    def get_queryset(self):
+        # Rows prefetched by readmodel.with_content (ordered by position, id): no second query.
+        cache = getattr(self.instance, "_prefetched_objects_cache", {})
+        rows = cache.get(self.fk.remote_field.get_accessor_name())
+        return list(rows) if rows is not None else super().get_queryset()
 
 
 GoalFormSet = forms.inlineformset_factory(
@@ -267,9 +341,9 @@ ExpenseFormSet = forms.inlineformset_factory(
 IndicatorFormSet = forms.inlineformset_factory(
     Assessment, Indicator, form=IndicatorForm, formset=_OrderedFormSet, extra=0, can_delete=True, can_order=True
 )
-FundingFormSet = forms.modelformset_factory(FundingRow, form=FundingForm, extra=0)
-StructureFormSet = forms.modelformset_factory(StructureRow, form=StructureForm, extra=0)
-SectionFormSet = forms.modelformset_factory(ReportSection, form=ReportSectionForm, extra=0)
+FundingFormSet = forms.modelformset_factory(FundingRow, form=FundingForm, formset=_RowsFormSet, extra=0)
+StructureFormSet = forms.modelformset_factory(StructureRow, form=StructureForm, formset=_RowsFormSet, extra=0)
+SectionFormSet = forms.modelformset_factory(ReportSection, form=ReportSectionForm, formset=_RowsFormSet, extra=0)
 
 
 def live_forms(formset):
@@ -297,13 +371,14 @@ class EntryForm:
         a = assessment
         self.header = HeaderForm(data, instance=a, prefix="header")
         order = {source: n for n, source in enumerate(self.layout.sources)}
-        funding_qs = sorted(a.funding_rows.all(), key=lambda f: order.get(f.source, 99))
+        # The rows come from readmodel.with_content's prefetch (each ordered by id): forms are
+        # matched to posted data by position, so the order must not change between GET and POST.
         self.funding = FundingFormSet(
-            data, prefix="funding", queryset=FundingRow.objects.filter(pk__in=[f.pk for f in funding_qs]).order_by("id"),
+            data, prefix="funding", rows=sorted(a.funding_rows.all(), key=lambda f: f.pk),
             form_kwargs={"layout": self.layout},
         )
         self.structure = (
-            StructureFormSet(data, prefix="structure", queryset=a.structure_rows.order_by("id"))
+            StructureFormSet(data, prefix="structure", rows=sorted(a.structure_rows.all(), key=lambda r: r.pk))
             if self.layout.has_structure else None
         )
         self.goals = self._inline(GoalFormSet, data, "goals", extra_goals)
@@ -311,7 +386,7 @@ class EntryForm:
             self._inline(ExpenseFormSet, data, "expenses", extra_expenses) if not a.is_project else None
         )
         self.indicators = self._inline(IndicatorFormSet, data, "indicators", extra_indicators)
-        self.sections = SectionFormSet(data, prefix="sections", queryset=a.report_sections.order_by("id"))
+        self.sections = SectionFormSet(data, prefix="sections", rows=sorted(a.report_sections.all(), key=lambda r: r.pk))
         for form in self.goals.forms:
             form.fields["target"].label, form.fields["achieved"].label = self.layout.goal_labels
 
@@ -399,14 +474,25 @@ class EntryForm:
 
     @staticmethod
     def _save_ordered(formset) -> None:
+        """Deleted rows in one statement, new rows in one, changed or moved rows in one."""
         formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            obj.delete()
+        model = formset.model
+        deleted = [obj.pk for obj in formset.deleted_objects]
+        if deleted:
+            model.objects.filter(pk__in=deleted).delete()
+        new, changed = [], []
         for position, form in enumerate(formset.ordered_forms, start=1):
             obj = form.instance
-            if form.has_changed() or obj.pk is None or obj.position != position:
+            if obj.pk is None:
                 obj.position = position
-                obj.save()
+                new.append(obj)
+            elif form.has_changed() or obj.position != position:
+                obj.position = position
+                changed.append(obj)
+        if new:
+            model.objects.bulk_create(new)
+        if changed:
+            model.objects.bulk_update(changed, ["position", *formset.form._meta.fields])
 
 
 class CreateForm(forms.Form):
@@ -421,6 +507,11 @@ class CreateForm(forms.Form):
     layout = forms.ChoiceField(label="表样", choices=TYPE_CHOICES, widget=forms.RadioSelect)
     project_name = forms.CharField(label="项目名称", required=False, max_length=200,
                                    help_text="项目支出自评必填；部门整体支出无需填写")
+    carry_over = forms.BooleanField(
+        label="从本单位上一年度的同类自评开始", required=False, initial=True,
+        help_text="沿用年度目标、绩效指标（一级/二级/三级、指标值、分值）和报告章节标题；实际完成值、得分和原因留空。"
+                  "项目支出按相同项目名称查找。没有以往自评时创建空白表。",
+    )
 
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)

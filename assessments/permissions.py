@@ -1,9 +1,13 @@
 """Who may see and do what. Views call these; they never decide access themselves."""
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .models import Assessment, Membership, ReviewerAssignment, Unit
+from .readmodel import with_content
 
 EDITABLE_STATES = (Assessment.State.DRAFT, Assessment.State.RETURNED)
 
@@ -55,6 +59,37 @@ def is_reviewer(user) -> bool:
     return reviews_all_units(user) or bool(reviewer_unit_ids(user))
 
 
+def navigation_roles(user) -> dict[str, bool]:
+    """Which links the navigation shows: 审核工作台 and 审计日志.
+
+    Pages that already checked the permissions reuse what Django cached on the user; otherwise
+    one query answers both (instead of the user's and the groups' permission queries plus the
+    reviewer assignments). The pages behind the links check access themselves.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return {"is_reviewer": False, "can_audit": False}
+    if user.is_superuser:
+        return {"is_reviewer": True, "can_audit": True}
+    # ModelBackend keeps the loaded permissions in _perm_cache.
+    if hasattr(user, "_perm_cache") and (hasattr(user, "_reviewer_unit_ids") or reviews_all_units(user)):
+        return {"is_reviewer": is_reviewer(user), "can_audit": user.has_perm("assessments.view_auditevent")}
+
+    def granted(codename):
+        held = Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk"))
+        return Exists(Permission.objects.filter(held, content_type__app_label="assessments", codename=codename))
+
+    row = (
+        get_user_model().objects.filter(pk=user.pk)
+        .values(
+            review_all=granted("review_all"),
+            audit=granted("view_auditevent"),
+            assigned=Exists(ReviewerAssignment.objects.filter(reviewer=OuterRef("pk"))),
+        )
+        .get()
+    )
+    return {"is_reviewer": row["review_all"] or row["assigned"], "can_audit": row["audit"]}
+
+
 def reviewable_units(user):
     """Units whose submissions the user reviews: all, or those assigned; never their own."""
     units = Unit.objects.all() if reviews_all_units(user) else Unit.objects.filter(pk__in=reviewer_unit_ids(user))
@@ -88,8 +123,13 @@ def officer_assessments(user):
     return Assessment.objects.filter(unit_id__in=officer_unit_ids(user))
 
 
-def get_officer_assessment(user, pk: int) -> Assessment:
-    """The assessment if the user is an officer of its unit; 404 otherwise (same as missing)."""
+def get_officer_assessment(user, pk: int, *, content: bool = False) -> Assessment:
+    """The assessment if the user is an officer of its unit; 404 otherwise (same as missing).
+
+    ``content=True`` fetches every row the read model and the entry form need with it.
+    """
     if not is_officer(user):
         raise Http404
+    if content:
+        return get_object_or_404(with_content(officer_assessments(user)), pk=pk)
     return get_object_or_404(officer_assessments(user).select_related("unit__region", "round__rule_set"), pk=pk)

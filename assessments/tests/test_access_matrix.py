@@ -535,9 +535,8 @@ def test_officer_post_cannot_set_protected_fields(world, unit_b, round_2020):
 def test_officer_cannot_reach_another_units_rows_through_formset_ids(world, unit_b, round_2020):
     """Row ids and the inline parent key of B's assessment posted in A's form change nothing of B.
 
-    Django's model formsets look a posted row id up in the formset's own queryset (A's rows): an id
-    from elsewhere gives an unsaved form that is skipped (funding, report) or saved as a new row of
-    A (indicators, ordered); a forged parent key fails validation.
+    A posted row id is looked up among the rows of A the formset loaded (forms.LoadedRowField): an
+    id from elsewhere fails validation with a message naming the row, as does a forged parent key.
     """
     c = world.cast
     a = world.objects["draft"]
@@ -566,7 +565,9 @@ def test_officer_cannot_reach_another_units_rows_through_formset_ids(world, unit
         data = {**entry_post(a), **extra}
         statuses[label] = call(c.officer_a, "POST", reverse("assessments:edit", args=[a.pk]), data).status_code
         assert state_of_b() == before_b, label
-    assert statuses == {"indicator id": 302, "inline parent": 400, "funding id": 302, "section id": 302}
+    assert statuses == {"indicator id": 400, "inline parent": 400, "funding id": 400, "section id": 400}
+    page = call(c.officer_a, "POST", reverse("assessments:edit", args=[a.pk]), {**entry_post(a), **attacks["funding id"]})
+    assert "该行已不存在或不属于本自评（可能已在别处删除），请刷新页面后重新填写。" in page.content.decode()
     # The same posts for real (not rolled back): B is untouched and A's own rows keep their owner.
     client = fresh_client(c.officer_a)
     for extra in attacks.values():
@@ -574,4 +575,4 @@ def test_officer_cannot_reach_another_units_rows_through_formset_ids(world, unit
     assert state_of_b() == before_b
     assert not FundingRow.objects.filter(reason="被篡改").exists()
     assert not ReportSection.objects.filter(body="被篡改").exists()
-    assert list(Indicator.objects.filter(name="被篡改").values_list("assessment_id", flat=True)) == [a.pk]
+    assert not Indicator.objects.filter(name="被篡改").exists()

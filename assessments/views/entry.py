@@ -92,6 +92,8 @@ def _returned_review(assessment):
     """The review that sent the assessment back, while the officer is revising it."""
     if assessment.state not in (Assessment.State.RETURNED, Assessment.State.DRAFT):
         return None, {}
+    if assessment.submitted_at is None:  # never submitted, so never reviewed: no query
+        return None, {}
     review = reviewing.latest_decided(assessment)
     if review is None or review.decision != review.Decision.RETURNED:
         return None, {}
@@ -115,8 +117,7 @@ def _detail_context(request, view, **extra):
 
 
 def assessment_edit(request, pk):
-    assessment = permissions.get_officer_assessment(request.user, pk)
-    assessment = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+    assessment = permissions.get_officer_assessment(request.user, pk, content=True)
     if not permissions.can_edit(request.user, assessment):
         message = f"该自评当前状态为“{assessment.get_state_display()}”，不能修改。"
         if assessment.state == Assessment.State.SUBMITTED:
@@ -237,8 +238,7 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
 @require_POST
 def assessment_preview(request, pk):
     """Scores of what is typed, without saving: feeds the live score column."""
-    assessment = permissions.get_officer_assessment(request.user, pk)
-    assessment = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+    assessment = permissions.get_officer_assessment(request.user, pk, content=True)
     entry = EntryForm(assessment, request.POST)
     entry.is_valid()
     funding, indicators = entry.preview_rows()
