@@ -23,8 +23,16 @@ FLAGS = {
         Flag("rate_out", "执行率异常", "预算执行率低于 90% 或高于 100%。"),
         Flag("weights_not_100", "分值合计非100", "预算执行率与各指标分值合计不等于 100（或未设分值）。"),
         Flag("report_empty", "报告章节空缺", "自评报告的必填章节（基本情况、绩效情况、问题、改进措施）有空缺。"),
+        # Year over year (history.py): need the earlier years of the same indicator (lineage).
+        Flag("target_below_last", "指标值低于上年实际", "有定量指标今年的指标值低于上一年度的实际完成值（计量单位相同），目标可能定得偏低。"),
+        Flag("target_flat", "指标值三年未变", "有定量指标连续三个年度指标值不变，而实际完成值均超出指标值 30% 以上，目标可能定得偏低。"),
+        Flag("unit_changed", "计量单位变化", "有定量指标的计量单位与上一年度不同（如“次”改为“个”、“%”改为“万元”），前后年度数值不能直接比较。"),
     )
 }
+# Targets where a higher number is the more ambitious one (≤ / ＜ targets are ceilings).
+MORE_IS_BETTER = (None, scoring.GE, scoring.GT, scoring.EQ)
+# "target_flat": the actual beats an unchanged target by 30% or more (fixed, as the tooltip says).
+FLAT_OVER_RATIO = Decimal("1.30")
 
 CORE_SECTIONS = {
     "department": ("basic_info", "department_performance", "problems", "improvements"),
@@ -33,8 +41,11 @@ CORE_SECTIONS = {
 }
 
 
-def compute(view) -> list[str]:
-    """Flag codes for an assessment's read model (`readmodel.AssessmentView`)."""
+def compute(view, history=None) -> list[str]:
+    """Flag codes for an assessment's read model (`readmodel.AssessmentView`).
+
+    With `history` (from `history.history(view)`) the year-over-year flags are added too.
+    """
     result = view.result
     codes = []
     scored = [line for line in view.indicators if line.score is not None and line.weight]
@@ -65,7 +76,61 @@ def compute(view) -> list[str]:
     bodies = {s.key: s.body.strip() for s in view.sections}
     if any(not bodies.get(key) for key in CORE_SECTIONS[view.assessment.kind]):
         codes.append("report_empty")
+    if history is not None:
+        codes += history_codes(history, view.assessment.round.rules)
     return codes
+
+
+def history_codes(items, rules: scoring.RuleSet = scoring.DEFAULT_RULES) -> list[str]:
+    """Year-over-year flag codes; also sets each `IndicatorHistory.flags` for the pages."""
+    for h in items:
+        h.flags = [code for code, test in _HISTORY_TESTS if test(h, rules)]
+    return [code for code, _ in _HISTORY_TESTS if any(code in h.flags for h in items)]
+
+
+def _target_below_last(h, rules) -> bool:
+    if not h.earlier:
+        return False
+    target, last_actual = h.current.target_value, h.earlier[-1].actual_value
+    return (
+        target is not None
+        and last_actual is not None
+        and target.operator in MORE_IS_BETTER
+        and target.unit == last_actual.unit
+        and target.number < last_actual.number
+    )
+
+
+def _target_flat(h, rules) -> bool:
+    """The same target three years running while every comparable actual beats it by 30%+."""
+    points = h.points[-3:]
+    if len(points) < 3:
+        return False
+    first = points[0].target_value
+    if first is None or first.operator not in MORE_IS_BETTER or first.number <= 0:
+        return False
+    same = (first.operator, first.number, first.unit)
+    if any(p.target_value is None or (p.target_value.operator, p.target_value.number, p.target_value.unit) != same
+           for p in points):
+        return False
+    # The current year's actual may not be filled in yet; the years that have one all count.
+    actuals = [p.actual_value for p in points if p.actual_value is not None and p.actual_value.unit == first.unit]
+    return len(actuals) >= 2 and all(a.number >= first.number * FLAT_OVER_RATIO for a in actuals)
+
+
+def _unit_changed(h, rules) -> bool:
+    if not h.earlier:
+        return False
+    current, last = h.current, h.earlier[-1]
+    pairs = ((current.target_value, last.target_value), (current.actual_value, last.actual_value))
+    return any(now is not None and before is not None and now.unit != before.unit for now, before in pairs)
+
+
+_HISTORY_TESTS = (
+    ("target_below_last", _target_below_last),
+    ("target_flat", _target_flat),
+    ("unit_changed", _unit_changed),
+)
 
 
 def encode(codes: list[str]) -> str:

@@ -2,14 +2,60 @@
 
 from django.db import transaction
 
-from . import flags, readmodel
+from . import flags, history, readmodel
 from .layouts import STRUCTURE_ITEMS, layout_for
-from .models import Assessment, FundingRow, Goal, ReportSection, StructureRow
+from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow
+
+# States whose content the unit has handed in; a carry-over prefers these (see previous_assessment).
+FINISHED_STATES = (Assessment.State.APPROVED, Assessment.State.PUBLISHED)
+
+
+def previous_assessment(*, unit, round, kind, project_name="") -> Assessment | None:
+    """The assessment a new one of `unit` in `round` should start from ("start from last year").
+
+    Same unit, same kind, same project name for projects, from an earlier round. Among those the
+    latest approved or published one wins (its content is final); when there is none, the latest
+    earlier one in any state.
+    """
+    qs = Assessment.objects.filter(unit=unit, kind=kind, round__year__lt=round.year).select_related("round")
+    if kind == Assessment.Kind.PROJECT:
+        qs = qs.filter(project_name=project_name)
+    candidates = list(qs.order_by("-round__year", "-id").only("id", "state", "round__year", "unit_id", "kind", "project_name", "confidential"))
+    finished = [a for a in candidates if a.state in FINISHED_STATES]
+    return (finished or candidates or [None])[0]
+
+
+def carry_candidates(units) -> list[Assessment]:
+    """Per unit, kind and project name, the assessment a new one would start from (one query):
+    shown on the 新建 page so the officer knows what "start from last year" will copy."""
+    rows = (
+        Assessment.objects.filter(unit__in=units)
+        .select_related("unit", "round")
+        .order_by("unit__name", "kind", "project_name", "-round__year", "-id")
+    )
+    chosen: dict[tuple, Assessment] = {}
+    for a in rows:
+        key = (a.unit_id, a.kind, a.project_name)
+        best = chosen.get(key)
+        if best is None or (best.state not in FINISHED_STATES and a.state in FINISHED_STATES):
+            chosen[key] = a
+    return list(chosen.values())
+
+
+class CarryOverRefused(ValueError):
+    """The assessment to carry over does not belong with the new one."""
 
 
 @transaction.atomic
-def create_assessment(*, unit, round, kind, layout, project_name="", user=None) -> Assessment:
-    """A new draft with the empty rows its layout needs (funding sources, structure, report)."""
+def create_assessment(*, unit, round, kind, layout, project_name="", user=None, carry_from=None) -> Assessment:
+    """A new draft with the empty rows its layout needs (funding sources, structure, report).
+
+    With `carry_from` (an earlier assessment of the same unit and kind, see `previous_assessment`)
+    the draft starts from it: goals, indicator rows (levels, names, targets, weights, lineage) and
+    report section titles are copied; actual values, scores, outcomes and reasons stay empty.
+    """
+    if carry_from is not None:
+        _check_carry_over(carry_from, unit=unit, round=round, kind=kind)
     assessment = Assessment.objects.create(
         unit=unit,
         round=round,
@@ -25,18 +71,60 @@ def create_assessment(*, unit, round, kind, layout, project_name="", user=None) 
     )
     if layout_for(layout).has_structure:
         StructureRow.objects.bulk_create(StructureRow(assessment=assessment, item=item) for item in STRUCTURE_ITEMS)
+    titles = {}
+    if carry_from is not None:
+        titles = dict(ReportSection.objects.filter(assessment=carry_from).values_list("key", "title"))
     ReportSection.objects.bulk_create(
-        ReportSection(assessment=assessment, key=key) for key in ReportSection.Key.values
+        ReportSection(assessment=assessment, key=key, title=titles.get(key, "")) for key in ReportSection.Key.values
     )
-    Goal.objects.create(assessment=assessment, position=1)
+    if carry_from is None:
+        Goal.objects.create(assessment=assessment, position=1)
+        return assessment
+    _carry_over(carry_from, assessment)
     return assessment
+
+
+def _check_carry_over(previous: Assessment, *, unit, round, kind) -> None:
+    # Server-side guard: forms only offer the officer's own unit, but the service must not
+    # copy another unit's content whoever calls it.
+    if previous.unit_id != unit.pk:
+        raise CarryOverRefused("只能沿用本单位的以往自评。")
+    if previous.kind != kind:
+        raise CarryOverRefused("只能沿用同一类型的以往自评。")
+    if previous.round.year >= round.year:
+        raise CarryOverRefused("只能沿用以前年度的自评。")
+
+
+def _carry_over(previous: Assessment, assessment: Assessment) -> None:
+    goals = list(Goal.objects.filter(assessment=previous).order_by("position", "id").values_list("target", flat=True))
+    Goal.objects.bulk_create(
+        Goal(assessment=assessment, position=n, target=target) for n, target in enumerate(goals or [""], start=1)
+    )
+    Indicator.objects.bulk_create(
+        Indicator(
+            assessment=assessment,
+            position=n,
+            lineage=row.lineage,
+            level1=row.level1,
+            level2=row.level2,
+            name=row.name,
+            target=row.target,
+            weight=row.weight,
+        )
+        for n, row in enumerate(Indicator.objects.filter(assessment=previous).order_by("position", "id"), start=1)
+    )
+    if previous.confidential:
+        # A 涉密 project stays 涉密 unless the officer decides otherwise: never published by default.
+        Assessment.objects.filter(pk=assessment.pk).update(confidential=True)
+        assessment.confidential = True
 
 
 def refresh_scores(assessment: Assessment) -> None:
     """Recompute and store the cached total, grade and risk flags from the saved rows."""
     # Load afresh: the caller's instance may carry prefetched rows from before the save.
     view = readmodel.load(assessment.pk)
-    codes = flags.compute(view)
+    # The year-over-year flags need the earlier years: one more query (history.history).
+    codes = flags.compute(view, history.history(view))
     changes = {
         "self_total": view.result.total,
         "self_grade": view.result.grade or "",

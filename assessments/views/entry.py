@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import permissions, readmodel, reviewing, scoring, workflow
+from .. import consistency, history, permissions, readmodel, reviewing, scoring, services, workflow
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..models import Assessment, Indicator, Round, Unit
 from ..services import create_assessment, refresh_scores
@@ -69,17 +69,37 @@ def assessment_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         layout = data["layout"]
+        kind = Assessment.Kind.DEPARTMENT if layout == "department" else Assessment.Kind.PROJECT
+        project_name = data["project_name"] if layout != "department" else ""
+        # The unit was validated against the officer's own units, so the carry-over can only
+        # ever come from the officer's own unit (and the service checks that again).
+        previous = None
+        if data.get("carry_over"):
+            previous = services.previous_assessment(
+                unit=data["unit"], round=data["round"], kind=kind, project_name=project_name
+            )
         assessment = create_assessment(
             unit=data["unit"],
             round=data["round"],
-            kind=Assessment.Kind.DEPARTMENT if layout == "department" else Assessment.Kind.PROJECT,
+            kind=kind,
             layout=layout,
-            project_name=data["project_name"] if layout != "department" else "",
+            project_name=project_name,
             user=request.user,
+            carry_from=previous,
         )
-        messages.success(request, f"已创建“{assessment.title}”，请填写。")
+        if previous is not None:
+            messages.success(
+                request,
+                f"已创建“{assessment.title}”，并沿用了{previous.round.year}年度的年度目标、绩效指标（指标值、分值）"
+                "和报告章节标题；实际完成值、得分和原因请按本年度填写。",
+            )
+        else:
+            messages.success(request, f"已创建“{assessment.title}”，请填写。")
         return redirect("assessments:edit", pk=assessment.pk)
-    return render(request, "assessments/entry/create.html", {"form": form})
+    return render(
+        request, "assessments/entry/create.html",
+        {"form": form, "carry_candidates": services.carry_candidates(units)},
+    )
 
 
 def assessment_detail(request, pk):
@@ -108,10 +128,12 @@ def _detail_context(request, view, **extra):
         "row_comments": row_comments,
         "view": view,
         "a": a,
+        "consistency": consistency.check(view),
         "can_edit": permissions.can_edit(request.user, a),
         "can_submit": workflow.allowed(request.user, a, "submit"),
         "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
         "transitions": a.transitions.select_related("actor").order_by("at", "id"),
+        "year_history": history.for_page(view),
         **extra,
     }
 
@@ -219,6 +241,7 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "entry": entry,
             "view": view,
             "a": entry.assessment,
+            "consistency": consistency.check(view),
             "layout": entry.layout,
             "errors": errors or [],
             "problems": problems or [],
@@ -230,6 +253,7 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             # then a deliberate choice, so the form carries the saved version's number.
             "conflict": conflict,
             "form_version": conflict.assessment.version if conflict else entry.assessment.version,
+            "year_history": history.for_page(view),
         },
         status=status,
     )

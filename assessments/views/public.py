@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
-from .. import exporting
+from .. import exporting, figures, history
 from ..models import Assessment, Region, Round, Transition, Unit
 
 PAGE_SIZE = 20
@@ -105,6 +105,8 @@ def disclosure_list(request):
         "years": Round.objects.filter(assessments__in=published()).values_list("year", flat=True).distinct().order_by("-year"),
         "regions": Region.objects.filter(level__in=[Region.Level.CITY, Region.Level.DISTRICT]).order_by("level", "name"),
         "units": Unit.objects.filter(assessments__in=published()).distinct().order_by("name"),
+        # For one region and year: execution rate and total score per unit (one query).
+        "charts": figures.public_units(qs) if f["year"].isdigit() and f["region"].isdigit() else [],
     }
     return render(request, "public/list.html", context)
 
@@ -180,7 +182,18 @@ def disclosure_detail(request, pk):
     from ..exports.public import load_public
 
     report = load_public(a.pk)
-    return render(request, "public/detail.html", {"report": report, "view": report.view, "a": report.assessment})
+    return render(
+        request,
+        "public/detail.html",
+        {
+            "report": report,
+            "view": report.view,
+            "a": report.assessment,
+            "funding_chart": figures.funding(report.view),
+            # Earlier years only from published, non-涉密 reports of the same unit.
+            "year_history": history.for_page(report.view, public=True),
+        },
+    )
 
 
 @login_not_required

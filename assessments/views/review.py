@@ -11,7 +11,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from .. import bulk, diff, exporting, flags, permissions, readmodel, reviewing, workflow
+from .. import bulk, consistency, diff, exporting, figures, flags, history, permissions, readmodel, reviewing, workflow
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
@@ -108,6 +108,10 @@ def dashboard(request):
             "query": params.urlencode(),
             "sort_query": sort_params.urlencode(),
             "sort_columns": SORT_COLUMNS,
+            # Charts of the whole round (not the filters): three aggregate queries.
+            "charts": figures.dashboard(
+                permissions.reviewer_assessments(request.user).filter(round=current), current.rules
+            ),
         }
     )
     return render(request, "assessments/review/dashboard.html", context)
@@ -193,6 +197,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
     return {
         "a": view.assessment,  # the submitted version: a returned assessment's live fields are a draft
         "view": view,
+        "consistency": consistency.check(view),
         "review": review,
         "review_view": review_view,
         "rows": _pair_rows(review_view, formset),
@@ -206,6 +211,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "transitions": assessment.transitions.select_related("actor").order_by("at", "id"),
         "errors": errors or [],
         "flag_list": flags.decode(assessment.risk_flags),
+        "year_history": history.for_page(view),
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
