@@ -7,7 +7,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import consistency, history, permissions, readmodel, reviewing, scoring, services, workflow
+from .. import history, permissions, readmodel, reviewing, scoring, services, workflow
+from ..consistency import check as check_consistency
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..models import Assessment, Indicator, Round, Unit
 from ..services import create_assessment, refresh_scores
@@ -128,7 +129,7 @@ def _detail_context(request, view, **extra):
         "row_comments": row_comments,
         "view": view,
         "a": a,
-        "consistency": consistency.check(view),
+        "consistency": check_consistency(view),
         "can_edit": permissions.can_edit(request.user, a),
         "can_submit": workflow.allowed(request.user, a, "submit"),
         "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
@@ -241,7 +242,7 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "entry": entry,
             "view": view,
             "a": entry.assessment,
-            "consistency": consistency.check(view),
+            "consistency": check_consistency(view),
             "layout": entry.layout,
             "errors": errors or [],
             "problems": problems or [],

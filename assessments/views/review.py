@@ -11,7 +11,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from .. import bulk, consistency, diff, exporting, figures, flags, history, permissions, readmodel, reviewing, workflow
+from .. import bulk, diff, exporting, figures, flags, history, permissions, readmodel, reviewing, workflow
+from ..consistency import check as check_consistency
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
@@ -197,7 +198,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
     return {
         "a": view.assessment,  # the submitted version: a returned assessment's live fields are a draft
         "view": view,
-        "consistency": consistency.check(view),
+        "consistency": check_consistency(view),
         "review": review,
         "review_view": review_view,
         "rows": _pair_rows(review_view, formset),
