@@ -10,7 +10,7 @@ format numbers (and tests can compare exact values).
 """
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from . import scoring
 
@@ -35,6 +35,7 @@ TREND_TOP = 12
 TREND_BOTTOM = 22
 
 _TENTH = Decimal("0.1")
+COUNT_UNITS = ("份", "个")
 
 
 def num(value: Decimal | int) -> str:
@@ -45,7 +46,7 @@ def num(value: Decimal | int) -> str:
 
 
 def nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest of 1, 2, 2.5, 5 × 10^k that is ≥ value (axis maximum); 1 for 0 or less."""
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is ≥ value (axis maximum); 1 for 0 or less."""
     if value <= 0:
         return Decimal(1)
     magnitude = Decimal(1)
@@ -53,7 +54,7 @@ def nice_ceiling(value: Decimal) -> Decimal:
         magnitude *= 10
     while magnitude > value:
         magnitude /= 10
-    for step in (1, 2, Decimal("2.5"), 5, 10):
+    for step in (1, Decimal("1.2"), Decimal("1.5"), 2, Decimal("2.5"), 3, 4, 5, 6, 8, 10):
         if magnitude * step >= value:
             return magnitude * step
     return magnitude * 10  # pragma: no cover - the loop always returns
@@ -142,7 +143,7 @@ class BarChart:
 def _label(value: Decimal | None, unit: str) -> str:
     if value is None:
         return "—"
-    if unit in ("份", "个"):
+    if unit in COUNT_UNITS:
         return f"{int(value)}"
     return f"{scoring.fmt(value)}{'%' if unit == '%' else ''}"
 
@@ -163,6 +164,8 @@ def bar_chart(
     """
     values = [v for s in series for v in s.values if v is not None]
     top = maximum if maximum is not None else nice_ceiling(max(values, default=Decimal(0)))
+    if unit in COUNT_UNITS and maximum is None:
+        top = max(Decimal(4), (top / 4).to_integral_value(rounding=ROUND_CEILING) * 4)  # whole-number ticks
     group = len(series) * BAR_HEIGHT + GROUP_GAP
     height = LEGEND_HEIGHT + len(categories) * group + AXIS_HEIGHT
     bars, labels = [], []

@@ -183,7 +183,7 @@ def funding(view) -> charts.BarChart | None:
     if not lines:
         return None
     return charts.bar_chart(
-        "资金情况：预算与执行（万元）",
+        "资金情况：预算与执行",
         [f.label for f in lines],
         [
             charts.Series(budget_name, [f.budget if f.budget is not None else f.initial_budget for f in lines]),
