@@ -115,10 +115,11 @@ RATE_WORDS = ("预算执行率", "执行率")
 # these only, it says nothing that could change what the figure refers to.
 CONNECTORS = (
     "本年度", "本年", "年度", "全年", "当年", "年终", "年末", "本单位", "本部门", "我单位", "本委", "我委",
-    "部门整体", "整体", "其中", "共计", "合计", "总计", "总额", "金额", "项目支出", "项目", "专项", "资金",
+    "部门整体", "整体", "部门", "其中", "共计", "合计", "总计", "总额", "金额", "项目支出", "项目", "专项", "资金",
     "经费", "支出", "达到", "为", "是", "达", "共", "计", ":",
 )
 _YEAR = r"(?:19|20)\d{2}\s*年度?"
+_YEAR_NUMBER = re.compile(r"((?:19|20)\d{2})\s*年")
 # Phrases containing 预算 that are not about a budget column.
 NEUTRAL_PHRASES = (
     "一般公共预算", "政府性基金预算", "国有资本经营预算", "社会保险基金预算", "预算单位", "预算执行",
@@ -231,7 +232,8 @@ def _project_aliases(names: list[str]) -> dict[str, int]:
 
 
 class _Vocabulary:
-    def __init__(self, project_names: list[str]):
+    def __init__(self, project_names: list[str], year: int | None = None):
+        self.year = year
         self.subjects: dict[str, tuple] = {}
         self.subjects.update({k: ("structure", v) for k, v in STRUCTURE_KEYWORDS.items()})
         self.subjects.update({k: ("funding", v) for k, v in FUNDING_KEYWORDS.items()})
@@ -339,6 +341,8 @@ def _attribute_one(text, figure, clause_start, sentence_start, keywords, vocabul
     if not all(vocabulary.is_filler(p) for p in pieces):
         return None
     words = "".join(pieces)
+    if any(int(y) != vocabulary.year for y in _YEAR_NUMBER.findall(words)):
+        return None  # another year's figure
     has_rate_word = any(w in words for w in RATE_WORDS)
     columns = vocabulary.columns_in(words)
 
@@ -347,12 +351,14 @@ def _attribute_one(text, figure, clause_start, sentence_start, keywords, vocabul
             return None
         if subjects:
             subject = subjects[0]
-        elif not first:
-            if previous is None:
-                return None
+        elif previous is not None:
             subject = previous.subject
+        elif heading:
+            subject = heading
+        elif first:
+            subject = ("funding", "total")
         else:
-            subject = heading or ("funding", "total")
+            return None
         excerpt_start = previous.clause_start if previous is not None and not subjects else clause_start
         return _Stated(figure, subject, "rate", excerpt_start)
 
@@ -360,9 +366,9 @@ def _attribute_one(text, figure, clause_start, sentence_start, keywords, vocabul
         return None
     if subjects:
         subject = subjects[0]
-    elif columns and not first and previous is not None:
+    elif columns and previous is not None:
         subject = previous.subject
-    elif columns and first and heading:
+    elif columns and heading:
         subject = heading
     else:
         return None
@@ -474,7 +480,7 @@ _EXCERPT_MAX = 40
 def _excerpt(body: str, sentence: tuple[int, int], start: int, end: int) -> str:
     s_start, s_end = sentence
     content_end = s_end
-    while content_end > s_start and body[content_end - 1] in SENTENCE_END:
+    while content_end > s_start and (body[content_end - 1] in CLAUSE_DELIMITERS or body[content_end - 1].isspace()):
         content_end -= 1
     while start < end and body[start].isspace():
         start += 1
@@ -487,7 +493,7 @@ def _excerpt(body: str, sentence: tuple[int, int], start: int, end: int) -> str:
 
 def check(view) -> list[Inconsistency]:
     """Warnings for figures in the report that disagree with the tables (see the module docstring)."""
-    vocabulary = _Vocabulary([p.name for p in view.project_expenses])
+    vocabulary = _Vocabulary([p.name for p in view.project_expenses], view.assessment.round.year)
     warnings: list[Inconsistency] = []
     for section in view.sections:
         if section.body.strip():
