@@ -88,8 +88,15 @@ def history_codes(items, rules: scoring.RuleSet = scoring.DEFAULT_RULES) -> list
     return [code for code, _ in _HISTORY_TESTS if any(code in h.flags for h in items)]
 
 
+def _is_cost(h) -> bool:
+    """成本指标: spending less than the target is the good direction, so neither a lower target
+    nor an actual above the target means the target is too easy."""
+    line = h.line
+    return line is not None and scoring.LEVEL1_COST in (line.level1, line.level2)
+
+
 def _target_below_last(h, rules) -> bool:
-    if not h.earlier:
+    if not h.earlier or _is_cost(h):
         return False
     target, last_actual = h.current.target_value, h.earlier[-1].actual_value
     return (
@@ -104,7 +111,7 @@ def _target_below_last(h, rules) -> bool:
 def _target_flat(h, rules) -> bool:
     """The same target three years running while every comparable actual beats it by 30%+."""
     points = h.points[-3:]
-    if len(points) < 3:
+    if len(points) < 3 or _is_cost(h):
         return False
     first = points[0].target_value
     if first is None or first.operator not in MORE_IS_BETTER or first.number <= 0:

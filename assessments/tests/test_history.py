@@ -3,6 +3,7 @@
 import importlib
 import uuid
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps as django_apps
@@ -331,6 +332,17 @@ def test_history_flags(years, expected):
     item = yoy(*years)
     assert flags.history_codes([item]) == expected
     assert item.flags == expected
+
+
+def test_cost_indicators_are_not_flagged_for_lower_or_flat_targets():
+    line = SimpleNamespace(level1="产出指标", level2="成本指标")
+    cheaper = history.IndicatorHistory(line, yoy((2019, "=36万元", "30.64万元"), (2020, "=30万元", "")).points)
+    assert flags.history_codes([cheaper]) == []
+    flat = yoy((2018, "≥10万元", "13万元"), (2019, "≥10万元", "14万元"), (2020, "≥10万元", ""))
+    flat.line = SimpleNamespace(level1="成本指标", level2="经济成本指标")
+    assert flags.history_codes([flat]) == []
+    changed = history.IndicatorHistory(line, yoy((2019, "=36万元", "30万元"), (2020, "=36元", "")).points)
+    assert flags.history_codes([changed]) == ["unit_changed"]
 
 
 def test_flags_compute_keeps_its_signature(unit_a):
