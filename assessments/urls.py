@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, review
+from .views import entry, imports, review
 
 app_name = "assessments"
 
@@ -12,6 +12,11 @@ urlpatterns = [
     path("<int:pk>/preview/", entry.assessment_preview, name="preview"),
     path("<int:pk>/submit/", entry.assessment_transition, {"action": "submit"}, name="submit"),
     path("<int:pk>/withdraw/", entry.assessment_transition, {"action": "withdraw"}, name="withdraw"),
+    path("import/", imports.import_new, name="import"),
+    path("<int:pk>/import/", imports.import_replace, name="import_replace"),
+    path("import/<str:token>/", imports.import_preview, name="import_preview"),
+    path("import/<str:token>/confirm/", imports.import_confirm, name="import_confirm"),
+    path("import/<str:token>/cancel/", imports.import_cancel, name="import_cancel"),
     path("review/", review.dashboard, name="dashboard"),
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/bulk/", review.bulk_exports, name="bulk"),

@@ -1,0 +1,339 @@
+"""Turn a parsed workbook into a draft, through the entry form's own validation.
+
+The parsed tables are posted to `EntryForm` exactly as a browser would post them, so an imported
+draft obeys every rule of a typed one and the officer sees the same error sentences ("绩效指标第3行
+「二级指标」：…"). A new draft is made by `services.create_assessment` first; when the form refuses,
+the whole transaction (the new draft included) is rolled back and nothing is saved.
+
+`run(..., dry_run=True)` does the same work and always rolls back: the preview page uses it to
+show, before the officer confirms, the errors that would stop the import.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+
+from .. import readmodel, scoring
+from ..forms import EntryForm, StaleDraft
+from ..layouts import layout_for
+from ..models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, StructureRow
+from ..permissions import EDITABLE_STATES
+from ..services import create_assessment
+from .parser import ParsedWorkbook
+
+KIND_OF_LAYOUT = {"project": "project", "national": "project", "department": "department"}
+LAYOUT_LABELS = dict(Assessment.Layout.choices)
+
+PROJECT_HEADER = ("project_leader", "leader_phone", "supervisor_name", "implementer")
+DEPARTMENT_HEADER = ("duties", "staff_quota", "staff_actual")
+
+
+class ImportInvalid(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class Outcome:
+    assessment: Assessment | None
+    errors: list[str] = field(default_factory=list)
+
+
+class _DryRun(Exception):
+    pass
+
+
+# --- Indicator scores -------------------------------------------------------------------------
+
+
+def resolve_indicators(rows: list[dict], rules: scoring.RuleSet) -> tuple[list[dict], list[str]]:
+    """Each row with the `outcome` and `score` the form needs so that it scores as the sheet says.
+
+    The sheet carries 得分, not 完成情况. A row the rules already score as written keeps both
+    empty (the portal derives them); a qualitative row whose sheet score differs gets the band of
+    that score as its 完成情况 and the score itself; a quantitative row is always scored by the
+    rules, and a differing sheet score is reported.
+    """
+    out, notes = [], []
+    for n, row in enumerate(rows, start=1):
+        row = dict(row)
+        row["outcome"], row["score_entered"] = "", None
+        weight = _dec(row.get("weight"))
+        sheet_score = _dec(row.get("score"))
+        base = scoring.score_indicator(_input(row, weight), rules, row_number=n)
+        if sheet_score is not None and weight is not None and base.score != sheet_score:
+            if base.kind == scoring.KIND_QUALITATIVE:
+                outcome = _band_of(sheet_score, weight, rules)
+                row["outcome"] = outcome
+                again = scoring.score_indicator(_input(row, weight, outcome=outcome), rules, row_number=n)
+                if again.score != sheet_score:
+                    row["score_entered"] = str(sheet_score)
+            else:
+                computed = "无法计分" if base.score is None else scoring.fmt(base.score)
+                notes.append(
+                    f"绩效指标第{n}行「{row.get('name', '')}」：表中得分 {scoring.fmt(sheet_score)} 与按评分规则计算的 "
+                    f"{computed} 不同，以规则计算为准。"
+                )
+        out.append(row)
+    return out, notes
+
+
+def _dec(value) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def _input(row: dict, weight, *, outcome=None, score=None) -> scoring.IndicatorInput:
+    return scoring.IndicatorInput(
+        level1=row.get("level1", ""), level2=row.get("level2", ""), name=row.get("name", ""),
+        target=row.get("target", ""), actual=row.get("actual", ""), weight=weight,
+        outcome=outcome, score=score, reason=row.get("reason", ""),
+    )
+
+
+def _band_of(score: Decimal, weight: Decimal, rules: scoring.RuleSet) -> str:
+    if weight == 0:
+        return scoring.OUTCOME_ACHIEVED
+    for outcome in (scoring.OUTCOME_ACHIEVED, scoring.OUTCOME_PARTIAL):
+        low, _high, _inclusive = scoring.score_band(outcome, weight, rules)
+        if score >= low:
+            return outcome
+    return scoring.OUTCOME_FAILED
+
+
+# --- Preview ----------------------------------------------------------------------------------
+
+
+def stub(unit, round_, parsed: ParsedWorkbook, layout: str, project_name: str = "") -> Assessment:
+    """An unsaved assessment carrying the workbook's header, for the preview page."""
+    kind = KIND_OF_LAYOUT[layout]
+    a = Assessment(unit=unit, round=round_, kind=kind, layout=layout)
+    a.project_name = project_name or parsed.header.get("project_name", "")
+    if kind == "project":
+        a.implementer, a.supervisor_name = unit.name, unit.supervisor
+        for name in PROJECT_HEADER:
+            if name in parsed.header:
+                setattr(a, name, parsed.header[name] or "")
+    else:
+        for name in DEPARTMENT_HEADER:
+            if name in parsed.header:
+                setattr(a, name, parsed.header[name] if name != "duties" else parsed.header[name] or "")
+    return a
+
+
+def preview_view(assessment: Assessment, parsed: ParsedWorkbook) -> readmodel.AssessmentView:
+    """The read model of what the import would give (unsaved rows; scores as they would be)."""
+    layout = layout_for(assessment.layout)
+    rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules)
+    funding = [
+        FundingRow(source=s, initial_budget=_dec(parsed.funding.get(s, {}).get("initial_budget")),
+                   budget=_dec(parsed.funding.get(s, {}).get("budget")), actual=_dec(parsed.funding.get(s, {}).get("actual")),
+                   reason=parsed.funding.get(s, {}).get("reason", ""))
+        for s in layout.sources
+    ]
+    indicators = [
+        Indicator(level1=r["level1"], level2=r["level2"], name=r["name"], target=r["target"], actual=r["actual"],
+                  weight=_dec(r.get("weight")), outcome=r["outcome"], score=_dec(r["score_entered"]), reason=r["reason"])
+        for r in rows
+    ]
+    structure = [StructureRow(item=i, budget=_dec(v.get("budget")), actual=_dec(v.get("actual"))) for i, v in parsed.structure.items()]
+    goals = [Goal(target=g["target"], achieved=g["achieved"]) for g in parsed.goals]
+    expenses = [
+        ProjectExpense(name=e["name"], budget=_dec(e["budget"]), actual=_dec(e["actual"]), note=e["note"], confidential=e["confidential"])
+        for e in parsed.expenses
+    ]
+    sections = [ReportSection(key=s["key"], title=s["title"], body=s["body"]) for s in (parsed.sections or [])]
+    return readmodel.build(
+        assessment, funding_rows=funding, indicators=indicators, structure_rows=structure, goals=goals,
+        expenses=expenses, sections=sections,
+    )
+
+
+# --- Building the form data -------------------------------------------------------------------
+
+
+def entry_data(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_name: bool) -> dict:
+    """The entry form's POST data: the draft's current values with the workbook's tables put in.
+
+    Tables the workbook does not have (no goals, no report sheet, …) keep the draft's rows.
+    """
+    entry = EntryForm(assessment)
+    data = entry.as_post_data()
+    layout = entry.layout
+
+    header = parsed.header
+    if assessment.is_project:
+        if not keep_project_name and header.get("project_name"):
+            data["header-project_name"] = header["project_name"]
+        names = PROJECT_HEADER
+    else:
+        names = DEPARTMENT_HEADER
+    for name in names:
+        if name in header:
+            value = header[name]
+            data[f"header-{name}"] = "" if value is None else str(value)
+
+    if parsed.funding:
+        for form in entry.funding.forms:
+            row = parsed.funding.get(form.instance.source, {})
+            for name in layout.columns:
+                value = row.get(name)
+                data[form.add_prefix(name)] = "" if value is None else str(value)
+    if entry.structure is not None and parsed.structure:
+        for form in entry.structure.forms:
+            row = parsed.structure.get(form.instance.item, {})
+            for name in ("budget", "actual"):
+                value = row.get(name)
+                data[form.add_prefix(name)] = "" if value is None else str(value)
+
+    if parsed.goals:
+        _fill_in_place(data, entry.goals, [{"target": g["target"], "achieved": g["achieved"]} for g in parsed.goals])
+    if parsed.indicators:
+        rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules)
+        _replace_rows(data, entry.indicators, [
+            {
+                "level1": r["level1"], "level2": r["level2"], "name": r["name"], "target": r["target"],
+                "actual": r["actual"], "weight": r.get("weight") or "", "outcome": r["outcome"],
+                "score": r["score_entered"] or "", "reason": r["reason"],
+            }
+            for r in rows
+        ])
+    if entry.expenses is not None and parsed.expenses:
+        _fill_in_place(data, entry.expenses, [
+            {"name": e["name"], "budget": e["budget"] or "", "actual": e["actual"] or "", "note": e["note"],
+             "confidential": e["confidential"]}
+            for e in parsed.expenses
+        ])
+    if parsed.sections is not None:
+        by_key = {s["key"]: s for s in parsed.sections}
+        for form in entry.sections.forms:
+            section = by_key.get(form.instance.key, {})
+            data[form.add_prefix("title")] = section.get("title", "")
+            data[form.add_prefix("body")] = section.get("body", "")
+    return data
+
+
+def _set(data: dict, prefix: str, values: dict) -> None:
+    for name, value in values.items():
+        key = f"{prefix}-{name}"
+        if isinstance(value, bool):
+            if value:
+                data[key] = "on"
+            else:
+                data.pop(key, None)
+        else:
+            data[key] = "" if value is None else str(value)
+
+
+def _fill_in_place(data: dict, formset, rows: list[dict]) -> None:
+    """Rows take the places of the existing ones (extra existing rows are deleted)."""
+    initial = formset.initial_form_count()
+    for n, values in enumerate(rows):
+        prefix = f"{formset.prefix}-{n}"
+        _set(data, prefix, values)
+        data[f"{prefix}-ORDER"] = str(n + 1)
+        data.pop(f"{prefix}-DELETE", None)
+        if n >= initial:
+            data.pop(f"{prefix}-id", None)
+            data[f"{prefix}-{formset.fk.name}"] = str(formset.instance.pk)
+    for n in range(len(rows), initial):
+        data[f"{formset.prefix}-{n}-DELETE"] = "on"
+    data[f"{formset.prefix}-TOTAL_FORMS"] = str(max(initial, len(rows)))
+
+
+def _replace_rows(data: dict, formset, rows: list[dict]) -> None:
+    """All existing rows are deleted and the workbook's rows added (indicators get new identities)."""
+    initial = formset.initial_form_count()
+    for n in range(initial):
+        data[formset.forms[n].add_prefix("DELETE")] = "on"
+    for offset, values in enumerate(rows):
+        n = initial + offset
+        prefix = f"{formset.prefix}-{n}"
+        for name, value in values.items():
+            data[f"{prefix}-{name}"] = "" if value is None else str(value)
+        data[f"{prefix}-ORDER"] = str(offset + 1)
+        data[f"{prefix}-{formset.fk.name}"] = str(formset.instance.pk)
+    data[f"{formset.prefix}-TOTAL_FORMS"] = str(initial + len(rows))
+
+
+# --- Running the import -----------------------------------------------------------------------
+
+
+def duplicate_error(unit, round_, layout: str, project_name: str, exclude_pk=None) -> str | None:
+    """The entry form's own wording when the unit already has this assessment in the round."""
+    qs = Assessment.objects.filter(unit=unit, round=round_)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    if KIND_OF_LAYOUT[layout] == "department":
+        if qs.filter(kind="department").exists():
+            return f"本单位{round_.year}年度的部门整体支出绩效自评已存在。"
+        return None
+    if not project_name:
+        return "项目支出自评须填写项目名称。"
+    if qs.filter(kind="project", project_name=project_name).exists():
+        return f"本单位{round_.year}年度已有项目“{project_name}”的自评。"
+    return None
+
+
+def import_new(*, user, unit, round_, layout: str, parsed: ParsedWorkbook, project_name: str = "", dry_run=False) -> Outcome:
+    """A new draft from the workbook; nothing is saved when anything is refused."""
+    project_name = (project_name or parsed.header.get("project_name", "")).strip() if layout != "department" else ""
+    problem = duplicate_error(unit, round_, layout, project_name)
+    if problem:
+        return Outcome(None, [problem])
+    try:
+        with transaction.atomic():
+            assessment = create_assessment(
+                unit=unit, round=round_, kind=KIND_OF_LAYOUT[layout], layout=layout, project_name=project_name, user=user
+            )
+            _save(assessment, parsed, keep_project_name=True)
+            if dry_run:
+                raise _DryRun
+    except ImportInvalid as exc:
+        return Outcome(None, exc.errors)
+    except _DryRun:
+        return Outcome(None, [])
+    return Outcome(assessment, [])
+
+
+def import_into(*, assessment: Assessment, parsed: ParsedWorkbook, expected_version: int, dry_run=False) -> Outcome:
+    """Replace the tables of a draft (the ones the workbook has) with the workbook's rows."""
+    if assessment.layout != parsed.layout:
+        return Outcome(None, [layout_mismatch(assessment, parsed)])
+    try:
+        with transaction.atomic():
+            current = Assessment.objects.select_for_update().get(pk=assessment.pk)
+            if current.state not in EDITABLE_STATES:
+                raise ImportInvalid([f"该自评当前状态为“{current.get_state_display()}”，不能修改。"])
+            if current.version != expected_version:
+                raise StaleDraft
+            _save(current, parsed, keep_project_name=True)
+            if dry_run:
+                raise _DryRun
+    except ImportInvalid as exc:
+        return Outcome(None, exc.errors)
+    except StaleDraft:
+        return Outcome(None, [STALE])
+    except _DryRun:
+        return Outcome(None, [])
+    return Outcome(current, [])
+
+
+STALE = "本次未导入：预览之后，该自评已在别处被保存或提交。请重新上传文件并核对预览。"
+
+
+def layout_mismatch(assessment: Assessment, parsed: ParsedWorkbook) -> str:
+    return (
+        f"文件是“{LAYOUT_LABELS[parsed.layout]}”，当前草稿是“{LAYOUT_LABELS[assessment.layout]}”，"
+        "表样不同，不能替换；请用“从Excel导入”新建。"
+    )
+
+
+def _save(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_name: bool) -> None:
+    assessment = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+    data = entry_data(assessment, parsed, keep_project_name=keep_project_name)
+    entry = EntryForm(assessment, data)
+    if not entry.is_valid():
+        raise ImportInvalid(entry.error_list())
+    entry.save(assessment.version)

@@ -1,0 +1,1199 @@
+"""Read an 自评表 workbook into a plain, JSON-ready dict (no Django, no database).
+
+What it understands: the portal's own export (exports/xlsx.py), and workbooks laid out like the
+three paper forms (seed 001's 项目支出 table, seed 004's 部门整体支出 table, the national template
+of 财预〔2020〕10号), however the unit has arranged the cells: captions merged down column A or
+not, 一级/二级 cells merged over several rows or left blank under the first, "产出指标（50分）"
+headers, a header row repeated on every printed page, total rows (合计/总分), blank rows, notes
+below the table, amounts with or without 万元 and in full-width digits, "—" / "-" / "/" for
+empty, formulas (the cached value is used; a formula without one is reported).
+
+Every non-empty cell that was not taken into the result, and is not a label or a value the portal
+computes itself (执行率, 得分 of the funding row, totals), is listed in ``unmapped`` with its sheet,
+row, column letter and the reason in Chinese.
+
+Text is kept as written (trimmed): the scoring module parses "≥10次", ">=10次", "＞１０次" itself,
+so an imported target scores exactly as the same text typed into the form.
+"""
+
+import datetime
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import openpyxl
+from openpyxl.utils import get_column_letter
+
+from .. import scoring
+
+PORTAL_CREATOR = "绩效自评门户"
+PORTAL_TABLE_SHEET = "自评表"
+PORTAL_REPORT_SHEET = "自评报告"
+PORTAL_HEADING_STYLE = "自评报告章节"
+NO_REPORT_TEXT = "（本项目自评表未附文字报告）"
+CONFIDENTIAL_WORD = "涉密"
+
+NO_TABLE = "未在工作簿中找到可识别的自评表：需要“绩效指标”表头（一级指标、二级指标、三级指标）或“资金情况”表头（预算数、执行数）。"
+
+SECTION_KEYS = (
+    "basic_info", "general_budget", "gov_fund", "state_capital", "social_insurance",
+    "department_performance", "project_performance", "problems", "improvements", "application", "other",
+)
+SECTION_LABELS = (
+    "部门（单位）基本情况", "一般公共预算支出情况", "政府性基金预算支出情况", "国有资本经营预算支出情况",
+    "社会保险基金预算支出情况", "部门整体支出绩效情况", "项目支出绩效情况", "存在的问题及原因分析",
+    "下一步改进措施", "绩效自评结果拟应用和公开情况", "其他需要说明的情况",
+)
+# Keywords for report headings of workbooks not made by the portal (checked in this order).
+SECTION_KEYWORDS = (
+    ("gov_fund", ("政府性基金",)),
+    ("state_capital", ("国有资本",)),
+    ("social_insurance", ("社会保险",)),
+    ("general_budget", ("一般公共预算",)),
+    ("project_performance", ("项目支出绩效",)),
+    ("department_performance", ("整体支出绩效",)),
+    ("problems", ("问题",)),
+    ("improvements", ("改进",)),
+    ("application", ("结果",)),
+    ("other", ("其他需要说明", "其他说明")),
+    ("basic_info", ("基本情况", "概况")),
+)
+
+EMPTY_MARKS = frozenset({"", "—", "——", "–", "-", "--", "/", "\\", "无", "空", "－"})
+_CN_DIGITS = "一二三四五六七八九十"
+_HEADING_RE = re.compile(r"^([一二三四五六七八九十]+)、\s*(.+)$", re.S)
+_LEVEL1_WEIGHT_RE = re.compile(r"^(.*?)[(（]\s*([0-9]+(?:\.[0-9]+)?)\s*分?\s*[)）]$")
+_PHONE_RE = re.compile(r"[\s,，、/]*((?:\+?86[- ]?)?(?:[0-9*][0-9*\- ()（）]{5,}[0-9*]))\s*$")
+_YEAR_RE = re.compile(r"((?:19|20)[0-9]{2})\s*年")
+_YEAR_ONLY_RE = re.compile(r"^\(?((?:19|20)[0-9]{2})年度?\)?$")
+_CENT = Decimal("0.01")
+
+
+# --- Result ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Unmapped:
+    sheet: str
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    @property
+    def cell(self) -> str:
+        return f"{self.column}{self.row}"
+
+
+@dataclass
+class ParsedWorkbook:
+    """What the workbook said, in the entry form's terms. Amounts are strings ("36.00") or None."""
+
+    kind: str = ""
+    layout: str = ""
+    year: int | None = None
+    title: str = ""
+    unit_name: str = ""
+    from_portal: bool = False
+    header: dict = field(default_factory=dict)
+    funding: dict = field(default_factory=dict)  # source -> {initial_budget, budget, actual, reason}
+    funding_columns: list = field(default_factory=list)
+    structure: dict = field(default_factory=dict)  # item -> {budget, actual}
+    goals: list = field(default_factory=list)  # [{target, achieved}]
+    indicators: list = field(default_factory=list)  # [{level1, level2, name, target, actual, weight, score, reason}]
+    expenses: list = field(default_factory=list)  # [{name, budget, actual, note, confidential}]
+    sections: list | None = None  # [{key, title, body}]; None: the workbook has no report
+    level1_weights: dict = field(default_factory=dict)
+    unmapped: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data["unmapped"] = [u.__dict__.copy() for u in self.unmapped]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ParsedWorkbook":
+        data = dict(data)
+        data["unmapped"] = [Unmapped(**u) for u in data.get("unmapped", [])]
+        return cls(**data)
+
+
+class ParseRefused(Exception):
+    """The workbook cannot be read as an 自评表; `str(exc)` is the message for the officer."""
+
+
+class NoTableFound(ParseRefused):
+    pass
+
+
+MAX_CELLS = 200_000
+TOO_MANY_CELLS = "工作表中的单元格过多（超过 20 万个），不像是自评表，已拒绝导入。"
+
+
+# --- Cell values ----------------------------------------------------------------------------
+
+
+def norm(text) -> str:
+    """Label key: NFKC, no whitespace, no trailing colon."""
+    text = unicodedata.normalize("NFKC", str(text or ""))
+    return "".join(text.split()).rstrip(":：")
+
+
+def _is_empty_mark(text: str) -> bool:
+    return norm(text) in EMPTY_MARKS or unicodedata.normalize("NFKC", text).strip() in EMPTY_MARKS
+
+
+def _decimal_text(value) -> str:
+    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if d == d.to_integral():
+        return str(d.quantize(Decimal(1)))
+    return format(d.normalize(), "f")
+
+
+def as_text(value, number_format: str = "General") -> str:
+    """A cell as the text a person sees: numbers without ".0", percentages with %, dates as dates."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (int, float, Decimal)):
+        if "%" in (number_format or ""):
+            d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            return _decimal_text(d * 100) + "%"
+        return _decimal_text(value)
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("_x000D_", "")
+    return text.strip()
+
+
+def _clean_text(value, number_format="General") -> str:
+    text = as_text(value, number_format)
+    return "" if _is_empty_mark(text) else text
+
+
+def parse_amount(value, number_format: str = "General") -> tuple[Decimal | None, str]:
+    """An amount in 万元: (value, "") or (None, reason). Empty marks give (None, "")."""
+    if value is None:
+        return None, ""
+    if isinstance(value, bool):
+        return None, "不是金额"
+    if isinstance(value, (int, float, Decimal)):
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    else:
+        text = unicodedata.normalize("NFKC", str(value)).strip()
+        text = "".join(text.split()).replace(",", "")
+        if text in EMPTY_MARKS or text in ("—", "——"):
+            return None, ""
+        for suffix in ("万元", "万"):
+            if text.endswith(suffix):
+                text = text[: -len(suffix)]
+                break
+        else:
+            if text.endswith("元"):
+                return None, "金额单位是“元”，表格金额应以万元填写"
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            return None, "无法识别为金额（应为数字，单位万元）"
+        if not d.is_finite():
+            return None, "无法识别为金额（应为数字，单位万元）"
+    if d < 0:
+        return None, "金额不能为负数"
+    if abs(d) >= Decimal("1e12"):
+        return None, "金额过大，请检查单位是否为万元"
+    return d.quantize(_CENT, rounding=ROUND_HALF_UP), ""
+
+
+def parse_number(value, *, integer=False) -> tuple[Decimal | int | None, str]:
+    """A weight, score or head count."""
+    if value is None:
+        return None, ""
+    if isinstance(value, bool):
+        return None, "不是数字"
+    if isinstance(value, (int, float, Decimal)):
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    else:
+        text = "".join(unicodedata.normalize("NFKC", str(value)).split())
+        if text in EMPTY_MARKS or text in ("—", "——"):
+            return None, ""
+        for suffix in ("分", "人", "名"):
+            if text.endswith(suffix):
+                text = text[: -len(suffix)]
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            return None, "无法识别为数字"
+        if not d.is_finite():
+            return None, "无法识别为数字"
+    if d < 0:
+        return None, "不能为负数"
+    if integer:
+        if d != d.to_integral():
+            return None, "人数应为整数"
+        return int(d), ""
+    return d.quantize(_CENT, rounding=ROUND_HALF_UP), ""
+
+
+def _money(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+# --- The sheet grid -------------------------------------------------------------------------
+
+
+@dataclass
+class GridCell:
+    row: int  # origin (top-left of its merged range)
+    col: int
+    last_row: int
+    last_col: int
+    value: object
+    number_format: str
+    style: str
+    formula_missing: bool  # a formula whose cached value is absent
+
+    @property
+    def text(self) -> str:
+        return as_text(self.value, self.number_format)
+
+    @property
+    def key(self) -> str:
+        return norm(self.text)
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        return self.row, self.col
+
+
+class Grid:
+    """One worksheet with merged ranges resolved: `at(r, c)` gives the cell covering (r, c)."""
+
+    def __init__(self, ws, formulas: set[tuple[int, int]]):
+        self.title = ws.title
+        merged = {}
+        for rng in ws.merged_cells.ranges:
+            for r in range(rng.min_row, rng.max_row + 1):
+                for c in range(rng.min_col, rng.max_col + 1):
+                    merged[(r, c)] = (rng.min_row, rng.min_col, rng.max_row, rng.max_col)
+        self.cells: dict[tuple[int, int], GridCell] = {}
+        # ws._cells holds only the cells that exist; iter_rows() would walk every formatted row.
+        for (r, c), cell in sorted(ws._cells.items()):
+            if (r, c) in merged and merged[(r, c)][:2] != (r, c):
+                continue
+            value = cell.value
+            if isinstance(value, str) and not value.strip():
+                value = None
+            missing = (r, c) in formulas and value is None
+            if value is None and not missing:
+                continue
+            r2, c2 = merged.get((r, c), (r, c, r, c))[2:]
+            style = getattr(cell, "style", "") or ""
+            self.cells[(r, c)] = GridCell(r, c, r2, c2, value, cell.number_format or "General", style, missing)
+        self.cover: dict[tuple[int, int], GridCell] = {}
+        self.by_row: dict[int, dict[tuple[int, int], GridCell]] = {}
+        for cell in self.cells.values():
+            if (cell.last_row - cell.row + 1) * (cell.last_col - cell.col + 1) > MAX_CELLS:
+                raise ParseRefused(TOO_MANY_CELLS)
+            for r in range(cell.row, cell.last_row + 1):
+                for c in range(cell.col, cell.last_col + 1):
+                    self.cover[(r, c)] = cell
+                self.by_row.setdefault(r, {})[cell.origin] = cell
+            if len(self.cover) > 4 * MAX_CELLS:
+                raise ParseRefused(TOO_MANY_CELLS)
+        self.rows = sorted(self.by_row)
+
+    def at(self, r: int, c: int) -> GridCell | None:
+        return self.cover.get((r, c))
+
+    def row_cells(self, r: int) -> list[GridCell]:
+        """Distinct cells covering row r, left to right (a merged cell once)."""
+        return sorted(self.by_row.get(r, {}).values(), key=lambda cell: cell.col)
+
+
+# --- Column headers -------------------------------------------------------------------------
+
+
+def _funding_column(key: str) -> str | None:
+    if key.startswith("年初预算"):
+        return "initial_budget"
+    if key.startswith("全年预算") or key in ("预算数", "预算数(万元)", "调整后预算数"):
+        return "budget"
+    if "执行率" in key:
+        return "rate"
+    if "执行数" in key or "实际投入" in key or key.startswith("决算数"):
+        return "actual"
+    if key == "分值":
+        return "weight"
+    if key in ("得分", "自评得分"):
+        return "score"
+    if "原因" in key:
+        return "reason"
+    return None
+
+
+def _indicator_column(key: str) -> str | None:
+    if "一级指标" in key:
+        return "level1"
+    if "二级指标" in key:
+        return "level2"
+    if "三级指标" in key:
+        return "name"
+    if key.startswith("复核"):
+        return "review"
+    if "指标值" in key:
+        return "target"
+    if "完成值" in key or key in ("实际完成情况", "完成情况"):
+        return "actual"
+    if key == "分值" or key == "权重":
+        return "weight"
+    if key in ("得分", "自评得分"):
+        return "score"
+    if "原因" in key or "改进措施" in key:
+        return "reason"
+    return None
+
+
+FUNDING_SOURCES = (
+    ("carryover", ("上年结转",)),
+    ("fiscal", ("财政拨款",)),
+    ("other", ("其他资金",)),
+    ("total", ("合计", "年度资金总额", "资金总额", "总计")),
+)
+STRUCTURE_ITEMS = (
+    ("personnel", ("人员支出", "人员经费")),
+    ("operating", ("公用支出", "公用经费")),
+    ("basic", ("基本支出",)),
+    ("project", ("项目支出",)),
+)
+TOTAL_WORDS = ("合计", "总分", "总计", "小计", "得分合计", "分值合计")
+NOTE_STARTS = ("注", "备注", "说明", "填表", "填报", "单位负责人", "联系人", "审核人", "制表")
+
+HEADER_LABELS = {
+    "项目名称": "project_name",
+    "项目负责人及电话": "leader_and_phone",
+    "项目负责人及联系电话": "leader_and_phone",
+    "项目负责人": "project_leader",
+    "负责人": "project_leader",
+    "联系电话": "leader_phone",
+    "电话": "leader_phone",
+    "主管部门": "supervisor_name",
+    "主管部门及代码": "supervisor_name",
+    "实施单位": "implementer",
+    "部门(单位)": "unit_name",
+    "部门名称": "unit_name",
+    "单位名称": "unit_name",
+    "预算单位": "unit_name",
+    "部门职责": "duties",
+    "部门主要职责": "duties",
+    "人员编制": "staff_quota",
+    "编制人数": "staff_quota",
+    "实有人数": "staff_actual",
+}
+
+
+def _source_of(keys: list[str], table: list) -> str | None:
+    for source, words in table:
+        if any(any(word in key for word in words) for key in keys):
+            return source
+    return None
+
+
+# --- The parser -----------------------------------------------------------------------------
+
+
+class _SheetParser:
+    """Walks one worksheet top to bottom, switching between the blocks of the 自评表."""
+
+    def __init__(self, grid: Grid, result: ParsedWorkbook, portal: bool):
+        self.g = grid
+        self.out = result
+        self.portal = portal
+        self.used: set[tuple[int, int]] = set()
+        self.reasons: dict[tuple[int, int], str] = {}
+        self.state: str | None = None
+        self.cols: dict[str, tuple[int, int]] = {}
+        self.header_keys: tuple = ()
+        self.sub = ""  # 资金来源 / 资金结构 inside one funding table
+        self.prev_level1 = self.prev_level2 = ""
+        self.last_header_field: tuple[str, int] | None = None  # (field, column of its label)
+        self.found_table = False
+        self.goal_rows: list[tuple[str, str]] = []
+        self.duties_rows: list[str] = []
+
+    # Bookkeeping.
+
+    def use(self, cell: GridCell | None) -> None:
+        if cell is not None:
+            self.used.add(cell.origin)
+
+    def refuse(self, cell: GridCell, reason: str) -> None:
+        self.reasons[cell.origin] = reason
+
+    def value_in(self, r: int, span: tuple[int, int]) -> GridCell | None:
+        """The cell of row r under a header spanning columns span (first non-empty one)."""
+        c1, c2 = span
+        for c in range(c1, c2 + 1):
+            cell = self.g.at(r, c)
+            if cell is not None and cell.row == r:
+                return cell
+        return None
+
+    def text(self, cell: GridCell | None, *, empty_marks=True) -> str:
+        if cell is None:
+            return ""
+        if cell.formula_missing:
+            self.refuse(cell, FORMULA_MISSING)
+            return ""
+        self.use(cell)
+        return _clean_text(cell.value, cell.number_format) if empty_marks else cell.text
+
+    def amount(self, cell: GridCell | None) -> str | None:
+        if cell is None:
+            return None
+        if cell.formula_missing:
+            self.refuse(cell, FORMULA_MISSING)
+            return None
+        value, problem = parse_amount(cell.value, cell.number_format)
+        if problem:
+            self.refuse(cell, problem)
+            return None
+        self.use(cell)
+        return _money(value)
+
+    def number(self, cell: GridCell | None, *, integer=False):
+        if cell is None:
+            return None
+        if cell.formula_missing:
+            self.refuse(cell, FORMULA_MISSING)
+            return None
+        value, problem = parse_number(cell.value, integer=integer)
+        if problem:
+            self.refuse(cell, problem)
+            return None
+        self.use(cell)
+        return value
+
+    # Walking.
+
+    def run(self) -> None:
+        for r in self.g.rows:
+            cells = [c for c in self.g.row_cells(r)]
+            own = [c for c in cells if c.row == r]  # cells starting on this row
+            if not own:
+                continue  # only vertical merges pass through: nothing new
+            self.row(r, cells, own)
+        self.flush_goals()
+        self.flush_duties()
+
+    def row(self, r, cells, own) -> None:
+        labels = [c for c in own if len(c.key) <= 20]
+        if self.detect_header(r, labels, [c.key for c in labels]):
+            for c in own:
+                if c.origin not in self.used:
+                    self.reasons.setdefault(c.origin, NOT_IN_TABLE)
+            return
+        if self.is_title(own):
+            return
+        if self.header_row(r, cells, own):
+            return
+        handler = {
+            "funding": self.funding_row,
+            "structure": self.structure_row,
+            "goals": self.goal_row,
+            "indicators": self.indicator_row,
+            "expenses": self.expense_row,
+        }.get(self.state)
+        if handler is not None and handler(r, cells, own):
+            return
+        reason = NOTE_OUTSIDE
+        if self.state is not None and not own[0].key.startswith(NOTE_STARTS):
+            reason = f"无法识别此行属于{BLOCK_LABELS[self.state]}的哪一栏，未导入"
+        self.state = None
+        for cell in own:
+            if cell.origin not in self.used and cell.origin not in self.reasons:
+                self.reasons[cell.origin] = reason
+
+    def is_title(self, own) -> bool:
+        if len(own) != 1:
+            return False
+        cell = own[0]
+        key = cell.key
+        if "自评表" in key and len(key) <= 80:
+            self.use(cell)
+            if not self.out.title:
+                self.out.title = cell.text
+                match = _YEAR_RE.search(cell.text)
+                if match:
+                    self.out.year = int(match.group(1))
+                if "部门整体" in key:
+                    self.out.kind = self.out.kind or "department"
+            self.state = None
+            return True
+        year = _YEAR_ONLY_RE.match(key)
+        if year and not self.found_table:
+            self.use(cell)
+            self.out.year = self.out.year or int(year.group(1))
+            return True
+        if key.startswith("单位:") or key.startswith("金额单位") or key.startswith("单位(盖章)") or key.startswith("填报单位"):
+            self.use(cell)
+            return True
+        return False
+
+    # Header detection.
+
+    def detect_header(self, r, own, keys) -> bool:
+        ind = {name: (c.col, c.last_col) for c in own if (name := _indicator_column(c.key))}
+        if "level1" in ind and "level2" in ind:
+            for c in own:
+                self.use(c)
+            if self.state == "indicators" and set(ind) == set(self.cols):
+                return True  # the header repeated on the next printed page
+            self.state, self.cols, self.found_table = "indicators", ind, True
+            self.prev_level1 = self.prev_level2 = ""
+            return True
+        has_structure_caption = any(k.startswith("资金结构") for k in keys)
+        fund = {}
+        for c in own:
+            name = _funding_column(c.key)
+            if name and name not in fund:
+                fund[name] = (c.col, c.last_col)
+        amounts = [n for n in ("initial_budget", "budget", "actual") if n in fund]
+        if has_structure_caption and amounts and any(k in ("支出", "项目") for k in keys):
+            for c in own:
+                self.use(c)
+            self.state, self.cols, self.found_table = "structure", fund, True
+            return True
+        if "actual" in fund and len(amounts) >= 2 or (len(amounts) >= 1 and any("资金" in k for k in keys) and "actual" in fund):
+            if any(k == "项目名称" for k in keys) and any("实际支出" in k for k in keys):
+                pass  # 项目支出明细, below
+            else:
+                for c in own:
+                    self.use(c)
+                if self.state == "funding" and set(fund) == set(self.cols):
+                    return True
+                self.state, self.cols, self.found_table, self.sub = "funding", fund, True, ""
+                self.out.funding_columns = [n for n in ("initial_budget", "budget", "actual", "reason") if n in fund]
+                return True
+        if any(k == "项目名称" for k in keys) and any("实际支出" in k or "支出" == k for k in keys):
+            cols = {}
+            for c in own:
+                k = c.key
+                if k == "项目名称":
+                    cols["name"] = (c.col, c.last_col)
+                elif "预算" in k:
+                    cols["budget"] = (c.col, c.last_col)
+                elif "支出" in k or "执行" in k:
+                    cols["actual"] = (c.col, c.last_col)
+                elif k in ("说明", "备注", "主要用途", "用途"):
+                    cols["note"] = (c.col, c.last_col)
+            for c in own:
+                self.use(c)
+            self.state, self.cols = "expenses", cols
+            return True
+        goal_target = [c for c in own if ("目标" in c.key and "完成" not in c.key and "指标" not in c.key)]
+        goal_done = [c for c in own if "完成情况" in c.key and "指标" not in c.key]
+        if goal_target and goal_done:
+            target_cell = goal_target[-1]
+            for c in own:
+                self.use(c)
+            self.flush_goals()
+            self.state = "goals"
+            self.cols = {"target": (target_cell.col, target_cell.last_col), "achieved": (goal_done[0].col, goal_done[0].last_col)}
+            return True
+        return False
+
+    # Header block (项目名称 … / 部门职责 …).
+
+    def header_row(self, r, cells, own) -> bool:
+        labelled = False
+        for i, cell in enumerate(cells):
+            field_name = HEADER_LABELS.get(cell.key)
+            if field_name is None or cell.row != r:
+                continue
+            if field_name == "project_name" and self.state == "expenses":
+                return False
+            labelled = True
+            self.use(cell)
+            self.flush_goals()
+            value = None
+            for nxt in cells[i + 1 :]:
+                if HEADER_LABELS.get(nxt.key):
+                    break
+                if nxt.row == r:
+                    value = nxt
+                    break
+            self.set_header(field_name, value)
+            self.last_header_field = (field_name, cell.col)
+        if labelled:
+            self.state = None
+            return True
+        # A long 部门职责 continues on the next rows beside its caption merged down column A.
+        if self.last_header_field and self.last_header_field[0] == "duties":
+            first = cells[0] if cells else None
+            if first is not None and first.row < r and HEADER_LABELS.get(first.key) == "duties" and len(own) == 1:
+                self.duties_rows.append(self.text(own[0], empty_marks=False))
+                return True
+        return False
+
+    def set_header(self, field_name: str, cell: GridCell | None) -> None:
+        h = self.out.header
+        target = {"leader_and_phone": "project_leader"}.get(field_name, field_name)
+        if h.get(target) not in (None, "") and cell is not None:
+            self.refuse(cell, "该栏目在表中重复出现，已采用前面的值")
+            return
+        if field_name in ("staff_quota", "staff_actual"):
+            h[field_name] = self.number(cell, integer=True)
+            return
+        text = self.text(cell)
+        if field_name == "leader_and_phone":
+            leader, phone = split_leader_phone(text)
+            h["project_leader"] = leader
+            self.set_phone(cell, phone)
+        elif field_name == "leader_phone":
+            self.set_phone(cell, text)
+        elif field_name == "unit_name":
+            self.out.unit_name = text
+            self.out.kind = self.out.kind or "department"
+        elif field_name == "duties":
+            self.duties_rows = [text] if text else []
+            self.out.kind = self.out.kind or "department"
+        else:
+            h[field_name] = text
+            if field_name == "project_name":
+                self.out.kind = self.out.kind or "project"
+
+    def set_phone(self, cell, phone: str) -> None:
+        if "*" in phone:
+            self.out.header["leader_phone"] = ""
+            if cell is not None:
+                self.out.notes.append(f"{self.g.title}!{get_column_letter(cell.col)}{cell.row}：{PHONE_MASKED}")
+            return
+        self.out.header["leader_phone"] = phone
+
+    def flush_duties(self) -> None:
+        if self.duties_rows:
+            width = _portal_width(self.out, "duties") if self.portal else None
+            self.out.header["duties"] = join_pieces(self.duties_rows, width)
+            self.duties_rows = []
+
+    # Funding and structure.
+
+    def _labels_left_of(self, r, cells) -> tuple[list[str], list[GridCell]]:
+        first_amount = min(c1 for name, (c1, _c2) in self.cols.items() if name != "reason")
+        left = [c for c in cells if c.col < first_amount]
+        return [c.key for c in left], left
+
+    def funding_row(self, r, cells, own) -> bool:
+        keys, left = self._labels_left_of(r, cells)
+        if any(k.startswith("资金结构") for k in keys):
+            self.sub = "structure"
+        elif any(k.startswith("资金来源") for k in keys):
+            self.sub = ""
+        own_keys = [c.key for c in left if c.row == r] or keys
+        if self.sub == "structure":
+            item = _source_of(own_keys, STRUCTURE_ITEMS)
+            if item is None and any(k in TOTAL_WORDS for k in own_keys):
+                for c in own:
+                    self.use(c)  # 资金结构 合计: the portal adds it up itself
+                return True
+            if item is None:
+                return False
+            for c in left:
+                self.use(c)
+            self.out.structure[item] = {
+                "budget": self.amount(self.value_in(r, self.cols["budget"])) if "budget" in self.cols else None,
+                "actual": self.amount(self.value_in(r, self.cols["actual"])) if "actual" in self.cols else None,
+            }
+            self.skip_computed(r, own)
+            return True
+        source = _source_of(own_keys, FUNDING_SOURCES)
+        if source is None:
+            item = _source_of(own_keys, STRUCTURE_ITEMS)
+            if item is not None:  # seed 004: 资金结构 rows follow in the same table
+                self.sub = "structure"
+                return self.funding_row(r, cells, own)
+            return False
+        for c in left:
+            self.use(c)
+        row = {}
+        for name in ("initial_budget", "budget", "actual"):
+            row[name] = self.amount(self.value_in(r, self.cols[name])) if name in self.cols else None
+        row["reason"] = self.text(self.value_in(r, self.cols["reason"])) if "reason" in self.cols else ""
+        self.out.funding[source] = row
+        self.skip_computed(r, own)
+        return True
+
+    def skip_computed(self, r, own) -> None:
+        """执行率, 分值 and 得分 of the funding table, and "－": computed by the portal, not read."""
+        for name in ("rate", "weight", "score"):
+            if name in self.cols:
+                cell = self.value_in(r, self.cols[name])
+                if cell is not None and not cell.formula_missing:
+                    self.use(cell)
+        for cell in own:
+            if cell.origin not in self.used and _is_empty_mark(cell.text):
+                self.use(cell)
+
+    def structure_row(self, r, cells, own) -> bool:
+        keys, left = self._labels_left_of(r, cells)
+        own_keys = [c.key for c in left if c.row == r] or keys
+        item = _source_of(own_keys, STRUCTURE_ITEMS)
+        if item is None:
+            if any(k in TOTAL_WORDS for k in own_keys):
+                for c in own:
+                    self.use(c)
+                return True
+            return False
+        for c in left:
+            self.use(c)
+        self.out.structure[item] = {
+            "budget": self.amount(self.value_in(r, self.cols["budget"])) if "budget" in self.cols else None,
+            "actual": self.amount(self.value_in(r, self.cols["actual"])) if "actual" in self.cols else None,
+        }
+        return True
+
+    # Goals.
+
+    def goal_row(self, r, cells, own) -> bool:
+        t1, t2 = self.cols["target"]
+        a1, a2 = self.cols["achieved"]
+        target_cell = next((c for c in own if t1 <= c.col <= t2 or c.col <= t1 <= c.last_col), None)
+        achieved_cell = next((c for c in own if a1 <= c.col <= a2 or c.col <= a1 <= c.last_col), None)
+        others = [c for c in own if c is not target_cell and c is not achieved_cell]
+        if others and not (target_cell or achieved_cell):
+            return False
+        target = self.text(target_cell, empty_marks=False)
+        achieved = self.text(achieved_cell, empty_marks=False)
+        self.goal_rows.append((target, achieved))
+        return True
+
+    def flush_goals(self) -> None:
+        rows, self.goal_rows = self.goal_rows, []
+        if not rows:
+            return
+        goals: list[list[list[str]]] = []
+        widths = _portal_goal_widths(self.out) if self.portal else None
+        for target, achieved in rows:
+            if goals and widths and _continues(goals[-1], (target, achieved), widths):
+                if target:
+                    goals[-1][0].append(target)
+                if achieved:
+                    goals[-1][1].append(achieved)
+                continue
+            goals.append([[target] if target else [], [achieved] if achieved else []])
+        for targets, achieveds in goals:
+            target = join_pieces(targets, widths[0] if widths else None)
+            achieved = join_pieces(achieveds, widths[1] if widths else None)
+            target = "" if _is_empty_mark(target) else target
+            achieved = "" if _is_empty_mark(achieved) else achieved
+            if target or achieved:
+                self.out.goals.append({"target": target, "achieved": achieved})
+
+    # Indicators.
+
+    def indicator_row(self, r, cells, own) -> bool:
+        cols = self.cols
+        get = {name: self.g.at(r, span[0]) for name, span in cols.items()}
+        own_origins = {c.origin for c in own}
+
+        def fresh(name):
+            cell = get.get(name)
+            return cell if cell is not None and cell.origin in own_origins else None
+
+        # Total rows (总分 / 合计) and notes end or interrupt the table.
+        lead = [c for c in own if c.col <= cols.get("name", cols["level2"])[0]]
+        lead_keys = [c.key for c in lead]
+        if any(k in TOTAL_WORDS or k.startswith("总分") for k in lead_keys):
+            for c in own:
+                if c.origin not in self.reasons:
+                    self.use(c)
+            self.prev_level1 = self.prev_level2 = ""
+            return True
+        if own and own[0].col <= cols["level1"][0] and own[0].key.startswith(NOTE_STARTS) and not _indicator_looking(own[0].key):
+            return False
+        if len(own) == 1 and own[0].last_col - own[0].col >= 3 and own[0].col <= cols["level1"][0]:
+            return False  # a note written across the table
+        level1_cell, level2_cell = get.get("level1"), get.get("level2")
+        level1 = self.text(level1_cell) if level1_cell is not None else ""
+        level2 = self.text(level2_cell) if level2_cell is not None else ""
+        values = {}
+        for name in ("name", "target", "actual", "reason"):
+            values[name] = self.text(fresh(name)) if name in cols else ""
+        weight = self.number(fresh("weight")) if "weight" in cols else None
+        score = self.number(fresh("score")) if "score" in cols else None
+        if "review" in cols and fresh("review") is not None:
+            self.use(fresh("review"))
+        # Cells outside the known columns on this row (e.g. caption column A) are left as they are.
+        if not any(values.values()) and weight is None and score is None:
+            if level1_cell is not None and level1_cell.origin in own_origins and level1:
+                self.prev_level1 = self._level1(level1, level1_cell)
+                self.prev_level2 = ""
+            if level2_cell is not None and level2_cell.origin in own_origins and level2:
+                self.prev_level2 = level2
+            return True  # a blank row (or one that only names a group)
+        level1 = self._level1(level1, level1_cell) if level1 else self.prev_level1
+        if level1 != self.prev_level1 and not level2:
+            level2 = ""
+        elif not level2:
+            level2 = self.prev_level2
+        level2 = _normalise_level2(level1, level2)
+        if level2_cell is not None and level2 and level2 not in scoring.TAXONOMY.get(level1, ()):
+            self.refuse(level2_cell, f"二级指标“{level2}”不属于一级指标“{level1}”的可选范围")
+        if level1 and level1 not in scoring.TAXONOMY and level1_cell is not None:
+            self.refuse(level1_cell, f"一级指标“{level1}”不在可选范围内（产出、效益、满意度、成本指标）")
+        self.prev_level1, self.prev_level2 = level1, level2
+        self.out.indicators.append(
+            {
+                "level1": level1,
+                "level2": level2,
+                "name": values["name"],
+                "target": values["target"],
+                "actual": values["actual"],
+                "weight": _money(weight),
+                "score": _money(score),
+                "reason": values["reason"],
+                "row": r,
+            }
+        )
+        return True
+
+    def _level1(self, text: str, cell: GridCell | None) -> str:
+        compact = norm(text)
+        match = _LEVEL1_WEIGHT_RE.match(compact)
+        if match:
+            compact = match.group(1)
+            weight = Decimal(match.group(2)).quantize(_CENT)
+            self.out.level1_weights[_normalise_level1(compact)] = str(weight)
+        return _normalise_level1(compact)
+
+    # 项目支出明细.
+
+    def expense_row(self, r, cells, own) -> bool:
+        cols = self.cols
+        if "name" not in cols:
+            return False
+        name_cell = self.value_in(r, cols["name"])
+        if name_cell is None or name_cell.row != r:
+            return False
+        name = self.text(name_cell)
+        if not name:
+            return True
+        if norm(name) in TOTAL_WORDS:
+            for c in own:
+                self.use(c)
+            return True
+        note = self.text(self.value_in(r, cols["note"])) if "note" in cols else ""
+        self.out.expenses.append(
+            {
+                "name": name,
+                "budget": self.amount(self.value_in(r, cols["budget"])) if "budget" in cols else None,
+                "actual": self.amount(self.value_in(r, cols["actual"])) if "actual" in cols else None,
+                "note": note,
+                "confidential": CONFIDENTIAL_WORD in name or CONFIDENTIAL_WORD in note,
+            }
+        )
+        return True
+
+    # Unmapped cells.
+
+    def unmapped(self) -> list[Unmapped]:
+        out = []
+        for origin, cell in sorted(self.g.cells.items()):
+            if cell.formula_missing:
+                self.reasons[origin] = FORMULA_MISSING  # even in a row that is otherwise skipped (总分)
+            if origin in self.used and origin not in self.reasons:
+                continue
+            if cell.value is None and not cell.formula_missing:
+                continue
+            reason = self.reasons.get(origin) or NOT_IN_TABLE
+            out.append(Unmapped(self.g.title, cell.row, get_column_letter(cell.col), cell.text[:200], reason))
+        return out
+
+
+BLOCK_LABELS = {
+    "funding": "资金情况表", "structure": "资金结构表", "goals": "年度总体目标",
+    "indicators": "绩效指标表", "expenses": "项目支出明细",
+}
+FORMULA_MISSING = "公式没有缓存的计算结果（文件未经 Excel/WPS 计算保存），无法取值；请在 Excel 中打开并保存，或改填数值"
+NOTE_OUTSIDE = "表格以外的文字（如备注、说明），未导入"
+NOT_IN_TABLE = "不在可识别的表格栏目中，未导入"
+PHONE_MASKED = "电话号码已打码（公开版文件），未导入，请在表单中填写"
+
+
+def _indicator_looking(key: str) -> bool:
+    return key in scoring.TAXONOMY or key + "指标" in scoring.TAXONOMY
+
+
+def _normalise_level1(compact: str) -> str:
+    if compact not in scoring.TAXONOMY and compact + "指标" in scoring.TAXONOMY:
+        compact += "指标"
+    return compact
+
+
+def _normalise_level2(level1: str, level2: str) -> str:
+    compact = norm(level2)
+    choices = scoring.TAXONOMY.get(level1, ())
+    if compact in choices:
+        return compact
+    if compact + "指标" in choices:
+        return compact + "指标"
+    if len(choices) == 1 and (not compact or "满意" in compact):
+        return choices[0]
+    return compact
+
+
+def split_leader_phone(text: str) -> tuple[str, str]:
+    """"刘雄 13875709408" / "刘雄\\n13875709408" -> ("刘雄", "13875709408")."""
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    match = _PHONE_RE.search(text)
+    if not match or sum(ch.isdigit() or ch == "*" for ch in match.group(1)) < 7:
+        return text, ""
+    return text[: match.start()].strip(" ,，、/\n"), match.group(1).strip()
+
+
+# --- Long texts the portal's export split over several rows -----------------------------------
+
+
+def _portal_width(out: ParsedWorkbook, what: str) -> float | None:
+    return getattr(out, "_widths", {}).get(what)
+
+
+def _portal_goal_widths(out: ParsedWorkbook):
+    widths = getattr(out, "_widths", {})
+    if "goal_target" in widths:
+        return widths["goal_target"], widths["goal_achieved"]
+    return None
+
+
+def _budget(width: float, size: int = 10) -> tuple[int, float]:
+    from ..exports import xlsx
+
+    max_lines = max(1, int((xlsx._MAX_ROW_PT - 10 - xlsx._PAD_PT) // xlsx._LINE_PT[size]))
+    return max_lines, max_lines * max(width - 1.5, 2.0)
+
+
+def _full(previous: str, current: str, width: float, size: int = 10) -> bool:
+    """Would the export have put `current` on the row of `previous`? If not, it may continue it."""
+    from ..exports import xlsx
+
+    max_lines, _ = _budget(width, size)
+    return xlsx._line_count(previous + "\n" + current, width) > max_lines
+
+
+def _continues(goal, row, widths) -> bool:
+    targets, achieveds = goal
+    target, achieved = row
+    if not (target or achieved):
+        return False
+    if target and not (targets and _full(targets[-1], target, widths[0])):
+        return False
+    if achieved and not (achieveds and _full(achieveds[-1], achieved, widths[1])):
+        return False
+    return True
+
+
+_SENTENCE = re.compile(r"^.*?[。；！？;!?]|^.+$", re.S)
+
+
+def join_pieces(pieces: list[str], width: float | None, size: int = 10) -> str:
+    """Rejoin a text split over rows: a paragraph cut at a sentence end (it did not fit one row)
+    joins without a break, anything else was a new paragraph."""
+    pieces = [p for p in pieces if p is not None]
+    if not pieces:
+        return ""
+    text = pieces[0]
+    for piece in pieces[1:]:
+        if width is not None:
+            from ..exports import xlsx
+
+            _, budget = _budget(width, size)
+            last = text.split("\n")[-1]
+            first = piece.split("\n")[0]
+            sentence = _SENTENCE.match(first).group(0) if first else ""
+            if xlsx._units(last) + xlsx._units(sentence) > budget:
+                text += piece
+                continue
+        text += "\n" + piece
+    return text
+
+
+# --- Report sheet ---------------------------------------------------------------------------
+
+
+def parse_report(grid: Grid, out: ParsedWorkbook, portal: bool) -> list[Unmapped]:
+    """The narrative report: "一、<title>" headings and their paragraphs, one per row."""
+    from ..exports import xlsx
+
+    unmapped: list[Unmapped] = []
+    sections: dict[str, dict] = {}
+    order: list[str] = []
+    current: str | None = None
+    bodies: dict[str, list[str]] = {}
+    expected = 1
+    saw_title = False
+    for (r, c), cell in sorted(grid.cells.items()):
+        text = cell.text
+        if cell.formula_missing:
+            unmapped.append(Unmapped(grid.title, r, get_column_letter(c), "", FORMULA_MISSING))
+            continue
+        if not text:
+            continue
+        if text == NO_REPORT_TEXT:
+            out.sections = None
+            return unmapped
+        heading = _HEADING_RE.match(text)
+        is_heading = False
+        if heading:
+            number = _cn_to_int(heading.group(1))
+            title = heading.group(2).strip()
+            if portal:
+                is_heading = cell.style == PORTAL_HEADING_STYLE
+            else:
+                is_heading = number == expected and len(title) <= 60 and "。" not in title
+            if is_heading:
+                key = (SECTION_KEYS[number - 1] if portal and 1 <= number <= len(SECTION_KEYS)
+                       else _section_by_keyword(title) or (SECTION_KEYS[number - 1] if 1 <= number <= len(SECTION_KEYS) else None))
+                if key is None or key in sections:
+                    unmapped.append(Unmapped(grid.title, r, get_column_letter(c), text[:200], "无法对应到自评报告的标准章节"))
+                    current = None
+                    continue
+                label = SECTION_LABELS[SECTION_KEYS.index(key)]
+                sections[key] = {"key": key, "title": "" if title == label else title, "body": ""}
+                bodies[key] = []
+                order.append(key)
+                current = key
+                expected = number + 1
+                continue
+        if current is None:
+            if not saw_title and "报告" in text and len(text) <= 80:
+                saw_title = True
+                continue
+            unmapped.append(Unmapped(grid.title, r, get_column_letter(c), text[:200], "位于第一个章节标题之前，未导入"))
+            continue
+        if c != 1 and not portal:
+            pass
+        bodies[current].append(text)
+    for key in order:
+        width = xlsx.REPORT_WIDTH if portal else None
+        body = join_pieces(bodies[key], width, 11)
+        sections[key]["body"] = "" if norm(body) in ("无", "") else body
+    if sections:
+        out.sections = [sections[k] for k in SECTION_KEYS if k in sections]
+    return unmapped
+
+
+def _section_by_keyword(title: str) -> str | None:
+    compact = norm(title)
+    for key, words in SECTION_KEYWORDS:
+        if any(w in compact for w in words):
+            return key
+    return None
+
+
+def _cn_to_int(text: str) -> int:
+    if text == "十":
+        return 10
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_CN_DIGITS.index(tens) + 1 if tens else 1) * 10 + (_CN_DIGITS.index(ones) + 1 if ones else 0)
+    return _CN_DIGITS.index(text) + 1 if text in _CN_DIGITS else 0
+
+
+# --- Entry point ----------------------------------------------------------------------------
+
+
+def _formula_cells(data: bytes) -> dict[str, set[tuple[int, int]]]:
+    wb = openpyxl.load_workbook(io.BytesIO(data), data_only=False)
+    out = {}
+    for ws in wb.worksheets:
+        out[ws.title] = {(r, c) for (r, c), cell in ws._cells.items() if cell.data_type == "f"}
+    wb.close()
+    return out
+
+
+def _portal_widths(ws) -> dict:
+    """Widths the export used for its long text blocks, read back from the column widths."""
+    def width(c1, c2):
+        return sum(ws.column_dimensions[get_column_letter(c)].width or 13 for c in range(c1, c2 + 1))
+
+    last = ws.max_column
+    split = min(5, last - 1)
+    return {"duties": width(2, last), "goal_target": width(2, split), "goal_achieved": width(split + 1, last)}
+
+
+def parse_workbook(data: bytes) -> ParsedWorkbook:
+    """Parse the workbook bytes (already checked by `safety.check_upload`)."""
+    formulas = _formula_cells(data)
+    if sum(len(cells) for cells in formulas.values()) > MAX_CELLS:
+        raise ParseRefused(TOO_MANY_CELLS)
+    wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    if sum(len(ws._cells) for ws in wb.worksheets) > MAX_CELLS:
+        raise ParseRefused(TOO_MANY_CELLS)
+    out = ParsedWorkbook()
+    portal = (wb.properties.creator or "") == PORTAL_CREATOR and PORTAL_TABLE_SHEET in wb.sheetnames
+    out.from_portal = portal
+    table_found = False
+    report_sheets = []
+    for ws in wb.worksheets:
+        grid = Grid(ws, formulas.get(ws.title, set()))
+        if not grid.cells:
+            continue
+        if ws.title == PORTAL_REPORT_SHEET or (not portal and "报告" in ws.title):
+            report_sheets.append(grid)
+            continue
+        if table_found:
+            out.unmapped += [
+                Unmapped(grid.title, cell.row, get_column_letter(cell.col), cell.text[:200], "只导入第一个自评表工作表")
+                for cell in grid.cells.values()
+            ]
+            continue
+        if portal:
+            out._widths = _portal_widths(ws)
+        sheet = _SheetParser(grid, out, portal)
+        sheet.run()
+        if sheet.found_table:
+            table_found = True
+            out.unmapped += sheet.unmapped()
+        else:
+            # Not the table: forget what it said, but tell where it was looked at.
+            out.header, out.funding, out.structure, out.goals, out.expenses = {}, {}, {}, [], []
+            out.unmapped += [
+                Unmapped(grid.title, cell.row, get_column_letter(cell.col), cell.text[:200], "此工作表中没有可识别的自评表")
+                for cell in sorted(grid.cells.values(), key=lambda c: (c.row, c.col))
+            ]
+    for grid in report_sheets:
+        out.unmapped += parse_report(grid, out, portal)
+    wb.close()
+    if hasattr(out, "_widths"):
+        del out._widths
+    if not table_found:
+        raise NoTableFound(NO_TABLE)
+    _decide_layout(out)
+    return out
+
+
+def _decide_layout(out: ParsedWorkbook) -> None:
+    if out.structure or out.expenses or "duties" in out.header or out.unit_name or "staff_actual" in out.header:
+        out.kind = "department"
+    if not out.kind:
+        out.kind = "department" if "部门整体" in norm(out.title) else "project"
+    if out.kind == "department":
+        out.layout = "department"
+        return
+    national = (
+        {"initial_budget", "budget"} <= set(out.funding_columns)
+        or "carryover" in out.funding
+        or bool(out.level1_weights)
+    )
+    out.layout = "national" if national else "project"
+    if not out.header.get("project_name") and out.title:
+        name = re.sub(r"^.*?年度", "", out.title)
+        name = re.sub(r"(项目支出)?绩效自评表$", "", name).strip()
+        if name:
+            out.header["project_name"] = name
