@@ -196,8 +196,8 @@ def _figures(text: str) -> list[_Figure]:
     found = []
     for kind, pattern in (("amount", _AMOUNT_RE), ("rate", _PERCENT_RE)):
         for m in pattern.finditer(text):
-            before = text[: m.start()].rstrip()
-            after = text[m.end() :].lstrip()
+            before = text[max(m.start() - 8, 0) : m.start()].rstrip()
+            after = text[m.end() : m.end() + 8].lstrip()
             approximate = before.endswith(_APPROXIMATE_BEFORE) or after.startswith(_APPROXIMATE_AFTER)
             found.append(_Figure(kind, m.start(), m.end(), m["number"], approximate))
     return sorted(found, key=lambda f: f.start)
@@ -296,6 +296,7 @@ def _heading_subject(line: str, vocabulary: _Vocabulary):
 def _attribute(text: str, sentence: tuple[int, int], figures, keywords, vocabulary, heading) -> list[_Stated]:
     """The figures of one sentence that clearly refer to a subject and column."""
     s_start, s_end = sentence
+    keywords = [k for k in keywords if s_start <= k.start < s_end]
     in_keyword = set()
     for k in keywords:
         in_keyword.update(range(k.start, k.end))
@@ -315,6 +316,12 @@ def _attribute(text: str, sentence: tuple[int, int], figures, keywords, vocabula
         if not figure.approximate:
             result = _attribute_one(text, figure, clause_start, s_start, keywords, vocabulary,
                                     previous=previous, first=not seen_figure, heading=heading)
+        # “…项目支出1154万元，实际支出455.41万元，其中项目支出776万元由财政直接下拨”: a part of a
+        # subject already stated in the sentence, not the subject itself.
+        if result and "其中" in text[clause_start : figure.start] and any(
+            s.subject == result.subject for s in stated
+        ):
+            result = None
         seen_figure = True
         previous = result
         if result:

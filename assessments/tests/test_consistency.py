@@ -368,6 +368,19 @@ def test_no_warning_for_figures_that_are_not_table_values(sentence):
     assert messages(view) == [], sentence
 
 
+def test_a_part_of_a_subject_already_stated_is_not_the_subject():
+    view = demo_view(
+        LUSONG,
+        structure={"project": {"budget": "1154", "actual": "455.41"}},
+        sections={
+            "general_budget": "",
+            "department_performance": "",
+            "other": "本年度项目支出预算 1154 万元，实际支出 455.41 万元，其中项目支出 776 万元由财政直接下拨。",
+        },
+    )
+    assert messages(view) == []
+
+
 # --- Pages ----------------------------------------------------------------------------------------
 
 MISMATCHED_REPORT = "2020年决算总支出10584.29万元，其中：基本支出1379.15万元，项目支出9250.14万元。"
