@@ -135,8 +135,10 @@ CLAUSE_DELIMITERS = set(SENTENCE_END + "，,；;、")
 
 _AMOUNT_RE = re.compile(r"(?<![\d.,])(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*万元")
 _PERCENT_RE = re.compile(r"(?<![\d.,])(?P<number>\d+(?:\.\d+)?)\s*%")
-_APPROXIMATE_BEFORE = ("约", "近", "逾", "超过", "超", "不足", "不到", "-", "~", "～", "至", "到", "—")
+_APPROXIMATE_BEFORE = ("约", "近", "逾", "超过", "超", "不足", "不到", "大约", "将近")
 _APPROXIMATE_AFTER = ("以上", "以下", "以内", "左右", "多")
+_RANGE_BEFORE = re.compile(r"[\d万元%]\s*[-~～至到—]+\s*$")  # upper end of “10-20万元”
+_RANGE_AFTER = re.compile(r"^\s*[-~～至到—]+\s*\d")  # lower end of “10万元至20万元”
 _HEADING_NUMBER = re.compile(r"^\s*(?:\(\s*[一二三四五六七八九十\d]+\s*\)|[一二三四五六七八九十]+\s*[、.]|\d+\s*[.、])\s*")
 
 
@@ -198,7 +200,12 @@ def _figures(text: str) -> list[_Figure]:
         for m in pattern.finditer(text):
             before = text[max(m.start() - 8, 0) : m.start()].rstrip()
             after = text[m.end() : m.end() + 8].lstrip()
-            approximate = before.endswith(_APPROXIMATE_BEFORE) or after.startswith(_APPROXIMATE_AFTER)
+            approximate = (
+                before.endswith(_APPROXIMATE_BEFORE)
+                or after.startswith(_APPROXIMATE_AFTER)
+                or _RANGE_BEFORE.search(before) is not None
+                or _RANGE_AFTER.match(after) is not None
+            )
             found.append(_Figure(kind, m.start(), m.end(), m["number"], approximate))
     return sorted(found, key=lambda f: f.start)
 

@@ -294,6 +294,11 @@ def test_rate_tolerance_follows_the_stated_precision(written, consistent):
     assert (messages(view) == []) is consistent
 
 
+def test_rate_reached():
+    body = replaced(LUKOU, "general_budget", "执行率为114.1%", "执行率达到104.1%")
+    assert consistency.check(demo_view(LUKOU, sections={"general_budget": body}))[0].figure == "104.1%"
+
+
 def test_rate_without_subject_is_the_funding_total():
     text = "本年度部门整体支出预算执行率为96.67%。"
     assert messages(demo_view(YUELU, sections={"other": text})) == []
@@ -351,6 +356,7 @@ def test_sum_needs_every_part():
         "区法院受理各类案件4679件，审（执）结4396件，结案率93.95%。",
         "赴省上访、到市上访同比分别下降34.6%、9.3%。",
         "基本支出约300万元，项目支出200万元左右。",
+        "基本支出200-300万元，项目支出100万元至150万元。",
         "年初预算资金67万元，年中执行调增（减）0万元，实际支出56.18万元，结余结转10.82万元。",
         "社区戒毒和社区康复执行率100%。",
         "（2） 项目支出情况:支出140.72万元",
