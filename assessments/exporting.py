@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -181,13 +182,30 @@ def _atomic_write(name: str, data: bytes) -> None:
         raise
 
 
+# The generation is re-read from the shared cache at most once a second per process, so a cached
+# public page costs no network round trip; another process sees a publish within that second.
+GENERATION_READ_EVERY = 1.0
+_generation = {"value": None, "read_at": 0.0}
+
+
 def bump_public_cache() -> None:
-    """Invalidate every cached public page (publish and unpublish change what anyone may see)."""
-    try:
-        cache.incr(PUBLIC_CACHE_GENERATION)
-    except ValueError:
-        cache.set(PUBLIC_CACHE_GENERATION, 2, None)
+    """Invalidate every cached public page (publish and unpublish change what anyone may see).
+
+    A new generation is a fresh nanosecond stamp, not a counter: after the shared cache is
+    flushed, a restarted count could meet page copies a process still keeps under an old number.
+    """
+    value = time.time_ns()
+    cache.set(PUBLIC_CACHE_GENERATION, value, None)
+    _generation.update(value=value, read_at=time.monotonic())
 
 
 def public_cache_generation() -> int:
-    return cache.get_or_set(PUBLIC_CACHE_GENERATION, 1, None)
+    now = time.monotonic()
+    if _generation["value"] is None or now - _generation["read_at"] >= GENERATION_READ_EVERY:
+        _generation.update(value=cache.get_or_set(PUBLIC_CACHE_GENERATION, time.time_ns, None), read_at=now)
+    return _generation["value"]
+
+
+def forget_public_cache_generation() -> None:
+    """Re-read the generation on next use (tests empty the shared cache between cases)."""
+    _generation.update(value=None, read_at=0.0)

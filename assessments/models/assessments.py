@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from .rounds import Round
 from .units import Unit
@@ -93,6 +93,11 @@ class Assessment(models.Model):
             models.Index(fields=["round", "self_total"]),
             models.Index(fields=["round", "risk_flag_count"]),
             models.Index(fields=["state", "published_at"]),
+            # The public list: newest first over published, non-涉密 reports (an index-only count).
+            models.Index(
+                F("published_at").desc(), F("id").desc(),
+                condition=Q(state="published", confidential=False), name="assessment_public_idx",
+            ),
         ]
         permissions = [("review_all", "可审核全部单位的绩效自评")]
 

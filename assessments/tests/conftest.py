@@ -81,9 +81,13 @@ def D(value):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Public pages are cached (Redis in the PostgreSQL run): start every test empty."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    from assessments import exporting
+
+    caches["default"].clear()
+    caches["public_local"].clear()
+    exporting.forget_public_cache_generation()
     yield
 
 

@@ -535,6 +535,7 @@ def publish_copies(source, n, first_year=2030) -> list[int]:
         pub = Publication.objects.get(assessment=a)
         a.pk = None
         a.round = rnd
+        a.published_at = a.published_at + timedelta(days=i + 1)  # published later, year by year
         a.save()
         pub.pk = None
         pub.assessment = a
@@ -560,11 +561,14 @@ def test_list_paginates_at_20_and_keeps_the_filters(client, demo):
     html = first.content.decode()
     page1 = listed_ids(client)
     assert len(page1) == 20
-    assert page1 == list(reversed(copies))  # newest year first: 2049 … 2030
+    assert page1 == list(reversed(copies))  # newest publication first: 2049 … 2030
     assert "第 1 / 2 页，共 22 条" in html
     assert 'href="?&page=2">下一页</a>' in html and "上一页" not in html
     page2 = listed_ids(client, page=2)
-    assert page2 == [zongzhi.pk, yuelu.pk]
+    yuelu.refresh_from_db()
+    zongzhi.refresh_from_db()
+    assert yuelu.published_at > zongzhi.published_at  # the demo publishes 南岳 first
+    assert page2 == [yuelu.pk, zongzhi.pk]
     assert sorted(page1 + page2) == sorted(copies + [yuelu.pk, zongzhi.pk])
     html2 = client.get(LIST, {"page": 2}).content.decode()
     assert "第 2 / 2 页，共 22 条" in html2

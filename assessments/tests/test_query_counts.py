@@ -82,3 +82,53 @@ def test_bulk_save_deletes_adds_and_reorders_in_one_post(alice_client, project):
     assert [(p, n) for p, n, _ in rows] == [(1, "指标4"), (2, "新增"), (3, "改名"), (4, "指标1")]
     assert [k for _, _, k in rows][0] == keys[3] and rows[2][2] == keys[2] and rows[3][2] == keys[0]
     assert keys[1] not in [k for _, _, k in rows]
+
+
+# ---------------------------------------------------------------- public pages (issue 6)
+from unittest import mock  # noqa: E402
+
+from django.core.cache import caches  # noqa: E402
+
+from assessments import exporting  # noqa: E402
+from assessments.views import public as public_views  # noqa: E402
+
+from .test_disclosure import demo, media  # noqa: E402,F401  (fixtures)
+from .test_export_jobs import listed_ids, publish_copies  # noqa: E402
+
+
+def test_a_search_counts_its_matches_only_up_to_the_cap(client, demo, monkeypatch):  # noqa: F811
+    yuelu = demo["岳麓区委政法委/部门"]
+    copies = publish_copies(yuelu, 4)  # 6 published; 5 of them are 岳麓's reports
+    monkeypatch.setattr(public_views, "SEARCH_COUNT_CAP", 3)
+    monkeypatch.setattr(public_views, "PAGE_SIZE", 2)
+    html = client.get(reverse("disclosure:list"), {"q": "岳麓区"}).content.decode()
+    assert "第 1 / 2 页，共 3+ 条（检索结果较多，仅列出前 3 条，请增加筛选条件）" in html
+    assert listed_ids(client, q="岳麓区") == list(reversed(copies))[:2]
+    # Without a search term the list counts everything.
+    html = client.get(reverse("disclosure:list")).content.decode()
+    assert "第 1 / 3 页，共 6 条</span>" in html
+
+
+def test_filter_options_are_read_once_per_generation(client, demo, django_assert_num_queries):  # noqa: F811
+    url = reverse("disclosure:list")
+    client.get(url)
+    with django_assert_num_queries(2):  # the page's count and its rows; options come from the cache
+        response = client.get(url, {"kind": "department"})
+    assert [y for y in response.context["years"]] == [2022, 2020]
+    names = [u["name"] for u in response.context["units"]]
+    assert names == sorted(names) and len(names) == 2
+
+
+def test_a_cached_public_page_is_served_from_the_process_without_the_shared_cache(client, demo):  # noqa: F811
+    url = reverse("disclosure:detail", args=[demo["岳麓区委政法委/部门"].pk])
+    first = client.get(url)
+    shared = caches["default"]
+    with mock.patch.object(shared, "get", side_effect=AssertionError("shared cache read")) as get:
+        again = client.get(url)
+    assert get.call_count == 0
+    assert again.content == first.content
+    # A publish elsewhere is seen once the generation is re-read (at most a second later).
+    exporting.bump_public_cache()
+    with mock.patch.object(shared, "get", wraps=shared.get) as get:
+        client.get(url)
+    assert get.call_count == 1  # the new generation's copy is not local yet: one shared read (a miss)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,10 +18,14 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from .. import exporting, figures, history
+from ..exports.public import build_public
 from ..models import Assessment, Region, Round, Transition, Unit
+from ..readmodel import with_content
 
 PAGE_SIZE = 20
 CACHE_SECONDS = 300
+LOCAL_CACHE_SECONDS = 60
+SEARCH_COUNT_CAP = 500
 CSV_COLUMNS = [
     ("id", "编号"), ("year", "年度"), ("region", "地区"), ("unit", "单位"), ("kind", "类型"), ("title", "名称"),
     ("level1", "一级指标"), ("level2", "二级指标"), ("name", "三级指标"), ("target", "指标值"), ("actual", "实际完成值"),
@@ -37,7 +41,12 @@ def public_page(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         key = f"disclosure:{exporting.public_cache_generation()}:{request.get_full_path()}"
-        hit = cache.get(key)
+        # A per-process copy in front of the shared cache: a hit costs no network round trip.
+        hit = local_cache.get(key)
+        if hit is None:
+            hit = cache.get(key)
+            if hit is not None:
+                local_cache.set(key, hit, LOCAL_CACHE_SECONDS)
         if hit is not None:
             status, content_type, body, extra = hit
             response = HttpResponse(body, status=status, content_type=content_type)
@@ -47,19 +56,60 @@ def public_page(view):
             response = view(request, *args, **kwargs)
             if not response.streaming and response.status_code in (200, 404, 410):
                 extra = {k: response[k] for k in ("Content-Disposition",) if response.has_header(k)}
-                cache.set(key, (response.status_code, response["Content-Type"], response.content, extra), CACHE_SECONDS)
+                entry = (response.status_code, response["Content-Type"], response.content, extra)
+                cache.set(key, entry, CACHE_SECONDS)
+                local_cache.set(key, entry, LOCAL_CACHE_SECONDS)
         patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
         return response
 
     return wrapper
 
 
+local_cache = caches["public_local"]
+
+
 def published():
     return Assessment.objects.filter(state=Assessment.State.PUBLISHED, confidential=False)
 
 
+class SearchPaginator(Paginator):
+    """Counts a search's matches only up to a cap: a phrase found in most reports would
+    otherwise make every page read every report's text just to print the total."""
+
+    capped = False
+
+    @property
+    def count(self):
+        if not hasattr(self, "_capped_count"):
+            n = self.object_list[: SEARCH_COUNT_CAP + 1].count()
+            self.capped = n > SEARCH_COUNT_CAP
+            self._capped_count = min(n, SEARCH_COUNT_CAP)
+        return self._capped_count
+
+
+def _filter_options() -> dict:
+    """Years, regions and units offered by the list's filters: they change only on publish or
+    unpublish, so they are kept under the public cache generation."""
+    key = f"disclosure-options:{exporting.public_cache_generation()}"
+    options = cache.get(key)
+    if options is None:
+        shown = published()
+        options = {
+            "years": list(
+                Round.objects.filter(Exists(shown.filter(round=OuterRef("pk")))).order_by("-year").values_list("year", flat=True)
+            ),
+            "regions": list(
+                Region.objects.filter(level__in=[Region.Level.CITY, Region.Level.DISTRICT]).order_by("level", "name").values("pk", "name")
+            ),
+            "units": list(Unit.objects.filter(Exists(shown.filter(unit=OuterRef("pk")))).order_by("name").values("pk", "name")),
+        }
+        cache.set(key, options, CACHE_SECONDS)
+    return options
+
+
 def _filtered(request):
-    qs = published().select_related("unit__region__parent__parent", "round", "publication")
+    # The index assessment_public_idx serves this order; the search text is never shown.
+    qs = published().select_related("unit__region__parent__parent", "round", "publication").defer("publication__search_text")
     f = {k: request.GET.get(k, "").strip() for k in ("year", "region", "unit", "kind", "q")}
     if f["year"].isdigit():
         qs = qs.filter(round__year=int(f["year"]))
@@ -72,7 +122,7 @@ def _filtered(request):
         qs = qs.filter(kind=f["kind"])
     if f["q"]:
         qs = qs.filter(publication__search_text__icontains=f["q"][:100])
-    return qs.order_by("-round__year", "-published_at", "pk"), f
+    return qs.order_by("-published_at", "-pk"), f
 
 
 def _summary(a) -> dict:
@@ -95,16 +145,14 @@ def _summary(a) -> dict:
 @public_page
 def disclosure_list(request):
     qs, f = _filtered(request)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = (SearchPaginator if f["q"] else Paginator)(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     context = {
         "page": page,
         "filters": f,
         "query": params.urlencode(),
-        "years": Round.objects.filter(assessments__in=published()).values_list("year", flat=True).distinct().order_by("-year"),
-        "regions": Region.objects.filter(level__in=[Region.Level.CITY, Region.Level.DISTRICT]).order_by("level", "name"),
-        "units": Unit.objects.filter(assessments__in=published()).distinct().order_by("name"),
+        **_filter_options(),
         # For one region and year: execution rate and total score per unit (one query).
         "charts": figures.public_units(qs) if f["year"].isdigit() and f["region"].isdigit() else [],
     }
@@ -160,9 +208,12 @@ def _stored_json(a) -> dict:
         return json.load(handle)
 
 
-def _published_or_gone(pk: int):
-    """The published assessment, or a 410 page if it was withdrawn from public view, else 404."""
-    a = published().select_related("unit", "round", "publication").filter(pk=pk).first()
+def _published_or_gone(pk: int, *, content: bool = False):
+    """The published assessment, or a 410 page if it was withdrawn from public view, else 404.
+
+    ``content=True`` fetches its rows too (one fetch for the whole page)."""
+    qs = published().select_related("unit", "round", "publication").defer("publication__search_text")
+    a = (with_content(qs) if content else qs).filter(pk=pk).first()
     if a is not None and hasattr(a, "publication"):
         return a, None
     if Transition.objects.filter(assessment_id=pk, action="unpublish").exists() and not published().filter(pk=pk).exists():
@@ -176,12 +227,10 @@ def _gone(request):
 
 @public_page
 def disclosure_detail(request, pk):
-    a, gone = _published_or_gone(pk)
+    a, gone = _published_or_gone(pk, content=True)
     if gone:
         return _gone(request)
-    from ..exports.public import load_public
-
-    report = load_public(a.pk)
+    report = build_public(a)
     return render(
         request,
         "public/detail.html",
