@@ -418,7 +418,7 @@ class _SheetParser:
         self.reasons: dict[tuple[int, int], str] = {}
         self.state: str | None = None
         self.cols: dict[str, tuple[int, int]] = {}
-        self.header_keys: tuple = ()
+        self.stopped = False  # a second table on the same sheet: not read
         self.sub = ""  # 资金来源 / 资金结构 inside one funding table
         self.prev_level1 = self.prev_level2 = ""
         self.last_header_field: tuple[str, int] | None = None  # (field, column of its label)
@@ -492,6 +492,10 @@ class _SheetParser:
         self.flush_duties()
 
     def row(self, r, cells, own) -> None:
+        if self.stopped or self.starts_second_table(own):
+            for c in own:
+                self.reasons.setdefault(c.origin, SECOND_TABLE)
+            return
         labels = [c for c in own if len(c.key) <= 20]
         if self.detect_header(r, labels, [c.key for c in labels]):
             for c in own:
@@ -518,6 +522,14 @@ class _SheetParser:
         for cell in own:
             if cell.origin not in self.used and cell.origin not in self.reasons:
                 self.reasons[cell.origin] = reason
+
+    def starts_second_table(self, own) -> bool:
+        if not self.found_table or len(own) != 1 or not self.out.title:
+            return False
+        key = own[0].key
+        if "自评表" in key and len(key) <= 80 and key != norm(self.out.title):
+            self.stopped = True
+        return self.stopped
 
     def is_title(self, own) -> bool:
         if len(own) != 1:
@@ -921,6 +933,7 @@ BLOCK_LABELS = {
     "indicators": "绩效指标表", "expenses": "项目支出明细",
 }
 FORMULA_MISSING = "公式没有缓存的计算结果（文件未经 Excel/WPS 计算保存），无法取值；请在 Excel 中打开并保存，或改填数值"
+SECOND_TABLE = "同一工作表中的第二张自评表，未导入；请把每张表放在单独的工作表或文件中分别导入"
 NOTE_OUTSIDE = "表格以外的文字（如备注、说明），未导入"
 NOT_IN_TABLE = "不在可识别的表格栏目中，未导入"
 PHONE_MASKED = "电话号码已打码（公开版文件），未导入，请在表单中填写"
@@ -1008,12 +1021,12 @@ def join_pieces(pieces: list[str], width: float | None, size: int = 10) -> str:
     if not pieces:
         return ""
     text = pieces[0]
-    for piece in pieces[1:]:
+    for previous, piece in zip(pieces, pieces[1:]):
         if width is not None:
             from ..exports import xlsx
 
             _, budget = _budget(width, size)
-            last = text.split("\n")[-1]
+            last = previous.split("\n")[-1]
             first = piece.split("\n")[0]
             sentence = _SENTENCE.match(first).group(0) if first else ""
             if xlsx._units(last) + xlsx._units(sentence) > budget:
@@ -1076,8 +1089,6 @@ def parse_report(grid: Grid, out: ParsedWorkbook, portal: bool) -> list[Unmapped
                 continue
             unmapped.append(Unmapped(grid.title, r, get_column_letter(c), text[:200], "位于第一个章节标题之前，未导入"))
             continue
-        if c != 1 and not portal:
-            pass
         bodies[current].append(text)
     for key in order:
         width = xlsx.REPORT_WIDTH if portal else None
@@ -1141,6 +1152,9 @@ def parse_workbook(data: bytes) -> ParsedWorkbook:
     table_found = False
     report_sheets = []
     for ws in wb.worksheets:
+        if ws.sheet_state != "visible":
+            out.notes.append(f"已跳过隐藏的工作表“{ws.title}”。")
+            continue
         grid = Grid(ws, formulas.get(ws.title, set()))
         if not grid.cells:
             continue

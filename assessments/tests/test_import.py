@@ -747,3 +747,54 @@ def test_second_officer_of_the_unit_imports_into_that_unit(db, client, unit_a, r
     client.force_login(carol)
     preview, confirm = import_via_views(client, to_bytes(seed_004_workbook()))
     assert Assessment.objects.get(pk=new_pk(confirm)).unit == unit_a
+
+
+# --- Long texts, stacked tables, hidden sheets -------------------------------------------------
+
+
+def test_long_texts_split_over_rows_by_the_export_come_back_whole(db, department):
+    sentence = "这是一句用于检验长段落导出与导入的测试文字。"
+    long_paragraph = sentence * 120  # longer than one row can hold: the export cuts it at sentence ends
+    duties = "\n".join([long_paragraph, "第二段：较短。", sentence * 90])
+    goal = "\n".join([sentence * 100, "目标二。"])
+    body = "\n".join([sentence * 70, "（二）小标题", sentence * 3])
+    department.duties = duties
+    department.save()
+    department.goals.update(target=goal, achieved="全年完成。")
+    department.report_sections.filter(key="problems").update(body=body)
+
+    data = internal_export(department.pk)
+    ws = openpyxl.load_workbook(io.BytesIO(data))["自评表"]
+    assert ws.merged_cells  # sanity: the export really split them over several rows
+    assert sum(1 for row in ws.iter_rows(min_col=1, max_col=1) if row[0].value == "部门职责") == 1
+    parsed = parser.parse_workbook(data)
+    assert parsed.header["duties"] == duties
+    assert parsed.goals == [{"target": goal, "achieved": "全年完成。"}]
+    assert next(s for s in parsed.sections if s["key"] == "problems")["body"] == body
+    assert parsed.unmapped == []
+
+
+def test_second_table_on_the_same_sheet_is_not_mixed_in():
+    wb = seed_001_workbook()
+    ws = wb.active
+    ws["A30"] = "2022年度四型平安小区以奖代拨经费绩效自评表"
+    ws["A31"], ws["B31"] = "项目名称", "四型平安小区以奖代拨经费"
+    parsed = parser.parse_workbook(to_bytes(wb))
+    assert parsed.header["project_name"] == "综治、平安建设经费"
+    assert len(parsed.indicators) == 8
+    assert [(u.cell, u.reason) for u in parsed.unmapped][-3:] == [
+        ("A30", parser.SECOND_TABLE), ("A31", parser.SECOND_TABLE), ("B31", parser.SECOND_TABLE),
+    ]
+
+
+def test_hidden_sheet_and_cover_sheet_are_skipped_with_a_word():
+    wb = seed_001_workbook()
+    cover = wb.create_sheet("封面", 0)
+    cover["A1"] = "南岳区委政法委2022年度项目自评材料"
+    hidden = wb.create_sheet("数据")
+    hidden["A1"] = "lookup"
+    hidden.sheet_state = "hidden"
+    parsed = parser.parse_workbook(to_bytes(wb))
+    assert len(parsed.indicators) == 8
+    assert parsed.notes == ["已跳过隐藏的工作表“数据”。"]
+    assert [(u.sheet, u.cell, u.reason) for u in parsed.unmapped][:1] == [("封面", "A1", "此工作表中没有可识别的自评表")]

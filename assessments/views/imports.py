@@ -12,6 +12,7 @@ body, hence the csrf_exempt wrapper around a csrf_protect view (the pattern Djan
 """
 
 import io
+import json
 import logging
 import secrets
 
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 SESSION_KEY = "assessment_imports"
 KEEP_PENDING = 3  # previews kept per session; older ones are dropped
+MAX_PARSED_CHARS = 1_000_000  # what one preview may keep in the session
+TOO_MUCH = "识别出的内容过多（超过 100 万字），不像是一份自评表，请检查文件。"
 
 MISSING_ROUND = "未能从表中识别年度，请选择评价批次。"
 REPLACE_NOT_CONFIRMED = "请勾选“确认用文件中的内容替换当前草稿的表格”后再点击“确认替换”。"
@@ -120,7 +123,11 @@ def _read(request, form: UploadForm) -> parser.ParsedWorkbook | None:
     data = upload.read(safety.MAX_UPLOAD_BYTES + 1)
     try:
         safety.check_upload(data)
-        return parser.parse_workbook(data)
+        parsed = parser.parse_workbook(data)
+        if len(json.dumps(parsed.to_dict(), ensure_ascii=False)) > MAX_PARSED_CHARS:
+            form.add_error("file", TOO_MUCH)
+            return None
+        return parsed
     except (safety.UploadRefused, parser.ParseRefused) as exc:
         form.add_error("file", str(exc))
     except Exception:  # openpyxl raises many kinds of errors on damaged files; none may become a 500
