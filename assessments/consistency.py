@@ -211,31 +211,37 @@ def _figures(text: str) -> list[_Figure]:
 
 
 def _project_aliases(names: list[str]) -> dict[str, int]:
-    """Names (and unambiguous short names) by which the report may mention each project."""
-    candidates: dict[str, set[int]] = {}
+    """Names (and unambiguous short names) by which the report may mention each project.
+
+    A project's full name always wins over another project's short name (“平安建设” and
+    “平安建设经费”); a short name two projects share names neither."""
+    reserved = set(STRUCTURE_KEYWORDS) | set(FUNDING_KEYWORDS) | set(COLUMN_WORDS) | set(CONNECTORS)
+    full_names: dict[str, set[int]] = {}
+    short_names: dict[str, set[int]] = {}
     for index, name in enumerate(names):
         full = _fold(name).strip()
-        if not full:
+        if len(full) < _MIN_ALIAS:
             continue
-        forms = {full}
+        full_names.setdefault(full, set()).add(index)
         short = re.sub(r"[（(][^）)]*[）)]", "", full).strip()
-        while short:
-            forms.add(short)
+        while len(short) >= _MIN_ALIAS:
+            if short != full:
+                short_names.setdefault(short, set()).add(index)
             for suffix in _NAME_SUFFIXES:
                 if short.endswith(suffix) and len(short) - len(suffix) >= _MIN_ALIAS:
                     short = short[: -len(suffix)]
                     break
             else:
                 break
-        for form in forms:
-            if len(form) >= _MIN_ALIAS:
-                candidates.setdefault(form, set()).add(index)
-    reserved = set(STRUCTURE_KEYWORDS) | set(FUNDING_KEYWORDS) | set(COLUMN_WORDS) | set(CONNECTORS)
-    return {
+    aliases = {
         form: next(iter(indexes))
-        for form, indexes in candidates.items()
-        if len(indexes) == 1 and form not in reserved
+        for form, indexes in short_names.items()
+        if len(indexes) == 1 and form not in full_names and form not in reserved
     }
+    aliases.update(
+        {form: next(iter(indexes)) for form, indexes in full_names.items() if len(indexes) == 1 and form not in reserved}
+    )
+    return aliases
 
 
 class _Vocabulary:

@@ -244,6 +244,15 @@ def test_confidential_project_is_checked_too():
     ]
 
 
+def test_a_full_project_name_wins_over_another_projects_short_name():
+    expenses = [{"name": "平安建设", "actual": "144.17"}, {"name": "平安建设经费", "actual": "20"}]
+    text = "其中平安建设144.17万元，平安建设经费20万元。"
+    assert messages(demo_view(LUKOU, expenses=expenses, sections={"general_budget": text})) == []
+    assert messages(demo_view(LUKOU, expenses=expenses, sections={"general_budget": text.replace("20万元", "21万元")})) == [
+        "报告“一般公共预算支出情况”第1段：“…平安建设经费21万元” 与 项目支出明细“平安建设经费·实际支出” 20.00 不一致"
+    ]
+
+
 def test_stated_precision():
     for written, expected in [("325.7万元", []), ("325.69万元", []), ("325.690万元", []), ("325.70万元", ["325.69"]),
                               ("326万元", []), ("325万元", ["325.69"])]:
