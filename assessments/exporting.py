@@ -129,15 +129,14 @@ def record_failure(job_id: int, error: BaseException, *, final: bool) -> None:
 
 def write_files(assessment_id: int) -> Publication:
     """Build the xlsx and JSON from one public read model and store them atomically."""
-    assessment = Assessment.objects.get(pk=assessment_id)
-    if assessment.confidential:
+    loaded = with_content(Assessment.objects).get(pk=assessment_id)
+    if loaded.confidential:
         raise ExportRefused("涉密项目不公开、不导出。")
-    if assessment.state not in (Assessment.State.APPROVED, Assessment.State.PUBLISHED):
-        raise ExportRefused(f"状态为“{assessment.get_state_display()}”的自评不能公开。")
+    if loaded.state not in (Assessment.State.APPROVED, Assessment.State.PUBLISHED):
+        raise ExportRefused(f"状态为“{loaded.get_state_display()}”的自评不能公开。")
     from .exports import xlsx  # openpyxl is only needed where exports run, not in every web process
 
     # The publication date is fixed by the first export that succeeds, so re-runs yield the same documents.
-    loaded = with_content(Assessment.objects).get(pk=assessment_id)
     loaded.published_at = loaded.published_at or timezone.now()
     report = public.build_public(loaded)
     json_bytes = json_document(report)
@@ -148,16 +147,19 @@ def write_files(assessment_id: int) -> Publication:
     _atomic_write(json_name, json_bytes)
     _atomic_write(xlsx_name, xlsx_bytes)
     Assessment.objects.filter(pk=assessment_id, published_at__isnull=True).update(published_at=loaded.published_at)
-    publication, _ = Publication.objects.update_or_create(
+    # One INSERT … ON CONFLICT (assessment) DO UPDATE: a re-run replaces the record in one statement.
+    publication = Publication(
         assessment_id=assessment_id,
-        defaults={
-            "json": json_name,
-            "xlsx": xlsx_name,
-            "json_sha256": hashlib.sha256(json_bytes).hexdigest(),
-            "xlsx_sha256": hashlib.sha256(xlsx_bytes).hexdigest(),
-            "search_text": report.search_text(),
-            "generated_at": timezone.now(),
-        },
+        json=json_name,
+        xlsx=xlsx_name,
+        json_sha256=hashlib.sha256(json_bytes).hexdigest(),
+        xlsx_sha256=hashlib.sha256(xlsx_bytes).hexdigest(),
+        search_text=report.search_text(),
+        generated_at=timezone.now(),
+    )
+    Publication.objects.bulk_create(
+        [publication], update_conflicts=True, unique_fields=["assessment"],
+        update_fields=["json", "xlsx", "json_sha256", "xlsx_sha256", "search_text", "generated_at"],
     )
     return publication
 

@@ -50,6 +50,7 @@ def single_export_times(ids: list[int], sample: int) -> list[float]:
 def start_worker(log_path, concurrency: int = 2) -> subprocess.Popen:
     env = dict(os.environ, **config.environment())
     env.pop("DJANGO_DEBUG", None)
+    env["DATABASE_CONN_MAX_AGE"] = "600"  # as in docker-compose.yml: one connection per worker process
     log = open(log_path, "wb")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--concurrency={concurrency}", "--without-gossip",
