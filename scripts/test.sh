@@ -9,6 +9,8 @@
 #   6. pytest on PostgreSQL       all tests incl. browser, DATABASE_URL + REDIS_URL set
 #   7. load smoke                 bash load/run.sh --smoke: gunicorn + worker, 20 s, zero 5xx
 #                                 (as root with PostgreSQL up, and only without extra arguments)
+#   8. benchmark, tiny mode       bench/run.py --tiny: every measured path still works (~25 s;
+#                                 no timing is asserted; only without extra arguments)
 #
 # Extra arguments go to both pytest runs (e.g. `-k dashboard -x`). Both runs always
 # execute; the script exits non-zero if either fails. pytest exit code 5 ("no tests
@@ -82,6 +84,16 @@ if [ "$#" -eq 0 ] && [ "$(id -u)" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432;
     else FAILED=1; SUMMARY+=("load smoke: FAILED in $((SECONDS - t))s"); fi
 else
     SUMMARY+=("load smoke: not run (needs root, PostgreSQL and no extra pytest arguments)")
+fi
+
+# -- 8. Benchmark in tiny mode (issue 6): proves bench/ still runs; timings are not asserted.
+if [ "$#" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "=== benchmark (tiny): .venv/bin/python bench/run.py --tiny"
+    t=$SECONDS
+    if .venv/bin/python bench/run.py --tiny; then SUMMARY+=("benchmark tiny: PASSED in $((SECONDS - t))s")
+    else FAILED=1; SUMMARY+=("benchmark tiny: FAILED in $((SECONDS - t))s"); fi
+else
+    SUMMARY+=("benchmark tiny: not run (needs PostgreSQL and no extra pytest arguments)")
 fi
 
 echo
