@@ -9,6 +9,7 @@ the whole transaction (the new draft included) is rolled back and nothing is sav
 show, before the officer confirms, the errors that would stop the import.
 """
 
+import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -105,31 +106,36 @@ def _band_of(score: Decimal, weight: Decimal, rules: scoring.RuleSet) -> str:
 # --- Preview ----------------------------------------------------------------------------------
 
 
-def stub(unit, round_, parsed: ParsedWorkbook, layout: str, project_name: str = "") -> Assessment:
-    """An unsaved assessment carrying the workbook's header, for the preview page."""
+def stub(unit, round_, parsed: ParsedWorkbook, layout: str, project_name: str = "", base: Assessment | None = None) -> Assessment:
+    """An unsaved assessment carrying the workbook's header, for the preview page; with `base`
+    (a draft being replaced), a copy of it with the header fields the workbook has."""
     kind = KIND_OF_LAYOUT[layout]
-    a = Assessment(unit=unit, round=round_, kind=kind, layout=layout)
-    a.project_name = project_name or parsed.header.get("project_name", "")
-    if kind == "project":
-        a.implementer, a.supervisor_name = unit.name, unit.supervisor
-        for name in PROJECT_HEADER:
-            if name in parsed.header:
-                setattr(a, name, parsed.header[name] or "")
+    if base is not None:
+        a = copy.copy(base)
     else:
-        for name in DEPARTMENT_HEADER:
-            if name in parsed.header:
-                setattr(a, name, parsed.header[name] if name != "duties" else parsed.header[name] or "")
+        a = Assessment(unit=unit, round=round_, kind=kind, layout=layout)
+        a.project_name = project_name or parsed.header.get("project_name", "")
+        if kind == "project":
+            a.implementer, a.supervisor_name = unit.name, unit.supervisor
+    for name in PROJECT_HEADER if kind == "project" else DEPARTMENT_HEADER:
+        if name in parsed.header:
+            value = parsed.header[name]
+            setattr(a, name, value if name in ("staff_quota", "staff_actual") else value or "")
     return a
 
 
-def preview_view(assessment: Assessment, parsed: ParsedWorkbook) -> readmodel.AssessmentView:
-    """The read model of what the import would give (unsaved rows; scores as they would be)."""
+def preview_view(assessment: Assessment, parsed: ParsedWorkbook, base: Assessment | None = None) -> readmodel.AssessmentView:
+    """The read model of what the import would give (unsaved rows; scores as they would be).
+    Tables the workbook does not have show the rows of `base`, which the import keeps."""
     layout = layout_for(assessment.layout)
     rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules)
+
+    def amount(source, name):
+        return _dec(parsed.funding.get(source, {}).get(name))
+
     funding = [
-        FundingRow(source=s, initial_budget=_dec(parsed.funding.get(s, {}).get("initial_budget")),
-                   budget=_dec(parsed.funding.get(s, {}).get("budget")), actual=_dec(parsed.funding.get(s, {}).get("actual")),
-                   reason=parsed.funding.get(s, {}).get("reason", ""))
+        FundingRow(source=s, initial_budget=amount(s, "initial_budget"), budget=amount(s, "budget"),
+                   actual=amount(s, "actual"), reason=parsed.funding.get(s, {}).get("reason", ""))
         for s in layout.sources
     ]
     indicators = [
@@ -144,6 +150,13 @@ def preview_view(assessment: Assessment, parsed: ParsedWorkbook) -> readmodel.As
         for e in parsed.expenses
     ]
     sections = [ReportSection(key=s["key"], title=s["title"], body=s["body"]) for s in (parsed.sections or [])]
+    if base is not None:
+        funding = funding if parsed.funding else list(base.funding_rows.all())
+        structure = structure if parsed.structure else list(base.structure_rows.all())
+        goals = goals if parsed.goals else list(base.goals.all())
+        indicators = indicators if parsed.indicators else list(base.indicators.all())
+        expenses = expenses if parsed.expenses else list(base.project_expenses.all())
+        sections = sections if parsed.sections is not None else list(base.report_sections.all())
     return readmodel.build(
         assessment, funding_rows=funding, indicators=indicators, structure_rows=structure, goals=goals,
         expenses=expenses, sections=sections,

@@ -1021,7 +1021,7 @@ def join_pieces(pieces: list[str], width: float | None, size: int = 10) -> str:
     if not pieces:
         return ""
     text = pieces[0]
-    for previous, piece in zip(pieces, pieces[1:]):
+    for previous, piece in zip(pieces, pieces[1:], strict=False):
         if width is not None:
             from ..exports import xlsx
 

@@ -224,6 +224,14 @@ MATRIX = {
     ("assessments:submit", "draft"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL, 404, 404, 404, 404)},
     ("assessments:submit", "in_review"): {"POST": (LOGIN, DETAIL, 404, 404, 404, 404)},  # refused, with a message
     ("assessments:withdraw", "submitted"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL, 404, 404, 404, 404)},
+    # 从Excel导入 (issue 7): officers of the unit only; a preview token exists only in its own session.
+    ("assessments:import", None): {"GET": (LOGIN, 200, 200, 404, 404, 404), "POST": (LOGIN, 400, 400, 404, 404, 404)},
+    ("assessments:import_replace", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400, 404, 404, 404, 404)},
+    ("assessments:import_replace", "submitted"): {"GET": (LOGIN, DETAIL, 404, 404, 404, 404),
+                                                  "POST": (LOGIN, 403, 404, 404, 404, 404)},
+    ("assessments:import_preview", "import_token"): {"GET": (LOGIN, 404, 404, 404, 404, 404)},
+    ("assessments:import_confirm", "import_token"): {"GET": NOT_GET, "POST": (LOGIN, 404, 404, 404, 404, 404)},
+    ("assessments:import_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN, 404, 404, 404, 404, 404)},
     # Reviewer pages.
     ("assessments:dashboard", None): {"GET": REVIEWERS},
     ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 200),
@@ -351,6 +359,7 @@ def world(cast, unit_a, round_2020):
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job
+    objects["import_token"] = SimpleNamespace(pk="no-such-preview")  # 从Excel导入: tokens live in sessions
     return World(cast, round_2020, objects)
 
 

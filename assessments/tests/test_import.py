@@ -798,3 +798,22 @@ def test_hidden_sheet_and_cover_sheet_are_skipped_with_a_word():
     assert len(parsed.indicators) == 8
     assert parsed.notes == ["已跳过隐藏的工作表“数据”。"]
     assert [(u.sheet, u.cell, u.reason) for u in parsed.unmapped][:1] == [("封面", "A1", "此工作表中没有可识别的自评表")]
+
+
+def test_replace_keeps_the_tables_the_file_does_not_have(db, client, alice, department):
+    Indicator.objects.create(assessment=department, position=1, level1="产出指标", level2="数量指标",
+                             name="已填写的指标", target="≥10次", actual="12次")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "2020年度部门整体支出绩效自评表"
+    ws["A2"], ws["B2"], ws["C2"], ws["D2"] = "整体资金（万元）", "全年预算数", "全年执行数", "偏差原因"
+    ws["A3"], ws["B3"], ws["C3"] = "合计", 200, "１５０"
+    client.force_login(alice)
+    response = upload(client, to_bytes(wb), url=reverse("assessments:import_replace", kwargs={"pk": department.pk}))
+    preview = client.get(response["Location"])
+    assert [i.name for i in preview.context["view"].indicators] == ["已填写的指标"]
+    assert preview.context["view"].funding[0].rate == scoring.Decimal("75.00")
+    client.post(reverse("assessments:import_confirm", kwargs={"token": preview.context["token"]}), {"confirm_replace": "on"})
+    data = readmodel.load(department.pk).to_dict()
+    assert [i["name"] for i in data["indicators"]] == ["已填写的指标"]
+    assert (data["funding"][0]["budget"], data["funding"][0]["actual"], data["funding"][0]["rate"]) == ("200.00", "150.00", "75.00")

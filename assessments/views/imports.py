@@ -26,10 +26,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from .. import permissions
+from .. import permissions, readmodel
 from ..forms import CreateForm
 from ..importing import apply, parser, safety
-from ..models import Round, Unit
+from ..models import Assessment, Round, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -268,8 +268,9 @@ def _context(request, token: str, entry: dict) -> dict:
     if target is not None and target.layout != parsed.layout:
         view = None
     else:
-        a = apply.stub(unit, round_, parsed, layout, entry["project_name"])
-        view = apply.preview_view(a, parsed)
+        base = readmodel.with_content(Assessment.objects).get(pk=target.pk) if target is not None else None
+        a = apply.stub(unit, round_, parsed, layout, entry["project_name"], base=base)
+        view = apply.preview_view(a, parsed, base=base)
     _rows, score_notes = apply.resolve_indicators(parsed.indicators, round_.rules)
     return {
         "token": token,
