@@ -137,6 +137,12 @@ LOGOUT_REDIRECT_URL = "login"
 # of a bare 400 page. The form fields enforce the real limits.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+# File uploads (从Excel导入 is the only one): its views read the file through their own handler,
+# which stops at 10 MB (assessments/importing/safety.py) and keeps it in memory, so an upload
+# never lands on disk. Anything else uploaded stays in memory up to 2.5 MB and is spooled to a
+# private temporary file beyond that.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_PERMISSIONS = 0o600
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
