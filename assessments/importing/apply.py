@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from .. import readmodel, scoring
 from ..forms import EntryForm, StaleDraft
@@ -307,6 +307,9 @@ def import_new(*, user, unit, round_, layout: str, parsed: ParsedWorkbook, proje
         return Outcome(None, exc.errors)
     except _DryRun:
         return Outcome(None, [])
+    except IntegrityError:
+        # Two confirmations at once (a double click): the unique constraints let one win.
+        return Outcome(None, [duplicate_error(unit, round_, layout, project_name) or CONFLICT])
     return Outcome(assessment, [])
 
 
@@ -333,6 +336,7 @@ def import_into(*, assessment: Assessment, parsed: ParsedWorkbook, expected_vers
     return Outcome(current, [])
 
 
+CONFLICT = "本次未导入：同一自评正在被另一次操作保存，请稍后刷新列表查看。"
 STALE = "本次未导入：预览之后，该自评已在别处被保存或提交。请重新上传文件并核对预览。"
 
 

@@ -817,3 +817,27 @@ def test_replace_keeps_the_tables_the_file_does_not_have(db, client, alice, depa
     data = readmodel.load(department.pk).to_dict()
     assert [i["name"] for i in data["indicators"]] == ["已填写的指标"]
     assert (data["funding"][0]["budget"], data["funding"][0]["actual"], data["funding"][0]["rate"]) == ("200.00", "150.00", "75.00")
+
+
+def test_upload_needs_the_csrf_token(db, alice, unit_a, round_2020):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = upload(client, to_bytes(seed_004_workbook()))
+    assert response.status_code == 403
+    assert imports.SESSION_KEY not in client.session
+
+
+def test_a_second_confirmation_racing_the_first_gets_the_duplicate_message(db, alice, unit_a, round_2020, monkeypatch):
+    from assessments.importing import apply
+
+    parsed = parser.parse_workbook(to_bytes(seed_004_workbook()))
+    first = apply.import_new(user=alice, unit=unit_a, round_=round_2020, layout="department", parsed=parsed)
+    assert first.errors == []
+    # The second one passed its duplicate check before the first committed: the constraint decides.
+    monkeypatch.setattr(apply, "duplicate_error", lambda *args, **kwargs: None)
+    before = counts()
+    second = apply.import_new(user=alice, unit=unit_a, round_=round_2020, layout="department", parsed=parsed)
+    assert second.errors == [apply.CONFLICT]
+    assert counts() == before
