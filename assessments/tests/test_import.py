@@ -841,3 +841,33 @@ def test_a_second_confirmation_racing_the_first_gets_the_duplicate_message(db, a
     second = apply.import_new(user=alice, unit=unit_a, round_=round_2020, layout="department", parsed=parsed)
     assert second.errors == [apply.CONFLICT]
     assert counts() == before
+
+
+def test_round_trip_of_scored_rows_with_entered_outcomes(db, alice, unit_a, round_2020, project):
+    from decimal import Decimal
+
+    from assessments.importing import apply
+    from assessments.models import FundingRow
+    from assessments.services import refresh_scores
+
+    FundingRow.objects.filter(assessment=project, source="total").update(initial_budget=Decimal("36"), actual=Decimal("30.64"))
+    rows = [
+        ("产出指标", "数量指标", "公众安全感民意调查", "≥10次", "8次", Decimal("30"), "", None, "疫情影响"),
+        ("产出指标", "质量指标", "考评合格率", "=100%", "100%", Decimal("20"), "", None, ""),
+        ("效益指标", "社会效益指标", "维护社会秩序", "有所帮助", "效果一般", Decimal("15"), "partial", Decimal("10.5"), "宣传不足"),
+        ("效益指标", "可持续影响指标", "长效机制", "建立", "未建立", Decimal("15"), "failed", Decimal("3"), "尚在论证"),
+        ("满意度指标", "服务对象满意度指标", "群众满意度", "满意", "基本满意", Decimal("10"), "achieved", Decimal("8.5"), ""),
+    ]
+    for n, (l1, l2, name, target, actual, weight, outcome, score, reason) in enumerate(rows, start=1):
+        Indicator.objects.create(assessment=project, position=n, level1=l1, level2=l2, name=name, target=target,
+                                 actual=actual, weight=weight, outcome=outcome, score=score, reason=reason)
+    refresh_scores(project)
+    before = comparable(readmodel.load(project.pk).to_dict())
+    assert [i["score"] for i in before["indicators"]] == ["24.00", "20.00", "10.50", "3.00", "8.50"]
+
+    data = internal_export(project.pk)
+    project.delete()
+    parsed = parser.parse_workbook(data)
+    outcome = apply.import_new(user=alice, unit=unit_a, round_=round_2020, layout=parsed.layout, parsed=parsed)
+    assert outcome.errors == []
+    assert comparable(readmodel.load(outcome.assessment.pk).to_dict()) == before
