@@ -232,3 +232,24 @@ def test_public_detail_has_the_funding_chart_with_its_table(client, department):
     assert '<caption>资金情况：预算与执行（单位：万元）</caption>' in html
     assert '<th scope="row">合计</th><td class="text-end">100.00</td><td class="text-end">90.00</td>' in html
     assert 'aria-label="资金情况：预算与执行（全年预算数、执行数，共 1 项，数据见下表）"' in html
+
+
+@pytest.mark.django_db
+def test_public_list_chart_costs_one_query_whatever_the_units(client, unit_a, round_2020, region, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assessments import exporting
+
+    url = reverse("disclosure:list") + f"?year=2020&region={region.pk}"
+    publish(put(unit_a, round_2020, "项目0", state="approved", self_total=D(90), budget=D(10), actual=D(9)))
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(url).context["charts"][0].categories) == 1
+    for n in range(1, 35):
+        publish(put(unit_a, round_2020, f"项目{n}", state="approved", self_total=D(90), budget=D(10), actual=D(9)))
+    exporting.bump_public_cache()
+    with django_assert_num_queries(len(one)):
+        response = client.get(url)
+    rate, _score = response.context["charts"]
+    assert len(rate.categories) == figures.PUBLIC_UNITS == 30
+    assert rate.note == "仅显示按单位名称排序的前30份报告。"
