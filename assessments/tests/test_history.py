@@ -436,3 +436,54 @@ def test_funding_row_source_labels_unchanged(department):
     assert list(FundingRow.objects.filter(assessment=department).values_list("source", "actual")) == [
         ("total", None), ("fiscal", None), ("other", None),
     ]
+
+
+# --- The demo ---------------------------------------------------------------------------------
+
+
+def test_demo_officer_starts_2024_from_the_published_2022_table(client, settings, tmp_path, django_capture_on_commit_callbacks):
+    """What the README asks a visitor to try: nanyue's 综治、平安建设经费, 2022 (seed 001) → 2024."""
+    import io
+
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=io.StringIO())
+    old = Assessment.objects.get(project_name="综治、平安建设经费", round__year=2022)
+    assert old.state == "published"
+    client.force_login(old.unit.memberships.get().user)
+    client.post(reverse("assessments:create"), {
+        "unit": old.unit.pk, "round": rnd(2024).pk, "layout": "project", "project_name": "综治、平安建设经费",
+        "carry_over": "on",
+    })
+    new = Assessment.objects.get(project_name="综治、平安建设经费", round__year=2024)
+    assert list(new.indicators.order_by("position").values_list("name", "target", "actual")) == [
+        ("公众安全感民意调查", "≥10次", ""),
+        ("“平安县市区”工作考评", "≥10次", ""),
+        ("综治考评合格率", "=100%", ""),
+        ("考评完成及时率", "=100%", ""),
+        ("综治平安经费", "=36万元", ""),
+        ("有助于维护社会秩序", "有所帮助", ""),
+        ("全区社会大局和谐稳定，人民群众安全感提升", "有所推升", ""),
+        ("人民群众满意度", "≥95%", ""),
+    ]
+    assert list(new.goals.values_list("target", "achieved")) == [
+        ("深化平安建设，维护国家安全和社会大局稳定；\n聚焦平安南岳建设，着力提升人民群众安全感。", "")
+    ]
+    assert list(new.indicators.values_list("lineage", flat=True).order_by("position")) == list(
+        old.indicators.values_list("lineage", flat=True).order_by("position")
+    )
+    Indicator.objects.filter(assessment=new, name="“平安县市区”工作考评").update(target="≥8次", actual="9次")
+    refresh_scores(new)
+    assert new.risk_flags == ",weights_not_100,target_below_last,"
+    response = client.get(reverse("assessments:detail", args=[new.pk]))
+    item = response.context["year_history"][1]
+    assert (points(item), item.flags) == (
+        [(2022, "≥10次", "10次", False), (2024, "≥8次", "9次", True)], ["target_below_last"]
+    )
+    # The public page of 2022 has no earlier year: nothing to compare.
+    public = client.get(reverse("disclosure:detail", args=[old.pk]))
+    assert public.context["year_history"] == []
