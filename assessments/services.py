@@ -20,7 +20,8 @@ def previous_assessment(*, unit, round, kind, project_name="") -> Assessment | N
     qs = Assessment.objects.filter(unit=unit, kind=kind, round__year__lt=round.year).select_related("round")
     if kind == Assessment.Kind.PROJECT:
         qs = qs.filter(project_name=project_name)
-    candidates = list(qs.order_by("-round__year", "-id").only("id", "state", "round__year", "unit_id", "kind", "project_name", "confidential"))
+    fields = ("id", "state", "round__year", "unit_id", "kind", "project_name", "confidential")
+    candidates = list(qs.order_by("-round__year", "-id").only(*fields))
     finished = [a for a in candidates if a.state in FINISHED_STATES]
     return (finished or candidates or [None])[0]
 
