@@ -83,8 +83,7 @@ FUNDING_KEYWORDS = {
     "支出总计": "total",
     "总支出": "total",
     "整体支出": "total",
-    "年度资金总额": "total",
-    "资金总额": "total",
+    # Not “资金总额”: in a project's report it may be the budget or the spending.
     "财政拨款": "fiscal",
     "上年结转资金": "carryover",
     "其他资金": "other",
