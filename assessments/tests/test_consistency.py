@@ -1,7 +1,7 @@
 """Consistency checks (issue 7 §4): figures in the report text against the tables.
 
 Most tests build the read model in memory from the demo data of seeds 000 (渌口) and 002 (芦淞),
-exactly as ``seed_demo`` loads them, and change one sentence; one test loads the whole demo into
+exactly as ``seed_demo`` loads them, and change one sentence; two tests load the whole demo into
 the database; the page tests go through the Django test client.
 """
 
@@ -11,6 +11,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from assessments import consistency, readmodel
@@ -25,6 +27,7 @@ from assessments.models import (
     StructureRow,
     Unit,
 )
+from assessments.views import entry, review
 
 from .helpers import detail_url, edit_url, fill_seed_004, form_data
 
@@ -467,6 +470,38 @@ def test_consistent_report_shows_no_warning_box(client, alice, department):
     page = client.get(detail_url(department))
     assert shown(page) == []
     assert 'id="consistency-warnings"' not in page.content.decode()
+
+
+def test_the_checks_add_no_query_to_the_pages(client, alice, reviewer, department, monkeypatch):
+    def queries(user, url):
+        client.force_login(user)
+        client.get(url)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    client.force_login(alice)
+    data = fill_seed_004(form_data(client.get(edit_url(department))))
+    data["sections-1-body"] = MISMATCHED_REPORT
+    client.post(edit_url(department), data)
+
+    def pages():
+        if department.state == Assessment.State.DRAFT:
+            return [queries(alice, edit_url(department)), queries(alice, detail_url(department))]
+        return [queries(alice, detail_url(department)), queries(reviewer, reverse("assessments:review", args=[department.pk]))]
+
+    def without_checks():
+        with monkeypatch.context() as patch:
+            patch.setattr(entry, "check_consistency", lambda view: [])
+            patch.setattr(review, "check_consistency", lambda view: [])
+            return pages()
+
+    assert pages() == without_checks()
+    client.force_login(alice)
+    client.post(reverse("assessments:submit", args=[department.pk]))
+    department.refresh_from_db()
+    assert department.state == Assessment.State.SUBMITTED
+    assert pages() == without_checks()
 
 
 def test_warning_objects_are_plain_data():
