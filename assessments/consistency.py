@@ -546,12 +546,13 @@ def _check_section(view, section, vocabulary) -> list[Inconsistency]:
 
 
 def _where(section, number, body, sentence, start, end, excerpt_start) -> dict:
+    written = body[sentence[0] : sentence[1]]
     return {
         "section_key": section.key,
         "section_title": section.title,
         "paragraph": number,
-        "sentence": body[sentence[0] : sentence[1]].strip(),
-        "sentence_start": sentence[0],
+        "sentence": written.strip(),
+        "sentence_start": sentence[0] + len(written) - len(written.lstrip()),
         "start": start,
         "end": end,
         "figure": body[start:end],

@@ -231,6 +231,14 @@ def test_seed_002_project_named_as_in_the_text_not_as_in_the_table():
     )
 
 
+def test_text_typed_in_a_browser_textarea_crlf():
+    body = replaced(LUSONG, "general_budget", "其中：基本支出236.60万元", "其中：基本支出236.50万元").replace("\n", "\r\n")
+    warnings = consistency.check(demo_view(LUSONG, sections={"general_budget": body}))
+    assert [(w.paragraph, w.figure) for w in warnings] == [(4, "236.50万元"), (4, "377.32万元"), (4, "236.50万元")]
+    assert body[warnings[0].sentence_start :].startswith(warnings[0].sentence)
+    assert body[warnings[0].start : warnings[0].end] == "236.50万元"
+
+
 def test_seed_002_project_named_by_its_heading_line():
     body = replaced(LUSONG, "department_performance", "年初预算资金67万元", "年初预算资金76万元")
     body = body.replace("实际支出21.58万元", "实际支出12.58万元")
