@@ -1,4 +1,5 @@
-"""Read an 自评表 workbook into a plain, JSON-ready dict (no Django, no database).
+"""Read an 自评表 workbook into a plain, JSON-ready dict (no database; no Django except the
+export's row-fitting rule, imported lazily for the portal's own files).
 
 What it understands: the portal's own export (exports/xlsx.py), and workbooks laid out like the
 three paper forms (seed 001's 项目支出 table, seed 004's 部门整体支出 table, the national template
