@@ -13,6 +13,9 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 MAX_ENTRIES = 1000
 MAX_RATIO = 100  # total uncompressed / total compressed
+# openpyxl holds every cell of a sheet as an object (hundreds of bytes each): a 5 MB sheet XML is
+# some 250,000 cells, far more than any 自评表 and still a bounded amount of memory.
+MAX_SHEET_XML_BYTES = 5 * 1024 * 1024
 RATIO_FLOOR_BYTES = 1024 * 1024  # tiny files have odd ratios; judge the ratio above this size
 
 # Messages (tests assert them verbatim).
@@ -29,6 +32,7 @@ OTHER_OFFICE_FILE = "该文件是 PowerPoint 演示文稿，不是 Excel 工作�
 NOT_WORKBOOK_ZIP = "该压缩文件不是 Excel 工作簿（缺少 [Content_Types].xml 或 xl/workbook.xml）。"
 TOO_MANY_ENTRIES = f"文件内部条目超过 {MAX_ENTRIES} 个，疑似异常文件，已拒绝导入。"
 TOO_BIG_UNCOMPRESSED = f"文件解压后超过 {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB，疑似异常文件，已拒绝导入。"
+SHEET_TOO_BIG = "工作表过大（单个工作表解压后超过 5 MB），不像是自评表，已拒绝导入。"
 BAD_RATIO = f"文件压缩比异常（超过 {MAX_RATIO} 倍），疑似异常文件，已拒绝导入。"
 CORRUPT = "无法读取该工作簿：文件可能已损坏。请在 Excel 或 WPS 中打开并重新保存为 .xlsx 后再上传。"
 
@@ -69,6 +73,8 @@ def check_upload(data: bytes) -> None:
             raise UploadRefused(TOO_BIG_UNCOMPRESSED)
         if total > RATIO_FLOOR_BYTES and total > MAX_RATIO * max(compressed, 1):
             raise UploadRefused(BAD_RATIO)
+        if any(info.filename.startswith("xl/worksheets/") and info.file_size > MAX_SHEET_XML_BYTES for info in infos):
+            raise UploadRefused(SHEET_TOO_BIG)
         if "word/document.xml" in names:
             raise UploadRefused(WORD_FILE)
         if "ppt/presentation.xml" in names:

@@ -3,6 +3,7 @@ the preview/confirm flow and who may use it."""
 
 import copy
 import io
+import os
 import re
 import zipfile
 
@@ -539,6 +540,8 @@ BAD_FILES = [
                                   "xl/worksheets/sheet1.xml": b"\0" * (51 * 1024 * 1024)}), safety.TOO_BIG_UNCOMPRESSED),
     ("bomb-ratio", lambda: zip_of({"[Content_Types].xml": XLSX_TYPES, "xl/workbook.xml": b"<workbook/>",
                                    "xl/worksheets/sheet1.xml": b"\0" * (5 * 1024 * 1024)}), safety.BAD_RATIO),
+    ("huge-sheet", lambda: zip_of({"[Content_Types].xml": XLSX_TYPES, "xl/workbook.xml": b"<workbook/>",
+                                   "xl/worksheets/sheet1.xml": os.urandom(5 * 1024 * 1024 + 1)}), safety.SHEET_TOO_BIG),
     ("bomb-entries", lambda: zip_of({"[Content_Types].xml": XLSX_TYPES, "xl/workbook.xml": b"<workbook/>",
                                      **{f"xl/media/{n}.bin": b"x" for n in range(1000)}}), safety.TOO_MANY_ENTRIES),
     ("corrupt-workbook", lambda: zip_of({"[Content_Types].xml": XLSX_TYPES, "xl/workbook.xml": b"<not-closed"}), safety.CORRUPT),
