@@ -77,3 +77,29 @@ def test_officer_uploads_reads_the_preview_confirms_and_finds_the_draft(live_ser
     assert list(a.indicators.order_by("position").values_list("target", flat=True)) == [
         ">=10次", "＞＝１０次", "=100%", "=100%", "=36万元", "有所帮助", "有所推升", "≥95%",
     ]
+
+
+def test_replacing_a_draft_asks_twice(live_server, page, alice, department):
+    from .test_import import seed_004_workbook
+
+    login(page, live_server, "alice")
+    page.goto(f"{live_server.url}/assessments/{department.pk}/")
+    page.click("#import-replace-link")
+    page.set_input_files("#id_file", files=[{"name": "岳麓2020.xlsx", "mimeType": XLSX, "buffer": to_bytes(seed_004_workbook())}])
+    page.click("text=上传并预览")
+    page.wait_for_selector("#import-summary")
+    assert page.locator("#import-layout").text_content().strip() == "部门整体支出绩效自评表"
+    assert page.locator("#unmapped-cells tbody tr td").nth(1).text_content() == "A24"
+
+    page.click("#import-confirm button.btn-danger")
+    page.wait_for_selector("#confirm-error")
+    assert page.locator("#confirm-error").text_content() == "请勾选“确认用文件中的内容替换当前草稿的表格”后再点击“确认替换”。"
+    department.refresh_from_db()
+    assert department.indicators.count() == 0
+
+    page.check("#confirm_replace")
+    page.click("#import-confirm button.btn-danger")
+    page.wait_for_selector("text=已用“岳麓2020.xlsx”中的内容替换草稿的表格。请核对后提交。")
+    assert page.input_value('[name="funding-0-budget"]') == "10949.23"
+    assert page.locator("#live-total").text_content() == "43.17"
+    assert department.indicators.count() == 5
