@@ -22,6 +22,9 @@ def login(page, live_server, username):
 
 def test_officer_uploads_reads_the_preview_confirms_and_finds_the_draft(live_server, page, artifacts_dir, alice, unit_a):
     Round.objects.create(year=2022, title="2022年度绩效自评")
+    page.add_init_script(  # injected by the browser, outside the page's CSP: records violations
+        "window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective));"
+    )
     login(page, live_server, "alice")
 
     page.click("#import-link")
@@ -51,6 +54,7 @@ def test_officer_uploads_reads_the_preview_confirms_and_finds_the_draft(live_ser
     assert preview.locator("#indicator-1 td").nth(3).text_content() == ">=10次"
     assert preview.locator("#indicator-2 td").nth(1).text_content() == "＞＝１０次"  # 1级/2级 cells span from row 1
     assert Assessment.objects.count() == 0  # nothing saved yet
+    assert page.evaluate("window.__csp") == []
 
     page.click("text=确认导入，生成草稿")
     page.wait_for_selector("text=已从“南岳综治经费自评表.xlsx”导入")
