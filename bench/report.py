@@ -79,8 +79,18 @@ def markdown(results: dict) -> str:
                f"{t['one_process']['per_export_ms']} ms per export wall, {t['one_process']['celery_task_mean_ms']} ms "
                f"per task as Celery counts it." if t.get("one_process") else "")
             + (f" A new PostgreSQL connection costs {results['extra']['db_connection_setup']['median_ms']} ms "
-               f"(CONN_MAX_AGE=0: the worker opens one per task)." if results.get("extra", {}).get("db_connection_setup") else ""),
+               f"(the worker keeps its connection: DATABASE_CONN_MAX_AGE=600)." if results.get("extra", {}).get("db_connection_setup") else ""),
         ]
+        if t.get("cpu_s"):
+            cpu = t["cpu_s"]
+            lines += [
+                "",
+                f"Where the two cores went during the 2-process run: worker {cpu['worker']} s, PostgreSQL "
+                f"{cpu['postgres']} s, Redis {cpu['redis']} s of CPU; shared perfectly by 2 cores that is "
+                f"{t['cpu_bound_s']} s, the floor this machine allows ({round(t['cpu_bound_s'] / t['ideal_s'], 2)}× the ideal). "
+                f"One whole job in-process (`exporting.run`: export + status updates + audit row, no Celery): "
+                f"{t['single_job_mean_ms']} ms; against {t['exports']} × that / 2 the run is {t['ratio_to_job_ideal']}×.",
+            ]
     lines += ["", "| target | limit | measured | |", "|---|---|---|---|"]
     for target in results.get("targets", []):
         status = "met" if target["met"] else "**missed**"

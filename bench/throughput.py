@@ -84,6 +84,25 @@ def stop_worker(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def cpu_seconds(name: str | None = None, pids: list[int] | None = None) -> float:
+    """User + system CPU of the processes called `name` (or of `pids`), including their waited-for
+    children (a PostgreSQL backend that exits is counted in the postmaster's cutime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in (pids if pids is not None else os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read().decode()
+        except (OSError, ValueError):
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        if name is not None and comm != name:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
 def worker_children(pid: int) -> list[int]:
     try:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
@@ -108,6 +127,8 @@ def _through_worker(job_ids: list[int], concurrency: int, budget: float, log=pri
         wait_ready(proc, log_path)
         out["worker_children"] = worker_children(proc.pid)
         log(f"  worker {proc.pid} ready (children {out['worker_children']}); dispatching {n} exports …")
+        pg_cpu0, worker_cpu0 = cpu_seconds("postgres"), cpu_seconds(pids=[proc.pid, *out["worker_children"]])
+        redis_cpu0 = cpu_seconds("redis-server")
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         for job_id in job_ids:
@@ -124,6 +145,12 @@ def _through_worker(job_ids: list[int], concurrency: int, budget: float, log=pri
                 raise RuntimeError(f"celery worker exited with {proc.returncode}: see {log_path}")
             time.sleep(0.25)
         out["wall_polled_s"] = round(time.perf_counter() - t0, 3)
+        # Where the two cores went: the worker's processes, PostgreSQL and Redis (same machine).
+        out["cpu_s"] = {
+            "worker": round(cpu_seconds(pids=[proc.pid, *out["worker_children"]]) - worker_cpu0, 2),
+            "postgres": round(cpu_seconds("postgres") - pg_cpu0, 2),
+            "redis": round(cpu_seconds("redis-server") - redis_cpu0, 2),
+        }
         if done < n:
             raise RuntimeError(f"only {done}/{n} exports finished within {budget:.0f} s")
         out["failed"] = ExportJob.objects.filter(pk__in=job_ids, status=ExportJob.Status.FAILED).count()
@@ -143,12 +170,25 @@ def _through_worker(job_ids: list[int], concurrency: int, budget: float, log=pri
     return out
 
 
+def single_job_times(ids: list[int], sample: int) -> list[float]:
+    """In-process `exporting.run` of fresh jobs: the export plus the job's own bookkeeping
+    (status updates, audit row), as the worker runs it but without Celery."""
+    chosen = ids[:: max(1, len(ids) // sample)][:sample]
+    times = []
+    for job_id in _jobs(chosen):
+        t0 = time.perf_counter()
+        exporting.run(job_id)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def run(n: int, sample: int, log=print) -> dict:
     ids = pick(n)
     n = len(ids)
     log(f"  single-export baseline on {sample} of the {n} assessments …")
     singles = single_export_times(ids, sample)
     single_mean = statistics.fmean(singles)
+    jobs = single_job_times(ids, sample)
     budget = max(120.0, n * single_mean * 4)
     # One process first, on a tenth of them: the per-task cost in a worker without CPU contention.
     serial_ids = ids[: max(5, n // 10)]
@@ -161,6 +201,10 @@ def run(n: int, sample: int, log=print) -> dict:
         "single_export_median_ms": round(statistics.median(singles) * 1000, 2),
         "ideal_s": round(ideal, 3),
         "ratio": round(result["wall_s"] / ideal, 3) if ideal else None,
+        "single_job_mean_ms": round(statistics.fmean(jobs) * 1000, 2),
+        "ratio_to_job_ideal": round(result["wall_s"] / (n * statistics.fmean(jobs) / 2), 3),
+        # If the CPU time spent were perfectly shared by the two cores: the floor this machine allows.
+        "cpu_bound_s": round(sum(result["cpu_s"].values()) / 2, 3),
         "exports_per_s": round(n / result["wall_s"], 2) if result["wall_s"] else None,
         "one_process": {
             "exports": serial["exports"], "wall_s": serial["wall_s"],

@@ -1,8 +1,10 @@
 """Reviewer pages: the dashboard of submissions, and the 复核 of one submission."""
 
+import hashlib
 from decimal import Decimal
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -17,6 +19,7 @@ from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
 PAGE_SIZE = 50
+CHARTS_SECONDS = 60
 SORTS = {
     "unit": "unit__name",
     "kind": "kind",
@@ -109,13 +112,27 @@ def dashboard(request):
             "query": params.urlencode(),
             "sort_query": sort_params.urlencode(),
             "sort_columns": SORT_COLUMNS,
-            # Charts of the whole round (not the filters): three aggregate queries.
-            "charts": figures.dashboard(
-                permissions.reviewer_assessments(request.user).filter(round=current), current.rules
-            ),
+            "charts": _round_charts(request.user, current),
+            "charts_seconds": CHARTS_SECONDS,
         }
     )
     return render(request, "assessments/review/dashboard.html", context)
+
+
+def _round_charts(user, current):
+    """Charts of the whole round (not the filters): three aggregate queries over every
+    submission, so they are shared for a minute by reviewers who see the same units."""
+    if permissions.reviews_all_units(user):
+        scope = "all"
+    else:
+        scope = ",".join(str(pk) for pk in sorted(permissions.reviewer_unit_ids(user)))
+    scope += "-" + ",".join(str(pk) for pk in sorted(permissions.officer_unit_ids(user)))  # never their own
+    key = f"dashboard-charts:{current.pk}:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+    charts = cache.get(key)
+    if charts is None:
+        charts = figures.dashboard(permissions.reviewer_assessments(user).filter(round=current), current.rules)
+        cache.set(key, charts, CHARTS_SECONDS)
+    return charts
 
 
 def _show_submitted_versions(rows) -> None:
