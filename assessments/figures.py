@@ -7,7 +7,7 @@ dashboard must cost the same with 10 or 10,000 of them.
 
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, FloatField, Q
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, FilteredRelation, FloatField, Q
 from django.db.models.functions import Cast, Coalesce
 
 from . import charts, scoring
@@ -151,12 +151,16 @@ def public_units(published_qs) -> list[charts.BarChart]:
 
     At most `PUBLIC_UNITS` reports, in name order; the note says so when there are more.
     """
+    # Driven from the filtered reports, joined to their 合计 row: starting from the funding rows
+    # made PostgreSQL walk every unit in name order (120 ms on the benchmark's province).
     rows = list(
-        _total_rows(published_qs)
-        .order_by("assessment__unit__name", "assessment__kind", "assessment__project_name", "assessment_id")
-        .values_list("assessment__unit__name", "assessment__unit__short_name", "assessment__kind",
-                     "assessment__project_name", "actual", "den", "assessment__self_total",
-                     "assessment__review_total")[: PUBLIC_UNITS + 1]
+        published_qs.annotate(
+            total_row=FilteredRelation("funding_rows", condition=Q(funding_rows__source=FundingRow.Source.TOTAL)),
+            den=Coalesce("total_row__budget", "total_row__initial_budget"),
+        )
+        .order_by("unit__name", "kind", "project_name", "pk")
+        .values_list("unit__name", "unit__short_name", "kind", "project_name", "total_row__actual", "den",
+                     "self_total", "review_total")[: PUBLIC_UNITS + 1]
     )
     note = f"仅显示按单位名称排序的前{PUBLIC_UNITS}份报告。" if len(rows) > PUBLIC_UNITS else ""
     rows = rows[:PUBLIC_UNITS]

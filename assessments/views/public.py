@@ -25,7 +25,7 @@ from ..readmodel import with_content
 PAGE_SIZE = 20
 CACHE_SECONDS = 300
 LOCAL_CACHE_SECONDS = 60
-SEARCH_COUNT_CAP = 500
+SEARCH_COUNT_CAP = 100
 CSV_COLUMNS = [
     ("id", "编号"), ("year", "年度"), ("region", "地区"), ("unit", "单位"), ("kind", "类型"), ("title", "名称"),
     ("level1", "一级指标"), ("level2", "二级指标"), ("name", "三级指标"), ("target", "指标值"), ("actual", "实际完成值"),
