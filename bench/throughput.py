@@ -39,6 +39,7 @@ def pick(n: int) -> list[int]:
 def single_export_times(ids: list[int], sample: int) -> list[float]:
     """In-process `exporting.write_files` of a sample of the same assessments (the ideal's unit)."""
     chosen = ids[:: max(1, len(ids) // sample)][:sample]
+    exporting.write_files(chosen[-1])  # warm-up, untimed: imports, openpyxl's first workbook, caches
     times = []
     for pk in chosen:
         t0 = time.perf_counter()
