@@ -62,7 +62,10 @@ SECTION_KEYWORDS = (
     ("basic_info", ("基本情况", "概况")),
 )
 
-EMPTY_MARKS = frozenset({"", "—", "——", "–", "-", "--", "/", "\\", "无", "空", "－"})
+# What units write in a cell to mean "nothing here". "无" is empty only where a number is due: as
+# a text ("无重大安全事故" → "无") it is an answer.
+EMPTY_MARKS = frozenset({"", "—", "——", "–", "-", "--", "/", "\\", "－", "／"})
+EMPTY_NUMBER_MARKS = EMPTY_MARKS | {"无", "空"}
 _CN_DIGITS = "一二三四五六七八九十"
 _HEADING_RE = re.compile(r"^([一二三四五六七八九十]+)、\s*(.+)$", re.S)
 _LEVEL1_WEIGHT_RE = re.compile(r"^(.*?)[(（]\s*([0-9]+(?:\.[0-9]+)?)\s*分?\s*[)）]$")
@@ -189,7 +192,7 @@ def parse_amount(value, number_format: str = "General") -> tuple[Decimal | None,
     else:
         text = unicodedata.normalize("NFKC", str(value)).strip()
         text = "".join(text.split()).replace(",", "")
-        if text in EMPTY_MARKS or text in ("—", "——"):
+        if text in EMPTY_NUMBER_MARKS:
             return None, ""
         for suffix in ("万元", "万"):
             if text.endswith(suffix):
@@ -221,7 +224,7 @@ def parse_number(value, *, integer=False) -> tuple[Decimal | int | None, str]:
         d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     else:
         text = "".join(unicodedata.normalize("NFKC", str(value)).split())
-        if text in EMPTY_MARKS or text in ("—", "——"):
+        if text in EMPTY_NUMBER_MARKS:
             return None, ""
         for suffix in ("分", "人", "名"):
             if text.endswith(suffix):

@@ -874,3 +874,23 @@ def test_round_trip_of_scored_rows_with_entered_outcomes(db, alice, unit_a, roun
     outcome = apply.import_new(user=alice, unit=unit_a, round_=round_2020, layout=parsed.layout, parsed=parsed)
     assert outcome.errors == []
     assert comparable(readmodel.load(outcome.assessment.pk).to_dict()) == before
+
+
+@pytest.mark.parametrize("value,expected", [
+    (36, ("36.00", "")), (30.64, ("30.64", "")), (30.639999999, ("30.64", "")), ("1,234.5", ("1234.50", "")),
+    ("１２３４．５万元", ("1234.50", "")), ("36 万", ("36.00", "")), ("10949.23\u3000", ("10949.23", "")),
+    ("—", (None, "")), ("-", (None, "")), ("/", (None, "")), ("无", (None, "")), (None, (None, "")),
+    ("12元", (None, "金额单位是“元”，表格金额应以万元填写")), ("约36", (None, "无法识别为金额（应为数字，单位万元）")),
+    (-5, (None, "金额不能为负数")),
+])
+def test_amounts_as_units_write_them(value, expected):
+    amount, problem = parser.parse_amount(value)
+    assert (None if amount is None else str(amount), problem) == expected
+
+
+@pytest.mark.parametrize("value,number_format,expected", [
+    (0.95, "0%", "95%"), (1, "0.00%", "100%"), (10.0, "General", "10"), (12.5, "General", "12.5"),
+    ("无", "General", "无"), ("—", "General", ""), ("  ≥10次 \r\n", "General", "≥10次"),
+])
+def test_cells_as_text(value, number_format, expected):
+    assert parser._clean_text(value, number_format) == expected
