@@ -103,6 +103,21 @@ def _band_of(score: Decimal, weight: Decimal, rules: scoring.RuleSet) -> str:
     return scoring.OUTCOME_FAILED
 
 
+def level1_notes(parsed: ParsedWorkbook) -> list[str]:
+    """"产出指标（50分）": the header's weight against the rows' weights under it."""
+    notes = []
+    for level1, stated in parsed.level1_weights.items():
+        weights = [_dec(r.get("weight")) for r in parsed.indicators if r["level1"] == level1]
+        total = sum((w for w in weights if w is not None), Decimal(0))
+        line = f"表头写明“{level1}（{scoring.fmt_weight(Decimal(stated))}分）”"
+        if any(w is not None for w in weights) and total != Decimal(stated):
+            line += f"，但其下各行分值合计 {scoring.fmt_weight(total)} 分，请核对。"
+        else:
+            line += "，与其下各行分值一致。"
+        notes.append(line)
+    return notes
+
+
 # --- Preview ----------------------------------------------------------------------------------
 
 

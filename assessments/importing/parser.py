@@ -346,13 +346,13 @@ def _indicator_column(key: str) -> str | None:
         return "level1"
     if "二级指标" in key:
         return "level2"
-    if "三级指标" in key:
+    if "三级指标" in key or key in ("指标名称", "指标内容"):
         return "name"
     if key.startswith("复核"):
         return "review"
-    if "指标值" in key:
+    if "指标值" in key or "目标值" in key:
         return "target"
-    if "完成值" in key or key in ("实际完成情况", "完成情况"):
+    if "完成值" in key or "实际值" in key or key in ("实际完成情况", "完成情况"):
         return "actual"
     if key == "分值" or key == "权重":
         return "weight"

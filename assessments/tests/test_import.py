@@ -462,6 +462,11 @@ def test_national_workbook_is_understood(db, client, alice, unit_a):
     client.force_login(alice)
     preview, confirm = import_via_views(client, to_bytes(national_workbook()))
     assert preview.context["layout_label"] == "项目支出绩效自评表（财预〔2020〕10号 全国模板）"
+    assert preview.context["notes"] == [
+        "表头写明“产出指标（50分）”，与其下各行分值一致。",
+        "表头写明“效益指标（30分）”，与其下各行分值一致。",
+        "表头写明“满意度指标（10分）”，与其下各行分值一致。",
+    ]
     data = readmodel.load(new_pk(confirm)).to_dict()
     assert data["layout"] == "national"
     assert data["funding"][0]["rate"] == "83.85"
@@ -894,3 +899,12 @@ def test_amounts_as_units_write_them(value, expected):
 ])
 def test_cells_as_text(value, number_format, expected):
     assert parser._clean_text(value, number_format) == expected
+
+
+def test_level1_weight_in_the_header_is_checked_against_its_rows():
+    from assessments.importing import apply
+
+    wb = national_workbook()
+    wb.active["G13"] = 25
+    parsed = parser.parse_workbook(to_bytes(wb))
+    assert apply.level1_notes(parsed)[0] == "表头写明“产出指标（50分）”，但其下各行分值合计 55 分，请核对。"

@@ -282,7 +282,7 @@ def _context(request, token: str, entry: dict) -> dict:
         "layout_label": apply.LAYOUT_LABELS[layout],
         "view": view,
         "row_comments": {},
-        "notes": parsed.notes + score_notes,
+        "notes": parsed.notes + apply.level1_notes(parsed) + score_notes,
         "unmapped": parsed.unmapped,
         "can_replace": target is None or permissions.can_edit(request.user, target),
     }
