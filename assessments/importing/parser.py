@@ -21,7 +21,7 @@ import datetime
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import openpyxl
@@ -120,8 +120,13 @@ class ParsedWorkbook:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ParsedWorkbook":
-        data = dict(data)
-        data["unmapped"] = [Unmapped(**u) for u in data.get("unmapped", [])]
+        # Only known keys: a preview stored by an older version of this code must still load.
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        unmapped_fields = {f.name for f in fields(Unmapped)}
+        data["unmapped"] = [
+            Unmapped(**{k: v for k, v in u.items() if k in unmapped_fields}) for u in data.get("unmapped", [])
+        ]
         return cls(**data)
 
 
