@@ -65,8 +65,6 @@ def comparable(data: dict) -> dict:
         for name in ("initial_budget", "budget"):
             if name not in columns:
                 row[name] = None
-        if row["source"] != "total":
-            row["rate"] = None if not ({"initial_budget", "budget"} & columns) else row["rate"]
     for row in data["indicators"]:
         row.pop("key", None)
         row.pop("lineage", None)
