@@ -43,6 +43,31 @@ def carry_candidates(units) -> list[Assessment]:
     return list(chosen.values())
 
 
+def _indicator_identity(indicator) -> tuple[str, str, str]:
+    return (indicator.level1, indicator.level2, " ".join((indicator.name or "").split()))
+
+
+def link_lineage(assessment: Assessment, earlier: list) -> int:
+    """Give the assessment's indicators the lineage of the same indicator in `earlier` rows
+    (matched by 一级, 二级 and 三级 name; first match wins, each lineage used once), so rows that
+    came in without one (an Excel import) keep their history. Returns the number of rows linked."""
+    known: dict[tuple, object] = {}
+    for row in earlier:
+        known.setdefault(_indicator_identity(row), row.lineage)
+    rows = list(Indicator.objects.filter(assessment=assessment).order_by("position", "id"))
+    taken = {row.lineage for row in rows if row.lineage in set(known.values())}
+    changed = []
+    for row in rows:
+        lineage = known.get(_indicator_identity(row))
+        if lineage is None or lineage == row.lineage or lineage in taken:
+            continue
+        row.lineage = lineage
+        taken.add(lineage)
+        changed.append(row)
+    Indicator.objects.bulk_update(changed, ["lineage"])
+    return len(changed)
+
+
 class CarryOverRefused(ValueError):
     """The assessment to carry over does not belong with the new one."""
 

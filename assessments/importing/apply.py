@@ -20,7 +20,7 @@ from ..forms import EntryForm, StaleDraft
 from ..layouts import layout_for
 from ..models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, StructureRow
 from ..permissions import EDITABLE_STATES
-from ..services import create_assessment
+from ..services import create_assessment, link_lineage, previous_assessment, refresh_scores
 from .parser import ParsedWorkbook
 
 KIND_OF_LAYOUT = {"project": "project", "national": "project", "department": "department"}
@@ -368,4 +368,15 @@ def _save(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_name: 
     entry = EntryForm(assessment, data)
     if not entry.is_valid():
         raise ImportInvalid(entry.error_list())
+    # Imported rows are new rows: they take the identity across years (lineage) of the same
+    # indicator in the rows they replace, else in last year's assessment, so that the
+    # year-over-year view and its risk flags keep working.
+    earlier = list(assessment.indicators.all())
+    previous = previous_assessment(
+        unit=assessment.unit, round=assessment.round, kind=assessment.kind, project_name=assessment.project_name
+    )
+    if previous is not None:
+        earlier += list(Indicator.objects.filter(assessment=previous).order_by("position", "id"))
     entry.save(assessment.version)
+    if link_lineage(assessment, earlier):
+        refresh_scores(assessment)

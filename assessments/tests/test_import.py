@@ -906,3 +906,45 @@ def test_level1_weight_in_the_header_is_checked_against_its_rows():
     wb.active["G13"] = 25
     parsed = parser.parse_workbook(to_bytes(wb))
     assert apply.level1_notes(parsed)[0] == "表头写明“产出指标（50分）”，但其下各行分值合计 55 分，请核对。"
+
+
+# --- Identity across years -------------------------------------------------------------------
+
+
+def lineages(pk: int) -> list:
+    return list(Indicator.objects.filter(assessment_id=pk).order_by("position").values_list("lineage", flat=True))
+
+
+def test_replacing_a_draft_keeps_the_lineage_of_the_same_indicators(db, client, alice, department):
+    client.force_login(alice)
+    url = reverse("assessments:import_replace", kwargs={"pk": department.pk})
+    for _ in range(2):
+        preview = client.get(upload(client, to_bytes(seed_004_workbook()), url=url)["Location"])
+        confirm_url = reverse("assessments:import_confirm", kwargs={"token": preview.context["token"]})
+        assert client.post(confirm_url, {"confirm_replace": "on"}).status_code == 302
+        if _ == 0:
+            first = lineages(department.pk)
+            keys = list(Indicator.objects.filter(assessment=department).order_by("position").values_list("key", flat=True))
+    # The second import made new rows (new keys) of the same five indicators: same lineage.
+    assert len(first) == 5 and len(set(first)) == 5
+    assert lineages(department.pk) == first
+    assert set(Indicator.objects.filter(assessment=department).values_list("key", flat=True)).isdisjoint(keys)
+
+
+def test_importing_this_year_links_to_last_years_indicators(db, client, alice, unit_a, round_2020):
+    client.force_login(alice)
+    _, confirm = import_via_views(client, to_bytes(seed_004_workbook()))
+    last_year = new_pk(confirm)
+    Assessment.objects.filter(pk=last_year).update(state="published")
+    Round.objects.filter(pk=round_2020.pk).update(is_open=False)
+    round_2021 = Round.objects.create(year=2021, title="2021年度绩效自评", is_open=True)
+    wb = seed_004_workbook()
+    _, confirm = import_via_views(client, to_bytes(wb), round=round_2021.pk)
+    this_year = new_pk(confirm)
+    assert Assessment.objects.get(pk=this_year).round_id == round_2021.pk
+    assert lineages(this_year) == lineages(last_year)
+    from assessments import history
+
+    # Every indicator now shows its 2020 value beside 2021.
+    items = history.history(readmodel.load(this_year))
+    assert [[p.year for p in item.points] for item in items] == [[2020, 2021]] * 5
