@@ -118,13 +118,17 @@ class Run:
         client.force_login(self.reviewer)
         base = reverse("assessments:dashboard")
         filtered = f"{base}?{urlencode({'state': 'submitted', 'kind': 'project'})}"
+        cache.clear()  # every page is captured with the round's charts computed (see note)
         cases = self.page("dashboard_first", "审核工作台 · 第1页（全部提交）", client, "get", base)
         pages = self.pages["dashboard_first"]["_captured"].context["page"].paginator.num_pages
         deep = f"{base}?page={max(1, round(pages * 0.75))}"
+        cache.clear()
         cases += self.page("dashboard_deep", f"审核工作台 · 深页（第{max(1, round(pages * 0.75))}/{pages}页）", client, "get", deep)
+        cache.clear()
         cases += self.page("dashboard_filtered", "审核工作台 · 两个筛选（已提交 + 项目支出）第1页", client, "get", filtered)
         fpages = self.pages["dashboard_filtered"]["_captured"].context["page"].paginator.num_pages
         fdeep = f"{filtered}&page={max(1, round(fpages * 0.75))}"
+        cache.clear()
         cases += self.page("dashboard_filtered_deep", f"审核工作台 · 两个筛选 深页（第{max(1, round(fpages * 0.75))}/{fpages}页）",
                            client, "get", fdeep)
         self.extra["dashboard_submissions"] = self.pages["dashboard_first"]["_captured"].context["page"].paginator.count
@@ -142,6 +146,7 @@ class Run:
                                   for s in Assessment.State if s != Assessment.State.DRAFT) if pk is not None]
             keep += list(visible.exclude(pk__in=keep).order_by("id").values_list("pk", flat=True)[: 10 - len(keep)])
             hidden = visible.exclude(pk__in=keep).update(state=Assessment.State.DRAFT)
+            cache.clear()
             cases = self.page("dashboard_10", "审核工作台 · 第1页（仅10份提交，对照）", client, "get", base)
             self.measure(cases, reps=min(self.reps, 5))
             self.finish(["dashboard_10"])
@@ -348,8 +353,10 @@ def evaluate(run: Run) -> list[dict]:
         big, small = pages["dashboard_first"]["queries"], pages["dashboard_10"]["queries"]
         others = {p: pages[p]["queries"] for p in ("dashboard_deep", "dashboard_filtered", "dashboard_filtered_deep") if p in pages}
         targets.append({"id": "dashboard:queries", "what": "reviewer dashboard: same query count with 10,000 as with 10 submissions",
-                        "limit": f"= {small}", "value": f"{big} (deep/filtered: {', '.join(str(v) for v in others.values())})",
-                        "met": big == small and all(v == small for v in others.values()), "case": None})
+                        "limit": f"= {small}",
+                        "value": f"{big} (deep/filtered: {', '.join(str(v) for v in others.values())}; a page without a "
+                                 "returned row skips the query for their submitted versions)",
+                        "met": big == small and all(v <= small for v in others.values()), "case": None})
     ratio_target("edit:time", "officer edit page (40 rows): median ≤ 2.5× its render floor", "edit40", "render_floor", 2.5)
     if "edit40" in pages:
         q = pages["edit40"]["queries"]
