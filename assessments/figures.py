@@ -7,8 +7,8 @@ dashboard must cost the same with 10 or 10,000 of them.
 
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, FilteredRelation, FloatField, Q
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, FilteredRelation, FloatField, Q, When
+from django.db.models.functions import Cast, Coalesce, Round
 
 from . import charts, scoring
 from .models import Assessment, FundingRow
@@ -87,18 +87,23 @@ def _total_rows(assessments):
 
 def rate_distribution(assessments) -> charts.BarChart:
     """Number of assessments per execution-rate band (one query)."""
-    rows = _total_rows(assessments.filter(state__in=CHARTED_STATES)).annotate(
-        pct=ExpressionWrapper(F("actual") * 100, output_field=_MONEY)
-    )
+    # Banded on the rate as the pages show it (rounded to 2 decimals, as scoring does): 300.01 of
+    # 300 is shown as 100.00% and must count in 90%–100%, not above 100%.
     computable = Q(den__gt=0, actual__isnull=False)
+    rows = _total_rows(assessments.filter(state__in=CHARTED_STATES)).annotate(
+        pct=Case(
+            When(computable, then=Round(ExpressionWrapper(F("actual") * 100 / F("den"), output_field=_MONEY), 2)),
+            default=None, output_field=_MONEY,
+        )
+    )
     aggregates = {}
     for n, (_label, low, high) in enumerate(RATE_BANDS[:-1]):
         q = computable
         if low is not None:
-            q &= Q(pct__gte=F("den") * low)
-        q &= Q(pct__lt=F("den") * high) if high is not None else Q(pct__lte=F("den") * 100)
+            q &= Q(pct__gte=low)
+        q &= Q(pct__lt=high) if high is not None else Q(pct__lte=100)
         aggregates[f"band_{n}"] = Count("id", filter=q)
-    aggregates[f"band_{len(RATE_BANDS) - 1}"] = Count("id", filter=computable & Q(pct__gt=F("den") * 100))
+    aggregates[f"band_{len(RATE_BANDS) - 1}"] = Count("id", filter=computable & Q(pct__gt=100))
     aggregates["none"] = Count("id", filter=~computable)
     counts = rows.aggregate(**aggregates)
     labels = [label for label, *_ in RATE_BANDS] + ["无法计算"]

@@ -241,6 +241,9 @@ _SENTENCE_WORDS = ("前", "底", "实现", "达到", "确保", "提高", "提升
 _DIGIT_NOT_AFTER_LETTER = re.compile(r"(?<![A-Za-z])[0-9]")  # allows m2, km2; rejects ranges like 10-20
 
 
+MAX_QUANTITY = Decimal(10) ** 15
+
+
 def parse_value(text: str | None) -> ParsedValue | None:
     """Parse "≥10次", "=100%", "≤5300元/户", "50" into operator, number and unit.
 
@@ -259,6 +262,10 @@ def parse_value(text: str | None) -> ParsedValue | None:
     if not match:
         return None
     number = Decimal(match["number"].replace(",", ""))
+    if abs(number) >= MAX_QUANTITY:
+        # Beyond any real indicator, and beyond what 2-decimal arithmetic in Decimal's default
+        # 28 digits can hold: read as text (scored by its 完成情况) instead of failing.
+        return None
     unit = match["unit"].strip()
 
     for suffix, implied in _OPERATOR_SUFFIXES:

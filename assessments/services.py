@@ -47,24 +47,36 @@ def _indicator_identity(indicator) -> tuple[str, str, str]:
     return (indicator.level1, indicator.level2, " ".join((indicator.name or "").split()))
 
 
-def link_lineage(assessment: Assessment, earlier: list) -> int:
-    """Give the assessment's indicators the lineage of the same indicator in `earlier` rows
-    (matched by 一级, 二级 and 三级 name; first match wins, each lineage used once), so rows that
-    came in without one (an Excel import) keep their history. Returns the number of rows linked."""
-    known: dict[tuple, object] = {}
-    for row in earlier:
-        known.setdefault(_indicator_identity(row), row.lineage)
-    rows = list(Indicator.objects.filter(assessment=assessment).order_by("position", "id"))
-    taken = {row.lineage for row in rows if row.lineage in set(known.values())}
-    changed = []
-    for row in rows:
-        lineage = known.get(_indicator_identity(row))
-        if lineage is None or lineage == row.lineage or lineage in taken:
-            continue
-        row.lineage = lineage
-        taken.add(lineage)
+def restore_identities(assessment: Assessment, replaced: list, last_year: list) -> int:
+    """Rows that came in new (an Excel import) take back the identity of the same indicator,
+    matched by 一级, 二级 and 三级 name (first match wins, each identity used once):
+
+    - a row it replaced in this assessment: its key and lineage, so the reviewer's comments, the
+      diff between submissions and the review rows still line up with it;
+    - else last year's row: its lineage, so the year-over-year view and flags keep working.
+
+    Returns the number of rows changed."""
+    same: dict[tuple, Indicator] = {}
+    for row in replaced:
+        same.setdefault(_indicator_identity(row), row)
+    prior: dict[tuple, object] = {}
+    for row in last_year:
+        prior.setdefault(_indicator_identity(row), row.lineage)
+    used_keys, used_lineages, changed = set(), set(), []
+    for row in Indicator.objects.filter(assessment=assessment).order_by("position", "id"):
+        identity = _indicator_identity(row)
+        old = same.get(identity)
+        if old is not None and old.key not in used_keys and old.lineage not in used_lineages:
+            row.key, row.lineage = old.key, old.lineage
+        else:
+            lineage = prior.get(identity)
+            if lineage is None or lineage in used_lineages:
+                continue
+            row.lineage = lineage
+        used_keys.add(row.key)
+        used_lineages.add(row.lineage)
         changed.append(row)
-    Indicator.objects.bulk_update(changed, ["lineage"])
+    Indicator.objects.bulk_update(changed, ["key", "lineage"])
     return len(changed)
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import audit, exporting, notifications, permissions, readmodel, reviewing
+from . import audit, exporting, flags, history, notifications, permissions, readmodel, reviewing
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
@@ -105,6 +105,12 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
             if view.result.problems:
                 raise SubmissionInvalid(view.result.problems)
             changes["submitted_at"] = timezone.now()
+            # Risk flags of exactly what is submitted (the year-over-year ones may have changed
+            # since the last save, when an earlier year was handed in); kept in the snapshot too,
+            # so reviewers of a returned assessment see the submitted version's flags.
+            submitted_flags = flags.compute(view, history.history(view))
+            changes["risk_flags"] = flags.encode(submitted_flags)
+            changes["risk_flag_count"] = len(submitted_flags)
         elif name in ("return", "approve"):
             review = reviewing.pending(assessment)
             if review is None:
@@ -143,7 +149,9 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
         )
         if view is not None:
             number = Snapshot.objects.filter(assessment=assessment).count() + 1
-            Snapshot.objects.create(assessment=assessment, number=number, transition=transition, data=view.to_dict())
+            data = view.to_dict()
+            data["risk_flags"] = submitted_flags
+            Snapshot.objects.create(assessment=assessment, number=number, transition=transition, data=data)
         if name == "start_review":
             Review.objects.create(
                 assessment=assessment,

@@ -20,7 +20,7 @@ from ..forms import EntryForm, StaleDraft
 from ..layouts import layout_for
 from ..models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, StructureRow
 from ..permissions import EDITABLE_STATES
-from ..services import create_assessment, link_lineage, previous_assessment, refresh_scores
+from ..services import create_assessment, previous_assessment, refresh_scores, restore_identities
 from .parser import ParsedWorkbook
 
 KIND_OF_LAYOUT = {"project": "project", "national": "project", "department": "department"}
@@ -304,6 +304,19 @@ def duplicate_error(unit, round_, layout: str, project_name: str, exclude_pk=Non
     return None
 
 
+CONFIDENTIAL_NOTE = "本单位上一年度的同名项目为涉密项目：导入后的草稿同样标为涉密，不会公开（如已解密，请在填报页取消“涉密”）。"
+
+
+def inherits_confidential(assessment: Assessment) -> bool:
+    """A new project draft of a unit whose previous assessment of the same project was 涉密."""
+    if assessment.kind != Assessment.Kind.PROJECT or not assessment.project_name:
+        return False
+    previous = previous_assessment(
+        unit=assessment.unit, round=assessment.round, kind=assessment.kind, project_name=assessment.project_name
+    )
+    return previous is not None and previous.confidential
+
+
 def import_new(*, user, unit, round_, layout: str, parsed: ParsedWorkbook, project_name: str = "", dry_run=False) -> Outcome:
     """A new draft from the workbook; nothing is saved when anything is refused."""
     project_name = (project_name or parsed.header.get("project_name", "")).strip() if layout != "department" else ""
@@ -315,6 +328,10 @@ def import_new(*, user, unit, round_, layout: str, parsed: ParsedWorkbook, proje
             assessment = create_assessment(
                 unit=unit, round=round_, kind=KIND_OF_LAYOUT[layout], layout=layout, project_name=project_name, user=user
             )
+            if inherits_confidential(assessment):
+                # As with "start from last year": a 涉密 project stays 涉密, never published by default.
+                Assessment.objects.filter(pk=assessment.pk).update(confidential=True)
+                assessment.confidential = True
             _save(assessment, parsed, keep_project_name=True)
             if dry_run:
                 raise _DryRun
@@ -368,15 +385,13 @@ def _save(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_name: 
     entry = EntryForm(assessment, data)
     if not entry.is_valid():
         raise ImportInvalid(entry.error_list())
-    # Imported rows are new rows: they take the identity across years (lineage) of the same
-    # indicator in the rows they replace, else in last year's assessment, so that the
-    # year-over-year view and its risk flags keep working.
-    earlier = list(assessment.indicators.all())
+    # Imported rows are new rows: they take back the identity of the same indicator in the rows
+    # they replace (review comments and diffs follow it), else last year's lineage.
+    replaced = list(assessment.indicators.all())
     previous = previous_assessment(
         unit=assessment.unit, round=assessment.round, kind=assessment.kind, project_name=assessment.project_name
     )
-    if previous is not None:
-        earlier += list(Indicator.objects.filter(assessment=previous).order_by("position", "id"))
+    last_year = list(Indicator.objects.filter(assessment=previous).order_by("position", "id")) if previous else []
     entry.save(assessment.version)
-    if link_lineage(assessment, earlier):
+    if restore_identities(assessment, replaced, last_year):
         refresh_scores(assessment)

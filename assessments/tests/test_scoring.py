@@ -214,6 +214,8 @@ def test_parse_value(text, operator, number, unit):
         "10-20人",
         "100个以上的重点项目单位全部覆盖",  # tail longer than 8 characters
         "≥",
+        "1000000000000000000000000000次",  # 28 digits: no real quantity; read as text, not a crash
+        "1000000000000000元",
     ],
 )
 def test_parse_value_rejects_qualitative_text(text):

@@ -73,11 +73,6 @@ class CappedUploadHandler(FileUploadHandler):
 class UploadForm(forms.Form):
     LAYOUT_CHOICES = [("", "自动识别")] + CreateForm.TYPE_CHOICES
 
-    file = forms.FileField(
-        label="自评表 Excel 文件（.xlsx，不超过 10 MB）",
-        error_messages={"required": safety.NO_FILE, "empty": safety.EMPTY_FILE, "invalid": safety.NO_FILE},
-        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx", "class": "form-control"}),
-    )
     unit = forms.ModelChoiceField(label="预算单位", queryset=Unit.objects.none(), empty_label=None,
                                   widget=forms.Select(attrs={"class": "form-select"}))
     round = forms.ModelChoiceField(
@@ -89,6 +84,13 @@ class UploadForm(forms.Form):
     project_name = forms.CharField(
         label="项目名称", required=False, max_length=200, widget=forms.TextInput(attrs={"class": "form-control"}),
         help_text="项目支出自评：留空则取表中的项目名称",
+    )
+    # Last, so that the browser posts it last: when an oversized file stops the upload, the
+    # choices above have already been read and are shown again as chosen.
+    file = forms.FileField(
+        label="自评表 Excel 文件（.xlsx，不超过 10 MB）",
+        error_messages={"required": safety.NO_FILE, "empty": safety.EMPTY_FILE, "invalid": safety.NO_FILE},
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx", "class": "form-control"}),
     )
 
     def __init__(self, *args, units=None, target=None, **kwargs):
@@ -282,7 +284,8 @@ def _context(request, token: str, entry: dict) -> dict:
         "layout_label": apply.LAYOUT_LABELS[layout],
         "view": view,
         "row_comments": {},
-        "notes": parsed.notes + apply.level1_notes(parsed) + score_notes,
+        "notes": parsed.notes + apply.level1_notes(parsed) + score_notes
+        + ([apply.CONFIDENTIAL_NOTE] if target is None and view is not None and apply.inherits_confidential(a) else []),
         "unmapped": parsed.unmapped,
         "can_replace": target is None or permissions.can_edit(request.user, target),
     }

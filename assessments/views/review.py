@@ -149,6 +149,8 @@ def _show_submitted_versions(rows) -> None:
     for pk, data in latest.items():
         a = returned[pk]
         a.project_name = data.get("header", {}).get("project_name", a.project_name)
+        if "risk_flags" in data:  # snapshots from before the flags were kept in them have none
+            a.flag_list = [flags.FLAGS[c] for c in data["risk_flags"] if c in flags.FLAGS]
         total = data.get("total_score")
         a.self_total = Decimal(total) if total else None
         a.gap = a.review_total - a.self_total if a.review_total is not None and a.self_total is not None else None
@@ -205,6 +207,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
             ],
         )
     changes = diff.compare(snapshots[1].data, snapshots[0].data) if len(snapshots) == 2 else None
+    year_items = history.history(view)  # flags.compute below marks each item's own flags
     past = (
         Review.objects.filter(assessment=assessment)
         .exclude(decision=Review.Decision.PENDING)
@@ -228,8 +231,9 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "past_reviews": [_past_review(r) for r in past],
         "transitions": assessment.transitions.select_related("actor").order_by("at", "id"),
         "errors": errors or [],
-        "flag_list": flags.decode(assessment.risk_flags),
-        "year_history": history.for_page(view),
+        # Flags of the version shown (for a returned assessment: the submitted one, not the draft).
+        "flag_list": [flags.FLAGS[c] for c in flags.compute(view, year_items)],
+        "year_history": history.with_history(year_items),
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
