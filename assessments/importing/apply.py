@@ -234,9 +234,13 @@ def entry_data(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_n
             for e in parsed.expenses
         ])
     if parsed.sections is not None:
+        # Only the sections the report sheet has: a sheet with some of them leaves the others as
+        # they are, like the tables the workbook does not have.
         by_key = {s["key"]: s for s in parsed.sections}
         for form in entry.sections.forms:
-            section = by_key.get(form.instance.key, {})
+            section = by_key.get(form.instance.key)
+            if section is None:
+                continue
             data[form.add_prefix("title")] = section.get("title", "")
             data[form.add_prefix("body")] = section.get("body", "")
     return data

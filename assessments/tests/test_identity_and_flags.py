@@ -138,3 +138,16 @@ def test_an_absurdly_large_actual_is_saved_as_text_not_a_server_error(alice_clie
     assert (line.actual, line.score) == ("1000000000000000000000000000次", None)
     assert line.result.explanation == "≥10次，实际完成值无法识别为数字，无法计分"
     assert alice_client.get(reverse("assessments:detail", args=[department.pk])).status_code == 200
+
+
+def test_a_report_sheet_with_some_sections_leaves_the_others_alone(department):
+    from assessments.importing import apply, parser
+    from assessments.models import ReportSection
+
+    ReportSection.objects.filter(assessment=department, key="problems").update(body="原有的问题分析")
+    ReportSection.objects.filter(assessment=department, key="basic_info").update(body="旧的基本情况")
+    parsed = parser.ParsedWorkbook(kind="department", layout="department",
+                                   sections=[{"key": "basic_info", "title": "", "body": "新的基本情况"}])
+    apply._save(department, parsed, keep_project_name=True)
+    bodies = dict(ReportSection.objects.filter(assessment=department).values_list("key", "body"))
+    assert (bodies["basic_info"], bodies["problems"]) == ("新的基本情况", "原有的问题分析")
