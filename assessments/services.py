@@ -7,23 +7,27 @@ from .layouts import STRUCTURE_ITEMS, layout_for
 from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow
 
 # States whose content the unit has handed in; a carry-over prefers these (see previous_assessment).
-FINISHED_STATES = (Assessment.State.APPROVED, Assessment.State.PUBLISHED)
+# Handed in to the finance bureau: its content is what the unit stands by (not a draft, not a
+# returned assessment under revision). The same states feed the year-over-year view.
+HANDED_IN_STATES = (
+    Assessment.State.SUBMITTED, Assessment.State.IN_REVIEW, Assessment.State.APPROVED, Assessment.State.PUBLISHED,
+)
 
 
 def previous_assessment(*, unit, round, kind, project_name="") -> Assessment | None:
     """The assessment a new one of `unit` in `round` should start from ("start from last year").
 
     Same unit, same kind, same project name for projects, from an earlier round. Among those the
-    latest approved or published one wins (its content is final); when there is none, the latest
-    earlier one in any state.
+    latest one handed in (submitted, in review, approved or published) wins; when there is none,
+    the latest earlier one in any state.
     """
     qs = Assessment.objects.filter(unit=unit, kind=kind, round__year__lt=round.year).select_related("round")
     if kind == Assessment.Kind.PROJECT:
         qs = qs.filter(project_name=project_name)
     fields = ("id", "state", "round__year", "unit_id", "kind", "project_name", "confidential")
     candidates = list(qs.order_by("-round__year", "-id").only(*fields))
-    finished = [a for a in candidates if a.state in FINISHED_STATES]
-    return (finished or candidates or [None])[0]
+    handed_in = [a for a in candidates if a.state in HANDED_IN_STATES]
+    return (handed_in or candidates or [None])[0]
 
 
 def carry_candidates(units) -> list[Assessment]:
@@ -38,7 +42,7 @@ def carry_candidates(units) -> list[Assessment]:
     for a in rows:
         key = (a.unit_id, a.kind, a.project_name)
         best = chosen.get(key)
-        if best is None or (best.state not in FINISHED_STATES and a.state in FINISHED_STATES):
+        if best is None or (best.state not in HANDED_IN_STATES and a.state in HANDED_IN_STATES):
             chosen[key] = a
     return list(chosen.values())
 

@@ -160,10 +160,14 @@ def test_previous_assessment_rule(unit_a, unit_b):
     project_2019 = make(unit_a, 2019, kind="project", name="甲项目", state="submitted")
     make(unit_a, 2019, kind="project", name="乙项目", state="published")
 
-    # An approved or published one wins over a later draft; otherwise the latest of any state.
+    # A handed-in one wins over a later draft; otherwise the latest of any state.
     assert previous_assessment(unit=unit_a, round=rnd(2020), kind="department") == published_2018
     assert previous_assessment(unit=unit_a, round=rnd(2019), kind="department") == published_2018
     assert previous_assessment(unit=unit_a, round=rnd(2018), kind="department") is None
+    # Last year's, once handed in, wins over an older published one (it is the "previous" one).
+    Assessment.objects.filter(pk=draft_2019.pk).update(state="in_review")
+    assert previous_assessment(unit=unit_a, round=rnd(2020), kind="department") == draft_2019
+    Assessment.objects.filter(pk=draft_2019.pk).update(state="draft")
     Assessment.objects.filter(pk=published_2018.pk).update(state="returned")
     assert previous_assessment(unit=unit_a, round=rnd(2020), kind="department") == draft_2019
     assert previous_assessment(unit=unit_a, round=rnd(2020), kind="project", project_name="甲项目") == project_2019
