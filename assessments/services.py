@@ -76,6 +76,9 @@ def restore_identities(assessment: Assessment, replaced: list, last_year: list) 
             lineage = prior.get(identity)
             if lineage is None or lineage in used_lineages:
                 continue
+            if row.lineage == lineage:  # linked already
+                used_lineages.add(lineage)
+                continue
             row.lineage = lineage
         used_keys.add(row.key)
         used_lineages.add(row.lineage)

@@ -1,6 +1,7 @@
 """Indicator identity and risk flags stay right across imports, submissions and returns."""
 
 import io
+import uuid
 from decimal import Decimal as D
 
 import pytest
@@ -151,3 +152,27 @@ def test_a_report_sheet_with_some_sections_leaves_the_others_alone(department):
     apply._save(department, parsed, keep_project_name=True)
     bodies = dict(ReportSection.objects.filter(assessment=department).values_list("key", "body"))
     assert (bodies["basic_info"], bodies["problems"]) == ("新的基本情况", "原有的问题分析")
+
+
+def test_link_lineage_command_links_data_from_before_lineage(unit_a):
+    from django.core.management import call_command
+
+    from .test_history import make
+
+    y2019 = make(unit_a, 2019, state="published", rows=[row(L_TRAIN, "培训次数", "≥10次", "20次")])
+    # Entered before lineage existed: its own lineage (as migration 0005 left it), same indicator.
+    y2020 = make(unit_a, 2020, state="submitted", rows=[row(uuid.uuid4(), "培训次数", "≥10次", "12次")])
+    y2021 = make(unit_a, 2021, state="draft", rows=[row(uuid.uuid4(), "培训次数", "≥15次", ""), row(uuid.uuid4(), "新指标", "≥1次", "")])
+    out = io.StringIO()
+    call_command("link_lineage", "--dry-run", stdout=out)
+    assert out.getvalue().strip() == "将链接 2 行指标（2 份自评）。"
+    assert Indicator.objects.filter(lineage=L_TRAIN).count() == 1
+    out = io.StringIO()
+    call_command("link_lineage", stdout=out)
+    assert out.getvalue().strip() == "已链接 2 行指标（2 份自评）。"
+    assert [i.assessment_id for i in Indicator.objects.filter(lineage=L_TRAIN).order_by("assessment__round__year")] == [
+        y2019.pk, y2020.pk, y2021.pk]
+    assert Assessment.objects.get(pk=y2020.pk).risk_flags.count("target_below_last") == 1  # 10 < last year's 20
+    out = io.StringIO()
+    call_command("link_lineage", stdout=out)
+    assert out.getvalue().strip() == "已链接 0 行指标（0 份自评）。"
