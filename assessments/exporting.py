@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import audit
-from .exports import public
+from .exports import lists, public
 from .models import Assessment, ExportJob, Publication
 from .readmodel import with_content
 
@@ -206,6 +206,44 @@ def public_cache_generation() -> int:
     if _generation["value"] is None or now - _generation["read_at"] >= GENERATION_READ_EVERY:
         _generation.update(value=cache.get_or_set(PUBLIC_CACHE_GENERATION, time.time_ns, None), read_at=now)
     return _generation["value"]
+
+
+LISTS_DIR = "disclosure/lists"
+
+
+def list_file(fmt: str) -> Path | None:
+    """The whole portal's ``disclosure.<fmt>`` written for the current publish generation, if any."""
+    path = Path(settings.MEDIA_ROOT) / LISTS_DIR / f"{public_cache_generation()}.{fmt}"
+    return path if path.is_file() else None
+
+
+def write_lists() -> None:
+    """Write the whole portal's disclosure.json and disclosure.csv for the current generation.
+
+    The generation is read before the reports: a publish or unpublish committed meanwhile gives a
+    new generation, under which these files are never served (they may list a withdrawn report).
+    Files of older generations are removed.
+    """
+    forget_public_cache_generation()
+    generation = public_cache_generation()
+    reports = list(lists.listed())
+    folder = Path(settings.MEDIA_ROOT) / LISTS_DIR
+    _atomic_write(f"{LISTS_DIR}/{generation}.json", lists.json_bytes(reports))
+    _atomic_write(f"{LISTS_DIR}/{generation}.csv", lists.csv_bytes(reports))
+    for old in folder.glob("*.*"):
+        if old.stem != str(generation) and not old.name.startswith(".tmp-"):
+            old.unlink(missing_ok=True)
+
+
+def queue_list_rebuild() -> None:
+    """After a publish or unpublish commits: rebuild the lists in the background (best effort —
+    without them the lists are built per request, as for a filtered list)."""
+    from .tasks import rebuild_public_lists
+
+    try:
+        rebuild_public_lists.apply_async(retry=False)
+    except Exception as exc:  # broker down: the next publish rebuilds them
+        log.warning("public lists not rebuilt, broker unavailable: %s", exc)
 
 
 def forget_public_cache_generation() -> None:

@@ -22,6 +22,11 @@ def export_assessment(self, job_id: int) -> None:
         raise
 
 
+@shared_task(acks_late=True)
+def rebuild_public_lists() -> None:
+    exporting.write_lists()
+
+
 @shared_task
 def dispatch_pending_exports() -> int:
     return exporting.dispatch_pending()

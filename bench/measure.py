@@ -62,8 +62,13 @@ class Captured:
 
 def do_request(client, method: str, url: str, body: str | None = None):
     if method == "get":
-        return client.get(url)
-    return client.post(url, body or "", content_type="application/x-www-form-urlencoded")
+        response = client.get(url)
+    else:
+        response = client.post(url, body or "", content_type="application/x-www-form-urlencoded")
+    if response.streaming:
+        # A stored file: read it all, as a download would.
+        response.streamed_size = sum(len(chunk) for chunk in response.streaming_content)
+    return response
 
 
 def capture(client, method: str, url: str, body: str | None = None, expect: int = 200) -> Captured:
@@ -76,7 +81,7 @@ def capture(client, method: str, url: str, body: str | None = None, expect: int 
         teardown_test_environment()
     if response.status_code != expect:
         raise BenchError(f"{method.upper()} {url}: status {response.status_code}, expected {expect}")
-    content = b"" if response.streaming else response.content
+    size = response.streamed_size if response.streaming else len(response.content)
     slowest = sorted(queries.captured_queries, key=lambda q: float(q["time"]), reverse=True)[:3]
     template = context = None
     if getattr(response, "templates", None):
@@ -84,7 +89,7 @@ def capture(client, method: str, url: str, body: str | None = None, expect: int 
         context = materialise(response.context[0].flatten())
     return Captured(
         status=response.status_code,
-        size=len(content),
+        size=size,
         queries=len(queries.captured_queries),
         slowest=[{"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"][:400]} for q in slowest],
         template=template,

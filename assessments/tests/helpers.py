@@ -90,3 +90,14 @@ def edit_url(assessment) -> str:
 
 def detail_url(assessment) -> str:
     return reverse("assessments:detail", args=[assessment.pk])
+
+
+def body(response) -> bytes:
+    """A response's bytes, whether streamed (a stored file) or not."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def as_json(response):
+    import json
+
+    return json.loads(body(response))

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments.models import Indicator
+from assessments.models import Assessment, Indicator
 
 from .helpers import form_data
 
@@ -132,3 +132,38 @@ def test_a_cached_public_page_is_served_from_the_process_without_the_shared_cach
     with mock.patch.object(shared, "get", wraps=shared.get) as get:
         client.get(url)
     assert get.call_count == 1  # the new generation's copy is not local yet: one shared read (a miss)
+
+
+def test_whole_portal_lists_are_files_written_after_publish(client, demo, django_capture_on_commit_callbacks):  # noqa: F811
+    from assessments.models import Transition
+    from assessments import workflow
+
+    from .helpers import as_json, body
+
+    # The demo's publishes rebuilt the lists: served as files, byte for byte what a request builds.
+    for name, fmt in (("disclosure:list_json", "json"), ("disclosure:list_csv", "csv")):
+        stored = client.get(reverse(name))
+        assert stored.streaming and exporting.list_file(fmt) is not None
+        assert body(stored) == body(client.get(reverse(name), {"year": ""}))  # a filter (empty): built per request
+    assert as_json(client.get(reverse("disclosure:list_json")))["count"] == 2
+    assert client.get(reverse("disclosure:list_csv"))["Content-Disposition"] == 'attachment; filename="disclosure.csv"'
+
+    # Unpublish: the old generation's files are never served again; new ones are written.
+    yuelu = demo["岳麓区委政法委/部门"]
+    old_json = exporting.list_file("json")
+    reviewer = Transition.objects.filter(assessment=yuelu, action="approve").first().actor
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.perform(reviewer, Assessment.objects.get(pk=yuelu.pk), "unpublish", "数据有误，撤回")
+    assert not old_json.exists()
+    doc = as_json(client.get(reverse("disclosure:list_json")))
+    assert [r["id"] for r in doc["results"]] == [demo["南岳区委政法委/综治、平安建设经费"].pk]
+
+
+def test_lists_are_built_per_request_when_no_file_was_written(client, demo, settings):  # noqa: F811
+    from .helpers import as_json
+
+    exporting.bump_public_cache()  # a publish whose rebuild did not run (broker down)
+    assert exporting.list_file("json") is None
+    response = client.get(reverse("disclosure:list_json"))
+    assert not response.streaming
+    assert as_json(response)["count"] == 2

@@ -24,7 +24,7 @@ from django.utils.html import escape
 
 from assessments.models import Assessment
 
-from .helpers import form_data
+from .helpers import body, form_data
 from .test_access_matrix import VALID_ROWS, make_reviewer, valid_assessment
 
 pytestmark = pytest.mark.django_db
@@ -361,7 +361,7 @@ def test_formulas_are_text_in_xlsx_and_quoted_in_csv(media, unit_a, round_2020, 
 
     # The CSV: every indicator text that starts with = + - @ gets a leading apostrophe.
     response = public.get(reverse("disclosure:list_csv"))
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(body(response).decode("utf-8-sig"))))
     header = rows[0]
     cols = [header.index(label) for label in ("编号", "三级指标", "指标值", "实际完成值", "偏差原因")]
     got = sorted(tuple(row[c] for c in cols) for row in rows[1:])

@@ -1,8 +1,5 @@
 """Public disclosure pages: anyone, no login, no session, cached."""
 
-import csv
-import io
-import json
 from functools import wraps
 from pathlib import Path
 
@@ -11,13 +8,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache, caches
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from .. import exporting, figures, history
+from ..exports import lists
 from ..exports.public import build_public
 from ..models import Assessment, Region, Round, Transition, Unit
 from ..readmodel import with_content
@@ -26,11 +23,6 @@ PAGE_SIZE = 20
 CACHE_SECONDS = 300
 LOCAL_CACHE_SECONDS = 60
 SEARCH_COUNT_CAP = 100
-CSV_COLUMNS = [
-    ("id", "编号"), ("year", "年度"), ("region", "地区"), ("unit", "单位"), ("kind", "类型"), ("title", "名称"),
-    ("level1", "一级指标"), ("level2", "二级指标"), ("name", "三级指标"), ("target", "指标值"), ("actual", "实际完成值"),
-    ("weight", "分值"), ("score", "得分"), ("review_score", "复核得分"), ("reason", "偏差原因"),
-]
 
 
 def public_page(view):
@@ -68,8 +60,7 @@ def public_page(view):
 local_cache = caches["public_local"]
 
 
-def published():
-    return Assessment.objects.filter(state=Assessment.State.PUBLISHED, confidential=False)
+published = lists.published
 
 
 class SearchPaginator(Paginator):
@@ -108,8 +99,7 @@ def _filter_options() -> dict:
 
 
 def _filtered(request):
-    # The index assessment_public_idx serves this order; the search text is never shown.
-    qs = published().select_related("unit__region__parent__parent", "round", "publication").defer("publication__search_text")
+    qs = published()
     f = {k: request.GET.get(k, "").strip() for k in ("year", "region", "unit", "kind", "q")}
     if f["year"].isdigit():
         qs = qs.filter(round__year=int(f["year"]))
@@ -122,24 +112,7 @@ def _filtered(request):
         qs = qs.filter(kind=f["kind"])
     if f["q"]:
         qs = qs.filter(publication__search_text__icontains=f["q"][:100])
-    return qs.order_by("-published_at", "-pk"), f
-
-
-def _summary(a) -> dict:
-    return {
-        "id": a.pk,
-        "kind": a.kind,
-        "year": a.round.year,
-        "unit": {"name": a.unit.name, "region": a.unit.region.full_name},
-        "title": a.title,
-        "published_at": a.published_at.isoformat() if a.published_at else None,
-        "total_score": None if a.self_total is None else f"{a.self_total:.2f}",
-        "review_total_score": None if a.review_total is None else f"{a.review_total:.2f}",
-        "grade": a.review_grade or a.self_grade or None,
-        "url": reverse("disclosure:detail", args=[a.pk]),
-        "xlsx": reverse("disclosure:xlsx", args=[a.pk]),
-        "json": reverse("disclosure:json", args=[a.pk]),
-    }
+    return lists.listed(qs), f
 
 
 @public_page
@@ -161,51 +134,27 @@ def disclosure_list(request):
 
 @public_page
 def disclosure_list_json(request):
-    qs, f = _filtered(request)
-    results = [_summary(a) for a in qs]
-    return JsonResponse({"count": len(results), "results": results}, json_dumps_params={"ensure_ascii": False})
+    return _list_response(request, "json")
 
 
 @public_page
 def disclosure_list_csv(request):
     """One row per indicator across every published report, from the stored JSON documents."""
-    qs, f = _filtered(request)
-    out = io.StringIO()
-    out.write("\ufeff")  # so that Excel/WPS open the UTF-8 file as such
-    writer = csv.writer(out)
-    writer.writerow([label for _, label in CSV_COLUMNS])
-    for a in qs:
-        doc = _stored_json(a)
-        for row in doc["indicators"]:
-            values = {
-                "id": doc["id"], "year": doc["year"], "region": doc["unit"]["region"], "unit": doc["unit"]["name"],
-                "kind": dict(Assessment.Kind.choices)[doc["kind"]], "title": doc["title"], **row,
-            }
-            writer.writerow([_csv_safe(values.get(key)) for key, _ in CSV_COLUMNS])
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="disclosure.csv"'
+    return _list_response(request, "csv")
+
+
+def _list_response(request, fmt: str):
+    content_type = {"json": "application/json", "csv": "text/csv; charset=utf-8"}[fmt]
+    stored = exporting.list_file(fmt) if not request.GET else None
+    if stored is not None:
+        # The whole portal's list, written after the last publish or unpublish.
+        response = FileResponse(open(stored, "rb"), content_type=content_type)
+    else:
+        qs, _ = _filtered(request)
+        response = HttpResponse(lists.json_bytes(qs) if fmt == "json" else lists.csv_bytes(qs), content_type=content_type)
+    if fmt == "csv":
+        response["Content-Disposition"] = 'attachment; filename="disclosure.csv"'
     return response
-
-
-def _csv_safe(value):
-    """Text that a spreadsheet would run as a formula is written with a leading apostrophe."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _stored_json(a) -> dict:
-    with open(Path(settings.MEDIA_ROOT) / a.publication.json.name, encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 def _published_or_gone(pk: int, *, content: bool = False):
