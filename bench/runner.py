@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import redis
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
@@ -218,7 +218,13 @@ class Run:
     def public(self) -> None:
         log("public disclosure pages …")
         client = Client()
-        cold = cache.clear
+
+        def cold():
+            # The shared cache, the per-process copy and the process's idea of the generation.
+            cache.clear()
+            caches["public_local"].clear()
+            exporting.forget_public_cache_generation()
+
         list_url = reverse("disclosure:list")
         city = Region.objects.filter(level=Region.Level.CITY).order_by("id").first()
         filtered = f"{list_url}?{urlencode({'year': population.CURRENT_YEAR - 1, 'region': city.pk})}"
