@@ -7,7 +7,17 @@ dashboard must cost the same with 10 or 10,000 of them.
 
 from decimal import Decimal
 
-from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, FilteredRelation, FloatField, Q, When
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    FloatField,
+    Q,
+    When,
+)
 from django.db.models.functions import Cast, Coalesce, Round
 
 from . import charts, scoring

@@ -370,7 +370,6 @@ class EntryForm:
         self.layout = layout_for(assessment.layout)
         a = assessment
         self.header = HeaderForm(data, instance=a, prefix="header")
-        order = {source: n for n, source in enumerate(self.layout.sources)}
         # The rows come from readmodel.with_content's prefetch (each ordered by id): forms are
         # matched to posted data by position, so the order must not change between GET and POST.
         self.funding = FundingFormSet(

@@ -42,7 +42,7 @@ from assessments.models import (
 from assessments.services import create_assessment, refresh_scores
 
 from .conftest import PASSWORD
-from .helpers import as_json
+from .helpers import as_json, body
 
 pytestmark = pytest.mark.django_db
 
@@ -80,10 +80,6 @@ def review_url(assessment) -> str:
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
-
-
-def body(response) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
 ROWS = [

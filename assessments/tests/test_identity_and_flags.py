@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from assessments import diff, figures, readmodel, workflow
 from assessments.models import (
-    Assessment, FundingRow, Indicator, IndicatorReview, Membership, Review, Round, Snapshot, Transition,
+    Assessment,
+    FundingRow,
+    Indicator,
+    IndicatorReview,
+    Membership,
+    Review,
+    Round,
+    Snapshot,
+    Transition,
 )
 from assessments.services import create_assessment, refresh_scores
 

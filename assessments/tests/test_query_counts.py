@@ -135,8 +135,8 @@ def test_a_cached_public_page_is_served_from_the_process_without_the_shared_cach
 
 
 def test_whole_portal_lists_are_files_written_after_publish(client, demo, django_capture_on_commit_callbacks):  # noqa: F811
-    from assessments.models import Transition
     from assessments import workflow
+    from assessments.models import Transition
 
     from .helpers import as_json, body
 
