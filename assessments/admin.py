@@ -15,10 +15,25 @@ from .models import (
     ScoringRuleSet,
     Snapshot,
     StructureRow,
+    TableTemplate,
+    TemplateAssignment,
+    TemplateVersion,
     Transition,
     Unit,
 )
 from .security.admin import AuditedDeletionsMixin  # also registers the User and AuditEvent admins
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Region)
@@ -69,24 +84,41 @@ class MembershipAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
 
 @admin.register(ScoringRuleSet)
 class ScoringRuleSetAdmin(admin.ModelAdmin):
-    list_display = ["name", "funding_weight", "output_weight", "benefit_weight", "satisfaction_weight"]
+    list_display = ["name", "over_achievement_ratio", "low_rate_threshold", "grade_excellent", "grade_good", "grade_fair"]
+
+
+class TemplateAssignmentInline(admin.TabularInline):
+    model = TemplateAssignment
+    extra = 0
+    fields = ["kind", "region", "template"]
+    autocomplete_fields = ["region"]
 
 
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
     list_display = ["title", "year", "deadline", "is_open", "rule_set"]
     list_editable = ["is_open"]
+    inlines = [TemplateAssignmentInline]
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
+class TemplateVersionInline(ReadOnlyInline):
+    model = TemplateVersion
+    fields = ["number", "note", "created_by", "created_at"]
+    readonly_fields = ["created_at"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
+@admin.register(TableTemplate)
+class TableTemplateAdmin(admin.ModelAdmin):
+    """Templates are edited on their own pages (表样管理); the admin lists them and switches them on or off."""
+
+    list_display = ["name", "code", "kind", "builtin", "active"]
+    list_filter = ["kind", "builtin", "active"]
+    list_editable = ["active"]
+    fields = ["name", "code", "kind", "builtin", "active", "based_on"]
+    readonly_fields = ["name", "code", "kind", "builtin", "based_on"]
+    inlines = [TemplateVersionInline]
+
+    def has_add_permission(self, request):
         return False
 
 

@@ -44,6 +44,10 @@ ACTION_LABELS = {
     "admin.add": "管理后台：新增",
     "admin.change": "管理后台：修改",
     "admin.delete": "管理后台：删除",
+    "template.clone": "复制表样",
+    "template.save": "保存表样新版本",
+    "template.toggle": "启用/停用表样",
+    "template.assign": "分配表样",
 }
 
 DETAIL_LABELS = {
@@ -67,6 +71,11 @@ DETAIL_LABELS = {
     "object": "对象",
     "change": "修改内容",
     "username": "账号",
+    "code": "代码",
+    "version": "版本",
+    "active": "可选用",
+    "round": "批次",
+    "region": "地区",
 }
 
 _FROM_REQUEST = object()

@@ -433,7 +433,7 @@ def _amount_cells(view, subject, column) -> list[tuple[Cell, Decimal]]:
         line = next((f for f in view.funding if f.source == key), None)
         if line is None:
             return []
-        shown = view.layout.columns
+        labels = {c.key: c.label for c in view.table.funding_columns}
         if column == ACTUAL:
             fields = ["actual"]
         elif column == INITIAL:
@@ -442,9 +442,9 @@ def _amount_cells(view, subject, column) -> list[tuple[Cell, Decimal]]:
             fields = ["budget", "initial_budget"]
         for name in fields:
             value = getattr(line, name)
-            if name in shown and value is not None:
-                cell = Cell(_table_name(view.layout.funding_caption), _clean_label(line.label),
-                            _clean_label(view.layout.column_labels[name]), scoring.fmt(value))
+            if name in labels and value is not None:
+                cell = Cell(_table_name(view.table.funding_caption), _clean_label(line.label),
+                            _clean_label(labels[name]), scoring.fmt(value))
                 cells.append((cell, value))
     elif kind == "project":
         p = view.project_expenses[key]
@@ -462,7 +462,7 @@ def _rate_cells(view, subject) -> list[tuple[Cell, list[Decimal]]]:
             return []
         exact = _ratio(line.actual, line.budget if line.budget is not None else line.initial_budget)
         values = [line.rate] + ([exact] if exact is not None else [])
-        cell = Cell(_table_name(view.layout.funding_caption), _clean_label(line.label), "执行率", f"{scoring.fmt(line.rate)}%")
+        cell = Cell(_table_name(view.table.funding_caption), _clean_label(line.label), "执行率", f"{scoring.fmt(line.rate)}%")
         return [(cell, values)]
     if kind == "structure":
         line = next((s for s in view.structure if s.item == key), None)

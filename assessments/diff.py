@@ -1,20 +1,19 @@
-"""What changed between two submissions, field by field. Works on snapshot dicts only."""
+"""What changed between two submissions, field by field. Works on documents (document.py) only;
+the fields and their labels are those of the assessment's 表样."""
 
 from dataclasses import dataclass
 
-from .layouts import STRUCTURE_LABELS
+from .tablespec import FUNDING_COLUMNS, HEADER_FIELDS, INDICATOR_COLUMNS, TableSpec
 
-HEADER_LABELS = {
-    "project_name": "项目名称", "project_leader": "项目负责人", "leader_phone": "联系电话",
-    "supervisor": "主管部门", "implementer": "实施单位", "confidential": "涉密项目",
-    "duties": "部门职责", "staff_quota": "人员编制", "staff_actual": "实有人数",
+# Header keys of the document -> label (the template's label where it has the field).
+HEADER_KEYS = {
+    "project_name": "project_name", "project_leader": "project_leader", "leader_phone": "leader_phone",
+    "supervisor": "supervisor_name", "implementer": "implementer", "confidential": "confidential",
+    "duties": "duties", "staff_quota": "staff_quota", "staff_actual": "staff_actual",
 }
-FUNDING_LABELS = {"initial_budget": "年初预算数", "budget": "全年预算数", "actual": "全年执行数", "reason": "差异原因"}
-SOURCE_LABELS = {"total": "合计", "fiscal": "财政拨款", "carryover": "上年结转资金", "other": "其他资金"}
-INDICATOR_LABELS = {
-    "level1": "一级指标", "level2": "二级指标", "name": "三级指标", "target": "指标值", "actual": "实际完成值",
-    "weight": "分值", "outcome": "完成情况", "score": "得分", "reason": "偏差原因",
-}
+DEFAULT_HEADER_LABELS = {"project_leader": "项目负责人", "leader_phone": "联系电话", "confidential": "涉密项目"}
+FUNDING_FIELDS = ("initial_budget", "budget", "actual", "score", "reason")
+INDICATOR_FIELDS = ("level1", "level2", "name", "operator", "target", "unit", "actual", "weight", "outcome", "score", "reason")
 EXPENSE_LABELS = {"budget": "年初预算", "actual": "实际支出", "note": "说明", "confidential": "涉密"}
 
 
@@ -44,11 +43,17 @@ def _text(value) -> str:
     return str(value)
 
 
+def _get(row: dict, name: str):
+    if name.startswith("extra."):
+        return (row.get("extra") or {}).get(name[6:])
+    return row.get(name)
+
+
 def _fields(section, row, old, new, labels, row_key=""):
     return [
-        Change(section, row, label, _text(old.get(name)), _text(new.get(name)), row_key)
+        Change(section, row, label, _text(_get(old, name)), _text(_get(new, name)), row_key)
         for name, label in labels.items()
-        if _text(old.get(name)) != _text(new.get(name))
+        if _text(_get(old, name)) != _text(_get(new, name))
     ]
 
 
@@ -68,29 +73,62 @@ def _rows(section, old_rows, new_rows, key, labels, row_name, *, keep_key=False)
     return changes
 
 
-def compare(old: dict, new: dict) -> list[Change]:
-    """Every difference between two snapshots; rows matched by identity, not position."""
-    changes = _fields("基本信息", "", old.get("header", {}), new.get("header", {}), HEADER_LABELS)
+def _labels(table: TableSpec | None) -> dict[str, dict[str, str]]:
+    """Field labels per part, from the template (defaults for what it does not name)."""
+    header = {doc_key: DEFAULT_HEADER_LABELS.get(attr) or HEADER_FIELDS.get(attr, (attr,))[0] for doc_key, attr in HEADER_KEYS.items()}
+    funding = {name: FUNDING_COLUMNS[name][0] for name in FUNDING_FIELDS}
+    indicators = {name: INDICATOR_COLUMNS.get(name, ("完成情况",))[0] for name in INDICATOR_FIELDS}
+    if table is not None:
+        own = {f.key: f.label for f in table.header}
+        for doc_key, attr in HEADER_KEYS.items():
+            if attr in own:
+                header[doc_key] = own[attr]
+        for f in table.header:
+            if f.key not in HEADER_FIELDS:
+                header[f"extra.{f.key}"] = f.label
+        for c in table.funding_columns:
+            if c.key in funding:
+                funding[c.key] = c.label
+            elif c.key not in FUNDING_COLUMNS:
+                funding[f"extra.{c.key}"] = c.label
+        for c in table.indicator_columns:
+            if c.key in indicators:
+                indicators[c.key] = c.label
+            elif c.key not in INDICATOR_COLUMNS:
+                indicators[f"extra.{c.key}"] = c.label
+    return {"header": header, "funding": funding, "indicators": indicators}
+
+
+def compare(old: dict, new: dict, table: TableSpec | None = None) -> list[Change]:
+    """Every difference between two documents; rows matched by identity, not position."""
+    labels = _labels(table)
+    header_old, header_new = dict(old.get("header", {})), dict(new.get("header", {}))
+    changes = _fields("基本信息", "", header_old, header_new, labels["header"])
     changes += _rows(
-        "资金情况", old.get("funding", []), new.get("funding", []), lambda r: r["source"], FUNDING_LABELS,
-        lambda r: SOURCE_LABELS.get(r["source"], r["source"]),
+        "资金情况", old.get("funding", []), new.get("funding", []), lambda r: r["source"], labels["funding"],
+        lambda r: r.get("label") or r["source"],
     )
     changes += _rows(
-        "资金结构", old.get("structure", []), new.get("structure", []), lambda r: r["item"], {"budget": "预算数", "actual": "执行数"},
-        lambda r: STRUCTURE_LABELS.get(r["item"], r["item"]),
+        "资金结构", old.get("structure", []), new.get("structure", []), lambda r: r["item"],
+        {"budget": table.structure_labels[1] if table else "预算数", "actual": table.structure_labels[2] if table else "执行数"},
+        lambda r: r.get("label") or r["item"],
     )
     old_goals = [dict(r, n=i) for i, r in enumerate(old.get("goals", []), start=1)]
     new_goals = [dict(r, n=i) for i, r in enumerate(new.get("goals", []), start=1)]
-    changes += _rows("年度总体目标", old_goals, new_goals, lambda r: r["n"], {"target": "目标", "achieved": "完成情况"},
+    goal_labels = table.goal_labels if table else ("目标", "完成情况")
+    changes += _rows("年度总体目标", old_goals, new_goals, lambda r: r["n"], {"target": goal_labels[0], "achieved": goal_labels[1]},
                      lambda r: f"第{r['n']}条")
     changes += _rows("项目支出明细", old.get("project_expenses", []), new.get("project_expenses", []), lambda r: r["name"],
                      EXPENSE_LABELS, lambda r: r["name"])
     changes += _rows(
-        "绩效指标", old.get("indicators", []), new.get("indicators", []), lambda r: r["key"], INDICATOR_LABELS,
+        "绩效指标", old.get("indicators", []), new.get("indicators", []), lambda r: r["key"], labels["indicators"],
         lambda r: r.get("name") or f"{r.get('level1')}/{r.get('level2')}", keep_key=True,
     )
-    changes += _rows("自评报告", old.get("report", []), new.get("report", []), lambda r: r["key"], {"title": "标题", "body": "内容"},
-                     lambda r: r.get("title") or r["key"])
+    titles = {t.key: t.title for t in table.text_sections} if table else {}
+    changes += _rows(
+        "自评报告", old.get("blocks", []) + old.get("report", []), new.get("blocks", []) + new.get("report", []),
+        lambda r: r["key"], {"title": "标题", "body": "内容"}, lambda r: r.get("title") or titles.get(r["key"]) or r["key"],
+    )
     if _text(old.get("total_score")) != _text(new.get("total_score")):
         changes.append(Change("总分", "", "自评总分", _text(old.get("total_score")), _text(new.get("total_score"))))
     return changes

@@ -91,7 +91,7 @@ def score_distribution(assessments, rules: scoring.RuleSet) -> charts.BarChart:
 def _total_rows(assessments):
     """The 合计 funding rows of `assessments`, with the denominator the execution rate uses."""
     return FundingRow.objects.filter(
-        source=FundingRow.Source.TOTAL, assessment__in=assessments.order_by().values("pk")
+        source=FundingRow.TOTAL, assessment__in=assessments.order_by().values("pk")
     ).annotate(den=Coalesce("budget", "initial_budget"))
 
 
@@ -170,7 +170,7 @@ def public_units(published_qs) -> list[charts.BarChart]:
     # made PostgreSQL walk every unit in name order (120 ms on the benchmark's province).
     rows = list(
         published_qs.annotate(
-            total_row=FilteredRelation("funding_rows", condition=Q(funding_rows__source=FundingRow.Source.TOTAL)),
+            total_row=FilteredRelation("funding_rows", condition=Q(funding_rows__source=FundingRow.TOTAL)),
             den=Coalesce("total_row__budget", "total_row__initial_budget"),
         )
         .order_by("unit__name", "kind", "project_name", "pk")
@@ -197,7 +197,7 @@ def public_units(published_qs) -> list[charts.BarChart]:
 
 def funding(view) -> charts.BarChart | None:
     """Budget vs actual per funding source of one report, from the read model (no query)."""
-    budget_name = "全年预算数" if "budget" in view.layout.columns else "年初预算数"
+    budget_name = "全年预算数" if "budget" in view.table.funding_keys else "年初预算数"
     lines = [f for f in view.funding if f.actual is not None or (f.budget if f.budget is not None else f.initial_budget) is not None]
     if not lines:
         return None

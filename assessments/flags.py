@@ -23,6 +23,7 @@ FLAGS = {
         Flag("rate_out", "执行率异常", "预算执行率低于 90% 或高于 100%。"),
         Flag("weights_not_100", "分值合计非100", "预算执行率与各指标分值合计不等于 100（或未设分值）。"),
         Flag("report_empty", "报告章节空缺", "自评报告的必填章节（基本情况、绩效情况、问题、改进措施）有空缺。"),
+        Flag("score_differs", "得分与规则不一致", "有指标或预算执行率的自评得分与按评分规则计算的得分不同（详见各行：自评得分与规则得分），需核实依据。"),
         # Year over year (history.py): need the earlier years of the same indicator (lineage).
         Flag("target_below_last", "指标值低于上年实际", "有定量指标今年的指标值低于上一年度的实际完成值（计量单位相同），目标可能定得偏低。"),
         Flag("target_flat", "指标值三年未变", "有定量指标连续三个年度指标值不变，而实际完成值均超出指标值 30% 以上，目标可能定得偏低。"),
@@ -68,13 +69,15 @@ def compute(view, history=None) -> list[str]:
         for line in view.indicators
     ):
         codes.append("satisfaction_100")
+    if any(line.result.differs for line in view.indicators) or any(r.differs for r in result.funding_rows):
+        codes.append("score_differs")
     rate = result.funding.rate
     if rate is not None and (rate < Decimal("90") or rate > Decimal("100")):
         codes.append("rate_out")
-    if result.weight_total is None or result.weight_total != view.assessment.round.rules.total_weight:
+    if result.weight_total is None or result.weight_total != view.table.total_weight:
         codes.append("weights_not_100")
     bodies = {s.key: s.body.strip() for s in view.sections}
-    if any(not bodies.get(key) for key in CORE_SECTIONS[view.assessment.kind]):
+    if any(key in bodies and not bodies[key] for key in CORE_SECTIONS[view.assessment.kind]):
         codes.append("report_empty")
     if history is not None:
         codes += history_codes(history, view.assessment.round.rules)
@@ -146,3 +149,16 @@ def encode(codes: list[str]) -> str:
 
 def decode(value: str) -> list[Flag]:
     return [FLAGS[c] for c in value.strip(",").split(",") if c in FLAGS]
+
+
+def score_differences(view) -> list[str]:
+    """The rows whose 自评得分 differs from the rule's, with both figures, for reviewers."""
+    out = [
+        f"{r.label or '预算执行率'}：自评 {scoring.fmt(r.score)}，规则 {scoring.fmt(r.suggested)}"
+        for r in (line for line in view.funding if line.entered and line.suggested is not None and line.score != line.suggested)
+    ]
+    for line in view.indicators:
+        if line.result.differs:
+            name = " ".join((line.name or "").split())
+            out.append(f"第{line.number}行「{name}」：自评 {scoring.fmt(line.score)}，规则 {scoring.fmt(line.suggested)}")
+    return out

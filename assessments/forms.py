@@ -11,7 +11,6 @@ from django.db import transaction
 from django.db.models import F
 
 from . import scoring
-from .layouts import layout_for
 from .models import (
     Assessment,
     FundingRow,
@@ -25,6 +24,7 @@ from .models import (
 )
 from .permissions import EDITABLE_STATES
 from .services import refresh_scores
+from .tablespec import HEADER_FIELDS, TableSpec
 
 # Generous but finite limits: a pasted 10 MB blob gets a field error, not a stored row.
 SHORT_TEXT = 2000
@@ -33,20 +33,20 @@ REPORT_TEXT = 50000
 
 
 class AmountField(forms.DecimalField):
-    """An amount in 万元 with at most two decimals. Accepts what officers paste from Excel:
-    full-width digits, thousands separators, a trailing 万元."""
+    """An amount in 万元 with at most four decimals (one yuan), kept as typed. Accepts what
+    officers paste from Excel: full-width digits, thousands separators, a trailing 万元."""
 
     default_error_messages = {
         "invalid": "请输入数字金额（单位：万元），例如 36 或 30.64。",
         "min_value": "金额不能为负数。",
-        "max_decimal_places": "金额最多保留两位小数。",
+        "max_decimal_places": "金额最多保留四位小数（万元，精确到元）。",
         "max_digits": "金额过大，请检查单位是否为万元。",
         "max_whole_digits": "金额过大，请检查单位是否为万元。",
     }
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_digits", 14)
-        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("max_digits", 18)
+        kwargs.setdefault("decimal_places", 4)
         kwargs.setdefault("min_value", Decimal("0"))
         kwargs.setdefault("required", False)
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "class": "form-control form-control-sm text-end amount"}))
@@ -123,19 +123,99 @@ def text_input(css="form-control form-control-sm"):
     return forms.TextInput(attrs={"class": css})
 
 
-class HeaderForm(PortalModelForm):
-    PROJECT_FIELDS = ["project_name", "project_leader", "leader_phone", "leader_phone_is_office", "supervisor_name", "implementer", "confidential"]
-    DEPARTMENT_FIELDS = ["duties", "staff_quota", "staff_actual"]
+class NumberField(forms.DecimalField):
+    """A number in a template's own column (数量, 比例 …): up to four decimals, kept as typed."""
+
+    default_error_messages = {
+        "invalid": "请输入数字，例如 12 或 3.5。",
+        "max_decimal_places": "最多保留四位小数。",
+        "max_digits": "数值过大。",
+        "max_whole_digits": "数值过大。",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 18)
+        kwargs.setdefault("decimal_places", 4)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "class": "form-control form-control-sm text-end"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = unicodedata.normalize("NFKC", value).replace(",", "").strip()
+        return super().to_python(value)
+
+
+COUNT_ERRORS = {"invalid": "请输入整数人数。", "min_value": "人数不能为负数。", "max_value": "人数过大。"}
+
+# Form fields for the kinds of value a template's own columns and header fields hold.
+FIELD_FACTORIES = {
+    "text": lambda label: forms.CharField(label=label, required=False, max_length=SHORT_TEXT, widget=text_area(1)),
+    "long_text": lambda label: forms.CharField(label=label, required=False, max_length=LONG_TEXT, widget=text_area(3)),
+    "amount": lambda label: AmountField(label=label),
+    "number": lambda label: NumberField(label=label),
+    "integer": lambda label: forms.IntegerField(
+        label=label, required=False, min_value=0, max_value=10**9, error_messages=COUNT_ERRORS,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "form-control form-control-sm"}),
+    ),
+}
+
+
+def _stored(value):
+    """A custom column's cleaned value as kept in `extra` (JSON): numbers as typed text."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
+
+
+class _ExtraFieldsMixin:
+    """Fields for a template's own columns, kept in the instance's `extra` dict."""
+
+    extra_columns: tuple = ()  # (key, label, kind)
+
+    def add_extra_fields(self, extra_columns) -> None:
+        self.extra_columns = tuple(extra_columns)
+        for key, label, kind in self.extra_columns:
+            self.fields[key] = FIELD_FACTORIES[kind](label)
+            if isinstance(self.fields[key], forms.CharField):
+                self.fields[key].error_messages["max_length"] = TOO_LONG
+            stored = (self.instance.extra or {}).get(key)
+            if stored is not None:
+                self.initial.setdefault(key, stored)
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.extra_columns:
+            return
+        extra = dict(self.instance.extra or {})
+        for key, _label, _kind in self.extra_columns:
+            value = self.cleaned_data.get(key)
+            if value in (None, ""):
+                extra.pop(key, None)
+            else:
+                extra[key] = _stored(value)
+        self.instance.extra = extra
+
+
+HEADER_MODEL_FIELDS = {
+    "project_name": ["project_name"],
+    "leader_and_phone": ["project_leader", "leader_phone", "leader_phone_is_office"],
+    "project_leader": ["project_leader"],
+    "leader_phone": ["leader_phone", "leader_phone_is_office"],
+    "supervisor_name": ["supervisor_name"],
+    "implementer": ["implementer"],
+    "duties": ["duties"],
+    "staff_quota": ["staff_quota"],
+    "staff_actual": ["staff_actual"],
+}
+
+
+class HeaderForm(_ExtraFieldsMixin, PortalModelForm):
+    """The header fields the assessment's 表样 declares, labelled as the template labels them."""
 
     duties = forms.CharField(label="部门职责", required=False, max_length=LONG_TEXT, widget=text_area(8))
-    staff_quota = forms.IntegerField(
-        label="人员编制", required=False, min_value=0, max_value=100000,
-        error_messages={"invalid": "请输入整数人数。", "min_value": "人数不能为负数。", "max_value": "人数过大。"},
-    )
-    staff_actual = forms.IntegerField(
-        label="实有人数", required=False, min_value=0, max_value=100000,
-        error_messages={"invalid": "请输入整数人数。", "min_value": "人数不能为负数。", "max_value": "人数过大。"},
-    )
+    staff_quota = forms.IntegerField(label="人员编制", required=False, min_value=0, max_value=100000, error_messages=COUNT_ERRORS)
+    staff_actual = forms.IntegerField(label="实有人数", required=False, min_value=0, max_value=100000, error_messages=COUNT_ERRORS)
 
     class Meta:
         model = Assessment
@@ -144,15 +224,35 @@ class HeaderForm(PortalModelForm):
             "supervisor_name", "implementer", "confidential", "duties", "staff_quota", "staff_actual",
         ]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, table: TableSpec, **kwargs):
         super().__init__(*args, **kwargs)
-        keep = self.PROJECT_FIELDS if self.instance.is_project else self.DEPARTMENT_FIELDS
+        keep, labels, required = set(), {}, set()
+        for f in table.header:
+            names = HEADER_MODEL_FIELDS.get(f.key)
+            if names is None:
+                continue
+            keep.update(names)
+            if f.key == "leader_and_phone":
+                labels["project_leader"] = "项目负责人"
+            else:
+                labels[names[0]] = f.label
+            if f.required:
+                required.add(names[0])
+        if table.is_project:
+            keep.update({"project_name", "confidential"})
+            required.add("project_name")
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]
-        if "project_name" in self.fields:
-            self.fields["project_name"].required = True
-            self.fields["project_name"].error_messages["required"] = "请填写项目名称。"
+        for name, label in labels.items():
+            self.fields[name].label = label
+        for name in required:
+            self.fields[name].required = True
+            self.fields[name].error_messages["required"] = f"请填写{self.fields[name].label}。"
+        custom = [(f.key, f.label, f.kind) for f in table.header if f.key not in HEADER_FIELDS]
+        self.add_extra_fields(custom)
+        for key, *_ in custom:
+            self.fields[key].required = any(f.required for f in table.header if f.key == key)
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
@@ -163,25 +263,42 @@ class HeaderForm(PortalModelForm):
             raise forms.ValidationError("电话号码只能包含数字、空格、括号和短横线。")
         return phone
 
+    @property
+    def saved_fields(self) -> list[str]:
+        names = [name for name in self.fields if name in self._meta.fields]
+        return names + (["extra"] if self.extra_columns else [])
 
-class FundingForm(PortalModelForm):
+
+FUNDING_KEYS = {"initial_budget", "budget", "actual", "rate", "weight", "score", "reason"}
+
+
+class FundingForm(_ExtraFieldsMixin, PortalModelForm):
     initial_budget = AmountField(label="年初预算数")
     budget = AmountField(label="全年预算数")
     actual = AmountField(label="全年执行数")
+    score = ScoreField(label="得分")
     reason = forms.CharField(label="产生差异的原因", required=False, max_length=SHORT_TEXT, widget=text_area(1))
 
     class Meta:
         model = FundingRow
-        fields = ["initial_budget", "budget", "actual", "reason"]
+        fields = ["initial_budget", "budget", "actual", "score", "reason"]
 
-    def __init__(self, *args, layout, **kwargs):
+    def __init__(self, *args, table: TableSpec, **kwargs):
         super().__init__(*args, **kwargs)
+        row_spec = next((r for r in table.funding_rows if r.key == self.instance.source), None)
+        columns = {c.key: c for c in table.funding_columns}
         for name in list(self.fields):
-            if name not in layout.columns:
+            if name not in columns or (name == "score" and (row_spec is None or row_spec.weight is None)):
                 del self.fields[name]
             else:
-                self.fields[name].label = layout.column_labels[name]
-        self.row_label = layout.source_labels.get(self.instance.source, "")
+                self.fields[name].label = columns[name].label
+        self.row_label = row_spec.label if row_spec else self.instance.source
+        self.add_extra_fields((c.key, c.label, c.kind) for c in table.funding_columns if c.key not in FUNDING_KEYS)
+
+    @property
+    def saved_fields(self) -> list[str]:
+        names = [name for name in self.fields if name in self._meta.fields]
+        return names + (["extra"] if self.extra_columns else [])
 
 
 class StructureForm(PortalModelForm):
@@ -191,6 +308,11 @@ class StructureForm(PortalModelForm):
     class Meta:
         model = StructureRow
         fields = ["budget", "actual"]
+
+    def __init__(self, *args, table: TableSpec, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["budget"].label, self.fields["actual"].label = table.structure_labels[1:]
+        self.row_label = next((r.label for r in table.structure_rows if r.key == self.instance.item), self.instance.item)
 
 
 class GoalForm(PortalModelForm):
@@ -214,26 +336,29 @@ class ProjectExpenseForm(PortalModelForm):
         fields = ["name", "budget", "actual", "note", "confidential"]
 
 
-def level2_choices():
-    groups = [("", "请选择")]
-    for level1, level2s in scoring.TAXONOMY.items():
-        groups.append((level1, [(name, name) for name in level2s]))
-    return groups
+OPERATOR_ERROR = "指标性质应为 ≥、≤、＝、＞、＜（或“大于等于”等文字），定性指标填“定性”或留空。"
+INDICATOR_MODEL_FIELDS = ("level1", "level2", "name", "operator", "target", "unit", "actual", "weight", "score", "reason")
 
 
-class IndicatorForm(PortalModelForm):
+class IndicatorForm(_ExtraFieldsMixin, PortalModelForm):
+    """One 三级 row with the columns of the assessment's 表样 (and 完成情况, a scoring aid)."""
+
     level1 = forms.ChoiceField(
-        label="一级指标", choices=[("", "请选择")] + Indicator.LEVEL1_CHOICES,
-        error_messages={"required": "请选择一级指标。", "invalid_choice": "一级指标不在可选范围内。"},
+        label="一级指标", choices=[("", "请选择")],
+        error_messages={"required": "请选择一级指标。", "invalid_choice": "一级指标“%(value)s”不是本表样的一级指标。"},
         widget=forms.Select(attrs={"class": "form-select form-select-sm level1"}),
     )
-    level2 = forms.ChoiceField(
-        label="二级指标", choices=level2_choices(),
-        error_messages={"required": "请选择二级指标。", "invalid_choice": "二级指标不在可选范围内。"},
-        widget=forms.Select(attrs={"class": "form-select form-select-sm level2"}),
+    level2 = forms.CharField(
+        label="二级指标", max_length=50, error_messages={"required": "请填写二级指标。"},
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm level2", "autocomplete": "off"}),
     )
     name = forms.CharField(label="三级指标", required=False, max_length=300, widget=text_area(2))
+    operator = forms.CharField(
+        label="指标性质", required=False, max_length=10,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm operator", "list": "operator-options"}),
+    )
     target = forms.CharField(label="指标值", required=False, max_length=1000, widget=text_area(2))
+    unit = forms.CharField(label="度量单位", required=False, max_length=30, widget=text_input())
     actual = forms.CharField(label="实际完成值", required=False, max_length=2000, widget=text_area(2))
     weight = ScoreField(label="分值")
     outcome = forms.ChoiceField(
@@ -245,15 +370,34 @@ class IndicatorForm(PortalModelForm):
 
     class Meta:
         model = Indicator
-        fields = ["level1", "level2", "name", "target", "actual", "weight", "outcome", "score", "reason"]
+        fields = [*INDICATOR_MODEL_FIELDS, "outcome"]
 
-    def clean(self):
-        data = super().clean()
-        level1, level2 = data.get("level1"), data.get("level2")
-        if level1 and level2 and level2 not in scoring.TAXONOMY.get(level1, ()):
-            self.add_error("level2", f"二级指标“{level2}”不属于一级指标“{level1}”。")
-        return data
+    def __init__(self, *args, table: TableSpec, **kwargs):
+        super().__init__(*args, **kwargs)
+        columns = {c.key: c for c in table.indicator_columns}
+        for name in INDICATOR_MODEL_FIELDS:
+            if name not in columns:
+                del self.fields[name]
+            else:
+                self.fields[name].label = columns[name].label
+        self.fields["level1"].choices = [("", "请选择")] + [(name, name) for name in table.level1_names]
+        # 二级 suggestions of the row's 一级 (entry.js switches the list when the 一级 changes).
+        level1 = self.data.get(self.add_prefix("level1")) if self.is_bound else self.instance.level1
+        if level1 in table.level1_names:
+            self.fields["level2"].widget.attrs["list"] = f"level2-options-{table.level1_names.index(level1) + 1}"
+        self.add_extra_fields((c.key, c.label, c.kind) for c in table.indicator_columns if c.key not in INDICATOR_MODEL_FIELDS)
+        self.table = table
 
+    def clean_operator(self):
+        text = (self.cleaned_data.get("operator") or "").strip()
+        if text and text not in ("定性", "定量") and scoring.operator_of(text) is None:
+            raise ValidationError(OPERATOR_ERROR)
+        return text
+
+    @property
+    def saved_fields(self) -> list[str]:
+        names = [name for name in self.fields if name in self._meta.fields]
+        return names + (["extra"] if self.extra_columns else [])
 
 class ReportSectionForm(PortalModelForm):
     title = forms.CharField(label="标题", required=False, max_length=100, widget=text_input())
@@ -362,36 +506,59 @@ class StaleDraft(Exception):
     """Someone saved (or submitted) the assessment after this form was opened."""
 
 
+def _template_order(rows, keys, attr):
+    """Saved rows in the order the template declares them (rows it does not declare last)."""
+    order = {key: n for n, key in enumerate(keys)}
+    return sorted(rows, key=lambda r: (order.get(getattr(r, attr), len(order)), r.pk))
+
+
 class EntryForm:
-    """The header and all tables of one assessment, bound and validated together."""
+    """The header and all tables of one assessment, bound and validated together; what each part
+    holds (columns, rows, labels) is read from the assessment's 表样."""
 
     def __init__(self, assessment: Assessment, data=None, *, extra_indicators=0, extra_goals=0, extra_expenses=0):
-        self.assessment = assessment
-        self.layout = layout_for(assessment.layout)
-        a = assessment
-        self.header = HeaderForm(data, instance=a, prefix="header")
-        # The rows come from readmodel.with_content's prefetch (each ordered by id): forms are
-        # matched to posted data by position, so the order must not change between GET and POST.
+        self.assessment = a = assessment
+        self.table = table = assessment.table
+        self.header = HeaderForm(data, instance=a, prefix="header", table=table)
+        # The rows come from readmodel.with_content's prefetch: forms are matched to posted data by
+        # position, so the order (the template's) must not change between GET and POST.
         self.funding = FundingFormSet(
-            data, prefix="funding", rows=sorted(a.funding_rows.all(), key=lambda f: f.pk),
-            form_kwargs={"layout": self.layout},
+            data, prefix="funding", rows=_template_order(a.funding_rows.all(), table.funding_row_keys, "source"),
+            form_kwargs={"table": table},
         )
         self.structure = (
-            StructureFormSet(data, prefix="structure", rows=sorted(a.structure_rows.all(), key=lambda r: r.pk))
-            if self.layout.has_structure else None
+            StructureFormSet(
+                data, prefix="structure", form_kwargs={"table": table},
+                rows=_template_order(a.structure_rows.all(), [r.key for r in table.structure_rows], "item"),
+            )
+            if table.structure_rows else None
         )
         self.goals = self._inline(GoalFormSet, data, "goals", extra_goals)
-        self.expenses = (
-            self._inline(ExpenseFormSet, data, "expenses", extra_expenses) if not a.is_project else None
+        self.expenses = self._inline(ExpenseFormSet, data, "expenses", extra_expenses) if table.expenses else None
+        self.indicators = self._inline(IndicatorFormSet, data, "indicators", extra_indicators, table=table)
+        self.sections = SectionFormSet(
+            data, prefix="sections",
+            rows=_template_order(a.report_sections.all(), [t.key for t in table.text_sections], "key"),
         )
-        self.indicators = self._inline(IndicatorFormSet, data, "indicators", extra_indicators)
-        self.sections = SectionFormSet(data, prefix="sections", rows=sorted(a.report_sections.all(), key=lambda r: r.pk))
+        titles = {t.key: t for t in table.text_sections}
+        number = 0
+        for form in self.sections.forms:
+            spec = titles.get(form.instance.key)
+            form.standard_title = spec.title if spec else form.instance.key
+            form.is_block = spec is not None and spec in table.blocks
+            if not form.is_block:
+                number += 1
+                form.number = number
         for form in self.goals.forms:
-            form.fields["target"].label, form.fields["achieved"].label = self.layout.goal_labels
+            form.fields["target"].label, form.fields["achieved"].label = table.goal_labels
 
-    def _inline(self, formset_class, data, prefix, extra):
+    def _inline(self, formset_class, data, prefix, extra, **form_kwargs):
         formset_class = type(formset_class.__name__, (formset_class,), {"extra": extra})
-        return formset_class(data, instance=self.assessment, prefix=prefix)
+        return formset_class(data, instance=self.assessment, prefix=prefix, form_kwargs=form_kwargs)
+
+    @property
+    def layout(self) -> TableSpec:
+        return self.table
 
     @property
     def parts(self):
@@ -407,22 +574,23 @@ class EntryForm:
         for name, errors in self.header.errors.items():
             label = self.header.fields[name].label if name in self.header.fields else "表头"
             out += [f"{label}：{e}" for e in errors]
+        table = self.table
         tables = [
-            (self.funding, "资金情况", lambda f, i: f.row_label),
-            (self.structure, "资金结构", lambda f, i: f.instance.get_item_display()),
-            (self.goals, "年度总体目标", lambda f, i: f"第{i}条"),
+            (self.funding, _caption(table.funding_caption), lambda f, i: f.row_label),
+            (self.structure, _caption(table.structure_caption), lambda f, i: f.row_label),
+            (self.goals, table.goal_caption, lambda f, i: f"第{i}条"),
             (self.expenses, "项目支出明细", lambda f, i: f"第{i}行"),
-            (self.indicators, "绩效指标", lambda f, i: f"第{i}行"),
-            (self.sections, "自评报告", lambda f, i: f.instance.display_title),
+            (self.indicators, _caption(table.indicator_caption), lambda f, i: f"第{i}行"),
+            (self.sections, table.report_title or "文字说明", lambda f, i: f.standard_title),
         ]
-        for formset, table, row_name in tables:
+        for formset, caption, row_name in tables:
             if formset is None:
                 continue
-            out += [f"{table}：{e}" for e in formset.non_form_errors()]
+            out += [f"{caption}：{e}" for e in formset.non_form_errors()]
             for i, form in enumerate(formset.forms, start=1):
                 for name, errors in form.errors.items():
                     label = form.fields[name].label if name in form.fields else ""
-                    out += [f"{table}{row_name(form, i)}「{label}」：{e}" for e in errors]
+                    out += [f"{caption}{row_name(form, i)}「{label}」：{e}" for e in errors]
         return out
 
     def as_post_data(self) -> dict:
@@ -452,7 +620,9 @@ class EntryForm:
         return funding, [form.instance for form in live_forms(self.indicators)]
 
     @transaction.atomic
-    def save(self, expected_version: int) -> None:
+    def save(self, expected_version: int):
+        """Save everything, or nothing when someone saved since the form was opened (StaleDraft).
+        Returns the fresh read model (scored once)."""
         a = self.assessment
         claimed = Assessment.objects.filter(pk=a.pk, version=expected_version, state__in=EDITABLE_STATES).update(
             version=F("version") + 1
@@ -461,15 +631,22 @@ class EntryForm:
             raise StaleDraft
         a.version = expected_version + 1
         header = self.header.save(commit=False)
-        header.save(update_fields=[*self.header.fields, "updated_at"])
-        self.funding.save()
+        header.save(update_fields=[*self.header.saved_fields, "updated_at"])
+        self._save_rows(self.funding)
         if self.structure is not None:
-            self.structure.save()
-        self.sections.save()
+            self._save_rows(self.structure)
+        self._save_rows(self.sections)
         for formset in (self.goals, self.expenses, self.indicators):
             if formset is not None:
                 self._save_ordered(formset)
-        refresh_scores(a)
+        return refresh_scores(a)
+
+    @staticmethod
+    def _save_rows(formset) -> None:
+        """Only the rows whose values changed, in one statement."""
+        changed = [form.instance for form in formset.initial_forms if form.has_changed()]
+        if changed:
+            formset.model.objects.bulk_update(changed, _saved_fields(formset))
 
     @staticmethod
     def _save_ordered(formset) -> None:
@@ -491,19 +668,29 @@ class EntryForm:
         if new:
             model.objects.bulk_create(new)
         if changed:
-            model.objects.bulk_update(changed, ["position", *formset.form._meta.fields])
+            model.objects.bulk_update(changed, ["position", *_saved_fields(formset)])
+
+
+def _saved_fields(formset) -> list[str]:
+    """The model fields the formset's forms edit (a row may show fewer: 得分 only where 分值 is)."""
+    names: dict[str, None] = {}
+    for form in formset.forms:
+        for name in getattr(form, "saved_fields", None) or form._meta.fields:
+            names[name] = None
+    return list(names) or list(formset.form._meta.fields)
+
+
+def _caption(caption: str) -> str:
+    """"资金情况（万元）" -> "资金情况": the table's name in error sentences."""
+    return (caption or "").split("（")[0]
 
 
 class CreateForm(forms.Form):
-    TYPE_CHOICES = [
-        ("department", "部门整体支出绩效自评表"),
-        ("project", "项目支出绩效自评表（年初预算 / 实际投入，如南岳表样）"),
-        ("national", "项目支出绩效自评表（财预〔2020〕10号 全国模板）"),
-    ]
     unit = forms.ModelChoiceField(label="预算单位", queryset=Unit.objects.none(), empty_label=None)
     round = forms.ModelChoiceField(label="评价批次", queryset=Round.objects.filter(is_open=True), empty_label=None,
                                    error_messages={"required": "请选择评价批次。"})
-    layout = forms.ChoiceField(label="表样", choices=TYPE_CHOICES, widget=forms.RadioSelect)
+    layout = forms.ChoiceField(label="表样", choices=[], widget=forms.RadioSelect,
+                               error_messages={"required": "请选择表样。", "invalid_choice": "所选表样不可用，请重新选择。"})
     project_name = forms.CharField(label="项目名称", required=False, max_length=200,
                                    help_text="项目支出自评必填；部门整体支出无需填写")
     carry_over = forms.BooleanField(
@@ -512,27 +699,31 @@ class CreateForm(forms.Form):
                   "项目支出按相同项目名称查找。没有以往自评时创建空白表。",
     )
 
-    def __init__(self, *args, units, **kwargs):
+    def __init__(self, *args, units, templates, **kwargs):
+        """`templates`: the TableTemplates offered (per round and region: table_templates.offered_templates)."""
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = units
         if len(units) == 1:
             self.fields["unit"].widget = forms.HiddenInput()
             self.fields["unit"].initial = units[0].pk
+        self.templates = {t.code: t for t in templates}
+        self.fields["layout"].choices = [(t.code, t.name) for t in templates]
         self.helper = FormHelper()
         self.helper.form_tag = False
 
     def clean(self):
         data = super().clean()
-        layout = data.get("layout")
+        template = self.templates.get(data.get("layout"))
+        data["template"] = template
         unit, round_ = data.get("unit"), data.get("round")
-        if layout in ("project", "national"):
+        if template is not None and template.kind == "project":
             name = (data.get("project_name") or "").strip()
             if not name:
                 self.add_error("project_name", "项目支出自评须填写项目名称。")
             elif unit and round_ and Assessment.objects.filter(unit=unit, round=round_, kind="project", project_name=name).exists():
                 self.add_error("project_name", f"本单位{round_.year}年度已有项目“{name}”的自评。")
             data["project_name"] = name
-        elif layout == "department" and unit and round_:
+        elif template is not None and unit and round_:
             if Assessment.objects.filter(unit=unit, round=round_, kind="department").exists():
                 self.add_error("layout", f"本单位{round_.year}年度的部门整体支出绩效自评已存在。")
         return data

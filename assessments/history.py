@@ -96,15 +96,17 @@ def history(view: AssessmentView, *, public: bool = False) -> list[IndicatorHist
         else:
             rows = rows.filter(assessment__state__in=INTERNAL_STATES)
         rows = rows.order_by("assessment__round__year", "position", "id").values_list(
-            "lineage", "assessment__round__year", "target", "actual"
+            "lineage", "assessment__round__year", "operator", "target", "unit", "actual"
         )
-        for lineage, year, target, actual in rows:
+        for lineage, year, operator, target, unit, actual in rows:
             # Should a lineage occur twice in one year, the first row (by position) stands.
-            earlier.setdefault(str(lineage), {}).setdefault(year, YearPoint(year, target, actual))
+            point = YearPoint(year, scoring.compose_value(operator, target, unit), scoring.compose_value("", actual, unit))
+            earlier.setdefault(str(lineage), {}).setdefault(year, point)
     result = []
     for line in view.indicators:
         years = sorted(earlier.get(line.lineage, {}).values(), key=lambda p: p.year)[-MAX_EARLIER_YEARS:]
-        result.append(IndicatorHistory(line, [*years, YearPoint(a.round.year, line.target, line.actual, current=True)]))
+        current = YearPoint(a.round.year, line.target_text, line.actual_text, current=True)
+        result.append(IndicatorHistory(line, [*years, current]))
     return result
 
 

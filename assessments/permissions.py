@@ -133,3 +133,8 @@ def get_officer_assessment(user, pk: int, *, content: bool = False) -> Assessmen
     if content:
         return get_object_or_404(with_content(officer_assessments(user)), pk=pk)
     return get_object_or_404(officer_assessments(user).select_related("unit__region", "round__rule_set"), pk=pk)
+
+
+def can_manage_templates(user) -> bool:
+    """表样管理: staff who may change templates (the bureau's administrators)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm("assessments.change_tabletemplate"))

@@ -1,7 +1,9 @@
 """One plain read model of an assessment, with its computed scores.
 
-The entry page, the read-only page, the submission snapshot (and later the public HTML, xlsx
-and JSON) are all built from `build()`, so they cannot disagree.
+The entry page, the read-only page, the submission snapshot, the public HTML, xlsx and JSON are
+all built from `build()`, so they cannot disagree. Its shape follows the assessment's 表样 (the
+`TableSpec` of its template version): the funding rows, the 资金结构 rows, the texts and every
+label are the template's; the values are the assessment's.
 """
 
 import copy
@@ -11,9 +13,9 @@ from decimal import Decimal
 
 from django.db.models import Prefetch
 
-from . import scoring
-from .layouts import STRUCTURE_ITEMS, STRUCTURE_LABELS, Layout, layout_for
+from . import columns, scoring
 from .models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, StructureRow
+from .tablespec import PLACE_BOTTOM, PLACE_TOP, HeaderField, TableSpec
 
 
 @dataclass
@@ -25,13 +27,18 @@ class FundingLine:
     actual: Decimal | None
     reason: str
     rate: Decimal | None
-    weight: Decimal | None = None
-    score: Decimal | None = None
+    weight: Decimal | None = None  # the row carries 分值 (the template's) when the table is scored
+    score: Decimal | None = None  # the record: the unit's 得分, else the rule's
     explanation: str = ""
+    suggested: Decimal | None = None  # the rule-computed score
+    entered: bool = False
+    extra: dict = field(default_factory=dict)
+    carries_weight: bool = False  # the template gives this row 分值 (shown "－" otherwise)
 
     @property
     def is_total(self) -> bool:
-        return self.source == FundingRow.Source.TOTAL
+        """The row shows 分值/得分 (the 合计 row of the original layouts)."""
+        return self.carries_weight
 
 
 @dataclass
@@ -59,14 +66,31 @@ class IndicatorLine:
     level2_span: int = 1
     indicator: Indicator | None = None
     lineage: str = ""  # identity across years (`Indicator.lineage`); see history.py
+    operator: str = ""  # 指标性质, where the template prints it apart
+    unit: str = ""  # 度量单位, where the template prints it apart
+    extra: dict = field(default_factory=dict)
+    level1_caption: str = ""  # "产出指标（50分）" where the template shows weights in the 一级 cell
 
     @property
     def score(self) -> Decimal | None:
         return self.result.score
 
     @property
+    def suggested(self) -> Decimal | None:
+        return self.result.suggested
+
+    @property
     def outcome_label(self) -> str:
         return scoring.OUTCOME_LABELS.get(self.result.outcome or "", "")
+
+    @property
+    def target_text(self) -> str:
+        """指标值 as one text ("≥10次"), whatever cells the template prints it in."""
+        return scoring.compose_value(self.operator, self.target, self.unit)
+
+    @property
+    def actual_text(self) -> str:
+        return scoring.compose_value("", self.actual, self.unit)
 
 
 @dataclass
@@ -75,12 +99,23 @@ class SectionLine:
     number: int
     title: str
     body: str
+    block: bool = False  # printed under the table (评价结论 …) rather than in the report
+
+
+@dataclass
+class HeaderLine:
+    field: HeaderField
+    text: str
+
+    @property
+    def label(self) -> str:
+        return self.field.label
 
 
 @dataclass
 class AssessmentView:
     assessment: Assessment
-    layout: Layout
+    table: TableSpec
     funding: list[FundingLine]
     structure: list[StructureLine]
     goals: list[Goal]
@@ -89,6 +124,8 @@ class AssessmentView:
     sections: list[SectionLine]
     result: scoring.AssessmentResult
     problems_by_row: dict[int, list[scoring.Problem]] = field(default_factory=dict)
+    warnings_by_row: dict[int, list[scoring.Problem]] = field(default_factory=dict)
+    blocks: list[SectionLine] = field(default_factory=list)
 
     @property
     def total(self) -> Decimal | None:
@@ -106,84 +143,88 @@ class AssessmentView:
     def weights_used(self) -> bool:
         return self.result.scored
 
+    @property
+    def version(self):
+        return self.assessment.template_version
+
+    # The template's columns as this table shows them (分值/得分 only when weights are used).
+
+    @property
+    def funding_columns(self):
+        return columns.visible(self.table.funding_columns, self.weights_used)
+
+    @property
+    def funding_amount_columns(self):
+        """The funding columns that come before 执行率 etc. (the amounts and the template's own)."""
+        return [c for c in self.funding_columns if c.key not in ("rate", "weight", "score", "reason")]
+
+    @property
+    def indicator_columns(self):
+        return columns.visible(self.table.indicator_columns, self.weights_used)
+
+    @property
+    def total_row(self) -> list[columns.Segment]:
+        return columns.total_segments(self.indicator_columns)
+
+    @property
+    def header(self) -> list[HeaderLine]:
+        return self._header(PLACE_TOP)
+
+    @property
+    def footer(self) -> list[HeaderLine]:
+        return self._header(PLACE_BOTTOM)
+
+    def _header(self, place: str) -> list[HeaderLine]:
+        return [HeaderLine(f, header_text(self.assessment, f.key)) for f in self.table.header_fields(place)]
+
+    @property
+    def header_rows(self) -> list[list[HeaderLine]]:
+        """The header block as printed: half-width fields two to a row, full and long ones alone."""
+        rows: list[list[HeaderLine]] = []
+        pending: list[HeaderLine] = []
+        for line in self.header:
+            if line.field.width == "half":
+                pending.append(line)
+                if len(pending) == 2:
+                    rows.append(pending)
+                    pending = []
+                continue
+            if pending:
+                rows.append(pending)
+                pending = []
+            rows.append([line])
+        if pending:
+            rows.append(pending)
+        return rows
+
+    @property
+    def texts(self) -> list[SectionLine]:
+        return self.blocks + self.sections
+
     def to_dict(self) -> dict:
-        """A JSON-ready dict; amounts and scores as two-decimal strings or None."""
-        a = self.assessment
-        return {
-            "id": a.pk,
-            "kind": a.kind,
-            "layout": a.layout,
-            "year": a.round.year,
-            "unit": {"name": a.unit.name, "region": a.unit.region.full_name},
-            "title": a.title,
-            "header": {
-                "project_name": a.project_name,
-                "project_leader": a.project_leader,
-                "leader_phone": a.leader_phone,
-                "leader_phone_is_office": a.leader_phone_is_office,
-                "supervisor": a.supervisor_name,
-                "implementer": a.implementer,
-                "confidential": a.confidential,
-                "duties": a.duties,
-                "staff_quota": a.staff_quota,
-                "staff_actual": a.staff_actual,
-            },
-            "funding": [
-                {
-                    "source": f.source,
-                    "initial_budget": _money(f.initial_budget),
-                    "budget": _money(f.budget),
-                    "actual": _money(f.actual),
-                    "rate": _money(f.rate),
-                    "weight": _money(f.weight),
-                    "score": _money(f.score),
-                    "reason": f.reason,
-                }
-                for f in self.funding
-            ],
-            "structure": [
-                {"item": s.item, "budget": _money(s.budget), "actual": _money(s.actual)} for s in self.structure
-            ],
-            "project_expenses": [
-                {
-                    "name": p.name,
-                    "budget": _money(p.budget),
-                    "actual": _money(p.actual),
-                    "note": p.note,
-                    "confidential": p.confidential,
-                }
-                for p in self.project_expenses
-            ],
-            "goals": [{"target": g.target, "achieved": g.achieved} for g in self.goals],
-            "indicators": [
-                {
-                    "key": i.key,
-                    "lineage": i.lineage,
-                    "level1": i.level1,
-                    "level2": i.level2,
-                    "name": i.name,
-                    "target": i.target,
-                    "actual": i.actual,
-                    "weight": _money(i.weight),
-                    "outcome": i.result.outcome,
-                    "score": _money(i.score),
-                    "reason": i.reason,
-                }
-                for i in self.indicators
-            ],
-            "total_score": _money(self.total),
-            "grade": self.grade,
-            "report": [{"key": s.key, "title": s.title, "body": s.body} for s in self.sections],
-        }
+        """The JSON document of the assessment (the one shape: see document.py)."""
+        from .document import document
+
+        return document(self)
 
 
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else scoring.fmt(value)
+def header_text(a: Assessment, key: str) -> str:
+    """What the header cell of field `key` shows."""
+    if key == "leader_and_phone":
+        return " ".join(part for part in (a.project_leader, a.leader_phone) if part)
+    if key == "unit_name":
+        return a.unit.name
+    if key in ("staff_quota", "staff_actual"):
+        value = getattr(a, key)
+        return "" if value is None else str(value)
+    if hasattr(a, key) and key in HEADER_ATTRS.values():
+        return getattr(a, key) or ""
+    return str((a.extra or {}).get(key, "") or "")
 
 
 def with_content(queryset):
     """Fetch everything `build()` reads in a fixed number of queries."""
-    return queryset.select_related("unit__region__parent__parent", "round__rule_set").prefetch_related(
+    return queryset.select_related("unit__region__parent__parent", "round__rule_set", "template_version__template").prefetch_related(
         Prefetch("funding_rows", queryset=FundingRow.objects.order_by("id")),
         Prefetch("structure_rows", queryset=StructureRow.objects.order_by("id")),
         Prefetch("goals", queryset=Goal.objects.order_by("position", "id")),
@@ -197,16 +238,35 @@ def load(pk: int) -> "AssessmentView":
     return build(with_content(Assessment.objects).get(pk=pk))
 
 
+def funding_inputs(spec: TableSpec, funding_rows) -> list[scoring.FundingInput]:
+    """The template's funding rows with the assessment's values, for the scoring."""
+    by_source = {f.source: f for f in funding_rows}
+    has_reason = "reason" in spec.funding_keys
+    inputs = []
+    for row_spec in spec.funding_rows:
+        row = by_source.get(row_spec.key)
+        inputs.append(
+            scoring.FundingInput(
+                initial_budget=row.initial_budget if row else None,
+                budget=row.budget if row else None,
+                actual=row.actual if row else None,
+                reason=row.reason if row else "",
+                weight=row_spec.weight,
+                score=row.score if row else None,
+                key=row_spec.key,
+                label=row_spec.label,
+                reason_column=has_reason,
+            )
+        )
+    return inputs
+
+
 def evaluate(assessment: Assessment, funding_rows, indicators) -> scoring.AssessmentResult:
     """Score an assessment from (possibly unsaved) funding rows and indicators."""
-    total = next((f for f in funding_rows if f.source == FundingRow.Source.TOTAL), None)
-    funding_input = scoring.FundingInput(
-        initial_budget=total.initial_budget if total else None,
-        budget=total.budget if total else None,
-        actual=total.actual if total else None,
-        reason=total.reason if total else "",
+    spec = assessment.table
+    return scoring.assess(
+        funding_inputs(spec, funding_rows), [i.to_input() for i in indicators], assessment.round.rules, spec.table_rules
     )
-    return scoring.assess(funding_input, [i.to_input() for i in indicators], assessment.round.rules)
 
 
 def build(
@@ -220,13 +280,13 @@ def build(
     sections=None,
 ) -> AssessmentView:
     """Build the read model; pass unsaved rows to preview what is being typed, or to show a snapshot."""
-    layout = layout_for(assessment.layout)
+    spec = assessment.table
     funding_rows = list(assessment.funding_rows.all()) if funding_rows is None else list(funding_rows)
     indicators = list(assessment.indicators.all()) if indicators is None else list(indicators)
     structure_rows = assessment.structure_rows.all() if structure_rows is None else structure_rows
     goals = list(assessment.goals.all()) if goals is None else list(goals)
     sections = assessment.report_sections.all() if sections is None else sections
-    if assessment.kind != Assessment.Kind.DEPARTMENT:
+    if not spec.expenses:
         expenses = []
     elif expenses is None:
         expenses = list(assessment.project_expenses.all())
@@ -234,36 +294,35 @@ def build(
 
     by_source = {f.source: f for f in funding_rows}
     funding = []
-    for source in layout.sources:
-        row = by_source.get(source)
+    for row_spec, row_result in zip(spec.funding_rows, result.funding_rows, strict=True):
+        row = by_source.get(row_spec.key)
         line = FundingLine(
-            source=source,
-            label=layout.source_labels[source],
+            source=row_spec.key,
+            label=row_spec.label,
             initial_budget=row.initial_budget if row else None,
             budget=row.budget if row else None,
             actual=row.actual if row else None,
             reason=row.reason if row else "",
-            rate=None,
+            rate=row_result.rate,
+            extra=dict(row.extra) if row and row.extra else {},
+            carries_weight=row_spec.weight is not None,
         )
-        if source == FundingRow.Source.TOTAL:
-            line.rate = result.funding.rate
-            line.weight = result.funding.weight
-            line.score = result.funding.score
-            line.explanation = result.funding.explanation
-        else:
-            line.rate = scoring.score_funding(
-                scoring.FundingInput(line.initial_budget, line.budget, line.actual), scored=False
-            ).rate
+        if row_spec.weight is not None:
+            line.weight = row_result.weight
+            line.score = row_result.score
+            line.suggested = row_result.suggested
+            line.entered = row_result.entered
+            line.explanation = row_result.explanation
         funding.append(line)
+    result.warnings.extend(_sum_warnings(spec, funding, spec.funding_rows, spec.funding_caption, "funding"))
 
     structure = []
-    if layout.has_structure:
+    if spec.structure_rows:
         by_item = {s.item: s for s in structure_rows}
-        for item in STRUCTURE_ITEMS:
-            row = by_item.get(item)
-            structure.append(
-                StructureLine(item, STRUCTURE_LABELS[item], row.budget if row else None, row.actual if row else None)
-            )
+        for row_spec in spec.structure_rows:
+            row = by_item.get(row_spec.key)
+            structure.append(StructureLine(row_spec.key, row_spec.label, row.budget if row else None, row.actual if row else None))
+        result.warnings.extend(_sum_warnings(spec, structure, spec.structure_rows, spec.structure_caption, "structure"))
 
     lines = [
         IndicatorLine(
@@ -280,73 +339,115 @@ def build(
             result=row_result,
             indicator=ind,
             lineage=str(ind.lineage) if ind.lineage else str(ind.key),
+            operator=ind.operator,
+            unit=ind.unit,
+            extra=dict(ind.extra) if ind.extra else {},
+            level1_caption=spec.level1_caption(ind.level1),
         )
         for n, (ind, row_result) in enumerate(zip(indicators, result.indicators, strict=True), start=1)
     ]
     _set_spans(lines)
+    result.warnings.extend(_level2_warnings(spec, lines))
 
     by_key = {s.key: s for s in sections}
-    sections = []
-    for number, (key, label) in enumerate(ReportSection.Key.choices, start=1):
-        section = by_key.get(key)
-        sections.append(SectionLine(key, number, (section.title if section else "") or label, section.body if section else ""))
+    blocks = [_section_line(by_key, s, n, block=True) for n, s in enumerate(spec.blocks, start=1)]
+    report = [_section_line(by_key, s, n) for n, s in enumerate(spec.sections, start=1)]
 
     problems_by_row: dict[int, list[scoring.Problem]] = {}
     for problem in result.problems:
         if problem.section == "indicators" and problem.row:
             problems_by_row.setdefault(problem.row, []).append(problem)
+    warnings_by_row: dict[int, list[scoring.Problem]] = {}
+    for warning in result.warnings:
+        if warning.section == "indicators" and warning.row:
+            warnings_by_row.setdefault(warning.row, []).append(warning)
 
     return AssessmentView(
         assessment=assessment,
-        layout=layout,
+        table=spec,
         funding=funding,
         structure=structure,
         goals=goals,
         project_expenses=list(expenses),
         indicators=lines,
-        sections=sections,
+        sections=report,
         result=result,
         problems_by_row=problems_by_row,
+        warnings_by_row=warnings_by_row,
+        blocks=blocks,
     )
 
 
-def from_snapshot(assessment: Assessment, data: dict) -> AssessmentView:
-    """The read model of a submission as it was submitted (see `AssessmentView.to_dict`)."""
-    a = copy.copy(assessment)
-    header = data.get("header", {})
-    for name, attr in HEADER_FIELDS.items():
-        if name in header:
-            setattr(a, attr, header[name])
-    return build(
-        a,
-        funding_rows=[
-            FundingRow(source=f["source"], initial_budget=_dec(f["initial_budget"]), budget=_dec(f["budget"]),
-                       actual=_dec(f["actual"]), reason=f.get("reason", ""))
-            for f in data.get("funding", [])
-        ],
-        indicators=[
-            # Snapshots taken before lineages existed (migration 0005) fall back to the key,
-            # which is what the migration gave those rows as their lineage.
-            Indicator(key=uuid.UUID(i["key"]), lineage=uuid.UUID(i.get("lineage") or i["key"]), level1=i["level1"], level2=i["level2"], name=i["name"], target=i["target"],
-                      actual=i["actual"], weight=_dec(i["weight"]), outcome=i.get("outcome") or "",
-                      score=_dec(i["score"]), reason=i.get("reason", ""))
-            for i in data.get("indicators", [])
-        ],
-        structure_rows=[
-            StructureRow(item=s["item"], budget=_dec(s.get("budget")), actual=_dec(s.get("actual")))
-            for s in data.get("structure", [])
-        ],
-        goals=[Goal(target=g["target"], achieved=g["achieved"]) for g in data.get("goals", [])],
-        expenses=[
-            ProjectExpense(name=p["name"], budget=_dec(p["budget"]), actual=_dec(p["actual"]), note=p.get("note", ""),
-                           confidential=p.get("confidential", False))
-            for p in data.get("project_expenses", [])
-        ],
-        sections=[ReportSection(key=r["key"], title=r["title"], body=r["body"]) for r in data.get("report", [])],
-    )
+def _level2_warnings(spec: TableSpec, lines: list[IndicatorLine]) -> list[scoring.Problem]:
+    """二级 values the template does not suggest for their 一级: kept as written, with a warning."""
+    suggestions = spec.level2_suggestions
+    warnings = []
+    for line in lines:
+        choices = suggestions.get(line.level1, ())
+        if line.level2 and choices and line.level2 not in choices:
+            name = " ".join((line.name or "").split())
+            label = f"第{line.number}行「{name}」" if name else f"第{line.number}行"
+            warnings.append(scoring.Problem(
+                "indicators", line.number, "level2",
+                f"{label}：二级指标“{line.level2}”不在本表样对“{line.level1}”的建议中（{'、'.join(choices)}），已按原文保留",
+            ))
+    return warnings
 
 
-HEADER_FIELDS = {
+def _section_line(by_key, section_spec, number, *, block=False) -> SectionLine:
+    section = by_key.get(section_spec.key)
+    title = (section.title if section else "") or section_spec.title
+    return SectionLine(section_spec.key, number, title, section.body if section else "", block)
+
+
+AMOUNT_LABELS = {"initial_budget": "年初预算数", "budget": "全年预算数", "actual": "全年执行数"}
+
+
+def _sum_warnings(spec: TableSpec, lines, row_specs, caption: str, table: str) -> list[scoring.Problem]:
+    """Rows the template says add up to another row (合计 = 财政拨款 + 其他资金) and do not: a
+    warning naming the rows. A blank part counts as 0; a blank whole is not checked."""
+    by_key = {line.source if table == "funding" else line.item: line for line in lines}
+    labels = {r.key: r.label for r in row_specs}
+    if table == "funding":
+        names = [c.key for c in spec.funding_columns if c.key in AMOUNT_LABELS]
+        column_labels = {c.key: c.label for c in spec.funding_columns}
+    else:
+        names = ["budget", "actual"]
+        column_labels = {"budget": spec.structure_labels[1], "actual": spec.structure_labels[2]}
+    warnings = []
+    for row_spec in row_specs:
+        if not row_spec.parts:
+            continue
+        whole = by_key.get(row_spec.key)
+        parts = [by_key.get(p) for p in row_spec.parts]
+        for name in names:
+            total = getattr(whole, name, None) if whole else None
+            values = [getattr(p, name, None) if p else None for p in parts]
+            if total is None or all(v is None for v in values):
+                continue
+            added = sum((v for v in values if v is not None), Decimal(0))
+            if added != total:
+                terms = " + ".join(
+                    f"{labels[key]} {columns.amount_text(v or Decimal(0))}" for key, v in zip(row_spec.parts, values, strict=True)
+                )
+                warnings.append(
+                    scoring.Problem(
+                        table, None, name,
+                        f"{_caption(caption)}：{labels[row_spec.key]}的{column_labels.get(name, AMOUNT_LABELS[name])} "
+                        f"{columns.amount_text(total)} 不等于 {terms} = {columns.amount_text(added)}，请核对",
+                    )
+                )
+    return warnings
+
+
+def _caption(caption: str) -> str:
+    return caption.split("（")[0]
+
+
+# --- Snapshots --------------------------------------------------------------------------------
+
+# Header keys of the JSON document -> the assessment's attributes.
+HEADER_ATTRS = {
     "project_name": "project_name",
     "project_leader": "project_leader",
     "leader_phone": "leader_phone",
@@ -360,8 +461,60 @@ HEADER_FIELDS = {
 }
 
 
+def from_snapshot(assessment: Assessment, data: dict) -> AssessmentView:
+    """The read model of a submission as it was submitted (a `document()` as stored; documents
+    written before the 表样 existed read the same way)."""
+    a = copy.copy(assessment)
+    header = data.get("header", {})
+    for name, attr in HEADER_ATTRS.items():
+        if name in header:
+            setattr(a, attr, header[name])
+    if "extra" in header:
+        a.extra = dict(header["extra"])
+    return build(
+        a,
+        funding_rows=[
+            FundingRow(source=f["source"], initial_budget=_dec(f.get("initial_budget")), budget=_dec(f.get("budget")),
+                       actual=_dec(f.get("actual")), reason=f.get("reason", ""), score=_dec(f.get("score_entered")),
+                       extra=f.get("extra") or {})
+            for f in data.get("funding", [])
+        ],
+        indicators=[
+            # Snapshots taken before lineages existed (migration 0005) fall back to the key,
+            # which is what the migration gave those rows as their lineage.
+            Indicator(key=uuid.UUID(i["key"]), lineage=uuid.UUID(i.get("lineage") or i["key"]), level1=i["level1"],
+                      level2=i["level2"], name=i["name"], operator=i.get("operator", ""), target=i["target"],
+                      unit=i.get("unit", ""), actual=i["actual"], weight=_dec(i["weight"]), outcome=i.get("outcome") or "",
+                      score=_entered_score(i), reason=i.get("reason", ""), extra=i.get("extra") or {})
+            for i in data.get("indicators", [])
+        ],
+        structure_rows=[
+            StructureRow(item=s["item"], budget=_dec(s.get("budget")), actual=_dec(s.get("actual")))
+            for s in data.get("structure", [])
+        ],
+        goals=[Goal(target=g["target"], achieved=g["achieved"]) for g in data.get("goals", [])],
+        expenses=[
+            ProjectExpense(name=p["name"], budget=_dec(p["budget"]), actual=_dec(p["actual"]), note=p.get("note", ""),
+                           confidential=p.get("confidential", False))
+            for p in data.get("project_expenses", [])
+        ],
+        sections=[
+            ReportSection(key=r["key"], title=r["title"], body=r["body"]) for r in data.get("blocks", []) + data.get("report", [])
+        ],
+    )
+
+
 def _dec(value) -> Decimal | None:
     return None if value in (None, "") else Decimal(value)
+
+
+def _entered_score(row: dict) -> Decimal | None:
+    """The unit's typed 得分 of a stored row. Documents from before the 表样 kept only the score
+    shown, which the unit had typed only on qualitative rows (quantitative ones were computed)."""
+    if "score_entered" in row:
+        return _dec(row["score_entered"])
+    target = (row.get("target") or "").strip()
+    return _dec(row.get("score")) if target and scoring.parse_value(target) is None else None
 
 
 def _set_spans(lines: list[IndicatorLine]) -> None:

@@ -4,13 +4,21 @@ Plain Python with no Django import, so it is easy to test and to reuse in export
 The rules are those of /work/shared/SCORING.md (财预〔2020〕10号). Everything is computed in
 `Decimal`; each row score is rounded half-up to 2 decimals and totals add the rounded parts.
 
+The unit's 得分 is the record; the rule-computed score is advice (`suggested`) shown beside it.
+A row without a typed 得分 takes the suggestion. A typed 得分 that differs from the suggestion is
+a warning for the officer and a risk flag for reviewers; one outside 0…分值 (or outside the band
+of the row's 完成情况) is a problem that blocks submitting. Weights, the execution-rate weight and
+whether a missing reason blocks or only warns come from the 表样 (`TableRules`); thresholds and
+grades from the round (`RuleSet`). Totals and grades exist only when every row is scored.
+
 Choices made where SCORING.md leaves room (kept here so callers know what to expect):
 
 - A bare target number ("50", "100%") is read as ＝, i.e. more-is-better when t > 0.
 - ＞ and ＜ score like ≥ and ≤ (the table in SCORING.md treats them alike).
 - A quantitative row's `outcome` is derived, never entered: 达成 when the target is met;
   otherwise 部分达成 when the share earned is at least the partial band floor (0.6) and
-  未达成 below it. Officer-entered outcome and score are only used on qualitative rows.
+  未达成 below it. A qualitative row's outcome is the one chosen, else read from the actual
+  ("满意"), else from the band of the typed 得分.
 - The funding "reason required" test compares the displayed (2-decimal) rate with the
   thresholds, so the message never contradicts the percentage the officer sees; the score
   uses the unrounded ratio.
@@ -73,16 +81,10 @@ _ZERO = Decimal("0")
 
 @dataclass(frozen=True)
 class RuleSet:
-    """A named set of scoring parameters; provinces differ, so none of these are constants."""
+    """A round's named scoring thresholds; provinces differ, so none of these are constants.
+    (Weights belong to the table template: `TableRules`.)"""
 
     name: str = "默认规则（财预〔2020〕10号）"
-    funding_weight: Decimal = Decimal("10")
-    level1_weights: tuple[tuple[str, Decimal], ...] = (
-        (LEVEL1_OUTPUT, Decimal("50")),
-        (LEVEL1_BENEFIT, Decimal("30")),
-        (LEVEL1_SATISFACTION, Decimal("10")),
-    )
-    total_weight: Decimal = Decimal("100")
     over_achievement_ratio: Decimal = Decimal("1.30")
     low_rate_threshold: Decimal = Decimal("0.90")
     grade_thresholds: tuple[tuple[str, Decimal], ...] = (
@@ -98,10 +100,32 @@ class RuleSet:
 
 DEFAULT_RULES = RuleSet()
 
+DEFAULT_FUNDING_WEIGHT = Decimal("10")
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """What a table template decides about scoring (built by `tablespec.TableSpec.table_rules`).
+
+    `level1_groups`: (一级, its weight, the 一级 names whose rows count in it).
+    """
+
+    level1_groups: tuple[tuple[str, Decimal, tuple[str, ...]], ...] = (
+        (LEVEL1_OUTPUT, Decimal("50"), (LEVEL1_OUTPUT, LEVEL1_COST)),
+        (LEVEL1_BENEFIT, Decimal("30"), (LEVEL1_BENEFIT,)),
+        (LEVEL1_SATISFACTION, Decimal("10"), (LEVEL1_SATISFACTION,)),
+    )
+    weights_required: bool = False  # False: a table without any 分值 is allowed and gets no score
+    reasons_block: bool = True  # False: a missing reason (over/under-achievement, rate) only warns
+    reasons_asked: bool = True  # False: the table has no column for an indicator's reason
+
+
+DEFAULT_TABLE = TableRules()
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One submit-blocking problem, with a full Chinese sentence for the officer."""
+    """One problem (submit-blocking) or warning, with a full Chinese sentence for the officer."""
 
     section: str  # "funding" | "indicators" | "weights" | "goals" | "report" | "header"
     row: int | None  # 1-based row number within its section, None for section-wide problems
@@ -278,6 +302,15 @@ def parse_value(text: str | None) -> ParsedValue | None:
     return ParsedValue(text=original, operator=operator, number=number, unit=_UNIT_ALIASES.get(unit, unit))
 
 
+def operator_of(text: str) -> str | None:
+    """The operator a 指标性质 cell names ("≥", ">=", "大于等于" -> GE), or None."""
+    folded = unicodedata.normalize("NFKC", text or "").translate(_SYMBOL_FOLDS).strip()
+    for spelling, operator in _OPERATOR_SPELLINGS:
+        if folded == spelling:
+            return operator
+    return None
+
+
 def _split_operator(text: str) -> tuple[str | None, str]:
     for spelling, operator in _OPERATOR_SPELLINGS:
         if text.startswith(spelling):
@@ -306,34 +339,60 @@ class FundingInput:
     budget: Decimal | None = None  # 全年预算数(A); used for the rate when given
     actual: Decimal | None = None  # 全年执行数 / 实际投入资金额
     reason: str = ""
+    weight: Decimal | None = None  # the row's 分值 (from the template); None: the row is not scored
+    score: Decimal | None = None  # the unit's 得分; None: the rule-computed score stands
+    key: str = "total"
+    label: str = "合计"
+    reason_column: bool = True  # the table has a column for the reason (else none can be asked for)
 
 
 @dataclass
 class FundingResult:
     rate: Decimal | None  # percentage, 2 decimals ("96.67"); None when not computable
-    weight: Decimal | None  # the rule set's funding weight when scoring is used
-    score: Decimal | None
+    weight: Decimal | None  # the row's weight when the table is scored
+    score: Decimal | None  # the record: the unit's 得分, else the suggestion
     reason_required: bool
     explanation: str
     problems: list[Problem] = field(default_factory=list)
+    suggested: Decimal | None = None  # the rule-computed score
+    entered: bool = False  # the unit typed the 得分
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return self.entered and self.suggested is not None and self.score != self.suggested
 
 
-def score_funding(total: FundingInput, rules: RuleSet = DEFAULT_RULES, *, scored: bool = True) -> FundingResult:
-    """Execution rate (执行率) and its score for the 合计 row.
+def funding_rate(row: FundingInput) -> Decimal | None:
+    """The execution rate of a row (全年执行数 ÷ 全年预算数, else 年初预算数), or None."""
+    budget = row.budget if row.budget is not None else row.initial_budget
+    if budget is None or budget <= 0 or row.actual is None or row.actual < 0:
+        return None
+    return _percent(row.actual, budget)
+
+
+def score_funding(
+    total: FundingInput, rules: RuleSet = DEFAULT_RULES, *, scored: bool = True, reasons_block: bool = True
+) -> FundingResult:
+    """Execution rate (执行率) and its score for a row that carries 分值 (the 合计 row).
 
     rate = 全年执行数 ÷ 全年预算数 (年初预算数 when 全年预算数 is missing);
-    score = weight × min(rate, 1), only when `scored` (the form uses weights).
+    score = weight × min(rate, 1), only when `scored` (the form uses weights). The unit's own
+    得分, when typed, is the record; it must lie in 0…weight.
     """
-    weight = _dec(rules.funding_weight) if scored else None
+    weight = None
+    if scored:
+        weight = _dec(total.weight if total.weight is not None else DEFAULT_FUNDING_WEIGHT)
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     if total.budget is not None:
         budget, budget_label = total.budget, "全年预算数"
     else:
         budget, budget_label = total.initial_budget, "年初预算数"
     actual = total.actual
 
-    def problem(field_name: str, message: str) -> None:
-        problems.append(Problem(SECTION_FUNDING, None, field_name, message))
+    def problem(field_name: str, message: str, *, block: bool = True) -> None:
+        (problems if block else warnings).append(Problem(SECTION_FUNDING, None, field_name, message))
 
     if budget is None:
         problem("budget", "全年预算数（年初预算数）缺失，无法计算执行率")
@@ -346,11 +405,13 @@ def score_funding(total: FundingInput, rules: RuleSet = DEFAULT_RULES, *, scored
     elif actual < 0:
         problem("actual", "全年执行数（实际投入资金额）不能为负数")
     if problems:
-        return FundingResult(None, weight, None, False, problems[0].message, problems)
+        result = FundingResult(None, weight, None, False, problems[0].message, problems)
+        _take_entered_funding(total, result, problem)
+        return result
 
     rate = _percent(actual, budget)
     low_threshold = quantize(_dec(rules.low_rate_threshold) * _HUNDRED)
-    reason_required = rate < low_threshold or rate > _HUNDRED
+    reason_required = total.reason_column and (rate < low_threshold or rate > _HUNDRED)
     explanation = f"执行率 = {_plain(actual)} ÷ {_plain(budget)} = {fmt(rate)}%"
 
     score = None
@@ -371,8 +432,30 @@ def score_funding(total: FundingInput, rules: RuleSet = DEFAULT_RULES, *, scored
             why = f"预算执行率为{fmt(rate)}%，超过100%"
         else:
             why = f"预算执行率为{fmt(rate)}%，低于{fmt_weight(low_threshold)}%"
-        problem("reason", f"{why}，请填写产生差异的原因")
-    return FundingResult(rate, weight, score, reason_required, explanation, problems)
+        problem("reason", f"{why}，请填写产生差异的原因", block=reasons_block)
+    result = FundingResult(rate, weight, score, reason_required, explanation, problems, suggested=score, warnings=warnings)
+    _take_entered_funding(total, result, problem)
+    return result
+
+
+def _take_entered_funding(row: FundingInput, result: FundingResult, problem) -> None:
+    """The unit's typed 得分 of a funding row becomes the record, when it is a valid one."""
+    if row.score is None:
+        return
+    score = quantize(row.score)
+    if result.weight is None:
+        problem("score", f"{row.label}未设分值，不能填写得分")
+        return
+    if score < 0 or score > result.weight:
+        problem("score", f"{row.label}得分 {fmt(score)} 应在 0.00–{fmt(result.weight)} 之间")
+        return
+    result.score, result.entered = score, True
+    if result.suggested is not None and score != result.suggested:
+        problem(
+            "score",
+            f"{row.label}自评得分 {fmt(score)} 与按执行率计算的 {fmt(result.suggested)} 不同，请核实",
+            block=False,
+        )
 
 
 # --- Indicator rows ---------------------------------------------------------------------------
@@ -399,33 +482,74 @@ class IndicatorResult:
     outcome: str | None
     achieved: bool | None
     ratio: Decimal | None  # actual ÷ target as a percentage, 2 decimals, when the target is not 0
-    score: Decimal | None  # None when the row has no weight or cannot be scored
+    score: Decimal | None  # the record: the unit's 得分, else the suggestion; None when unscored
     flags: list[str]
     reason_required: bool
-    explanation: str
+    explanation: str  # how the rule scores the row (the advice)
     problems: list[Problem] = field(default_factory=list)
+    suggested: Decimal | None = None  # the rule-computed score
+    entered: bool = False  # the unit typed the 得分
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        """The unit's 得分 is not the rule's: a warning for the officer, a flag for reviewers."""
+        return self.entered and self.suggested is not None and self.score != self.suggested
 
 
 class _Row:
-    """Collects the problems of one indicator row, each prefixed with the row's label."""
+    """Collects the problems (and warnings) of one indicator row, each prefixed with its label."""
 
-    def __init__(self, row: IndicatorInput, row_number: int):
+    def __init__(self, row: IndicatorInput, row_number: int, reasons_block: bool = True, reasons_asked: bool = True):
         self.number = row_number
         name = " ".join((row.name or "").split())  # names may carry line breaks from merged cells
         self.label = f"第{row_number}行「{name}」" if name else f"第{row_number}行"
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.reasons_block = reasons_block
+        self.reasons_asked = reasons_asked
 
     def problem(self, field_name: str, message: str) -> None:
         self.problems.append(Problem(SECTION_INDICATORS, self.number, field_name, f"{self.label}：{message}"))
 
+    def warning(self, field_name: str, message: str) -> None:
+        self.warnings.append(Problem(SECTION_INDICATORS, self.number, field_name, f"{self.label}：{message}"))
 
-def score_indicator(row: IndicatorInput, rules: RuleSet = DEFAULT_RULES, *, row_number: int = 1) -> IndicatorResult:
+    def missing_reason(self, message: str) -> None:
+        """A reason the rules ask for: blocks or warns, as the template says (nothing when the
+        template has no column to give it in)."""
+        if self.reasons_asked:
+            (self.problem if self.reasons_block else self.warning)("reason", message)
+
+
+def compose_value(operator: str, value: str, unit: str) -> str:
+    """The text the scoring reads for a value a template prints in separate cells:
+    指标性质 "≥" + 指标值 "10" + 度量单位 "次" -> "≥10次". A value that already carries its unit
+    (or is a sentence) is kept as it is; a blank value stays blank."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    operator, unit = (operator or "").strip(), (unit or "").strip()
+    if operator in ("定性", "定量"):
+        operator = ""
+    if unit and parse_value(value) is not None and parse_value(value).unit == "":
+        value = f"{value}{unit}"
+    if operator and _split_operator(unicodedata.normalize("NFKC", value))[0] is None:
+        value = f"{operator}{value}"
+    return value
+
+
+def score_indicator(
+    row: IndicatorInput, rules: RuleSet = DEFAULT_RULES, *, row_number: int = 1, reasons_block: bool = True,
+    reasons_asked: bool = True,
+) -> IndicatorResult:
     """Score one 三级 row: quantitative by the SCORING.md table, qualitative by outcome and band.
 
-    Problems are submit-blocking and name the row; the score is None when the row has no
-    weight or cannot be scored (unparseable actual, unit mismatch, missing target, …).
+    Problems block submitting and name the row; the score is None when the row has no weight or
+    cannot be scored (unparseable actual, unit mismatch, missing target, …). The unit's typed
+    得分 is the record when valid (`suggested` keeps the rule's).
     """
-    checks = _Row(row, row_number)
+    checks = _Row(row, row_number, reasons_block, reasons_asked)
     target_text, actual_text = (row.target or "").strip(), (row.actual or "").strip()
     if not (row.name or "").strip():
         checks.problem("name", "请填写三级指标名称")
@@ -442,10 +566,37 @@ def score_indicator(row: IndicatorInput, rules: RuleSet = DEFAULT_RULES, *, row_
     actual = parse_value(actual_text)
     if not target_text:
         kind = KIND_QUANTITATIVE if actual else KIND_QUALITATIVE
-        return IndicatorResult(kind, None, actual, None, None, None, None, [], False, "指标值未填写，无法计分", checks.problems)
-    if target is not None:
-        return _score_quantitative(row, target, actual, weight, rules, checks)
-    return _score_qualitative(row, weight, rules, checks)
+        result = IndicatorResult(kind, None, actual, None, None, None, None, [], False, "指标值未填写，无法计分", checks.problems)
+    elif target is not None:
+        result = _score_quantitative(row, target, actual, weight, rules, checks)
+    else:
+        result = _score_qualitative(row, weight, rules, checks)
+    if result.kind == KIND_QUANTITATIVE or not target_text:
+        _take_entered(row, weight, result, checks)
+    result.warnings = checks.warnings
+    return result
+
+
+def _take_entered(row: IndicatorInput, weight: Decimal | None, result: IndicatorResult, checks: _Row) -> None:
+    """A typed 得分 on a quantitative row: the record when it lies in 0…分值; a warning when it is
+    not what the rule computes (qualitative rows check theirs against their band)."""
+    result.suggested = result.score
+    if row.score is None:
+        return
+    score = quantize(row.score)
+    if weight is None:
+        checks.problem("score", "该行未设分值，不能填写得分")
+        return
+    if score < 0 or score > weight:
+        checks.problem("score", f"得分 {fmt(score)} 应在 0.00–{fmt(weight)} 之间")
+        return
+    result.score, result.entered = score, True
+    if result.suggested is None:
+        return
+    if score != result.suggested:
+        checks.warning(
+            "score", f"自评得分 {fmt(score)} 与按评分规则计算的 {fmt(result.suggested)} 不同（{result.explanation}），请核实"
+        )
 
 
 @dataclass
@@ -557,15 +708,9 @@ def _score_quantitative(
 
     has_reason = bool((row.reason or "").strip())
     if not measure.achieved and not has_reason:
-        checks.problem(
-            "reason",
-            f"未达成指标值（{target.canonical}，实际 {actual.amount}），请填写偏差原因分析及改进措施",
-        )
+        checks.missing_reason(f"未达成指标值（{target.canonical}，实际 {actual.amount}），请填写偏差原因分析及改进措施")
     if over_achieved and not has_reason:
-        checks.problem(
-            "reason",
-            f"实际完成值为指标值的{fmt(ratio)}%（≥{over_limit}%），属超额完成，请说明原因",
-        )
+        checks.missing_reason(f"实际完成值为指标值的{fmt(ratio)}%（≥{over_limit}%），属超额完成，请说明原因")
     return IndicatorResult(
         kind=KIND_QUANTITATIVE,
         target=target,
@@ -615,6 +760,16 @@ def band_text(outcome: str, weight: Decimal, rules: RuleSet = DEFAULT_RULES) -> 
     return f"得分应在 {fmt(_ceil_cent(low))}–{fmt(shown_high)} 之间"
 
 
+def band_of(score: Decimal, weight: Decimal, rules: RuleSet = DEFAULT_RULES) -> str:
+    """The outcome whose band a score lies in (a 0 weight counts as 达成)."""
+    if weight == 0:
+        return OUTCOME_ACHIEVED
+    for outcome in (OUTCOME_ACHIEVED, OUTCOME_PARTIAL):
+        if _in_band(score, outcome, weight, rules):
+            return outcome
+    return OUTCOME_FAILED
+
+
 def _in_band(score: Decimal, outcome: str, weight: Decimal, rules: RuleSet) -> bool:
     low, high, inclusive = score_band(outcome, weight, rules)
     return low <= score and (score <= high if inclusive else score < high)
@@ -626,10 +781,15 @@ def _score_qualitative(row: IndicatorInput, weight: Decimal | None, rules: RuleS
     inferred = False
     if outcome is None and actual_text and _is_achieved_word(actual_text):
         outcome, inferred = OUTCOME_ACHIEVED, True
+    if outcome is None and row.score is not None and weight is not None and 0 <= row.score <= weight:
+        # A published table gives a 得分, not a 完成情况: the band it lies in is the outcome.
+        outcome = band_of(quantize(row.score), weight, rules)
 
     def result(score: Decimal | None, explanation: str) -> IndicatorResult:
         achieved = None if outcome not in OUTCOME_LABELS else outcome == OUTCOME_ACHIEVED
         return IndicatorResult(
+            suggested=score,
+            entered=score is not None and row.score is not None,
             kind=KIND_QUALITATIVE,
             target=None,
             actual=parse_value(actual_text),
@@ -654,7 +814,7 @@ def _score_qualitative(row: IndicatorInput, weight: Decimal | None, rules: RuleS
 
     label = OUTCOME_LABELS[outcome]
     if outcome != OUTCOME_ACHIEVED and not (row.reason or "").strip():
-        checks.problem("reason", f"{label}，请填写偏差原因分析及改进措施")
+        checks.missing_reason(f"{label}，请填写偏差原因分析及改进措施")
     how = f"{label}（按实际完成值“{actual_text}”认定）" if inferred else label
     if weight is None:
         return result(None, f"定性指标：{how}，未设分值，不计分")
@@ -700,24 +860,14 @@ def _normalise_level1(level1: str) -> str:
     return compact
 
 
-def _weight_groups(rules: RuleSet) -> list[tuple[str, Decimal, tuple[str, ...]]]:
-    """(一级, its weight, the 一级 values counted in it); 一级 成本指标 shares 产出指标's weight."""
-    configured = {name for name, _ in rules.level1_weights}
-    groups = []
-    for name, weight in rules.level1_weights:
-        members: tuple[str, ...] = (name,)
-        if name == LEVEL1_OUTPUT and LEVEL1_COST not in configured:
-            members = (LEVEL1_OUTPUT, LEVEL1_COST)
-        groups.append((name, _dec(weight), members))
-    return groups
-
-
-def check_weights(rows: Sequence[IndicatorInput], rules: RuleSet = DEFAULT_RULES) -> list[Problem]:
-    """Weight (分值) checks on submit; none when the form uses no weights at all.
+def check_weights(
+    rows: Sequence[IndicatorInput], table: TableRules = DEFAULT_TABLE, funding_weight: Decimal | None = DEFAULT_FUNDING_WEIGHT
+) -> list[Problem]:
+    """Weight (分值) checks on submit; none when the form uses no weights and the template allows it.
 
     Every row needs a weight, each 一级 adds up to its weight, and everything adds up to the total.
     """
-    if not any(row.weight is not None for row in rows):
+    if not table.weights_required and not any(row.weight is not None for row in rows):
         return []
     problems: list[Problem] = []
     for number, row in enumerate(rows, start=1):
@@ -727,7 +877,7 @@ def check_weights(rows: Sequence[IndicatorInput], rules: RuleSet = DEFAULT_RULES
             problems.append(Problem(SECTION_WEIGHTS, number, "weight", f"第{number}行未填分值{suffix}"))
 
     levels = [_normalise_level1(row.level1) for row in rows]
-    for name, expected, members in _weight_groups(rules):
+    for name, expected, members in table.level1_groups:
         group = [row.weight or _ZERO for row, level in zip(rows, levels, strict=True) if level in members]
         if not group:
             continue
@@ -741,22 +891,28 @@ def check_weights(rows: Sequence[IndicatorInput], rules: RuleSet = DEFAULT_RULES
             )
 
     rows_total = sum((row.weight or _ZERO for row in rows), _ZERO)
-    funding_weight = _dec(rules.funding_weight)
-    grand_total = funding_weight + rows_total
-    if grand_total != _dec(rules.total_weight):
+    funding = _dec(funding_weight or _ZERO)
+    grand_total = funding + rows_total
+    expected_total = table_total_weight(table, funding_weight)
+    if grand_total != expected_total:
         problems.append(
             Problem(
                 SECTION_WEIGHTS,
                 None,
                 "weight",
-                f"分值合计 {fmt_weight(grand_total)}（预算执行率 {fmt_weight(funding_weight)} + 绩效指标 "
-                f"{fmt_weight(rows_total)}），应为 {fmt_weight(_dec(rules.total_weight))}",
+                f"分值合计 {fmt_weight(grand_total)}（预算执行率 {fmt_weight(funding)} + 绩效指标 "
+                f"{fmt_weight(rows_total)}），应为 {fmt_weight(expected_total)}",
             )
         )
     return problems
 
 
-def spread_weights(rows: Sequence[IndicatorInput], rules: RuleSet = DEFAULT_RULES) -> list[Decimal | None]:
+def table_total_weight(table: TableRules = DEFAULT_TABLE, funding_weight: Decimal | None = DEFAULT_FUNDING_WEIGHT) -> Decimal:
+    """What all weights add up to: the funding rows' 分值 and every 一级's (100 by default)."""
+    return _dec(funding_weight or _ZERO) + sum((_dec(w) for _, w, _ in table.level1_groups), _ZERO)
+
+
+def spread_weights(rows: Sequence[IndicatorInput], table: TableRules = DEFAULT_TABLE) -> list[Decimal | None]:
     """Default weights spread evenly over the rows of each 一级 (for forms without 分值).
 
     Each share is rounded to 2 decimals and the last row of a group takes the remainder, so the
@@ -764,14 +920,14 @@ def spread_weights(rows: Sequence[IndicatorInput], rules: RuleSet = DEFAULT_RULE
     """
     levels = [_normalise_level1(row.level1) for row in rows]
     weights: list[Decimal | None] = [None] * len(rows)
-    for _name, expected, members in _weight_groups(rules):
+    for _name, expected, members in table.level1_groups:
         indexes = [i for i, level in enumerate(levels) if level in members]
         if not indexes:
             continue
-        share = quantize(expected / len(indexes))
+        share = quantize(_dec(expected) / len(indexes))
         for i in indexes[:-1]:
             weights[i] = share
-        weights[indexes[-1]] = expected - share * (len(indexes) - 1)
+        weights[indexes[-1]] = _dec(expected) - share * (len(indexes) - 1)
     return weights
 
 
@@ -790,47 +946,91 @@ def grade_for(total: Decimal | None, rules: RuleSet = DEFAULT_RULES) -> str | No
 
 @dataclass
 class AssessmentResult:
-    funding: FundingResult
+    funding: FundingResult  # the first row that carries 分值 (合计), else the first row
     indicators: list[IndicatorResult]
-    scored: bool  # True when any indicator row has a weight
-    indicator_total: Decimal | None  # sum of the rounded row scores that could be computed
-    total: Decimal | None  # funding score + indicator_total
+    scored: bool  # True when the table uses weights
+    indicator_total: Decimal | None  # Σ row scores, only when every row is scored
+    total: Decimal | None  # funding score + indicator_total, only when everything is scored
     grade: str | None
     weight_total: Decimal | None  # funding weight + Σ row weights
     problems: list[Problem]  # everything that blocks submit: funding, indicators, weights
+    warnings: list[Problem] = field(default_factory=list)  # what the officer should look at
+    funding_rows: list[FundingResult] = field(default_factory=list)  # every funding row, in order
+    unscored: int = 0  # scorable rows (indicators and funding) without a score yet
+    funding_score: Decimal | None = None  # Σ scores of the funding rows that carry 分值
 
     @property
     def ok(self) -> bool:
         """True when nothing blocks submission."""
         return not self.problems
 
+    @property
+    def status(self) -> str:
+        """"尚有 3 行未计分" while the table is scored but not complete; "" otherwise."""
+        if self.scored and self.unscored:
+            return f"尚有 {self.unscored} 行未计分"
+        return ""
+
 
 def assess(
-    funding: FundingInput, indicators: Sequence[IndicatorInput], rules: RuleSet = DEFAULT_RULES
+    funding: FundingInput | Sequence[FundingInput],
+    indicators: Sequence[IndicatorInput],
+    rules: RuleSet = DEFAULT_RULES,
+    table: TableRules = DEFAULT_TABLE,
 ) -> AssessmentResult:
     """Score a whole form: 预算执行率, every indicator row, weight checks, total and grade.
 
-    A form without any weight is allowed: it is checked but gets no score, total or grade.
-    While rows are still being typed the indicator total adds the rows that can be scored;
-    the remaining rows carry problems, so such a total can never be submitted.
+    `funding` is the funding rows in order (a single row is read as the 合计 row with the default
+    weight). A form without any weight is allowed when the template allows it: it is checked but
+    gets no score, total or grade. Totals and the grade exist only when every scorable row is
+    scored; otherwise `unscored` says how many are not, and nothing partial is given as a total.
     """
-    scored = any(row.weight is not None for row in indicators)
-    funding_result = score_funding(funding, rules, scored=scored)
-    results = [score_indicator(row, rules, row_number=n) for n, row in enumerate(indicators, start=1)]
+    if isinstance(funding, FundingInput):
+        funding = [replace(funding, weight=funding.weight if funding.weight is not None else DEFAULT_FUNDING_WEIGHT)]
+    funding = list(funding)
+    scored = table.weights_required or any(row.weight is not None for row in indicators)
+    results = [
+        score_indicator(row, rules, row_number=n, reasons_block=table.reasons_block, reasons_asked=table.reasons_asked)
+        for n, row in enumerate(indicators, start=1)
+    ]
+    if not funding:
+        funding = [FundingInput()]
+    # The rows whose execution rate is checked and scored: those that carry 分值, else the first (合计).
+    rate_rows = {n for n, row in enumerate(funding) if row.weight is not None} or {0}
+    funding_results = []
+    for n, row in enumerate(funding):
+        if n in rate_rows:
+            funding_results.append(
+                score_funding(row, rules, scored=scored and row.weight is not None, reasons_block=table.reasons_block)
+            )
+        else:
+            funding_results.append(FundingResult(funding_rate(row), None, None, False, "", warnings=_unweighted_score(row)))
+    weighted = [(row, r) for row, r in zip(funding, funding_results, strict=True) if row.weight is not None]
+    main = funding_results[min(rate_rows)]
+    funding_weight = sum((row.weight for row, _ in weighted), _ZERO) if weighted else None
 
-    indicator_total = total = weight_total = None
+    indicator_total = total = weight_total = funding_score = None
+    unscored = 0
     if scored:
-        indicator_total = sum((r.score for r in results if r.score is not None), _ZERO)
-        weight_total = _dec(rules.funding_weight) + sum((row.weight or _ZERO for row in indicators), _ZERO)
-        if funding_result.score is not None:
-            total = funding_result.score + indicator_total
+        unscored = sum(1 for r in results if r.score is None) + sum(1 for _, r in weighted if r.score is None)
+        weight_total = _dec(funding_weight or _ZERO) + sum((row.weight or _ZERO for row in indicators), _ZERO)
+        if not unscored:
+            indicator_total = sum((r.score for r in results), _ZERO)
+            funding_score = sum((r.score for _, r in weighted), _ZERO)
+            total = funding_score + indicator_total
 
-    problems = list(funding_result.problems)
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for n in sorted(rate_rows):
+        problems.extend(funding_results[n].problems)
+    for r in funding_results:
+        warnings.extend(r.warnings)
     for result in results:
         problems.extend(result.problems)
-    problems.extend(check_weights(indicators, rules))
+        warnings.extend(result.warnings)
+    problems.extend(check_weights(indicators, table, funding_weight))
     return AssessmentResult(
-        funding=funding_result,
+        funding=main,
         indicators=results,
         scored=scored,
         indicator_total=indicator_total,
@@ -838,7 +1038,18 @@ def assess(
         grade=grade_for(total, rules),
         weight_total=weight_total,
         problems=problems,
+        warnings=warnings,
+        funding_rows=funding_results,
+        unscored=unscored,
+        funding_score=funding_score,
     )
+
+
+def _unweighted_score(row: FundingInput) -> list[Problem]:
+    # A row without 分值 shows "－" for its score: a typed one is not kept.
+    if row.score is None:
+        return []
+    return [Problem(SECTION_FUNDING, None, "score", f"{row.label}未设分值，所填得分不计入")]
 
 
 # --- Review (复核) ------------------------------------------------------------------------------
@@ -877,7 +1088,9 @@ def score_review(
     how = "沿用自评得分"
     review_actual = (review.actual or "").strip()
     if review_actual and self_result.kind == KIND_QUANTITATIVE:
-        recheck = score_indicator(replace(row, actual=review_actual, reason=row.reason or "复核"), rules, row_number=row_number)
+        recheck = score_indicator(
+            replace(row, actual=review_actual, reason=row.reason or "复核", score=None), rules, row_number=row_number
+        )
         if recheck.actual is None:
             checks.problem("review_actual", f"复核完成值“{review_actual}”无法识别为数值")
         elif self_result.target is not None and recheck.actual.unit and self_result.target.unit and recheck.actual.unit != self_result.target.unit:
@@ -940,8 +1153,8 @@ def review_assessment(
         for n, (row, self_result, review) in enumerate(zip(indicators, result.indicators, reviews, strict=True), start=1)
     ]
     total = None
-    if result.scored and result.funding.score is not None:
-        total = result.funding.score + sum((r.score for r in rows if r.score is not None), _ZERO)
+    if result.scored and result.funding_score is not None and all(r.score is not None for r in rows):
+        total = result.funding_score + sum((r.score for r in rows), _ZERO)
     gap = total - result.total if total is not None and result.total is not None else None
     problems = [p for r in rows for p in r.problems]
     return ReviewTotals(rows, total, grade_for(total, rules), gap, problems)

@@ -3,8 +3,8 @@
 from django.db import transaction
 
 from . import flags, history, readmodel
-from .layouts import STRUCTURE_ITEMS, layout_for
-from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow
+from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow, TemplateVersion
+from .table_templates import latest_version, version_for_new
 
 # States whose content the unit has handed in; a carry-over prefers these (see previous_assessment).
 # Handed in to the finance bureau: its content is what the unit stands by (not a draft, not a
@@ -91,42 +91,81 @@ class CarryOverRefused(ValueError):
     """The assessment to carry over does not belong with the new one."""
 
 
-@transaction.atomic
-def create_assessment(*, unit, round, kind, layout, project_name="", user=None, carry_from=None) -> Assessment:
-    """A new draft with the empty rows its layout needs (funding sources, structure, report).
+def resolve_version(
+    *, kind: str | None = None, layout: str | None = None, template=None, version: TemplateVersion | None = None
+) -> TemplateVersion:
+    """The template version a new assessment gets: the one given, else the latest of the template
+    (or of the template with code `layout`, else the kind's built-in one)."""
+    if version is not None:
+        return version
+    if template is not None:
+        return version_for_new(template)
+    return latest_version(layout or (kind if kind in ("project", "department") else "department"))
 
+
+@transaction.atomic
+def create_assessment(
+    *, unit, round, kind=None, layout=None, template=None, version=None, project_name="", user=None, carry_from=None,
+    prefill=True,
+) -> Assessment:
+    """A new draft with the empty rows its 表样 declares (funding rows, 资金结构, texts).
+
+    The template version is `version`, else the latest of `template`, else of the template with
+    code `layout`. With `prefill` the project header starts with the unit's own name (实施单位)
+    and supervisor (主管部门) where the template has those fields.
     With `carry_from` (an earlier assessment of the same unit and kind, see `previous_assessment`)
     the draft starts from it: goals, indicator rows (levels, names, targets, weights, lineage) and
     report section titles are copied; actual values, scores, outcomes and reasons stay empty.
     """
+    version = resolve_version(kind=kind, layout=layout, template=template, version=version)
+    spec = version.table
+    if kind is not None and kind != spec.kind:
+        raise ValueError(f"表样“{spec.name}”不是{kind}类型")
+    kind = spec.kind
     if carry_from is not None:
         _check_carry_over(carry_from, unit=unit, round=round, kind=kind)
+    header = {}
+    if kind == Assessment.Kind.PROJECT and prefill:
+        keys = spec.header_keys
+        if "implementer" in keys:
+            header["implementer"] = unit.name
+        if "supervisor_name" in keys:
+            header["supervisor_name"] = unit.supervisor
     assessment = Assessment.objects.create(
-        unit=unit,
-        round=round,
-        kind=kind,
-        layout=layout,
-        project_name=project_name,
-        implementer=unit.name if kind == Assessment.Kind.PROJECT else "",
-        supervisor_name=unit.supervisor if kind == Assessment.Kind.PROJECT else "",
-        created_by=user,
+        unit=unit, round=round, kind=kind, template_version=version, project_name=project_name, created_by=user, **header
     )
-    FundingRow.objects.bulk_create(
-        FundingRow(assessment=assessment, source=source) for source in layout_for(layout).sources
-    )
-    if layout_for(layout).has_structure:
-        StructureRow.objects.bulk_create(StructureRow(assessment=assessment, item=item) for item in STRUCTURE_ITEMS)
+    FundingRow.objects.bulk_create(FundingRow(assessment=assessment, source=row.key) for row in spec.funding_rows)
+    StructureRow.objects.bulk_create(StructureRow(assessment=assessment, item=row.key) for row in spec.structure_rows)
     titles = {}
     if carry_from is not None:
         titles = dict(ReportSection.objects.filter(assessment=carry_from).values_list("key", "title"))
     ReportSection.objects.bulk_create(
-        ReportSection(assessment=assessment, key=key, title=titles.get(key, "")) for key in ReportSection.Key.values
+        ReportSection(assessment=assessment, key=section.key, title=titles.get(section.key, "")) for section in spec.text_sections
     )
     if carry_from is None:
         Goal.objects.create(assessment=assessment, position=1)
         return assessment
     _carry_over(carry_from, assessment)
     return assessment
+
+
+def ensure_rows(assessment: Assessment) -> bool:
+    """Create the fixed rows the assessment's 表样 declares and it lacks (funding rows, 资金结构,
+    texts), e.g. for data loaded from elsewhere. Reads the prefetched rows; writes only when some
+    are missing. Returns True when rows were added (the caller reloads)."""
+    spec = assessment.table
+    have = {
+        "funding": {r.source for r in assessment.funding_rows.all()},
+        "structure": {r.item for r in assessment.structure_rows.all()},
+        "texts": {r.key for r in assessment.report_sections.all()},
+    }
+    funding = [FundingRow(assessment=assessment, source=r.key) for r in spec.funding_rows if r.key not in have["funding"]]
+    structure = [StructureRow(assessment=assessment, item=r.key) for r in spec.structure_rows if r.key not in have["structure"]]
+    texts = [ReportSection(assessment=assessment, key=t.key) for t in spec.text_sections if t.key not in have["texts"]]
+    FundingRow.objects.bulk_create(funding)
+    StructureRow.objects.bulk_create(structure)
+    ReportSection.objects.bulk_create(texts)
+    return bool(funding or structure or texts)
 
 
 def _check_carry_over(previous: Assessment, *, unit, round, kind) -> None:
@@ -153,7 +192,9 @@ def _carry_over(previous: Assessment, assessment: Assessment) -> None:
             level1=row.level1,
             level2=row.level2,
             name=row.name,
+            operator=row.operator,
             target=row.target,
+            unit=row.unit,
             weight=row.weight,
         )
         for n, row in enumerate(Indicator.objects.filter(assessment=previous).order_by("position", "id"), start=1)
@@ -164,8 +205,9 @@ def _carry_over(previous: Assessment, assessment: Assessment) -> None:
         assessment.confidential = True
 
 
-def refresh_scores(assessment: Assessment) -> None:
-    """Recompute and store the cached total, grade and risk flags from the saved rows."""
+def refresh_scores(assessment: Assessment) -> "readmodel.AssessmentView":
+    """Recompute and store the cached total, grade and risk flags from the saved rows; returns
+    the fresh read model (so that a save followed by a submit scores once)."""
     # Load afresh: the caller's instance may carry prefetched rows from before the save.
     view = readmodel.load(assessment.pk)
     # The year-over-year flags need the earlier years: one more query (history.history).
@@ -179,3 +221,5 @@ def refresh_scores(assessment: Assessment) -> None:
     Assessment.objects.filter(pk=assessment.pk).update(**changes)
     for name, value in changes.items():
         setattr(assessment, name, value)
+        setattr(view.assessment, name, value)
+    return view

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, imports, review
+from .views import entry, imports, review, tables
 
 app_name = "assessments"
 
@@ -21,4 +21,8 @@ urlpatterns = [
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
+    path("templates/", tables.template_list, name="templates"),
+    path("templates/<int:pk>/edit/", tables.template_edit, name="template_edit"),
+    path("templates/<int:pk>/v<int:number>/", tables.template_version, name="template_version"),
+    path("templates/<int:pk>/v<int:number>.xlsx", tables.template_xlsx, name="template_xlsx"),
 ]

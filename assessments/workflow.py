@@ -82,8 +82,11 @@ def publish(assessment: Assessment) -> Transition:
     return perform(None, assessment, "publish")
 
 
-def perform(user, assessment: Assessment, name: str, comment: str = "") -> Transition:
-    """Carry out action `name` on `assessment` for `user`, or raise TransitionRefused."""
+def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=None) -> Transition:
+    """Carry out action `name` on `assessment` for `user`, or raise TransitionRefused.
+
+    `view`: for a submit right after a save, the read model the save returned (so the content is
+    scored once); the compare-and-set on its version refuses it if anything was saved since."""
     action = ACTIONS.get(name)
     if action is None:
         raise TransitionRefused("未知的操作。")
@@ -98,10 +101,10 @@ def perform(user, assessment: Assessment, name: str, comment: str = "") -> Trans
         raise TransitionRefused(f"“{action.label}”须填写意见。")
 
     with transaction.atomic():
-        view = review = totals = None
+        view, review, totals = (view if name == "submit" else None), None, None
         changes = {"state": action.target, "version": F("version") + 1}
         if name == "submit":
-            view = readmodel.load(assessment.pk)
+            view = view if view is not None else readmodel.load(assessment.pk)
             if view.result.problems:
                 raise SubmissionInvalid(view.result.problems)
             changes["submitted_at"] = timezone.now()

@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from assessments import demo, exporting, flags, readmodel, reviewing, scoring
 from assessments.exports.public import CONFIDENTIAL_NOTICE, PublicLine, PublicReport, mask_phone
-from assessments.layouts import STRUCTURE_ITEMS, layout_for
 from assessments.models import (
     Assessment,
     ExportJob,
@@ -51,6 +50,7 @@ from assessments.models import (
     Transition,
     Unit,
 )
+from assessments.table_templates import latest_version
 
 from . import texts
 
@@ -249,7 +249,14 @@ class Generator:
         table = CURRENT_STATES if rnd.year == CURRENT_YEAR else PAST_STATES
         return self.rng.choices(list(table), weights=list(table.values()))[0]
 
-    def funding(self, layout, big: bool) -> tuple[list[FundingRow], Decimal, Decimal]:
+    def version(self, code: str):
+        """The latest version of a built-in template, looked up once per run."""
+        versions = self.__dict__.setdefault("_versions", {})
+        if code not in versions:
+            versions[code] = latest_version(code)
+        return versions[code]
+
+    def funding(self, table, big: bool) -> tuple[list[FundingRow], Decimal, Decimal]:
         rng = self.rng
         budget = q2(rng.uniform(300, 20000) if big else rng.uniform(10, 3000))
         roll = rng.random()
@@ -258,13 +265,13 @@ class Generator:
         reason = rng.choice(texts.REASONS) if rate < Decimal("0.9") else ""
         shares = {"total": Decimal("1"), "fiscal": Decimal("0.9"), "carryover": Decimal("0"), "other": Decimal("0.1")}
         rows = []
-        for source in layout.sources:
+        for source in table.funding_row_keys:
             share = shares[source]
             b, x = q2(budget * share), q2(actual * share)
             row = FundingRow(source=source, reason=reason if source == "total" else "")
-            if "initial_budget" in layout.columns:
+            if "initial_budget" in table.funding_keys:
                 row.initial_budget = b
-            if "budget" in layout.columns:
+            if "budget" in table.funding_keys:
                 row.budget = b
             row.actual = x
             rows.append(row)
@@ -349,8 +356,9 @@ class Generator:
                probe: str = "") -> Bundle:
         rng, pools = self.rng, self.pools
         layout_code = "department" if kind == Assessment.Kind.DEPARTMENT else rng.choice(["project", "national"])
-        layout = layout_for(layout_code)
-        a = Assessment(unit=unit, round=rnd, kind=kind, layout=layout_code, state=state, project_name=project_name,
+        version = self.version(layout_code)
+        table = version.table
+        a = Assessment(unit=unit, round=rnd, kind=kind, template_version=version, state=state, project_name=project_name,
                        created_by=None)
         if kind == Assessment.Kind.DEPARTMENT:
             a.duties = rng.choice(pools.duties)
@@ -364,14 +372,16 @@ class Generator:
             a.supervisor_name = unit.supervisor
             a.implementer = unit.name
             a.confidential = not probe and rng.random() < 0.02
-        funding, budget, actual = self.funding(layout, kind == Assessment.Kind.DEPARTMENT)
+        funding, budget, actual = self.funding(table, kind == Assessment.Kind.DEPARTMENT)
         structure = []
-        if layout.has_structure:
+        if table.structure_rows:
             basic_b, basic_a = q2(budget * Decimal("0.35")), q2(actual * Decimal("0.35"))
             pers_b, pers_a = q2(budget * Decimal("0.28")), q2(actual * Decimal("0.28"))
             values = {"basic": (basic_b, basic_a), "personnel": (pers_b, pers_a),
                       "operating": (basic_b - pers_b, basic_a - pers_a), "project": (budget - basic_b, actual - basic_a)}
-            structure = [StructureRow(item=item, budget=values[item][0], actual=values[item][1]) for item in STRUCTURE_ITEMS]
+            structure = [
+                StructureRow(item=row.key, budget=values[row.key][0], actual=values[row.key][1]) for row in table.structure_rows
+            ]
         goals = [Goal(position=n, target=t, achieved=x)
                  for n, (t, x) in enumerate(rng.sample(pools.goals, rng.randint(1, min(3, len(pools.goals)))), start=1)]
         expenses = []
@@ -383,7 +393,7 @@ class Generator:
         indicators = self.indicators(n_rows)
         with_report = kind == Assessment.Kind.DEPARTMENT or rng.random() < 0.15
         sections = []
-        for key in ReportSection.Key.values:
+        for key in (section.key for section in table.text_sections):
             body = ""
             if with_report and (kind == Assessment.Kind.DEPARTMENT or key in flags.CORE_SECTIONS["department"]):
                 if rng.random() > 0.04:

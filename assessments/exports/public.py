@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .. import reviewing, scoring
+from .. import reviewing
+from ..document import document
 from ..models import Assessment, ProjectExpense, Review
 from ..readmodel import AssessmentView, IndicatorLine, build, with_content
 
 CONFIDENTIAL_NOTICE = "项目为涉密项目，不作公开评价"
-SCHEMA_VERSION = 1
 
 
 def mask_phone(phone: str) -> str:
@@ -53,70 +53,14 @@ class PublicReport:
         return self.assessment.leader_phone
 
     def to_json(self) -> dict:
-        """The open-data document; keys per DESIGN.md's public contract (add, never rename)."""
-        a, view = self.assessment, self.view
-        money = _money
-        doc = {
-            "schema_version": SCHEMA_VERSION,
-            "id": a.pk,
-            "kind": a.kind,
-            "layout": a.layout,
-            "year": a.round.year,
-            "unit": {"name": a.unit.name, "region": a.unit.region.full_name},
-            "title": a.title,
-            "published_at": self.published_at.isoformat() if self.published_at else None,
-            "funding": [
-                {
-                    "source": f.source,
-                    "label": f.label,
-                    "initial_budget": money(f.initial_budget),
-                    "budget": money(f.budget),
-                    "actual": money(f.actual),
-                    "rate": money(f.rate),
-                    "weight": money(f.weight),
-                    "score": money(f.score),
-                    "reason": f.reason,
-                }
-                for f in view.funding
-            ],
-            "goals": [{"target": g.target, "achieved": g.achieved} for g in view.goals],
-            "indicators": [
-                {
-                    "level1": p.line.level1,
-                    "level2": p.line.level2,
-                    "name": p.line.name,
-                    "target": p.line.target,
-                    "actual": p.line.actual,
-                    "weight": money(p.line.weight),
-                    "score": money(p.line.score),
-                    "review_score": money(p.review_score),
-                    "reason": p.line.reason,
-                }
-                for p in self.lines
-            ],
-            "total_score": money(view.total),
-            "review_total_score": money(self.review_total),
-            "grade": self.review_grade or view.grade,
-            "self_grade": view.grade,
-            "report": [{"key": s.key, "title": s.title, "body": s.body} for s in view.sections],
-        }
-        if a.kind == Assessment.Kind.PROJECT:
-            doc["project"] = {
-                "name": a.project_name,
-                "leader": a.project_leader,
-                "phone": a.leader_phone,
-                "supervisor": a.supervisor_name,
-                "implementer": a.implementer,
-            }
-        else:
-            doc["department"] = {"duties": a.duties, "staff_quota": a.staff_quota, "staff_actual": a.staff_actual}
-            doc["structure"] = [{"item": s.item, "budget": money(s.budget), "actual": money(s.actual)} for s in view.structure]
-            doc["project_expenses"] = [
-                {"name": p.name, "budget": money(p.budget), "actual": money(p.actual), "note": p.note,
-                 "confidential": p.confidential}
-                for p in view.project_expenses
-            ]
-        return doc
+        """The open-data document (document.py): keys per DESIGN.md's public contract."""
+        return document(
+            self.view,
+            review_scores=[p.review_score for p in self.lines],
+            review_total=self.review_total,
+            review_grade=self.review_grade,
+            published_at=self.published_at,
+        )
 
     def search_text(self) -> str:
         """What the public list's search looks through."""
@@ -124,12 +68,8 @@ class PublicReport:
         parts = [self.assessment.title, self.assessment.unit.name, self.assessment.unit.short_name, self.assessment.project_name]
         parts += [line.name for line in view.indicators]
         parts += [g.target for g in view.goals]
-        parts += [s.title + "\n" + s.body for s in view.sections]
+        parts += [s.title + "\n" + s.body for s in view.texts]
         return "\n".join(p for p in parts if p)
-
-
-def _money(value):
-    return None if value is None else scoring.fmt(value)
 
 
 def build_public(assessment: Assessment) -> PublicReport:

@@ -47,7 +47,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
+from .. import columns
 from ..models import Assessment
+from ..tablespec import Column
 from ..templatetags.portal import chinese_number
 from .public import PublicReport
 
@@ -81,7 +83,9 @@ _SENTENCE_END = re.compile(r"(?<=[。；！？;!?])")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f]")
 _FORMULA_START = ("=", "+", "-", "@")
 
-TABLE_WIDTHS = {"caption": 10, "level1": 10, "level2": 12, "name": 26, "target": 24, "actual": 34,
+# Widths of a template's own columns, by kind.
+CUSTOM_WIDTHS = {"text": 14, "long_text": 22, "amount": 12, "number": 9, "integer": 9}
+TABLE_WIDTHS = {"operator": 7, "unit": 8, "caption": 10, "level1": 10, "level2": 12, "name": 26, "target": 24, "actual": 34,
                 "weight": 7, "score": 8, "review": 9, "reason": 22}
 REPORT_WIDTH = 100
 
@@ -90,14 +94,15 @@ REPORT_WIDTH = 100
 
 
 def build_workbook(report: PublicReport) -> Workbook:
-    """The workbook of one public report: sheet 自评表 and sheet 自评报告."""
+    """The workbook of one public report: sheet 自评表 and (when the 表样 has a report) 自评报告."""
     wb = Workbook()
     _register_styles(wb)
     _set_properties(wb, report)
     table = wb.active
     table.title = SHEET_TABLE
     _TableSheet(table, report).write()
-    _write_report_sheet(wb.create_sheet(SHEET_REPORT), report)
+    if report.view.table.sections:  # a template without a narrative report has no second sheet
+        _write_report_sheet(wb.create_sheet(SHEET_REPORT), report)
     return wb
 
 
@@ -115,15 +120,14 @@ def table_title(report: PublicReport) -> str:
     a = report.assessment
     if a.kind == Assessment.Kind.PROJECT:
         return f"{a.round.year}年度{a.project_name}绩效自评表"
-    return f"{a.round.year}年度{report.view.layout.table_title}"
+    return f"{a.round.year}年度{report.view.table.title}"
 
 
 def report_title(report: PublicReport) -> str:
     """"2020年度<unit>部门整体支出绩效自评报告" / "2022年度<unit><project>项目绩效自评报告"."""
     a = report.assessment
-    if a.kind == Assessment.Kind.PROJECT:
-        return f"{a.round.year}年度{a.unit.name}{a.project_name}项目绩效自评报告"
-    return f"{a.round.year}年度{a.unit.name}部门整体支出绩效自评报告"
+    name = a.project_name if a.kind == Assessment.Kind.PROJECT else ""
+    return f"{a.round.year}年度{a.unit.name}{name}{report.view.table.report_title or '绩效自评报告'}"
 
 
 # --- Workbook set-up --------------------------------------------------------------------------
@@ -155,6 +159,29 @@ def _register_styles(wb: Workbook) -> None:
     ]
     for style in styles:
         wb.add_named_style(style)
+
+
+# Amounts typed with three or four decimals (万元 to the yuan) show all of them; their styles are
+# added to a workbook only when used, so that other workbooks stay as they were.
+MONEY_PLACES_STYLES = {3: ("自评表金额3", "0.000"), 4: ("自评表金额4", "0.0000")}
+
+
+def money_style(value) -> str:
+    if value is None:
+        return MONEY
+    places = columns.amount_places(value)
+    return MONEY_PLACES_STYLES[places][0] if places in MONEY_PLACES_STYLES else MONEY
+
+
+def _ensure_style(wb: Workbook, name: str) -> str:
+    for style_name, number_format in MONEY_PLACES_STYLES.values():
+        if name == style_name and style_name not in wb.named_styles:
+            thin = Side(style="thin", color="000000")
+            wb.add_named_style(NamedStyle(
+                style_name, font=Font(name=FONT_NAME, size=10), border=Border(left=thin, right=thin, top=thin, bottom=thin),
+                alignment=Alignment(horizontal="right", vertical="center", wrap_text=True), number_format=number_format,
+            ))
+    return name
 
 
 def _set_properties(wb: Workbook, report: PublicReport) -> None:
@@ -284,27 +311,28 @@ def _chunks(text: str, width: float, size: int = 10, max_pt: float = _MAX_ROW_PT
 
 
 class _TableSheet:
-    """Writes the 自评表 sheet top to bottom; `self.row` is the next free row."""
+    """Writes the 自评表 sheet top to bottom, as the assessment's 表样 lays it out; `self.row` is
+    the next free row."""
 
     def __init__(self, ws, report: PublicReport):
         self.ws = ws
         self.report = report
         self.view = report.view
         self.a = report.assessment
-        self.layout = report.view.layout
+        self.table = report.view.table
         self.weights = report.view.weights_used
         self.review = self.weights and (
             report.review_total is not None or any(p.review_score is not None for p in report.lines)
         )
-        self.indicator_cols = ["level1", "level2", "name", "target", "actual"]
-        if self.weights:
-            self.indicator_cols += ["weight", "score"] + (["review"] if self.review else [])
-        self.indicator_cols.append("reason")
-        self.funding_cols = self._funding_columns()
+        self.indicator_cols = list(self.view.indicator_columns)
+        if self.review:
+            at = next((n + 1 for n, c in enumerate(self.indicator_cols) if c.key == "score"), len(self.indicator_cols))
+            self.indicator_cols.insert(at, Column("review", "复核得分"))
+        self.funding_cols = [Column("label", self.table.funding_label_header), *self.view.funding_columns]
         self.last = 1 + max(len(self.indicator_cols), len(self.funding_cols))
         self.widths = {1: TABLE_WIDTHS["caption"]}
-        for n, key in enumerate(self.indicator_cols, start=2):
-            self.widths[n] = TABLE_WIDTHS[key]
+        for n, column in enumerate(self.indicator_cols, start=2):
+            self.widths[n] = TABLE_WIDTHS.get(column.key) or CUSTOM_WIDTHS.get(column.kind, 14)
         for n in range(2 + len(self.indicator_cols), self.last + 1):
             self.widths[n] = TABLE_WIDTHS["reason"]
         self.heights: dict[int, float] = {}
@@ -316,6 +344,7 @@ class _TableSheet:
         """Write one (possibly merged) cell; note the height its text needs when one row high."""
         ws = self.ws
         to_row, to_col = to_row or row, to_col or col
+        style = _ensure_style(ws.parent, style)
         if (to_row, to_col) != (row, col):
             # Merge first: the cells are still unstyled, so openpyxl copies no borders around;
             # then every cell of the range gets the named style (its borders draw the frame).
@@ -336,6 +365,19 @@ class _TableSheet:
     def width(self, col, to_col) -> float:
         return sum(self.widths[c] for c in range(col, to_col + 1))
 
+    def put_value(self, row, col, cell: columns.Cell, to_col=None) -> None:
+        """A table value in the style of its kind (amounts with the decimals they were typed with)."""
+        if cell.kind == "amount":
+            self.put(row, col, columns.amount_value(cell.value), money_style(cell.value), to_col=to_col)
+        elif cell.kind == "rate":
+            self.put(row, col, None if cell.value is None else cell.value / Decimal(100), RATE, to_col=to_col)
+        elif cell.kind in ("weight", "number", "integer"):
+            self.put(row, col, _number_value(cell.value), NUMBER, to_col=to_col)
+        elif cell.kind == "score":
+            self.put(row, col, cell.value, SCORE, to_col=to_col)
+        else:
+            self.put(row, col, cell.text, TEXT, to_col=to_col)
+
     # Layout.
 
     def write(self) -> None:
@@ -345,15 +387,16 @@ class _TableSheet:
         self.put(1, 1, table_title(self.report), TITLE, to_col=self.last, size=16)
         self.heights[1] = max(self.heights.get(1, 0), 36.0)
         self.row = 2
-        if self.a.kind == Assessment.Kind.PROJECT:
-            self.project_header()
-        else:
-            self.department_header()
+        self.header()
         self.funding()
         if self.view.structure:
             self.structure()
         self.goals()
         self.indicators()
+        if self.view.blocks:
+            self.blocks()
+        if self.view.footer:
+            self.footer()
         if self.view.project_expenses:
             self.expenses()
         for row in range(1, self.row):
@@ -369,19 +412,25 @@ class _TableSheet:
         self.put(r, 6, value2, style2, to_col=self.last)
         self.row += 1
 
-    def project_header(self) -> None:
-        a = self.a
-        leader = " ".join(part for part in (a.project_leader, self.report.phone) if part)
-        self.pair_row("项目名称", a.project_name, "项目负责人及电话", leader)
-        self.pair_row("主管部门", a.supervisor_name, "实施单位", a.implementer)
+    def header(self) -> None:
+        """The template's header fields: half-width ones two to a row, the others a row each."""
+        for row in self.view.header_rows:
+            if len(row) == 2:
+                (v1, s1), (v2, s2) = (self.header_value(h) for h in row)
+                self.pair_row(row[0].label, v1, row[1].label, v2, s1, s2)
+            elif row[0].field.width == "long":
+                self.long_text(row[0].label, row[0].text)
+            else:
+                value, style = self.header_value(row[0])
+                self.put(self.row, 1, row[0].label, HEAD)
+                self.put(self.row, 2, value, style, to_col=self.last)
+                self.row += 1
 
-    def department_header(self) -> None:
-        a = self.a
-        self.put(self.row, 1, "部门（单位）", HEAD)
-        self.put(self.row, 2, a.unit.name, TEXT, to_col=self.last)
-        self.row += 1
-        self.long_text("部门职责", a.duties)
-        self.pair_row("人员编制", a.staff_quota, "实有人数", a.staff_actual, NUMBER, NUMBER)
+    @staticmethod
+    def header_value(line):
+        if line.field.key in ("staff_quota", "staff_actual") or line.field.kind in ("integer", "number"):
+            return _number_value(line.text), NUMBER
+        return line.text, TEXT
 
     def long_text(self, caption: str, text: str) -> None:
         """A caption beside a text in B:last, split into rows by paragraph when it is long."""
@@ -396,50 +445,30 @@ class _TableSheet:
         """The block caption in column A, merged from `first` down to the block's last row."""
         self.put(first, 1, text, HEAD, to_row=self.row - 1)
 
-    def _funding_columns(self) -> list[tuple[str, str]]:
-        layout = self.layout
-        cols = [("label", "资金来源" if self.a.kind == Assessment.Kind.PROJECT else "项目")]
-        cols += [(c, layout.column_labels[c]) for c in layout.columns if c != "reason"]
-        cols.append(("rate", "执行率"))
-        if self.weights:
-            cols += [("weight", "分值"), ("score", "得分")]
-        if "reason" in layout.columns:
-            cols.append(("reason", layout.column_labels["reason"]))
-        return cols
-
     def funding(self) -> None:
         spans = _spread(len(self.funding_cols), self.last - 1)
         first = self.row
-        for (_key, label), (c1, c2) in zip(self.funding_cols, spans, strict=True):
-            self.put(first, c1, label, HEAD, to_col=c2)
+        for column, (c1, c2) in zip(self.funding_cols, spans, strict=True):
+            self.put(first, c1, column.label, HEAD, to_col=c2)
         self.row += 1
         for line in self.view.funding:
             r = self.row
-            for (key, _label), (c1, c2) in zip(self.funding_cols, spans, strict=True):
-                if key == "label":
+            for column, (c1, c2) in zip(self.funding_cols, spans, strict=True):
+                if column.key == "label":
                     self.put(r, c1, line.label, LABEL, to_col=c2)
-                elif key == "rate":
-                    rate = None if line.rate is None else line.rate / Decimal(100)
-                    self.put(r, c1, rate, RATE, to_col=c2)
-                elif key in ("weight", "score"):
-                    if line.is_total:
-                        value = line.weight if key == "weight" else line.score
-                        self.put(r, c1, value, NUMBER if key == "weight" else SCORE, to_col=c2)
-                    else:
-                        self.put(r, c1, DASH, LABEL, to_col=c2)
-                elif key == "reason":
-                    self.put(r, c1, line.reason, TEXT, to_col=c2)
+                elif column.key in ("weight", "score") and not line.carries_weight:
+                    self.put(r, c1, DASH, LABEL, to_col=c2)
                 else:
-                    self.put(r, c1, getattr(line, key), MONEY, to_col=c2)
+                    self.put_value(r, c1, columns.cell(line, column, "funding"), to_col=c2)
             self.row += 1
-        self.caption(self.layout.funding_caption, first)
+        self.caption(self.table.funding_caption, first)
 
     def structure(self) -> None:
         """资金结构 (department): 支出 / 预算数 / 执行数 under the funding table's own columns."""
         spans = _spread(len(self.funding_cols), self.last - 1)[:3]
         rest = (spans[-1][1] + 1, self.last)
         first = self.row
-        for label, (c1, c2) in zip(("支出", "预算数", "执行数"), spans, strict=True):
+        for label, (c1, c2) in zip(self.table.structure_labels, spans, strict=True):
             self.put(first, c1, label, HEAD, to_col=c2)
         if rest[0] <= rest[1]:
             self.put(first, rest[0], None, HEAD, to_col=rest[1])
@@ -448,18 +477,19 @@ class _TableSheet:
             r = self.row
             (l1, l2), (b1, b2), (x1, x2) = spans
             self.put(r, l1, line.label, LABEL, to_col=l2)
-            self.put(r, b1, line.budget, MONEY, to_col=b2)
-            self.put(r, x1, line.actual, MONEY, to_col=x2)
+            self.put(r, b1, columns.amount_value(line.budget), money_style(line.budget), to_col=b2)
+            self.put(r, x1, columns.amount_value(line.actual), money_style(line.actual), to_col=x2)
             if rest[0] <= rest[1]:
                 self.put(r, rest[0], None, LABEL, to_col=rest[1])
             self.row += 1
-        self.caption("资金结构（万元）", first)
+        caption = self.table.structure_caption
+        self.caption(caption if "万元" in caption else f"{caption}（万元）", first)
 
     def goals(self) -> None:
         """年度总体目标: target in B:E, achieved in F:last, one row per goal."""
         split = min(5, self.last - 1)
         first = self.row
-        target_label, achieved_label = self.layout.goal_labels
+        target_label, achieved_label = self.table.goal_labels
         self.put(first, 2, target_label, HEAD, to_col=split)
         self.put(first, split + 1, achieved_label, HEAD, to_col=self.last)
         self.row += 1
@@ -471,52 +501,78 @@ class _TableSheet:
                 self.put(self.row, 2, targets[n] if n < len(targets) else None, TEXT, to_col=split)
                 self.put(self.row, split + 1, achieveds[n] if n < len(achieveds) else None, TEXT, to_col=self.last)
                 self.row += 1
-        self.caption("年度总体目标", first)
+        self.caption(self.table.goal_caption, first)
 
     def indicators(self) -> None:
-        layout = self.layout
-        labels = {
-            "level1": "一级指标", "level2": "二级指标", "name": "三级指标",
-            "target": layout.indicator_target_label, "actual": layout.indicator_actual_label,
-            "weight": "分值", "score": "得分", "review": "复核得分", "reason": layout.indicator_reason_label,
-        }
-        cols = {key: n for n, key in enumerate(self.indicator_cols, start=2)}
+        cols = self.indicator_cols
+        last_key = cols[-1].key
         first = self.row
-        for key, col in cols.items():
-            self.put(first, col, labels[key], HEAD, to_col=self.last if key == "reason" else None)
+        for n, column in enumerate(cols, start=2):
+            self.put(first, n, column.label, HEAD, to_col=self.last if column.key == last_key else None)
         self.row += 1
         for public in self.report.lines:
             line, r = public.line, self.row
-            if line.level1_span:
-                self.put(r, cols["level1"], line.level1, LABEL, to_row=r + line.level1_span - 1)
-            if line.level2_span:
-                self.put(r, cols["level2"], line.level2, LABEL, to_row=r + line.level2_span - 1)
-            self.put(r, cols["name"], line.name, TEXT)
-            self.put(r, cols["target"], line.target, TEXT)
-            self.put(r, cols["actual"], line.actual, TEXT)
-            if self.weights:
-                self.put(r, cols["weight"], line.weight, NUMBER)
-                self.put(r, cols["score"], line.score, SCORE)
-                if self.review:
-                    self.put(r, cols["review"], public.review_score, SCORE)
-            self.put(r, cols["reason"], line.reason, TEXT, to_col=self.last)
+            for n, column in enumerate(cols, start=2):
+                to_col = self.last if column.key == last_key else None
+                if column.key == "level1":
+                    if line.level1_span:
+                        self.put(r, n, line.level1_caption or line.level1, LABEL, to_row=r + line.level1_span - 1)
+                elif column.key == "level2":
+                    if line.level2_span:
+                        self.put(r, n, line.level2, LABEL, to_row=r + line.level2_span - 1)
+                elif column.key == "review":
+                    self.put(r, n, public.review_score, SCORE, to_col=to_col)
+                else:
+                    self.put_value(r, n, columns.cell(line, column, "indicators"), to_col=to_col)
             self.row += 1
         if self.weights:
             r = self.row
-            self.put(r, cols["level1"], "总分", HEAD, to_col=cols["actual"])
-            self.put(r, cols["weight"], self.view.result.weight_total, NUMBER)
-            self.put(r, cols["score"], self.view.total, SCORE)
-            if self.review:
-                self.put(r, cols["review"], self.report.review_total, SCORE)
-            self.put(r, cols["reason"], self.grade_text(), TEXT, to_col=self.last)
+            for segment in columns.total_segments(cols):
+                c1 = segment.first + 2
+                c2 = c1 + segment.span - 1
+                if segment.kind == "label":
+                    self.put(r, c1, "总分", HEAD, to_col=c2)
+                elif segment.kind == "label_grade":
+                    grade = self.grade_text()
+                    self.put(r, c1, f"总分（{grade}）" if grade else "总分", HEAD, to_col=self.last if c2 == len(cols) + 1 else c2)
+                elif segment.kind == "weight":
+                    self.put(r, c1, self.view.result.weight_total, NUMBER)
+                elif segment.kind == "score":
+                    self.put(r, c1, self.view.total, SCORE)
+                elif segment.kind == "review":
+                    self.put(r, c1, self.report.review_total, SCORE)
+                else:
+                    text = self.grade_text() if segment.kind == "grade" else None
+                    self.put(r, c1, text, TEXT, to_col=self.last if c2 == len(cols) + 1 else c2)
             self.row += 1
-        self.caption("绩效指标", first)
+        self.caption(self.table.indicator_heading(), first)
 
     def grade_text(self) -> str:
         own, reviewed = self.view.grade, self.report.review_grade
         if reviewed:
             return f"自评等级：{own or '—'}；复核等级：{reviewed}"
-        return f"等级：{own}" if own else ""
+        if own:
+            return f"等级：{own}"
+        return self.view.result.status
+
+    def blocks(self) -> None:
+        """评价结论, 存在问题, 改进措施 … under the table: caption in A, text in B:last."""
+        for block in self.view.blocks:
+            self.long_text(block.title, block.body)
+
+    def footer(self) -> None:
+        """Fields printed under the table (项目负责人, 财务负责人 …), as label/value pairs."""
+        lines = self.view.footer
+        for start in range(0, len(lines), 2):
+            pair = lines[start : start + 2]
+            if len(pair) == 2:
+                (v1, s1), (v2, s2) = (self.header_value(h) for h in pair)
+                self.pair_row(pair[0].label, v1, pair[1].label, v2, s1, s2)
+            else:
+                value, style = self.header_value(pair[0])
+                self.put(self.row, 1, pair[0].label, HEAD)
+                self.put(self.row, 2, value, style, to_col=self.last)
+                self.row += 1
 
     def expenses(self) -> None:
         """项目支出明细 (department report's per-project breakdown)."""
@@ -529,11 +585,26 @@ class _TableSheet:
         for p in self.view.project_expenses:
             r = self.row
             self.put(r, 2, p.name, TEXT, to_col=4)
-            self.put(r, 5, p.budget, MONEY)
-            self.put(r, 6, p.actual, MONEY)
+            self.put(r, 5, columns.amount_value(p.budget), money_style(p.budget))
+            self.put(r, 6, columns.amount_value(p.actual), money_style(p.actual))
             self.put(r, 7, p.note, TEXT, to_col=self.last)
             self.row += 1
         self.caption("项目支出明细", first)
+
+
+def _number_value(value):
+    """A weight, count or number for a numeric cell: int when whole, Decimal otherwise."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    return d
 
 
 def _spread(m: int, n: int) -> list[tuple[int, int]]:

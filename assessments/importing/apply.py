@@ -17,14 +17,21 @@ from django.db import IntegrityError, transaction
 
 from .. import readmodel, scoring
 from ..forms import EntryForm, StaleDraft
-from ..layouts import layout_for
 from ..models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, StructureRow
 from ..permissions import EDITABLE_STATES
 from ..services import create_assessment, previous_assessment, refresh_scores, restore_identities
+from ..table_templates import latest_version
+from ..tablespec import HEADER_FIELDS, KIND_LABELS
 from .parser import ParsedWorkbook
 
-KIND_OF_LAYOUT = {"project": "project", "national": "project", "department": "department"}
-LAYOUT_LABELS = dict(Assessment.Layout.choices)
+
+def kind_of(layout: str) -> str:
+    """The kind of the template with code `layout`."""
+    return latest_version(layout).template.kind
+
+
+def layout_label(layout: str) -> str:
+    return latest_version(layout).template.name
 
 PROJECT_HEADER = ("project_leader", "leader_phone", "supervisor_name", "implementer")
 DEPARTMENT_HEADER = ("duties", "staff_quota", "staff_actual")
@@ -49,13 +56,12 @@ class _DryRun(Exception):
 # --- Indicator scores -------------------------------------------------------------------------
 
 
-def resolve_indicators(rows: list[dict], rules: scoring.RuleSet) -> tuple[list[dict], list[str]]:
-    """Each row with the `outcome` and `score` the form needs so that it scores as the sheet says.
+def resolve_indicators(rows: list[dict], rules: scoring.RuleSet, table: scoring.TableRules = scoring.DEFAULT_TABLE) -> tuple[list[dict], list[str]]:
+    """Each row with the `score_entered` the form needs: the sheet's 得分 is the unit's record.
 
-    The sheet carries 得分, not 完成情况. A row the rules already score as written keeps both
-    empty (the portal derives them); a qualitative row whose sheet score differs gets the band of
-    that score as its 完成情况 and the score itself; a quantitative row is always scored by the
-    rules, and a differing sheet score is reported.
+    A row the rules score as the sheet does keeps it empty (the rule's score stands, as when the
+    row is typed); a differing sheet score is entered as the unit's score (a qualitative row's
+    完成情况 then follows from its band) and, on a quantitative row, noted with both figures.
     """
     out, notes = [], []
     for n, row in enumerate(rows, start=1):
@@ -63,21 +69,42 @@ def resolve_indicators(rows: list[dict], rules: scoring.RuleSet) -> tuple[list[d
         row["outcome"], row["score_entered"] = "", None
         weight = _dec(row.get("weight"))
         sheet_score = _dec(row.get("score"))
-        base = scoring.score_indicator(_input(row, weight), rules, row_number=n)
+        base = scoring.score_indicator(
+            _input(row, weight), rules, row_number=n, reasons_block=table.reasons_block, reasons_asked=table.reasons_asked
+        )
         if sheet_score is not None and weight is not None and base.score != sheet_score:
-            if base.kind == scoring.KIND_QUALITATIVE:
-                outcome = _band_of(sheet_score, weight, rules)
-                row["outcome"] = outcome
-                again = scoring.score_indicator(_input(row, weight, outcome=outcome), rules, row_number=n)
-                if again.score != sheet_score:
-                    row["score_entered"] = str(sheet_score)
-            else:
-                computed = "无法计分" if base.score is None else scoring.fmt(base.score)
+            row["score_entered"] = str(sheet_score)
+            if base.kind == scoring.KIND_QUANTITATIVE and base.score is not None:
                 notes.append(
                     f"绩效指标第{n}行「{row.get('name', '')}」：表中得分 {scoring.fmt(sheet_score)} 与按评分规则计算的 "
-                    f"{computed} 不同，以规则计算为准。"
+                    f"{scoring.fmt(base.score)} 不同，按表中得分记录为本单位自评得分（审核人可见两者）。"
                 )
         out.append(row)
+    return out, notes
+
+
+def resolve_funding(funding: dict, spec, rules: scoring.RuleSet) -> tuple[dict, list[str]]:
+    """The funding rows with the sheet's 得分 kept only where it is not the rule's (as typed)."""
+    out, notes = {}, []
+    labels = {r.key: r for r in spec.funding_rows}
+    for source, row in funding.items():
+        row = dict(row)
+        sheet_score = _dec(row.get("score"))
+        row["score"] = None
+        row_spec = labels.get(source)
+        if sheet_score is not None and row_spec is not None and row_spec.weight is not None:
+            rule = scoring.score_funding(
+                scoring.FundingInput(_dec(row.get("initial_budget")), _dec(row.get("budget")), _dec(row.get("actual")),
+                                     row.get("reason", ""), weight=row_spec.weight), rules,
+            ).score
+            if rule != sheet_score:
+                row["score"] = str(sheet_score)
+                if rule is not None:
+                    notes.append(
+                        f"资金情况「{row_spec.label}」：表中得分 {scoring.fmt(sheet_score)} 与按执行率计算的 {scoring.fmt(rule)} "
+                        "不同，按表中得分记录为本单位自评得分。"
+                    )
+        out[source] = row
     return out, notes
 
 
@@ -88,19 +115,10 @@ def _dec(value) -> Decimal | None:
 def _input(row: dict, weight, *, outcome=None, score=None) -> scoring.IndicatorInput:
     return scoring.IndicatorInput(
         level1=row.get("level1", ""), level2=row.get("level2", ""), name=row.get("name", ""),
-        target=row.get("target", ""), actual=row.get("actual", ""), weight=weight,
+        target=scoring.compose_value(row.get("operator", ""), row.get("target", ""), row.get("unit", "")),
+        actual=scoring.compose_value("", row.get("actual", ""), row.get("unit", "")), weight=weight,
         outcome=outcome, score=score, reason=row.get("reason", ""),
     )
-
-
-def _band_of(score: Decimal, weight: Decimal, rules: scoring.RuleSet) -> str:
-    if weight == 0:
-        return scoring.OUTCOME_ACHIEVED
-    for outcome in (scoring.OUTCOME_ACHIEVED, scoring.OUTCOME_PARTIAL):
-        low, _high, _inclusive = scoring.score_band(outcome, weight, rules)
-        if score >= low:
-            return outcome
-    return scoring.OUTCOME_FAILED
 
 
 def level1_notes(parsed: ParsedWorkbook) -> list[str]:
@@ -124,11 +142,12 @@ def level1_notes(parsed: ParsedWorkbook) -> list[str]:
 def stub(unit, round_, parsed: ParsedWorkbook, layout: str, project_name: str = "", base: Assessment | None = None) -> Assessment:
     """An unsaved assessment carrying the workbook's header, for the preview page; with `base`
     (a draft being replaced), a copy of it with the header fields the workbook has."""
-    kind = KIND_OF_LAYOUT[layout]
+    version = latest_version(layout)
+    kind = version.template.kind
     if base is not None:
         a = copy.copy(base)
     else:
-        a = Assessment(unit=unit, round=round_, kind=kind, layout=layout)
+        a = Assessment(unit=unit, round=round_, kind=kind, template_version=version)
         a.project_name = project_name or parsed.header.get("project_name", "")
         if kind == "project":
             a.implementer, a.supervisor_name = unit.name, unit.supervisor
@@ -136,26 +155,31 @@ def stub(unit, round_, parsed: ParsedWorkbook, layout: str, project_name: str = 
         if name in parsed.header:
             value = parsed.header[name]
             setattr(a, name, value if name in ("staff_quota", "staff_actual") else value or "")
+    custom = {f.key for f in a.table.header} - set(HEADER_FIELDS)
+    a.extra = {**(a.extra or {}), **{k: v for k, v in parsed.header.items() if k in custom}}
     return a
 
 
 def preview_view(assessment: Assessment, parsed: ParsedWorkbook, base: Assessment | None = None) -> readmodel.AssessmentView:
     """The read model of what the import would give (unsaved rows; scores as they would be).
     Tables the workbook does not have show the rows of `base`, which the import keeps."""
-    layout = layout_for(assessment.layout)
-    rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules)
+    spec = assessment.table
+    rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules, spec.table_rules)
+    parsed_funding, _notes = resolve_funding(parsed.funding, spec, assessment.round.rules)
 
     def amount(source, name):
-        return _dec(parsed.funding.get(source, {}).get(name))
+        return _dec(parsed_funding.get(source, {}).get(name))
 
     funding = [
         FundingRow(source=s, initial_budget=amount(s, "initial_budget"), budget=amount(s, "budget"),
-                   actual=amount(s, "actual"), reason=parsed.funding.get(s, {}).get("reason", ""))
-        for s in layout.sources
+                   actual=amount(s, "actual"), reason=parsed_funding.get(s, {}).get("reason", ""),
+                   score=amount(s, "score"), extra=parsed_funding.get(s, {}).get("extra") or {})
+        for s in spec.funding_row_keys
     ]
     indicators = [
-        Indicator(level1=r["level1"], level2=r["level2"], name=r["name"], target=r["target"], actual=r["actual"],
-                  weight=_dec(r.get("weight")), outcome=r["outcome"], score=_dec(r["score_entered"]), reason=r["reason"])
+        Indicator(level1=r["level1"], level2=r["level2"], name=r["name"], operator=r.get("operator", ""), target=r["target"],
+                  unit=r.get("unit", ""), actual=r["actual"], weight=_dec(r.get("weight")), outcome=r["outcome"],
+                  score=_dec(r["score_entered"]), reason=r["reason"], extra=r.get("extra") or {})
         for r in rows
     ]
     structure = [StructureRow(item=i, budget=_dec(v.get("budget")), actual=_dec(v.get("actual"))) for i, v in parsed.structure.items()]
@@ -164,14 +188,15 @@ def preview_view(assessment: Assessment, parsed: ParsedWorkbook, base: Assessmen
         ProjectExpense(name=e["name"], budget=_dec(e["budget"]), actual=_dec(e["actual"]), note=e["note"], confidential=e["confidential"])
         for e in parsed.expenses
     ]
-    sections = [ReportSection(key=s["key"], title=s["title"], body=s["body"]) for s in (parsed.sections or [])]
+    texts = list(parsed.blocks) + list(parsed.sections or [])
+    sections = [ReportSection(key=s["key"], title=s["title"], body=s["body"]) for s in texts]
     if base is not None:
         funding = funding if parsed.funding else list(base.funding_rows.all())
         structure = structure if parsed.structure else list(base.structure_rows.all())
         goals = goals if parsed.goals else list(base.goals.all())
         indicators = indicators if parsed.indicators else list(base.indicators.all())
         expenses = expenses if parsed.expenses else list(base.project_expenses.all())
-        sections = sections if parsed.sections is not None else list(base.report_sections.all())
+        sections = sections if parsed.sections is not None or parsed.blocks else list(base.report_sections.all())
     return readmodel.build(
         assessment, funding_rows=funding, indicators=indicators, structure_rows=structure, goals=goals,
         expenses=expenses, sections=sections,
@@ -188,26 +213,25 @@ def entry_data(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_n
     """
     entry = EntryForm(assessment)
     data = entry.as_post_data()
-    layout = entry.layout
+    spec = entry.table
 
     header = parsed.header
-    if assessment.is_project:
-        if not keep_project_name and header.get("project_name"):
-            data["header-project_name"] = header["project_name"]
-        names = PROJECT_HEADER
-    else:
-        names = DEPARTMENT_HEADER
-    for name in names:
-        if name in header:
-            value = header[name]
+    for name, value in header.items():
+        if name == "project_name" and (keep_project_name or not value):
+            continue
+        if name in entry.header.fields:
             data[f"header-{name}"] = "" if value is None else str(value)
 
     if parsed.funding:
+        funding, _notes = resolve_funding(parsed.funding, spec, assessment.round.rules)
         for form in entry.funding.forms:
-            row = parsed.funding.get(form.instance.source, {})
-            for name in layout.columns:
-                value = row.get(name)
-                data[form.add_prefix(name)] = "" if value is None else str(value)
+            row = funding.get(form.instance.source, {})
+            values = {name: row.get(name) for name in ("initial_budget", "budget", "actual", "reason", "score")}
+            values.update(row.get("extra") or {})
+            for name in form.fields:
+                if name in values:
+                    value = values[name]
+                    data[form.add_prefix(name)] = "" if value is None else str(value)
     if entry.structure is not None and parsed.structure:
         for form in entry.structure.forms:
             row = parsed.structure.get(form.instance.item, {})
@@ -218,12 +242,12 @@ def entry_data(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_n
     if parsed.goals:
         _fill_in_place(data, entry.goals, [{"target": g["target"], "achieved": g["achieved"]} for g in parsed.goals])
     if parsed.indicators:
-        rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules)
+        rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules, spec.table_rules)
         _replace_rows(data, entry.indicators, [
             {
-                "level1": r["level1"], "level2": r["level2"], "name": r["name"], "target": r["target"],
-                "actual": r["actual"], "weight": r.get("weight") or "", "outcome": r["outcome"],
-                "score": r["score_entered"] or "", "reason": r["reason"],
+                "level1": r["level1"], "level2": r["level2"], "name": r["name"], "operator": r.get("operator", ""),
+                "target": r["target"], "unit": r.get("unit", ""), "actual": r["actual"], "weight": r.get("weight") or "",
+                "outcome": r["outcome"], "score": r["score_entered"] or "", "reason": r["reason"], **(r.get("extra") or {}),
             }
             for r in rows
         ])
@@ -233,10 +257,10 @@ def entry_data(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_n
              "confidential": e["confidential"]}
             for e in parsed.expenses
         ])
-    if parsed.sections is not None:
-        # Only the sections the report sheet has: a sheet with some of them leaves the others as
-        # they are, like the tables the workbook does not have.
-        by_key = {s["key"]: s for s in parsed.sections}
+    texts = list(parsed.blocks) + list(parsed.sections or [])
+    if texts:
+        # Only the texts the workbook has: the others stay as they are, like tables it does not have.
+        by_key = {s["key"]: s for s in texts}
         for form in entry.sections.forms:
             section = by_key.get(form.instance.key)
             if section is None:
@@ -297,7 +321,7 @@ def duplicate_error(unit, round_, layout: str, project_name: str, exclude_pk=Non
     qs = Assessment.objects.filter(unit=unit, round=round_)
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
-    if KIND_OF_LAYOUT[layout] == "department":
+    if kind_of(layout) == "department":
         if qs.filter(kind="department").exists():
             return f"本单位{round_.year}年度的部门整体支出绩效自评已存在。"
         return None
@@ -330,7 +354,7 @@ def import_new(*, user, unit, round_, layout: str, parsed: ParsedWorkbook, proje
     try:
         with transaction.atomic():
             assessment = create_assessment(
-                unit=unit, round=round_, kind=KIND_OF_LAYOUT[layout], layout=layout, project_name=project_name, user=user
+                unit=unit, round=round_, layout=layout, project_name=project_name, user=user
             )
             if inherits_confidential(assessment):
                 # As with "start from last year": a 涉密 project stays 涉密, never published by default.
@@ -351,7 +375,7 @@ def import_new(*, user, unit, round_, layout: str, parsed: ParsedWorkbook, proje
 
 def import_into(*, assessment: Assessment, parsed: ParsedWorkbook, expected_version: int, dry_run=False) -> Outcome:
     """Replace the tables of a draft (the ones the workbook has) with the workbook's rows."""
-    if assessment.layout != parsed.layout:
+    if assessment.layout != parsed.layout or (parsed.file_kind and parsed.file_kind != assessment.kind):
         return Outcome(None, [layout_mismatch(assessment, parsed)])
     try:
         with transaction.atomic():
@@ -377,8 +401,13 @@ STALE = "本次未导入：预览之后，该自评已在别处被保存或提�
 
 
 def layout_mismatch(assessment: Assessment, parsed: ParsedWorkbook) -> str:
+    if parsed.file_kind and parsed.file_kind != assessment.kind:
+        return (
+            f"文件是{KIND_LABELS[parsed.file_kind]}绩效自评表，当前草稿是“{assessment.template_version.template.name}”，"
+            "类型不同，不能替换；请用“从Excel导入”新建。"
+        )
     return (
-        f"文件是“{LAYOUT_LABELS[parsed.layout]}”，当前草稿是“{LAYOUT_LABELS[assessment.layout]}”，"
+        f"文件是“{layout_label(parsed.layout)}”，当前草稿是“{assessment.template_version.template.name}”，"
         "表样不同，不能替换；请用“从Excel导入”新建。"
     )
 

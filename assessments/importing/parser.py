@@ -1,6 +1,13 @@
 """Read an 自评表 workbook into a plain, JSON-ready dict (no database; no Django except the
 export's row-fitting rule, imported lazily for the portal's own files).
 
+The workbook is read as laid out by a 表样 (tablespec.TableSpec): the template's own column
+headers, row labels, header fields, blocks and report sections (with their aliases) say what each
+cell is. Given several templates, every one is tried and the one that explains the most cells
+wins (`parse_workbook(data, templates)`); given one (`chosen`), only it is used. Nothing is changed
+without a note: amounts rounded to four decimals, 二级 rewritten, placeholder rows dropped, labels
+the template does not know (reported, and the block goes on).
+
 What it understands: the portal's own export (exports/xlsx.py), and workbooks laid out like the
 three paper forms (seed 001's 项目支出 table, seed 004's 部门整体支出 table, the national template
 of 财预〔2020〕10号), however the unit has arranged the cells: captions merged down column A or
@@ -27,7 +34,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from .. import scoring
+from ..builtin_templates import BUILTIN
+from ..tablespec import HEADER_FIELDS, TableSpec, column_aliases
 
 PORTAL_CREATOR = "绩效自评门户"
 PORTAL_TABLE_SHEET = "自评表"
@@ -37,30 +45,6 @@ NO_REPORT_TEXT = "（本项目自评表未附文字报告）"
 CONFIDENTIAL_WORD = "涉密"
 
 NO_TABLE = "未在工作簿中找到可识别的自评表：需要“绩效指标”表头（一级指标、二级指标、三级指标）或“资金情况”表头（预算数、执行数）。"
-
-SECTION_KEYS = (
-    "basic_info", "general_budget", "gov_fund", "state_capital", "social_insurance",
-    "department_performance", "project_performance", "problems", "improvements", "application", "other",
-)
-SECTION_LABELS = (
-    "部门（单位）基本情况", "一般公共预算支出情况", "政府性基金预算支出情况", "国有资本经营预算支出情况",
-    "社会保险基金预算支出情况", "部门整体支出绩效情况", "项目支出绩效情况", "存在的问题及原因分析",
-    "下一步改进措施", "绩效自评结果拟应用和公开情况", "其他需要说明的情况",
-)
-# Keywords for report headings of workbooks not made by the portal (checked in this order).
-SECTION_KEYWORDS = (
-    ("gov_fund", ("政府性基金",)),
-    ("state_capital", ("国有资本",)),
-    ("social_insurance", ("社会保险",)),
-    ("general_budget", ("一般公共预算",)),
-    ("project_performance", ("项目支出绩效",)),
-    ("department_performance", ("整体支出绩效",)),
-    ("problems", ("问题",)),
-    ("improvements", ("改进",)),
-    ("application", ("结果",)),
-    ("other", ("其他需要说明", "其他说明")),
-    ("basic_info", ("基本情况", "概况")),
-)
 
 # What units write in a cell to mean "nothing here". "无" is empty only where a number is due: as
 # a text ("无重大安全事故" → "无") it is an answer.
@@ -73,6 +57,8 @@ _PHONE_RE = re.compile(r"[\s,，、/]*((?:\+?86[- ]?)?(?:[0-9*][0-9*\- ()（）]
 _YEAR_RE = re.compile(r"((?:19|20)[0-9]{2})\s*年")
 _YEAR_ONLY_RE = re.compile(r"^\(?((?:19|20)[0-9]{2})年度?\)?$")
 _CENT = Decimal("0.01")
+AMOUNT_PLACES = 4  # 万元 to the yuan
+_YUAN = Decimal("0.0001")
 
 
 # --- Result ---------------------------------------------------------------------------------
@@ -96,19 +82,21 @@ class ParsedWorkbook:
     """What the workbook said, in the entry form's terms. Amounts are strings ("36.00") or None."""
 
     kind: str = ""
-    layout: str = ""
+    layout: str = ""  # the code of the 表样 the workbook was read by
+    file_kind: str = ""  # what the table itself says it is (部门职责, 资金结构 …: department), if anything
     year: int | None = None
     title: str = ""
     unit_name: str = ""
     from_portal: bool = False
-    header: dict = field(default_factory=dict)
-    funding: dict = field(default_factory=dict)  # source -> {initial_budget, budget, actual, reason}
+    header: dict = field(default_factory=dict)  # field key -> value (a template's own fields too)
+    funding: dict = field(default_factory=dict)  # source -> {initial_budget, budget, actual, reason, score, extra}
     funding_columns: list = field(default_factory=list)
     structure: dict = field(default_factory=dict)  # item -> {budget, actual}
     goals: list = field(default_factory=list)  # [{target, achieved}]
-    indicators: list = field(default_factory=list)  # [{level1, level2, name, target, actual, weight, score, reason}]
+    indicators: list = field(default_factory=list)  # [{level1, level2, name, operator, target, unit, actual, weight, score, reason, extra}]
     expenses: list = field(default_factory=list)  # [{name, budget, actual, note, confidential}]
     sections: list | None = None  # [{key, title, body}]; None: the workbook has no report
+    blocks: list = field(default_factory=list)  # [{key, title, body}]: 评价结论 … under the table
     level1_weights: dict = field(default_factory=dict)
     unmapped: list = field(default_factory=list)
     notes: list = field(default_factory=list)
@@ -216,7 +204,7 @@ def parse_amount(value, number_format: str = "General") -> tuple[Decimal | None,
         return None, "金额不能为负数"
     if abs(d) >= Decimal("1e12"):
         return None, "金额过大，请检查单位是否为万元"
-    return d.quantize(_CENT, rounding=ROUND_HALF_UP), ""
+    return d, ""  # more than four decimals are rounded (and noted) by the caller
 
 
 def parse_number(value, *, integer=False) -> tuple[Decimal | int | None, str]:
@@ -250,7 +238,12 @@ def parse_number(value, *, integer=False) -> tuple[Decimal | int | None, str]:
 
 
 def _money(d: Decimal | None) -> str | None:
-    return None if d is None else str(d)
+    return None if d is None else format(d, "f")
+
+
+def _plain(d: Decimal) -> str:
+    text = format(d, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # --- The sheet grid -------------------------------------------------------------------------
@@ -368,18 +361,8 @@ def _indicator_column(key: str) -> str | None:
     return None
 
 
-FUNDING_SOURCES = (
-    ("carryover", ("上年结转",)),
-    ("fiscal", ("财政拨款",)),
-    ("other", ("其他资金",)),
-    ("total", ("合计", "年度资金总额", "资金总额", "总计")),
-)
-STRUCTURE_ITEMS = (
-    ("personnel", ("人员支出", "人员经费")),
-    ("operating", ("公用支出", "公用经费")),
-    ("basic", ("基本支出",)),
-    ("project", ("项目支出",)),
-)
+FUNDING_KEYS = frozenset({"initial_budget", "budget", "actual", "rate", "weight", "score", "reason"})
+INDICATOR_KEYS = frozenset({"level1", "level2", "name", "operator", "target", "unit", "actual", "weight", "score", "reason", "review"})
 TOTAL_WORDS = ("合计", "总分", "总计", "小计", "得分合计", "分值合计")
 NOTE_STARTS = ("注", "备注", "说明", "填表", "填报", "单位负责人", "联系人", "审核人", "制表")
 
@@ -406,11 +389,85 @@ HEADER_LABELS = {
 }
 
 
-def _source_of(keys: list[str], table: list) -> str | None:
-    for source, words in table:
-        if any(any(word in key for word in words) for key in keys):
-            return source
-    return None
+PLACEHOLDER_MARKS = frozenset({"…", "……", "...", "......", "。。。", "…………", "——……"})
+GOAL_TARGET_WORDS = ("年度目标", "年度总体目标", "总体目标", "预期目标", "年初设定目标", "绩效目标", "年度绩效目标")
+GOAL_ACHIEVED_WORDS = ("年度总体目标完成情况", "总体目标完成情况", "全年完成情况", "实际完成情况", "目标完成情况", "完成情况")
+
+
+def _norms(*labels) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(norm(label) for label in labels if label))
+
+
+class Vocabulary:
+    """What one 表样 calls its columns, rows, header fields and texts, as normalised labels."""
+
+    def __init__(self, spec: TableSpec):
+        self.spec = spec
+        self.funding = self._columns(column_aliases(spec, "funding"))
+        self.indicators = self._columns(column_aliases(spec, "indicators"))
+        # The template's own column labels: a workbook made with this template uses exactly these.
+        self.own_labels = {norm(c.label) for c in (*spec.funding_columns, *spec.indicator_columns)}
+        self.funding_rows = [(r.key, _norms(r.label, *r.aliases)) for r in spec.funding_rows]
+        self.structure_rows = [(r.key, _norms(r.label, *r.aliases)) for r in spec.structure_rows]
+        self.header: dict[str, str] = {}
+        for f in spec.header:
+            for label in _norms(f.label, *f.aliases):
+                self.header.setdefault(label, f.key)
+        for label, key in HEADER_LABELS.items():
+            self.header.setdefault(norm(label), key)
+        self.blocks = [(b.key, b.title, _norms(b.title, *b.aliases)) for b in spec.blocks]
+        self.sections = [(t.key, t.title, _norms(t.title, *t.aliases)) for t in spec.sections]
+        self.goal_target = _norms(spec.goal_labels[0], *spec.goal_aliases[0], *GOAL_TARGET_WORDS)
+        self.goal_achieved = _norms(spec.goal_labels[1], *spec.goal_aliases[1], *GOAL_ACHIEVED_WORDS)
+        self.level1 = {norm(name): name for name in spec.level1_names}
+
+    @staticmethod
+    def _columns(aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, labels in aliases.items():
+            for label in labels:
+                out.setdefault(norm(label), key)
+        return out
+
+    def funding_column(self, key: str) -> str | None:
+        return self.funding.get(key) or _funding_column(key)
+
+    def indicator_column(self, key: str) -> str | None:
+        return self.indicators.get(key) or _indicator_column(key)
+
+    @staticmethod
+    def row_of(keys: list[str], rows: list[tuple[str, tuple[str, ...]]]) -> str | None:
+        """The row whose label (or alias) a row's label cells give: exact first, then the
+        longest label contained in the cell ("其中：财政拨款（万元）")."""
+        for key in keys:
+            for row_key, labels in rows:
+                if key in labels:
+                    return row_key
+        best, best_length = None, 0
+        for key in keys:
+            for row_key, labels in rows:
+                for label in labels:
+                    if len(label) > best_length and label in key:
+                        best, best_length = row_key, len(label)
+        return best
+
+    def level1_of(self, compact: str) -> str:
+        """The template's 一级 name for a cell's text ("产出" / "产出指标"), else the text."""
+        if compact in self.level1:
+            return self.level1[compact]
+        if compact + "指标" in self.level1:
+            return self.level1[compact + "指标"]
+        return compact
+
+    def looks_like_level1(self, key: str) -> bool:
+        return key in self.level1 or key + "指标" in self.level1
+
+    def text_of(self, key: str, texts) -> tuple[str, str] | None:
+        """(key, title) of the block or section a caption names."""
+        for text_key, title, labels in texts:
+            if key in labels:
+                return text_key, title
+        return None
 
 
 # --- The parser -----------------------------------------------------------------------------
@@ -419,10 +476,15 @@ def _source_of(keys: list[str], table: list) -> str | None:
 class _SheetParser:
     """Walks one worksheet top to bottom, switching between the blocks of the 自评表."""
 
-    def __init__(self, grid: Grid, result: ParsedWorkbook, portal: bool):
+    def __init__(self, grid: Grid, result: ParsedWorkbook, portal: bool, vocab: Vocabulary):
         self.g = grid
         self.out = result
         self.portal = portal
+        self.vocab = vocab
+        self.exact_hits = 0  # header cells that are exactly the template's own labels
+        self.text_rows: list[str] = []  # the rows of the block (评价结论 …) being read
+        self.foreign: list[tuple[tuple[int, int], str]] = []  # header columns the template does not have
+        self.current_text: tuple[str, str, int] | None = None  # (key, title, caption column)
         self.used: set[tuple[int, int]] = set()
         self.reasons: dict[tuple[int, int], str] = {}
         self.state: str | None = None
@@ -473,7 +535,17 @@ class _SheetParser:
             self.refuse(cell, problem)
             return None
         self.use(cell)
+        if value is not None and value.as_tuple().exponent < -AMOUNT_PLACES:
+            rounded = value.quantize(_YUAN, rounding=ROUND_HALF_UP)
+            # A number stored by Excel may carry binary noise (9205.139999999999): not a rounding.
+            if abs(rounded - value) > Decimal("1e-9"):
+                self.note(cell, f"金额 {cell.text} 超过四位小数（万元，精确到元），已取整为 {_plain(rounded)}")
+            value = rounded
         return _money(value)
+
+    def note(self, cell: GridCell, text: str) -> None:
+        """A change made while reading (rounding, rewriting, dropping), for the preview."""
+        self.out.notes.append(f"{self.g.title}!{get_column_letter(cell.col)}{cell.row}：{text}")
 
     def number(self, cell: GridCell | None, *, integer=False):
         if cell is None:
@@ -499,6 +571,7 @@ class _SheetParser:
             self.row(r, cells, own)
         self.flush_goals()
         self.flush_duties()
+        self.flush_text()
 
     def row(self, r, cells, own) -> None:
         if self.stopped or self.starts_second_table(own):
@@ -513,7 +586,11 @@ class _SheetParser:
             return
         if self.is_title(own):
             return
+        if self.text_row(r, cells, own):
+            return
         if self.header_row(r, cells, own):
+            return
+        if self.goal_vertical(r, own):
             return
         handler = {
             "funding": self.funding_row,
@@ -569,10 +646,12 @@ class _SheetParser:
     # Header detection.
 
     def detect_header(self, r, own, keys) -> bool:
-        ind = {name: (c.col, c.last_col) for c in own if (name := _indicator_column(c.key))}
+        ind = {name: (c.col, c.last_col) for c in own if (name := self.vocab.indicator_column(c.key))}
         if "level1" in ind and "level2" in ind:
+            self.exact_hits += sum(1 for c in own if c.key in self.vocab.own_labels)
             for c in own:
                 self.use(c)
+            ind = self.keep_known(ind, own, self.vocab.spec.indicator_keys + ("review",))
             if self.state == "indicators" and set(ind) == set(self.cols):
                 return True  # the header repeated on the next printed page
             self.state, self.cols, self.found_table = "indicators", ind, True
@@ -581,7 +660,7 @@ class _SheetParser:
         has_structure_caption = any(k.startswith("资金结构") for k in keys)
         fund = {}
         for c in own:
-            name = _funding_column(c.key)
+            name = self.vocab.funding_column(c.key)
             if name and name not in fund:
                 fund[name] = (c.col, c.last_col)
         amounts = [n for n in ("initial_budget", "budget", "actual") if n in fund]
@@ -596,8 +675,10 @@ class _SheetParser:
             else:
                 for c in own:
                     self.use(c)
+                fund = self.keep_known(fund, own, self.vocab.spec.funding_keys)
                 if self.state == "funding" and set(fund) == set(self.cols):
                     return True
+                self.exact_hits += sum(1 for c in own if c.key in self.vocab.own_labels)
                 self.state, self.cols, self.found_table, self.sub = "funding", fund, True, ""
                 self.out.funding_columns = [n for n in ("initial_budget", "budget", "actual", "reason") if n in fund]
                 return True
@@ -633,8 +714,9 @@ class _SheetParser:
 
     def header_row(self, r, cells, own) -> bool:
         labelled = False
+        header = self.vocab.header
         for i, cell in enumerate(cells):
-            field_name = HEADER_LABELS.get(cell.key)
+            field_name = header.get(cell.key)
             if field_name is None or cell.row != r:
                 continue
             if field_name == "project_name" and self.state == "expenses":
@@ -644,26 +726,37 @@ class _SheetParser:
             self.flush_goals()
             value = None
             for nxt in cells[i + 1 :]:
-                if HEADER_LABELS.get(nxt.key):
+                if header.get(nxt.key):
                     break
                 if nxt.row == r:
                     value = nxt
                     break
             self.set_header(field_name, value)
             self.last_header_field = (field_name, cell.col)
+        if not labelled and len(own) <= 2:
+            labelled = self.inline_fields(own)
         if labelled:
             self.state = None
             return True
         # A long 部门职责 continues on the next rows beside its caption merged down column A.
         if self.last_header_field and self.last_header_field[0] == "duties":
             first = cells[0] if cells else None
-            if first is not None and first.row < r and HEADER_LABELS.get(first.key) == "duties" and len(own) == 1:
+            if first is not None and first.row < r and header.get(first.key) == "duties" and len(own) == 1:
                 self.duties_rows.append(self.text(own[0], empty_marks=False))
                 return True
         return False
 
     def set_header(self, field_name: str, cell: GridCell | None) -> None:
         h = self.out.header
+        if not self.accepts_field(field_name):
+            if cell is not None:
+                self.refuse(cell, f"本表样没有“{HEADER_FIELDS.get(field_name, (field_name,))[0]}”栏目，未导入")
+            # Still what the table says it is (a 项目名称 makes it a project table, 部门职责 a department one).
+            if field_name == "project_name":
+                self.out.kind = self.out.kind or "project"
+            elif field_name in ("duties", "staff_quota", "staff_actual"):
+                self.out.kind = self.out.kind or "department"
+            return
         target = {"leader_and_phone": "project_leader"}.get(field_name, field_name)
         if h.get(target) not in (None, "") and cell is not None:
             self.refuse(cell, "该栏目在表中重复出现，已采用前面的值")
@@ -688,6 +781,129 @@ class _SheetParser:
             h[field_name] = text
             if field_name == "project_name":
                 self.out.kind = self.out.kind or "project"
+
+    def keep_known(self, cols: dict, own, known) -> dict:
+        """The header's columns the template has; the others are remembered so that their cells
+        are reported ("本表样没有“年初预算数”列") instead of read into nothing."""
+        kept = {}
+        for name, span in cols.items():
+            if name in known:
+                kept[name] = span
+                continue
+            label = next((c.text for c in own if (c.col, c.last_col) == span), name)
+            self.foreign.append((span, label))
+        return kept
+
+    def foreign_reason(self, cell) -> str | None:
+        for (c1, c2), label in self.foreign:
+            if c1 <= cell.col <= c2 and cell.row > 0:
+                return f"本表样（{self.vocab.spec.name}）没有“{label}”列，未导入"
+        return None
+
+    def accepts_field(self, field_name: str) -> bool:
+        keys = set(self.vocab.spec.header_keys) | {"unit_name"}
+        if "leader_and_phone" in keys:
+            keys |= {"project_leader", "leader_phone"}
+        if keys & {"project_leader", "leader_phone"}:
+            keys.add("leader_and_phone")
+        return field_name in keys
+
+    def inline_fields(self, own) -> bool:
+        """Cells written "财务负责人：王五  填报人：赵六": each known label takes the text up to the next."""
+        found = False
+        for cell in own:
+            text = unicodedata.normalize("NFKC", cell.text)
+            marks = [m for m in _INLINE_LABEL.finditer(text) if norm(m.group(1)) in self.vocab.header]
+            if not marks:
+                continue
+            found = True
+            self.use(cell)
+            for n, mark in enumerate(marks):
+                end = marks[n + 1].start() if n + 1 < len(marks) else len(text)
+                value = text[mark.end() : end].strip()
+                key = self.vocab.header[norm(mark.group(1))]
+                if key == "leader_and_phone":
+                    leader, phone = split_leader_phone(value)
+                    self.out.header.setdefault("project_leader", leader)
+                    self.out.header.setdefault("leader_phone", phone)
+                elif key in ("staff_quota", "staff_actual"):
+                    number, problem = parse_number(value, integer=True)
+                    if problem:
+                        self.note(cell, f"“{mark.group(1)}”的值“{value}”{problem}，未导入")
+                    else:
+                        self.out.header.setdefault(key, number)
+                elif key not in ("unit_name", "duties") and not _is_empty_mark(value):
+                    self.out.header.setdefault(key, value)
+        return found
+
+    def goal_vertical(self, r, own) -> bool:
+        """年度总体目标 written down the sheet: "年度目标 | text" then "年度总体目标完成情况 | text"."""
+        if len(own) < 2 or own[0].key not in self.vocab.goal_target + self.vocab.goal_achieved:
+            return False
+        value = own[1]
+        text = self.text(value, empty_marks=False)
+        self.use(own[0])
+        for extra in own[2:]:
+            self.reasons.setdefault(extra.origin, NOT_IN_TABLE)
+        self.flush_goals()
+        if own[0].key in self.vocab.goal_achieved:
+            if self.out.goals and not self.out.goals[-1]["achieved"]:
+                self.out.goals[-1]["achieved"] = "" if _is_empty_mark(text) else text
+            elif not _is_empty_mark(text):
+                self.out.goals.append({"target": "", "achieved": text})
+        elif not _is_empty_mark(text):
+            self.out.goals.append({"target": text, "achieved": ""})
+        self.state = None
+        return True
+
+    # Blocks under the table (评价结论, 存在问题, 改进措施) and their continuation rows.
+
+    def text_row(self, r, cells, own) -> bool:
+        first = own[0]
+        caption = self.vocab.text_of(first.key, self.vocab.blocks)
+        inline = None
+        if caption is None:
+            head, sep, rest = unicodedata.normalize("NFKC", first.text).partition(":")
+            if not sep:
+                head, sep, rest = first.text.partition("：")
+            if sep:
+                caption = self.vocab.text_of(norm(head), self.vocab.blocks)
+                inline = rest.strip()
+        if caption is not None:
+            self.flush_text()
+            self.flush_goals()
+            self.use(first)
+            self.current_text = (caption[0], caption[1], first.col)
+            if inline is not None:
+                self.text_rows = [inline] if inline else []
+                rest_cells = own[1:]
+            else:
+                self.text_rows = []
+                rest_cells = own[1:]
+            for cell in rest_cells:
+                text = self.text(cell, empty_marks=False)
+                if text:
+                    self.text_rows.append(text)
+            self.state = None
+            return True
+        # A block's text going on below it, beside its caption merged down the first column.
+        if self.current_text is not None and cells and cells[0].row < r and self.vocab.text_of(cells[0].key, self.vocab.blocks):
+            for cell in own:
+                text = self.text(cell, empty_marks=False)
+                if text:
+                    self.text_rows.append(text)
+            return True
+        if self.current_text is not None:
+            self.flush_text()
+        return False
+
+    def flush_text(self) -> None:
+        if self.current_text is None:
+            return
+        key, title, _col = self.current_text
+        body = "\n".join(self.text_rows).strip()
+        self.out.blocks.append({"key": key, "title": "", "body": "" if norm(body) in ("无", "") else body})
+        self.current_text, self.text_rows = None, []
 
     def set_phone(self, cell, phone: str) -> None:
         if "*" in phone:
@@ -717,14 +933,15 @@ class _SheetParser:
         elif any(k.startswith("资金来源") for k in keys):
             self.sub = ""
         own_keys = [c.key for c in left if c.row == r] or keys
+        vocab = self.vocab
         if self.sub == "structure":
-            item = _source_of(own_keys, STRUCTURE_ITEMS)
+            item = vocab.row_of(own_keys, vocab.structure_rows)
             if item is None and any(k in TOTAL_WORDS for k in own_keys):
                 for c in own:
                     self.use(c)  # 资金结构 合计: the portal adds it up itself
                 return True
             if item is None:
-                return False
+                return self.unknown_row(r, own, left, "资金结构", vocab.structure_rows)
             for c in left:
                 self.use(c)
             self.out.structure[item] = {
@@ -733,21 +950,57 @@ class _SheetParser:
             }
             self.skip_computed(r, own)
             return True
-        source = _source_of(own_keys, FUNDING_SOURCES)
+        source = vocab.row_of(own_keys, vocab.funding_rows)
         if source is None:
-            item = _source_of(own_keys, STRUCTURE_ITEMS)
+            item = vocab.row_of(own_keys, vocab.structure_rows)
             if item is not None:  # seed 004: 资金结构 rows follow in the same table
                 self.sub = "structure"
                 return self.funding_row(r, cells, own)
-            return False
+            return self.unknown_row(r, own, left, "资金来源", vocab.funding_rows)
         for c in left:
             self.use(c)
         row = {}
         for name in ("initial_budget", "budget", "actual"):
             row[name] = self.amount(self.value_in(r, self.cols[name])) if name in self.cols else None
         row["reason"] = self.text(self.value_in(r, self.cols["reason"])) if "reason" in self.cols else ""
+        weighted = any(spec.key == source and spec.weight is not None for spec in vocab.spec.funding_rows)
+        row["score"] = self.number(self.value_in(r, self.cols["score"])) if weighted and "score" in self.cols else None
+        if row["score"] is not None:
+            row["score"] = _money(row["score"])
+        row["extra"] = self.extra_values(r, vocab.spec.funding_columns, FUNDING_KEYS)
         self.out.funding[source] = row
         self.skip_computed(r, own)
+        return True
+
+    def extra_values(self, r, template_columns, known) -> dict:
+        """A row's cells under the template's own columns (备注 …)."""
+        out = {}
+        for column in template_columns:
+            if column.key in known or column.key not in self.cols:
+                continue
+            cell = self.value_in(r, self.cols[column.key])
+            if column.kind == "amount":
+                value = self.amount(cell)
+            elif column.kind in ("number", "integer"):
+                value = self.number(cell)
+                value = None if value is None else _money(value) if isinstance(value, Decimal) else value
+            else:
+                value = self.text(cell)
+            if value not in (None, ""):
+                out[column.key] = value
+        return out
+
+    def unknown_row(self, r, own, left, what: str, rows) -> bool:
+        """A row whose label the template does not know: reported cell by cell, and the block goes
+        on (the next rows may well be known ones)."""
+        label = " ".join(c.text for c in left if c.row == r).strip()
+        if not label:
+            return False  # no label at all: not a row of this table
+        known = "、".join(dict.fromkeys(labels[0] for _key, labels in rows))
+        reason = f"{what}“{label}”不在本表样中（本表样的行：{known}），此行未导入"
+        for cell in own:
+            if cell.origin not in self.used:
+                self.reasons.setdefault(cell.origin, reason)
         return True
 
     def skip_computed(self, r, own) -> None:
@@ -764,13 +1017,13 @@ class _SheetParser:
     def structure_row(self, r, cells, own) -> bool:
         keys, left = self._labels_left_of(r, cells)
         own_keys = [c.key for c in left if c.row == r] or keys
-        item = _source_of(own_keys, STRUCTURE_ITEMS)
+        item = self.vocab.row_of(own_keys, self.vocab.structure_rows)
         if item is None:
             if any(k in TOTAL_WORDS for k in own_keys):
                 for c in own:
                     self.use(c)
                 return True
-            return False
+            return self.unknown_row(r, own, left, "资金结构", self.vocab.structure_rows)
         for c in left:
             self.use(c)
         self.out.structure[item] = {
@@ -836,7 +1089,7 @@ class _SheetParser:
                     self.use(c)
             self.prev_level1 = self.prev_level2 = ""
             return True
-        if own and own[0].col <= cols["level1"][0] and own[0].key.startswith(NOTE_STARTS) and not _indicator_looking(own[0].key):
+        if own and own[0].col <= cols["level1"][0] and own[0].key.startswith(NOTE_STARTS) and not self.vocab.looks_like_level1(own[0].key):
             return False
         if len(own) == 1 and own[0].last_col - own[0].col >= 3 and own[0].col <= cols["level1"][0]:
             return False  # a note written across the table
@@ -844,14 +1097,34 @@ class _SheetParser:
         level1 = self.text(level1_cell) if level1_cell is not None else ""
         level2 = self.text(level2_cell) if level2_cell is not None else ""
         values = {}
-        for name in ("name", "target", "actual", "reason"):
+        for name in ("name", "operator", "target", "unit", "actual", "reason"):
             values[name] = self.text(fresh(name)) if name in cols else ""
+        placeholder = [name for name in ("name", "target", "actual") if norm(values[name]) in PLACEHOLDER_MARKS]
+        if placeholder and all(norm(values[n]) in PLACEHOLDER_MARKS or not values[n] for n in ("name", "target", "actual")):
+            cell = fresh(placeholder[0])
+            self.note(cell, "占位行（“……”），未导入")
+            for c in own:
+                self.use(c)
+            return True
         weight = self.number(fresh("weight")) if "weight" in cols else None
         score = self.number(fresh("score")) if "score" in cols else None
         if "review" in cols and fresh("review") is not None:
             self.use(fresh("review"))
+        extra = {}
+        for column in self.vocab.spec.indicator_columns:
+            if column.key not in INDICATOR_KEYS and column.key in cols:
+                cell = fresh(column.key)
+                if column.kind == "amount":
+                    value = self.amount(cell)
+                elif column.kind in ("number", "integer"):
+                    value = self.number(cell)
+                    value = _money(value) if isinstance(value, Decimal) else value
+                else:
+                    value = self.text(cell)
+                if value not in (None, ""):
+                    extra[column.key] = value
         # Cells outside the known columns on this row (e.g. caption column A) are left as they are.
-        if not any(values.values()) and weight is None and score is None:
+        if not any(values.values()) and weight is None and score is None and not extra:
             if level1_cell is not None and level1_cell.origin in own_origins and level1:
                 self.prev_level1 = self._level1(level1, level1_cell)
                 self.prev_level2 = ""
@@ -863,26 +1136,48 @@ class _SheetParser:
             level2 = ""
         elif not level2:
             level2 = self.prev_level2
-        level2 = _normalise_level2(level1, level2)
-        if level2_cell is not None and level2 and level2 not in scoring.TAXONOMY.get(level1, ()):
-            self.refuse(level2_cell, f"二级指标“{level2}”不属于一级指标“{level1}”的可选范围")
-        if level1 and level1 not in scoring.TAXONOMY and level1_cell is not None:
-            self.refuse(level1_cell, f"一级指标“{level1}”不在可选范围内（产出、效益、满意度、成本指标）")
+        level2 = self.level2(level1, level2, level2_cell if level2_cell is not None and level2_cell.origin in own_origins else None)
+        names = self.vocab.spec.level1_names
+        if level1 and level1 not in names and level1_cell is not None:
+            self.refuse(level1_cell, f"一级指标“{level1}”不是本表样的一级指标（{'、'.join(names)}）")
         self.prev_level1, self.prev_level2 = level1, level2
         self.out.indicators.append(
             {
                 "level1": level1,
                 "level2": level2,
                 "name": values["name"],
+                "operator": values["operator"],
                 "target": values["target"],
+                "unit": values["unit"],
                 "actual": values["actual"],
                 "weight": _money(weight),
                 "score": _money(score),
                 "reason": values["reason"],
+                "extra": extra,
                 "row": r,
             }
         )
         return True
+
+    def level2(self, level1: str, level2: str, cell: GridCell | None) -> str:
+        """二级 as the template suggests it when it only lacks the "指标" ending (noted); any other
+        value is kept as written (noted once per cell when the template does not suggest it)."""
+        compact = norm(level2)
+        choices = self.vocab.spec.level2_suggestions.get(level1, ())
+        if not choices or compact in choices:
+            return compact
+        rewritten = None
+        if compact and compact + "指标" in choices:
+            rewritten = compact + "指标"
+        elif len(choices) == 1 and (not compact or "满意" in compact):
+            rewritten = choices[0]
+        if rewritten is not None:
+            if cell is not None:
+                self.note(cell, f"二级指标“{compact}”按本表样的写法记为“{rewritten}”" if compact else f"二级指标空白，按本表样记为“{rewritten}”")
+            return rewritten
+        if cell is not None and compact:
+            self.note(cell, f"二级指标“{compact}”不在本表样对“{level1}”的建议中，按原文保留")
+        return compact
 
     def _level1(self, text: str, cell: GridCell | None) -> str:
         compact = norm(text)
@@ -890,8 +1185,8 @@ class _SheetParser:
         if match:
             compact = match.group(1)
             weight = Decimal(match.group(2)).quantize(_CENT)
-            self.out.level1_weights[_normalise_level1(compact)] = str(weight)
-        return _normalise_level1(compact)
+            self.out.level1_weights[self.vocab.level1_of(compact)] = str(weight)
+        return self.vocab.level1_of(compact)
 
     # 项目支出明细.
 
@@ -932,10 +1227,12 @@ class _SheetParser:
                 continue
             if cell.value is None and not cell.formula_missing:
                 continue
-            reason = self.reasons.get(origin) or NOT_IN_TABLE
+            reason = self.reasons.get(origin) or self.foreign_reason(cell) or NOT_IN_TABLE
             out.append(Unmapped(self.g.title, cell.row, get_column_letter(cell.col), cell.text[:200], reason))
         return out
 
+
+_INLINE_LABEL = re.compile(r"([^\s:：，,；;]{2,12})\s*[:：]")
 
 BLOCK_LABELS = {
     "funding": "资金情况表", "structure": "资金结构表", "goals": "年度总体目标",
@@ -946,28 +1243,6 @@ SECOND_TABLE = "同一工作表中的第二张自评表，未导入；请把每�
 NOTE_OUTSIDE = "表格以外的文字（如备注、说明），未导入"
 NOT_IN_TABLE = "不在可识别的表格栏目中，未导入"
 PHONE_MASKED = "电话号码已打码（公开版文件），未导入，请在表单中填写"
-
-
-def _indicator_looking(key: str) -> bool:
-    return key in scoring.TAXONOMY or key + "指标" in scoring.TAXONOMY
-
-
-def _normalise_level1(compact: str) -> str:
-    if compact not in scoring.TAXONOMY and compact + "指标" in scoring.TAXONOMY:
-        compact += "指标"
-    return compact
-
-
-def _normalise_level2(level1: str, level2: str) -> str:
-    compact = norm(level2)
-    choices = scoring.TAXONOMY.get(level1, ())
-    if compact in choices:
-        return compact
-    if compact + "指标" in choices:
-        return compact + "指标"
-    if len(choices) == 1 and (not compact or "满意" in compact):
-        return choices[0]
-    return compact
 
 
 def split_leader_phone(text: str) -> tuple[str, str]:
@@ -1048,8 +1323,9 @@ def join_pieces(pieces: list[str], width: float | None, size: int = 10) -> str:
 # --- Report sheet ---------------------------------------------------------------------------
 
 
-def parse_report(grid: Grid, out: ParsedWorkbook, portal: bool) -> list[Unmapped]:
-    """The narrative report: "一、<title>" headings and their paragraphs, one per row."""
+def parse_report(grid: Grid, out: ParsedWorkbook, portal: bool, vocab: Vocabulary) -> list[Unmapped]:
+    """The narrative report: "一、<title>" headings and their paragraphs, one per row; the headings
+    are the template's sections (by position in the portal's own files, else by title)."""
     from ..exports import xlsx
 
     unmapped: list[Unmapped] = []
@@ -1059,6 +1335,7 @@ def parse_report(grid: Grid, out: ParsedWorkbook, portal: bool) -> list[Unmapped
     bodies: dict[str, list[str]] = {}
     expected = 1
     saw_title = False
+    keys = [key for key, _title, _labels in vocab.sections]
     for (r, c), cell in sorted(grid.cells.items()):
         text = cell.text
         if cell.formula_missing:
@@ -1079,13 +1356,13 @@ def parse_report(grid: Grid, out: ParsedWorkbook, portal: bool) -> list[Unmapped
             else:
                 is_heading = number == expected and len(title) <= 60 and "。" not in title
             if is_heading:
-                key = (SECTION_KEYS[number - 1] if portal and 1 <= number <= len(SECTION_KEYS)
-                       else _section_by_keyword(title) or (SECTION_KEYS[number - 1] if 1 <= number <= len(SECTION_KEYS) else None))
+                by_position = keys[number - 1] if 1 <= number <= len(keys) else None
+                key = by_position if portal else (_section_of(title, vocab) or by_position)
                 if key is None or key in sections:
-                    unmapped.append(Unmapped(grid.title, r, get_column_letter(c), text[:200], "无法对应到自评报告的标准章节"))
+                    unmapped.append(Unmapped(grid.title, r, get_column_letter(c), text[:200], "无法对应到本表样自评报告的章节"))
                     current = None
                     continue
-                label = SECTION_LABELS[SECTION_KEYS.index(key)]
+                label = next(t for k, t, _labels in vocab.sections if k == key)
                 sections[key] = {"key": key, "title": "" if title == label else title, "body": ""}
                 bodies[key] = []
                 order.append(key)
@@ -1104,16 +1381,23 @@ def parse_report(grid: Grid, out: ParsedWorkbook, portal: bool) -> list[Unmapped
         body = join_pieces(bodies[key], width, 11)
         sections[key]["body"] = "" if norm(body) in ("无", "") else body
     if sections:
-        out.sections = [sections[k] for k in SECTION_KEYS if k in sections]
+        out.sections = [sections[k] for k in keys if k in sections]
     return unmapped
 
 
-def _section_by_keyword(title: str) -> str | None:
+def _section_of(title: str, vocab: Vocabulary) -> str | None:
+    """The section a heading names: its title exactly, else the first section a keyword of which
+    the heading contains (longest keyword first)."""
     compact = norm(title)
-    for key, words in SECTION_KEYWORDS:
-        if any(w in compact for w in words):
+    for key, _title, labels in vocab.sections:
+        if compact == labels[0]:
             return key
-    return None
+    best, best_length = None, 0
+    for key, _title, labels in vocab.sections:
+        for label in labels:
+            if len(label) > best_length and label in compact:
+                best, best_length = key, len(label)
+    return best
 
 
 def _cn_to_int(text: str) -> int:
@@ -1147,27 +1431,76 @@ def _portal_widths(ws) -> dict:
     return {"duties": width(2, last), "goal_target": width(2, split), "goal_achieved": width(split + 1, last)}
 
 
-def parse_workbook(data: bytes) -> ParsedWorkbook:
-    """Parse the workbook bytes (already checked by `safety.check_upload`)."""
+@dataclass
+class _Sheet:
+    title: str
+    grid: Grid | None  # None: hidden
+    report: bool
+    widths: dict
+
+
+def _read_sheets(data: bytes) -> tuple[list[_Sheet], bool]:
+    """The workbook's sheets as grids (merged ranges resolved), and whether the portal wrote it."""
     formulas = _formula_cells(data)
     if sum(len(cells) for cells in formulas.values()) > MAX_CELLS:
         raise ParseRefused(TOO_MANY_CELLS)
     wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
-    if sum(len(ws._cells) for ws in wb.worksheets) > MAX_CELLS:
-        raise ParseRefused(TOO_MANY_CELLS)
+    try:
+        if sum(len(ws._cells) for ws in wb.worksheets) > MAX_CELLS:
+            raise ParseRefused(TOO_MANY_CELLS)
+        portal = (wb.properties.creator or "") == PORTAL_CREATOR and PORTAL_TABLE_SHEET in wb.sheetnames
+        sheets = []
+        for ws in wb.worksheets:
+            if ws.sheet_state != "visible":
+                sheets.append(_Sheet(ws.title, None, False, {}))
+                continue
+            grid = Grid(ws, formulas.get(ws.title, set()))
+            report = ws.title == PORTAL_REPORT_SHEET or (not portal and "报告" in ws.title)
+            sheets.append(_Sheet(ws.title, grid, report, _portal_widths(ws) if portal and not report else {}))
+    finally:
+        wb.close()
+    return sheets, portal
+
+
+def parse_workbook(data: bytes, templates: list[TableSpec] | None = None, chosen: TableSpec | None = None) -> ParsedWorkbook:
+    """Parse the workbook bytes (already checked by `safety.check_upload`) as laid out by the
+    `chosen` template, else by whichever of `templates` (default: the built-in ones) explains it
+    best: a table found, the fewest cells left over, the most headers exactly as the template
+    labels them."""
+    sheets, portal = _read_sheets(data)
+    candidates = [chosen] if chosen is not None else list(templates or BUILTIN)
+    best, best_rank, refusal = None, None, None
+    for order, spec in enumerate(candidates):
+        try:
+            out, hits, evidence = _parse_sheets(sheets, portal, Vocabulary(spec))
+        except NoTableFound as exc:
+            refusal = refusal or exc
+            continue
+        # A table that says what kind it is (部门职责, 资金结构, a title with 部门整体 …) is read by a
+        # template of that kind when one explains it.
+        wrong_kind = bool(evidence) and evidence != spec.kind
+        rank = (wrong_kind, len(out.unmapped) + len(out.notes), -hits, order)
+        if best_rank is None or rank < best_rank:
+            best, best_rank = out, rank
+    if best is None:
+        raise refusal or NoTableFound(NO_TABLE)
+    return best
+
+
+def _parse_sheets(sheets: list[_Sheet], portal: bool, vocab: Vocabulary) -> tuple[ParsedWorkbook, int, str]:
     out = ParsedWorkbook()
-    portal = (wb.properties.creator or "") == PORTAL_CREATOR and PORTAL_TABLE_SHEET in wb.sheetnames
     out.from_portal = portal
     table_found = False
+    hits = 0
     report_sheets = []
-    for ws in wb.worksheets:
-        if ws.sheet_state != "visible":
-            out.notes.append(f"已跳过隐藏的工作表“{ws.title}”。")
+    for sheet in sheets:
+        if sheet.grid is None:
+            out.notes.append(f"已跳过隐藏的工作表“{sheet.title}”。")
             continue
-        grid = Grid(ws, formulas.get(ws.title, set()))
+        grid = sheet.grid
         if not grid.cells:
             continue
-        if ws.title == PORTAL_REPORT_SHEET or (not portal and "报告" in ws.title):
+        if sheet.report:
             report_sheets.append(grid)
             continue
         if table_found:
@@ -1177,44 +1510,41 @@ def parse_workbook(data: bytes) -> ParsedWorkbook:
             ]
             continue
         if portal:
-            out._widths = _portal_widths(ws)
-        sheet = _SheetParser(grid, out, portal)
-        sheet.run()
-        if sheet.found_table:
+            out._widths = sheet.widths
+        parser = _SheetParser(grid, out, portal, vocab)
+        parser.run()
+        if parser.found_table:
             table_found = True
-            out.unmapped += sheet.unmapped()
+            hits = parser.exact_hits
+            out.unmapped += parser.unmapped()
         else:
             # Not the table: forget what it said, but tell where it was looked at.
-            out.header, out.funding, out.structure, out.goals, out.expenses = {}, {}, {}, [], []
+            out.header, out.funding, out.structure, out.goals, out.expenses, out.blocks = {}, {}, {}, [], [], []
             out.unmapped += [
                 Unmapped(grid.title, cell.row, get_column_letter(cell.col), cell.text[:200], "此工作表中没有可识别的自评表")
                 for cell in sorted(grid.cells.values(), key=lambda c: (c.row, c.col))
             ]
     for grid in report_sheets:
-        out.unmapped += parse_report(grid, out, portal)
-    wb.close()
+        out.unmapped += parse_report(grid, out, portal, vocab)
     if hasattr(out, "_widths"):
         del out._widths
     if not table_found:
         raise NoTableFound(NO_TABLE)
-    _decide_layout(out)
-    return out
-
-
-def _decide_layout(out: ParsedWorkbook) -> None:
+    evidence = out.kind
     if out.structure or out.expenses or "duties" in out.header or out.unit_name or "staff_actual" in out.header:
-        out.kind = "department"
-    if not out.kind:
-        out.kind = "department" if "部门整体" in norm(out.title) else "project"
-    if out.kind == "department":
-        out.layout = "department"
+        evidence = "department"
+    if not evidence and "部门整体" in norm(out.title):
+        evidence = "department"
+    out.file_kind = evidence
+    _decide_layout(out, vocab.spec)
+    return out, hits, evidence
+
+
+def _decide_layout(out: ParsedWorkbook, spec: TableSpec) -> None:
+    """The template read by, and a project's name from the title when the table has none."""
+    out.kind, out.layout = spec.kind, spec.code
+    if spec.kind == "department":
         return
-    national = (
-        {"initial_budget", "budget"} <= set(out.funding_columns)
-        or "carryover" in out.funding
-        or bool(out.level1_weights)
-    )
-    out.layout = "national" if national else "project"
     if not out.header.get("project_name") and out.title:
         name = re.sub(r"^.*?年度", "", out.title)
         name = re.sub(r"(项目支出)?绩效自评表$", "", name).strip()

@@ -5,6 +5,7 @@ from .indicators import Indicator
 from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
 from .security import UserSecurity
+from .templates import TableTemplate, TemplateAssignment, TemplateVersion
 from .units import Membership, Region, Unit
 from .workflow import Snapshot, Transition
 
@@ -28,6 +29,9 @@ __all__ = [
     "ScoringRuleSet",
     "Snapshot",
     "StructureRow",
+    "TableTemplate",
+    "TemplateAssignment",
+    "TemplateVersion",
     "Transition",
     "Unit",
     "UserSecurity",

@@ -5,7 +5,9 @@ from django.db.models import F, Q
 from .rounds import Round
 from .units import Unit
 
-MONEY = {"max_digits": 14, "decimal_places": 2, "null": True, "blank": True}
+# 万元 to four decimals (one yuan), kept at the precision typed (see tablespec / columns.money_text).
+MONEY = {"max_digits": 18, "decimal_places": 4, "null": True, "blank": True}
+SCORE = {"max_digits": 6, "decimal_places": 2, "null": True, "blank": True}
 
 
 class Assessment(models.Model):
@@ -15,11 +17,6 @@ class Assessment(models.Model):
     class Kind(models.TextChoices):
         PROJECT = "project", "项目支出"
         DEPARTMENT = "department", "部门整体支出"
-
-    class Layout(models.TextChoices):
-        PROJECT = "project", "项目支出绩效自评表（年初预算 / 实际投入）"
-        NATIONAL = "national", "项目支出绩效自评表（财预〔2020〕10号 全国模板）"
-        DEPARTMENT = "department", "部门整体支出绩效自评表"
 
     class State(models.TextChoices):
         DRAFT = "draft", "草稿"
@@ -32,7 +29,10 @@ class Assessment(models.Model):
     unit = models.ForeignKey(Unit, verbose_name="预算单位", on_delete=models.PROTECT, related_name="assessments")
     round = models.ForeignKey(Round, verbose_name="评价批次", on_delete=models.PROTECT, related_name="assessments")
     kind = models.CharField("类型", max_length=20, choices=Kind.choices)
-    layout = models.CharField("表样", max_length=20, choices=Layout.choices)
+    # The exact 表样 version the assessment was created with: it renders, scores and exports by it.
+    template_version = models.ForeignKey(
+        "TemplateVersion", verbose_name="表样", on_delete=models.PROTECT, related_name="assessments"
+    )
     state = models.CharField("状态", max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
 
     # 项目支出绩效自评表 header
@@ -50,6 +50,8 @@ class Assessment(models.Model):
     duties = models.TextField("部门职责", blank=True)
     staff_quota = models.PositiveIntegerField("人员编制", null=True, blank=True)
     staff_actual = models.PositiveIntegerField("实有人数", null=True, blank=True)
+    # Header fields a template adds (报表编号, 财务负责人 …): {key: text}.
+    extra = models.JSONField("其他表头栏目", default=dict, blank=True)
 
     # Cached from scoring on every save so that lists and dashboards can sort and filter on them.
     self_total = models.DecimalField("自评总分", max_digits=6, decimal_places=2, null=True, blank=True)
@@ -78,10 +80,6 @@ class Assessment(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["unit", "round", "project_name"], condition=Q(kind="project"), name="one_project_assessment_per_name"
-            ),
-            models.CheckConstraint(
-                condition=(Q(kind="department", layout="department") | Q(kind="project", layout__in=["project", "national"])),
-                name="layout_matches_kind",
             ),
             models.CheckConstraint(condition=~Q(kind="project", project_name=""), name="project_has_name"),
             models.CheckConstraint(condition=Q(self_total__gte=0) | Q(self_total__isnull=True), name="self_total_non_negative"),
@@ -114,22 +112,32 @@ class Assessment(models.Model):
     def is_project(self) -> bool:
         return self.kind == self.Kind.PROJECT
 
+    @property
+    def table(self):
+        """The assessment's 表样 declaration (`tablespec.TableSpec`)."""
+        return self.template_version.table
+
+    @property
+    def layout(self) -> str:
+        """The code of the assessment's 表样 ("project", "national", "department", …)."""
+        return self.template_version.template.code
+
 
 class FundingRow(models.Model):
-    """资金情况: one source row (合计 / 财政拨款 / 上年结转 / 其他资金) of the funding table."""
+    """资金情况: one source row of the funding table (合计 / 财政拨款 / 上年结转 / 其他资金, or the rows
+    the assessment's 表样 declares)."""
 
-    class Source(models.TextChoices):
-        TOTAL = "total", "合计"
-        FISCAL = "fiscal", "财政拨款"
-        CARRYOVER = "carryover", "上年结转资金"
-        OTHER = "other", "其他资金"
+    TOTAL = "total"
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="funding_rows")
-    source = models.CharField("资金来源", max_length=20, choices=Source.choices)
+    source = models.CharField("资金来源", max_length=30)
     initial_budget = models.DecimalField("年初预算数", **MONEY)
     budget = models.DecimalField("全年预算数", **MONEY)
     actual = models.DecimalField("全年执行数", **MONEY)
     reason = models.TextField("产生差异的原因", blank=True)
+    # The unit's 得分 of a row that carries 分值 (None: the rule-computed score stands).
+    score = models.DecimalField("得分", **SCORE)
+    extra = models.JSONField("其他栏目", default=dict, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "资金情况"
@@ -145,20 +153,14 @@ class FundingRow(models.Model):
         ]
 
     def __str__(self):
-        return self.get_source_display()
+        return self.source
 
 
 class StructureRow(models.Model):
     """资金结构 of a department assessment: 基本支出 (人员 / 公用) and 项目支出."""
 
-    class Item(models.TextChoices):
-        BASIC = "basic", "基本支出"
-        PERSONNEL = "personnel", "其中：人员支出"
-        OPERATING = "operating", "公用支出"
-        PROJECT = "project", "项目支出"
-
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="structure_rows")
-    item = models.CharField("支出结构", max_length=20, choices=Item.choices)
+    item = models.CharField("支出结构", max_length=30)
     budget = models.DecimalField("预算数", **MONEY)
     actual = models.DecimalField("执行数", **MONEY)
 
@@ -174,7 +176,7 @@ class StructureRow(models.Model):
         ]
 
     def __str__(self):
-        return self.get_item_display()
+        return self.item
 
 
 class Goal(models.Model):
@@ -219,23 +221,11 @@ class ProjectExpense(models.Model):
 
 
 class ReportSection(models.Model):
-    """A numbered section of the narrative 自评报告, in the standard order."""
-
-    class Key(models.TextChoices):
-        BASIC_INFO = "basic_info", "部门（单位）基本情况"
-        GENERAL_BUDGET = "general_budget", "一般公共预算支出情况"
-        GOV_FUND = "gov_fund", "政府性基金预算支出情况"
-        STATE_CAPITAL = "state_capital", "国有资本经营预算支出情况"
-        SOCIAL_INSURANCE = "social_insurance", "社会保险基金预算支出情况"
-        DEPARTMENT_PERFORMANCE = "department_performance", "部门整体支出绩效情况"
-        PROJECT_PERFORMANCE = "project_performance", "项目支出绩效情况"
-        PROBLEMS = "problems", "存在的问题及原因分析"
-        IMPROVEMENTS = "improvements", "下一步改进措施"
-        APPLICATION = "application", "绩效自评结果拟应用和公开情况"
-        OTHER = "other", "其他需要说明的情况"
+    """A narrative text of the assessment: a block under the table (评价结论 …) or a numbered
+    section of the 自评报告, as its 表样 declares them (keyed by the declaration's key)."""
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="report_sections")
-    key = models.CharField("章节", max_length=30, choices=Key.choices)
+    key = models.CharField("章节", max_length=30)
     title = models.CharField("标题", max_length=100, blank=True)
     body = models.TextField("内容", blank=True)
 
@@ -245,12 +235,4 @@ class ReportSection(models.Model):
         constraints = [models.UniqueConstraint(fields=["assessment", "key"], name="report_section_once")]
 
     def __str__(self):
-        return self.display_title
-
-    @property
-    def display_title(self) -> str:
-        return self.title or self.get_key_display()
-
-    @property
-    def order(self) -> int:
-        return list(self.Key.values).index(self.key)
+        return self.title or self.key

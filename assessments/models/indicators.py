@@ -4,15 +4,12 @@ from django.db import models
 from django.db.models import Q
 
 from .. import scoring
-from .assessments import Assessment
-
-SCORE = {"max_digits": 6, "decimal_places": 2, "null": True, "blank": True}
+from .assessments import SCORE, Assessment
 
 
 class Indicator(models.Model):
     """A 三级 performance indicator row: target vs actual, weight, score, reason for deviation."""
 
-    LEVEL1_CHOICES = [(name, name) for name in scoring.TAXONOMY]
     OUTCOME_CHOICES = list(scoring.OUTCOME_LABELS.items())
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="indicators")
@@ -22,15 +19,20 @@ class Indicator(models.Model):
     # so targets and actuals can be followed from year to year (see docs/adr/0006).
     lineage = models.UUIDField("指标谱系", default=uuid.uuid4, editable=False, db_index=True)
     position = models.PositiveIntegerField("序号", default=0)
-    level1 = models.CharField("一级指标", max_length=20, choices=LEVEL1_CHOICES)
-    level2 = models.CharField("二级指标", max_length=30)
+    # 一级 from the assessment's 表样; 二级 as the unit writes it (the 表样 only suggests).
+    level1 = models.CharField("一级指标", max_length=30)
+    level2 = models.CharField("二级指标", max_length=50, blank=True)
     name = models.CharField("三级指标", max_length=300, blank=True)
+    operator = models.CharField("指标性质", max_length=10, blank=True)  # where the 表样 prints it apart
     target = models.CharField("指标值", max_length=1000, blank=True)
+    unit = models.CharField("度量单位", max_length=30, blank=True)  # where the 表样 prints it apart
     actual = models.CharField("实际完成值", max_length=2000, blank=True)
     weight = models.DecimalField("分值", **SCORE)
     outcome = models.CharField("完成情况", max_length=20, choices=OUTCOME_CHOICES, blank=True)
-    score = models.DecimalField("得分（定性）", **SCORE)
+    # The unit's 得分: the record. None: the rule-computed score stands (see scoring.py).
+    score = models.DecimalField("得分", **SCORE)
     reason = models.TextField("偏差原因分析及改进措施", blank=True)
+    extra = models.JSONField("其他栏目", default=dict, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "绩效指标"
@@ -49,8 +51,8 @@ class Indicator(models.Model):
             level1=self.level1,
             level2=self.level2,
             name=self.name,
-            target=self.target,
-            actual=self.actual,
+            target=scoring.compose_value(self.operator, self.target, self.unit),
+            actual=scoring.compose_value("", self.actual, self.unit),
             weight=self.weight,
             outcome=self.outcome or None,
             score=self.score,

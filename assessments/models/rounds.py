@@ -7,13 +7,10 @@ from .. import scoring
 
 
 class ScoringRuleSet(models.Model):
-    """A named, editable set of scoring parameters (provinces differ); defaults per SCORING.md."""
+    """A named, editable set of scoring thresholds (provinces differ); defaults per SCORING.md.
+    Weights belong to the table template (表样), not to the round."""
 
     name = models.CharField("规则名称", max_length=100, unique=True)
-    funding_weight = models.DecimalField("预算执行率分值", max_digits=5, decimal_places=2, default=Decimal("10"))
-    output_weight = models.DecimalField("产出指标分值", max_digits=5, decimal_places=2, default=Decimal("50"))
-    benefit_weight = models.DecimalField("效益指标分值", max_digits=5, decimal_places=2, default=Decimal("30"))
-    satisfaction_weight = models.DecimalField("满意度指标分值", max_digits=5, decimal_places=2, default=Decimal("10"))
     over_achievement_ratio = models.DecimalField(
         "超额完成标记比例", max_digits=4, decimal_places=2, default=Decimal("1.30"),
         validators=[MinValueValidator(Decimal("1"))],
@@ -35,13 +32,6 @@ class ScoringRuleSet(models.Model):
     def to_rules(self) -> scoring.RuleSet:
         return scoring.RuleSet(
             name=self.name,
-            funding_weight=self.funding_weight,
-            level1_weights=(
-                (scoring.LEVEL1_OUTPUT, self.output_weight),
-                (scoring.LEVEL1_BENEFIT, self.benefit_weight),
-                (scoring.LEVEL1_SATISFACTION, self.satisfaction_weight),
-            ),
-            total_weight=self.funding_weight + self.output_weight + self.benefit_weight + self.satisfaction_weight,
             over_achievement_ratio=self.over_achievement_ratio,
             low_rate_threshold=self.low_rate_threshold,
             grade_thresholds=(("优", self.grade_excellent), ("良", self.grade_good), ("中", self.grade_fair)),

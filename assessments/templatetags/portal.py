@@ -1,8 +1,28 @@
 from django import template
 
-from .. import scoring
+from .. import columns, scoring
 
 register = template.Library()
+
+
+@register.filter
+def amount(value):
+    """An amount in 万元 as typed: two to four decimals ("36.00", "12.345"); blank for None."""
+    return columns.amount_text(value) if value is not None and value != "" else ""
+
+
+@register.filter
+def funding_cell(line, column):
+    """The `columns.Cell` of a funding row under a template column (分值/得分 "－" where the row
+    carries no 分值)."""
+    if column.key in ("weight", "score") and not line.carries_weight:
+        return columns.Cell("－", "num", None, "text")
+    return columns.cell(line, column, "funding")
+
+
+@register.filter
+def indicator_cell(line, column):
+    return columns.cell(line, column, "indicators")
 
 
 @register.filter

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from assessments import bulk, exporting, workflow
+from assessments import bulk, exporting, table_templates, workflow
 from assessments.forms import EntryForm
 from assessments.models import (
     Assessment,
@@ -32,6 +32,7 @@ from assessments.models import (
     Indicator,
     ReportSection,
     ReviewerAssignment,
+    TableTemplate,
 )
 from assessments.readmodel import with_content
 from assessments.services import create_assessment, refresh_scores
@@ -244,6 +245,13 @@ MATRIX = {
                                           "→/assessments/review/bulk/", "→/assessments/review/bulk/")},
     # Only whoever asked for a ZIP may download it.
     ("assessments:bulk_download", "bulk"): {"GET": (LOGIN, 403, 403, 200, 404, 404)},
+    # 表样管理 (issue 11): administrators (staff with change_tabletemplate) only.
+    ("assessments:templates", None): {"GET": (LOGIN, 403, 403, 403, 403, 200),
+                                      "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/")},
+    ("assessments:template_edit", "template_copy"): {"GET": (LOGIN, 403, 403, 403, 403, 200),
+                                                     "POST": (LOGIN, 403, 403, 403, 403, 400)},
+    ("assessments:template_version", "template_v1"): {"GET": (LOGIN, 403, 403, 403, 403, 200)},
+    ("assessments:template_xlsx", "template_v1"): {"GET": (LOGIN, 403, 403, 403, 403, 200)},
     # Public pages: anyone, no session; GET and HEAD only.
     ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
@@ -271,6 +279,7 @@ MATRIX = {
     ("admin:assessments_membership_changelist", None): {"GET": ADMIN_MODEL_ONLY},
     ("admin:assessments_scoringruleset_changelist", None): {"GET": ADMIN_MODEL_ONLY},
     ("admin:assessments_round_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:assessments_tabletemplate_changelist", None): {"GET": ADMIN_MODEL_ONLY},
     ("admin:assessments_assessment_changelist", None): {"GET": ADMIN_MODEL_ONLY},
     ("admin:assessments_snapshot_changelist", None): {"GET": ADMIN_MODEL_ONLY},
     ("admin:assessments_review_changelist", None): {"GET": ADMIN_MODEL_ONLY},
@@ -293,6 +302,7 @@ POST_DATA = {
     "assessments:review": lambda world: {"action": "start_review"},
     "assessments:bulk": lambda world: {"round": world.round.pk},
     "login": lambda world: {"username": "alice", "password": "not-the-password"},
+    "assessments:templates": lambda world: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
 
 
@@ -360,6 +370,9 @@ def world(cast, unit_a, round_2020):
     bulk.build(job.pk)
     objects["bulk"] = job
     objects["import_token"] = SimpleNamespace(pk="no-such-preview")  # 从Excel导入: tokens live in sessions
+    department = TableTemplate.objects.get(code="department")
+    objects["template_copy"] = table_templates.clone(department, code="department-copy", name="部门表（复制）")
+    objects["template_v1"] = SimpleNamespace(pk=department.pk, url_args=[department.pk, 1])
     return World(cast, round_2020, objects)
 
 
@@ -376,7 +389,9 @@ def expected_location(expected: str, path: str, obj) -> str:
 
 
 def url_of(name, obj):
-    return reverse(name, args=[obj.pk]) if obj is not None else reverse(name)
+    if obj is None:
+        return reverse(name)
+    return reverse(name, args=getattr(obj, "url_args", None) or [obj.pk])
 
 
 URL_NAMES = list(dict.fromkeys(name for name, _ in MATRIX))

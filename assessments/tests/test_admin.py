@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from assessments.models import ReviewerAssignment, Round
+from assessments.models import ReviewerAssignment, Round, TableTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -40,13 +40,23 @@ def test_admin_assigns_a_unit_to_a_reviewer(admin_client, unit_a, reviewer):
     ]
 
 
-def test_admin_opens_a_round(admin_client):
+def test_admin_opens_a_round_and_assigns_its_project_template(admin_client):
+    provincial = TableTemplate.objects.get(code="provincial-project")
     response = admin_client.post(
         reverse("admin:assessments_round_add"),
-        {"year": "2024", "title": "2024年度绩效自评", "deadline": "2025-03-31", "is_open": "on"},
+        {
+            "year": "2024", "title": "2024年度绩效自评", "deadline": "2025-03-31", "is_open": "on",
+            "template_assignments-TOTAL_FORMS": "1", "template_assignments-INITIAL_FORMS": "0",
+            "template_assignments-0-kind": "project", "template_assignments-0-region": "",
+            "template_assignments-0-template": str(provincial.pk),
+        },
     )
     assert response.status_code == 302
-    assert Round.objects.get().title == "2024年度绩效自评"
+    round_ = Round.objects.get()
+    assert round_.title == "2024年度绩效自评"
+    assert list(round_.template_assignments.values_list("kind", "region", "template__code")) == [
+        ("project", None, "provincial-project")
+    ]
 
 
 def test_assessment_content_is_read_only_in_admin(admin_client, department):

@@ -27,6 +27,7 @@ from assessments.models import (
     StructureRow,
     Unit,
 )
+from assessments.table_templates import builtin_version
 from assessments.views import entry, review
 
 from .helpers import detail_url, edit_url, fill_seed_004, form_data
@@ -51,7 +52,8 @@ def money(value):
 def demo_view(spec, *, structure=None, sections=None, expenses=None, funding=None):
     """The read model of a demo assessment, in memory, with optional changes to its rows."""
     assessment = Assessment(
-        kind=spec["kind"], layout=spec["layout"], round=Round(year=spec["year"]), unit=Unit(name=spec["unit"])
+        kind=spec["kind"], template_version=builtin_version(spec["layout"]), round=Round(year=spec["year"]),
+        unit=Unit(name=spec["unit"]),
     )
     structure_rows = {row["item"]: dict(row) for row in spec["structure"]}
     for item, values in (structure or {}).items():

@@ -66,7 +66,7 @@ def test_public_json_of_seed_004(client, demo):
     assert {k: total[k] for k in ("source", "budget", "actual", "rate", "weight", "score")} == {
         "source": "total", "budget": "10949.23", "actual": "10584.29", "rate": "96.67", "weight": "10.00", "score": "9.67",
     }
-    assert doc["structure"][0] == {"item": "basic", "budget": None, "actual": "1379.15"}
+    assert doc["structure"][0] == {"item": "basic", "label": "（1）基本支出", "budget": None, "actual": "1379.15"}
     assert len(doc["indicators"]) == 13
     assert doc["indicators"][0]["weight"] == "5.00" and doc["indicators"][0]["score"] == "5.00"
     assert doc["indicators"][0]["review_score"] == "5.00"

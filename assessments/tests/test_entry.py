@@ -33,7 +33,7 @@ def test_seed_004_typed_in_scores_99_67(alice_client, department):
     assert department.self_total == Decimal("99.67")
     assert department.self_grade == "优"
     assert department.indicators.count() == 13
-    total = department.funding_rows.get(source=FundingRow.Source.TOTAL)
+    total = department.funding_rows.get(source=FundingRow.TOTAL)
     assert (total.budget, total.actual) == (Decimal("10949.23"), Decimal("10584.29"))
 
     page = alice_client.get(detail_url(department))
@@ -66,9 +66,11 @@ def test_seed_004_submit_records_transition_and_snapshot(alice_client, alice, de
     assert snapshot.data["total_score"] == "99.67"
     assert snapshot.data["grade"] == "优"
     assert snapshot.data["funding"][0] == {
-        "source": "total", "initial_budget": None, "budget": "10949.23", "actual": "10584.29",
-        "rate": "96.67", "weight": "10.00", "score": "9.67", "reason": "",
+        "source": "total", "label": "合计", "initial_budget": None, "budget": "10949.23", "actual": "10584.29",
+        "rate": "96.67", "weight": "10.00", "score": "9.67", "suggested_score": "9.67", "score_entered": None,
+        "reason": "", "extra": {},
     }
+    assert snapshot.data["template"] == {"code": "department", "name": "部门整体支出绩效自评表", "version": 1}
     assert len(snapshot.data["indicators"]) == 13
 
 
@@ -176,7 +178,7 @@ def test_qualitative_score_outside_band_is_refused(alice_client, department):
     [
         ("funding-0-actual", "一万元", "请输入数字金额（单位：万元），例如 36 或 30.64。"),
         ("funding-0-actual", "-5", "金额不能为负数。"),
-        ("funding-0-actual", "1.234", "金额最多保留两位小数。"),
+        ("funding-0-actual", "1.23456", "金额最多保留四位小数（万元，精确到元）。"),
         # 10 MB of UTF-8 text (3 bytes a character)
         ("sections-3-body", "长" * (10 * 1024 * 1024 // 3), "内容过长：最多 50000 字，当前 3495253 字。"),
     ],
@@ -207,7 +209,8 @@ def test_funding_error_names_table_row_and_field(alice_client, department):
 
     response = alice_client.post(edit_url(department), data)
 
-    assert "资金情况合计「全年执行数」：请输入数字金额（单位：万元），例如 36 或 30.64。" in response.context["errors"]
+    # The table is named as the 表样 names it (部门整体支出表: 整体资金（万元）).
+    assert "整体资金合计「全年执行数」：请输入数字金额（单位：万元），例如 36 或 30.64。" in response.context["errors"]
     assert 'value="abc"' in response.content.decode()
 
 
@@ -219,15 +222,26 @@ def test_amount_pasted_from_excel_is_normalised(alice_client, department):
     assert department.funding_rows.get(source="total").budget == Decimal("10949.23")
 
 
-def test_level2_must_belong_to_level1(alice_client, department):
+def test_level2_outside_its_level1_suggestions_is_kept_with_a_warning(alice_client, department):
+    """二级 is an open list (the 表样 only suggests): a value written otherwise is kept, and the
+    officer is told; 一级 must be one of the template's."""
     data = set_indicators(form_data(alice_client.get(edit_url(department))), [
         ("效益指标", "数量指标", "错配", "≥1次", "1次", "5"),
     ])
 
     response = alice_client.post(edit_url(department), data)
 
+    assert response.status_code == 302
+    assert Indicator.objects.get(assessment=department).level2 == "数量指标"
+    page = alice_client.get(edit_url(department)).content.decode()
+    assert "第1行「错配」：二级指标“数量指标”不在本表样对“效益指标”的建议中（经济效益指标、社会效益指标、生态效益指标、可持续影响指标），已按原文保留" in page
+
+    data = set_indicators(form_data(alice_client.get(edit_url(department))), [
+        ("效果指标", "数量指标", "错配", "≥1次", "1次", "5"),
+    ])
+    response = alice_client.post(edit_url(department), data)
     assert response.status_code == 400
-    assert "绩效指标第1行「二级指标」：二级指标“数量指标”不属于一级指标“效益指标”。" in response.context["errors"]
+    assert "绩效指标第2行「一级指标」：一级指标“效果指标”不是本表样的一级指标。" in response.context["errors"]
 
 
 def test_rows_can_be_reordered_and_deleted_without_javascript(alice_client, department):

@@ -12,11 +12,12 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from assessments import demo, readmodel, scoring
+from assessments import builtin_templates, demo, readmodel, scoring
 from assessments.exports import public, xlsx
 from assessments.importing import parser, safety
 from assessments.models import Assessment, Indicator, Round
 from assessments.tests.conftest import make_officer
+from assessments.tests.test_templates import same_record
 from assessments.views import imports
 
 NANYUE = "中共衡阳市南岳区委政法委员会"
@@ -58,16 +59,12 @@ def comparable(data: dict) -> dict:
     (seed 002 stores a 年初预算 379.04 on a department table, whose form and export have no such
     column). An empty report section and one reading "无" are the same on the form and in the
     export (both print "无"), so "无" counts as empty."""
-    data = copy.deepcopy(data)
-    data.pop("id")
-    columns = set(readmodel.layout_for(data["layout"]).columns)
+    data = same_record(copy.deepcopy(data))
+    columns = set(builtin_templates.BY_CODE[data["layout"]].funding_keys)
     for row in data["funding"]:
         for name in ("initial_budget", "budget"):
             if name not in columns:
                 row[name] = None
-    for row in data["indicators"]:
-        row.pop("key", None)
-        row.pop("lineage", None)
     for section in data["report"]:
         if section["body"].strip() == "无":
             section["body"] = ""
@@ -221,10 +218,12 @@ def test_seed_001_workbook_is_understood_cell_by_cell():
         "project_name": "综治、平安建设经费", "project_leader": "刘雄", "leader_phone": "13875709408",
         "supervisor_name": "", "implementer": "中共南岳区委政法委员会",
     }
+    # Amounts as written in the cells (36, 9.80), 得分 only on the row that carries 分值.
     assert parsed.funding == {
-        "total": {"initial_budget": "36.00", "budget": None, "actual": "30.64", "reason": "单位用其它资金弥补该项经费支出"},
-        "fiscal": {"initial_budget": "36.00", "budget": None, "actual": "9.80", "reason": "本年财政实拨支出金额"},
-        "other": {"initial_budget": None, "budget": None, "actual": "10.00", "reason": ""},
+        "total": {"initial_budget": "36", "budget": None, "actual": "30.64", "reason": "单位用其它资金弥补该项经费支出",
+                  "score": None, "extra": {}},
+        "fiscal": {"initial_budget": "36", "budget": None, "actual": "9.80", "reason": "本年财政实拨支出金额", "score": None, "extra": {}},
+        "other": {"initial_budget": None, "budget": None, "actual": "10", "reason": "", "score": None, "extra": {}},
     }
     assert parsed.goals == [{
         "target": "深化平安建设，维护国家安全和社会大局稳定；\n聚焦平安南岳建设，着力提升人民群众安全感。",
@@ -247,6 +246,8 @@ def test_seed_001_workbook_is_understood_cell_by_cell():
         ("Sheet1", "A23", "注：本表金额单位为万元。", parser.NOTE_OUTSIDE),
         ("Sheet1", "A24", "填表人：刘雄", parser.NOTE_OUTSIDE),
     ]
+    # Nothing changed without a note: the 二级 written "社会效益" is recorded as the template writes it.
+    assert parsed.notes == ["Sheet1!C18：二级指标“社会效益”按本表样的写法记为“社会效益指标”"]
 
 
 def test_seed_001_workbook_becomes_a_draft_with_exact_values(db, client, alice, unit_a):
@@ -258,8 +259,9 @@ def test_seed_001_workbook_becomes_a_draft_with_exact_values(db, client, alice, 
     assert data["title"] == "2022年度综治、平安建设经费绩效自评"
     assert data["header"]["leader_phone"] == "13875709408"
     assert data["funding"][0] == {
-        "source": "total", "initial_budget": "36.00", "budget": None, "actual": "30.64", "rate": "85.11",
-        "weight": None, "score": None, "reason": "单位用其它资金弥补该项经费支出",
+        "source": "total", "label": "合计", "initial_budget": "36.00", "budget": None, "actual": "30.64", "rate": "85.11",
+        "weight": None, "score": None, "suggested_score": None, "score_entered": None,
+        "reason": "单位用其它资金弥补该项经费支出", "extra": {},
     }
     assert [(i["name"], i["outcome"]) for i in data["indicators"]][:2] == [
         ("公众安全感民意调查", "achieved"), ("“平安县市区”工作考评", "achieved"),
@@ -339,9 +341,9 @@ def test_seed_004_workbook_is_understood():
         "staff_quota": None, "staff_actual": 21,
     }
     assert parsed.funding == {
-        "total": {"initial_budget": None, "budget": "10949.23", "actual": "10584.29", "reason": ""},
-        "fiscal": {"initial_budget": None, "budget": "10949.23", "actual": "10584.29", "reason": ""},
-        "other": {"initial_budget": None, "budget": "0.00", "actual": "0.00", "reason": ""},
+        "total": {"initial_budget": None, "budget": "10949.23", "actual": "10584.29", "reason": "", "score": "9.67", "extra": {}},
+        "fiscal": {"initial_budget": None, "budget": "10949.23", "actual": "10584.29", "reason": "", "score": None, "extra": {}},
+        "other": {"initial_budget": None, "budget": "0.00", "actual": "0.00", "reason": "", "score": None, "extra": {}},
     }
     assert parsed.structure == {
         "basic": {"budget": None, "actual": "1379.15"},
@@ -452,8 +454,12 @@ def test_national_workbook_is_understood(db, client, alice, unit_a):
     parsed = parser.parse_workbook(to_bytes(national_workbook()))
     assert (parsed.kind, parsed.layout, parsed.year) == ("project", "national", 2024)
     assert parsed.level1_weights == {"产出指标": "50.00", "效益指标": "30.00", "满意度指标": "10.00"}
-    assert parsed.funding["total"] == {"initial_budget": "67.00", "budget": "67.00", "actual": "56.18", "reason": ""}
-    assert parsed.funding["carryover"] == {"initial_budget": None, "budget": None, "actual": None, "reason": ""}
+    assert parsed.funding["total"] == {
+        "initial_budget": "67", "budget": "67.00", "actual": "56.18", "reason": "", "score": "8.39", "extra": {},
+    }
+    assert parsed.funding["carryover"] == {
+        "initial_budget": None, "budget": None, "actual": None, "reason": "", "score": None, "extra": {},
+    }
     assert [i["level1"] for i in parsed.indicators] == ["产出指标"] * 3 + ["效益指标"] * 2 + ["满意度指标"]
     assert [(u.cell, u.reason) for u in parsed.unmapped] == [("A21", parser.NOTE_OUTSIDE)]
 
@@ -602,7 +608,7 @@ def test_upload_errors_name_the_field_and_keep_the_choices(db, client, alice, un
     client.force_login(alice)
     response = upload(client, to_bytes(seed_001_workbook()), layout="department", round=str(round_2020.pk))
     assert response.status_code == 400
-    assert response.context["form"].errors == {"layout": ["所选表样与文件不符：文件是“项目支出绩效自评表（年初预算 / 实际投入）”。"]}
+    assert response.context["form"].errors == {"layout": ["所选表样与文件不符：文件是项目支出绩效自评表。"]}
     assert response.context["form"]["round"].value() == str(round_2020.pk)
     # No open round for the sheet's year (2022) and none chosen.
     response = upload(client, to_bytes(seed_001_workbook()))
@@ -628,9 +634,10 @@ def test_invalid_rows_show_the_entry_form_errors_and_nothing_is_saved(db, client
     client.force_login(alice)
     response = upload(client, to_bytes(wb))
     preview = client.get(response["Location"])
-    errors = ["绩效指标第4行「一级指标」：一级指标不在可选范围内。", "绩效指标第4行「二级指标」：二级指标不在可选范围内。"]
+    # 一级 must be the template's; a 二级 of another 一级 is kept as written (only suggested).
+    errors = ["绩效指标第4行「一级指标」：一级指标“效果指标”不是本表样的一级指标。"]
     assert preview.context["errors"] == errors
-    assert ("B19", "一级指标“效果指标”不在可选范围内（产出、效益、满意度、成本指标）") in [
+    assert ("B19", "一级指标“效果指标”不是本表样的一级指标（产出指标、效益指标、满意度指标、成本指标）") in [
         (u.cell, u.reason) for u in preview.context["unmapped"]
     ]
     before = counts()
@@ -668,8 +675,9 @@ def test_replace_refuses_a_file_of_another_layout(db, client, alice, department)
     client.force_login(alice)
     response = upload(client, to_bytes(seed_001_workbook()), url=reverse("assessments:import_replace", kwargs={"pk": department.pk}))
     preview = client.get(response["Location"])
+    # The file is read by the draft's own 表样; a project table (项目名称 …) cannot replace a department draft.
     assert preview.context["errors"] == [
-        "文件是“项目支出绩效自评表（年初预算 / 实际投入）”，当前草稿是“部门整体支出绩效自评表”，表样不同，不能替换；请用“从Excel导入”新建。"
+        "文件是项目支出绩效自评表，当前草稿是“部门整体支出绩效自评表”，类型不同，不能替换；请用“从Excel导入”新建。"
     ]
 
 
@@ -802,7 +810,7 @@ def test_hidden_sheet_and_cover_sheet_are_skipped_with_a_word():
     hidden.sheet_state = "hidden"
     parsed = parser.parse_workbook(to_bytes(wb))
     assert len(parsed.indicators) == 8
-    assert parsed.notes == ["已跳过隐藏的工作表“数据”。"]
+    assert parsed.notes == ["Sheet1!C18：二级指标“社会效益”按本表样的写法记为“社会效益指标”", "已跳过隐藏的工作表“数据”。"]
     assert [(u.sheet, u.cell, u.reason) for u in parsed.unmapped][:1] == [("封面", "A1", "此工作表中没有可识别的自评表")]
 
 
@@ -880,8 +888,9 @@ def test_round_trip_of_scored_rows_with_entered_outcomes(db, alice, unit_a, roun
 
 
 @pytest.mark.parametrize("value,expected", [
-    (36, ("36.00", "")), (30.64, ("30.64", "")), (30.639999999, ("30.64", "")), ("1,234.5", ("1234.50", "")),
-    ("１２３４．５万元", ("1234.50", "")), ("36 万", ("36.00", "")), ("10949.23\u3000", ("10949.23", "")),
+    # As written: more than four decimals are rounded (with a note) by the sheet reader, not here.
+    (36, ("36", "")), (30.64, ("30.64", "")), (30.639999999, ("30.639999999", "")), ("1,234.5", ("1234.5", "")),
+    ("１２３４．５万元", ("1234.5", "")), ("36 万", ("36", "")), ("10949.23\u3000", ("10949.23", "")),
     ("—", (None, "")), ("-", (None, "")), ("/", (None, "")), ("无", (None, "")), (None, (None, "")),
     ("12元", (None, "金额单位是“元”，表格金额应以万元填写")), ("约36", (None, "无法识别为金额（应为数字，单位万元）")),
     (-5, (None, "金额不能为负数")),

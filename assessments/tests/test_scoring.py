@@ -145,8 +145,11 @@ def test_taxonomy_matches_design():
 
 
 def test_default_rules():
-    rules = scoring.DEFAULT_RULES
-    assert rules.funding_weight + sum(w for _, w in rules.level1_weights) == rules.total_weight == D("100")
+    table = scoring.DEFAULT_TABLE
+    assert scoring.DEFAULT_FUNDING_WEIGHT + sum(w for _, w, _ in table.level1_groups) == scoring.table_total_weight() == D("100")
+    assert [(name, members) for name, _, members in table.level1_groups] == [
+        (OUTPUT, (OUTPUT, "成本指标")), (BENEFIT, (BENEFIT,)), (SATISFACTION, (SATISFACTION,)),
+    ]
     assert scoring.OPERATOR_SYMBOLS == {GE: "≥", GT: "＞", EQ: "＝", LT: "＜", LE: "≤"}
     for word in ("达成预期指标", "效果明显", "有所帮助", "有所推升", "满意", "符合相关规定"):
         assert word in scoring.ACHIEVED_WORDS
@@ -747,19 +750,26 @@ def test_assess_problem_order_funding_indicators_weights():
 
 
 def test_custom_rule_set():
+    # Thresholds belong to the round (RuleSet), weights to the table template (TableRules).
     rules = RuleSet(
         name="某省规则",
-        funding_weight=D("20"),
-        level1_weights=((OUTPUT, D("40")), (BENEFIT, D("30")), (SATISFACTION, D("10"))),
         over_achievement_ratio=D("1.20"),
         low_rate_threshold=D("0.95"),
         grade_thresholds=(("优", D("95")), ("良", D("85")), ("中", D("60"))),
     )
-    funding = score_funding(FundingInput(budget=D("100"), actual=D("94")), rules)
+    table = scoring.TableRules(
+        level1_groups=((OUTPUT, D("40"), (OUTPUT,)), (BENEFIT, D("30"), (BENEFIT,)), (SATISFACTION, D("10"), (SATISFACTION,))),
+    )
+    funding = score_funding(FundingInput(budget=D("100"), actual=D("94"), weight=D("20")), rules)
     assert (funding.score, funding.reason_required) == (D("18.80"), True)
     assert funding.problems[0].message == "预算执行率为94.00%，低于95%，请填写产生差异的原因"
     row = IndicatorInput(OUTPUT, "数量指标", "x", "≥100人", "120人", D("40"))
     assert score_indicator(row, rules).flags == [FLAG_OVER_ACHIEVEMENT]
-    assert spread_weights(weighted(OUTPUT, 0, 0), rules) == [D("20.00"), D("20.00")]
-    assert check_weights(weighted(OUTPUT, 20, 20) + weighted(BENEFIT, 30) + weighted(SATISFACTION, 10), rules) == []
+    assert spread_weights(weighted(OUTPUT, 0, 0), table) == [D("20.00"), D("20.00")]
+    rows = weighted(OUTPUT, 20, 20) + weighted(BENEFIT, 30) + weighted(SATISFACTION, 10)
+    assert check_weights(rows, table, D("20")) == []
+    rows = weighted(OUTPUT, 20, 25) + weighted(BENEFIT, 30) + weighted(SATISFACTION, 10)
+    assert [p.message for p in check_weights(rows, table, D("20"))] == [
+        "产出指标分值合计 45，应为 40", "分值合计 105（预算执行率 20 + 绩效指标 85），应为 100",
+    ]
     assert grade_for(D("94.99"), rules) == "良"

@@ -248,8 +248,12 @@ def test_review_totals_collect_every_row_problem():
         "第1行「指标1：坚持源头治理，防范风险，组织实施风险评估项目数量」：复核得分 6.00 应在 0.00–5.00 之间",
         "第10行「指标1：维护好企业的合法权益」：复核得分 8.00 低于自评得分 10.00，请填写复核说明",
     ]
-    # The refused row counts nothing; the row without a note still counts its score.
-    assert totals.total == D("99.67") - D("5.00") - D("2.00")
+    # The refused row has no review score, so there is no review total (nothing partial is
+    # given as a total); the row without a note still has its score.
+    assert totals.rows[0].score is None
+    assert totals.rows[9].score == D("8.00")
+    assert totals.total is None
+    assert totals.grade is None
 
 
 def simple_form():

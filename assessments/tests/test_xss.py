@@ -149,7 +149,7 @@ KNOWN_TAGS = {
     "th", "td", "footer", "script", "label", "textarea", "select", "option", "optgroup", "small", "strong", "em",
     "br", "section", "header", "dl", "dt", "dd", "ol", "details", "summary", "b", "i", "hr", "col", "colgroup",
     "fieldset", "legend", "abbr", "code", "pre", "sup", "sub", "mark", "aside", "article", "noscript",
-    "time", "progress", "kbd", "figure", "figcaption", "template",
+    "time", "progress", "kbd", "figure", "figcaption", "template", "datalist",
     # Inline SVG charts (includes/chart_*.html, issue 7); held to their own attributes below.
     "svg", "rect", "line", "text", "polyline", "circle",
 }

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import history, permissions, readmodel, reviewing, scoring, services, workflow
+from .. import history, permissions, readmodel, reviewing, scoring, services, table_templates, workflow
 from ..consistency import check as check_consistency
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..models import Assessment, Indicator, Round, Unit
@@ -61,17 +61,28 @@ def _due_rounds(units):
     ]
 
 
+def _offered(request, units):
+    """The templates offered on the 新建 page: per kind, the one the round assigns to the unit's
+    region, else every active one."""
+    rounds = list(Round.objects.filter(is_open=True).order_by("-year"))
+    chosen_round = next((r for r in rounds if str(r.pk) == (request.POST.get("round") or request.GET.get("round"))), None)
+    round_ = chosen_round or (rounds[0] if rounds else None)
+    offered = table_templates.offered_templates(round_, units[0])
+    return offered["department"] + offered["project"]
+
+
 def assessment_create(request):
     units = Unit.objects.filter(pk__in=permissions.officer_unit_ids(request.user)).order_by("id")
     if not units:
         return redirect("home")
+    templates = _offered(request, units)
     initial = {"layout": request.GET.get("layout", "department"), "round": request.GET.get("round")}
-    form = CreateForm(request.POST or None, units=units, initial=initial)
+    form = CreateForm(request.POST or None, units=units, templates=templates, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        layout = data["layout"]
-        kind = Assessment.Kind.DEPARTMENT if layout == "department" else Assessment.Kind.PROJECT
-        project_name = data["project_name"] if layout != "department" else ""
+        template = data["template"]
+        kind = template.kind
+        project_name = data["project_name"] if kind == Assessment.Kind.PROJECT else ""
         # The unit was validated against the officer's own units, so the carry-over can only
         # ever come from the officer's own unit (and the service checks that again).
         previous = None
@@ -82,8 +93,7 @@ def assessment_create(request):
         assessment = create_assessment(
             unit=data["unit"],
             round=data["round"],
-            kind=kind,
-            layout=layout,
+            template=template,
             project_name=project_name,
             user=request.user,
             carry_from=previous,
@@ -141,6 +151,8 @@ def _detail_context(request, view, **extra):
 
 def assessment_edit(request, pk):
     assessment = permissions.get_officer_assessment(request.user, pk, content=True)
+    if permissions.can_edit(request.user, assessment) and services.ensure_rows(assessment):
+        assessment = permissions.get_officer_assessment(request.user, pk, content=True)
     if not permissions.can_edit(request.user, assessment):
         message = f"该自评当前状态为“{assessment.get_state_display()}”，不能修改。"
         if assessment.state == Assessment.State.SUBMITTED:
@@ -163,7 +175,7 @@ def assessment_edit(request, pk):
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
         return _render_edit(request, entry, view, errors=entry.error_list(), status=400)
     try:
-        entry.save(_posted_version(request))
+        saved = entry.save(_posted_version(request))
     except StaleDraft:
         funding, indicators = entry.preview_rows()
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
@@ -177,7 +189,8 @@ def assessment_edit(request, pk):
     action = request.POST.get("action", "save")
     if action == "submit":
         try:
-            workflow.perform(request.user, assessment, "submit", request.POST.get("comment", ""))
+            # The read model the save just scored is what gets submitted: scored once.
+            workflow.perform(request.user, assessment, "submit", request.POST.get("comment", ""), view=saved)
         except workflow.SubmissionInvalid as exc:
             view = readmodel.load(assessment.pk)
             entry = EntryForm(view.assessment)
@@ -224,30 +237,40 @@ def _extra_rows(request, assessment):
 
 def _spread_default_weights(assessment):
     indicators = list(assessment.indicators.order_by("position", "id"))
-    weights = scoring.spread_weights([i.to_input() for i in indicators], assessment.round.rules)
+    weights = scoring.spread_weights([i.to_input() for i in indicators], assessment.table.table_rules)
     for indicator, weight in zip(indicators, weights, strict=True):
         indicator.weight = weight
     Indicator.objects.bulk_update(indicators, ["weight"])
     refresh_scores(assessment)
 
 
-def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None):
+def tables_context(entry, view) -> dict:
+    """What templates/assessments/entry/tables.html needs (the entry page and the 表样 preview)."""
     funding_lines = {line.source: line for line in view.funding}
-    returned_review, row_comments = _returned_review(entry.assessment)
     indicator_lines = dict(zip([f.prefix for f in live_forms(entry.indicators)], view.indicators, strict=False))
+    return {
+        "entry": entry,
+        "view": view,
+        "a": entry.assessment,
+        "table": entry.table,
+        "funding_pairs": [(f, funding_lines.get(f.instance.source)) for f in entry.funding.forms],
+        "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
+        "indicator_has_weight": "weight" in entry.table.indicator_keys,
+        "indicator_has_score": "score" in entry.table.indicator_keys,
+        "level2_lists": [(level.name, level.level2) for level in entry.table.level1],
+    }
+
+
+def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None):
+    returned_review, row_comments = _returned_review(entry.assessment)
     return render(
         request,
         "assessments/entry/edit.html",
         {
-            "entry": entry,
-            "view": view,
-            "a": entry.assessment,
+            **tables_context(entry, view),
             "consistency": check_consistency(view),
-            "layout": entry.layout,
             "errors": errors or [],
             "problems": problems or [],
-            "funding_pairs": [(f, funding_lines.get(f.instance.source)) for f in entry.funding.forms],
-            "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
             "returned_review": returned_review,
             "row_comments": row_comments,
             # After a conflict the saved version is shown beside what was typed; saving again is
@@ -275,25 +298,34 @@ def assessment_preview(request, pk):
             "funding": {
                 "rate": scoring.fmt(r.funding.rate),
                 "score": scoring.fmt(r.funding.score),
+                "suggested": scoring.fmt(r.funding.suggested),
                 "weight": scoring.fmt_weight(r.funding.weight),
                 "explanation": r.funding.explanation,
             },
+            "funding_rows": [
+                {"source": line.source, "rate": scoring.fmt(line.rate)} for line in view.funding
+            ],
             "indicators": [
                 {
                     "prefix": prefix,
                     "number": line.number,
                     "kind": line.result.kind,
                     "score": scoring.fmt(line.score),
+                    "suggested": scoring.fmt(line.suggested),
+                    "differs": line.result.differs,
                     "explanation": line.result.explanation,
                     "flags": line.result.flags,
                     "problems": [p.message for p in view.problems_by_row.get(line.number, [])],
+                    "warnings": [p.message for p in view.warnings_by_row.get(line.number, [])],
                 }
                 for prefix, line in zip(kept, view.indicators, strict=True)
             ],
             "total": scoring.fmt(r.total),
             "grade": r.grade or "",
+            "status": r.status,
             "weight_total": scoring.fmt_weight(r.weight_total),
             "problems": [p.message for p in r.problems],
+            "warnings": [p.message for p in r.warnings],
         }
     )
 

@@ -26,10 +26,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from .. import permissions, readmodel
-from ..forms import CreateForm
+from .. import permissions, readmodel, table_templates
 from ..importing import apply, parser, safety
-from ..models import Assessment, Round, Unit
+from ..models import Assessment, Round, TableTemplate, Unit
+from ..tablespec import KIND_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class CappedUploadHandler(FileUploadHandler):
 
 
 class UploadForm(forms.Form):
-    LAYOUT_CHOICES = [("", "自动识别")] + CreateForm.TYPE_CHOICES
+    LAYOUT_CHOICES = [("", "自动识别")]
 
     unit = forms.ModelChoiceField(label="预算单位", queryset=Unit.objects.none(), empty_label=None,
                                   widget=forms.Select(attrs={"class": "form-select"}))
@@ -100,6 +100,9 @@ class UploadForm(forms.Form):
                 del self.fields[name]
             return
         self.fields["unit"].queryset = units
+        self.fields["layout"].choices = self.LAYOUT_CHOICES + [
+            (t.code, t.name) for t in TableTemplate.objects.filter(active=True).order_by("kind", "id")
+        ]
         self.only_unit = units[0] if len(units) == 1 else None
         if self.only_unit is not None:
             self.fields["unit"].widget = forms.HiddenInput()
@@ -110,7 +113,19 @@ class UploadForm(forms.Form):
         return self.cleaned_data.get("unit") or self.only_unit
 
 
-def _read(request, form: UploadForm) -> parser.ParsedWorkbook | None:
+def _templates(form: UploadForm, target: Assessment | None):
+    """(templates to try, the one chosen): a draft being replaced is read by its own version; a
+    new import by the template the officer picked, else by whichever active one fits best."""
+    if target is not None:
+        return [], target.table
+    versions = {t.code: table_templates.latest_version(t.code) for t in TableTemplate.objects.filter(active=True).order_by("kind", "id")}
+    picked = form.cleaned_data.get("layout") if hasattr(form, "cleaned_data") else None
+    if picked and picked in versions:
+        return [], versions[picked].table
+    return [v.table for v in versions.values()], None
+
+
+def _read(request, form: UploadForm, target: Assessment | None = None) -> parser.ParsedWorkbook | None:
     """The parsed workbook, or None with the reason put on the form's file field."""
     if getattr(request, "import_upload_too_large", False):
         form.errors.pop("file", None)
@@ -125,7 +140,8 @@ def _read(request, form: UploadForm) -> parser.ParsedWorkbook | None:
     data = upload.read(safety.MAX_UPLOAD_BYTES + 1)
     try:
         safety.check_upload(data)
-        parsed = parser.parse_workbook(data)
+        templates, chosen = _templates(form, target)
+        parsed = parser.parse_workbook(data, templates, chosen)
         if len(json.dumps(parsed.to_dict(), ensure_ascii=False)) > MAX_PARSED_CHARS:
             form.add_error("file", TOO_MUCH)
             return None
@@ -142,8 +158,8 @@ def _choose(form: UploadForm, parsed: parser.ParsedWorkbook):
     """(unit, round, layout, project name) for a new draft, or None with errors on the form."""
     data = form.cleaned_data
     layout = data.get("layout") or parsed.layout
-    if apply.KIND_OF_LAYOUT[layout] != parsed.kind:
-        form.add_error("layout", f"所选表样与文件不符：文件是“{apply.LAYOUT_LABELS[parsed.layout]}”。")
+    if parsed.file_kind and apply.kind_of(layout) != parsed.file_kind:
+        form.add_error("layout", f"所选表样与文件不符：文件是{KIND_LABELS[parsed.file_kind]}绩效自评表。")
         return None
     round_ = data.get("round")
     if round_ is None:
@@ -243,7 +259,7 @@ def _import_replace(request, pk):
     if request.method != "POST":
         return render(request, "assessments/import/upload.html", {"form": UploadForm(target=assessment), "target": assessment})
     form = UploadForm(request.POST, request.FILES, target=assessment)
-    parsed = _read(request, form)
+    parsed = _read(request, form, target=assessment)
     if parsed is None:
         return render(request, "assessments/import/upload.html", {"form": form, "target": assessment}, status=400)
     token = _store(request, {
@@ -267,13 +283,15 @@ def _context(request, token: str, entry: dict) -> dict:
         unit = Unit.objects.select_related("region").get(pk=entry["unit"])
         round_ = Round.objects.select_related("rule_set").get(pk=entry["round"])
     layout = entry["layout"] if target is None else parsed.layout
-    if target is not None and target.layout != parsed.layout:
+    if target is not None and (target.layout != parsed.layout or (parsed.file_kind and parsed.file_kind != target.kind)):
         view = None
     else:
         base = readmodel.with_content(Assessment.objects).get(pk=target.pk) if target is not None else None
         a = apply.stub(unit, round_, parsed, layout, entry["project_name"], base=base)
         view = apply.preview_view(a, parsed, base=base)
-    _rows, score_notes = apply.resolve_indicators(parsed.indicators, round_.rules)
+    spec = table_templates.latest_version(layout).table if target is None else target.table
+    _rows, score_notes = apply.resolve_indicators(parsed.indicators, round_.rules, spec.table_rules)
+    _funding, funding_notes = apply.resolve_funding(parsed.funding, spec, round_.rules)
     return {
         "token": token,
         "entry": entry,
@@ -281,10 +299,10 @@ def _context(request, token: str, entry: dict) -> dict:
         "target": target,
         "unit": unit,
         "round": round_,
-        "layout_label": apply.LAYOUT_LABELS[layout],
+        "layout_label": apply.layout_label(layout),
         "view": view,
         "row_comments": {},
-        "notes": parsed.notes + apply.level1_notes(parsed) + score_notes
+        "notes": parsed.notes + apply.level1_notes(parsed) + funding_notes + score_notes
         + ([apply.CONFIDENTIAL_NOTE] if target is None and view is not None and apply.inherits_confidential(a) else []),
         "unmapped": parsed.unmapped,
         "can_replace": target is None or permissions.can_edit(request.user, target),

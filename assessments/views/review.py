@@ -206,7 +206,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
                 for line in review_view.lines
             ],
         )
-    changes = diff.compare(snapshots[1].data, snapshots[0].data) if len(snapshots) == 2 else None
+    changes = diff.compare(snapshots[1].data, snapshots[0].data, assessment.table) if len(snapshots) == 2 else None
     year_items = history.history(view)  # flags.compute below marks each item's own flags
     past = (
         Review.objects.filter(assessment=assessment)
@@ -233,6 +233,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "errors": errors or [],
         # Flags of the version shown (for a returned assessment: the submitted one, not the draft).
         "flag_list": [flags.FLAGS[c] for c in flags.compute(view, year_items)],
+        "score_differences": flags.score_differences(view),
         "year_history": history.with_history(year_items),
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),

@@ -48,17 +48,13 @@
     });
     const del = row.querySelector('input[type=checkbox][name$="-DELETE"]');
     if (del) del.addEventListener("change", () => row.classList.toggle("row-deleted", del.checked));
+    // 二级 suggestions follow the row's 一级 (any other 二级 may still be typed).
     const level1 = row.querySelector("select.level1");
-    const level2 = row.querySelector("select.level2");
+    const level2 = row.querySelector("input.level2");
     if (level1 && level2) {
       const sync = () => {
-        level2.querySelectorAll("optgroup").forEach((group) => {
-          const match = !level1.value || group.label === level1.value;
-          group.hidden = !match;
-          group.querySelectorAll("option").forEach((o) => { o.disabled = !match; });
-        });
-        const selected = level2.selectedOptions[0];
-        if (selected && selected.disabled) level2.value = "";
+        const list = form.querySelector(`datalist[data-level1="${CSS.escape(level1.value)}"]`);
+        if (list) level2.setAttribute("list", list.id); else level2.removeAttribute("list");
       };
       level1.addEventListener("change", sync);
       sync();
@@ -98,19 +94,30 @@
     setText("live-rate", result.funding.rate ? result.funding.rate + "%" : "—");
     setText("live-funding-rate", result.funding.rate ? result.funding.rate + "%" : "");
     setText("live-funding-weight", result.funding.weight);
-    setText("live-funding-score", result.funding.score);
+    setText("live-funding-score", result.funding.suggested);
     setText("live-funding-explain", result.funding.explanation);
     setText("live-total", result.total || "—");
     setText("live-grade", result.grade || "—");
     setText("live-weight-total", result.weight_total || "—");
-    if (status) status.textContent = result.total ? "得分已按当前填写内容计算（尚未保存）" : "未设分值：不计算得分";
+    if (status) {
+      status.textContent = result.total ? "得分已按当前填写内容计算（尚未保存）"
+        : result.status ? `${result.status}，总分和等级待全部计分后显示` : "未设分值：不计算得分";
+    }
+    (result.funding_rows || []).forEach((f) => {
+      const cell = form.querySelector(`tr.funding-row[data-source="${CSS.escape(f.source)}"] .live-row-rate`);
+      if (cell) cell.textContent = f.rate ? f.rate + "%" : "";
+    });
     const seen = new Set();
     result.indicators.forEach((r) => {
       const row = form.querySelector(`tr.indicator-row[data-prefix="${r.prefix}"]`);
       if (!row) return;
       seen.add(row);
       row.id = `indicator-${r.number}`;
-      row.querySelector(".live-score").textContent = r.score;
+      row.querySelector(".live-score").textContent = r.suggested;
+      const differs = row.querySelector(".live-differs");
+      if (differs) differs.textContent = r.differs ? "与规则计算不同" : "";
+      const warnings = row.querySelector(".live-warnings");
+      if (warnings) warnings.replaceChildren(...r.warnings.map((p) => { const d = document.createElement("div"); d.textContent = p; return d; }));
       const explain = row.querySelector(".live-explain");
       explain.textContent = r.explanation;
       explain.classList.toggle("bad", r.problems.length > 0);
@@ -122,6 +129,8 @@
         row.querySelector(".live-score").textContent = "";
         row.querySelector(".live-explain").textContent = "";
         row.querySelector(".live-problems").replaceChildren();
+        const warnings = row.querySelector(".live-warnings");
+        if (warnings) warnings.replaceChildren();
       }
     });
   }

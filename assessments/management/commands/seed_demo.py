@@ -26,7 +26,6 @@ from assessments.models import (
     Membership,
     ProjectExpense,
     Region,
-    ReportSection,
     Round,
     Unit,
 )
@@ -262,7 +261,7 @@ def fill(assessment: Assessment, spec: dict) -> None:
 
     sections = {section.key: section for section in assessment.report_sections.all()}
     for key, data in spec["sections"].items():
-        section = sections[ReportSection.Key(key)]
+        section = sections[key]
         section.title, section.body = data["title"], data["body"]
         section.save(update_fields=["title", "body"])
 
