@@ -6,13 +6,15 @@
 #   chromium        - browser driven by Playwright (never `playwright install`)
 #   fonts-noto-cjk  - without a CJK font every 汉字 renders as a box
 #   fontconfig      - provides fc-list, used by scripts/test.sh to check the font
+#   python3-venv    - venv for Debian's python3.11: scripts/image_steps.sh builds the image's
+#                     venv with it (an interpreter the image's non-root user can run)
 #
 # Does nothing (and needs no root) when everything is already present.
 # Otherwise must run as root: runs `apt-get update` once, then installs only
 # what is missing.
 set -euo pipefail
 
-PACKAGES=(postgresql redis-server chromium fonts-noto-cjk fontconfig)
+PACKAGES=(postgresql redis-server chromium fonts-noto-cjk fontconfig python3-venv)
 
 # Is a Debian package really installed (not just "config-files" left behind)?
 pkg_installed() {
@@ -26,6 +28,7 @@ pkg_command() {
         redis-server)   command -v redis-server >/dev/null && command -v redis-cli >/dev/null ;;
         chromium)       command -v chromium >/dev/null ;;
         fontconfig)     command -v fc-list >/dev/null ;;
+        python3-venv)   /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;;
         *)              true ;;
     esac
 }

@@ -11,6 +11,10 @@
 #                                 (as root with PostgreSQL up, and only without extra arguments)
 #   8. benchmark, tiny mode       bench/run.py --tiny: every measured path still works (~25 s;
 #                                 no timing is asserted; only without extra arguments)
+#   9. image build steps          bash scripts/image_steps.sh host: the Dockerfile's steps on this
+#                                 machine (hashed install from PyPI, collectstatic, non-root run;
+#                                 ~40 s; only without extra arguments). The compose stack itself
+#                                 runs in step 6 (assessments/tests/test_compose.py).
 #
 # Extra arguments go to both pytest runs (e.g. `-k dashboard -x`). Both runs always
 # execute; the script exits non-zero if either fails. pytest exit code 5 ("no tests
@@ -94,6 +98,16 @@ if [ "$#" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then
     else FAILED=1; SUMMARY+=("benchmark tiny: FAILED in $((SECONDS - t))s"); fi
 else
     SUMMARY+=("benchmark tiny: not run (needs PostgreSQL and no extra pytest arguments)")
+fi
+
+# -- 9. The image's build steps on the host (issue 12): no Docker engine here.
+if [ "$#" -eq 0 ]; then
+    say "=== image build steps: bash scripts/image_steps.sh host"
+    t=$SECONDS
+    if bash scripts/image_steps.sh host; then SUMMARY+=("image steps: PASSED in $((SECONDS - t))s")
+    else FAILED=1; SUMMARY+=("image steps: FAILED in $((SECONDS - t))s"); fi
+else
+    SUMMARY+=("image steps: not run (only without extra pytest arguments)")
 fi
 
 echo

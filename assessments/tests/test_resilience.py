@@ -24,10 +24,9 @@ from django.utils import timezone
 
 from assessments import exporting, workflow
 from assessments.models import Assessment, ExportJob, FundingRow, Indicator, Publication, Transition
-from assessments.tests.test_worker import approved_ready
+from assessments.tests.test_worker import approved_ready, dead_port
 
 ROOT = Path(__file__).resolve().parents[2]
-DEAD_BROKER = "redis://127.0.0.1:6392/0"  # nothing listens there
 KILL_BROKER_DB = 12  # a Redis database of its own (test_worker uses 15, the benchmark 13 and 14)
 RESTORE_DB = "portal_restore_test"
 
@@ -95,10 +94,18 @@ def test_healthz_database_down_is_503(client, monkeypatch):
     assert body == {"database": "error", "broker": "eager", "oldest_pending_export_seconds": None, "status": "degraded"}
 
 
+@pytest.fixture
+def dead_broker():
+    """A Redis URL on a port where nothing listens, picked at run time and held for the test."""
+    held = dead_port()
+    yield f"redis://127.0.0.1:{held.getsockname()[1]}/0"
+    held.close()
+
+
 @pytest.mark.django_db
 def test_broker_down_the_site_keeps_working(client, alice, reviewer, department, media_dir, producer_to,
-                                            django_capture_on_commit_callbacks):
-    producer_to(DEAD_BROKER)
+                                            django_capture_on_commit_callbacks, dead_broker):
+    producer_to(dead_broker)
     t0 = time.monotonic()
     status, body = healthz(client)
     assert time.monotonic() - t0 < 2  # a short timeout, never the default retries

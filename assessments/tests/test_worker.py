@@ -8,6 +8,7 @@ skipped; in CI the PostgreSQL run must execute them.
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,15 @@ def require_services():
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed")
         pytest.skip("redis-server is not installed")
+
+
+def dead_port() -> socket.socket:
+    """A port of 127.0.0.1 where nothing listens, picked at run time (never a fixed number that
+    another process may be using): the returned socket is bound but not listening, so connecting
+    is refused and no other process can take the port until the caller closes the socket."""
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(("127.0.0.1", 0))
+    return held
 
 
 def start_redis(port: int, tmp_path: Path) -> subprocess.Popen:
@@ -133,7 +143,8 @@ def test_approval_is_exported_by_a_real_worker(client, alice, reviewer, departme
 
 def test_broker_down_at_approval_then_back(client, alice, reviewer, department, media, producer_to, tmp_path):
     require_services()
-    port = 6391
+    held = dead_port()
+    port = held.getsockname()[1]
     broker = f"redis://127.0.0.1:{port}/0"
     producer_to(broker)  # nothing listens there yet
     approved_ready(alice, reviewer, department)
@@ -145,6 +156,7 @@ def test_broker_down_at_approval_then_back(client, alice, reviewer, department, 
     job = ExportJob.objects.get(assessment=department)
     assert (job.status, job.dispatched_at) == (ExportJob.Status.QUEUED, None)
 
+    held.close()  # the broker comes back on that port
     redis = start_redis(port, tmp_path)
     worker = start_worker(broker, media, tmp_path / "worker.log")
     try:
