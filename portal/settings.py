@@ -188,6 +188,11 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-exports": {"task": "assessments.tasks.dispatch_pending_exports", "schedule": 60.0},
 }
+# A running export beats every EXPORT_HEARTBEAT_SECONDS; one silent for EXPORT_STALE_SECONDS lost
+# its worker (SIGKILL, OOM killer): /healthz reports it and the sweep above sends it again, long
+# before the broker's one-hour visibility timeout would.
+EXPORT_HEARTBEAT_SECONDS = float(os.environ.get("PORTAL_EXPORT_HEARTBEAT_SECONDS", "15"))
+EXPORT_STALE_SECONDS = float(os.environ.get("PORTAL_EXPORT_STALE_SECONDS", "120"))
 
 # Console by default; SMTP when a host is configured.
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")
