@@ -156,7 +156,6 @@ COLUMNS_TOO_MANY = "{where}中的列格式定义过多（超过 {limit:,} 条）
 XML_TOO_COMPLEX = "文件内部结构过于复杂（“{part}”处累计超过 {limit:,} 个 XML 元素），疑似异常文件，已拒绝导入。"
 XML_DTD = "文件内部的“{part}”含有文档类型声明（DTD），Excel 工作簿不会包含这种内容，疑似异常文件，已拒绝导入。"
 
-_SKIP_PREFIXES = ("xl/media/",)  # images: openpyxl never parses them as XML
 _READ_CHUNK = 64 * 1024
 # openpyxl only knows the elements of this namespace: others cost it nothing.
 SHEET_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -254,7 +253,9 @@ def check_declared(data: bytes) -> None:
         sheets = _parts_of_sheets(archive)
         counts = _Counts()
         for info in archive.infolist():
-            if info.is_dir() or info.file_size == 0 or info.filename.startswith(_SKIP_PREFIXES):
+            # Every part, whatever its name: the relationships may put a sheet anywhere (even under
+            # xl/media/); an image fails expat at its first bytes.
+            if info.is_dir() or info.file_size == 0:
                 continue
             _check_part(archive, info, sheets.get(info.filename), counts)
 
@@ -318,8 +319,9 @@ def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | No
     try:
         with archive.open(info) as stream:
             chunk = stream.read(_READ_CHUNK)
-            if not chunk.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-                return  # not XML (printer settings, an embedded object): openpyxl does not parse it
+            # Every part is given to expat, which reads the encoding from a BOM or the declaration
+            # as ElementTree (openpyxl) does — UTF-16 included. What is not XML (printer settings, an
+            # embedded object) fails at its first bytes and is left alone: openpyxl cannot parse it either.
             parser.Parse(chunk, False)  # the root element first: the shared strings' own message
             if info.file_size > MAX_XML_PART_BYTES:
                 refuse(XML_PART_TOO_BIG, size=_megabytes(info.file_size), limit=_megabytes(MAX_XML_PART_BYTES))
@@ -327,6 +329,6 @@ def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | No
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
     except xml.parsers.expat.ExpatError:
-        return  # not well-formed: openpyxl stops at the same place, or never reads this part
+        return  # not XML, or not well-formed: openpyxl stops at the same place, or never reads this part
     except _READ_ERRORS:
         raise UploadRefused(CORRUPT) from None

@@ -25,14 +25,16 @@ CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 def workbook(sheet_body: str = '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>绩效自评</t></is></c></row></sheetData>',
              *, strings: str | None = None, strings_part: str = "xl/sharedStrings.xml", sheet_name: str = "自评表",
-             before_data: str = "", extra: dict[str, bytes] | None = None, compresslevel: int | None = None) -> bytes:
+             before_data: str = "", extra: dict[str, bytes] | None = None, compresslevel: int | None = None,
+             sheet_part: str = "xl/worksheets/sheet1.xml") -> bytes:
     """A one-sheet workbook: `sheet_body` is the sheet's XML after <sheetPr>/<dimension> (sheetData and
-    what follows it), `strings` the inner XML of <sst> (None: no shared strings part)."""
+    what follows it), `strings` the inner XML of <sst> (None: no shared strings part), `sheet_part`
+    where the sheet is stored (the relationships point there)."""
     overrides = [
         ("/xl/workbook.xml", f"{CT}.sheet.main+xml"),
-        ("/xl/worksheets/sheet1.xml", f"{CT}.worksheet+xml"),
+        (f"/{sheet_part}", f"{CT}.worksheet+xml"),
     ]
-    rels = [("rId1", f"{REL}/worksheet", "worksheets/sheet1.xml")]
+    rels = [("rId1", f"{REL}/worksheet", sheet_part.removeprefix("xl/"))]
     parts = {}
     if strings is not None:
         overrides.append((f"/{strings_part}", f"{CT}.sharedStrings+xml"))
@@ -59,7 +61,7 @@ def workbook(sheet_body: str = '<sheetData><row r="1"><c r="A1" t="inlineStr"><i
         + "".join(f'<Relationship Id="{i}" Type="{t}" Target="{target}"/>' for i, t, target in rels)
         + "</Relationships>"
     ).encode()
-    parts["xl/worksheets/sheet1.xml"] = (
+    parts[sheet_part] = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns="{MAIN}" xmlns:r="{REL}">{before_data}{sheet_body}</worksheet>'
     ).encode()
     parts.update(extra or {})
@@ -70,9 +72,9 @@ def workbook(sheet_body: str = '<sheetData><row r="1"><c r="A1" t="inlineStr"><i
     return out.getvalue()
 
 
-def merged_bomb(ref: str = "A1:Z100000") -> bytes:
+def merged_bomb(ref: str = "A1:Z100000", **options) -> bytes:
     return workbook('<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>绩效自评</t></is></c></row></sheetData>'
-                    f'<mergeCells count="1"><mergeCell ref="{ref}"/></mergeCells>')
+                    f'<mergeCells count="1"><mergeCell ref="{ref}"/></mergeCells>', **options)
 
 
 def many_merged_ranges(n: int, width: int = 10) -> bytes:

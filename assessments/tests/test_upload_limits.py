@@ -89,6 +89,9 @@ DECLARED = [
     ("merged-many-small", lambda: hostile.many_merged_ranges(301),
      f"{SHEET}中的合并单元格过大：到 A301:J301 为止合并区域累计 3,010 个单元格，超过 3,000 个的上限，"
      "不像是一份自评表，已拒绝导入。请检查该工作表的合并单元格。"),
+    ("merged-bomb-sheet-under-media", lambda: hostile.merged_bomb(sheet_part="xl/media/image1.xml"),
+     f"{SHEET}中的合并单元格过大：到 A1:Z100000 为止合并区域累计 2,600,000 个单元格，超过 3,000 个的上限，"
+     "不像是一份自评表，已拒绝导入。请检查该工作表的合并单元格。"),
     ("hyperlink-whole-sheet", hostile.hyperlink_bomb,
      f"{SHEET}中的超链接范围过大：到 A1:XFD1048576 为止累计 17,179,869,184 个单元格，超过 3,000 个的上限，"
      "不像是一份自评表，已拒绝导入。"),
@@ -127,6 +130,22 @@ def test_workbook_is_refused_by_what_it_declares(officer, no_openpyxl, name, mak
     assert Assessment.objects.count() == before
     assert officer.session.get(imports.SESSION_KEY, {}) == {}
     assert children() == []
+
+
+def utf16_merged_bomb() -> bytes:
+    """The merged-range bomb with its sheet in UTF-16 (ElementTree, and so openpyxl, reads it)."""
+    sheet = (f'<?xml version="1.0" encoding="UTF-16"?>\n<worksheet xmlns="{hostile.MAIN}"><sheetData/>'
+             '<mergeCells count="1"><mergeCell ref="A1:Z100000"/></mergeCells></worksheet>')
+    return hostile.workbook(extra={"xl/worksheets/sheet1.xml": sheet.encode("utf-16")})
+
+
+def test_a_sheet_in_utf16_is_read_too(no_openpyxl):
+    with pytest.raises(safety.UploadRefused, match="A1:Z100000"):
+        safety.check_declared(utf16_merged_bomb())
+
+
+def test_binary_parts_are_left_alone():
+    safety.check_declared(hostile.workbook(extra={"xl/printerSettings/printerSettings1.bin": os.urandom(6 * 1024 * 1024)}))
 
 
 def test_merged_bomb_is_refused_before_any_cell_is_built(no_openpyxl):
