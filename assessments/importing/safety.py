@@ -116,7 +116,7 @@ def check_upload(data: bytes) -> None:
 MAX_XML_PART_BYTES = 5 * 1024 * 1024  # any XML part, wherever the workbook puts it
 MAX_SHARED_STRINGS_BYTES = 1024 * 1024
 MAX_SHARED_STRINGS = 8_000
-MAX_CELLS = 4_000  # cells (and comments, which openpyxl attaches to a cell) in the whole workbook
+MAX_CELLS = 4_000  # cells, and the cells comments are attached to, in the whole workbook
 MAX_ROWS = 4_000
 MAX_COLUMN_RANGES = 1_000
 MAX_MERGED_CELLS = 3_000  # cells covered by merged ranges, whole workbook
@@ -162,7 +162,7 @@ SHEET_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 SHARED_STRINGS_PART = "xl/sharedStrings.xml"
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
 _LAST_COLUMN, _LAST_ROW = 16384, 1048576
-_REF_END = re.compile(r"^\$?([A-Za-z]{0,3})\$?([0-9]{0,7})$")
+_REF_END = re.compile(r"^\$?([A-Za-z]*)\$?([0-9]*)$")  # any length: openpyxl reads "A000001" as A1
 
 
 def _megabytes(n: int) -> str:
@@ -184,8 +184,11 @@ def area(ref: str) -> int:
         ends = [_REF_END.match(end) for end in piece.split(":")]
         if not 1 <= len(ends) <= 2 or not all(m and (m.group(1) or m.group(2)) for m in ends):
             continue
-        cols = [_column_number(m.group(1)) if m.group(1) else None for m in ends]
-        rows = [int(m.group(2)) if m.group(2) else None for m in ends]
+        try:
+            cols = [_column_number(m.group(1)) if m.group(1) else None for m in ends]
+            rows = [int(m.group(2)) if m.group(2) else None for m in ends]
+        except ValueError:  # more digits than int() reads: openpyxl cannot read it either
+            continue
         c1, c2 = cols[0] or 1, cols[-1] or _LAST_COLUMN
         r1, r2 = rows[0] or 1, rows[-1] or _LAST_ROW
         total += (abs(c2 - c1) + 1) * (abs(r2 - r1) + 1)
@@ -275,7 +278,8 @@ def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | No
         if namespace != SHEET_MAIN_NS:
             return
         if name in ("c", "comment"):
-            counts.cells += 1
+            # openpyxl attaches a comment to ws[ref]: a range ref creates every cell in it.
+            counts.cells += 1 if name == "c" else max(1, area(attrs.get("ref", "")))
             if counts.cells > MAX_CELLS:
                 refuse(CELLS_TOO_MANY, limit=MAX_CELLS)
         elif name == "row":

@@ -103,6 +103,14 @@ DECLARED = [
      "请删除无关的工作表后重新保存再上传。"),
     ("rows", lambda: hostile.rows_bomb(4001),
      f"{SHEET}中的行过多：整个工作簿超过 4,000 行，不像是一份自评表，已拒绝导入。请删除无关的工作表后重新保存再上传。"),
+    ("merged-bomb-zero-padded", lambda: hostile.merged_bomb("A0000000001:Z0000100000"),
+     f"{SHEET}中的合并单元格过大：到 A0000000001:Z0000100000 为止合并区域累计 2,600,000 个单元格，超过 3,000 个的上限，"
+     "不像是一份自评表，已拒绝导入。请检查该工作表的合并单元格。"),
+    ("comment-on-a-range", lambda: hostile.workbook(extra={"xl/comments1.xml": (
+        f'<comments xmlns="{hostile.MAIN}"><authors><author>x</author></authors><commentList>'
+        '<comment ref="A1:XFD1048576" authorId="0"><text><t>x</t></text></comment></commentList></comments>').encode()}),
+     "文件内部的“xl/comments1.xml”中的单元格过多：整个工作簿超过 4,000 个单元格，不像是一份自评表，已拒绝导入。"
+     "请删除无关的工作表后重新保存再上传。"),
     ("dtd", hostile.dtd_bomb,
      "文件内部的“xl/worksheets/sheet1.xml”含有文档类型声明（DTD），Excel 工作簿不会包含这种内容，疑似异常文件，已拒绝导入。"),
     ("shared-strings-47mb", sst47,
@@ -181,6 +189,7 @@ def test_limits_are_exact(make, limit):
 @pytest.mark.parametrize("ref,cells", [
     ("A1", 1), ("A1:Z100000", 2_600_000), ("$A$1:$B$2", 4), ("A1:B2 C3:D4", 8), ("Z9:A1", 234),
     ("A:A", 1_048_576), ("1:2", 32_768), ("A1:XFD1048576", 17_179_869_184), ("", 0), ("junk!", 0), ("A1:B2:C3", 0),
+    ("A0000000001:Z0000100000", 2_600_000), ("a1:b2", 4), ("B", 1_048_576), ("A1:A" + "9" * 5000, 0),
 ])
 def test_area_of_a_reference(ref, cells):
     assert safety.area(ref) == cells
