@@ -102,7 +102,8 @@ def markdown(results: dict) -> str:
             f"child process limited to {lim['cpu_s']} s of CPU, {lim['wall_s']:g} s on the clock and {lim['memory_mb']} MB "
             f"more memory, after the declared-size checks (≤ {lim['cells']:,} cells, ≤ {lim['merged_cells']:,} merged "
             f"cells, ≤ {lim['shared_strings']:,} shared strings in ≤ {_size(lim['shared_strings_bytes'])}). "
-            f"Peak memory of a parsing child: {u['child_peak_rss_mib']} MiB. Before issue 12 the 5 KB merged-range "
+            f"Peak resident memory of a parsing child (with the pages it shares with the worker): "
+            f"{u['child_peak_rss_mib']} MiB. Before issue 12 the 5 KB merged-range "
             "bomb cost a web worker 51.7 s and 886 MB, the 47 MB shared strings 16 s.",
             "",
             "| upload | size | status | time | worker CPU | child CPU | worker RSS kept | message |",

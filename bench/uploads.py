@@ -49,7 +49,7 @@ def cases() -> list[dict]:
     from assessments.tests.test_import import seed_004_workbook, to_bytes
 
     return [
-        {"name": "merged_bomb", "label": "合并单元格 A1:Z100000（5 KB 文件）", "data": hostile.merged_bomb()},
+        {"name": "merged_bomb", "label": "合并单元格 A1:Z100000（几 KB 的文件）", "data": hostile.merged_bomb()},
         {"name": "merged_whole_sheet", "label": "合并单元格 A1:XFD1048576", "data": hostile.merged_bomb("A1:XFD1048576")},
         {"name": "hyperlink_whole_sheet", "label": "超链接覆盖 A1:XFD1048576", "data": hostile.hyperlink_bomb()},
         {"name": "shared_strings_47mb", "label": "共享字符串表解压后 47 MB", "data": hostile.shared_strings_bomb(47)},
