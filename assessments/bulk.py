@@ -1,5 +1,7 @@
 """The ZIP of every published report of a round, for reviewers."""
 
+import re
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -8,6 +10,32 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Assessment, BulkExport
+
+# Characters that separate paths somewhere: / and \, their full-width and mathematical look-alikes
+# (Windows' "best fit" code-page conversion turns ／ and ＼ into / and \), and the characters Windows
+# forbids in a file name.
+_UNSAFE = set("/\\／＼∕⁄⧸⧹﹨:*?\"<>|")
+_DOTS = re.compile(r"\.{2,}")
+_RUNS = re.compile(r"_{2,}")
+MAX_COMPONENT = 60
+UNNAMED = "未命名"
+
+
+def safe_component(text: str) -> str:
+    """`text` as one path component: no separator, no control character, no "..", at most 60 characters.
+
+    zipfile normalises an entry name (``a/../../b`` becomes ``../b``), so a name built from user text
+    could leave the folder it is unzipped into; a single sanitised component never can.
+    """
+    chars = ["_" if c in _UNSAFE or unicodedata.category(c).startswith("C") else c for c in text]
+    cleaned = _RUNS.sub("_", _DOTS.sub("_", "".join(chars))).strip("._ ")
+    cleaned = cleaned[:MAX_COMPONENT].rstrip("._ ")
+    return cleaned or UNNAMED
+
+
+def entry_stem(a: Assessment) -> str:
+    """The id makes the name unique; the unit and the title only make it readable."""
+    return f"{a.pk:05d}-{safe_component(a.unit.short_name or a.unit.name)}-{safe_component(a.title)}"
 
 
 def request(round_, user) -> BulkExport:
@@ -33,11 +61,16 @@ def build(bulk_id: int) -> None:
     tmp = path.with_suffix(".part")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            names = set()
             for n, a in enumerate(published, start=1):
-                stem = f"{a.pk:05d}-{a.unit.short_name or a.unit.name}-{a.title}"
+                stem = entry_stem(a)
                 for field in ("xlsx", "json"):
                     stored = getattr(a.publication, field)
-                    archive.write(Path(settings.MEDIA_ROOT) / stored.name, f"{stem}.{field}")
+                    entry = f"{stem}.{field}"
+                    if entry in names or "/" in entry or "\\" in entry or ".." in entry:
+                        raise ValueError(f"unsafe or duplicate ZIP entry name {entry!r}")
+                    names.add(entry)
+                    archive.write(Path(settings.MEDIA_ROOT) / stored.name, entry)
                 BulkExport.objects.filter(pk=bulk_id).update(done=n)
         tmp.replace(path)
     except Exception as exc:

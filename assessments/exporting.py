@@ -4,6 +4,11 @@ Approval writes an `ExportJob` in its own transaction; after commit the job is s
 If the broker is unreachable the job simply stays queued and `dispatch_pending()` (a periodic
 task, also run on every later approval) sends it again. The task re-reads everything from the
 database, writes the files atomically, records them, then publishes through `workflow`.
+
+While a job runs it beats (`heartbeat_at`, from a thread of the worker). A worker killed as a whole
+(SIGKILL, the OOM killer) leaves its job RUNNING and its message unacknowledged until the broker's
+visibility timeout (an hour); a job whose beat is older than EXPORT_STALE_SECONDS is reported by
+/healthz and sent again by `dispatch_pending()` within minutes. Running a job twice is safe.
 """
 
 import hashlib
@@ -11,14 +16,16 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import audit
@@ -29,9 +36,6 @@ from .readmodel import with_content
 log = logging.getLogger(__name__)
 
 REDISPATCH_AFTER = timedelta(minutes=10)
-# A job RUNNING this long lost its worker and its message (e.g. Redis restarted without persistence):
-# longer than the broker's one-hour visibility timeout, after which Redis would have re-delivered it.
-STALE_RUNNING_AFTER = timedelta(minutes=75)
 PUBLIC_CACHE_GENERATION = "disclosure:generation"
 
 
@@ -67,21 +71,57 @@ def dispatch(job_id: int) -> bool:
     return True
 
 
-def dispatch_pending() -> int:
-    """Send every queued job never sent or sent long ago, and every job stuck RUNNING."""
-    now = timezone.now()
-    stale, dead = now - REDISPATCH_AFTER, now - STALE_RUNNING_AFTER
-    ids = list(
-        ExportJob.objects.filter(
-            Q(status=ExportJob.Status.QUEUED, dispatched_at__isnull=True)
-            | Q(status=ExportJob.Status.QUEUED, dispatched_at__lt=stale)
-            | (
-                Q(status=ExportJob.Status.RUNNING, started_at__lt=dead)
-                & (Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=dead))
-            )
-        ).values_list("pk", flat=True)
+def stale_running(now=None):
+    """RUNNING jobs whose worker stopped beating: it died with them (their message waits in the broker
+    for its visibility timeout). A job from before heartbeats existed counts from its start."""
+    now = now or timezone.now()
+    silent_since = now - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
+    return ExportJob.objects.filter(
+        Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since),
+        status=ExportJob.Status.RUNNING,
     )
+
+
+def dispatch_pending() -> int:
+    """Send every queued job never sent or sent long ago, and every running job whose worker died.
+
+    A dead worker's job is sent again at once, then (while no worker takes the new copy) every
+    REDISPATCH_AFTER, not on every sweep.
+    """
+    now = timezone.now()
+    stale = now - REDISPATCH_AFTER
+    queued = ExportJob.objects.filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale), status=ExportJob.Status.QUEUED
+    )
+    dead = stale_running(now).filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=F("started_at")) | Q(dispatched_at__lt=stale)
+    )
+    ids = sorted(set(queued.values_list("pk", flat=True)) | set(dead.values_list("pk", flat=True)))
     return sum(dispatch(pk) for pk in ids)
+
+
+@contextmanager
+def heartbeat(job_id: int):
+    """Beat for a running job from a thread of its own (the export itself blocks)."""
+    every = settings.EXPORT_HEARTBEAT_SECONDS
+    done = threading.Event()
+
+    def beat():
+        try:
+            while not done.wait(every):
+                ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.RUNNING).update(heartbeat_at=timezone.now())
+        except Exception as exc:  # a missed beat makes the job look stale: it is then run again, which is safe
+            log.warning("export job %s: heartbeat failed: %s", job_id, exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"export-heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def run(job_id: int) -> None:
@@ -91,14 +131,16 @@ def run(job_id: int) -> None:
     job = ExportJob.objects.select_related("assessment").get(pk=job_id)
     if job.status == ExportJob.Status.DONE:
         return
+    now = timezone.now()
     ExportJob.objects.filter(pk=job_id).update(
-        status=ExportJob.Status.RUNNING, attempts=job.attempts + 1, started_at=timezone.now(), error=""
+        status=ExportJob.Status.RUNNING, attempts=job.attempts + 1, started_at=now, heartbeat_at=now, error=""
     )
     assessment = job.assessment
-    write_files(assessment.pk)
-    assessment.refresh_from_db()
-    if assessment.state == Assessment.State.APPROVED:
-        workflow.publish(assessment)
+    with heartbeat(job_id):
+        write_files(assessment.pk)
+        assessment.refresh_from_db()
+        if assessment.state == Assessment.State.APPROVED:
+            workflow.publish(assessment)
     with transaction.atomic():
         ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.DONE, finished_at=timezone.now(), error="")
         audit.record(

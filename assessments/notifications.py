@@ -1,4 +1,10 @@
-"""E-mail to the people a transition concerns, sent only after the transaction commits."""
+"""E-mail to the people a transition concerns, sent by a Celery task queued after the transaction commits.
+
+The request that makes a transition never talks to the mail server: a slow or absent server cost
+the officer up to 10 s (the SMTP timeout) and a lost mail had no second try. The task
+(`tasks.send_notification`) retries with a growing delay; without a broker (the embedded default)
+it runs in-process once, after the commit, as before.
+"""
 
 import logging
 
@@ -38,7 +44,25 @@ def recipients(transition: Transition) -> list[str]:
 def after_transition(transition: Transition) -> None:
     """Queue the notification of a transition for when (and only if) it commits."""
     if transition.action in TEMPLATES:
-        transaction.on_commit(lambda: send(transition))
+        transaction.on_commit(lambda: queue(transition.pk))
+
+
+def queue(transition_id: int) -> None:
+    """Hand the mail to Celery. A broker outage must not turn a committed transition into an error page."""
+    from .tasks import send_notification
+
+    try:
+        send_notification.apply_async(args=[transition_id], retry=False)
+    except Exception as exc:  # kombu OperationalError, redis ConnectionError, OSError …
+        log.warning("notification for transition %s not queued, broker unavailable: %s", transition_id, exc)
+
+
+def deliver(transition_id: int) -> int:
+    """Send the mail of a transition (the task's body): the number sent. Mail server errors propagate."""
+    transition = Transition.objects.filter(pk=transition_id).select_related("assessment").first()
+    if transition is None or transition.action not in TEMPLATES:
+        return 0
+    return send(transition)
 
 
 def send(transition: Transition) -> int:
@@ -52,9 +76,4 @@ def send(transition: Transition) -> int:
     name = TEMPLATES[transition.action]
     subject = " ".join(render_to_string(f"{name}_subject.txt", context).split())
     body = render_to_string(f"{name}.txt", context)
-    try:
-        return send_mail(subject, body, None, to)
-    except OSError:
-        # The state change has committed; a mail server outage must not turn it into an error page.
-        log.exception("notification for transition %s not sent", transition.pk)
-        return 0
+    return send_mail(subject, body, None, to)

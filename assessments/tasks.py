@@ -1,10 +1,15 @@
 """Celery tasks: thin, take ids, re-read everything from the database."""
 
+import logging
+
 from celery import shared_task
 
-from . import bulk, exporting
+from . import bulk, exporting, notifications
+
+log = logging.getLogger(__name__)
 
 EXPORT_RETRIES = 5
+NOTIFY_RETRIES = 5
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=EXPORT_RETRIES)
@@ -35,3 +40,25 @@ def dispatch_pending_exports() -> int:
 @shared_task(bind=True, acks_late=True, max_retries=2)
 def build_bulk_zip(self, bulk_id: int) -> None:
     bulk.build(bulk_id)
+
+
+def notify_countdown(retries: int) -> int:
+    """Seconds before retry number `retries` + 1: 30 s, 1, 2, 4, 8 minutes (about 15 minutes in all)."""
+    return 30 * 2**retries
+
+
+@shared_task(bind=True, acks_late=True, max_retries=NOTIFY_RETRIES)
+def send_notification(self, transition_id: int) -> int:
+    """The e-mail of a transition. smtplib's errors and timeouts are OSErrors: those are retried."""
+    try:
+        return notifications.deliver(transition_id)
+    except OSError as exc:
+        # Without a broker the task runs inside the request: retrying there would hold the
+        # officer's page for every SMTP timeout, so the embedded mode tries once.
+        eager = self.app.conf.task_always_eager
+        if eager or self.request.retries >= self.max_retries:
+            attempts = 1 if eager else self.max_retries + 1
+            log.error("notification for transition %s not sent, attempt %s of %s failed: %s: %s",
+                      transition_id, self.request.retries + 1, attempts, type(exc).__name__, exc)
+            return 0
+        raise self.retry(exc=exc, countdown=notify_countdown(self.request.retries)) from exc

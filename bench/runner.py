@@ -26,7 +26,7 @@ from assessments.exports import public as public_export
 from assessments.exports import xlsx
 from assessments.models import Assessment, Indicator, Region, Round, Snapshot, Transition
 
-from . import config, exportfloor, population, report, throughput
+from . import config, exportfloor, population, report, throughput, uploads
 from .measure import (
     BenchError,
     Case,
@@ -41,7 +41,7 @@ from .measure import (
     summary,
 )
 
-GROUPS = ("dashboard", "entry", "public", "export", "throughput")
+GROUPS = ("dashboard", "entry", "public", "export", "upload", "throughput")
 
 
 def log(message: str) -> None:
@@ -301,6 +301,15 @@ class Run:
             self.cases[c.name] = c
         self.extra["export"] = record
 
+    # --- Uploads ----------------------------------------------------------------------------------
+
+    def upload(self) -> None:
+        """The worst uploads an officer can send: what each costs this process, the web worker."""
+        log("hostile uploads (从Excel导入) …")
+        client = Client()
+        client.force_login(self.officer)
+        self.extra["upload"] = uploads.run(client, self.current, 1 if self.tiny else min(self.reps, 5), log=log)
+
     def connection_setup(self) -> None:
         """What a new PostgreSQL connection costs (the portal runs with CONN_MAX_AGE=0 by default)."""
         import psycopg
@@ -406,6 +415,8 @@ def evaluate(run: Run) -> list[dict]:
         value = extra["export"]["ratio_floor"]
         targets.append({"id": "export:one", "what": "one export (xlsx + JSON) ≤ 1.5× a plain openpyxl script (same cells, named styles)",
                         "limit": "≤ 1.5×", "value": f"{value}×", "ratio": value, "met": value <= 1.5, "case": "export"})
+    if "upload" in extra:
+        targets += uploads.targets(extra["upload"])
     if "throughput" in extra:
         t = extra["throughput"]
         targets.append({"id": "export:throughput",
@@ -507,7 +518,8 @@ def run(args, *, reuse: bool, started: float) -> int:
         results["pages"] = bench_run.pages
         results["export"] = bench_run.extra.get("export")
         results["throughput"] = bench_run.extra.get("throughput")
-        results["extra"] = {k: v for k, v in bench_run.extra.items() if k not in ("export", "throughput")}
+        results["upload"] = bench_run.extra.get("upload")
+        results["extra"] = {k: v for k, v in bench_run.extra.items() if k not in ("export", "throughput", "upload")}
         targets = evaluate(bench_run)
         if args.profile:
             log("profiling the missed targets …")

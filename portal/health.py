@@ -1,12 +1,16 @@
-"""`/healthz`: is the database there, can the broker be reached, is an export waiting too long.
+"""`/healthz`: is the database there, can the broker be reached, is an export waiting too long,
+did an export lose its worker.
 
 No login and no session (a load balancer or a monitoring probe calls it), never cached.
 HTTP 200 whenever the database answers — with the broker down the portal keeps working (exports
 wait in the outbox) so the status is only "degraded" — and 503 when the database does not.
+An export RUNNING without a heartbeat for EXPORT_STALE_SECONDS (its worker was killed) also makes
+the status "degraded" until a worker has done it again.
 """
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
@@ -60,24 +64,35 @@ def oldest_pending_export_seconds() -> int | None:
     return max(0, int((timezone.now() - oldest).total_seconds()))
 
 
+def stale_running_exports() -> int:
+    """Running export jobs whose worker stopped beating (see exporting.stale_running)."""
+    from assessments import exporting
+
+    return exporting.stale_running().count()
+
+
 @login_not_required
 @never_cache
 @require_safe
 def healthz(request):
     database = database_status()
     broker = broker_status()
-    oldest = None
+    oldest = stale = None
     if database == "ok":
         try:
             oldest = oldest_pending_export_seconds()
+            stale = stale_running_exports()
         except Exception as exc:
             log.warning("healthz: export queue not readable: %s", exc)
             database = "error"
-    ok = database == "ok" and broker in ("ok", "eager")
+    if stale:
+        log.warning("healthz: %s export job(s) running without a heartbeat for %s s", stale, settings.EXPORT_STALE_SECONDS)
+    ok = database == "ok" and broker in ("ok", "eager") and not stale
     body = {
         "database": database,
         "broker": broker,
         "oldest_pending_export_seconds": oldest,
+        "stale_running_exports": stale,
         "status": "ok" if ok else "degraded",
     }
     return JsonResponse(body, status=200 if database == "ok" else 503)

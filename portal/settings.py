@@ -188,6 +188,18 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-exports": {"task": "assessments.tasks.dispatch_pending_exports", "schedule": 60.0},
 }
+# A running export beats every EXPORT_HEARTBEAT_SECONDS; one silent for EXPORT_STALE_SECONDS lost
+# its worker (SIGKILL, OOM killer): /healthz reports it and the sweep above sends it again, long
+# before the broker's one-hour visibility timeout would.
+EXPORT_HEARTBEAT_SECONDS = float(os.environ.get("PORTAL_EXPORT_HEARTBEAT_SECONDS", "15"))
+EXPORT_STALE_SECONDS = float(os.environ.get("PORTAL_EXPORT_STALE_SECONDS", "120"))
+
+# 从Excel导入 parses an upload in a child process of the web worker (assessments/importing/sandbox.py):
+# at most this much CPU, this much memory above what the worker already has, and this long on the
+# clock: with the rest of the request, an upload costs a web worker at most a second (issue 12).
+IMPORT_PARSE_CPU_SECONDS = float(os.environ.get("PORTAL_IMPORT_PARSE_CPU_SECONDS", "0.8"))
+IMPORT_PARSE_WALL_SECONDS = float(os.environ.get("PORTAL_IMPORT_PARSE_WALL_SECONDS", "0.9"))
+IMPORT_PARSE_MEMORY_MB = int(os.environ.get("PORTAL_IMPORT_PARSE_MEMORY_MB", "256"))
 
 # Console by default; SMTP when a host is configured.
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")

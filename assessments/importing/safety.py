@@ -7,7 +7,11 @@ inflates an entry beyond its declared size), so nothing is decompressed before i
 """
 
 import io
+import posixpath
+import re
+import xml.parsers.expat
 import zipfile
+import zlib
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
@@ -75,6 +79,10 @@ def check_upload(data: bytes) -> None:
             raise UploadRefused(BAD_RATIO)
         if any(info.filename.startswith("xl/worksheets/") and info.file_size > MAX_SHEET_XML_BYTES for info in infos):
             raise UploadRefused(SHEET_TOO_BIG)
+        strings = next((info for info in infos if info.filename == SHARED_STRINGS_PART), None)
+        if strings is not None and strings.file_size > MAX_SHARED_STRINGS_BYTES:
+            raise UploadRefused(SHARED_STRINGS_TOO_BIG.format(
+                part=SHARED_STRINGS_PART, size=_megabytes(strings.file_size), limit=_megabytes(MAX_SHARED_STRINGS_BYTES)))
         if "word/document.xml" in names:
             raise UploadRefused(WORD_FILE)
         if "ppt/presentation.xml" in names:
@@ -90,3 +98,241 @@ def check_upload(data: bytes) -> None:
             raise UploadRefused(CORRUPT) from None
         if not any(kind in declared for kind in _WORKBOOK_TYPES):
             raise UploadRefused(NOT_WORKBOOK_ZIP)
+
+
+# --- What the workbook declares ---------------------------------------------------------------
+#
+# A file that passes the checks above can still make openpyxl build millions of objects: a 5 KB
+# sheet declaring <mergeCell ref="A1:Z100000"/> makes it create 2.6 million MergedCell objects
+# (51.7 s, 886 MB), a hyperlink on A1:XFD1048576 as many cells, 47 MB of shared strings 16 s of
+# parsing. `check_declared` reads every XML part with a streaming parser (expat: no tree, no
+# entity expansion, no DTD) and refuses a workbook by what it declares — merged and hyperlinked
+# ranges, dimension, cells, rows, column ranges, shared strings — before openpyxl builds any cell.
+# The limits are far above any 自评表 (the portal's own export of the largest demo assessment has
+# 342 cells, 137 merged cells, 102 rows) and low enough that the worst workbook they let through is
+# parsed in well under a second (bench: upload group). Work the limits do not foresee is bounded
+# by the CPU-time and memory limits of the child process that parses (importing/sandbox.py).
+
+MAX_XML_PART_BYTES = 5 * 1024 * 1024  # any XML part, wherever the workbook puts it
+MAX_SHARED_STRINGS_BYTES = 1024 * 1024
+MAX_SHARED_STRINGS = 8_000
+MAX_CELLS = 4_000  # cells, and the cells comments are attached to, in the whole workbook
+MAX_ROWS = 4_000
+MAX_COLUMN_RANGES = 1_000
+MAX_MERGED_CELLS = 3_000  # cells covered by merged ranges, whole workbook
+MAX_HYPERLINK_CELLS = 3_000  # cells covered by hyperlink ranges, whole workbook
+MAX_DIMENSION_CELLS = 1_000_000  # the used range a sheet declares (<dimension ref>)
+MAX_XML_ELEMENTS = 200_000  # all parts: bounds the objects openpyxl can make from them
+
+SHARED_STRINGS_TOO_BIG = (
+    "工作簿的共享字符串表（{part}）解压后为 {size}，超过 {limit} 的上限，不像是一份自评表，已拒绝导入。"
+    "请删除无关的工作表后重新保存再上传。"
+)
+SHARED_STRINGS_TOO_MANY = (
+    "工作簿的共享字符串表（{part}）中的字符串超过 {limit:,} 条，不像是一份自评表，已拒绝导入。"
+    "请删除无关的工作表后重新保存再上传。"
+)
+XML_PART_TOO_BIG = "文件内部的“{part}”解压后为 {size}，超过 {limit} 的上限，疑似异常文件，已拒绝导入。"
+MERGED_TOO_BIG = (
+    "{where}中的合并单元格过大：到 {ref} 为止合并区域累计 {total:,} 个单元格，超过 {limit:,} 个的上限，"
+    "不像是一份自评表，已拒绝导入。请检查该工作表的合并单元格。"
+)
+HYPERLINKS_TOO_BIG = (
+    "{where}中的超链接范围过大：到 {ref} 为止累计 {total:,} 个单元格，超过 {limit:,} 个的上限，"
+    "不像是一份自评表，已拒绝导入。"
+)
+DIMENSION_TOO_BIG = (
+    "{where}声明的数据范围 {ref} 共 {total:,} 个单元格，超过 {limit:,} 个的上限，不像是一份自评表，已拒绝导入。"
+    "请在 Excel 或 WPS 中删除多余的行和列后重新保存再上传。"
+)
+CELLS_TOO_MANY = (
+    "{where}中的单元格过多：整个工作簿超过 {limit:,} 个单元格，不像是一份自评表，已拒绝导入。"
+    "请删除无关的工作表后重新保存再上传。"
+)
+ROWS_TOO_MANY = (
+    "{where}中的行过多：整个工作簿超过 {limit:,} 行，不像是一份自评表，已拒绝导入。请删除无关的工作表后重新保存再上传。"
+)
+COLUMNS_TOO_MANY = "{where}中的列格式定义过多（超过 {limit:,} 条），疑似异常文件，已拒绝导入。"
+XML_TOO_COMPLEX = "文件内部结构过于复杂（“{part}”处累计超过 {limit:,} 个 XML 元素），疑似异常文件，已拒绝导入。"
+XML_DTD = "文件内部的“{part}”含有文档类型声明（DTD），Excel 工作簿不会包含这种内容，疑似异常文件，已拒绝导入。"
+
+_READ_CHUNK = 64 * 1024
+# openpyxl only knows the elements of this namespace: others cost it nothing.
+SHEET_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SHARED_STRINGS_PART = "xl/sharedStrings.xml"
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
+_LAST_COLUMN, _LAST_ROW = 16384, 1048576
+_REF_END = re.compile(r"^\$?([A-Za-z]*)\$?([0-9]*)$")  # any length: openpyxl reads "A000001" as A1
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n % (1024 * 1024) else f"{n // (1024 * 1024)} MB"
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def area(ref: str) -> int:
+    """Cells covered by a reference: "A1", "A1:Z100000", "A:C" (whole columns), "1:3" (whole rows),
+    several separated by spaces. What cannot be read counts nothing (openpyxl refuses it too)."""
+    total = 0
+    for piece in ref.split():
+        ends = [_REF_END.match(end) for end in piece.split(":")]
+        if not 1 <= len(ends) <= 2 or not all(m and (m.group(1) or m.group(2)) for m in ends):
+            continue
+        try:
+            cols = [_column_number(m.group(1)) if m.group(1) else None for m in ends]
+            rows = [int(m.group(2)) if m.group(2) else None for m in ends]
+        except ValueError:  # more digits than int() reads: openpyxl cannot read it either
+            continue
+        c1, c2 = cols[0] or 1, cols[-1] or _LAST_COLUMN
+        r1, r2 = rows[0] or 1, rows[-1] or _LAST_ROW
+        total += (abs(c2 - c1) + 1) * (abs(r2 - r1) + 1)
+    return total
+
+
+def _parts_of_sheets(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Part name → sheet name, as the workbook's relationships say (for the messages only)."""
+
+    def elements(name: str, wanted: str) -> list[dict]:
+        found = []
+        try:
+            info = archive.getinfo(name)
+        except KeyError:
+            return found
+        if info.file_size > MAX_XML_PART_BYTES:
+            return found
+        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+
+        def start(tag, attrs):
+            if tag.rpartition(" ")[2] == wanted:
+                found.append({k.rpartition(" ")[2]: v for k, v in attrs.items()})
+
+        def refuse(*args):
+            raise UploadRefused(XML_DTD.format(part=name))
+
+        parser.StartElementHandler = start
+        parser.StartDoctypeDeclHandler = refuse
+        try:
+            parser.Parse(archive.read(info), True)
+        except (xml.parsers.expat.ExpatError, *_READ_ERRORS):
+            pass
+        return found
+
+    workbook = next((r.get("Target", "") for r in elements("_rels/.rels", "Relationship")
+                     if r.get("Type", "").endswith("/officeDocument")), "xl/workbook.xml")
+    workbook = workbook.lstrip("/")
+    folder = posixpath.dirname(workbook)
+    rels = {r.get("Id"): r.get("Target", "") for r in elements(
+        posixpath.join(folder, "_rels", posixpath.basename(workbook) + ".rels"), "Relationship")}
+    names = {}
+    for sheet in elements(workbook, "sheet"):
+        target = rels.get(sheet.get("id"))
+        if target:
+            path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            names[path] = sheet.get("name", "")
+    return names
+
+
+class _Counts:
+    """What the parts declare, summed over the whole workbook."""
+
+    def __init__(self):
+        self.cells = self.rows = self.columns = self.merged = self.links = self.strings = self.elements = 0
+
+
+def check_declared(data: bytes) -> None:
+    """Raise `UploadRefused` if the workbook declares more than an 自评表 ever needs (see above).
+
+    Expects `data` to have passed `check_upload`. Reads each XML part once, streaming, and stops at
+    the first limit passed; a part that is not well-formed is read up to its error (openpyxl stops
+    there too, or never reads that part).
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheets = _parts_of_sheets(archive)
+        counts = _Counts()
+        for info in archive.infolist():
+            # Every part, whatever its name: the relationships may put a sheet anywhere (even under
+            # xl/media/); an image fails expat at its first bytes.
+            if info.is_dir() or info.file_size == 0:
+                continue
+            _check_part(archive, info, sheets.get(info.filename), counts)
+
+
+def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | None, counts: _Counts) -> None:
+    part = info.filename
+    where = f"工作表“{sheet}”" if sheet is not None else f"文件内部的“{part}”"
+
+    def refuse(template: str, **values):
+        raise UploadRefused(template.format(where=where, part=part, **values))
+
+    def start(tag, attrs):
+        counts.elements += 1
+        if counts.elements > MAX_XML_ELEMENTS:
+            refuse(XML_TOO_COMPLEX, limit=MAX_XML_ELEMENTS)
+        namespace, _, name = tag.rpartition(" ")
+        if namespace != SHEET_MAIN_NS:
+            return
+        if name in ("c", "comment"):
+            # openpyxl attaches a comment to ws[ref]: a range ref creates every cell in it.
+            counts.cells += 1 if name == "c" else max(1, area(attrs.get("ref", "")))
+            if counts.cells > MAX_CELLS:
+                refuse(CELLS_TOO_MANY, limit=MAX_CELLS)
+        elif name == "row":
+            counts.rows += 1
+            if counts.rows > MAX_ROWS:
+                refuse(ROWS_TOO_MANY, limit=MAX_ROWS)
+        elif name == "col":
+            counts.columns += 1
+            if counts.columns > MAX_COLUMN_RANGES:
+                refuse(COLUMNS_TOO_MANY, limit=MAX_COLUMN_RANGES)
+        elif name == "mergeCell":
+            counts.merged += area(attrs.get("ref", ""))
+            if counts.merged > MAX_MERGED_CELLS:
+                refuse(MERGED_TOO_BIG, ref=attrs.get("ref", ""), total=counts.merged, limit=MAX_MERGED_CELLS)
+        elif name == "hyperlink":
+            counts.links += area(attrs.get("ref", ""))
+            if counts.links > MAX_HYPERLINK_CELLS:
+                refuse(HYPERLINKS_TOO_BIG, ref=attrs.get("ref", ""), total=counts.links, limit=MAX_HYPERLINK_CELLS)
+        elif name == "dimension":
+            declared = area(attrs.get("ref", ""))
+            if declared > MAX_DIMENSION_CELLS:
+                refuse(DIMENSION_TOO_BIG, ref=attrs.get("ref", ""), total=declared, limit=MAX_DIMENSION_CELLS)
+        elif name == "sst":
+            if info.file_size > MAX_SHARED_STRINGS_BYTES:
+                refuse(SHARED_STRINGS_TOO_BIG, size=_megabytes(info.file_size), limit=_megabytes(MAX_SHARED_STRINGS_BYTES))
+            declared = attrs.get("uniqueCount", "")
+            if declared.isdigit() and int(declared) > MAX_SHARED_STRINGS:
+                refuse(SHARED_STRINGS_TOO_MANY, limit=MAX_SHARED_STRINGS)
+        elif name == "si":
+            counts.strings += 1
+            if counts.strings > MAX_SHARED_STRINGS:
+                refuse(SHARED_STRINGS_TOO_MANY, limit=MAX_SHARED_STRINGS)
+
+    def refuse_dtd(*args):
+        refuse(XML_DTD)
+
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = refuse_dtd
+    parser.EntityDeclHandler = refuse_dtd
+    try:
+        with archive.open(info) as stream:
+            chunk = stream.read(_READ_CHUNK)
+            # Every part is given to expat, which reads the encoding from a BOM or the declaration
+            # as ElementTree (openpyxl) does — UTF-16 included. What is not XML (printer settings, an
+            # embedded object) fails at its first bytes and is left alone: openpyxl cannot parse it either.
+            parser.Parse(chunk, False)  # the root element first: the shared strings' own message
+            if info.file_size > MAX_XML_PART_BYTES:
+                refuse(XML_PART_TOO_BIG, size=_megabytes(info.file_size), limit=_megabytes(MAX_XML_PART_BYTES))
+            while chunk := stream.read(_READ_CHUNK):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError:
+        return  # not XML, or not well-formed: openpyxl stops at the same place, or never reads this part
+    except _READ_ERRORS:
+        raise UploadRefused(CORRUPT) from None

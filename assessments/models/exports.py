@@ -29,6 +29,9 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     dispatched_at = models.DateTimeField("最近投递时间", null=True, blank=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    # Written every EXPORT_HEARTBEAT_SECONDS while the job runs: a RUNNING job whose beat stopped
+    # lost its worker (exporting.stale_running).
+    heartbeat_at = models.DateTimeField("最近心跳", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
     class Meta:

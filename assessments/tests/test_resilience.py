@@ -68,7 +68,8 @@ def media_dir(settings, tmp_path):
 def test_healthz_embedded_mode(client):
     status, body = healthz(client)
     assert status == 200
-    assert body == {"database": "ok", "broker": "eager", "oldest_pending_export_seconds": None, "status": "ok"}
+    assert body == {"database": "ok", "broker": "eager", "oldest_pending_export_seconds": None, "stale_running_exports": 0,
+                    "status": "ok"}
 
 
 @pytest.mark.django_db
@@ -91,7 +92,8 @@ def test_healthz_database_down_is_503(client, monkeypatch):
         patch.setattr(connection, "ensure_connection", refuse)
         status, body = healthz(client)
     assert status == 503
-    assert body == {"database": "error", "broker": "eager", "oldest_pending_export_seconds": None, "status": "degraded"}
+    assert body == {"database": "error", "broker": "eager", "oldest_pending_export_seconds": None,
+                    "stale_running_exports": None, "status": "degraded"}
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ def test_broker_down_the_site_keeps_working(client, alice, reviewer, department,
     status, body = healthz(client)
     assert time.monotonic() - t0 < 2  # a short timeout, never the default retries
     assert (status, body) == (200, {"database": "ok", "broker": "unreachable", "oldest_pending_export_seconds": None,
-                                    "status": "degraded"})
+                                    "stale_running_exports": 0, "status": "degraded"})
 
     # Pages are served.
     client.force_login(alice)
@@ -158,7 +160,7 @@ def test_healthz_broker_ok(client, producer_to):
     needs_postgresql_and_redis()
     producer_to(f"redis://127.0.0.1:6379/{KILL_BROKER_DB}")
     assert healthz(client) == (200, {"database": "ok", "broker": "ok", "oldest_pending_export_seconds": None,
-                                     "status": "ok"})
+                                     "stale_running_exports": 0, "status": "ok"})
 
 
 # --- SQLite: concurrent writers ----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """从Excel导入: an officer uploads an 自评表 workbook, checks the preview, then confirms.
 
-Upload → the file is checked (importing.safety) and parsed (importing.parser); the result is kept
-in the officer's session under a random token (no table, no file on disk) → preview page: what
+Upload → the file is checked (importing.safety) and parsed (importing.parser) in a child process
+with a CPU-time and memory limit (importing.sandbox); the result is kept in the officer's
+session under a random token (no table, no file on disk) → preview page: what
 was understood, every cell that was not, and the errors that would stop the import (found by a
 dry run of the real import) → confirm: a new draft, or the rows of the current draft replaced
 after a second, explicit confirmation. Nothing is saved before the confirmation.
@@ -27,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from .. import permissions, readmodel, table_templates
-from ..importing import apply, parser, safety
+from ..importing import apply, parser, safety, sandbox
 from ..models import Assessment, Round, TableTemplate, Unit
 from ..tablespec import KIND_LABELS
 
@@ -141,7 +142,7 @@ def _read(request, form: UploadForm, target: Assessment | None = None) -> parser
     try:
         safety.check_upload(data)
         templates, chosen = _templates(form, target)
-        parsed = parser.parse_workbook(data, templates, chosen)
+        parsed = sandbox.parse_workbook(data, templates, chosen)
         if len(json.dumps(parsed.to_dict(), ensure_ascii=False)) > MAX_PARSED_CHARS:
             form.add_error("file", TOO_MUCH)
             return None
