@@ -215,26 +215,26 @@ def test_the_worst_workbook_the_limits_let_through_is_read():
 # --- the child process and its limits ---------------------------------------------------------------
 
 
-def spin(data):
+def spin(data, *_templates):
     while True:
         pass
 
 
-def sleep(data):
+def sleep(data, *_templates):
     time.sleep(60)
 
 
-def eat_memory(data):
+def eat_memory(data, *_templates):
     blocks = []
     while True:
         blocks.append(bytearray(32 * 1024 * 1024))
 
 
-def crash(data):
+def crash(data, *_templates):
     raise RuntimeError("a bug in the parser (test)")
 
 
-def vanish(data):
+def vanish(data, *_templates):
     os._exit(3)
 
 
