@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import history, permissions, readmodel, reviewing, scoring, services, workflow
+from .. import history, params, permissions, readmodel, reviewing, scoring, services, workflow
 from ..consistency import check as check_consistency
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..models import Assessment, Indicator, Round, Unit
@@ -15,6 +15,10 @@ from ..services import create_assessment, refresh_scores
 
 PAGE_SIZE = 20
 ADD_ROWS = 3
+LIST_PARAMS = {"year": params.Int(1, 9999), "page": params.PAGE}
+CREATE_PARAMS = {"layout": params.Choice(["department", "project", "national"]), "round": params.Int()}
+# Empty rows added to the form on request ("add 3 rows" after a save), at most 50 at a time.
+EXTRA_ROWS_PARAMS = {f"add_{name}": params.Int(0, 50, clamp=True) for name in ("indicators", "goals", "expenses")}
 
 
 def home(request):
@@ -35,16 +39,16 @@ def assessment_list(request):
         .order_by("-round__year", "unit_id", "kind", "project_name", "id")
     )
     years = sorted({y for y in Round.objects.values_list("year", flat=True)}, reverse=True)
-    year = request.GET.get("year", "")
-    if year.isdigit():
-        qs = qs.filter(round__year=int(year))
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    p = params.read(request.GET, LIST_PARAMS)
+    if p.year is not None:
+        qs = qs.filter(round__year=p.year)
+    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
     units = list(Unit.objects.filter(pk__in=unit_ids).order_by("id"))
     due = _due_rounds(units)
     return render(
         request,
         "assessments/entry/list.html",
-        {"page": page, "years": years, "year": year, "units": units, "due": due},
+        {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due},
     )
 
 
@@ -65,7 +69,8 @@ def assessment_create(request):
     units = Unit.objects.filter(pk__in=permissions.officer_unit_ids(request.user)).order_by("id")
     if not units:
         return redirect("home")
-    initial = {"layout": request.GET.get("layout", "department"), "round": request.GET.get("round")}
+    p = params.read(request.GET, CREATE_PARAMS)
+    initial = {"layout": p.layout or "department", "round": p.round}
     form = CreateForm(request.POST or None, units=units, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -207,14 +212,11 @@ def _posted_version(request) -> int:
 
 
 def _extra_rows(request, assessment):
-    def count(name):
-        value = request.GET.get(f"add_{name}", "")
-        return min(int(value), 50) if value.isdigit() else 0
-
+    p = params.read(request.GET, EXTRA_ROWS_PARAMS)
     extra = {
-        "extra_indicators": count("indicators"),
-        "extra_goals": count("goals"),
-        "extra_expenses": count("expenses"),
+        "extra_indicators": p.add_indicators or 0,
+        "extra_goals": p.add_goals or 0,
+        "extra_expenses": p.add_expenses or 0,
     }
     # A new assessment opens with a few empty indicator rows ready to type into.
     if not assessment.indicators.all():
