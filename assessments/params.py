@@ -25,7 +25,7 @@ from django.utils import timezone
 
 MAX_ID = 2**63 - 1  # BigAutoField, and SQLite's INTEGER
 MAX_PAGE = 100_000
-_DIGITS = re.compile(r"[0-9]{1,19}")
+_DIGITS = re.compile(r"[0-9]{1,30}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
