@@ -244,6 +244,7 @@ def test_downstream_caches_must_revalidate_and_learn_of_a_withdrawal(client, dem
         assert response.status_code == 200, name
         assert response["Cache-Control"] == "public, no-cache", name
         tags[name] = response["ETag"]
+        body(response)  # read (and so close) a stored file
         again = client.get(url, HTTP_IF_NONE_MATCH=tags[name])
         assert (again.status_code, again["ETag"], again["Cache-Control"]) == (304, tags[name], "public, no-cache"), name
         assert again.content == b""
@@ -259,6 +260,7 @@ def test_downstream_caches_must_revalidate_and_learn_of_a_withdrawal(client, dem
     for name in ("list", "list_json"):
         response = client.get(urls[name], HTTP_IF_NONE_MATCH=tags[name])
         assert response.status_code == 200 and response["ETag"] != tags[name], name
+        body(response)
 
 
 def test_the_generation_is_read_from_the_database_not_a_cache(client, demo):

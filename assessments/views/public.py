@@ -121,8 +121,10 @@ def _downstream(request, response, etag=None):
     if etag:
         response["ETag"] = etag
         conditional = get_conditional_response(request, etag=etag, response=response)
-        if conditional is not response:  # 304 Not Modified: the body is not sent
-            response.close()
+        if conditional is not response and getattr(response, "file_to_stream", None) is not None:
+            # 304 Not Modified: the file is not sent. Close it alone: response.close() would also
+            # signal the end of the request (and close the database connection) mid-request.
+            response.file_to_stream.close()
         return conditional
     return response
 
