@@ -37,10 +37,13 @@ def settings_with(monkeypatch, **env):
     return module
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def dead_port():
+    """A port where nothing answers: bound for the test (so no one else takes it), never listening."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    yield held.getsockname()[1]
+    held.close()
 
 
 @pytest.fixture
@@ -83,8 +86,8 @@ def cache_warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "cache" in r.getMessage()]
 
 
-def test_redis_down_pages_answer_and_the_outage_is_logged_once(client, demo, monkeypatch, caplog):
-    dead = settings_with(monkeypatch, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+def test_redis_down_pages_answer_and_the_outage_is_logged_once(client, demo, monkeypatch, caplog, dead_port):
+    dead = settings_with(monkeypatch, REDIS_URL=f"redis://127.0.0.1:{dead_port}/0")
     caplog.set_level(logging.WARNING)
     with override_settings(CACHES=dead.CACHES):
         answers = visit_all(client) + visit_all(client)
