@@ -144,3 +144,25 @@ def test_ids_beyond_the_databases_integers_are_no_match(client, demo):
     biggest = str(2**63 - 1)
     assert client.get(reverse("disclosure:list_json"), {"unit": biggest}).json()["count"] == 0
     assert Unit.objects.filter(pk=2**63 - 1).count() == 0 and Round.objects.count() > 0
+
+
+def test_posted_comments_and_buttons(client, demo):
+    """Texts posted outside a Django form lose NUL characters (PostgreSQL refuses them); an unknown
+    button saves; an odd version number is a stale page."""
+    from assessments.models import Transition
+
+    login(client, "caizheng")
+    published = Assessment.objects.filter(state="published").order_by("id").first()
+    response = client.post(reverse("assessments:review", args=[published.pk]), {"action": "unpublish", "reason": "数据\x00有误"})
+    assert response.status_code == 302
+    assert Transition.objects.filter(assessment=published).latest("id").comment == "数据有误"
+    assert Assessment.objects.get(pk=published.pk).state == "approved"
+
+    login(client, "lukou")
+    a = Assessment.objects.filter(unit__memberships__user__username="lukou", state="draft").order_by("id").first()
+    edit = reverse("assessments:edit", args=[a.pk])
+    response = client.post(edit, {**form_data(client.get(edit)), "action": "add_\r\nX: y"})
+    assert (response.status_code, response["Location"]) == (302, edit)
+    response = client.post(edit, {**form_data(client.get(edit)), "action": "add_goals"})
+    assert (response.status_code, response["Location"]) == (302, f"{edit}?add_goals=3#goals")
+    assert client.post(edit, {**form_data(client.get(edit)), "version": "²"}).status_code == 409

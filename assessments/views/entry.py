@@ -19,6 +19,12 @@ LIST_PARAMS = {"year": params.Int(1, 9999), "page": params.PAGE}
 CREATE_PARAMS = {"layout": params.Choice(["department", "project", "national"]), "round": params.Int()}
 # Empty rows added to the form on request ("add 3 rows" after a save), at most 50 at a time.
 EXTRA_ROWS_PARAMS = {f"add_{name}": params.Int(0, 50, clamp=True) for name in ("indicators", "goals", "expenses")}
+COMMENT = params.Text(20000)
+# The buttons of the edit page; anything else saves.
+EDIT_POST_PARAMS = {
+    "action": params.Choice(["save", "submit", "spread_weights", *EXTRA_ROWS_PARAMS]),
+    "comment": COMMENT,
+}
 
 
 def home(request):
@@ -179,10 +185,11 @@ def assessment_edit(request, pk):
                     "页面底部并列显示了当前已保存的版本。请核对合并；确认以本页内容为准时，再次点击“保存草稿”。"],
         )
 
-    action = request.POST.get("action", "save")
+    posted = params.read(request.POST, EDIT_POST_PARAMS)
+    action = posted.action or "save"
     if action == "submit":
         try:
-            workflow.perform(request.user, assessment, "submit", request.POST.get("comment", ""))
+            workflow.perform(request.user, assessment, "submit", posted.comment or "")
         except workflow.SubmissionInvalid as exc:
             view = readmodel.load(assessment.pk)
             entry = EntryForm(view.assessment)
@@ -205,10 +212,8 @@ def assessment_edit(request, pk):
 
 
 def _posted_version(request) -> int:
-    try:
-        return int(request.POST.get("version", ""))
-    except ValueError:
-        return -1
+    version = params.read(request.POST, {"version": params.Int(0)}).version
+    return -1 if version is None else version
 
 
 def _extra_rows(request, assessment):
@@ -306,7 +311,7 @@ def assessment_transition(request, pk, action):
     if action not in workflow.OFFICER_ACTIONS:
         return HttpResponseNotAllowed(["POST"])
     try:
-        workflow.perform(request.user, assessment, action, request.POST.get("comment", ""))
+        workflow.perform(request.user, assessment, action, params.read(request.POST, {"comment": COMMENT}).comment or "")
     except workflow.SubmissionInvalid as exc:
         view = readmodel.load(assessment.pk)
         return render(

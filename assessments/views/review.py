@@ -333,7 +333,7 @@ def _post(request, assessment):
         return redirect("assessments:review", pk=assessment.pk)
     if action == "unpublish":
         try:
-            workflow.perform(request.user, assessment, "unpublish", request.POST.get("reason", ""))
+            workflow.perform(request.user, assessment, "unpublish", params.read(request.POST, {"reason": params.Text(20000)}).reason or "")
         except workflow.TransitionRefused as exc:
             messages.error(request, str(exc))
         else:
