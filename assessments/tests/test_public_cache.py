@@ -3,8 +3,12 @@ no rebuilds (finding 2); a withdrawn report is gone from every process and downs
 once (finding 4)."""
 
 import fcntl
+import http.client
 import io
 import os
+import signal
+import socket
+import sys
 import time
 from pathlib import Path
 from unittest import mock
@@ -272,3 +276,57 @@ def test_the_generation_is_read_from_the_database_not_a_cache(client, demo):
     with mock.patch.object(caches["default"], "get", side_effect=AssertionError("cache read")):
         exporting.forget_public_cache_generation()
         assert exporting.public_cache_generation() == generation
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=10)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self.unix_path)
+
+
+def fetch(sock_path: str, path: str) -> int:
+    conn = UnixHTTPConnection(sock_path)
+    try:
+        conn.request("GET", path, headers={"Host": "localhost"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unpublish_on_three_gunicorn_workers_with_the_default_cache(settings, tmp_path):
+    """The attack run's setting: gunicorn with three workers and no REDIS_URL (each worker its own
+    local-memory cache). Every worker answers 410 a second after the unpublish."""
+    from django.db import connection
+
+    from .test_resilience import database_url, kill_group, start_group, wait_for
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the PostgreSQL test database (the gunicorn workers are other processes)")
+    settings.MEDIA_ROOT = tmp_path / "media"
+    call_command("seed_demo", force=True, stdout=io.StringIO())
+    a = Assessment.objects.filter(state="published").select_related("unit").get(unit__short_name="岳麓区委政法委")
+    detail = reverse("disclosure:detail", args=[a.pk])
+    sock, log = str(tmp_path / "gunicorn.sock"), tmp_path / "gunicorn.log"
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL=database_url(), DJANGO_SECRET_KEY="test-only", DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+               DJANGO_ALLOWED_HOSTS="localhost")
+    server = start_group([sys.executable, "-m", "gunicorn", "portal.wsgi", "--workers", "3", "-b", f"unix:{sock}"], env, log)
+    try:
+        wait_for(lambda: os.path.exists(sock), 20, "gunicorn to listen", log)
+        before = [fetch(sock, detail) for _ in range(60)]  # every worker has the page cached by now
+        assert before == [200] * 60
+        reviewer = User.objects.get(username="caizheng")
+        workflow.perform(reviewer, Assessment.objects.get(pk=a.pk), "unpublish", "数据有误，撤回")
+        time.sleep(exporting.GENERATION_READ_EVERY)
+        after = [fetch(sock, detail) for _ in range(60)]
+    finally:
+        kill_group(server, signal.SIGTERM)
+    assert after == [410] * 60, f"{after.count(200)} of 60 answers still 200"
