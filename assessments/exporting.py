@@ -11,6 +11,7 @@ visibility timeout (an hour); a job whose beat is older than EXPORT_STALE_SECOND
 /healthz and sent again by `dispatch_pending()` within minutes. Running a job twice is safe.
 """
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -23,20 +24,19 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from . import audit
 from .exports import lists, public
-from .models import Assessment, ExportJob, Publication
+from .models import Assessment, ExportJob, Publication, PublicGeneration
 from .readmodel import with_content
 
 log = logging.getLogger(__name__)
 
 REDISPATCH_AFTER = timedelta(minutes=10)
-PUBLIC_CACHE_GENERATION = "disclosure:generation"
+
 
 
 class ExportRefused(Exception):
@@ -226,8 +226,9 @@ def _atomic_write(name: str, data: bytes) -> None:
         raise
 
 
-# The generation is re-read from the shared cache at most once a second per process, so a cached
-# public page costs no network round trip; another process sees a publish within that second.
+# The generation is re-read from the database at most once a second per process, so a cached
+# public page costs no query; every process sees a publish or unpublish within that second
+# (never a copy older than GENERATION_READ_EVERY), whatever cache the process has.
 GENERATION_READ_EVERY = 1.0
 _generation = {"value": None, "read_at": 0.0}
 
@@ -235,18 +236,24 @@ _generation = {"value": None, "read_at": 0.0}
 def bump_public_cache() -> None:
     """Invalidate every cached public page (publish and unpublish change what anyone may see).
 
-    A new generation is a fresh nanosecond stamp, not a counter: after the shared cache is
-    flushed, a restarted count could meet page copies a process still keeps under an old number.
+    Call it inside the transaction that makes the change: the new generation commits with it.
+    A new generation is a fresh nanosecond stamp, not a counter: a database restored from a
+    backup could otherwise bring back a number under which pages and list files were kept.
     """
     value = time.time_ns()
-    cache.set(PUBLIC_CACHE_GENERATION, value, None)
-    _generation.update(value=value, read_at=time.monotonic())
+    if not PublicGeneration.objects.filter(pk=1).update(value=value):
+        PublicGeneration.objects.update_or_create(pk=1, defaults={"value": value})
+    forget_public_cache_generation()  # this connection sees the new value at once
+    transaction.on_commit(forget_public_cache_generation)  # and so does every thread once it commits
 
 
 def public_cache_generation() -> int:
     now = time.monotonic()
     if _generation["value"] is None or now - _generation["read_at"] >= GENERATION_READ_EVERY:
-        _generation.update(value=cache.get_or_set(PUBLIC_CACHE_GENERATION, time.time_ns, None), read_at=now)
+        value = PublicGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
+        if value is None:  # a new database
+            value = PublicGeneration.objects.get_or_create(pk=1, defaults={"value": time.time_ns()})[0].value
+        _generation.update(value=value, read_at=now)
     return _generation["value"]
 
 
@@ -259,27 +266,43 @@ def list_file(fmt: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def write_lists() -> None:
+def write_lists(*, wait: bool = True) -> bool:
     """Write the whole portal's disclosure.json and disclosure.csv for the current generation.
 
+    One process at a time builds them (an flock on their folder): with ``wait=False`` a caller
+    that finds another build running returns False at once instead of building the same files.
     The generation is read before the reports: a publish or unpublish committed meanwhile gives a
     new generation, under which these files are never served (they may list a withdrawn report).
     Files of older generations are removed.
     """
-    forget_public_cache_generation()
-    generation = public_cache_generation()
-    reports = list(lists.listed())
     folder = Path(settings.MEDIA_ROOT) / LISTS_DIR
-    _atomic_write(f"{LISTS_DIR}/{generation}.json", lists.json_bytes(reports))
-    _atomic_write(f"{LISTS_DIR}/{generation}.csv", lists.csv_bytes(reports))
-    for old in folder.glob("*.*"):
-        if old.stem != str(generation) and not old.name.startswith(".tmp-"):
-            old.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = os.open(folder, os.O_RDONLY)  # the folder itself is the lock: no lock file among the lists
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            forget_public_cache_generation()
+            generation = public_cache_generation()
+            if not (list_file("json") and list_file("csv")):
+                reports = list(lists.listed())
+                _atomic_write(f"{LISTS_DIR}/{generation}.json", lists.json_bytes(reports))
+                _atomic_write(f"{LISTS_DIR}/{generation}.csv", lists.csv_bytes(reports))
+            for old in folder.glob("*.*"):
+                if old.stem != str(generation) and not old.name.startswith(".tmp-"):
+                    old.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        os.close(lock)
+    return True
 
 
 def queue_list_rebuild() -> None:
     """After a publish or unpublish commits: rebuild the lists in the background (best effort —
-    without them the lists are built per request, as for a filtered list)."""
+    without them the first request for a list builds them, see `views.public`)."""
     from .tasks import rebuild_public_lists
 
     try:

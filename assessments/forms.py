@@ -60,7 +60,12 @@ class AmountField(forms.DecimalField):
                     value = value[: -len(suffix)]
             if value in {"—", "-", "－", "/"}:
                 value = ""
-        return super().to_python(value)
+        value = super().to_python(value)
+        # "NaN", "sNaN", "Infinity" parse as Decimals; comparing a signalling NaN raises
+        # InvalidOperation (has_changed, min_value), so they are refused here (issue 12).
+        if value is not None and not value.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
 
 
 class ScoreField(forms.DecimalField):

@@ -172,7 +172,7 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
         if name == "approve":
             exporting.queue(assessment, user)
         if name in ("publish", "unpublish"):
-            transaction.on_commit(exporting.bump_public_cache)
+            exporting.bump_public_cache()  # commits with the state change: no process serves the old one for long
             transaction.on_commit(exporting.queue_list_rebuild)  # under the new generation
         notifications.after_transition(transition)
     assessment.refresh_from_db(fields=["state", "version", "submitted_at", "review_total", "review_grade"])

@@ -17,8 +17,8 @@ class SessionNoStoreMiddleware:
     so every authenticated response is covered, and so are the login page and the redirects to it
     (they carry a CSRF token or depend on the visitor). The public disclosure pages never touch
     the session (portal.middleware.PublicAwareLoginRequiredMiddleware) and keep their
-    `public, max-age=300`, even when a logged-in official opens them: their content is the same
-    for everyone.
+    `public, no-cache` (stored downstream, revalidated by ETag), even when a logged-in official
+    opens them: their content is the same for everyone.
     """
 
     def __init__(self, get_response):

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.middleware.PublicAwareLoginRequiredMiddleware",
+    "portal.middleware.AdminToFieldMiddleware",  # an empty ?_to_field= is a 400, not the admin's 500
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -156,20 +157,56 @@ if not DEBUG and env_bool("DJANGO_SECURE_COOKIES", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# The cache (public pages, filter options, dashboard charts) holds nothing that the database
+# cannot rebuild: with Redis unreachable, slow or full, pages are served without it
+# (portal/cache.py). A cache call waits at most DJANGO_CACHE_SOCKET_TIMEOUT seconds; after an
+# error Redis is left alone for DJANGO_CACHE_RETRY_SECONDS.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    _cache_timeout = float(os.environ.get("DJANGO_CACHE_SOCKET_TIMEOUT", "0.5"))
+    CACHES = {
+        "default": {
+            "BACKEND": "portal.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": _cache_timeout,
+                "socket_timeout": _cache_timeout,
+                "RETRY_AFTER": float(os.environ.get("DJANGO_CACHE_RETRY_SECONDS", "5")),
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Public pages keep a per-process copy in front of the shared cache (assessments/views/public.py).
+# Public pages keep a per-process copy in front of the shared cache (assessments/views/public.py);
+# only pages up to 256 KiB are copied, so this stays below about 75 MiB per process.
 CACHES["public_local"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "public-pages",
-    "OPTIONS": {"MAX_ENTRIES": 500},
+    "OPTIONS": {"MAX_ENTRIES": 300},
 }
 
 # Celery: a real broker when configured, else tasks run eagerly in-process (embedded default).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+
+
+def redis_database(url: str) -> tuple | None:
+    """(host, port, database) of a redis:// or rediss:// URL, None for anything else."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return None
+    db = parts.path.strip("/") or parse_qs(parts.query).get("db", ["0"])[0]
+    return (parts.hostname or "localhost", parts.port or 6379, int(db or 0))
+
+
+# The cache and the broker must not share a Redis database: the cache's clear() is FLUSHDB, and
+# an eviction policy meant for cache keys must never reach the broker's queues.
+if REDIS_URL and CELERY_BROKER_URL and redis_database(REDIS_URL) and redis_database(REDIS_URL) == redis_database(CELERY_BROKER_URL):
+    raise ImproperlyConfigured(
+        "REDIS_URL (cache) and CELERY_BROKER_URL (broker) name the same Redis database; give each its own, "
+        "e.g. redis://redis:6379/0 and redis://redis:6379/1."
+    )
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"

@@ -1,9 +1,9 @@
 """The lists of published reports: ``disclosure.json`` (one summary per report) and
 ``disclosure.csv`` (one row per indicator, read from the stored JSON documents).
 
-The views build them for a filtered request; for the whole portal they are written once per
-publish generation as files (`exporting.write_lists`), because the complete CSV of a province
-is over a hundred megabytes and takes seconds to build.
+The views build them for a filtered request, a bounded page at a time; for the whole portal
+they are written once per publish generation as files (`exporting.write_lists`), because the
+complete CSV of a province is over a hundred megabytes and takes seconds to build.
 """
 
 import csv
@@ -56,9 +56,13 @@ def summary(a) -> dict:
     }
 
 
-def json_bytes(qs) -> bytes:
+def json_bytes(qs, *, page: int | None = None, next_url: str | None = None) -> bytes:
+    """The list document; a page of a filtered list also says its number and the next page's URL."""
     results = [summary(a) for a in qs]
-    return json.dumps({"count": len(results), "results": results}, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
+    doc = {"count": len(results), "results": results}
+    if page is not None:
+        doc.update(page=page, next=next_url)
+    return json.dumps(doc, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
 
 
 def csv_bytes(qs) -> bytes:

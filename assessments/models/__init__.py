@@ -2,6 +2,7 @@ from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSec
 from .audit import AuditEvent
 from .exports import BulkExport, ExportJob, Publication
 from .indicators import Indicator
+from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
 from .security import UserSecurity
@@ -21,6 +22,7 @@ __all__ = [
     "Membership",
     "ProjectExpense",
     "Publication",
+    "PublicGeneration",
     "Region",
     "ReportSection",
     "Review",

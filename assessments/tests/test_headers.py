@@ -37,7 +37,7 @@ EXPECTED_CSP = {
     "object-src": ["'none'"],
 }
 NEVER_CACHE = {"max-age=0", "no-cache", "no-store", "must-revalidate", "private"}
-PUBLIC_CACHE = "public, max-age=300"
+PUBLIC_CACHE = "public, no-cache"  # stored downstream only with revalidation (issue 12, finding 4)
 
 
 # --- Test-only URLs: a view that fails --------------------------------------------------------

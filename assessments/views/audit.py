@@ -1,15 +1,14 @@
 """审计日志: search the append-only audit log (admins and the 审计员 group; read only)."""
 
-from datetime import datetime, time, timedelta
+import ipaddress
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from .. import audit
+from .. import audit, params
 from ..models import AuditEvent
 
 PAGE_SIZE = 50
@@ -33,56 +32,52 @@ ACTION_GROUPS = {
     "export": "全部公开文件生成",
     "admin": "全部管理后台操作",
 }
-FILTERS = ("date_from", "date_to", "actor", "action", "outcome", "object_type", "object_id", "ip")
+FILTERS = {
+    "date_from": params.Day(),
+    "date_to": params.Day(),
+    "actor": params.Text(100),
+    "action": params.Text(100),
+    "outcome": params.Choice(AuditEvent.Outcome.values),
+    "object_type": params.Text(100),
+    "object_id": params.Text(100),
+    "ip": params.Text(100),
+}
 
 
 def can_view(user) -> bool:
     return user.is_authenticated and user.has_perm(PERMISSION)
 
 
-def _date(value: str):
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        return None
-
-
-def filtered(params):
-    """The events matching the query parameters, and the cleaned filters for the form."""
-    f = {k: params.get(k, "").strip()[:100] for k in FILTERS}
+def filtered(data):
+    """The events matching the query parameters, the filters for the form (as typed) and errors."""
+    p = params.read(data, FILTERS)
+    form = {k: data.get(k, "").replace("\x00", "").strip()[:100] for k in FILTERS}
     qs = AuditEvent.objects.all()
     errors = []
-    tz = timezone.get_current_timezone()
-    if f["date_from"]:
-        day = _date(f["date_from"])
-        if day is None:
-            errors.append("起始日期格式应为 YYYY-MM-DD。")
-        else:
-            qs = qs.filter(at__gte=datetime.combine(day, time.min, tzinfo=tz))
-    if f["date_to"]:
-        day = _date(f["date_to"])
-        if day is None:
-            errors.append("截止日期格式应为 YYYY-MM-DD。")
-        else:
-            qs = qs.filter(at__lt=datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz))
-    if f["actor"]:
-        qs = qs.filter(actor_username__icontains=f["actor"])
-    if f["action"]:
-        qs = qs.filter(Q(action=f["action"]) | Q(action__startswith=f["action"].rstrip(".") + "."))
-    if f["outcome"] in AuditEvent.Outcome.values:
-        qs = qs.filter(outcome=f["outcome"])
-    if f["object_type"]:
-        qs = qs.filter(object_type=f["object_type"])
-    if f["object_id"]:
-        qs = qs.filter(object_id=f["object_id"])
-    if f["ip"]:
-        qs = qs.filter(ip=f["ip"]) if _valid_ip(f["ip"]) else qs.none()
-    return qs.order_by("-at", "-id"), f, errors
+    if "date_from" in p.refused:
+        errors.append("起始日期格式应为 YYYY-MM-DD。")
+    elif p.date_from is not None and (start := params.day_start(p.date_from)) is not None:
+        qs = qs.filter(at__gte=start)
+    if "date_to" in p.refused:
+        errors.append("截止日期格式应为 YYYY-MM-DD。")
+    elif p.date_to is not None and (end := params.day_end(p.date_to)) is not None:
+        qs = qs.filter(at__lt=end)
+    if p.actor:
+        qs = qs.filter(actor_username__icontains=p.actor)
+    if p.action:
+        qs = qs.filter(Q(action=p.action) | Q(action__startswith=p.action.rstrip(".") + "."))
+    if p.outcome:
+        qs = qs.filter(outcome=p.outcome)
+    if p.object_type:
+        qs = qs.filter(object_type=p.object_type)
+    if p.object_id:
+        qs = qs.filter(object_id=p.object_id)
+    if p.ip:
+        qs = qs.filter(ip=p.ip) if _valid_ip(p.ip) else qs.none()
+    return qs.order_by("-at", "-id"), form, errors
 
 
 def _valid_ip(value: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -95,9 +90,7 @@ def audit_log(request):
     if not can_view(request.user):
         raise PermissionDenied
     qs, filters, errors = filtered(request.GET)
-    page = Paginator(qs.select_related("unit"), PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
+    page = Paginator(qs.select_related("unit"), PAGE_SIZE).get_page(params.read(request.GET, {"page": params.PAGE}).page)
     return render(
         request,
         "audit/list.html",
@@ -105,7 +98,7 @@ def audit_log(request):
             "page": page,
             "filters": filters,
             "errors": errors,
-            "query": params.urlencode(),
+            "query": params.canonical(params.read(request.GET, FILTERS)),
             "actions": [(code, label) for code, label in audit.ACTION_LABELS.items()],
             "action_groups": list(ACTION_GROUPS.items()),
             "outcomes": AuditEvent.Outcome.choices,

@@ -7,7 +7,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import history, permissions, readmodel, reviewing, scoring, services, table_templates, workflow
+from .. import (
+    history,
+    params,
+    permissions,
+    readmodel,
+    reviewing,
+    scoring,
+    services,
+    table_templates,
+    workflow,
+)
 from ..consistency import check as check_consistency
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..models import Assessment, Indicator, Round, Unit
@@ -15,6 +25,17 @@ from ..services import create_assessment, refresh_scores
 
 PAGE_SIZE = 20
 ADD_ROWS = 3
+LIST_PARAMS = {"year": params.Int(1, 9999), "page": params.PAGE}
+# The 表样 code is checked against the templates offered by the form itself.
+CREATE_PARAMS = {"layout": params.Text(40), "round": params.Int()}
+# Empty rows added to the form on request ("add 3 rows" after a save), at most 50 at a time.
+EXTRA_ROWS_PARAMS = {f"add_{name}": params.Int(0, 50, clamp=True) for name in ("indicators", "goals", "expenses")}
+COMMENT = params.Text(20000)
+# The buttons of the edit page; anything else saves.
+EDIT_POST_PARAMS = {
+    "action": params.Choice(["save", "submit", "spread_weights", *EXTRA_ROWS_PARAMS]),
+    "comment": COMMENT,
+}
 
 
 def home(request):
@@ -35,16 +56,16 @@ def assessment_list(request):
         .order_by("-round__year", "unit_id", "kind", "project_name", "id")
     )
     years = sorted({y for y in Round.objects.values_list("year", flat=True)}, reverse=True)
-    year = request.GET.get("year", "")
-    if year.isdigit():
-        qs = qs.filter(round__year=int(year))
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    p = params.read(request.GET, LIST_PARAMS)
+    if p.year is not None:
+        qs = qs.filter(round__year=p.year)
+    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
     units = list(Unit.objects.filter(pk__in=unit_ids).order_by("id"))
     due = _due_rounds(units)
     return render(
         request,
         "assessments/entry/list.html",
-        {"page": page, "years": years, "year": year, "units": units, "due": due},
+        {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due},
     )
 
 
@@ -61,11 +82,13 @@ def _due_rounds(units):
     ]
 
 
-def _offered(request, units):
+def _offered(request, units, round_pk):
     """The templates offered on the 新建 page: per kind, the one the round assigns to the unit's
     region, else every active one."""
     rounds = list(Round.objects.filter(is_open=True).order_by("-year"))
-    chosen_round = next((r for r in rounds if str(r.pk) == (request.POST.get("round") or request.GET.get("round"))), None)
+    # The posted round is matched as text against the open rounds (the form validates it).
+    wanted = request.POST.get("round") or (str(round_pk) if round_pk else "")
+    chosen_round = next((r for r in rounds if str(r.pk) == wanted), None)
     round_ = chosen_round or (rounds[0] if rounds else None)
     offered = table_templates.offered_templates(round_, units[0])
     return offered["department"] + offered["project"]
@@ -75,8 +98,9 @@ def assessment_create(request):
     units = Unit.objects.filter(pk__in=permissions.officer_unit_ids(request.user)).order_by("id")
     if not units:
         return redirect("home")
-    templates = _offered(request, units)
-    initial = {"layout": request.GET.get("layout", "department"), "round": request.GET.get("round")}
+    p = params.read(request.GET, CREATE_PARAMS)
+    templates = _offered(request, units, p.round)
+    initial = {"layout": p.layout or "department", "round": p.round}
     form = CreateForm(request.POST or None, units=units, templates=templates, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -186,11 +210,12 @@ def assessment_edit(request, pk):
                     "页面底部并列显示了当前已保存的版本。请核对合并；确认以本页内容为准时，再次点击“保存草稿”。"],
         )
 
-    action = request.POST.get("action", "save")
+    posted = params.read(request.POST, EDIT_POST_PARAMS)
+    action = posted.action or "save"
     if action == "submit":
         try:
             # The read model the save just scored is what gets submitted: scored once.
-            workflow.perform(request.user, assessment, "submit", request.POST.get("comment", ""), view=saved)
+            workflow.perform(request.user, assessment, "submit", posted.comment or "", view=saved)
         except workflow.SubmissionInvalid as exc:
             view = readmodel.load(assessment.pk)
             entry = EntryForm(view.assessment)
@@ -213,21 +238,16 @@ def assessment_edit(request, pk):
 
 
 def _posted_version(request) -> int:
-    try:
-        return int(request.POST.get("version", ""))
-    except ValueError:
-        return -1
+    version = params.read(request.POST, {"version": params.Int(0)}).version
+    return -1 if version is None else version
 
 
 def _extra_rows(request, assessment):
-    def count(name):
-        value = request.GET.get(f"add_{name}", "")
-        return min(int(value), 50) if value.isdigit() else 0
-
+    p = params.read(request.GET, EXTRA_ROWS_PARAMS)
     extra = {
-        "extra_indicators": count("indicators"),
-        "extra_goals": count("goals"),
-        "extra_expenses": count("expenses"),
+        "extra_indicators": p.add_indicators or 0,
+        "extra_goals": p.add_goals or 0,
+        "extra_expenses": p.add_expenses or 0,
     }
     # A new assessment opens with a few empty indicator rows ready to type into.
     if not assessment.indicators.all():
@@ -336,7 +356,7 @@ def assessment_transition(request, pk, action):
     if action not in workflow.OFFICER_ACTIONS:
         return HttpResponseNotAllowed(["POST"])
     try:
-        workflow.perform(request.user, assessment, action, request.POST.get("comment", ""))
+        workflow.perform(request.user, assessment, action, params.read(request.POST, {"comment": COMMENT}).comment or "")
     except workflow.SubmissionInvalid as exc:
         view = readmodel.load(assessment.pk)
         return render(

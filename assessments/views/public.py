@@ -1,5 +1,15 @@
-"""Public disclosure pages: anyone, no login, no session, cached."""
+"""Public disclosure pages: anyone, no login, no session, cached.
 
+What may be cached is decided from the validated parameters (`assessments.params`), never from
+the raw query string: parameters a view does not know are ignored, so ``?rt=1`` … ``?rt=30``
+are one page and one cache entry, and the whole-portal lists are the prebuilt files whatever the
+query string says. A page is kept (in the shared cache, and a small copy per process) only when
+each of its filter values is one the list offers; free-text searches are never kept. Downstream
+caches may store public pages but must revalidate them every time (``no-cache`` with an ETag),
+so a withdrawn report is gone for them as soon as it is gone here.
+"""
+
+import hashlib
 from functools import wraps
 from pathlib import Path
 
@@ -10,54 +20,113 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
-from django.utils.cache import patch_cache_control
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_safe
 
-from .. import exporting, figures, history
+from .. import exporting, figures, history, params
 from ..exports import lists
 from ..exports.public import build_public
 from ..models import Assessment, Region, Round, Transition, Unit
 from ..readmodel import with_content
 
 PAGE_SIZE = 20
+# Reports per page of a filtered disclosure.json / disclosure.csv (the whole portal's are files).
+LIST_PAGE_SIZE = 200
 CACHE_SECONDS = 300
 LOCAL_CACHE_SECONDS = 60
 SEARCH_COUNT_CAP = 100
+# A page larger than this is not copied into each process (a list page of the benchmark's
+# province is 209 KiB, a detail page 53 KiB); larger than SHARED_ENTRY_MAX_BYTES, not kept at all.
+LOCAL_ENTRY_MAX_BYTES = 256 * 1024
+SHARED_ENTRY_MAX_BYTES = 4 * 1024 * 1024
+CACHED_STATUSES = (200, 410)  # a 404 is cheap to answer and its ids are unbounded: never kept
+
+LIST_FILTERS = {
+    "year": params.Int(1, 9999),
+    "region": params.Int(),
+    "unit": params.Int(),
+    "kind": params.Choice(Assessment.Kind.values),
+    "q": params.Text(100),
+}
+LIST_PARAMS = {**LIST_FILTERS, "page": params.PAGE}
 
 
-def public_page(view):
-    """Anonymous, cached server-side per URL until the next publish/unpublish, and cacheable downstream."""
+def public_page(spec: dict | None = None, *, storable=None):
+    """Anonymous and cached per view and validated parameters until the next publish or unpublish.
 
-    @login_not_required
-    @require_safe
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        key = f"disclosure:{exporting.public_cache_generation()}:{request.get_full_path()}"
-        # A per-process copy in front of the shared cache: a hit costs no network round trip.
-        hit = local_cache.get(key)
-        if hit is None:
-            hit = cache.get(key)
+    The view is called as ``view(request, p, *args)`` with ``p`` the parameters read with `spec`;
+    ``storable(p)`` says whether its answer may be kept (default: always), and a view can refuse
+    one answer by setting ``response.public_cache = False``.
+    """
+    spec = spec or {}
+
+    def decorate(view):
+        @login_not_required
+        @require_safe
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            p = params.read(request.GET, spec)
+            keep = storable is None or storable(p)
+            key = f"public:{exporting.public_cache_generation()}:{request.path}?{params.canonical(p)}"
+            hit = _get(key) if keep else None
             if hit is not None:
-                local_cache.set(key, hit, LOCAL_CACHE_SECONDS)
-        if hit is not None:
-            status, content_type, body, extra = hit
-            response = HttpResponse(body, status=status, content_type=content_type)
-            for name, value in extra.items():
-                response[name] = value
-        else:
-            response = view(request, *args, **kwargs)
-            if not response.streaming and response.status_code in (200, 404, 410):
-                extra = {k: response[k] for k in ("Content-Disposition",) if response.has_header(k)}
-                entry = (response.status_code, response["Content-Type"], response.content, extra)
-                cache.set(key, entry, CACHE_SECONDS)
-                local_cache.set(key, entry, LOCAL_CACHE_SECONDS)
-        patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
+                status, content_type, body, extra, etag = hit
+                response = HttpResponse(body, status=status, content_type=content_type)
+                for name, value in extra.items():
+                    response[name] = value
+            else:
+                response = view(request, p, *args, **kwargs)
+                etag = None
+                if not response.streaming and response.status_code in CACHED_STATUSES:
+                    etag = f'"{hashlib.md5(response.content, usedforsecurity=False).hexdigest()}"'
+                    if keep and getattr(response, "public_cache", True):
+                        extra = {k: response[k] for k in ("Content-Disposition", "Link") if response.has_header(k)}
+                        _set(key, (response.status_code, response["Content-Type"], response.content, extra, etag))
+            return _downstream(request, response, etag)
+
+        return wrapper
+
+    return decorate
+
+
+def _get(key):
+    """The cached page: the process's own copy first, then the shared cache."""
+    local = caches["public_local"]
+    hit = local.get(key)
+    if hit is None:
+        hit = cache.get(key)
+        if hit is not None and len(hit[2]) <= LOCAL_ENTRY_MAX_BYTES:
+            local.set(key, hit, LOCAL_CACHE_SECONDS)
+    return hit
+
+
+def _set(key, entry):
+    size = len(entry[2])
+    if size <= SHARED_ENTRY_MAX_BYTES:
+        cache.set(key, entry, CACHE_SECONDS)
+    if size <= LOCAL_ENTRY_MAX_BYTES:
+        caches["public_local"].set(key, entry, LOCAL_CACHE_SECONDS)
+
+
+def _downstream(request, response, etag=None):
+    """Caches between us and the reader may keep a public answer but must ask again each time
+    (a withdrawn report must not outlive its withdrawal there); the ETag makes asking cheap."""
+    if response.status_code == 304:
         return response
-
-    return wrapper
-
-
-local_cache = caches["public_local"]
+    if response.status_code not in (*CACHED_STATUSES, 404):
+        add_never_cache_headers(response)
+        return response
+    patch_cache_control(response, public=True, no_cache=True)
+    if etag:
+        response["ETag"] = etag
+        conditional = get_conditional_response(request, etag=etag, response=response)
+        if conditional is not response and getattr(response, "file_to_stream", None) is not None:
+            # 304 Not Modified: the file is not sent. Close it alone: response.close() would also
+            # signal the end of the request (and close the database connection) mid-request.
+            response.file_to_stream.close()
+        return conditional
+    return response
 
 
 published = lists.published
@@ -82,6 +151,9 @@ def _filter_options() -> dict:
     """Years, regions and units offered by the list's filters: they change only on publish or
     unpublish, so they are kept under the public cache generation."""
     key = f"disclosure-options:{exporting.public_cache_generation()}"
+    options = caches["public_local"].get(key)
+    if options is not None:
+        return options
     options = cache.get(key)
     if options is None:
         shown = published()
@@ -95,65 +167,120 @@ def _filter_options() -> dict:
             "units": list(Unit.objects.filter(Exists(shown.filter(unit=OuterRef("pk")))).order_by("name").values("pk", "name")),
         }
         cache.set(key, options, CACHE_SECONDS)
+    caches["public_local"].set(key, options, LOCAL_CACHE_SECONDS)
     return options
 
 
-def _filtered(request):
+def _offered(p) -> bool:
+    """Whether a list's answer may be kept: no free-text search, and each filter value one that
+    the list offers (so the number of kept pages is bounded by the published data)."""
+    if p.q is not None:
+        return False
+    if p.year is None and p.region is None and p.unit is None:
+        return True
+    options = _filter_options()
+    return (
+        (p.year is None or p.year in options["years"])
+        and (p.region is None or any(r["pk"] == p.region for r in options["regions"]))
+        and (p.unit is None or any(u["pk"] == p.unit for u in options["units"]))
+    )
+
+
+def _filtered(p):
     qs = published()
-    f = {k: request.GET.get(k, "").strip() for k in ("year", "region", "unit", "kind", "q")}
-    if f["year"].isdigit():
-        qs = qs.filter(round__year=int(f["year"]))
-    if f["region"].isdigit():
-        r = int(f["region"])
+    if p.year is not None:
+        qs = qs.filter(round__year=p.year)
+    if p.region is not None:
+        r = p.region
         qs = qs.filter(Q(unit__region_id=r) | Q(unit__region__parent_id=r) | Q(unit__region__parent__parent_id=r))
-    if f["unit"].isdigit():
-        qs = qs.filter(unit_id=int(f["unit"]))
-    if f["kind"] in Assessment.Kind.values:
-        qs = qs.filter(kind=f["kind"])
-    if f["q"]:
-        qs = qs.filter(publication__search_text__icontains=f["q"][:100])
-    return lists.listed(qs), f
+    if p.unit is not None:
+        qs = qs.filter(unit_id=p.unit)
+    if p.kind is not None:
+        qs = qs.filter(kind=p.kind)
+    if p.q is not None:
+        qs = qs.filter(publication__search_text__icontains=p.q)
+    return lists.listed(qs)
 
 
-@public_page
-def disclosure_list(request):
-    qs, f = _filtered(request)
-    page = (SearchPaginator if f["q"] else Paginator)(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
+@public_page(LIST_PARAMS, storable=_offered)
+def disclosure_list(request, p):
+    qs = _filtered(p)
+    page = (SearchPaginator if p.q else Paginator)(qs, PAGE_SIZE).get_page(p.page)
     context = {
         "page": page,
-        "filters": f,
-        "query": params.urlencode(),
+        "filters": p.as_form(),
+        "query": params.canonical(p, without=("page",)),
         **_filter_options(),
         # For one region and year: execution rate and total score per unit (one query).
-        "charts": figures.public_units(qs) if f["year"].isdigit() and f["region"].isdigit() else [],
+        "charts": figures.public_units(qs) if p.year is not None and p.region is not None else [],
     }
-    return render(request, "public/list.html", context)
+    response = render(request, "public/list.html", context)
+    # A page number past the end shows the last page: answered, but not kept under that number.
+    response.public_cache = p.page is None or page.number == p.page
+    return response
 
 
-@public_page
-def disclosure_list_json(request):
-    return _list_response(request, "json")
+@public_page(LIST_PARAMS, storable=_offered)
+def disclosure_list_json(request, p):
+    return _list_response(request, p, "json")
 
 
-@public_page
-def disclosure_list_csv(request):
+@public_page(LIST_PARAMS, storable=_offered)
+def disclosure_list_csv(request, p):
     """One row per indicator across every published report, from the stored JSON documents."""
-    return _list_response(request, "csv")
+    return _list_response(request, p, "csv")
 
 
-def _list_response(request, fmt: str):
-    content_type = {"json": "application/json", "csv": "text/csv; charset=utf-8"}[fmt]
-    stored = exporting.list_file(fmt) if not request.GET else None
-    if stored is not None:
-        # The whole portal's list, written after the last publish or unpublish.
-        response = FileResponse(open(stored, "rb"), content_type=content_type)
+LIST_CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
+
+
+def _list_response(request, p, fmt: str):
+    if not p.given(*LIST_FILTERS):
+        response = _whole_portal_list(request, fmt)
     else:
-        qs, _ = _filtered(request)
-        response = HttpResponse(lists.json_bytes(qs) if fmt == "json" else lists.csv_bytes(qs), content_type=content_type)
-    if fmt == "csv":
+        response = _filtered_list(request, p, fmt)
+    if fmt == "csv" and response.status_code == 200:
         response["Content-Disposition"] = 'attachment; filename="disclosure.csv"'
+    return response
+
+
+def _whole_portal_list(request, fmt: str):
+    """The whole portal's list: the file written for the current generation. When it is missing
+    (the rebuild after a publish has not run) this request writes it, unless another process is
+    writing it right now: then the reader is asked to come back shortly."""
+    stored = exporting.list_file(fmt)
+    if stored is None and exporting.write_lists(wait=False):
+        stored = exporting.list_file(fmt)
+    if stored is None:
+        response = HttpResponse("公开清单正在生成，请稍后再试。", status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = "10"
+        return response
+    stat = stored.stat()
+    response = FileResponse(open(stored, "rb"), content_type=LIST_CONTENT_TYPES[fmt])
+    return _downstream(request, response, f'"{stored.stem}-{stat.st_size:x}-{stat.st_mtime_ns:x}"')
+
+
+def _filtered_list(request, p, fmt: str):
+    """A filtered list, LIST_PAGE_SIZE reports a page (newest first): bounded work and size
+    whatever the filters match. The next page is linked (JSON "next", CSV ``Link`` header)."""
+    number = p.page or 1
+    start = (number - 1) * LIST_PAGE_SIZE
+    reports = list(_filtered(p)[start : start + LIST_PAGE_SIZE + 1])
+    if not reports and number > 1:
+        raise Http404
+    more = len(reports) > LIST_PAGE_SIZE
+    reports = reports[:LIST_PAGE_SIZE]
+    next_url = None
+    if more:
+        query = params.canonical({**p, "page": number + 1})
+        next_url = f"{reverse('disclosure:list_' + fmt)}?{query}"
+    if fmt == "json":
+        body = lists.json_bytes(reports, page=number, next_url=next_url)
+    else:
+        body = lists.csv_bytes(reports)
+    response = HttpResponse(body, content_type=LIST_CONTENT_TYPES[fmt])
+    if next_url:
+        response["Link"] = f'<{next_url}>; rel="next"'
     return response
 
 
@@ -171,11 +298,11 @@ def _published_or_gone(pk: int, *, content: bool = False):
 
 
 def _gone(request):
-    return render(request, "public/gone.html", status=410)
+    return _downstream(request, render(request, "public/gone.html", status=410))
 
 
-@public_page
-def disclosure_detail(request, pk):
+@public_page()
+def disclosure_detail(request, p, pk):
     a, gone = _published_or_gone(pk, content=True)
     if gone:
         return _gone(request)
@@ -212,5 +339,4 @@ def disclosure_file(request, pk, fmt):
         open(path, "rb"), content_type=content_type, as_attachment=(fmt == "xlsx"),
         filename=f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}",
     )
-    patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
-    return response
+    return _downstream(request, response, f'"{getattr(a.publication, fmt + "_sha256")}"')

@@ -8,12 +8,25 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.fields.json import KT
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from .. import bulk, diff, exporting, figures, flags, history, permissions, readmodel, reviewing, workflow
+from .. import (
+    bulk,
+    diff,
+    exporting,
+    figures,
+    flags,
+    history,
+    params,
+    permissions,
+    readmodel,
+    reviewing,
+    workflow,
+)
 from ..consistency import check as check_consistency
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
@@ -36,6 +49,16 @@ SORT_COLUMNS = [
     ("self", "自评总分"), ("review", "复核总分"), ("gap", "差值"), ("flags", "风险提示"),
 ]
 VISIBLE_STATES = [s for s in Assessment.State if s != Assessment.State.DRAFT]
+DASHBOARD_PARAMS = {
+    "round": params.Int(),
+    "state": params.Choice(Assessment.State.values),
+    "unit": params.Int(),
+    "kind": params.Choice(Assessment.Kind.values),
+    "flag": params.Choice(flags.FLAGS),
+    "q": params.Text(100),
+    "sort": params.Sort(SORTS),
+    "page": params.PAGE,
+}
 
 
 def _require_reviewer(user):
@@ -65,26 +88,25 @@ def dashboard(request):
         late = list(units.exclude(pk__in=done).order_by("name"))
 
     qs = permissions.reviewer_assessments(request.user).filter(round=current).select_related("unit", "round")
-    filters = {k: request.GET.get(k, "").strip() for k in ("state", "unit", "kind", "flag", "q")}
-    if filters["state"] in Assessment.State.values:
-        qs = qs.filter(state=filters["state"])
-    if filters["unit"].isdigit():
-        qs = qs.filter(unit_id=int(filters["unit"]))
-    if filters["kind"] in Assessment.Kind.values:
-        qs = qs.filter(kind=filters["kind"])
-    if filters["flag"] in flags.FLAGS:
-        qs = qs.filter(risk_flags__contains=f",{filters['flag']},")
-    if filters["q"]:
-        q = filters["q"]
-        qs = qs.filter(Q(unit__name__icontains=q) | Q(unit__short_name__icontains=q) | Q(project_name__icontains=q))
-    sort = request.GET.get("sort", "submitted")
+    p = params.read(request.GET, DASHBOARD_PARAMS)
+    if p.state is not None:
+        qs = qs.filter(state=p.state)
+    if p.unit is not None:
+        qs = qs.filter(unit_id=p.unit)
+    if p.kind is not None:
+        qs = qs.filter(kind=p.kind)
+    if p.flag is not None:
+        qs = qs.filter(risk_flags__contains=f",{p.flag},")
+    if p.q is not None:
+        qs = qs.filter(_search(p.q))
+    sort = p.sort or "submitted"
     desc = sort.startswith("-")
-    key = SORTS.get(sort.lstrip("-"), "submitted_at")
+    key = SORTS[sort.lstrip("-")]
     # The long 职能 text is not shown here: sorting wide rows of a deep page spills to disk.
     qs = qs.annotate(gap=F("review_total") - F("self_total")).defer("duties")
     order = F(key).desc(nulls_last=True) if desc else F(key).asc(nulls_last=True)
     qs = qs.order_by(order, "id")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
     # Export statuses of this page's rows only (a subquery would run for every row before the OFFSET).
     statuses = {}
     for assessment_id, status in (
@@ -95,28 +117,42 @@ def dashboard(request):
         a.flag_list = flags.decode(a.risk_flags)
         a.export_status = statuses.get(a.pk)
     _show_submitted_versions(page)
-    params = request.GET.copy()
-    params.pop("page", None)
-    sort_params = request.GET.copy()
-    sort_params.pop("sort", None)
-    sort_params.pop("page", None)
     context.update(
         {
             "counts": [(s, counts.get(s.value, 0)) for s in Assessment.State],
             "total_count": sum(counts.values()),
             "late": late,
             "page": page,
-            "filters": filters,
+            "filters": p.as_form(),
             "sort": sort,
             "units": units.order_by("name"),
-            "query": params.urlencode(),
-            "sort_query": sort_params.urlencode(),
+            "query": params.canonical({**p, "round": current.pk}, without=("page",)),
+            "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
             "sort_columns": SORT_COLUMNS,
             "charts": _round_charts(request.user, current),
             "charts_seconds": CHARTS_SECONDS,
         }
     )
     return render(request, "assessments/review/dashboard.html", context)
+
+
+def _search(q: str) -> Q:
+    """Reviewers search what they review: the unit, and the name as last submitted. A returned
+    assessment's live name is the officer's unsubmitted draft, so for those the name is read
+    from the latest snapshot instead."""
+    latest = Snapshot.objects.filter(assessment=OuterRef("assessment")).order_by("-number").values("number")[:1]
+    returned_matches = (
+        Snapshot.objects.filter(assessment__state=Assessment.State.RETURNED, number=Subquery(latest))
+        .annotate(submitted_name=KT("data__header__project_name"))
+        .filter(submitted_name__icontains=q)
+        .values("assessment_id")
+    )
+    return (
+        Q(unit__name__icontains=q)
+        | Q(unit__short_name__icontains=q)
+        | (~Q(state=Assessment.State.RETURNED) & Q(project_name__icontains=q))
+        | Q(pk__in=returned_matches)
+    )
 
 
 def _round_charts(user, current):
@@ -158,18 +194,17 @@ def _show_submitted_versions(rows) -> None:
 
 def _selected_round(request, rounds, units):
     """The round asked for; else the latest round with submissions to review; else the latest."""
-    wanted = request.GET.get("round", "")
-    if not wanted.isdigit():
-        latest = (
+    wanted = params.read(request.GET, {"round": params.Int()}).round
+    if wanted is None:
+        wanted = (
             Assessment.objects.filter(unit__in=units)
             .exclude(state=Assessment.State.DRAFT)
             .order_by("-round__year")
             .values_list("round_id", flat=True)
             .first()
         )
-        wanted = str(latest or "")
     for r in rounds:
-        if wanted.isdigit() and r.pk == int(wanted):
+        if r.pk == wanted:
             return r
     return rounds[0] if rounds else None
 
@@ -299,7 +334,7 @@ def _post(request, assessment):
         return redirect("assessments:review", pk=assessment.pk)
     if action == "unpublish":
         try:
-            workflow.perform(request.user, assessment, "unpublish", request.POST.get("reason", ""))
+            workflow.perform(request.user, assessment, "unpublish", params.read(request.POST, {"reason": params.Text(20000)}).reason or "")
         except workflow.TransitionRefused as exc:
             messages.error(request, str(exc))
         else:
@@ -368,8 +403,8 @@ def bulk_exports(request):
     """ZIP downloads of all published reports of a round: request one, watch its progress."""
     _require_reviewer(request.user)
     if request.method == "POST":
-        round_id = request.POST.get("round", "")
-        rnd = Round.objects.filter(pk=int(round_id)).first() if round_id.isdigit() else None
+        round_id = params.read(request.POST, {"round": params.Int()}).round
+        rnd = Round.objects.filter(pk=round_id).first() if round_id is not None else None
         if rnd is None:
             messages.error(request, "请选择评价批次。")
         else:
