@@ -287,9 +287,10 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  #
 AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the audit log (assessments.AuditEvent)
 AXES_VERBOSE = False
 
-# Password policy: 12+ characters, 3 of 4 character classes, not like the username, not common.
+# Password policy: 12+ characters, 3 of 4 character classes, not containing the username (issue 12)
+# nor like it, not common.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "assessments.security.passwords.UserAttributeValidator"},
     {"NAME": "assessments.security.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "assessments.security.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
