@@ -349,7 +349,11 @@ def _post(request, assessment):
         return _render(request, assessment, status=400, formset=formset, decision=decision, review_view=review_view,
                        errors=errors)
 
-    reviewing.save(review, inputs, review_view.totals)
+    try:
+        reviewing.save(review, inputs, review_view.totals)
+    except reviewing.ReviewClosed as exc:  # decided by someone else since the checks above
+        messages.error(request, str(exc))
+        return redirect("assessments:review", pk=assessment.pk)
     if action == "save":
         messages.success(request, "复核已保存（草稿），可稍后继续。")
         return redirect("assessments:review", pk=assessment.pk)
