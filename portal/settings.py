@@ -278,6 +278,7 @@ MIDDLEWARE += [
     "axes.middleware.AxesMiddleware",
 ]
 AUTHENTICATION_BACKENDS = ["assessments.security.backends.LockoutBackend"]
+CSRF_FAILURE_VIEW = "assessments.security.views.csrf_failure"  # Django's page, plus an audit row
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]

@@ -2,12 +2,13 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import history, permissions, readmodel, reviewing, scoring, services, workflow
+from .. import audit, history, permissions, readmodel, reviewing, scoring, services, workflow
 from ..consistency import check as check_consistency
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..models import Assessment, Indicator, Round, Unit
@@ -79,15 +80,18 @@ def assessment_create(request):
             previous = services.previous_assessment(
                 unit=data["unit"], round=data["round"], kind=kind, project_name=project_name
             )
-        assessment = create_assessment(
-            unit=data["unit"],
-            round=data["round"],
-            kind=kind,
-            layout=layout,
-            project_name=project_name,
-            user=request.user,
-            carry_from=previous,
-        )
+        with transaction.atomic():
+            assessment = create_assessment(
+                unit=data["unit"],
+                round=data["round"],
+                kind=kind,
+                layout=layout,
+                project_name=project_name,
+                user=request.user,
+                carry_from=previous,
+            )
+            audit.record("assessment.create", unit=assessment.unit_id, obj=assessment,
+                         details={"title": assessment.title, "carry_from": previous.pk if previous else None})
         if previous is not None:
             messages.success(
                 request,
@@ -163,7 +167,10 @@ def assessment_edit(request, pk):
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
         return _render_edit(request, entry, view, errors=entry.error_list(), status=400)
     try:
-        entry.save(_posted_version(request))
+        with transaction.atomic():
+            entry.save(_posted_version(request))
+            audit.record("assessment.save", unit=assessment.unit_id, obj=assessment,
+                         details={"version": entry.assessment.version})
     except StaleDraft:
         funding, indicators = entry.preview_rows()
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)

@@ -13,7 +13,19 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from .. import bulk, diff, exporting, figures, flags, history, permissions, readmodel, reviewing, workflow
+from .. import (
+    audit,
+    bulk,
+    diff,
+    exporting,
+    figures,
+    flags,
+    history,
+    permissions,
+    readmodel,
+    reviewing,
+    workflow,
+)
 from ..consistency import check as check_consistency
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
@@ -179,6 +191,7 @@ def review_detail(request, pk):
     assessment = permissions.get_reviewer_assessment(request.user, pk)
     if request.method == "POST":
         return _post(request, assessment)
+    audit.record("review.open", unit=assessment.unit_id, obj=assessment, details={"state": assessment.state})
     return _render(request, assessment)
 
 
@@ -377,7 +390,8 @@ def bulk_exports(request):
             messages.error(request, "请选择评价批次。")
         else:
             with transaction.atomic():
-                bulk.request(rnd, request.user)
+                job = bulk.request(rnd, request.user)
+                audit.record("bulk.request", obj=job, details={"round": rnd.pk, "year": rnd.year})
             messages.success(request, f"已开始打包“{rnd.title}”的全部公开报告。")
         return redirect("assessments:bulk")
     jobs = list(BulkExport.objects.filter(requested_by=request.user).select_related("round")[:20])
@@ -394,4 +408,5 @@ def bulk_download(request, pk):
     job = BulkExport.objects.filter(pk=pk, requested_by=request.user, status=BulkExport.Status.DONE).first()
     if job is None or not job.file:
         raise Http404
+    audit.record("bulk.download", obj=job, details={"round": job.round_id, "year": job.round.year})
     return FileResponse(job.file.open("rb"), as_attachment=True, filename=f"{job.round.year}年度公开报告.zip")
