@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
-from .. import exporting, figures, history
+from .. import exporting, figures, history, personal_data
 from ..exports import lists
 from ..exports.public import build_public
 from ..models import Assessment, Region, Round, Transition, Unit
@@ -210,7 +210,7 @@ def disclosure_file(request, pk, fmt):
     }[fmt]
     response = FileResponse(
         open(path, "rb"), content_type=content_type, as_attachment=(fmt == "xlsx"),
-        filename=f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}",
+        filename=personal_data.mask(f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}"),
     )
     patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
     return response
