@@ -330,3 +330,25 @@ def test_earlier_years_on_the_public_page_are_masked(unit_a, round_2020):
     public_points = history.history(view, public=True)[0].points
     assert [(p.year, p.actual) for p in public_points] == [(2019, f"12次（联系人{PHONE_MASKED}）"), (2020, "12次")]
     assert history.history(view)[0].points[0].actual == f"12次（联系人{PHONE}）"  # inside the portal: as typed
+
+
+def test_files_written_before_the_masking_are_rewritten_by_a_command(client, published, media):
+    from django.core.management import call_command
+
+    from assessments import exporting
+
+    # As a file from before this change: the reason verbatim in the stored JSON and search text.
+    publication = Publication.objects.get(assessment=published)
+    path = media / publication.json.name
+    path.write_text(path.read_text(encoding="utf-8").replace(REASON, f"联系人手机{PHONE}，经费有结余"), encoding="utf-8")
+    Publication.objects.filter(pk=publication.pk).update(search_text=f"联系人手机{PHONE}")
+    exporting.bump_public_cache()
+    assert PHONE in body(client.get(reverse("disclosure:json", args=[published.pk]))).decode()
+
+    out = io.StringIO()
+    call_command("rewrite_public_files", stdout=out)
+    assert out.getvalue() == "已重新生成 1 份公开报告的文件，并清除公开页面缓存。\n"
+    doc = json.loads(body(client.get(reverse("disclosure:json", args=[published.pk]))))
+    assert doc["funding"][0]["reason"] == REASON
+    assert PHONE not in Publication.objects.get(assessment=published).search_text
+    assert ROW_REASON in body(client.get(reverse("disclosure:list_csv"))).decode("utf-8-sig")
