@@ -10,7 +10,7 @@ officer, reviewer and public pages all show the same thing.
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from . import scoring
+from . import personal_data, scoring
 from .models import Assessment, Indicator
 from .readmodel import AssessmentView, IndicatorLine
 
@@ -99,6 +99,8 @@ def history(view: AssessmentView, *, public: bool = False) -> list[IndicatorHist
             "lineage", "assessment__round__year", "operator", "target", "unit", "actual"
         )
         for lineage, year, operator, target, unit, actual in rows:
+            if public:  # earlier years on a public page: personal data masked as in the report itself
+                target, actual = personal_data.mask(target), personal_data.mask(actual)
             # Should a lineage occur twice in one year, the first row (by position) stands.
             point = YearPoint(year, scoring.compose_value(operator, target, unit), scoring.compose_value("", actual, unit))
             earlier.setdefault(str(lineage), {}).setdefault(year, point)

@@ -9,8 +9,12 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from . import audit, scoring
-from .models import IndicatorReview, Review
+from .models import Assessment, IndicatorReview, Review
 from .readmodel import AssessmentView, IndicatorLine
+
+
+class ReviewClosed(Exception):
+    """The review was decided (or the assessment left 审核中) before these rows could be saved."""
 
 
 @dataclass
@@ -67,9 +71,30 @@ def build(view: AssessmentView, review: Review | None, inputs: dict[str, scoring
     return ReviewView(review, lines, totals)
 
 
+def lock_open(review: Review) -> None:
+    """Lock the assessment's row and check that `review` is still open; call inside a transaction.
+
+    `workflow.perform` takes the same row lock before it reads the review rows to approve or
+    return, so rows saved here either commit before the decision (and are the ones it decides
+    on) or wait for it and are refused. On SQLite, where FOR UPDATE does not exist, write
+    transactions are serialised by BEGIN IMMEDIATE (settings) and the check alone suffices.
+    """
+    state = (
+        Assessment.objects.select_for_update().filter(pk=review.assessment_id).values_list("state", flat=True).first()
+    )
+    if state != Assessment.State.IN_REVIEW:
+        label = Assessment.State(state).label if state else "已删除"
+        raise ReviewClosed(f"该自评当前状态为“{label}”，不能保存复核。")
+    if not Review.objects.filter(pk=review.pk, decision=Review.Decision.PENDING).exists():
+        raise ReviewClosed("该轮复核已有结论，不能再保存，请刷新页面后再操作。")
+
+
 @transaction.atomic
 def save(review: Review, inputs: dict[str, scoring.ReviewInput], totals: scoring.ReviewTotals) -> None:
-    """Store the review rows as typed (the caller has checked them) and the running total."""
+    """Store the review rows as typed (the caller has checked them) and the running total.
+
+    Raises ReviewClosed, saving nothing, if the review was decided in the meantime."""
+    lock_open(review)
     existing = {str(r.indicator_key): r for r in review.rows.all()}
     to_create, to_update = [], []
     for key, value in inputs.items():

@@ -115,6 +115,11 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
             changes["risk_flags"] = flags.encode(submitted_flags)
             changes["risk_flag_count"] = len(submitted_flags)
         elif name in ("return", "approve"):
+            # The row lock `reviewing.save` takes too: review rows being saved commit before
+            # the decision reads them, or wait for it and are refused (issue 12, finding 6).
+            locked = Assessment.objects.select_for_update().filter(pk=assessment.pk).values_list("state", flat=True).first()
+            if locked != assessment.state:
+                raise TransitionRefused(_changed_message(locked))
             review = reviewing.pending(assessment)
             if review is None:
                 current = Assessment.objects.filter(pk=assessment.pk).values_list("state", flat=True).first()

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 
+from .. import personal_data
 from ..models import Assessment
 
 CSV_COLUMNS = [
@@ -45,7 +46,7 @@ def summary(a) -> dict:
         "kind": a.kind,
         "year": a.round.year,
         "unit": {"name": a.unit.name, "region": a.unit.region.full_name},
-        "title": a.title,
+        "title": personal_data.mask(a.title),
         "published_at": a.published_at.isoformat() if a.published_at else None,
         "total_score": None if a.self_total is None else f"{a.self_total:.2f}",
         "review_total_score": None if a.review_total is None else f"{a.review_total:.2f}",

@@ -1,7 +1,8 @@
 """The public read model: what anyone may see of a published assessment.
 
-Phone numbers are masked unless marked as an office line; 涉密 projects in a department's
-project list are replaced by the standard notice. The HTML page, the xlsx workbook, the JSON
+Phone numbers are masked unless marked as an office line; personal data typed into any text
+(phone numbers, ID numbers, e-mail addresses, bank cards) is masked (`redaction.public_view`);
+涉密 projects in a department's project list are replaced by the standard notice. The HTML page, the xlsx workbook, the JSON
 document and the CSV rows are all rendered from `PublicReport`, so they cannot disagree.
 """
 
@@ -10,10 +11,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .. import reviewing
+from .. import personal_data, reviewing
 from ..document import document
 from ..models import Assessment, ProjectExpense, Review
 from ..readmodel import AssessmentView, IndicatorLine, build, with_content
+from . import redaction
 
 CONFIDENTIAL_NOTICE = "项目为涉密项目，不作公开评价"
 
@@ -69,7 +71,7 @@ class PublicReport:
         parts += [line.name for line in view.indicators]
         parts += [g.target for g in view.goals]
         parts += [s.title + "\n" + s.body for s in view.texts]
-        return "\n".join(p for p in parts if p)
+        return personal_data.mask("\n".join(p for p in parts if p))
 
 
 def build_public(assessment: Assessment) -> PublicReport:
@@ -81,7 +83,7 @@ def build_public(assessment: Assessment) -> PublicReport:
         ProjectExpense(name=CONFIDENTIAL_NOTICE, confidential=True) if p.confidential else p
         for p in assessment.project_expenses.all()
     ]
-    view = build(a, expenses=expenses)
+    view = redaction.public_view(build(a, expenses=expenses))  # personal data masked (issue 12)
     approved = (
         Review.objects.filter(assessment=assessment, decision=Review.Decision.APPROVED).prefetch_related("rows").order_by("-number").first()
     )

@@ -1,5 +1,5 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
-from .audit import AuditEvent
+from .audit import AuditChainLock, AuditEvent
 from .exports import BulkExport, ExportJob, Publication
 from .indicators import Indicator
 from .public import PublicGeneration
@@ -12,6 +12,7 @@ from .workflow import Snapshot, Transition
 
 __all__ = [
     "Assessment",
+    "AuditChainLock",
     "AuditEvent",
     "BulkExport",
     "ExportJob",

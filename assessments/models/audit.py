@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from .units import Unit
@@ -19,6 +19,15 @@ class AuditEventQuerySet(models.QuerySet):
     def delete(self):
         raise AuditLogImmutable(IMMUTABLE_MESSAGE)
 
+    def bulk_create(self, objs, *args, **kwargs):
+        """Rows added in bulk join the hash chain like any other (`auditchain.append`)."""
+        from ..auditchain import append
+
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            append(objs)
+            return super().bulk_create(objs, *args, **kwargs)
+
     update.queryset_only = True
     delete.queryset_only = True
 
@@ -28,7 +37,9 @@ class AuditEvent(models.Model):
 
     `actor` and `unit` are plain references without a database constraint: deleting a user or
     a unit must neither delete nor rewrite its history (`actor_username` keeps the name).
-    On PostgreSQL a trigger refuses UPDATE and DELETE on this table (migration 0004).
+    On PostgreSQL a trigger refuses UPDATE and DELETE on this table (migration 0004). On both
+    databases the rows form a hash chain (`seq`, `prev_hash`, `row_hash`; `assessments.auditchain`),
+    so a change below the model shows up in `manage.py verify_audit` and on the audit page.
     """
 
     class Outcome(models.TextChoices):
@@ -52,6 +63,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField("对象编号", max_length=64, blank=True, editable=False)
     outcome = models.CharField("结果", max_length=10, choices=Outcome.choices, default=Outcome.OK, editable=False)
     details = models.JSONField("详情", default=dict, blank=True, editable=False)
+    seq = models.PositiveBigIntegerField("序号", null=True, blank=True, unique=True, editable=False)
+    prev_hash = models.CharField("前一条哈希", max_length=64, blank=True, editable=False)
+    row_hash = models.CharField("本条哈希", max_length=64, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -73,7 +87,12 @@ class AuditEvent(models.Model):
         if self.pk is not None or not self._state.adding:
             raise AuditLogImmutable(IMMUTABLE_MESSAGE)
         kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
+        from ..auditchain import append
+
+        # The caller's transaction if there is one (its change and this row commit together).
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
+            append([self])
+            super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise AuditLogImmutable(IMMUTABLE_MESSAGE)
@@ -89,3 +108,17 @@ class AuditEvent(models.Model):
         from ..audit import DETAIL_LABELS
 
         return [(DETAIL_LABELS.get(k, k), v) for k, v in (self.details or {}).items()]
+
+
+class AuditChainLock(models.Model):
+    """One row, locked (SELECT … FOR UPDATE) while rows are appended to the audit log, so that
+    concurrent appends take their places in the hash chain one after another."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审计日志追加锁"
+        default_permissions = ()
+
+    def __str__(self):
+        return "审计日志追加锁"

@@ -1,8 +1,8 @@
 """Password policy (GB/T 22239 第二级 / ASVS L2 practice) and the change-at-first-login flag.
 
-AUTH_PASSWORD_VALIDATORS (settings) combine these with Django's similarity and common-password
-validators: at least 12 characters, at least 3 of 4 character classes, not similar to the
-username, not a common password.
+AUTH_PASSWORD_VALIDATORS (settings) combine these with Django's common-password validator: at
+least 12 characters, at least 3 of 4 character classes, not containing the username and not
+similar to it or to the other user attributes, not a common password.
 """
 
 import string
@@ -50,6 +50,33 @@ class CharacterClassesValidator:
 
     def get_help_text(self):
         return self.message()
+
+
+USERNAME_MESSAGE = "密码不能包含用户名（不区分大小写）。"
+
+
+class UserAttributeValidator(password_validation.UserAttributeSimilarityValidator):
+    """Refuses a password that contains the username (case-insensitive), then Django's similarity
+    check against the username, names and e-mail.
+
+    The similarity check compares whole strings, so `name2name2!A` for user `name2` passed it
+    (ratio 0.59 < 0.7). Usernames shorter than `min_username_length` are not searched for:
+    forbidding every password with "wu" or "li" in it protects nothing.
+    """
+
+    def __init__(self, user_attributes=password_validation.UserAttributeSimilarityValidator.DEFAULT_USER_ATTRIBUTES,
+                 max_similarity=0.7, min_username_length=3):
+        super().__init__(user_attributes, max_similarity)
+        self.min_username_length = min_username_length
+
+    def validate(self, password, user=None):
+        username = str(user.get_username() or "") if user is not None else ""
+        if len(username) >= self.min_username_length and username.casefold() in (password or "").casefold():
+            raise ValidationError(USERNAME_MESSAGE, code="password_contains_username")
+        super().validate(password, user)
+
+    def get_help_text(self):
+        return "密码不能包含用户名，也不能与用户名、姓名、电子邮箱过于相似。"
 
 
 def must_change(user) -> bool:

@@ -46,10 +46,11 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
     if request is not None and not getattr(request, "portal_login_refused", False):
         _record_failure(request, username or "")  # the failed attempt that set off the lock
-    audit.record(
-        "auth.locked_out", outcome=audit.Outcome.DENIED, actor=None, username=username or "",
-        details={"path": getattr(request, "path", "")},
-    )
+    details = {"path": getattr(request, "path", "")}
+    scope = getattr(request, "portal_throttle", None)  # account, address or global (security.throttle)
+    if scope:
+        details["scope"] = scope
+    audit.record("auth.locked_out", outcome=audit.Outcome.DENIED, actor=None, username=username or "", details=details)
 
 
 def on_logged_out(sender, request, user, **kwargs):

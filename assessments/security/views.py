@@ -1,8 +1,10 @@
-"""Password change (also the forced change at first login) and the session keep-alive."""
+"""Password change (also the forced change at first login), the session keep-alive and the
+CSRF failure page (audited)."""
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
+from django.views import csrf
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -35,6 +37,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
     def form_invalid(self, form):
+        # Which check refused it, never what was typed (issue 12, finding 11).
+        codes = sorted({e.code or "invalid" for errors in form.errors.as_data().values() for e in errors})
+        audit.record("auth.password_change_failed", outcome=audit.Outcome.FAILED, actor=form.user,
+                     details={"reason": ",".join(codes)[:200]})
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
@@ -52,3 +58,12 @@ def session_keepalive(request):
     `SessionPolicyMiddleware` has already refreshed the last-seen time."""
     return JsonResponse({"expires_in": getattr(request, "session_expires_in", 0),
                          "kind": getattr(request, "session_expiry_kind", "idle")})
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: Django's 403 page, and an audit row saying where and why."""
+    audit.record(
+        "access.csrf_failed", outcome=audit.Outcome.DENIED,
+        details={"path": request.path[:200], "method": request.method, "reason": str(reason)[:200]},
+    )
+    return csrf.csrf_failure(request, reason=reason)

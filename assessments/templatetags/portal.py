@@ -74,3 +74,19 @@ def chinese_number(n):
         return CHINESE_NUMBERS[n]
     tens, ones = divmod(n, 10)
     return (CHINESE_NUMBERS[tens] if tens > 1 else "") + "十" + (CHINESE_NUMBERS[ones] if ones else "")
+
+
+@register.filter
+def mask_personal(text):
+    """Personal data in a published text masked (issue 12, finding 5); see personal_data.py."""
+    from .. import personal_data
+
+    return personal_data.mask(str(text)) if text else text
+
+
+@register.simple_tag
+def personal_data_changes(view):
+    """What publishing this read model will mask (for the officer before submitting)."""
+    from ..exports import redaction
+
+    return redaction.changes(view)

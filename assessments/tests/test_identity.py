@@ -67,7 +67,7 @@ def age_attempts(username, minutes):
 # --- login lockout -------------------------------------------------------------------------------
 
 
-def test_five_failures_lock_the_username_for_15_minutes(client, alice):
+def test_five_failures_lock_the_username_at_that_address_for_15_minutes(client, alice):
     for n in range(1, 5):
         response = post_login(client, "alice", f"wrong-{n}")
         assert response.status_code == 200
@@ -81,12 +81,15 @@ def test_five_failures_lock_the_username_for_15_minutes(client, alice):
     assert "password=********************" in attempt.post_data
     assert lockout_text(fifth) == LOCKED_MESSAGE == "登录失败次数过多，该账号已被锁定 15 分钟。如需立即解锁，请联系管理员。"
 
-    # Locked: even the right password is refused, from any address.
-    for ip in ("10.0.0.1", "10.9.9.9"):
-        response = post_login(client, "alice", PASSWORD, ip=ip)
-        assert response.status_code == 429
-        assert lockout_text(response) == LOCKED_MESSAGE
+    # Locked at this address: even the right password is refused here...
+    response = post_login(client, "alice", PASSWORD)
+    assert response.status_code == 429
+    assert lockout_text(response) == LOCKED_MESSAGE
     assert "_auth_user_id" not in client.session
+    # ...but not from another address: failures elsewhere cannot lock her out (issue 12, finding 8).
+    elsewhere = Client()
+    assert post_login(elsewhere, "alice", PASSWORD, ip="10.9.9.9").status_code == 302
+    assert elsewhere.session["_auth_user_id"] == str(alice.pk)
 
     # 14 minutes later still locked; the attempts during the lock did not extend it.
     age_attempts("alice", 14)
@@ -187,7 +190,8 @@ def test_test_client_login_still_works(client, alice):
         ("ABCDEFGHIJKL1", ["密码须包含大写字母、小写字母、数字、符号四类字符中的至少 3 类。"]),
         ("Password1234", ["这个密码太常见了。"]),
         ("Qwertyuiop123", ["这个密码太常见了。"]),
-        ("zhangsan2024!", ["密码跟 用户名 太相似了。"]),
+        ("zhangsan2024!", ["密码不能包含用户名（不区分大小写）。"]),
+        ("Zhangsan-2023", ["密码跟 用户名 太相似了。"]),  # not contained, but too similar
         ("123456789012345", ["密码须包含大写字母、小写字母、数字、符号四类字符中的至少 3 类。", "密码只包含数字。"]),
         ("Iloveyou1234", []),
         ("jiang-hu-ye-yu-2024", []),  # 3 classes: lower case, symbol, digit
@@ -203,6 +207,46 @@ def test_password_policy(password, messages):
         assert exc.messages == messages
     else:
         assert messages == []
+
+
+@pytest.mark.parametrize(
+    "username, password, messages",
+    [
+        ("name2", "name2name2!A", ["密码不能包含用户名（不区分大小写）。"]),  # issue 12, finding 12
+        ("name2", "NAME2-Xyz-2024!", ["密码不能包含用户名（不区分大小写）。"]),
+        ("name2", "Xyz-2024!-nAmE2", ["密码不能包含用户名（不区分大小写）。"]),
+        ("Wang.Fang", "wang.fang-Mima-2025", ["密码不能包含用户名（不区分大小写）。"]),
+        ("name2", "Name-3-Xyz-2024!", []),  # "name" alone is not the username
+        ("li", "Li-Bai-Shi-2024!", []),  # usernames shorter than 3 characters are not searched for
+    ],
+)
+def test_password_containing_the_username_is_refused(username, password, messages):
+    try:
+        password_validation.validate_password(password, User(username=username))
+    except ValidationError as exc:
+        assert exc.messages == messages
+    else:
+        assert messages == []
+
+
+def test_password_containing_the_username_is_refused_on_the_change_page_and_in_the_admin(client, alice, admin_client):
+    client.force_login(alice)
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "ALICEalice-2025", "new_password2": "ALICEalice-2025"},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["new_password2"] == ["密码不能包含用户名（不区分大小写）。"]
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+
+    response = admin_client.post(
+        reverse("admin:auth_user_add"),
+        {"username": "name2", "password1": "name2name2!A", "password2": "name2name2!A", "usable_password": "true"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["password2"] == ["密码不能包含用户名（不区分大小写）。"]
+    assert not User.objects.filter(username="name2").exists()
 
 
 def test_weak_new_password_is_refused_on_the_change_page(client, alice):

@@ -2,12 +2,14 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import (
+    audit,
     history,
     params,
     permissions,
@@ -114,14 +116,17 @@ def assessment_create(request):
             previous = services.previous_assessment(
                 unit=data["unit"], round=data["round"], kind=kind, project_name=project_name
             )
-        assessment = create_assessment(
-            unit=data["unit"],
-            round=data["round"],
-            template=template,
-            project_name=project_name,
-            user=request.user,
-            carry_from=previous,
-        )
+        with transaction.atomic():
+            assessment = create_assessment(
+                unit=data["unit"],
+                round=data["round"],
+                template=template,
+                project_name=project_name,
+                user=request.user,
+                carry_from=previous,
+            )
+            audit.record("assessment.create", unit=assessment.unit_id, obj=assessment,
+                         details={"title": assessment.title, "carry_from": previous.pk if previous else None})
         if previous is not None:
             messages.success(
                 request,
@@ -199,7 +204,10 @@ def assessment_edit(request, pk):
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
         return _render_edit(request, entry, view, errors=entry.error_list(), status=400)
     try:
-        saved = entry.save(_posted_version(request))
+        with transaction.atomic():
+            saved = entry.save(_posted_version(request))
+            audit.record("assessment.save", unit=assessment.unit_id, obj=assessment,
+                         details={"version": entry.assessment.version})
     except StaleDraft:
         funding, indicators = entry.preview_rows()
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)

@@ -21,13 +21,14 @@ from django import forms
 from django.contrib import messages
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from .. import permissions, readmodel, table_templates
+from .. import audit, permissions, readmodel, table_templates
 from ..importing import apply, parser, safety, sandbox
 from ..models import Assessment, Round, TableTemplate, Unit
 from ..tablespec import KIND_LABELS
@@ -339,7 +340,13 @@ def import_confirm(request, token):
         context["errors"] = _run(request, entry, context["parsed"], dry_run=True).errors
         context["confirm_error"] = REPLACE_NOT_CONFIRMED
         return render(request, "assessments/import/preview.html", context, status=400)
-    outcome = _run(request, entry, context["parsed"], dry_run=False)
+    with transaction.atomic():  # the imported draft and its audit row commit together
+        outcome = _run(request, entry, context["parsed"], dry_run=False)
+        if not outcome.errors:
+            audit.record(
+                "import.confirm", unit=outcome.assessment.unit_id, obj=outcome.assessment,
+                details={"filename": entry["filename"][:200], "created": entry["target"] is None},
+            )
     if outcome.errors:
         context["errors"] = outcome.errors
         return render(request, "assessments/import/preview.html", context, status=400)

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_safe
 
-from .. import exporting, figures, history, params
+from .. import exporting, figures, history, params, personal_data
 from ..exports import lists
 from ..exports.public import build_public
 from ..models import Assessment, Region, Round, Transition, Unit
@@ -337,6 +337,6 @@ def disclosure_file(request, pk, fmt):
     }[fmt]
     response = FileResponse(
         open(path, "rb"), content_type=content_type, as_attachment=(fmt == "xlsx"),
-        filename=f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}",
+        filename=personal_data.mask(f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}"),
     )
     return _downstream(request, response, f'"{getattr(a.publication, fmt + "_sha256")}"')

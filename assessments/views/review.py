@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from .. import (
+    audit,
     bulk,
     diff,
     exporting,
@@ -214,6 +215,7 @@ def review_detail(request, pk):
     assessment = permissions.get_reviewer_assessment(request.user, pk)
     if request.method == "POST":
         return _post(request, assessment)
+    audit.record("review.open", unit=assessment.unit_id, obj=assessment, details={"state": assessment.state})
     return _render(request, assessment)
 
 
@@ -385,7 +387,11 @@ def _post(request, assessment):
         return _render(request, assessment, status=400, formset=formset, decision=decision, review_view=review_view,
                        errors=errors)
 
-    reviewing.save(review, inputs, review_view.totals)
+    try:
+        reviewing.save(review, inputs, review_view.totals)
+    except reviewing.ReviewClosed as exc:  # decided by someone else since the checks above
+        messages.error(request, str(exc))
+        return redirect("assessments:review", pk=assessment.pk)
     if action == "save":
         messages.success(request, "复核已保存（草稿），可稍后继续。")
         return redirect("assessments:review", pk=assessment.pk)
@@ -409,7 +415,8 @@ def bulk_exports(request):
             messages.error(request, "请选择评价批次。")
         else:
             with transaction.atomic():
-                bulk.request(rnd, request.user)
+                job = bulk.request(rnd, request.user)
+                audit.record("bulk.request", obj=job, details={"round": rnd.pk, "year": rnd.year})
             messages.success(request, f"已开始打包“{rnd.title}”的全部公开报告。")
         return redirect("assessments:bulk")
     jobs = list(BulkExport.objects.filter(requested_by=request.user).select_related("round")[:20])
@@ -426,4 +433,5 @@ def bulk_download(request, pk):
     job = BulkExport.objects.filter(pk=pk, requested_by=request.user, status=BulkExport.Status.DONE).first()
     if job is None or not job.file:
         raise Http404
+    audit.record("bulk.download", obj=job, details={"round": job.round_id, "year": job.round.year})
     return FileResponse(job.file.open("rb"), as_attachment=True, filename=f"{job.round.year}年度公开报告.zip")
