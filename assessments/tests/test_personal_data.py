@@ -242,8 +242,8 @@ def test_officer_sees_what_will_be_masked_before_submitting(alice, unit_a, round
         ("项目负责人电话", "手机号码或电话", "13975709408", "139****9408"),
         ("实施单位", "固定电话", LANDLINE, LANDLINE_MASKED),
         ("资金情况“合计”：产生差异的原因", "手机号码", PHONE, PHONE_MASKED),
-        ("年度目标第1条：目标", "电子邮箱", EMAIL, EMAIL_MASKED),
-        ("绩效指标第1行：偏差原因", "身份证号码", ID, ID_MASKED),
+        ("年度总体目标第1条：目标", "电子邮箱", EMAIL, EMAIL_MASKED),
+        ("绩效指标第1行：产生差异的原因及改进措施", "身份证号码", ID, ID_MASKED),
         ("报告第1部分“部门（单位）基本情况”：内容", "银行卡号", CARD, CARD_MASKED),
         ("报告第1部分“部门（单位）基本情况”：内容", "固定电话", LANDLINE, LANDLINE_MASKED),
     ]
