@@ -393,6 +393,12 @@ class IndicatorForm(_ExtraFieldsMixin, PortalModelForm):
         self.add_extra_fields((c.key, c.label, c.kind) for c in table.indicator_columns if c.key not in INDICATOR_MODEL_FIELDS)
         self.table = table
 
+    def _post_clean(self):
+        super()._post_clean()
+        # No 一级 column in the template: every row belongs to its first (only) 一级.
+        if "level1" not in self.fields and self.table.level1_names:
+            self.instance.level1 = self.table.level1_names[0]
+
     def clean_operator(self):
         text = (self.cleaned_data.get("operator") or "").strip()
         if text and text not in ("定性", "定量") and scoring.operator_of(text) is None:

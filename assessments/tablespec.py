@@ -76,7 +76,9 @@ INDICATOR_COLUMNS: dict[str, tuple[str, str]] = {
     "score": ("得分", "number"),
     "reason": ("偏差原因分析及改进措施", "text"),
 }
-REQUIRED_INDICATOR_COLUMNS = ("level1", "level2", "name", "target", "actual")
+# 一级/二级 are optional: a table listing its indicators without them (重庆's 指标名称 list) puts
+# every row in the template's first 一级 (its weight is then the indicators' total).
+REQUIRED_INDICATOR_COLUMNS = ("name", "target", "actual")
 
 REASON_BLOCK, REASON_WARN = "block", "warn"
 WEIGHTS_OPTIONAL, WEIGHTS_REQUIRED = "optional", "required"
@@ -89,7 +91,8 @@ _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 COMMON_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "funding": {
         "initial_budget": ("年初预算数", "年初预算", "年初预算资金总额", "年初预算资金"),
-        "budget": ("全年预算数", "全年预算", "调整后预算数", "调整后预算", "预算数", "全年预算数(A)"),
+        "budget": ("全年预算数", "全年预算", "调整后预算数", "调整后预算", "预算数", "全年预算数(A)", "全年(调整)预算数",
+                   "全年调整预算数", "调整预算数"),
         "actual": ("全年执行数", "执行数", "实际投入资金额", "实际投入", "预算执行数", "决算数", "实际支出", "全年执行数(B)"),
         "rate": ("执行率", "预算执行率", "执行率(B/A)"),
         "weight": ("分值", "权重"),
@@ -434,7 +437,7 @@ def validate(spec: TableSpec) -> list[str]:
     need(("weight" in ikeys) == ("score" in ikeys), "绩效指标表的“分值”和“得分”列须同时设置")
     if spec.weights == WEIGHTS_REQUIRED:
         need("weight" in ikeys, "分值必填的表样须有“分值”列")
-    need(bool(spec.level1), "请至少设置一个一级指标")
+    need(bool(spec.level1), "请至少设置一个一级指标（表中没有一级指标列时，所有指标归入第一个一级指标）")
     names = [level.name for level in spec.level1]
     _unique(errors, "一级指标", names)
     for level in spec.level1:

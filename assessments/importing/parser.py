@@ -35,7 +35,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from ..builtin_templates import BUILTIN
-from ..tablespec import HEADER_FIELDS, TableSpec, column_aliases
+from ..tablespec import COMMON_ALIASES, HEADER_FIELDS, TableSpec, column_aliases
 
 PORTAL_CREATOR = "绩效自评门户"
 PORTAL_TABLE_SHEET = "自评表"
@@ -139,8 +139,26 @@ def norm(text) -> str:
     return "".join(text.split()).rstrip(":：")
 
 
+_NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[0-9]+[、.．)）]|[（(][一二三四五六七八九十0-9]+[)）]|[①-⑳])")
+_TRAILING_NOTE = re.compile(r"[（(][^（）()]{1,12}[)）]$")
+_DASHES = re.compile(r"^[-—–－_~～/／\\]+$")
+
+
+def label_key(text) -> str:
+    """A label as the template would write it: no numbering in front ("一、", "1.", "（一）"), no
+    bracketed note behind ("（盖章）", "（万元）", "（10分）")."""
+    key = norm(text)
+    key = _NUMBERING.sub("", key, count=1)
+    while True:
+        stripped = _TRAILING_NOTE.sub("", key)
+        if stripped == key or not stripped:
+            return key
+        key = stripped
+
+
 def _is_empty_mark(text: str) -> bool:
-    return norm(text) in EMPTY_MARKS or unicodedata.normalize("NFKC", text).strip() in EMPTY_MARKS
+    key = norm(text)
+    return key in EMPTY_MARKS or bool(_DASHES.match(key)) or unicodedata.normalize("NFKC", text).strip() in EMPTY_MARKS
 
 
 def _decimal_text(value) -> str:
@@ -394,6 +412,11 @@ GOAL_TARGET_WORDS = ("年度目标", "年度总体目标", "总体目标", "预�
 GOAL_ACHIEVED_WORDS = ("年度总体目标完成情况", "总体目标完成情况", "全年完成情况", "实际完成情况", "目标完成情况", "完成情况")
 
 
+def _known(table: str, own: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The common labels of the columns a template does not have (its own come first)."""
+    return {key: labels for key, labels in COMMON_ALIASES[table].items() if key not in own}
+
+
 def _norms(*labels) -> tuple[str, ...]:
     return tuple(dict.fromkeys(norm(label) for label in labels if label))
 
@@ -403,8 +426,10 @@ class Vocabulary:
 
     def __init__(self, spec: TableSpec):
         self.spec = spec
-        self.funding = self._columns(column_aliases(spec, "funding"))
-        self.indicators = self._columns(column_aliases(spec, "indicators"))
+        # Every column the portal knows, the template's own labels first: a column the template lacks
+        # is still recognised, and reported by its name ("本表样没有“指标性质”列").
+        self.funding = self._columns({**column_aliases(spec, "funding"), **_known("funding", spec.funding_keys)})
+        self.indicators = self._columns({**column_aliases(spec, "indicators"), **_known("indicators", spec.indicator_keys)})
         # The template's own column labels: a workbook made with this template uses exactly these.
         self.own_labels = {norm(c.label) for c in (*spec.funding_columns, *spec.indicator_columns)}
         self.funding_rows = [(r.key, _norms(r.label, *r.aliases)) for r in spec.funding_rows]
@@ -430,10 +455,13 @@ class Vocabulary:
         return out
 
     def funding_column(self, key: str) -> str | None:
-        return self.funding.get(key) or _funding_column(key)
+        return self.funding.get(key) or self.funding.get(label_key(key)) or _funding_column(key)
 
     def indicator_column(self, key: str) -> str | None:
-        return self.indicators.get(key) or _indicator_column(key)
+        return self.indicators.get(key) or self.indicators.get(label_key(key)) or _indicator_column(key)
+
+    def header_field(self, key: str) -> str | None:
+        return self.header.get(key) or self.header.get(label_key(key))
 
     @staticmethod
     def row_of(keys: list[str], rows: list[tuple[str, tuple[str, ...]]]) -> str | None:
@@ -441,7 +469,7 @@ class Vocabulary:
         longest label contained in the cell ("其中：财政拨款（万元）")."""
         for key in keys:
             for row_key, labels in rows:
-                if key in labels:
+                if key in labels or label_key(key) in labels:
                     return row_key
         best, best_length = None, 0
         for key in keys:
@@ -465,7 +493,7 @@ class Vocabulary:
     def text_of(self, key: str, texts) -> tuple[str, str] | None:
         """(key, title) of the block or section a caption names."""
         for text_key, title, labels in texts:
-            if key in labels:
+            if key in labels or label_key(key) in labels:
                 return text_key, title
         return None
 
@@ -483,7 +511,8 @@ class _SheetParser:
         self.vocab = vocab
         self.exact_hits = 0  # header cells that are exactly the template's own labels
         self.text_rows: list[str] = []  # the rows of the block (评价结论 …) being read
-        self.foreign: list[tuple[tuple[int, int], str]] = []  # header columns the template does not have
+        self.goal_header: dict[int, str] = {}  # column -> label of the goal table's other columns
+        self.foreign: list[list] = []  # [span, label, header row, last row or None]: columns the template lacks
         self.current_text: tuple[str, str, int] | None = None  # (key, title, caption column)
         self.used: set[tuple[int, int]] = set()
         self.reasons: dict[tuple[int, int], str] = {}
@@ -507,11 +536,12 @@ class _SheetParser:
         self.reasons[cell.origin] = reason
 
     def value_in(self, r: int, span: tuple[int, int]) -> GridCell | None:
-        """The cell of row r under a header spanning columns span (first non-empty one)."""
+        """The cell of row r under a header spanning columns span (first non-empty one). A cell
+        merged across several columns belongs to the column where it starts, and to no other."""
         c1, c2 = span
         for c in range(c1, c2 + 1):
             cell = self.g.at(r, c)
-            if cell is not None and cell.row == r:
+            if cell is not None and cell.row == r and c1 <= cell.col <= c2:
                 return cell
         return None
 
@@ -579,6 +609,8 @@ class _SheetParser:
                 self.reasons.setdefault(c.origin, SECOND_TABLE)
             return
         labels = [c for c in own if len(c.key) <= 20]
+        if self.total_row(own):
+            return
         if self.detect_header(r, labels, [c.key for c in labels]):
             for c in own:
                 if c.origin not in self.used:
@@ -605,9 +637,25 @@ class _SheetParser:
         if self.state is not None and not own[0].key.startswith(NOTE_STARTS):
             reason = f"无法识别此行属于{BLOCK_LABELS[self.state]}的哪一栏，未导入"
         self.state = None
+        self.end_foreign(r)
         for cell in own:
             if cell.origin not in self.used and cell.origin not in self.reasons:
                 self.reasons[cell.origin] = reason
+
+    def total_row(self, own) -> bool:
+        """总分 / 合计 rows after the indicator table (the portal adds the totals up itself)."""
+        if self.state == "indicators" or not self.out.indicators:
+            return False
+        first = own[0].key
+        if not (first in TOTAL_WORDS or first.startswith("总分")):
+            return False
+        grades = ("优", "良", "中", "差", "优秀", "良好", "合格", "不合格")
+        if any(not _is_empty_mark(c.text) and parse_number(c.value)[1] and c is not own[0] and "等级" not in c.key
+               and label_key(c.key) not in grades for c in own):
+            return False  # words beside it: not a row of totals
+        for c in own:
+            self.use(c)
+        return True
 
     def starts_second_table(self, own) -> bool:
         if not self.found_table or len(own) != 1 or not self.out.title:
@@ -647,13 +695,15 @@ class _SheetParser:
 
     def detect_header(self, r, own, keys) -> bool:
         ind = {name: (c.col, c.last_col) for c in own if (name := self.vocab.indicator_column(c.key))}
-        if "level1" in ind and "level2" in ind:
+        flat = "level1" not in self.vocab.spec.indicator_keys  # a template whose indicators have no 一级 column
+        if ("level1" in ind and "level2" in ind) or (flat and {"name", "target", "actual"} <= set(ind)):
             self.exact_hits += sum(1 for c in own if c.key in self.vocab.own_labels)
             for c in own:
                 self.use(c)
             ind = self.keep_known(ind, own, self.vocab.spec.indicator_keys + ("review",))
             if self.state == "indicators" and set(ind) == set(self.cols):
                 return True  # the header repeated on the next printed page
+            self.end_foreign(r)
             self.state, self.cols, self.found_table = "indicators", ind, True
             self.prev_level1 = self.prev_level2 = ""
             return True
@@ -679,6 +729,7 @@ class _SheetParser:
                 if self.state == "funding" and set(fund) == set(self.cols):
                     return True
                 self.exact_hits += sum(1 for c in own if c.key in self.vocab.own_labels)
+                self.end_foreign(r)
                 self.state, self.cols, self.found_table, self.sub = "funding", fund, True, ""
                 self.out.funding_columns = [n for n in ("initial_budget", "budget", "actual", "reason") if n in fund]
                 return True
@@ -698,25 +749,51 @@ class _SheetParser:
                 self.use(c)
             self.state, self.cols = "expenses", cols
             return True
-        goal_target = [c for c in own if ("目标" in c.key and "完成" not in c.key and "指标" not in c.key)]
-        goal_done = [c for c in own if "完成情况" in c.key and "指标" not in c.key]
-        if goal_target and goal_done:
-            target_cell = goal_target[-1]
+        # 年度总体目标: a target column and, to its right, an achieved column (a caption such as
+        # "年度总体目标完成情况" merged down the first column is neither).
+        pair = self.goal_columns(own)
+        if pair is not None:
+            target_cell, achieved_cell = pair
             for c in own:
                 self.use(c)
             self.flush_goals()
+            self.end_foreign(r)
+            self.goal_header = {c.col: c.text for c in own if c is not target_cell and c is not achieved_cell}
             self.state = "goals"
-            self.cols = {"target": (target_cell.col, target_cell.last_col), "achieved": (goal_done[0].col, goal_done[0].last_col)}
+            self.cols = {"target": (target_cell.col, target_cell.last_col), "achieved": (achieved_cell.col, achieved_cell.last_col)}
             return True
         return False
+
+    def goal_columns(self, own) -> tuple[GridCell, GridCell] | None:
+        """(target, achieved) header cells of a goal table: a caption merged down beside them
+        ("年度总体目标完成情况") is neither; a label the template uses wins, else the leftmost target;
+        the achieved column is the first to its right."""
+        vocab = self.vocab
+
+        def is_target(c):
+            return label_key(c.key) in vocab.goal_target or ("目标" in c.key and "完成" not in c.key and "指标" not in c.key)
+
+        def is_achieved(c):
+            return label_key(c.key) in vocab.goal_achieved or ("完成情况" in c.key and "指标" not in c.key)
+
+        if not own:
+            return None
+        row = min(c.row for c in own)
+        cells = sorted((c for c in own if c.last_row == row), key=lambda c: c.col)  # not captions merged down
+        targets = [c for c in cells if is_target(c)]
+        exact = [c for c in targets if label_key(c.key) in vocab.goal_target]
+        for target in exact + [c for c in targets if c not in exact]:
+            achieved = next((c for c in cells if c.col > target.last_col and is_achieved(c)), None)
+            if achieved is not None:
+                return target, achieved
+        return None
 
     # Header block (项目名称 … / 部门职责 …).
 
     def header_row(self, r, cells, own) -> bool:
         labelled = False
-        header = self.vocab.header
         for i, cell in enumerate(cells):
-            field_name = header.get(cell.key)
+            field_name = self.vocab.header_field(cell.key)
             if field_name is None or cell.row != r:
                 continue
             if field_name == "project_name" and self.state == "expenses":
@@ -726,7 +803,7 @@ class _SheetParser:
             self.flush_goals()
             value = None
             for nxt in cells[i + 1 :]:
-                if header.get(nxt.key):
+                if self.vocab.header_field(nxt.key):
                     break
                 if nxt.row == r:
                     value = nxt
@@ -741,7 +818,7 @@ class _SheetParser:
         # A long 部门职责 continues on the next rows beside its caption merged down column A.
         if self.last_header_field and self.last_header_field[0] == "duties":
             first = cells[0] if cells else None
-            if first is not None and first.row < r and header.get(first.key) == "duties" and len(own) == 1:
+            if first is not None and first.row < r and self.vocab.header_field(first.key) == "duties" and len(own) == 1:
                 self.duties_rows.append(self.text(own[0], empty_marks=False))
                 return True
         return False
@@ -791,14 +868,20 @@ class _SheetParser:
                 kept[name] = span
                 continue
             label = next((c.text for c in own if (c.col, c.last_col) == span), name)
-            self.foreign.append((span, label))
+            self.foreign.append([span, label, own[0].row if own else 0, None])
         return kept
 
     def foreign_reason(self, cell) -> str | None:
-        for (c1, c2), label in self.foreign:
-            if c1 <= cell.col <= c2 and cell.row > 0:
+        """Cells under a column the template lacks, in the rows of that column's own table."""
+        for (c1, c2), label, first, last in self.foreign:
+            if c1 <= cell.col <= c2 and first < cell.row and (last is None or cell.row <= last):
                 return f"本表样（{self.vocab.spec.name}）没有“{label}”列，未导入"
         return None
+
+    def end_foreign(self, r: int) -> None:
+        for entry in self.foreign:
+            if entry[3] is None and entry[2] < r:
+                entry[3] = r - 1
 
     def accepts_field(self, field_name: str) -> bool:
         keys = set(self.vocab.spec.header_keys) | {"unit_name"}
@@ -813,15 +896,23 @@ class _SheetParser:
         found = False
         for cell in own:
             text = unicodedata.normalize("NFKC", cell.text)
-            marks = [m for m in _INLINE_LABEL.finditer(text) if norm(m.group(1)) in self.vocab.header]
+            marks = [m for m in _INLINE_LABEL.finditer(text) if self.vocab.header_field(m.group(1))]
             if not marks:
+                continue
+            if not any(self.accepts_field(self.vocab.header_field(m.group(1))) for m in marks):
+                names = "、".join(f"“{m.group(1)}”" for m in marks)
+                self.refuse(cell, f"本表样没有{names}栏目，未导入")
                 continue
             found = True
             self.use(cell)
             for n, mark in enumerate(marks):
                 end = marks[n + 1].start() if n + 1 < len(marks) else len(text)
                 value = text[mark.end() : end].strip()
-                key = self.vocab.header[norm(mark.group(1))]
+                key = self.vocab.header_field(mark.group(1))
+                if not self.accepts_field(key):
+                    if not _is_empty_mark(value):
+                        self.note(cell, f"本表样没有“{mark.group(1)}”栏目，“{value}”未导入")
+                    continue
                 if key == "leader_and_phone":
                     leader, phone = split_leader_phone(value)
                     self.out.header.setdefault("project_leader", leader)
@@ -956,7 +1047,13 @@ class _SheetParser:
             if item is not None:  # seed 004: 资金结构 rows follow in the same table
                 self.sub = "structure"
                 return self.funding_row(r, cells, own)
-            return self.unknown_row(r, own, left, "资金来源", vocab.funding_rows)
+            if not [c for c in left if c.row == r and c.text.strip()] and not self.out.funding and vocab.spec.funding_rows:
+                # One row of amounts without a label, first under the header: the table's total.
+                source = vocab.spec.funding_rows[0].key
+                first = next((c for c in own if c.col >= min(c1 for c1, _ in self.cols.values())), own[0])
+                self.note(first, f"资金表中没有行名称的一行金额，按“{vocab.spec.funding_rows[0].label}”导入")
+            else:
+                return self.unknown_row(r, own, left, "资金来源", vocab.funding_rows)
         for c in left:
             self.use(c)
         row = {}
@@ -968,9 +1065,15 @@ class _SheetParser:
         if row["score"] is not None:
             row["score"] = _money(row["score"])
         row["extra"] = self.extra_values(r, vocab.spec.funding_columns, FUNDING_KEYS)
+        reason_cell = self.value_in(r, self.cols["reason"]) if "reason" in self.cols else None
+        if reason_cell is not None and reason_cell.last_row > r and row["reason"]:
+            self.note(reason_cell, f"“原因”一格跨{reason_cell.last_row - r + 1}行，按“{self.row_label(source)}”一行导入")
         self.out.funding[source] = row
-        self.skip_computed(r, own)
+        self.skip_computed(r, own, self.row_label(source), weighted)
         return True
+
+    def row_label(self, key: str) -> str:
+        return next((row.label for row in self.vocab.spec.funding_rows if row.key == key), key)
 
     def extra_values(self, r, template_columns, known) -> dict:
         """A row's cells under the template's own columns (备注 …)."""
@@ -1003,13 +1106,19 @@ class _SheetParser:
                 self.reasons.setdefault(cell.origin, reason)
         return True
 
-    def skip_computed(self, r, own) -> None:
-        """执行率, 分值 and 得分 of the funding table, and "－": computed by the portal, not read."""
+    def skip_computed(self, r, own, label: str = "", weighted: bool = True) -> None:
+        """执行率, 分值 and 得分 of the funding table, and "－": computed by the portal, not read. A
+        分值 or 得分 on a row the template does not score is reported, never dropped in silence."""
         for name in ("rate", "weight", "score"):
             if name in self.cols:
                 cell = self.value_in(r, self.cols[name])
-                if cell is not None and not cell.formula_missing:
-                    self.use(cell)
+                if cell is None or cell.formula_missing or cell.origin in self.used:
+                    continue
+                if name != "rate" and not weighted and not _is_empty_mark(cell.text):
+                    scored = "、".join(row.label for row in self.vocab.spec.funding_rows if row.weight is not None) or "任何一行"
+                    self.refuse(cell, f"本表样中“{label}”不计分（只有{scored}计分），此值未导入")
+                    continue
+                self.use(cell)
         for cell in own:
             if cell.origin not in self.used and _is_empty_mark(cell.text):
                 self.use(cell)
@@ -1037,11 +1146,19 @@ class _SheetParser:
     def goal_row(self, r, cells, own) -> bool:
         t1, t2 = self.cols["target"]
         a1, a2 = self.cols["achieved"]
+        # One cell across both columns is a heading ("二、部门年度重点工作任务") or another block's text.
+        if any(c.col <= t1 and c.last_col >= a1 for c in own):
+            return False
         target_cell = next((c for c in own if t1 <= c.col <= t2 or c.col <= t1 <= c.last_col), None)
         achieved_cell = next((c for c in own if a1 <= c.col <= a2 or c.col <= a1 <= c.last_col), None)
-        others = [c for c in own if c is not target_cell and c is not achieved_cell]
-        if others and not (target_cell or achieved_cell):
+        others = [c for c in own if c is not target_cell and c is not achieved_cell and c.text.strip()]
+        # Cells under the goal table's other columns (序号, 财年, 调整后目标) are reported, not read;
+        # a cell anywhere else means another table or a labelled row: the goals end here.
+        if any(c.col not in self.goal_header for c in others):
             return False
+        for c in others:
+            label = self.goal_header[c.col]
+            self.refuse(c, f"目标表中的“{label}”栏，本表样没有此栏，未导入" if label else NOT_IN_TABLE)
         target = self.text(target_cell, empty_marks=False)
         achieved = self.text(achieved_cell, empty_marks=False)
         self.goal_rows.append((target, achieved))
@@ -1077,11 +1194,17 @@ class _SheetParser:
         own_origins = {c.origin for c in own}
 
         def fresh(name):
+            """The row's own cell under a column: one that starts in it (a cell merged across the
+            table belongs to its first column only)."""
             cell = get.get(name)
-            return cell if cell is not None and cell.origin in own_origins else None
+            if cell is None or cell.origin not in own_origins:
+                return None
+            c1, c2 = cols[name]
+            return cell if c1 <= cell.col <= c2 else None
 
         # Total rows (总分 / 合计) and notes end or interrupt the table.
-        lead = [c for c in own if c.col <= cols.get("name", cols["level2"])[0]]
+        first_col = min(c1 for c1, _c2 in cols.values())
+        lead = [c for c in own if c.col <= cols.get("name", cols.get("level2", (first_col, first_col)))[0]]
         lead_keys = [c.key for c in lead]
         if any(k in TOTAL_WORDS or k.startswith("总分") for k in lead_keys):
             for c in own:
@@ -1089,10 +1212,13 @@ class _SheetParser:
                     self.use(c)
             self.prev_level1 = self.prev_level2 = ""
             return True
-        if own and own[0].col <= cols["level1"][0] and own[0].key.startswith(NOTE_STARTS) and not self.vocab.looks_like_level1(own[0].key):
+        if own and own[0].col <= first_col and own[0].key.startswith(NOTE_STARTS) and not self.vocab.looks_like_level1(own[0].key):
             return False
-        if len(own) == 1 and own[0].last_col - own[0].col >= 3 and own[0].col <= cols["level1"][0]:
+        if len(own) == 1 and own[0].last_col - own[0].col >= 3 and own[0].col <= first_col:
             return False  # a note written across the table
+        starts = [c1 for name, (c1, _c2) in cols.items() if name not in ("level1", "level2")]
+        if any(sum(1 for c1 in starts if c.col <= c1 <= c.last_col) >= 2 for c in own):
+            return False  # one value across several columns: a block's text or a heading, not a row
         level1_cell, level2_cell = get.get("level1"), get.get("level2")
         level1 = self.text(level1_cell) if level1_cell is not None else ""
         level2 = self.text(level2_cell) if level2_cell is not None else ""
@@ -1132,6 +1258,8 @@ class _SheetParser:
                 self.prev_level2 = level2
             return True  # a blank row (or one that only names a group)
         level1 = self._level1(level1, level1_cell) if level1 else self.prev_level1
+        if "level1" not in self.vocab.spec.indicator_keys and self.vocab.spec.level1_names:
+            level1 = self.vocab.spec.level1_names[0]  # no 一级 column: every row is in the template's one 一级
         if level1 != self.prev_level1 and not level2:
             level2 = ""
         elif not level2:
