@@ -25,6 +25,7 @@ class AssessmentsConfig(AppConfig):
     verbose_name = "绩效自评"
 
     def ready(self):
+        from . import tasks  # noqa: F401 - connects the receiver of workflow.transitioned
         from .security import signals
 
         signals.connect(self)

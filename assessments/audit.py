@@ -14,6 +14,7 @@ from contextvars import ContextVar
 
 from django.db import models
 
+from .audit_labels import ACTION_LABELS, DETAIL_LABELS, action_label  # noqa: F401 - the page's labels
 from .models import AuditEvent
 
 Outcome = AuditEvent.Outcome
@@ -22,82 +23,7 @@ _current_request: ContextVar = ContextVar("portal_audit_request", default=None)
 
 SECRET_KEY_PATTERN = re.compile(r"pass|pwd|token|secret|csrf|session|cookie|authori|otp", re.IGNORECASE)
 
-ACTION_LABELS = {
-    "auth.login": "登录成功",
-    "auth.login_failed": "登录失败",
-    "auth.locked_out": "账号锁定（登录失败次数过多）",
-    "auth.unlocked": "解除登录锁定",
-    "auth.logout": "退出登录",
-    "auth.session_expired": "会话过期退出",
-    "auth.password_change": "修改密码",
-    "auth.password_change_failed": "修改密码失败",
-    "access.denied": "越权访问被拒绝",
-    "access.csrf_failed": "CSRF 校验失败（请求被拒绝）",
-    "assessment.create": "新建草稿",
-    "assessment.save": "保存草稿",
-    "import.confirm": "从Excel导入（确认）",
-    "workflow.submit": "提交",
-    "workflow.withdraw": "撤回",
-    "workflow.start_review": "开始审核",
-    "workflow.return": "退回修改",
-    "workflow.approve": "审核通过",
-    "workflow.publish": "公开",
-    "workflow.unpublish": "撤销公开",
-    "review.open": "审核人查看提交",
-    "review.save": "保存复核",
-    "export.generated": "生成公开文件",
-    "export.failed": "公开文件生成失败",
-    "bulk.request": "申请打包下载公开报告",
-    "bulk.download": "下载公开报告压缩包",
-    "admin.add": "管理后台：新增",
-    "admin.change": "管理后台：修改",
-    "admin.delete": "管理后台：删除",
-    "template.clone": "复制表样",
-    "template.save": "保存表样新版本",
-    "template.toggle": "启用/停用表样",
-    "template.assign": "分配表样",
-}
-
-DETAIL_LABELS = {
-    "path": "地址",
-    "method": "方法",
-    "view": "页面",
-    "status": "状态码",
-    "reason": "原因",
-    "transition": "流转记录",
-    "from": "原状态",
-    "to": "新状态",
-    "comment": "意见",
-    "assessment": "自评",
-    "rows": "行数",
-    "review_total": "复核总分",
-    "job": "导出任务",
-    "attempt": "第几次尝试",
-    "final": "不再重试",
-    "error": "错误类型",
-    "model": "数据表",
-    "object": "对象",
-    "change": "修改内容",
-    "username": "账号",
-    "code": "代码",
-    "version": "版本",
-    "active": "可选用",
-    "region": "地区",
-    "scope": "锁定范围",
-    "title": "名称",
-    "carry_from": "沿用自",
-    "filename": "文件名",
-    "created": "新建",
-    "state": "当时状态",
-    "round": "评价批次",
-    "year": "年度",
-}
-
 _FROM_REQUEST = object()
-
-
-def action_label(code: str) -> str:
-    return ACTION_LABELS.get(code, code)
 
 
 def set_request(request):

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.ipv6 import clean_ipv6_address
@@ -79,7 +80,7 @@ def row_hash(values: dict, prev_hash: str) -> str:
 
 
 def _lock() -> None:
-    from .models import AuditChainLock
+    AuditChainLock = apps.get_model("assessments", "AuditChainLock")
 
     if not list(AuditChainLock.objects.select_for_update().filter(pk=1).values_list("pk", flat=True)):
         # Missing (a test flush, a restore of the events only): create it, whoever gets there first.
@@ -89,7 +90,7 @@ def _lock() -> None:
 
 def head() -> tuple[int, str]:
     """(sequence number, hash) of the last chained row; (0, GENESIS) for an empty log."""
-    from .models import AuditEvent
+    AuditEvent = apps.get_model("assessments", "AuditEvent")
 
     last = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "row_hash").first()
     return last if last else (0, GENESIS)
@@ -171,7 +172,7 @@ def verify(anchor: tuple[int, str] | None = None, chunk_size: int = 2000) -> Ver
 
     `anchor`: a (seq, hash) recorded earlier; the row with that number must still carry it.
     """
-    from .models import AuditEvent
+    AuditEvent = apps.get_model("assessments", "AuditEvent")
 
     columns = ("id", *FIELDS, "prev_hash", "row_hash")
     prev_seq, prev_hash, count, broken = 0, GENESIS, 0, None
@@ -198,7 +199,7 @@ def check_page(events) -> dict[int, str]:
 
     One query for the rows just before them; a cheap look at what is on screen, where
     `verify()` walks everything."""
-    from .models import AuditEvent
+    AuditEvent = apps.get_model("assessments", "AuditEvent")
 
     chained = [e for e in events if e.seq is not None]
     before = {

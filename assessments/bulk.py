@@ -6,7 +6,6 @@ import zipfile
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from .models import Assessment, BulkExport
@@ -39,12 +38,8 @@ def entry_stem(a: Assessment) -> str:
 
 
 def request(round_, user) -> BulkExport:
-    """Record the request; the job starts once this commits."""
-    from .tasks import build_bulk_zip
-
-    job = BulkExport.objects.create(round=round_, requested_by=user)
-    transaction.on_commit(lambda: build_bulk_zip.delay(job.pk))
-    return job
+    """Record the request (`tasks.queue_bulk` records it and starts the job once it commits)."""
+    return BulkExport.objects.create(round=round_, requested_by=user)
 
 
 def build(bulk_id: int) -> None:

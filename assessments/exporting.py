@@ -1,14 +1,14 @@
-"""Disclosure export: the outbox of export jobs, the files they write, and their dispatch.
+"""Disclosure export: the outbox rows of export jobs and the files they write.
 
-Approval writes an `ExportJob` in its own transaction; after commit the job is sent to Celery.
-If the broker is unreachable the job simply stays queued and `dispatch_pending()` (a periodic
-task, also run on every later approval) sends it again. The task re-reads everything from the
-database, writes the files atomically, records them, then publishes through `workflow`.
+Approval writes an `ExportJob` in its own transaction (`create_job`); `tasks` sends it to Celery
+after commit, runs it (files, then `workflow.publish`) and sweeps what the broker lost. This module
+knows neither the workflow nor Celery: it writes files atomically, records them, and keeps the
+public cache generation and the whole-portal list files.
 
 While a job runs it beats (`heartbeat_at`, from a thread of the worker). A worker killed as a whole
 (SIGKILL, the OOM killer) leaves its job RUNNING and its message unacknowledged until the broker's
 visibility timeout (an hour); a job whose beat is older than EXPORT_STALE_SECONDS is reported by
-/healthz and sent again by `dispatch_pending()` within minutes. Running a job twice is safe.
+/healthz and sent again by `tasks.dispatch_pending()` within minutes. Running a job twice is safe.
 """
 
 import fcntl
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from . import audit
@@ -43,8 +43,9 @@ class ExportRefused(Exception):
     """The assessment must not be exported publicly (涉密, or not approved)."""
 
 
-def queue(assessment: Assessment, user=None) -> ExportJob | None:
-    """Create the outbox row (inside the caller's transaction) and send it after commit."""
+def create_job(assessment: Assessment, user=None) -> ExportJob | None:
+    """The outbox row of an export (inside the caller's transaction); None for a 涉密 project.
+    Sending it to the worker after commit is `tasks.queue_export`'s business."""
     if assessment.confidential:
         return None
     job, _ = ExportJob.objects.get_or_create(
@@ -52,23 +53,7 @@ def queue(assessment: Assessment, user=None) -> ExportJob | None:
         status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING],
         defaults={"requested_by": user, "status": ExportJob.Status.QUEUED},
     )
-    transaction.on_commit(lambda: dispatch(job.pk))
     return job
-
-
-def dispatch(job_id: int) -> bool:
-    """Hand the job to Celery; on a broker outage leave it queued for the next sweep."""
-    from .tasks import export_assessment
-
-    try:
-        export_assessment.apply_async(args=[job_id], retry=False)
-    except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError…
-        log.warning("export job %s not dispatched, broker unavailable: %s", job_id, exc)
-        return False
-    ExportJob.objects.filter(pk=job_id, status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING]).update(
-        dispatched_at=timezone.now()
-    )
-    return True
 
 
 def stale_running(now=None):
@@ -80,24 +65,6 @@ def stale_running(now=None):
         Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since),
         status=ExportJob.Status.RUNNING,
     )
-
-
-def dispatch_pending() -> int:
-    """Send every queued job never sent or sent long ago, and every running job whose worker died.
-
-    A dead worker's job is sent again at once, then (while no worker takes the new copy) every
-    REDISPATCH_AFTER, not on every sweep.
-    """
-    now = timezone.now()
-    stale = now - REDISPATCH_AFTER
-    queued = ExportJob.objects.filter(
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale), status=ExportJob.Status.QUEUED
-    )
-    dead = stale_running(now).filter(
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=F("started_at")) | Q(dispatched_at__lt=stale)
-    )
-    ids = sorted(set(queued.values_list("pk", flat=True)) | set(dead.values_list("pk", flat=True)))
-    return sum(dispatch(pk) for pk in ids)
 
 
 @contextmanager
@@ -122,31 +89,6 @@ def heartbeat(job_id: int):
     finally:
         done.set()
         thread.join()
-
-
-def run(job_id: int) -> None:
-    """Do one export job: files, record, publish. Safe to run twice."""
-    from . import workflow
-
-    job = ExportJob.objects.select_related("assessment").get(pk=job_id)
-    if job.status == ExportJob.Status.DONE:
-        return
-    now = timezone.now()
-    ExportJob.objects.filter(pk=job_id).update(
-        status=ExportJob.Status.RUNNING, attempts=job.attempts + 1, started_at=now, heartbeat_at=now, error=""
-    )
-    assessment = job.assessment
-    with heartbeat(job_id):
-        write_files(assessment.pk)
-        assessment.refresh_from_db()
-        if assessment.state == Assessment.State.APPROVED:
-            workflow.publish(assessment)
-    with transaction.atomic():
-        ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.DONE, finished_at=timezone.now(), error="")
-        audit.record(
-            "export.generated", system=True, unit=assessment.unit_id, obj=assessment,
-            details={"job": job_id, "attempt": job.attempts + 1},
-        )
 
 
 def record_failure(job_id: int, error: BaseException, *, final: bool) -> None:
@@ -298,17 +240,6 @@ def write_lists(*, wait: bool = True) -> bool:
     finally:
         os.close(lock)
     return True
-
-
-def queue_list_rebuild() -> None:
-    """After a publish or unpublish commits: rebuild the lists in the background (best effort —
-    without them the first request for a list builds them, see `views.public`)."""
-    from .tasks import rebuild_public_lists
-
-    try:
-        rebuild_public_lists.apply_async(retry=False)
-    except Exception as exc:  # broker down: the next publish rebuilds them
-        log.warning("public lists not rebuilt, broker unavailable: %s", exc)
 
 
 def forget_public_cache_generation() -> None:

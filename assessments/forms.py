@@ -7,7 +7,6 @@ from decimal import Decimal
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import F
 
 from . import scoring
@@ -23,7 +22,7 @@ from .models import (
     Unit,
 )
 from .permissions import EDITABLE_STATES
-from .services import refresh_scores
+from .services import save_draft
 from .tablespec import HEADER_FIELDS, TableSpec
 
 # Generous but finite limits: a pasted 10 MB blob gets a field error, not a stored row.
@@ -630,10 +629,13 @@ class EntryForm:
         funding = [form.instance for form in self.funding.forms]
         return funding, [form.instance for form in live_forms(self.indicators)]
 
-    @transaction.atomic
     def save(self, expected_version: int):
-        """Save everything, or nothing when someone saved since the form was opened (StaleDraft).
-        Returns the fresh read model (scored once)."""
+        """Save the draft (`services.save_draft`): the fresh read model, scored once."""
+        return save_draft(self, expected_version)
+
+    def write(self, expected_version: int) -> None:
+        """Write every part, or nothing when someone saved since the form was opened (StaleDraft).
+        Call inside a transaction (`services.save_draft`)."""
         a = self.assessment
         claimed = Assessment.objects.filter(pk=a.pk, version=expected_version, state__in=EDITABLE_STATES).update(
             version=F("version") + 1
@@ -650,7 +652,6 @@ class EntryForm:
         for formset in (self.goals, self.expenses, self.indicators):
             if formset is not None:
                 self._save_ordered(formset)
-        return refresh_scores(a)
 
     @staticmethod
     def _save_rows(formset) -> None:

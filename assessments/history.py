@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import personal_data, scoring
+from .flags import FLAGS, history_codes
 from .models import Assessment, Indicator
 from .readmodel import AssessmentView, IndicatorLine
 
@@ -67,8 +68,6 @@ class IndicatorHistory:
 
     @property
     def flag_list(self):
-        from .flags import FLAGS
-
         return [FLAGS[code] for code in self.flags]
 
     @cached_property
@@ -119,8 +118,6 @@ def with_history(items: list[IndicatorHistory]) -> list[IndicatorHistory]:
 
 def for_page(view: AssessmentView, *, public: bool = False) -> list[IndicatorHistory]:
     """What a page shows: the indicators with earlier years, each with its year-over-year flags."""
-    from . import flags
-
     items = history(view, public=public)
-    flags.history_codes(items, view.assessment.round.rules)
+    history_codes(items, view.assessment.round.rules)
     return with_history(items)

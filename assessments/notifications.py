@@ -11,7 +11,6 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -39,22 +38,6 @@ def recipients(transition: Transition) -> list[str]:
     else:
         users = User.objects.filter(memberships__unit=a.unit_id, memberships__role=Membership.Role.OFFICER)
     return sorted({u.email for u in users.filter(is_active=True).exclude(email="").distinct()})
-
-
-def after_transition(transition: Transition) -> None:
-    """Queue the notification of a transition for when (and only if) it commits."""
-    if transition.action in TEMPLATES:
-        transaction.on_commit(lambda: queue(transition.pk))
-
-
-def queue(transition_id: int) -> None:
-    """Hand the mail to Celery. A broker outage must not turn a committed transition into an error page."""
-    from .tasks import send_notification
-
-    try:
-        send_notification.apply_async(args=[transition_id], retry=False)
-    except Exception as exc:  # kombu OperationalError, redis ConnectionError, OSError …
-        log.warning("notification for transition %s not queued, broker unavailable: %s", transition_id, exc)
 
 
 def deliver(transition_id: int) -> int:

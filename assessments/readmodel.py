@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db.models import Prefetch
 
 from . import columns, scoring
+from .document import document
 from .models import Assessment, FundingRow, Goal, Indicator, ProjectExpense, ReportSection, StructureRow
 from .tablespec import PLACE_BOTTOM, PLACE_TOP, HeaderField, TableSpec
 
@@ -203,8 +204,6 @@ class AssessmentView:
 
     def to_dict(self) -> dict:
         """The JSON document of the assessment (the one shape: see document.py)."""
-        from .document import document
-
         return document(self)
 
 

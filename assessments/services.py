@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from . import flags, history, readmodel
+from . import audit, flags, history, readmodel
 from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow, TemplateVersion
 from .table_templates import latest_version, version_for_new
 
@@ -203,6 +203,18 @@ def _carry_over(previous: Assessment, assessment: Assessment) -> None:
         # A 涉密 project stays 涉密 unless the officer decides otherwise: never published by default.
         Assessment.objects.filter(pk=assessment.pk).update(confidential=True)
         assessment.confidential = True
+
+
+def save_draft(entry, expected_version: int, *, user=None) -> "readmodel.AssessmentView":
+    """Save a validated entry form (`forms.EntryForm`) as the draft's next version, with its audit
+    row, in one transaction; score it once and return that read model (a submit right after it
+    reuses it). Raises `forms.StaleDraft` when someone saved since the form was opened."""
+    with transaction.atomic():
+        entry.write(expected_version)
+        view = refresh_scores(entry.assessment)
+        audit.record("assessment.save", unit=entry.assessment.unit_id, obj=entry.assessment,
+                     details={"version": entry.assessment.version})
+    return view
 
 
 def refresh_scores(assessment: Assessment) -> "readmodel.AssessmentView":

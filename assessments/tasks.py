@@ -1,12 +1,26 @@
-"""Celery tasks: thin, take ids, re-read everything from the database."""
+"""Celery tasks and what sends them: thin, take ids, re-read everything from the database.
+
+The workflow announces each transition (`workflow.transitioned`, inside its transaction); the
+receiver here writes what must commit with it (the export's outbox row, the public cache
+generation) and sends the rest after commit (the export, the list rebuild, the e-mail). So the
+workflow knows neither exporting nor Celery, exporting knows neither the workflow nor Celery, and
+only this module imports them all.
+"""
 
 import logging
 
 from celery import shared_task
+from django.db import transaction
+from django.db.models import F, Q
+from django.dispatch import receiver
+from django.utils import timezone
 
-from . import bulk, exporting, notifications
+from . import audit, bulk, exporting, notifications, workflow
+from .models import Assessment, ExportJob
 
 log = logging.getLogger(__name__)
+
+REDISPATCH_AFTER = exporting.REDISPATCH_AFTER
 
 EXPORT_RETRIES = 5
 NOTIFY_RETRIES = 5
@@ -15,7 +29,7 @@ NOTIFY_RETRIES = 5
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=EXPORT_RETRIES)
 def export_assessment(self, job_id: int) -> None:
     try:
-        exporting.run(job_id)
+        run_export(job_id)
     except exporting.ExportRefused as exc:
         exporting.record_failure(job_id, exc, final=True)
     except Exception as exc:
@@ -34,7 +48,7 @@ def rebuild_public_lists() -> None:
 
 @shared_task
 def dispatch_pending_exports() -> int:
-    return exporting.dispatch_pending()
+    return dispatch_pending()
 
 
 @shared_task(bind=True, acks_late=True, max_retries=2)
@@ -62,3 +76,106 @@ def send_notification(self, transition_id: int) -> int:
                       transition_id, self.request.retries + 1, attempts, type(exc).__name__, exc)
             return 0
         raise self.retry(exc=exc, countdown=notify_countdown(self.request.retries)) from exc
+
+
+# --- Sending -------------------------------------------------------------------------------
+
+
+@receiver(workflow.transitioned, dispatch_uid="tasks.after_transition")
+def after_transition(sender, *, assessment, transition, user, **kwargs):
+    """What follows a transition: inside its transaction, the export's outbox row (approve) and
+    the public cache generation (publish, unpublish); after commit, the sending."""
+    if transition.action == "approve":
+        queue_export(assessment, user)
+    if transition.action in ("publish", "unpublish"):
+        exporting.bump_public_cache()  # commits with the state change: no process serves the old one for long
+        transaction.on_commit(queue_list_rebuild)  # under the new generation
+    if transition.action in notifications.TEMPLATES:
+        transaction.on_commit(lambda: queue_notification(transition.pk))
+
+
+def queue_export(assessment: Assessment, user=None) -> ExportJob | None:
+    """Create the outbox row (inside the caller's transaction) and send it after commit."""
+    job = exporting.create_job(assessment, user)
+    if job is not None:
+        transaction.on_commit(lambda: dispatch(job.pk))
+    return job
+
+
+def dispatch(job_id: int) -> bool:
+    """Hand the job to Celery; on a broker outage leave it queued for the next sweep."""
+    try:
+        export_assessment.apply_async(args=[job_id], retry=False)
+    except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError…
+        log.warning("export job %s not dispatched, broker unavailable: %s", job_id, exc)
+        return False
+    ExportJob.objects.filter(pk=job_id, status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING]).update(
+        dispatched_at=timezone.now()
+    )
+    return True
+
+
+def dispatch_pending() -> int:
+    """Send every queued job never sent or sent long ago, and every running job whose worker died.
+
+    A dead worker's job is sent again at once, then (while no worker takes the new copy) every
+    REDISPATCH_AFTER, not on every sweep.
+    """
+    now = timezone.now()
+    stale = now - REDISPATCH_AFTER
+    queued = ExportJob.objects.filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale), status=ExportJob.Status.QUEUED
+    )
+    dead = exporting.stale_running(now).filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=F("started_at")) | Q(dispatched_at__lt=stale)
+    )
+    ids = sorted(set(queued.values_list("pk", flat=True)) | set(dead.values_list("pk", flat=True)))
+    return sum(dispatch(pk) for pk in ids)
+
+
+def run_export(job_id: int) -> None:
+    """Do one export job: files, record, publish. Safe to run twice."""
+    job = ExportJob.objects.select_related("assessment").get(pk=job_id)
+    if job.status == ExportJob.Status.DONE:
+        return
+    now = timezone.now()
+    ExportJob.objects.filter(pk=job_id).update(
+        status=ExportJob.Status.RUNNING, attempts=job.attempts + 1, started_at=now, heartbeat_at=now, error=""
+    )
+    assessment = job.assessment
+    with exporting.heartbeat(job_id):
+        exporting.write_files(assessment.pk)
+        assessment.refresh_from_db()
+        if assessment.state == Assessment.State.APPROVED:
+            workflow.publish(assessment)
+    with transaction.atomic():
+        ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.DONE, finished_at=timezone.now(), error="")
+        audit.record(
+            "export.generated", system=True, unit=assessment.unit_id, obj=assessment,
+            details={"job": job_id, "attempt": job.attempts + 1},
+        )
+
+
+def queue_bulk(round_, user):
+    """Record a bulk ZIP request; the job starts once this commits."""
+    job = bulk.request(round_, user)
+    transaction.on_commit(lambda: build_bulk_zip.delay(job.pk))
+    return job
+
+
+def queue_list_rebuild() -> None:
+    """After a publish or unpublish commits: rebuild the lists in the background (best effort —
+    without them the first request for a list builds them, see `views.public`)."""
+    try:
+        rebuild_public_lists.apply_async(retry=False)
+    except Exception as exc:  # broker down: the next publish rebuilds them
+        log.warning("public lists not rebuilt, broker unavailable: %s", exc)
+
+
+def queue_notification(transition_id: int) -> None:
+    """Hand the mail to Celery. A broker outage must not turn a committed transition into an error page."""
+    try:
+        send_notification.apply_async(args=[transition_id], retry=False)
+    except Exception as exc:  # kombu OperationalError, redis ConnectionError, OSError …
+        log.warning("notification for transition %s not queued, broker unavailable: %s", transition_id, exc)
+

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
-from . import audit, exporting, flags, history, notifications, permissions, readmodel, reviewing
+from . import audit, flags, history, permissions, readmodel, reviewing
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
 S = Assessment.State
+
+# Sent inside the transition's transaction once it is recorded: assessment, transition, user.
+transitioned = Signal()
 
 
 @dataclass(frozen=True)
@@ -174,11 +178,8 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
             review.review_total, review.review_grade = totals.total, totals.grade or ""
             review.reviewer = user
             review.save()
-        if name == "approve":
-            exporting.queue(assessment, user)
-        if name in ("publish", "unpublish"):
-            exporting.bump_public_cache()  # commits with the state change: no process serves the old one for long
-            transaction.on_commit(exporting.queue_list_rebuild)  # under the new generation
-        notifications.after_transition(transition)
+        # The export's outbox row, the public cache, the e-mail: receivers in tasks.py, inside
+        # this transaction (what must commit with the change), sending after commit.
+        transitioned.send(sender=Action, assessment=assessment, transition=transition, user=user)
     assessment.refresh_from_db(fields=["state", "version", "submitted_at", "review_total", "review_grade"])
     return transition

@@ -90,7 +90,7 @@ def markdown(results: dict) -> str:
                 f"Where the two cores went during the 2-process run: worker {cpu['worker']} s, PostgreSQL "
                 f"{cpu['postgres']} s, Redis {cpu['redis']} s of CPU; shared perfectly by 2 cores that is "
                 f"{t['cpu_bound_s']} s, the floor this machine allows ({round(t['cpu_bound_s'] / t['ideal_s'], 2)}× the ideal). "
-                f"One whole job in-process (`exporting.run`: export + status updates + audit row, no Celery): "
+                f"One whole job in-process (`tasks.run_export`: export + status updates + audit row, no Celery): "
                 f"{t['single_job_mean_ms']} ms; against {t['exports']} × that / 2 the run is {t['ratio_to_job_ideal']}×.",
             ]
     u = results.get("upload")

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from django.db.models import Max
 
-from assessments import exporting
+from assessments import exporting, tasks
 from assessments.models import Assessment, ExportJob
 
 from . import config
@@ -133,7 +133,7 @@ def _through_worker(job_ids: list[int], concurrency: int, budget: float, log=pri
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         for job_id in job_ids:
-            if not exporting.dispatch(job_id):
+            if not tasks.dispatch(job_id):
                 raise RuntimeError("broker unavailable")
         out["dispatch_s"] = round(time.perf_counter() - t0, 3)
         deadline = time.monotonic() + budget
@@ -172,13 +172,13 @@ def _through_worker(job_ids: list[int], concurrency: int, budget: float, log=pri
 
 
 def single_job_times(ids: list[int], sample: int) -> list[float]:
-    """In-process `exporting.run` of fresh jobs: the export plus the job's own bookkeeping
+    """In-process `tasks.run_export` of fresh jobs: the export plus the job's own bookkeeping
     (status updates, audit row), as the worker runs it but without Celery."""
     chosen = ids[:: max(1, len(ids) // sample)][:sample]
     times = []
     for job_id in _jobs(chosen):
         t0 = time.perf_counter()
-        exporting.run(job_id)
+        tasks.run_export(job_id)
         times.append(time.perf_counter() - t0)
     return times
 

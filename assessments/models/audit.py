@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from ..audit_labels import DETAIL_LABELS, action_label
+from ..auditchain import append
 from .units import Unit
 
 
@@ -21,8 +23,6 @@ class AuditEventQuerySet(models.QuerySet):
 
     def bulk_create(self, objs, *args, **kwargs):
         """Rows added in bulk join the hash chain like any other (`auditchain.append`)."""
-        from ..auditchain import append
-
         objs = list(objs)
         with transaction.atomic(using=self.db, savepoint=False):
             append(objs)
@@ -87,8 +87,6 @@ class AuditEvent(models.Model):
         if self.pk is not None or not self._state.adding:
             raise AuditLogImmutable(IMMUTABLE_MESSAGE)
         kwargs["force_insert"] = True
-        from ..auditchain import append
-
         # The caller's transaction if there is one (its change and this row commit together).
         with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             append([self])
@@ -99,14 +97,10 @@ class AuditEvent(models.Model):
 
     @property
     def action_label(self) -> str:
-        from ..audit import action_label
-
         return action_label(self.action)
 
     @property
     def detail_items(self) -> list[tuple[str, object]]:
-        from ..audit import DETAIL_LABELS
-
         return [(DETAIL_LABELS.get(k, k), v) for k, v in (self.details or {}).items()]
 
 

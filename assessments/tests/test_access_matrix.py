@@ -23,7 +23,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from assessments import bulk, exporting, table_templates, workflow
+from assessments import bulk, table_templates, tasks, workflow
 from assessments.forms import EntryForm
 from assessments.models import (
     Assessment,
@@ -86,7 +86,7 @@ def drive(a, state, *, officer, reviewer):
     job (files under MEDIA_ROOT, then `workflow.publish`)."""
     for action in PATHS[state]:
         if action == "publish":
-            exporting.run(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
+            tasks.run_export(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
             a.refresh_from_db()
             assert a.state == Assessment.State.PUBLISHED
             continue

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import audit, exporting, workflow
+from assessments import audit, tasks, workflow
 from assessments.models import (
     Assessment,
     AuditEvent,
@@ -297,7 +297,7 @@ def test_export_done_and_its_audit_row_commit_together(monkeypatch, alice, revie
 
     monkeypatch.setattr(audit, "record", refuse_export_row)
     with pytest.raises(DatabaseError):
-        exporting.run(job.pk)
+        tasks.run_export(job.pk)
     job.refresh_from_db()
     assert job.status == "running"  # not marked done without its audit row
 

@@ -228,10 +228,10 @@ def test_rerun_is_refused_while_a_job_is_queued(
     assert ExportJob.objects.filter(assessment=a).count() == 1
 
     # Still down: the sweep sends nothing. Back up: the sweep sends it, and it publishes.
-    assert exporting.dispatch_pending() == 0
+    assert tasks.dispatch_pending() == 0
     monkeypatch.undo()
     with django_capture_on_commit_callbacks(execute=True):
-        assert exporting.dispatch_pending() == 1
+        assert tasks.dispatch_pending() == 1
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("done", 1)
     a.refresh_from_db()
@@ -243,9 +243,9 @@ def test_running_one_job_twice_publishes_once(alice, reviewer, unit_a, round_202
     job = ExportJob.objects.get(assessment=a)
     assert job.status == ExportJob.Status.QUEUED
 
-    exporting.run(job.pk)
+    tasks.run_export(job.pk)
     json_bytes = (media / Publication.objects.get(assessment=a).json.name).read_bytes()
-    exporting.run(job.pk)
+    tasks.run_export(job.pk)
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("done", 1)  # a done job is not run again
     assert Publication.objects.filter(assessment=a).count() == 1
@@ -253,7 +253,7 @@ def test_running_one_job_twice_publishes_once(alice, reviewer, unit_a, round_202
 
     # Redelivered after a crash between publishing and marking the job done (acks_late):
     ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING)
-    exporting.run(job.pk)
+    tasks.run_export(job.pk)
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("done", 2)
     assert Publication.objects.filter(assessment=a).count() == 1
@@ -286,7 +286,7 @@ def test_failed_export_sets_no_publication_date(
     monkeypatch.setattr(xlsx, "to_bytes", original)
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
-            exporting.queue(a, reviewer)
+            tasks.queue_export(a, reviewer)
     a.refresh_from_db()
     assert a.state == Assessment.State.PUBLISHED
     assert a.published_at >= failed.finished_at
@@ -318,7 +318,7 @@ def test_dispatch_pending_sends_only_unsent_or_stale_queued_jobs(monkeypatch, un
     failed = job(4, "failed", None)
     done = job(5, "done", now - timedelta(hours=1))
 
-    assert exporting.dispatch_pending() == 2
+    assert tasks.dispatch_pending() == 2
     assert sorted(sent) == sorted([never, stale])
     dispatched = dict(ExportJob.objects.values_list("pk", "dispatched_at"))
     for pk in (never, stale):
@@ -329,7 +329,7 @@ def test_dispatch_pending_sends_only_unsent_or_stale_queued_jobs(monkeypatch, un
 
     # Just sent: nothing is due again; the periodic task says the same.
     sent.clear()
-    assert exporting.dispatch_pending() == 0
+    assert tasks.dispatch_pending() == 0
     assert tasks.dispatch_pending_exports.apply().get() == 0
     assert sent == []
 
@@ -364,7 +364,7 @@ def test_sweep_does_not_resend_a_job_waiting_for_its_retry(monkeypatch, alice, r
 
     sent = []
     monkeypatch.setattr(tasks.export_assessment, "apply_async", lambda args=None, **kwargs: sent.append(args[0]))
-    assert exporting.dispatch_pending() == 0  # it was picked up; its own retry runs in 10 s
+    assert tasks.dispatch_pending() == 0  # it was picked up; its own retry runs in 10 s
     assert sent == []
 
 

@@ -23,7 +23,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from assessments import bulk, exporting, flags, reviewing, scoring, workflow
+from assessments import bulk, flags, reviewing, scoring, tasks, workflow
 from assessments.models import (
     Assessment,
     ExportJob,
@@ -106,7 +106,7 @@ def take(a, steps, *, officer, reviewer, mark):
 
 def drive_export(a):
     """The export job the approval queued, run as the worker would: files, then publish."""
-    exporting.run(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
+    tasks.run_export(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
     a.refresh_from_db()
     assert a.state == Assessment.State.PUBLISHED
 

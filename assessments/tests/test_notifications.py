@@ -115,7 +115,7 @@ def test_a_broker_outage_does_not_fail_the_transition(alice, reviewer_with_mail,
     finally:
         app.conf.update(task_always_eager=True)
     assert transition.assessment.state == "submitted"
-    assert [r.getMessage() for r in caplog.records if r.name == "assessments.notifications"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "assessments.tasks"] == [
         f"notification for transition {transition.pk} not queued, broker unavailable: "
         "Error 111 connecting to 127.0.0.1:6391. Connection refused."
     ]

@@ -22,7 +22,7 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import exporting, workflow
+from assessments import exporting, tasks, workflow
 from assessments.models import Assessment, ExportJob, FundingRow, Indicator, Publication, Transition
 from assessments.tests.test_worker import approved_ready, dead_port
 
@@ -146,7 +146,7 @@ def test_broker_down_the_site_keeps_working(client, alice, reviewer, department,
     assert department.state == Assessment.State.APPROVED
     job = ExportJob.objects.get(assessment=department)
     assert (job.status, job.dispatched_at, job.attempts) == (ExportJob.Status.QUEUED, None, 0)
-    assert exporting.dispatch_pending() == 0  # still down: stays queued for the next sweep
+    assert tasks.dispatch_pending() == 0  # still down: stays queued for the next sweep
 
     status, body = healthz(client)
     assert status == 200

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from assessments import audit, notifications, reviewing, scoring, workflow
+from assessments import audit, reviewing, scoring, workflow
 from assessments.models import Assessment, AuditEvent, IndicatorReview, Review, Snapshot
 from assessments.readmodel import from_snapshot
 
@@ -179,26 +179,28 @@ def test_rows_being_saved_during_an_approval_wait_and_are_refused(alice, reviewe
     a = in_review(alice, reviewer, unit_a, round_2020)
     review, inputs, totals = lower_first_row(a)
     a_inside, release_a = threading.Event(), threading.Event()
-    real_after = notifications.after_transition
 
-    def after_transition(transition):
+    def hold(sender, *, transition, **kwargs):
         if transition.action == "approve":  # A has approved and holds its transaction open
             a_inside.set()
             release_a.wait(10)
-        return real_after(transition)
 
-    monkeypatch.setattr(notifications, "after_transition", after_transition)
-    outcomes = {}
-    approver = _run(lambda: workflow.perform(reviewer, Assessment.objects.get(pk=a.pk), "approve"), outcomes, "approve")
-    saver = _run(lambda: reviewing.save(review, inputs, totals), outcomes, "save")
-    approver.start()
-    assert a_inside.wait(10)
-    saver.start()
-    saver.join(1.0)
-    waited = saver.is_alive()
-    release_a.set()
-    approver.join(20)
-    saver.join(20)
+    # A receiver of the transition runs inside the approval's transaction: it holds it open.
+    workflow.transitioned.connect(hold, dispatch_uid="test-hold-approval")
+    try:
+        outcomes = {}
+        approver = _run(lambda: workflow.perform(reviewer, Assessment.objects.get(pk=a.pk), "approve"), outcomes, "approve")
+        saver = _run(lambda: reviewing.save(review, inputs, totals), outcomes, "save")
+        approver.start()
+        assert a_inside.wait(10)
+        saver.start()
+        saver.join(1.0)
+        waited = saver.is_alive()
+        release_a.set()
+        approver.join(20)
+        saver.join(20)
+    finally:
+        workflow.transitioned.disconnect(dispatch_uid="test-hold-approval")
     assert waited is True
     assert outcomes == {"approve": "ok", "save": "该自评当前状态为“审核通过”，不能保存复核。"}
     assert decided(a) == ("approved", D("96.50"), "approved", D("96.50"), [])

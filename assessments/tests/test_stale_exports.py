@@ -19,7 +19,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from assessments import exporting, workflow
+from assessments import exporting, tasks, workflow
 from assessments.models import Assessment, ExportJob, Publication
 
 from .test_export_jobs import approve, make_project
@@ -93,7 +93,7 @@ def test_healthz_reports_a_job_left_running_before_heartbeats_existed(client, ap
 def test_sweep_sends_a_dead_workers_export_again_within_minutes(approved):
     a, job = approved
     left_running(job, beat_ago=150)  # 2.5 minutes without a beat (the 75-minute rule waited an hour and a quarter)
-    assert exporting.dispatch_pending() == 1  # eager here: the export runs now
+    assert tasks.dispatch_pending() == 1  # eager here: the export runs now
     job.refresh_from_db()
     a.refresh_from_db()
     assert (job.status, job.attempts, job.error) == (ExportJob.Status.DONE, 2, "")
@@ -105,14 +105,14 @@ def test_sweep_sends_a_dead_workers_export_again_within_minutes(approved):
 def test_sweep_leaves_a_beating_export_alone_and_does_not_resend_every_minute(approved, monkeypatch):
     _a, job = approved
     sent = []
-    monkeypatch.setattr(exporting, "dispatch", lambda pk: sent.append(pk) or True)
+    monkeypatch.setattr(tasks, "dispatch", lambda pk: sent.append(pk) or True)
 
     left_running(job, beat_ago=30)  # alive
-    assert exporting.dispatch_pending() == 0
+    assert tasks.dispatch_pending() == 0
     left_running(job, beat_ago=150, dispatched_ago=60)  # stale, but sent again a minute ago: wait for that copy
-    assert exporting.dispatch_pending() == 0
+    assert tasks.dispatch_pending() == 0
     left_running(job, beat_ago=900, dispatched_ago=660)  # that copy found no worker in 11 minutes: send once more
-    assert exporting.dispatch_pending() == 1
+    assert tasks.dispatch_pending() == 1
     assert sent == [job.pk]
 
 
@@ -120,7 +120,7 @@ def test_sweep_leaves_a_beating_export_alone_and_does_not_resend_every_minute(ap
 def test_a_running_export_beats(settings, alice, reviewer, unit_a, round_2020, monkeypatch):
     settings.EXPORT_HEARTBEAT_SECONDS = 0.05
     with monkeypatch.context() as patch:
-        patch.setattr(exporting, "dispatch", lambda pk: True)  # approve without running the export
+        patch.setattr(tasks, "dispatch", lambda pk: True)  # approve without running the export
         a = approve(alice, reviewer, make_project(unit_a, round_2020, "综治、平安建设经费"))
     job = ExportJob.objects.get(assessment=a)
     seen = []
@@ -134,7 +134,7 @@ def test_a_running_export_beats(settings, alice, reviewer, unit_a, round_2020, m
 
     monkeypatch.setattr(exporting, "write_files", slow_write_files)
     threads_before = threading.active_count()
-    exporting.run(job.pk)
+    tasks.run_export(job.pk)
     [(first, later)] = seen
     assert first is not None and later > first  # the beat moved while the export ran
     job.refresh_from_db()
@@ -193,7 +193,7 @@ def test_whole_worker_killed_the_job_is_seen_and_redone_in_seconds(settings, cli
         assert time.monotonic() - killed < 10
 
         normal = start_group([sys.executable, "-m", "celery", "-A", "portal", "worker", *WORKER_OPTIONS], worker_env(), log)
-        assert exporting.dispatch_pending() == 1  # what beat runs every minute
+        assert tasks.dispatch_pending() == 1  # what beat runs every minute
         wait_for(lambda: ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.DONE, 40,
                  "the export to be redone by the new worker", log)
         assert time.monotonic() - killed < 60

@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from assessments import exporting, workflow
+from assessments import tasks, workflow
 from assessments.models import Assessment, ExportJob, FundingRow, Indicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,7 +160,7 @@ def test_broker_down_at_approval_then_back(client, alice, reviewer, department, 
     redis = start_redis(port, tmp_path)
     worker = start_worker(broker, media, tmp_path / "worker.log")
     try:
-        assert exporting.dispatch_pending() == 1  # what the periodic task does every minute
+        assert tasks.dispatch_pending() == 1  # what the periodic task does every minute
         a = wait_until_published(department.pk, worker, tmp_path / "worker.log")
     finally:
         stop(worker)

@@ -204,10 +204,7 @@ def assessment_edit(request, pk):
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
         return _render_edit(request, entry, view, errors=entry.error_list(), status=400)
     try:
-        with transaction.atomic():
-            saved = entry.save(_posted_version(request))
-            audit.record("assessment.save", unit=assessment.unit_id, obj=assessment,
-                         details={"version": entry.assessment.version})
+        saved = services.save_draft(entry, _posted_version(request))
     except StaleDraft:
         funding, indicators = entry.preview_rows()
         view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)

@@ -16,9 +16,7 @@ from django.utils import timezone
 
 from .. import (
     audit,
-    bulk,
     diff,
-    exporting,
     figures,
     flags,
     history,
@@ -26,6 +24,7 @@ from .. import (
     permissions,
     readmodel,
     reviewing,
+    tasks,
     workflow,
 )
 from ..consistency import check as check_consistency
@@ -331,7 +330,7 @@ def _post(request, assessment):
             messages.error(request, "当前不能重新导出。")
         else:
             with transaction.atomic():
-                exporting.queue(assessment, request.user)
+                tasks.queue_export(assessment, request.user)
             messages.success(request, "已重新排队导出，完成后自动公开。")
         return redirect("assessments:review", pk=assessment.pk)
     if action == "unpublish":
@@ -415,7 +414,7 @@ def bulk_exports(request):
             messages.error(request, "请选择评价批次。")
         else:
             with transaction.atomic():
-                job = bulk.request(rnd, request.user)
+                job = tasks.queue_bulk(rnd, request.user)
                 audit.record("bulk.request", obj=job, details={"round": rnd.pk, "year": rnd.year})
             messages.success(request, f"已开始打包“{rnd.title}”的全部公开报告。")
         return redirect("assessments:bulk")
