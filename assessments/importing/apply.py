@@ -149,8 +149,6 @@ def stub(unit, round_, parsed: ParsedWorkbook, layout: str, project_name: str = 
     else:
         a = Assessment(unit=unit, round=round_, kind=kind, template_version=version)
         a.project_name = project_name or parsed.header.get("project_name", "")
-        if kind == "project":
-            a.implementer, a.supervisor_name = unit.name, unit.supervisor
     for name in PROJECT_HEADER if kind == "project" else DEPARTMENT_HEADER:
         if name in parsed.header:
             value = parsed.header[name]
@@ -354,7 +352,7 @@ def import_new(*, user, unit, round_, layout: str, parsed: ParsedWorkbook, proje
     try:
         with transaction.atomic():
             assessment = create_assessment(
-                unit=unit, round=round_, layout=layout, project_name=project_name, user=user
+                unit=unit, round=round_, layout=layout, project_name=project_name, user=user, prefill=False
             )
             if inherits_confidential(assessment):
                 # As with "start from last year": a 涉密 project stays 涉密, never published by default.

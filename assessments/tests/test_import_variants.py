@@ -509,6 +509,24 @@ def test_v1_anhui_national_project_table_imports(alice, unit_a, round_2020):
     assert (a.supervisor_name, a.implementer) == ("219-池州市贵池区棠溪镇人民政府", "219001-池州市贵池区棠溪镇人民政府")
 
 
+def test_an_import_without_the_implementer_leaves_it_empty(alice, unit_a, round_2020):
+    # WAS WRONG: a workbook with no 实施单位 gave the draft the login unit's name, a value the
+    # unit's table does not have. The import takes the header as the workbook has it.
+    book = openpyxl.load_workbook(io.BytesIO(v1_anhui_national()))
+    sheet = book.active
+    sheet["F5"].value = sheet["H5"].value = None
+    buffer = io.BytesIO()
+    book.save(buffer)
+    parsed = parse(buffer.getvalue())
+    assert "implementer" not in parsed.header
+    outcome = import_draft(parsed, alice, unit_a, round_2020)
+    assert outcome.errors == []
+    a = outcome.assessment
+    a.refresh_from_db()
+    assert (a.supervisor_name, a.implementer) == ("219-池州市贵池区棠溪镇人民政府", "")
+    assert unit_a.name != ""
+
+
 # --- V2 Sichuan 部门预算项目支出绩效自评表 ------------------------------------------------------------
 
 
