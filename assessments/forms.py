@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 
 from . import scoring
+from .columns import amount_text
 from .models import (
     Assessment,
     FundingRow,
@@ -65,6 +66,13 @@ class AmountField(forms.DecimalField):
         if value is not None and not value.is_finite():
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return value
+
+    def prepare_value(self, value):
+        # A stored amount shows as typed ("36.00", "12.345"), not with the column's four places
+        # (PostgreSQL returns numeric(18,4) as Decimal("36.0000")).
+        if isinstance(value, Decimal) and value.is_finite():
+            return amount_text(value)
+        return super().prepare_value(value)
 
 
 class ScoreField(forms.DecimalField):

@@ -194,7 +194,7 @@ def _set_properties(wb: Workbook, report: PublicReport) -> None:
         when = EPOCH
     props = wb.properties
     props.creator = props.lastModifiedBy = CREATOR
-    props.title = table_title(report)
+    props.title = _clean(table_title(report))
     props.created = props.modified = when
 
 

@@ -24,7 +24,7 @@ def login(page, live_server, username):
 def fill_row(page, n, level1, level2, name, target, actual, weight):
     row = page.locator(f'tr.indicator-row[data-prefix="indicators-{n}"]')
     row.locator("select.level1").select_option(level1)
-    row.locator("select.level2").select_option(level2)
+    row.locator(f'[name="indicators-{n}-level2"]').fill(level2)  # free text with suggestions
     row.locator(f'[name="indicators-{n}-name"]').fill(name)
     row.locator(f'[name="indicators-{n}-target"]').fill(target)
     row.locator(f'[name="indicators-{n}-actual"]').fill(actual)

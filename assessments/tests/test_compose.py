@@ -368,7 +368,7 @@ def test_the_compose_stack_runs_on_the_host_and_every_health_check_passes(compos
         "nothing written to HOME": True,
     }, json.dumps(checks, ensure_ascii=False, indent=1)
     assert checks["https /healthz"]["body"] == {"database": "ok", "broker": "ok", "oldest_pending_export_seconds": None,
-                                                "status": "ok"}
+                                                "stale_running_exports": 0, "status": "ok"}
     assert checks["http redirects to https"]["location"] == "https://portal.example.gov.cn/healthz?x=1"
     assert checks["redis eviction policies"]["policy"] == {"cache": "allkeys-lru", "broker": "noeviction"}
     assert checks["redis eviction policies"]["maxmemory"] == {"cache": 256 * 1024 * 1024, "broker": 512 * 1024 * 1024}

@@ -390,6 +390,9 @@ def test_amounts_keep_four_decimals_and_show_as_typed(client, alice, unit_a, rou
     assert client.post(edit_url(a), data).status_code == 302
     row = FundingRow.objects.get(assessment=a, source="total")
     assert (row.initial_budget, row.budget, row.actual) == (D("12.3450"), D("12.3456"), D("12.0000"))
+    # The form shows them back as typed, not with the column's four places.
+    shown = form_data(client.get(edit_url(a)))
+    assert (shown["funding-0-initial_budget"], shown["funding-0-budget"], shown["funding-0-actual"]) == ("12.345", "12.3456", "12.00")
     view = readmodel.load(a.pk)
     assert document(view)["funding"][0]["initial_budget"] == "12.345"
     assert document(view)["funding"][0]["budget"] == "12.3456"
