@@ -6,8 +6,10 @@ as text, as an amount in 万元 (two to four decimals, as typed), a weight ("5",
 ("9.67"), a rate ("96.67%"). The HTML tables, the xlsx writer, the JSON document, the CSV and
 the diff all go through `cell()`/`json_value()`; the entry form asks `form_kind()`.
 
-Adding a new *kind* of column: a `Kind` here, its form field in forms.py (`FIELD_FACTORIES`)
-and its xlsx style in exports/xlsx.py (`KIND_STYLES`).
+Adding a new *kind* of column touches three files: its name and Chinese label in
+tablespec.py (`VALUE_KINDS`, what a template may declare), a `Kind` here (how it shows on the
+pages, in the JSON and in the xlsx: cell value, style family, column width) and its form field in
+forms.py (`FIELD_FACTORIES`).
 """
 
 from dataclasses import dataclass
@@ -62,23 +64,44 @@ def _number(value) -> str:
         return str(value)
 
 
+def number_value(value):
+    """A weight, count or number for a numeric cell: int when whole, Decimal otherwise."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
     css: str  # the table cell's class on the pages
     text: callable  # value -> what the page shows
     json: callable  # value -> the JSON document's value
+    xlsx_value: callable = _text  # value -> the xlsx cell's value
+    xlsx_style: str = "text"  # the xlsx style family: text | amount | rate | number | score
+    width: int = 14  # the xlsx column width of a template's own column of this kind
 
 
 KINDS: dict[str, Kind] = {
     "text": Kind("text", "", _text, lambda v: "" if v is None else v),
-    "long_text": Kind("long_text", "pre", _text, lambda v: "" if v is None else v),
-    "amount": Kind("amount", "num", amount_text, lambda v: None if v is None else amount_text(v)),
-    "number": Kind("number", "num", _number, lambda v: None if v in (None, "") else _number(v)),
-    "integer": Kind("integer", "", _text, lambda v: v),
-    "weight": Kind("weight", "num", scoring.fmt_weight, lambda v: None if v is None else scoring.fmt(v)),
-    "score": Kind("score", "num score", scoring.fmt, lambda v: None if v is None else scoring.fmt(v)),
-    "rate": Kind("rate", "num rate", lambda v: "" if v is None else f"{scoring.fmt(v)}%", lambda v: None if v is None else scoring.fmt(v)),
+    "long_text": Kind("long_text", "pre", _text, lambda v: "" if v is None else v, width=22),
+    "amount": Kind("amount", "num", amount_text, lambda v: None if v is None else amount_text(v),
+                   amount_value, "amount", 12),
+    "number": Kind("number", "num", _number, lambda v: None if v in (None, "") else _number(v), number_value, "number", 9),
+    "integer": Kind("integer", "", _text, lambda v: v, number_value, "number", 9),
+    "weight": Kind("weight", "num", scoring.fmt_weight, lambda v: None if v is None else scoring.fmt(v),
+                   number_value, "number"),
+    "score": Kind("score", "num score", scoring.fmt, lambda v: None if v is None else scoring.fmt(v),
+                  lambda v: v, "score"),
+    "rate": Kind("rate", "num rate", lambda v: "" if v is None else f"{scoring.fmt(v)}%",
+                 lambda v: None if v is None else scoring.fmt(v), lambda v: None if v is None else v / Decimal(100), "rate"),
 }
 
 FUNDING_KINDS = {

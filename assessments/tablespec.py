@@ -14,7 +14,8 @@ stored as JSON (`to_dict`/`from_dict`) in `TemplateVersion.spec`, immutable once
 Column and field *keys* name what a value means. Keys the portal knows are listed in
 `FUNDING_COLUMNS`, `INDICATOR_COLUMNS` and `HEADER_FIELDS`; any other key (a-z, digits, _) is a
 custom column whose value is kept as typed, of the `kind` the template gives it ("备注" is data,
-not code). Adding a new *kind* of value touches `VALUE_KINDS` here, `columns.py` and the tests.
+not code). Adding a new *kind* of value touches three files: `VALUE_KINDS` here, a `Kind` in
+columns.py (pages, JSON, xlsx) and its form field in forms.py.
 """
 
 import json

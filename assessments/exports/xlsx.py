@@ -39,7 +39,6 @@ import io
 import math
 import re
 import zipfile
-from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
@@ -72,6 +71,8 @@ TITLE, HEAD, LABEL, TEXT, MONEY, RATE, NUMBER, SCORE = (
     "自评表标题", "自评表表头", "自评表栏目", "自评表文本", "自评表金额", "自评表比率", "自评表分值", "自评表得分",
 )
 R_TITLE, R_HEAD, R_BODY = "自评报告标题", "自评报告章节", "自评报告正文"
+# The style of each family a value kind names (columns.Kind.xlsx_style); amounts: money_style().
+KIND_STYLES = {"text": TEXT, "rate": RATE, "number": NUMBER, "score": SCORE}
 
 # Row-height estimate: points per line of wrapped text and padding, per font size.
 _LINE_PT = {10: 13.5, 11: 15.0, 12: 16.0, 16: 21.0}
@@ -83,8 +84,6 @@ _SENTENCE_END = re.compile(r"(?<=[。；！？;!?])")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f]")
 _FORMULA_START = ("=", "+", "-", "@")
 
-# Widths of a template's own columns, by kind.
-CUSTOM_WIDTHS = {"text": 14, "long_text": 22, "amount": 12, "number": 9, "integer": 9}
 TABLE_WIDTHS = {"operator": 7, "unit": 8, "caption": 10, "level1": 10, "level2": 12, "name": 26, "target": 24, "actual": 34,
                 "weight": 7, "score": 8, "review": 9, "reason": 22}
 REPORT_WIDTH = 100
@@ -332,7 +331,7 @@ class _TableSheet:
         self.last = 1 + max(len(self.indicator_cols), len(self.funding_cols))
         self.widths = {1: TABLE_WIDTHS["caption"]}
         for n, column in enumerate(self.indicator_cols, start=2):
-            self.widths[n] = TABLE_WIDTHS.get(column.key) or CUSTOM_WIDTHS.get(column.kind, 14)
+            self.widths[n] = TABLE_WIDTHS.get(column.key) or columns.KINDS[column.kind].width
         for n in range(2 + len(self.indicator_cols), self.last + 1):
             self.widths[n] = TABLE_WIDTHS["reason"]
         self.heights: dict[int, float] = {}
@@ -367,16 +366,9 @@ class _TableSheet:
 
     def put_value(self, row, col, cell: columns.Cell, to_col=None) -> None:
         """A table value in the style of its kind (amounts with the decimals they were typed with)."""
-        if cell.kind == "amount":
-            self.put(row, col, columns.amount_value(cell.value), money_style(cell.value), to_col=to_col)
-        elif cell.kind == "rate":
-            self.put(row, col, None if cell.value is None else cell.value / Decimal(100), RATE, to_col=to_col)
-        elif cell.kind in ("weight", "number", "integer"):
-            self.put(row, col, _number_value(cell.value), NUMBER, to_col=to_col)
-        elif cell.kind == "score":
-            self.put(row, col, cell.value, SCORE, to_col=to_col)
-        else:
-            self.put(row, col, cell.text, TEXT, to_col=to_col)
+        kind = columns.KINDS[cell.kind]
+        style = money_style(cell.value) if kind.xlsx_style == "amount" else KIND_STYLES[kind.xlsx_style]
+        self.put(row, col, kind.xlsx_value(cell.value), style, to_col=to_col)
 
     # Layout.
 
@@ -428,8 +420,8 @@ class _TableSheet:
 
     @staticmethod
     def header_value(line):
-        if line.field.key in ("staff_quota", "staff_actual") or line.field.kind in ("integer", "number"):
-            return _number_value(line.text), NUMBER
+        if line.field.key in ("staff_quota", "staff_actual") or columns.KINDS[line.field.kind].xlsx_style == "number":
+            return columns.number_value(line.text), NUMBER
         return line.text, TEXT
 
     def long_text(self, caption: str, text: str) -> None:
@@ -592,19 +584,6 @@ class _TableSheet:
         self.caption("项目支出明细", first)
 
 
-def _number_value(value):
-    """A weight, count or number for a numeric cell: int when whole, Decimal otherwise."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    try:
-        d = value if isinstance(value, Decimal) else Decimal(str(value))
-    except ArithmeticError:
-        return str(value)
-    return d
 
 
 def _spread(m: int, n: int) -> list[tuple[int, int]]:
