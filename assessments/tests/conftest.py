@@ -79,6 +79,13 @@ def D(value):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hash(settings):
+    """Every test creates users (and seed_demo seven): the production PBKDF2 costs half a second
+    a password. Processes a test starts (workers, gunicorn) keep the production hashers."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Public pages are cached (Redis in the PostgreSQL run): start every test empty."""
     from django.core.cache import caches

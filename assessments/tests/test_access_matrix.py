@@ -135,12 +135,6 @@ class Cast:
 ROLES = ("anon", "officer_a", "officer_b", "reviewer_a", "reviewer_x", "admin")
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """The cast logs in with force_login: no need for the slow production password hash."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

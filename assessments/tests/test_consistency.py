@@ -129,7 +129,6 @@ def test_seed_002_as_written_is_consistent():
 def test_every_demo_report_as_loaded(db, settings, tmp_path, django_capture_on_commit_callbacks):
     settings.DEBUG = True
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
     found = {
@@ -150,7 +149,6 @@ def test_every_demo_report_as_loaded(db, settings, tmp_path, django_capture_on_c
 def test_check_runs_no_query(db, settings, tmp_path, django_capture_on_commit_callbacks, django_assert_num_queries):
     settings.DEBUG = True
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
     view = readmodel.load(Assessment.objects.get(unit__short_name="渌口区委政法委").pk)

@@ -228,7 +228,6 @@ def crawl(client, starts, limit=60):
 
 @pytest.fixture
 def demo_site(settings, tmp_path, django_capture_on_commit_callbacks):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", force=True, stdout=io.StringIO())
@@ -390,7 +389,6 @@ def test_missing_secret_key_is_allowed_in_development(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_no_csp_violation_in_chromium(live_server, page, client, settings, tmp_path):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     call_command("seed_demo", force=True, stdout=io.StringIO())  # transaction=True: the exports publish on commit
     users = get_user_model().objects

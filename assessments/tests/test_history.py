@@ -453,7 +453,6 @@ def test_demo_officer_starts_2024_from_the_published_2022_table(client, settings
 
     settings.DEBUG = True
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=io.StringIO())
     old = Assessment.objects.get(project_name="综治、平安建设经费", round__year=2022)

@@ -338,7 +338,6 @@ def test_admin_password_reset_must_be_changed_and_ends_the_users_sessions(admin_
 
 def test_fixture_and_demo_accounts_are_not_forced(client, alice, reviewer, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("seed_demo", force=True, stdout=io.StringIO())
     assert not UserSecurity.objects.filter(must_change_password=True).exists()
     for username in ("lukou", "caizheng", "portaladmin"):

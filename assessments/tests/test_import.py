@@ -23,11 +23,6 @@ from assessments.views import imports
 NANYUE = "中共衡阳市南岳区委政法委员会"
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def seeded(db):
     call_command("seed_demo", force=True, stdout=io.StringIO())

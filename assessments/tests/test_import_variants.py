@@ -61,11 +61,6 @@ D = Decimal
 BUILTIN = list(builtin_templates.BUILTIN)
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- Building workbooks -------------------------------------------------------------------------
 
 

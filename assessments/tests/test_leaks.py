@@ -47,11 +47,6 @@ HIDDEN_FROM_REVIEWER_A = (DRAFT, B)
 HIDDEN_FROM_PUBLIC = (DRAFT, B, INTERNAL, PHONE)
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def plant(a, mark, *, phone=""):
     """`mark` in every text of the assessment: header, funding reasons, goals, indicators,
     project expenses, report sections. Scores stay as they were (the texts are qualitative)."""

@@ -28,12 +28,6 @@ ATTACKER = "203.0.113.7"
 HOME = "10.0.0.1"
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    """Every attempt hashes a password (unknown users too): keep forty of them quick."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def password_checks(monkeypatch):
     """How many logins got as far as checking a password."""

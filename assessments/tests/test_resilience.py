@@ -377,7 +377,6 @@ def run_script(*args, env=None) -> subprocess.CompletedProcess:
 @pytest.mark.django_db(transaction=True)
 def test_backup_and_restore_into_a_fresh_database(settings, tmp_path):
     needs_postgresql_and_redis()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     call_command("seed_demo", force=True, stdout=open(os.devnull, "w"))  # commits: the exports run on commit
     assert Assessment.objects.filter(state=Assessment.State.PUBLISHED).count() >= 2

@@ -38,12 +38,6 @@ YUELU = "中共长沙市岳麓区委员会政法委员会"
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    # The demo sets 7 passwords per run; the default PBKDF2 would make every test slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def debug_on(settings):
     settings.DEBUG = True

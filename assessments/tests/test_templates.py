@@ -23,11 +23,6 @@ D = Decimal
 CODES = [spec.code for spec in builtin_templates.BUILTIN]
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- The declarations ---------------------------------------------------------------------------
 
 

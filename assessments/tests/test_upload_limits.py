@@ -27,11 +27,6 @@ from . import hostile
 from .test_import import national_workbook, seed_001_workbook, seed_004_workbook, to_bytes, upload
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def officer(client, alice, department):
     client.force_login(alice)

@@ -65,11 +65,6 @@ def test_the_table_is_the_one_the_workflow_enforces():
     assert {n for n, a in workflow.ACTIONS.items() if a.comment_required} == {"return", "unpublish"}
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def roles(settings, tmp_path, unit_a, unit_b, alice, bob):
     from django.contrib.auth.models import User

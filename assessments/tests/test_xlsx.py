@@ -27,12 +27,6 @@ YUELU = "中共长沙市岳麓区委员会政法委员会"
 NANYUE = "中共衡阳市南岳区委政法委员会"
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    # seed_demo sets several passwords; the default PBKDF2 would make every test slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def seeded(db):
     call_command("seed_demo", force=True, stdout=io.StringIO())
