@@ -27,8 +27,8 @@ TABLE = "assessments_auditevent"
 
 
 @pytest.fixture
-def auditor(db):
-    return User.objects.create_superuser("root", password="Root-Pass-2024!")
+def auditor(audit_admin):
+    return audit_admin
 
 
 def three_events() -> list[AuditEvent]:

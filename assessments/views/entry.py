@@ -15,6 +15,7 @@ from .. import (
     permissions,
     readmodel,
     reviewing,
+    roles,
     scoring,
     services,
     table_templates,
@@ -41,11 +42,14 @@ EDIT_POST_PARAMS = {
 
 
 def home(request):
-    if permissions.is_officer(request.user):
+    user = request.user
+    if permissions.is_officer(user):
         return redirect("assessments:list")
-    if permissions.is_reviewer(request.user):
+    if permissions.is_reviewer(user):
         return redirect("assessments:dashboard")
-    return render(request, "home.html", {"is_staff": request.user.is_staff})
+    if permissions.can_audit(user):
+        return redirect("audit")
+    return render(request, "home.html", {"is_staff": user.is_staff, "admin_roles": roles.admin_roles(user)})
 
 
 def assessment_list(request):
