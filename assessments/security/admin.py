@@ -260,14 +260,9 @@ class SecurityPolicyForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        try:
-            listed = policy.parse_networks((cleaned.get("admin_allowed_networks") or "").splitlines())
-        except ValueError:
-            return cleaned  # the model's validation names the bad line
-        if listed and self.client_ip and not policy.allowed(self.client_ip, listed):
-            self.add_error(
-                "admin_allowed_networks", f"名单不包含您当前的地址 {self.client_ip}：保存后您将无法再进入管理后台。"
-            )
+        problem = policy.networks_problem(cleaned.get("admin_allowed_networks", ""), self.client_ip)
+        if problem:
+            self.add_error("admin_allowed_networks", problem)
         return cleaned
 
 

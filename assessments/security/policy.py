@@ -190,19 +190,27 @@ def validate(policy) -> None:
                 f"{bound.label}须在 {low} 至 {high} {bound.unit}之间：安全策略只能比部署设置"
                 f"（{baseline} {bound.unit}）更严格。"
             )
-    try:
-        listed = parse_networks((policy.admin_allowed_networks or "").splitlines())
-    except ValueError as exc:
-        errors["admin_allowed_networks"] = f"“{exc}”不是有效的 IP 地址或网段。"
-    else:
-        baseline = deployment_networks()
-        outside = [str(n) for n in listed if baseline and not _within(n, baseline)]
-        if outside:
-            errors["admin_allowed_networks"] = (
-                f"{'、'.join(outside)} 不在部署设置允许的范围（{'、'.join(str(n) for n in baseline)}）内。"
-            )
+    problem = networks_problem(policy.admin_allowed_networks)
+    if problem:
+        errors["admin_allowed_networks"] = problem
     if errors:
         raise ValidationError(errors)
+
+
+def networks_problem(text: str, client_ip: str | None = None) -> str | None:
+    """Why the allow-list `text` cannot be saved: a line that is no address, a network outside
+    the deployment's list, or (given `client_ip`) a list that would shut out whoever saves it."""
+    try:
+        listed = parse_networks((text or "").splitlines())
+    except ValueError as exc:
+        return f"“{exc}”不是有效的 IP 地址或网段。"
+    baseline = deployment_networks()
+    outside = [str(n) for n in listed if baseline and not _within(n, baseline)]
+    if outside:
+        return f"{'、'.join(outside)} 不在部署设置允许的范围（{'、'.join(str(n) for n in baseline)}）内。"
+    if listed and client_ip and not allowed(client_ip, tuple(listed)):
+        return f"名单不包含您当前的地址 {client_ip}：保存后您将无法再进入管理后台。"
+    return None
 
 
 def allowed(ip: str | None, networks) -> bool:

@@ -10,7 +10,6 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection

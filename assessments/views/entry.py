@@ -6,7 +6,7 @@ from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import (
     audit,
@@ -41,6 +41,7 @@ EDIT_POST_PARAMS = {
 }
 
 
+@require_safe
 def home(request):
     user = request.user
     if permissions.is_officer(user):
