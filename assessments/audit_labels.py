@@ -7,6 +7,7 @@ ACTION_LABELS = {
     "auth.superuser_login": "紧急超级管理员登录",
     "auth.otp_verified": "动态口令验证通过",
     "auth.otp_failed": "动态口令验证失败",
+    "auth.otp_device_added": "登记动态口令设备（命令行）",
     "auth.login_failed": "登录失败",
     "auth.locked_out": "账号锁定（登录失败次数过多）",
     "auth.unlocked": "解除登录锁定",

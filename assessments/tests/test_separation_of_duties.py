@@ -13,6 +13,7 @@ every URL and every transition for the three roles too.
 
 import csv
 import io
+from base64 import b32encode
 from html.parser import HTMLParser
 
 import pytest
@@ -627,3 +628,21 @@ def test_the_admin_answers_only_the_allow_list(settings, system_admin, security_
     assert errors_of(response) == ["192.0.2.0/24 不在部署设置允许的范围（10.0.0.0/8）内。"]
     data["admin_allowed_networks"] = "10.20.0.0/16\n10.0.0.300"
     assert errors_of(client.post(url, data)) == ["“10.0.0.300”不是有效的 IP 地址或网段。"]
+
+
+def test_the_first_device_is_registered_from_the_command_line(settings, security_admin):
+    """With the setting on, nobody reaches the admin before one 安全管理员 has a device."""
+    settings.PORTAL_ADMIN_REQUIRE_OTP = True
+    out = io.StringIO()
+    call_command("add_totp_device", "anquan", "--name", "安全管理员的手机", stdout=out)
+    device = TOTPDevice.objects.get(user=security_admin)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "已为 anquan 登记动态口令设备“安全管理员的手机”。请在身份验证器中手动输入以下密钥（基于时间，6 位）："
+    assert lines[1].replace(" ", "") == b32encode(device.bin_key).decode()
+    assert (device.name, device.confirmed) == ("安全管理员的手机", True)
+    client = client_for(security_admin)
+    assert client.post("/otp/", {"token": token_of(device), "next": "/admin/"})["Location"] == "/admin/"
+    assert client.get(reverse("admin:assessments_otpdevice_add")).status_code == 200
+    assert AuditEvent.objects.filter(action="auth.otp_device_added", object_id=str(security_admin.pk)).count() == 1
+    with pytest.raises(CommandError, match="账号 nobody 不存在。"):
+        call_command("add_totp_device", "nobody", stdout=io.StringIO())
