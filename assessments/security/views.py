@@ -5,8 +5,8 @@ import django_otp
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import csrf
@@ -92,7 +92,9 @@ class TokenForm(forms.Form):
 
 def _next_url(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("home")
 
@@ -108,7 +110,7 @@ def otp_verify(request):
     """
     user, next_url = request.user, _next_url(request)
     if not second_factor_required(user) or user.is_verified():
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)  # a path, never a view name (redirect() would try one)
     devices = list(TOTPDevice.objects.devices_for_user(user, confirmed=True).order_by("id"))
     form, status = TokenForm(request.POST if request.method == "POST" else None), 200
     if not devices:
@@ -120,7 +122,7 @@ def otp_verify(request):
             if device is not None:
                 django_otp.login(request, device)
                 audit.record("auth.otp_verified", obj=user, details={"device": device.name})
-                return redirect(next_url)
+                return HttpResponseRedirect(next_url)
             form.add_error("token", WRONG_TOKEN_MESSAGE)
         audit.record("auth.otp_failed", outcome=audit.Outcome.FAILED, obj=user)
         status = 400

@@ -646,3 +646,15 @@ def test_the_first_device_is_registered_from_the_command_line(settings, security
     assert AuditEvent.objects.filter(action="auth.otp_device_added", object_id=str(security_admin.pk)).count() == 1
     with pytest.raises(CommandError, match="账号 nobody 不存在。"):
         call_command("add_totp_device", "nobody", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("next_url", ["sNaN", "//evil.example/admin/", "https://evil.example/", "a\x00b", ""])
+def test_the_code_page_goes_back_only_to_a_path_of_the_portal(next_url, settings, system_admin):
+    """Found by the URL fuzz: ?next=sNaN answered 500 (taken for a view name)."""
+    client = client_for(system_admin)
+    response = client.get("/otp/", {"next": next_url})  # not required: straight back
+    assert (response.status_code, response["Location"]) == (302, "/")
+    settings.PORTAL_ADMIN_REQUIRE_OTP = True
+    device = TOTPDevice.objects.create(user=system_admin, name="手机", confirmed=True)
+    response = client.post("/otp/", {"token": token_of(device), "next": next_url})
+    assert (response.status_code, response["Location"]) == (302, "/")
