@@ -14,7 +14,12 @@ that may use the admin, and whose every login is on the audit page.
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
+from django.db.models import CharField, Q, Value
+
+from .models import Membership, ReviewerAssignment
 
 SYSTEM_ADMIN = "系统管理员"
 SECURITY_ADMIN = "安全管理员"
@@ -101,9 +106,6 @@ def grants(user) -> Grants:
         return NO_GRANTS
     cached = getattr(user, "_portal_grants", None)
     if cached is None:
-        from django.contrib.auth.models import Group, Permission
-        from django.db.models import CharField, Q, Value
-
         held = Permission.objects.filter(Q(user=user) | Q(group__user=user)).order_by().values_list(
             "content_type__app_label", "codename"
         )
@@ -177,10 +179,6 @@ def holding(user, *, group_ids=None, review_all_direct=None, assigned=None, offi
     """The account's roles from the database, with any of them replaced by a proposed value:
     `group_ids` (the groups after the change), `review_all_direct` (review_all granted directly),
     `assigned` (has a reviewer assignment), `officer` (has a membership)."""
-    from django.contrib.auth.models import Group, Permission
-
-    from .models import Membership, ReviewerAssignment
-
     saved = user.pk is not None
     groups = Group.objects.filter(pk__in=list(group_ids)) if group_ids is not None else (
         Group.objects.filter(user=user) if saved else Group.objects.none()
@@ -211,8 +209,6 @@ def violations():
     The checks on save cannot see rows written around the ORM (SQL, fixtures, a group's
     permissions changed in the database): this walks what is stored.
     """
-    from django.contrib.auth import get_user_model
-
     found = []
     for user in get_user_model().objects.filter(groups__name__in=ADMIN_ROLES).distinct().order_by("username"):
         problems = holding(user).conflicts()
@@ -223,8 +219,6 @@ def violations():
 
 def group_drift() -> list[str]:
     """A line for each role group that is missing or whose permissions differ from `PERMISSIONS`."""
-    from django.contrib.auth.models import Group
-
     lines = []
     for role, declared in PERMISSIONS.items():
         group = Group.objects.filter(name=role).first()

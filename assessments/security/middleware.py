@@ -3,6 +3,7 @@ forced password change, the administrators' second factor."""
 
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
@@ -167,8 +168,6 @@ class AdminAllowListMiddleware:
 
 def second_factor_required(user) -> bool:
     """Must this user give a TOTP code before using any page? (PORTAL_ADMIN_REQUIRE_OTP)"""
-    from django.conf import settings
-
     return bool(getattr(settings, "PORTAL_ADMIN_REQUIRE_OTP", False)) and roles.is_administrator(user)
 
 
