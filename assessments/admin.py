@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from . import roles
 from .models import (
     Assessment,
     FundingRow,
@@ -43,14 +45,42 @@ class RegionAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class SeparatedRoleForm(forms.ModelForm):
+    """Refuses to make an administrator an officer or a reviewer (issue 18, 三员分立); the same
+    rule is enforced on every save (security.signals), this gives the admin its message."""
+
+    person_field = ""
+    proposed = {}
+
+    def clean(self):
+        cleaned = super().clean()
+        person = cleaned.get(self.person_field)
+        if person is not None:
+            try:
+                roles.check(person, **self.proposed)
+            except roles.RoleConflict as exc:
+                self.add_error(self.person_field, exc)
+        return cleaned
+
+
+class MembershipForm(SeparatedRoleForm):
+    person_field, proposed = "user", {"officer": True}
+
+
+class ReviewerAssignmentForm(SeparatedRoleForm):
+    person_field, proposed = "reviewer", {"assigned": True}
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 1
     autocomplete_fields = ["user"]
 
 
 class ReviewerAssignmentInline(admin.TabularInline):
     model = ReviewerAssignment
+    form = ReviewerAssignmentForm
     extra = 1
     autocomplete_fields = ["reviewer"]
     verbose_name = verbose_name_plural = "审核人（财政局）"
@@ -68,6 +98,7 @@ class UnitAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
 class ReviewerAssignmentAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
     """An admin assigns units to reviewers; reviewers with 可审核全部单位 need no assignment."""
 
+    form = ReviewerAssignmentForm
     list_display = ["reviewer", "unit"]
     list_filter = ["unit"]
     search_fields = ["reviewer__username", "unit__name"]
@@ -76,6 +107,7 @@ class ReviewerAssignmentAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
+    form = MembershipForm
     list_display = ["user", "unit", "role", "phone"]
     list_filter = ["role", "unit"]
     search_fields = ["user__username", "unit__name"]

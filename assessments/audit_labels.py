@@ -4,6 +4,10 @@ other)."""
 
 ACTION_LABELS = {
     "auth.login": "登录成功",
+    "auth.superuser_login": "紧急超级管理员登录",
+    "auth.otp_verified": "动态口令验证通过",
+    "auth.otp_failed": "动态口令验证失败",
+    "auth.otp_device_added": "登记动态口令设备（命令行）",
     "auth.login_failed": "登录失败",
     "auth.locked_out": "账号锁定（登录失败次数过多）",
     "auth.unlocked": "解除登录锁定",
@@ -13,6 +17,7 @@ ACTION_LABELS = {
     "auth.password_change_failed": "修改密码失败",
     "access.denied": "越权访问被拒绝",
     "access.csrf_failed": "CSRF 校验失败（请求被拒绝）",
+    "access.admin_ip_refused": "管理后台拒绝名单外地址",
     "assessment.create": "新建草稿",
     "assessment.save": "保存草稿",
     "import.confirm": "从Excel导入（确认）",
@@ -36,6 +41,7 @@ ACTION_LABELS = {
     "template.save": "保存表样新版本",
     "template.toggle": "启用/停用表样",
     "template.assign": "分配表样",
+    "audit.export": "导出审计日志",
 }
 
 DETAIL_LABELS = {
@@ -71,6 +77,8 @@ DETAIL_LABELS = {
     "state": "当时状态",
     "round": "评价批次",
     "year": "年度",
+    "filters": "筛选条件",
+    "device": "设备",
 }
 
 

@@ -19,4 +19,5 @@ def roles(request):
         "is_officer": SimpleLazyObject(lambda: bool(user() and permissions.is_officer(user()))),
         "is_reviewer": SimpleLazyObject(lambda: bool(navigation().get("is_reviewer"))),
         "can_audit": SimpleLazyObject(lambda: bool(navigation().get("can_audit"))),
+        "can_manage_templates": SimpleLazyObject(lambda: bool(navigation().get("can_manage_templates"))),
     }

@@ -1,11 +1,17 @@
-"""Who may see and do what. Views call these; they never decide access themselves."""
+"""Who may see and do what. Views call these; they never decide access themselves.
+
+Business roles (officer, reviewer) and the audit log are read from what the account was granted
+(`roles.grants`), never from `is_superuser` (issue 18): the superuser is an emergency account for
+the admin pages, and an administrator role never reviews or fills in.
+"""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from . import roles
 from .models import Assessment, Membership, ReviewerAssignment, Unit
 from .readmodel import with_content
 
@@ -41,7 +47,9 @@ REVIEWER_HIDDEN_STATES = (Assessment.State.DRAFT,)
 
 
 def reviews_all_units(user) -> bool:
-    return user.is_authenticated and user.has_perm("assessments.review_all")
+    """Granted review_all (directly or through 审核人（全部单位）) and no administrator role."""
+    held = roles.grants(user)
+    return "assessments.review_all" in held.permissions and not held.admin_roles
 
 
 def reviewer_unit_ids(user) -> frozenset[int]:
@@ -56,23 +64,24 @@ def reviewer_unit_ids(user) -> frozenset[int]:
 
 
 def is_reviewer(user) -> bool:
-    return reviews_all_units(user) or bool(reviewer_unit_ids(user))
+    if reviews_all_units(user):
+        return True
+    return bool(reviewer_unit_ids(user)) and not roles.admin_roles(user)
 
 
 def navigation_roles(user) -> dict[str, bool]:
-    """Which links the navigation shows: 审核工作台 and 审计日志.
+    """Which links the navigation shows: 审核工作台, 表样管理 and 审计日志.
 
-    Pages that already checked the permissions reuse what Django cached on the user; otherwise
-    one query answers both (instead of the user's and the groups' permission queries plus the
-    reviewer assignments). The pages behind the links check access themselves.
+    Pages that already checked the grants reuse what is cached on the user; otherwise one query
+    answers all three (instead of the grants query plus the reviewer assignments). The pages
+    behind the links check access themselves.
     """
+    none = {"is_reviewer": False, "can_audit": False, "can_manage_templates": False}
     if not user.is_authenticated or not user.is_active:
-        return {"is_reviewer": False, "can_audit": False}
-    if user.is_superuser:
-        return {"is_reviewer": True, "can_audit": True}
-    # ModelBackend keeps the loaded permissions in _perm_cache.
-    if hasattr(user, "_perm_cache") and (hasattr(user, "_reviewer_unit_ids") or reviews_all_units(user)):
-        return {"is_reviewer": is_reviewer(user), "can_audit": user.has_perm("assessments.view_auditevent")}
+        return none
+    if hasattr(user, "_portal_grants") and (hasattr(user, "_reviewer_unit_ids") or reviews_all_units(user)):
+        return {"is_reviewer": is_reviewer(user), "can_audit": can_audit(user),
+                "can_manage_templates": can_manage_templates(user)}
 
     def granted(codename):
         held = Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk"))
@@ -83,11 +92,22 @@ def navigation_roles(user) -> dict[str, bool]:
         .values(
             review_all=granted("review_all"),
             audit=granted("view_auditevent"),
+            templates=granted("change_tabletemplate"),
+            admin_role=Exists(Group.objects.filter(user=OuterRef("pk"), name__in=roles.ADMIN_ROLES)),
             assigned=Exists(ReviewerAssignment.objects.filter(reviewer=OuterRef("pk"))),
         )
         .get()
     )
-    return {"is_reviewer": row["review_all"] or row["assigned"], "can_audit": row["audit"]}
+    return {
+        "is_reviewer": (row["review_all"] or row["assigned"]) and not row["admin_role"],
+        "can_audit": row["audit"],
+        "can_manage_templates": bool(user.is_staff and (row["templates"] or user.is_superuser)),
+    }
+
+
+def can_audit(user) -> bool:
+    """The audit log: the 审计管理员 (view_auditevent granted), not implied by is_superuser."""
+    return roles.has_grant(user, "assessments.view_auditevent")
 
 
 def reviewable_units(user):
@@ -97,9 +117,10 @@ def reviewable_units(user):
 
 
 def can_review(user, assessment: Assessment) -> bool:
-    """Reviewers of the assessment's unit, never on an assessment of their own unit."""
+    """Reviewers of the assessment's unit, never on an assessment of their own unit, never an
+    administrator."""
     return (
-        (reviews_all_units(user) or assessment.unit_id in reviewer_unit_ids(user))
+        (reviews_all_units(user) or (assessment.unit_id in reviewer_unit_ids(user) and not roles.admin_roles(user)))
         and not is_officer_of(user, assessment)
     )
 
@@ -136,5 +157,7 @@ def get_officer_assessment(user, pk: int, *, content: bool = False) -> Assessmen
 
 
 def can_manage_templates(user) -> bool:
-    """表样管理: staff who may change templates (the bureau's administrators)."""
-    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm("assessments.change_tabletemplate"))
+    """表样管理: the 系统管理员 (staff with change_tabletemplate), or the emergency superuser."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return user.is_superuser or roles.has_grant(user, "assessments.change_tabletemplate")

@@ -50,6 +50,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    # TOTP second factor for administrators (issue 18); before assessments, whose admin replaces
+    # otp_totp's English device admin with a Chinese one.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "assessments",
 ]
 
@@ -63,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() (issue 18)
     "portal.middleware.PublicAwareLoginRequiredMiddleware",
     "portal.middleware.AdminToFieldMiddleware",  # an empty ?_to_field= is a 400, not the admin's 500
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -313,23 +318,27 @@ if os.environ.get("CELERY_VISIBILITY_TIMEOUT"):
 # username at that address (a stranger elsewhere cannot lock anyone out); 20 failures from one
 # address, whatever the usernames, lock the address (password spraying); 300 failures site-wide
 # refuse logins except a username at an address it logged in from in the last 30 days. A known
-# and an unknown username answer alike. An admin unlocks in the admin (用户 → 解除所选用户的登录锁定,
-# or delete the Access attempts) or with `manage.py axes_reset_username <name>` /
+# and an unknown username answer alike. The 安全管理员 unlocks in the admin (用户 → 解除所选用户的登录锁定,
+# or delete the Access attempts); an operator with `manage.py axes_reset_username <name>` /
 # `axes_reset_ip <ip>`.
-from datetime import timedelta  # noqa: E402
-
 INSTALLED_APPS += ["axes"]
 # Appended last: the audit context wraps every view; the session policy runs after the login
 # check (and after messages); AxesMiddleware (turns a lockout into the lockout page) goes last.
 MIDDLEWARE += [
     "assessments.security.middleware.AuditRequestMiddleware",
+    "assessments.security.middleware.AdminAllowListMiddleware",  # admin pages from listed addresses only (issue 18)
     "assessments.security.middleware.SessionPolicyMiddleware",
+    "assessments.security.middleware.SecondFactorMiddleware",  # administrators verify a TOTP code (issue 18)
     "axes.middleware.AxesMiddleware",
 ]
 AUTHENTICATION_BACKENDS = ["assessments.security.backends.LockoutBackend"]
 CSRF_FAILURE_VIEW = "assessments.security.views.csrf_failure"  # Django's page, plus an audit row
-AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = timedelta(minutes=15)
+# The limits below are the deployment's baseline; the 安全管理员 may tighten them in the admin
+# (安全策略, assessments.SecurityPolicy: assessments/security/policy.py), never loosen them.
+PORTAL_LOGIN_FAILURE_LIMIT = 5
+PORTAL_LOGIN_COOLOFF_MINUTES = 15
+AXES_FAILURE_LIMIT = "assessments.security.policy.failure_limit"
+AXES_COOLOFF_TIME = "assessments.security.policy.cool_off"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_HANDLER = "assessments.security.throttle.ThrottlingHandler"
 PORTAL_LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("PORTAL_LOGIN_IP_FAILURE_LIMIT", "20"))
@@ -345,11 +354,13 @@ AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the audit log (assess
 AXES_VERBOSE = False
 
 # Password policy: 12+ characters, 3 of 4 character classes, not containing the username (issue 12)
-# nor like it, not common.
+# nor like it, not common. Length and classes are the baseline the 安全策略 may raise.
+PORTAL_PASSWORD_MIN_LENGTH = 12
+PORTAL_PASSWORD_MIN_CLASSES = 3
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "assessments.security.passwords.UserAttributeValidator"},
-    {"NAME": "assessments.security.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
-    {"NAME": "assessments.security.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "assessments.security.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": PORTAL_PASSWORD_MIN_LENGTH}},
+    {"NAME": "assessments.security.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": PORTAL_PASSWORD_MIN_CLASSES}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -366,3 +377,15 @@ SESSION_COOKIE_AGE = PORTAL_SESSION_IDLE_SECONDS + 5 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 LOGGING["loggers"] = {**LOGGING.get("loggers", {}), "axes": {"level": "WARNING"}}  # axes logs every login at INFO
 # --- end of identity, sessions and audit (issue 5) ---
+
+# --- Separation of duties (issue 18, 三员分立) ---
+# The admin pages (/admin/) answer only to these addresses or networks (comma-separated, e.g.
+# "10.20.0.0/16,192.0.2.7"); empty: from anywhere. The 安全管理员 may narrow the list in 安全策略
+# (within these networks when this is set). Behind a proxy REMOTE_ADDR must be the client's.
+PORTAL_ADMIN_ALLOWED_IPS = [n.strip() for n in os.environ.get("PORTAL_ADMIN_ALLOWED_IPS", "").split(",") if n.strip()]
+# Administrators (the three administrator roles, staff and superusers) confirm each login with a
+# TOTP code from a device the 安全管理员 registered (django-otp); without one they reach no page.
+PORTAL_ADMIN_REQUIRE_OTP = env_bool("PORTAL_ADMIN_REQUIRE_OTP")
+OTP_TOTP_ISSUER = "绩效自评门户"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the device's key is shown once, on the page that registers it
+# --- end of separation of duties (issue 18) ---

@@ -62,7 +62,9 @@ ROUNDS = [
     {"year": 2025, "title": "2025年度绩效自评", "deadline": "2026-12-31", "is_open": True},
 ]
 
-# role: "officer" (填报人 of `unit`), "reviewer" (财政局, may review all units), "admin".
+# role: "officer" (填报人 of `unit`), "reviewer" (财政局, may review all units), or one of the three
+# administrator roles (issue 18, 三员分立). No demo account is a superuser: that account exists only
+# for emergencies (`manage.py createsuperuser`).
 USERS = [
     {"username": "lukou", "first_name": "渌口区委政法委填报人", "role": "officer", "unit": "中共株洲市渌口区委政法委员会"},
     {"username": "nanyue", "first_name": "南岳区委政法委填报人", "role": "officer", "unit": "中共衡阳市南岳区委政法委员会"},
@@ -70,5 +72,7 @@ USERS = [
     {"username": "wangcheng", "first_name": "望城区委政法委填报人", "role": "officer", "unit": "中共长沙市望城区委政法委员会"},
     {"username": "yuelu", "first_name": "岳麓区委政法委填报人", "role": "officer", "unit": "中共长沙市岳麓区委员会政法委员会"},
     {"username": "caizheng", "first_name": "财政局绩效科审核人", "role": "reviewer", "unit": None},
-    {"username": "portaladmin", "first_name": "门户管理员", "role": "admin", "unit": None},
+    {"username": "portaladmin", "first_name": "系统管理员", "role": "system_admin", "unit": None},
+    {"username": "anquan", "first_name": "安全管理员", "role": "security_admin", "unit": None},
+    {"username": "shenji", "first_name": "审计管理员", "role": "audit_admin", "unit": None},
 ]

@@ -5,7 +5,7 @@ from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
-from .security import UserSecurity
+from .security import OTPDevice, SecurityPolicy, UserSecurity
 from .templates import TableTemplate, TemplateAssignment, TemplateVersion
 from .units import Membership, Region, Unit
 from .workflow import Snapshot, Transition
@@ -21,6 +21,7 @@ __all__ = [
     "Indicator",
     "IndicatorReview",
     "Membership",
+    "OTPDevice",
     "ProjectExpense",
     "Publication",
     "PublicGeneration",
@@ -30,6 +31,7 @@ __all__ = [
     "ReviewerAssignment",
     "Round",
     "ScoringRuleSet",
+    "SecurityPolicy",
     "Snapshot",
     "StructureRow",
     "TableTemplate",

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ..models import UserSecurity
+from . import policy
 
 CLASSES = (
     ("大写字母", lambda c: c in string.ascii_uppercase),
@@ -22,34 +23,47 @@ CLASSES = (
 
 
 class MinimumLengthValidator(password_validation.MinimumLengthValidator):
-    """Django's validator with a Chinese message (Django 5.2's zh-hans catalogue lacks this one)."""
+    """Django's validator with a Chinese message (Django 5.2's zh-hans catalogue lacks this one).
+
+    `min_length` is the deployment's baseline; the 安全策略 may ask for more (issue 18).
+    """
 
     def __init__(self, min_length=12):
         super().__init__(min_length)
+        self.baseline = min_length
+
+    def validate(self, password, user=None):
+        self.min_length = max(self.baseline, policy.current().password_min_length)
+        super().validate(password, user)
 
     def get_error_message(self):
         return f"密码太短：至少须包含 {self.min_length} 个字符。"
 
     def get_help_text(self):
-        return f"密码至少须包含 {self.min_length} 个字符。"
+        return f"密码至少须包含 {max(self.baseline, policy.current().password_min_length)} 个字符。"
 
 
 class CharacterClassesValidator:
-    """At least `min_classes` of: upper-case letters, lower-case letters, digits, symbols."""
+    """At least `min_classes` of: upper-case letters, lower-case letters, digits, symbols
+    (the baseline; the 安全策略 may ask for more)."""
 
     def __init__(self, min_classes=3):
         self.min_classes = min_classes
 
-    def validate(self, password, user=None):
-        used = sum(1 for _, test in CLASSES if any(test(c) for c in password))
-        if used < self.min_classes:
-            raise ValidationError(self.message(), code="password_too_simple", params={"min_classes": self.min_classes})
+    def required(self) -> int:
+        return max(self.min_classes, policy.current().password_min_classes)
 
-    def message(self):
-        return f"密码须包含大写字母、小写字母、数字、符号四类字符中的至少 {self.min_classes} 类。"
+    def validate(self, password, user=None):
+        required = self.required()
+        used = sum(1 for _, test in CLASSES if any(test(c) for c in password))
+        if used < required:
+            raise ValidationError(self.message(required), code="password_too_simple", params={"min_classes": required})
+
+    def message(self, required):
+        return f"密码须包含大写字母、小写字母、数字、符号四类字符中的至少 {required} 类。"
 
     def get_help_text(self):
-        return self.message()
+        return self.message(self.required())
 
 
 USERNAME_MESSAGE = "密码不能包含用户名（不区分大小写）。"

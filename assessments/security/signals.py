@@ -6,7 +6,7 @@ Connected in `AssessmentsConfig.ready()`.
 from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
 
 from .. import audit
 from . import sessions
@@ -22,7 +22,9 @@ def _username(credentials) -> str:
 
 def on_logged_in(sender, request, user, **kwargs):
     sessions.start(request, user)
-    audit.record("auth.login", actor=user)
+    # The superuser is for emergencies only (issue 18): its logins are a separate event, listed
+    # at the top of the audit page.
+    audit.record("auth.superuser_login" if user.is_superuser else "auth.login", actor=user)
 
 
 def _record_failure(request, username) -> None:
@@ -94,21 +96,72 @@ def _unit_of(model, object_id):
     return None
 
 
-AUDITOR_GROUP = "审计员"
+def ensure_role_groups(sender=None, using="default", **kwargs):
+    """The role groups with their fixed permissions (issue 18): created by migration 0013, put
+    back after every migrate and after a database flush (the test runner empties every table
+    between transactional tests)."""
+    from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
 
-
-def ensure_auditor_group(sender=None, using="default", **kwargs):
-    """The 审计员 group is created by migration 0004; this re-creates it after a database flush
-    (the test runner empties every table between transactional tests)."""
-    from django.contrib.auth.models import Group, Permission
-
-    permission = Permission.objects.using(using).filter(
-        content_type__app_label="assessments", codename="view_auditevent"
-    ).first()
-    if permission is None:
+    if not MigrationRecorder(connections[using]).has_table():
         return
-    group, _ = Group.objects.using(using).get_or_create(name=AUDITOR_GROUP)
-    group.permissions.add(permission)
+    from .. import roles
+    from ..models import SecurityPolicy
+
+    roles.sync_groups(using=using)
+    SecurityPolicy.objects.using(using).get_or_create(pk=1)
+
+
+# --- separation of duties on every save (issue 18) ---------------------------------------------
+
+
+def _check_groups(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """user.groups.add/set (or group.user_set.add): refuse a second administrator role, or an
+    administrator role beside a business role."""
+    from .. import roles
+
+    if action != "pre_add" or not pk_set:
+        return
+    if reverse:  # group.user_set.add(users)
+        for user in model.objects.filter(pk__in=pk_set):
+            current = set(user.groups.values_list("pk", flat=True))
+            roles.check(user, group_ids=current | {instance.pk})
+    else:
+        current = set(instance.groups.values_list("pk", flat=True))
+        roles.check(instance, group_ids=current | set(pk_set))
+        roles.forget(instance)
+
+
+def _check_permissions(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """review_all granted directly makes a reviewer: not for an administrator."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from .. import roles
+
+    if action != "pre_add" or not pk_set:
+        return
+    if reverse:  # permission.user_set.add(users)
+        if instance.codename == "review_all" and instance.content_type.app_label == "assessments":
+            for user in get_user_model().objects.filter(pk__in=pk_set):
+                roles.check(user, review_all_direct=True)
+    elif Permission.objects.filter(pk__in=pk_set, codename="review_all", content_type__app_label="assessments").exists():
+        roles.check(instance, review_all_direct=True)
+        roles.forget(instance)
+
+
+def _check_assignment(sender, instance, raw=False, **kwargs):
+    from .. import roles
+
+    if not raw:
+        roles.check(instance.reviewer, assigned=True)
+
+
+def _check_membership(sender, instance, raw=False, **kwargs):
+    from .. import roles
+
+    if not raw:
+        roles.check(instance.user, officer=True)
 
 
 def connect(app_config=None):
@@ -117,6 +170,17 @@ def connect(app_config=None):
     user_logged_out.connect(on_logged_out, dispatch_uid="portal_audit_logged_out")
     user_locked_out.connect(on_locked_out, dispatch_uid="portal_audit_locked_out")
     post_save.connect(on_admin_log_entry, sender=LogEntry, dispatch_uid="portal_audit_admin_log")
+    from django.contrib.auth import get_user_model
+
+    from ..models import Membership, ReviewerAssignment
+
+    user_model = get_user_model()
+    m2m_changed.connect(_check_groups, sender=user_model.groups.through, dispatch_uid="portal_roles_groups")
+    m2m_changed.connect(
+        _check_permissions, sender=user_model.user_permissions.through, dispatch_uid="portal_roles_permissions"
+    )
+    pre_save.connect(_check_assignment, sender=ReviewerAssignment, dispatch_uid="portal_roles_assignment")
+    pre_save.connect(_check_membership, sender=Membership, dispatch_uid="portal_roles_membership")
     if app_config is not None:
-        post_migrate.connect(ensure_auditor_group, sender=app_config, dispatch_uid="portal_auditor_group")
+        post_migrate.connect(ensure_role_groups, sender=app_config, dispatch_uid="portal_role_groups")
 

@@ -28,15 +28,18 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from . import policy
+
 ACCOUNT, ADDRESS, GLOBAL = "account", "address", "global"
+LOGIN_ACTIONS = ("auth.login", "auth.superuser_login")  # what security.signals records at a login
 
 
-def ip_failure_limit() -> int:
-    return int(getattr(settings, "PORTAL_LOGIN_IP_FAILURE_LIMIT", 20))
+def ip_failure_limit(request=None) -> int:
+    return policy.current(request).login_ip_failure_limit
 
 
-def global_failure_limit() -> int:
-    return int(getattr(settings, "PORTAL_LOGIN_GLOBAL_FAILURE_LIMIT", 300))
+def global_failure_limit(request=None) -> int:
+    return policy.current(request).login_global_failure_limit
 
 
 def known_address_days() -> int:
@@ -62,7 +65,7 @@ def known_address(username, ip) -> bool:
         return False
     since = timezone.now() - timedelta(days=known_address_days())
     return AuditEvent.objects.filter(
-        action="auth.login", actor_username=username, ip=ip, at__gte=since
+        action__in=LOGIN_ACTIONS, actor_username=username, ip=ip, at__gte=since
     ).exists()
 
 
@@ -83,9 +86,9 @@ class ThrottlingHandler(AxesDatabaseHandler):
         scope = None
         if counts["account"] >= limit:
             scope = ACCOUNT
-        elif counts["address"] >= ip_failure_limit():
+        elif counts["address"] >= ip_failure_limit(request):
             scope = ADDRESS
-        elif counts["site"] >= global_failure_limit() and not known_address(username, ip):
+        elif counts["site"] >= global_failure_limit(request) and not known_address(username, ip):
             scope = GLOBAL
         request.portal_throttle = scope
         return limit if scope else counts["account"]

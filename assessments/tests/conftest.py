@@ -1,4 +1,5 @@
-"""A fixed cast for the tests: alice (officer of unit A), bob (officer of unit B), a reviewer."""
+"""A fixed cast for the tests: alice (officer of unit A), bob (officer of unit B), a reviewer, and
+one account for each administrator role (issue 18): xitong, anquan, shenji."""
 
 from decimal import Decimal
 
@@ -54,6 +55,32 @@ def reviewer(db):
     user = User.objects.create_user("reviewer", password=PASSWORD)
     user.user_permissions.add(Permission.objects.get(codename="review_all"))
     return user
+
+
+def make_admin(username, role):
+    """An account holding one administrator role (assessments.roles); staff for the admin's roles."""
+    from django.contrib.auth.models import Group
+
+    from assessments import roles
+
+    user = User.objects.create_user(username, password=PASSWORD, first_name=role, is_staff=role in roles.STAFF_ROLES)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def system_admin(db):
+    return make_admin("xitong", "系统管理员")
+
+
+@pytest.fixture
+def security_admin(db):
+    return make_admin("anquan", "安全管理员")
+
+
+@pytest.fixture
+def audit_admin(db):
+    return make_admin("shenji", "审计管理员")
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
-"""Who may reach which page (issue 5, "Access control").
+"""Who may reach which page (issue 5, "Access control"; issue 18, separation of duties).
 
 One permission matrix: every named URL × (anonymous, officer of unit A, officer of unit B,
-reviewer assigned to A, reviewer not assigned to A, admin) → the expected status of GET (and of
-POST where the view takes POST). A meta-test walks the URL resolver and fails when a named URL
-is not in the matrix, so a new page cannot ship without deciding who may see it.
+reviewer assigned to A, reviewer not assigned to A, the emergency superuser, and the three
+administrator roles: 系统管理员, 安全管理员, 审计管理员) → the expected status of GET (and of POST
+where the view takes POST). A meta-test walks the URL resolver and fails when a named URL is not
+in the matrix, so a new page cannot ship without deciding who may see it.
 
 Also here: another unit's objects answer exactly like a non-existent id, and officer POSTs that
 try to set protected fields (unit, state, round, review fields, version…) change nothing.
 
 The helpers at the top (`valid_assessment`, `drive`, `Cast`) are shared with
-test_workflow_matrix.py, test_leaks.py and test_xss.py.
+test_workflow_matrix.py, test_leaks.py, test_xss.py and test_separation_of_duties.py.
 """
 
 import re
@@ -119,20 +120,23 @@ def make_reviewer(username, *units, bureau_wide=False):
 
 @dataclass
 class Cast:
-    """The six roles of the matrix (None = anonymous)."""
+    """The nine roles of the matrix (None = anonymous)."""
 
     anon: None
     officer_a: User
     officer_b: User
     reviewer_a: User
     reviewer_x: User
-    admin: User
+    admin: User  # the emergency superuser
+    sysadmin: User
+    secadmin: User
+    auditor: User
 
     def user(self, role):
         return getattr(self, role)
 
 
-ROLES = ("anon", "officer_a", "officer_b", "reviewer_a", "reviewer_x", "admin")
+ROLES = ("anon", "officer_a", "officer_b", "reviewer_a", "reviewer_x", "admin", "sysadmin", "secadmin", "auditor")
 
 
 @pytest.fixture
@@ -142,8 +146,9 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def cast(unit_a, unit_b, alice, bob, media):
-    """alice / bob officers of A / B; carol reviews A (assignment); dave reviews B only; root is superuser."""
+def cast(unit_a, unit_b, alice, bob, media, system_admin, security_admin, audit_admin):
+    """alice / bob officers of A / B; carol reviews A (assignment); dave reviews B only; root is
+    the superuser; xitong, anquan and shenji hold the three administrator roles."""
     return Cast(
         anon=None,
         officer_a=alice,
@@ -151,6 +156,9 @@ def cast(unit_a, unit_b, alice, bob, media):
         reviewer_a=make_reviewer("carol", unit_a),
         reviewer_x=make_reviewer("dave", unit_b),
         admin=User.objects.create_superuser("root", password=PASSWORD),
+        sysadmin=system_admin,
+        secadmin=security_admin,
+        auditor=audit_admin,
     )
 
 
@@ -178,109 +186,133 @@ ADMIN_LOGIN = "→admin-login"  # 302 to /admin/login/?next=<this url>
 DETAIL = "→detail"  # 302 to the officer page of the same assessment
 REVIEW = "→review"  # 302 to the review page of the same assessment
 
+AL = ADMIN_LOGIN
 # The admin site's own views send anonymous visitors to the admin login; its model pages carry no
 # login_url, so LoginRequiredMiddleware sends them to the portal's login first. Either way: a login.
-ADMIN_ONLY = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
-ADMIN_MODEL_ONLY = (LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
-PUBLIC_200 = (200,) * 6
-PUBLIC_405 = (405,) * 6
-NOT_GET = (LOGIN, 405, 405, 405, 405, 405)
-OFFICER_A_ONLY = (LOGIN, 200, 404, 404, 404, 404)
-REVIEWERS = (LOGIN, 403, 403, 200, 200, 200)
+# The 审计管理员 works on the audit page, not in the admin (not staff).
+ADMIN_ONLY = (AL, AL, AL, AL, AL, 200, 200, 200, AL)
+
+
+def admin_model(superuser=200, sysadmin=403, secadmin=403):
+    """An admin changelist: staff only; each administrator role sees the models of its duties."""
+    return {"GET": (LOGIN, AL, AL, AL, AL, superuser, sysadmin, secadmin, AL)}
+
+
+SYSTEM_MODEL = admin_model(sysadmin=200)  # units, people, rounds, templates, assignments
+SECURITY_MODEL = admin_model(secadmin=200)  # lockouts, devices
+PEOPLE_MODEL = admin_model(sysadmin=200, secadmin=200)  # accounts (each its own fields) and roles
+BUSINESS_MODEL = admin_model()  # assessment content: the superuser only, in an emergency
+POLICY = "→/admin/assessments/securitypolicy/1/change/"
+PUBLIC_200 = (200,) * 9
+PUBLIC_405 = (405,) * 9
+NOT_GET = (LOGIN,) + (405,) * 8
+OFFICER_A_ONLY = (LOGIN, 200) + (404,) * 7
+REVIEWERS = (LOGIN, 403, 403, 200, 200, 403, 403, 403, 403)  # never an administrator, superuser included
+AUDITOR_ONLY = (LOGIN,) + (403,) * 7 + (200,)
+TEMPLATES = (LOGIN, 403, 403, 403, 403, 200, 200, 403, 403)  # the 系统管理员 (and the superuser)
 TO_HOME = "→/"
 
-#        (url name, object)          method: (anon, officer A, officer B, reviewer A, reviewer X, admin)
+#        (url name, object)          method: (anon, officer A, officer B, reviewer A, reviewer X, superuser,
+#                                             系统管理员, 安全管理员, 审计管理员)
 MATRIX = {
     ("home", None): {
-        # The superuser holds every permission, review_all included: it lands on the dashboard.
+        # Administrators (and the superuser, who holds no business role) get the home page; the
+        # 审计管理员 goes to the audit log.
         "GET": (LOGIN, "→/assessments/", "→/assessments/", "→/assessments/review/", "→/assessments/review/",
-                "→/assessments/review/"),
+                200, 200, 200, "→/audit/"),
     },
-    ("login", None): {"GET": (200, TO_HOME, TO_HOME, TO_HOME, TO_HOME, TO_HOME),
-                      "POST": (200, TO_HOME, TO_HOME, TO_HOME, TO_HOME, TO_HOME)},
-    ("logout", None): {"GET": NOT_GET, "POST": (LOGIN,) + ("→/login/",) * 5},
+    ("login", None): {"GET": (200,) + (TO_HOME,) * 8, "POST": (200,) + (TO_HOME,) * 8},
+    ("logout", None): {"GET": NOT_GET, "POST": (LOGIN,) + ("→/login/",) * 8},
     ("healthz", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     # Added while issue 5 was worked on (login lockout, password policy, sessions, audit log).
-    ("password_change", None): {"GET": (LOGIN, 200, 200, 200, 200, 200), "POST": (LOGIN, 400, 400, 400, 400, 400)},
-    ("password_change_done", None): {"GET": (LOGIN, 200, 200, 200, 200, 200)},
-    ("session_keepalive", None): {"GET": NOT_GET, "POST": (LOGIN, 200, 200, 200, 200, 200)},
-    # The audit log: admins and the 审计员 group (view_auditevent) only; read only.
-    ("audit", None): {"GET": (LOGIN, 403, 403, 403, 403, 200), "POST": NOT_GET},
+    ("password_change", None): {"GET": (LOGIN,) + (200,) * 8, "POST": (LOGIN,) + (400,) * 8},
+    ("password_change_done", None): {"GET": (LOGIN,) + (200,) * 8},
+    ("session_keepalive", None): {"GET": NOT_GET, "POST": (LOGIN,) + (200,) * 8},
+    # The TOTP code page (issue 18): with PORTAL_ADMIN_REQUIRE_OTP off nobody needs it (→ home).
+    ("otp_verify", None): {"GET": (LOGIN,) + (TO_HOME,) * 8, "POST": (LOGIN,) + (TO_HOME,) * 8},
+    # The audit log and its export: the 审计管理员 only (not the superuser); read only.
+    ("audit", None): {"GET": AUDITOR_ONLY, "POST": NOT_GET},
+    ("audit_export", None): {"GET": AUDITOR_ONLY, "POST": NOT_GET},
     # Officer pages.
-    ("assessments:list", None): {"GET": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME)},
-    ("assessments:create", None): {"GET": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME),
-                                   "POST": (LOGIN, 200, 200, TO_HOME, TO_HOME, TO_HOME)},
+    ("assessments:list", None): {"GET": (LOGIN, 200, 200) + (TO_HOME,) * 6},
+    ("assessments:create", None): {"GET": (LOGIN, 200, 200) + (TO_HOME,) * 6,
+                                   "POST": (LOGIN, 200, 200) + (TO_HOME,) * 6},
     ("assessments:detail", "draft"): {"GET": OFFICER_A_ONLY, "POST": OFFICER_A_ONLY},
     ("assessments:detail", "published"): {"GET": OFFICER_A_ONLY},
-    ("assessments:edit", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400, 404, 404, 404, 404)},
-    ("assessments:edit", "submitted"): {"GET": (LOGIN, DETAIL, 404, 404, 404, 404),
-                                        "POST": (LOGIN, 403, 404, 404, 404, 404)},
+    ("assessments:edit", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400) + (404,) * 7},
+    ("assessments:edit", "submitted"): {"GET": (LOGIN, DETAIL) + (404,) * 7,
+                                        "POST": (LOGIN, 403) + (404,) * 7},
     ("assessments:preview", "draft"): {"GET": NOT_GET, "POST": OFFICER_A_ONLY},
-    ("assessments:submit", "draft"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL, 404, 404, 404, 404)},
-    ("assessments:submit", "in_review"): {"POST": (LOGIN, DETAIL, 404, 404, 404, 404)},  # refused, with a message
-    ("assessments:withdraw", "submitted"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL, 404, 404, 404, 404)},
+    ("assessments:submit", "draft"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL) + (404,) * 7},
+    ("assessments:submit", "in_review"): {"POST": (LOGIN, DETAIL) + (404,) * 7},  # refused, with a message
+    ("assessments:withdraw", "submitted"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL) + (404,) * 7},
     # 从Excel导入 (issue 7): officers of the unit only; a preview token exists only in its own session.
-    ("assessments:import", None): {"GET": (LOGIN, 200, 200, 404, 404, 404), "POST": (LOGIN, 400, 400, 404, 404, 404)},
-    ("assessments:import_replace", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400, 404, 404, 404, 404)},
-    ("assessments:import_replace", "submitted"): {"GET": (LOGIN, DETAIL, 404, 404, 404, 404),
-                                                  "POST": (LOGIN, 403, 404, 404, 404, 404)},
-    ("assessments:import_preview", "import_token"): {"GET": (LOGIN, 404, 404, 404, 404, 404)},
-    ("assessments:import_confirm", "import_token"): {"GET": NOT_GET, "POST": (LOGIN, 404, 404, 404, 404, 404)},
-    ("assessments:import_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN, 404, 404, 404, 404, 404)},
-    # Reviewer pages.
+    ("assessments:import", None): {"GET": (LOGIN, 200, 200) + (404,) * 6, "POST": (LOGIN, 400, 400) + (404,) * 6},
+    ("assessments:import_replace", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400) + (404,) * 7},
+    ("assessments:import_replace", "submitted"): {"GET": (LOGIN, DETAIL) + (404,) * 7,
+                                                  "POST": (LOGIN, 403) + (404,) * 7},
+    ("assessments:import_preview", "import_token"): {"GET": (LOGIN,) + (404,) * 8},
+    ("assessments:import_confirm", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
+    ("assessments:import_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
+    # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
-    ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 200),
-                                          "POST": (LOGIN, 403, 403, REVIEW, 404, REVIEW)},
-    ("assessments:review", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 404),
-                                      "POST": (LOGIN, 403, 403, 404, 404, 404)},
-    ("assessments:review", "published"): {"GET": (LOGIN, 403, 403, 200, 404, 200)},
+    ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
+                                          "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
+    ("assessments:review", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403),
+                                      "POST": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
+    ("assessments:review", "published"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
     ("assessments:bulk", None): {"GET": REVIEWERS,
                                  "POST": (LOGIN, 403, 403, "→/assessments/review/bulk/",
-                                          "→/assessments/review/bulk/", "→/assessments/review/bulk/")},
+                                          "→/assessments/review/bulk/", 403, 403, 403, 403)},
     # Only whoever asked for a ZIP may download it.
-    ("assessments:bulk_download", "bulk"): {"GET": (LOGIN, 403, 403, 200, 404, 404)},
-    # 表样管理 (issue 11): administrators (staff with change_tabletemplate) only.
-    ("assessments:templates", None): {"GET": (LOGIN, 403, 403, 403, 403, 200),
-                                      "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/")},
-    ("assessments:template_edit", "template_copy"): {"GET": (LOGIN, 403, 403, 403, 403, 200),
-                                                     "POST": (LOGIN, 403, 403, 403, 403, 400)},
-    ("assessments:template_version", "template_v1"): {"GET": (LOGIN, 403, 403, 403, 403, 200)},
-    ("assessments:template_xlsx", "template_v1"): {"GET": (LOGIN, 403, 403, 403, 403, 200)},
+    ("assessments:bulk_download", "bulk"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    # 表样管理 (issue 11): administrators (staff with change_tabletemplate): the 系统管理员.
+    ("assessments:templates", None): {"GET": TEMPLATES,
+                                      "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/",
+                                               "→/assessments/templates/", 403, 403)},
+    ("assessments:template_edit", "template_copy"): {"GET": TEMPLATES,
+                                                     "POST": (LOGIN, 403, 403, 403, 403, 400, 400, 403, 403)},
+    ("assessments:template_version", "template_v1"): {"GET": TEMPLATES},
+    ("assessments:template_xlsx", "template_v1"): {"GET": TEMPLATES},
     # Public pages: anyone, no session; GET and HEAD only.
     ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_csv", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:detail", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
-    ("disclosure:detail", "draft"): {"GET": (404,) * 6},
-    ("disclosure:detail", "approved"): {"GET": (404,) * 6},
-    ("disclosure:detail", "unpublished"): {"GET": (410,) * 6},
+    ("disclosure:detail", "draft"): {"GET": (404,) * 9},
+    ("disclosure:detail", "approved"): {"GET": (404,) * 9},
+    ("disclosure:detail", "unpublished"): {"GET": (410,) * 9},
     ("disclosure:xlsx", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
-    ("disclosure:xlsx", "draft"): {"GET": (404,) * 6},
-    ("disclosure:xlsx", "approved"): {"GET": (404,) * 6},
-    ("disclosure:xlsx", "unpublished"): {"GET": (410,) * 6},
+    ("disclosure:xlsx", "draft"): {"GET": (404,) * 9},
+    ("disclosure:xlsx", "approved"): {"GET": (404,) * 9},
+    ("disclosure:xlsx", "unpublished"): {"GET": (410,) * 9},
     ("disclosure:json", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
-    ("disclosure:json", "draft"): {"GET": (404,) * 6},
-    ("disclosure:json", "unpublished"): {"GET": (410,) * 6},
+    ("disclosure:json", "draft"): {"GET": (404,) * 9},
+    ("disclosure:json", "unpublished"): {"GET": (410,) * 9},
     # Django admin: staff only; its views send everyone else to the admin's own login page.
     ("admin:index", None): {"GET": ADMIN_ONLY},
-    ("admin:login", None): {"GET": (200, 200, 200, 200, 200, "→/admin/")},
-    ("admin:logout", None): {"POST": (ADMIN_LOGIN, "→/admin/", "→/admin/", "→/admin/", "→/admin/", "→/login/")},
-    ("admin:auth_user_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:auth_group_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_region_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_unit_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_reviewerassignment_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_membership_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_scoringruleset_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_round_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_tabletemplate_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_assessment_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_snapshot_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_review_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:assessments_auditevent_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:axes_accessattempt_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:axes_accessfailurelog_changelist", None): {"GET": ADMIN_MODEL_ONLY},
-    ("admin:axes_accesslog_changelist", None): {"GET": ADMIN_MODEL_ONLY},
+    ("admin:login", None): {"GET": (200, 200, 200, 200, 200, "→/admin/", "→/admin/", "→/admin/", 200)},
+    ("admin:logout", None): {"POST": (AL, "→/admin/", "→/admin/", "→/admin/", "→/admin/", "→/login/", "→/login/",
+                                      "→/login/", "→/admin/")},
+    ("admin:auth_user_changelist", None): PEOPLE_MODEL,
+    ("admin:auth_group_changelist", None): PEOPLE_MODEL,  # the roles, read only
+    ("admin:assessments_region_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_unit_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_reviewerassignment_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_membership_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_scoringruleset_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_round_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_tabletemplate_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_assessment_changelist", None): BUSINESS_MODEL,
+    ("admin:assessments_snapshot_changelist", None): BUSINESS_MODEL,
+    ("admin:assessments_review_changelist", None): BUSINESS_MODEL,
+    # The audit log in the admin: read only, and (like /audit/) not for the superuser.
+    ("admin:assessments_auditevent_changelist", None): admin_model(superuser=403),
+    ("admin:assessments_securitypolicy_changelist", None): admin_model(superuser=POLICY, secadmin=POLICY),
+    ("admin:assessments_otpdevice_changelist", None): SECURITY_MODEL,
+    ("admin:axes_accessattempt_changelist", None): SECURITY_MODEL,
+    ("admin:axes_accessfailurelog_changelist", None): SECURITY_MODEL,
+    ("admin:axes_accesslog_changelist", None): SECURITY_MODEL,
 }
 
 # What an anonymous visitor may reach at all (views marked `login_not_required`). Static files are
@@ -430,16 +462,17 @@ def admin_url_args(name, pattern, cast):
 
 
 def test_every_admin_url_is_staff_only(cast):
-    """The whole admin namespace, not only the pages in the matrix: non-staff users never get in.
-    (Refused before anything is read or written, so one client per role serves every request.)"""
-    clients = {role: fresh_client(cast.user(role)) for role in ("anon", "officer_a", "reviewer_x")}
+    """The whole admin namespace, not only the pages in the matrix: non-staff users never get in,
+    the 审计管理员 included. (Refused before anything is read or written, so one client per role
+    serves every request.)"""
+    clients = {role: fresh_client(cast.user(role)) for role in ("anon", "officer_a", "reviewer_x", "auditor")}
     wrong = []
     for name, pattern, _ in walk():
         if not name or not name.startswith("admin:") or name in ("admin:login", "admin:logout"):
             continue
         url = reverse(name, kwargs=admin_url_args(name, pattern, cast))
         for role, client in clients.items():
-            for method in ("GET", "POST") if role != "reviewer_x" else ("GET",):
+            for method in ("GET", "POST") if role in ("anon", "auditor") else ("GET",):
                 response = getattr(client, method.lower())(url)
                 wants = {expected_location(ADMIN_LOGIN, url, None)}
                 if role == "anon":
@@ -491,7 +524,6 @@ def test_other_units_objects_answer_like_missing_ones(world, unit_b, round_2020)
         (c.reviewer_a, "GET", "assessments:review", o["draft"], None),
         # someone else's ZIP
         (c.reviewer_x, "GET", "assessments:bulk_download", o["bulk"], None),
-        (c.admin, "GET", "assessments:bulk_download", o["bulk"], None),
         # downloads and JSON of what is not public
         (None, "GET", "disclosure:detail", o["draft"], None),
         (None, "GET", "disclosure:xlsx", o["draft"], None),

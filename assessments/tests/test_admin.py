@@ -1,4 +1,5 @@
-"""Admins manage units, people, reviewer assignments and rounds in the Django admin."""
+"""The 系统管理员 manages units, people, reviewer assignments and rounds in the Django admin; the
+assessments themselves are the business roles' (issue 18)."""
 
 import pytest
 from django.contrib.auth.models import User
@@ -10,23 +11,34 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client):
-    admin = User.objects.create_superuser("portaladmin", "admin@example.gov.cn", "Admin-Pass-2024")
-    client.force_login(admin)
+def admin_client(client, system_admin):
+    client.force_login(system_admin)
     return client
 
 
 @pytest.mark.parametrize(
-    "model", ["region", "unit", "membership", "round", "scoringruleset", "assessment", "reviewerassignment", "review", "snapshot"]
+    "model, status",
+    [
+        ("region", 200), ("unit", 200), ("membership", 200), ("round", 200), ("scoringruleset", 200),
+        ("reviewerassignment", 200), ("tabletemplate", 200),
+        # Assessment content, reviews and submissions: not the 系统管理员's.
+        ("assessment", 403), ("review", 403), ("snapshot", 403), ("auditevent", 403),
+    ],
 )
-def test_admin_lists_open(admin_client, unit_a, department, model):
+def test_admin_lists_open(admin_client, unit_a, department, model, status):
     response = admin_client.get(reverse(f"admin:assessments_{model}_changelist"))
-    assert response.status_code == 200
+    assert response.status_code == status
+
+
+def test_superuser_sees_the_assessments_in_an_emergency(client, department):
+    client.force_login(User.objects.create_superuser("root", "root@example.gov.cn", "Admin-Pass-2024"))
+    for model in ("assessment", "review", "snapshot"):
+        assert client.get(reverse(f"admin:assessments_{model}_changelist")).status_code == 200
 
 
 def test_admin_pages_in_chinese(admin_client):
     html = admin_client.get(reverse("admin:index")).content.decode()
-    assert "单位、人员与评价批次管理" in html
+    assert "单位、人员、评价批次与安全策略管理" in html
     assert "审核分工" in html
 
 
@@ -59,8 +71,9 @@ def test_admin_opens_a_round_and_assigns_its_project_template(admin_client):
     ]
 
 
-def test_assessment_content_is_read_only_in_admin(admin_client, department):
-    response = admin_client.post(reverse("admin:assessments_assessment_change", args=[department.pk]), {"state": "approved"})
+def test_assessment_content_is_read_only_in_admin(client, department):
+    client.force_login(User.objects.create_superuser("root", "root@example.gov.cn", "Admin-Pass-2024"))
+    response = client.post(reverse("admin:assessments_assessment_change", args=[department.pk]), {"state": "approved"})
     assert response.status_code == 403
     department.refresh_from_db()
     assert department.state == "draft"

@@ -10,7 +10,6 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -27,8 +26,8 @@ TABLE = "assessments_auditevent"
 
 
 @pytest.fixture
-def auditor(db):
-    return User.objects.create_superuser("root", password="Root-Pass-2024!")
+def auditor(audit_admin):
+    return audit_admin
 
 
 def three_events() -> list[AuditEvent]:

@@ -1,8 +1,8 @@
 """Every URL, every role, odd parameters: no 5xx (issue 12, finding 9).
 
 The URLconf is walked (a URL added later is fuzzed without anyone listing it). For each role —
-anonymous, officer, reviewer, admin — every URL is requested once with GET and once with POST,
-each parameter any view reads set to an odd value; then hypothesis draws more: any URL, any
+anonymous, officer, reviewer, the three administrator roles — every URL is requested once with
+GET and once with POST, each parameter any view reads set to an odd value; then hypothesis draws more: any URL, any
 method, any mix of known and unknown parameter names with odd or random values. Path ids are
 those of real objects (published, returned, draft, another unit's) and ids that do not exist.
 """
@@ -21,7 +21,9 @@ from assessments.models import Assessment
 
 pytestmark = pytest.mark.django_db
 
-ROLES = {"anonymous": None, "officer": "nanyue", "reviewer": "caizheng", "admin": "portaladmin"}
+# The demo's accounts: portaladmin, anquan and shenji hold the three administrator roles (issue 18).
+ROLES = {"anonymous": None, "officer": "nanyue", "reviewer": "caizheng", "admin": "portaladmin", "security": "anquan",
+         "auditor": "shenji"}
 
 # Every query parameter or posted field a portal view reads, and a few of Django admin's.
 PARAM_NAMES = [

@@ -79,7 +79,7 @@ def test_five_failures_lock_the_username_at_that_address_for_15_minutes(client, 
     assert attempt.failures_since_start == 5
     assert "wrong-" not in attempt.post_data
     assert "password=********************" in attempt.post_data
-    assert lockout_text(fifth) == LOCKED_MESSAGE == "登录失败次数过多，该账号已被锁定 15 分钟。如需立即解锁，请联系管理员。"
+    assert lockout_text(fifth) == LOCKED_MESSAGE == "登录失败次数过多，该账号已被锁定 15 分钟。如需立即解锁，请联系安全管理员。"
 
     # Locked at this address: even the right password is refused here...
     response = post_login(client, "alice", PASSWORD)
@@ -340,7 +340,7 @@ def test_fixture_and_demo_accounts_are_not_forced(client, alice, reviewer, setti
     settings.MEDIA_ROOT = tmp_path / "media"
     call_command("seed_demo", force=True, stdout=io.StringIO())
     assert not UserSecurity.objects.filter(must_change_password=True).exists()
-    for username in ("lukou", "caizheng", "portaladmin"):
+    for username in ("lukou", "caizheng", "portaladmin", "anquan", "shenji"):
         demo = Client()
         assert post_login(demo, username, "Demo-Pass-2024").status_code == 302
         response = demo.get("/")

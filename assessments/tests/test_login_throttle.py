@@ -68,7 +68,7 @@ def test_password_spraying_from_one_address_stops_after_20_failures(alice, passw
     assert len(password_checks) == 20  # the other 20 were refused before any password was checked
     response, _ = login("user99", "Spring-2025!", ATTACKER)
     assert lockout_text(response) == ADDRESS_LOCKED_MESSAGE == (
-        "从您所在网络地址登录失败的次数过多，已暂停从该地址登录 15 分钟。如需立即解除，请联系管理员。"
+        "从您所在网络地址登录失败的次数过多，已暂停从该地址登录 15 分钟。如需立即解除，请联系安全管理员。"
     )
     assert scopes() == ["address"] * 22
     assert AuditEvent.objects.filter(action="auth.login_failed").count() == 20
@@ -114,7 +114,7 @@ def test_global_throttle_spares_users_at_their_usual_address(settings, alice, bo
     assert statuses == [200] * 9 + [429]
     response, _ = login("user11", "Spring-2025!", "198.51.100.11")
     assert (response.status_code, lockout_text(response)) == (429, GLOBAL_LOCKED_MESSAGE)
-    assert GLOBAL_LOCKED_MESSAGE == "近期全站登录失败次数异常，已暂停从新的网络地址登录，请稍后再试；如需立即登录，请联系管理员。"
+    assert GLOBAL_LOCKED_MESSAGE == "近期全站登录失败次数异常，已暂停从新的网络地址登录，请稍后再试；如需立即登录，请联系安全管理员。"
 
     assert status("bob", PASSWORD, "10.0.0.2") == 429  # never logged in from there
     assert status("alice", PASSWORD, "10.0.0.3") == 429  # a new address for alice

@@ -33,8 +33,11 @@ pytestmark = pytest.mark.django_db
 
 S = Assessment.State
 STATES = ["draft", "submitted", "in_review", "returned", "approved", "published"]
-ROLES = ["officer_a", "officer_b", "reviewer_a", "reviewer_x", "bureau", "admin", "system"]
-REVIEWERS = {"reviewer_a", "bureau", "admin"}  # the superuser holds review_all like the bureau
+ROLES = ["officer_a", "officer_b", "reviewer_a", "reviewer_x", "bureau", "admin", "sysadmin", "secadmin", "auditor",
+         "system"]
+# Never an administrator (issue 18): not the superuser ("admin"), not the three administrator roles.
+REVIEWERS = {"reviewer_a", "bureau"}
+ADMINISTRATORS = {"admin", "sysadmin", "secadmin", "auditor"}
 
 # The transition table as the issue and DESIGN state it: action → (sources, target, who).
 TABLE = {
@@ -66,7 +69,7 @@ def test_the_table_is_the_one_the_workflow_enforces():
 
 
 @pytest.fixture
-def roles(settings, tmp_path, unit_a, unit_b, alice, bob):
+def roles(settings, tmp_path, unit_a, unit_b, alice, bob, system_admin, security_admin, audit_admin):
     from django.contrib.auth.models import User
 
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -77,6 +80,9 @@ def roles(settings, tmp_path, unit_a, unit_b, alice, bob):
         "reviewer_x": make_reviewer("dave", unit_b),
         "bureau": make_reviewer("bureau", bureau_wide=True),
         "admin": User.objects.create_superuser("root"),
+        "sysadmin": system_admin,
+        "secadmin": security_admin,
+        "auditor": audit_admin,
         "system": None,
     }
 
@@ -221,8 +227,8 @@ def expected_page(state, action, role, url, a):
     review = reverse("assessments:review", args=[a.pk])
     label = S(state).label
     if "/review/" in url:
-        if role in ("officer_a", "officer_b"):
-            return 403, None, None
+        if role in ("officer_a", "officer_b") or role in ADMINISTRATORS:
+            return 403, None, None  # not a reviewer
         if role == "reviewer_x" or state == "draft":
             return 404, None, None  # not their unit / reviewers never see drafts
         if action == "publish":

@@ -1,18 +1,26 @@
-"""审计日志: search the append-only audit log (admins and the 审计员 group; read only)."""
+"""审计日志: search, export and verify the append-only audit log (the 审计管理员 only; read only)."""
 
+import csv
 import ipaddress
+import json
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from .. import audit, auditchain, params
+from .. import audit, auditchain, params, permissions
+from ..exports.lists import csv_safe
 from ..models import AuditEvent
 
 PAGE_SIZE = 50
 PERMISSION = "assessments.view_auditevent"
+# Logins with the emergency superuser account, listed above the search (issue 18).
+SUPERUSER_LOGIN = "auth.superuser_login"
+SUPERUSER_LOGINS_SHOWN = 20
 OBJECT_TYPES = {
     "assessment": "绩效自评",
     "review": "复核",
@@ -35,6 +43,7 @@ ACTION_GROUPS = {
     "export": "全部公开文件生成",
     "bulk": "全部打包下载",
     "admin": "全部管理后台操作",
+    "audit": "全部审计日志导出",
 }
 FILTERS = {
     "date_from": params.Day(),
@@ -49,7 +58,8 @@ FILTERS = {
 
 
 def can_view(user) -> bool:
-    return user.is_authenticated and user.has_perm(PERMISSION)
+    """The 审计管理员 (view_auditevent granted to the account or its group); not the superuser."""
+    return permissions.can_audit(user)
 
 
 def filtered(data):
@@ -101,18 +111,68 @@ def audit_log(request):
     for event in page.object_list:
         event.chain_problem = problems.get(event.id, "")
     verification = auditchain.verify() if request.GET.get("verify") == "1" else None
+    superuser_logins = AuditEvent.objects.filter(action=SUPERUSER_LOGIN).order_by("-at", "-id")
+    query = params.canonical(params.read(request.GET, FILTERS))
     return render(
         request,
         "audit/list.html",
         {
+            "superuser_logins": list(superuser_logins[:SUPERUSER_LOGINS_SHOWN]),
+            "superuser_login_count": superuser_logins.count(),
+            "export_query": query,
             "page": page,
             "filters": filters,
             "errors": errors,
             "verification": verification,
-            "query": params.canonical(params.read(request.GET, FILTERS)),
+            "query": query,
             "actions": [(code, label) for code, label in audit.ACTION_LABELS.items()],
             "action_groups": list(ACTION_GROUPS.items()),
             "outcomes": AuditEvent.Outcome.choices,
             "object_types": list(OBJECT_TYPES.items()),
         },
     )
+
+
+EXPORT_COLUMNS = [
+    ("seq", "序号"), ("at", "时间"), ("actor_username", "操作人账号"), ("unit", "单位"), ("ip", "IP 地址"),
+    ("action_label", "事件"), ("action", "事件代码"), ("object_type", "对象类型"), ("object_id", "对象编号"),
+    ("outcome", "结果"), ("details", "详情"), ("prev_hash", "前一条哈希"), ("row_hash", "本条哈希"),
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _export_rows(qs):
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow([label for _, label in EXPORT_COLUMNS])  # Excel/WPS read UTF-8
+    outcomes = dict(AuditEvent.Outcome.choices)
+    for event in qs.select_related("unit").iterator(chunk_size=2000):
+        values = {
+            "seq": event.seq, "at": timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S"),
+            "actor_username": event.actor_username or "（系统）",
+            "unit": (event.unit.short_name or event.unit.name) if event.unit else "", "ip": event.ip or "",
+            "action_label": event.action_label, "action": event.action, "object_type": event.object_type,
+            "object_id": event.object_id, "outcome": outcomes.get(event.outcome, event.outcome),
+            "details": json.dumps(event.details or {}, ensure_ascii=False, sort_keys=True),
+            "prev_hash": event.prev_hash, "row_hash": event.row_hash,
+        }
+        yield writer.writerow([csv_safe(values[key]) for key, _ in EXPORT_COLUMNS])
+
+
+@require_safe
+def audit_export(request):
+    """The rows the same filters select, oldest first, with their hashes (CSV, UTF-8 with BOM), so
+    the chain can be checked outside the portal. The export is itself recorded."""
+    if not can_view(request.user):
+        raise PermissionDenied
+    qs, filters, _ = filtered(request.GET)
+    audit.record("audit.export", details={"filters": {k: v for k, v in filters.items() if v}})
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(
+        (line.encode("utf-8") for line in _export_rows(qs.order_by("seq", "id"))), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import (
     audit,
@@ -15,6 +15,7 @@ from .. import (
     permissions,
     readmodel,
     reviewing,
+    roles,
     scoring,
     services,
     table_templates,
@@ -40,12 +41,16 @@ EDIT_POST_PARAMS = {
 }
 
 
+@require_safe
 def home(request):
-    if permissions.is_officer(request.user):
+    user = request.user
+    if permissions.is_officer(user):
         return redirect("assessments:list")
-    if permissions.is_reviewer(request.user):
+    if permissions.is_reviewer(user):
         return redirect("assessments:dashboard")
-    return render(request, "home.html", {"is_staff": request.user.is_staff})
+    if permissions.can_audit(user):
+        return redirect("audit")
+    return render(request, "home.html", {"is_staff": user.is_staff, "admin_roles": roles.admin_roles(user)})
 
 
 def assessment_list(request):

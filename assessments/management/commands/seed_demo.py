@@ -15,11 +15,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from assessments import demo, readmodel, reviewing, scoring, services, workflow
+from assessments import demo, readmodel, reviewing, roles, scoring, services, workflow
 from assessments.models import (
     Assessment,
     Indicator,
@@ -34,6 +34,15 @@ REFUSE_MESSAGE = (
     "当前未开启调试模式（DEBUG），为防止演示数据进入正式环境，已拒绝加载；确需加载请加 --force。 / "
     "Refusing to load demo data while DEBUG is off; pass --force to load it anyway."
 )
+
+
+# The group of each demo role (officers are members of their unit instead).
+ROLE_GROUPS = {
+    "reviewer": roles.REVIEWER_ALL,
+    "system_admin": roles.SYSTEM_ADMIN,
+    "security_admin": roles.SECURITY_ADMIN,
+    "audit_admin": roles.AUDIT_ADMIN,
+}
 
 
 def money(value) -> Decimal | None:
@@ -138,23 +147,29 @@ class Loader:
             self.rounds[round_.year] = round_
 
     def load_users(self) -> None:
+        """One account per role (issue 18). A demo account from before, e.g. `portaladmin` as a
+        superuser, is brought to its role: no superuser, exactly the role's group."""
         User = get_user_model()
         review_all = Permission.objects.get(content_type__app_label="assessments", codename="review_all")
+        roles.sync_groups()
+        groups = {group.name: group for group in Group.objects.filter(name__in=ROLE_GROUPS.values())}
         for spec in demo.USERS:
             user, created = User.objects.get_or_create(username=spec["username"])
             self.users_created += created
+            group = groups.get(ROLE_GROUPS.get(spec["role"], ""))
             user.first_name = spec["first_name"]
             user.is_active = True
-            user.is_staff = user.is_superuser = spec["role"] == "admin"
+            user.is_superuser = False
+            user.is_staff = group is not None and group.name in roles.STAFF_ROLES
             if created or not user.check_password(demo.PASSWORD):
                 user.set_password(demo.PASSWORD)
             user.save()
+            user.user_permissions.remove(review_all)  # bureau-wide review is the group's (seeds before issue 18)
+            user.groups.set([group] if group is not None else [])
             if spec["role"] == "officer":
                 Membership.objects.get_or_create(
                     user=user, unit=self.units[spec["unit"]], role=Membership.Role.OFFICER
                 )
-            if spec["role"] == "reviewer":
-                user.user_permissions.add(review_all)
             self.users[user.username] = user
 
     # --- Assessments ------------------------------------------------------------------------

@@ -1,0 +1,290 @@
+"""Separation of duties (issue 18, 三员分立): the roles, their fixed permissions, and the rule that
+no account holds two administrator roles, or an administrator role with a business role.
+
+A role is a Django group. The three administrator roles and the bureau-wide reviewer role have
+the permission sets declared in `PERMISSIONS`; migration 0013 creates the groups and
+`sync_groups` (after every migrate) puts the declared set back, so a permission added to a
+group by hand does not last. The admin shows groups read-only.
+
+The business roles stay what they were: an officer is a `Membership` of a unit, a reviewer holds
+`review_all` (directly or through 审核人（全部单位）) or a `ReviewerAssignment`. Business actions
+read these grants only (`grants`), never `is_superuser`: the superuser is an emergency account
+that may use the admin, and whose every login is on the audit page.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db.models import CharField, Q, Value
+
+from .models import Membership, ReviewerAssignment
+
+SYSTEM_ADMIN = "系统管理员"
+SECURITY_ADMIN = "安全管理员"
+AUDIT_ADMIN = "审计管理员"
+REVIEWER_ALL = "审核人（全部单位）"
+ADMIN_ROLES = (SYSTEM_ADMIN, SECURITY_ADMIN, AUDIT_ADMIN)
+# Roles whose holders work in the admin pages (is_staff follows them).
+STAFF_ROLES = (SYSTEM_ADMIN, SECURITY_ADMIN)
+# The group migration 0004 created for reading the audit log: migration 0013 renames it.
+OLD_AUDITOR_GROUP = "审计员"
+
+ALL = ("add", "change", "delete", "view")
+
+
+def _model(app_label, model, actions=ALL):
+    return [(app_label, f"{action}_{model}") for action in actions]
+
+
+PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    # Units, people, rounds, templates, reviewer assignments. No review, no approval, no audit
+    # log, no assessment content, no roles, no security settings.
+    SYSTEM_ADMIN: [
+        *_model("auth", "user", ("add", "change", "view")),
+        ("auth", "view_group"),
+        ("assessments", "manage_accounts"),
+        *_model("assessments", "usersecurity", ("add", "change", "view")),
+        *_model("assessments", "region"),
+        *_model("assessments", "unit"),
+        *_model("assessments", "membership"),
+        *_model("assessments", "reviewerassignment"),
+        *_model("assessments", "round"),
+        *_model("assessments", "templateassignment"),
+        *_model("assessments", "scoringruleset"),
+        *_model("assessments", "tabletemplate", ("change", "view")),
+        ("assessments", "view_templateversion"),
+    ],
+    # Password policy, lockout and unlock, session limits, the admin allow-list, second-factor
+    # devices, and which role each account holds. No business data.
+    SECURITY_ADMIN: [
+        *_model("auth", "user", ("change", "view")),
+        ("auth", "view_group"),
+        ("assessments", "assign_roles"),
+        ("assessments", "unlock_login"),
+        ("assessments", "view_usersecurity"),
+        *_model("assessments", "securitypolicy", ("change", "view")),
+        *_model("assessments", "otpdevice"),
+        *_model("axes", "accessattempt", ("delete", "view")),
+        ("axes", "view_accessfailurelog"),
+        ("axes", "view_accesslog"),
+    ],
+    # Reads, exports and verifies the audit log; changes nothing.
+    AUDIT_ADMIN: [("assessments", "view_auditevent")],
+    # The finance bureau's reviewers of every unit (a business role).
+    REVIEWER_ALL: [("assessments", "review_all")],
+}
+
+
+class RoleConflict(ValidationError):
+    """An account would hold roles that must be separate; the message says which, in Chinese."""
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What an account holds explicitly: permissions ("app.codename") and group names."""
+
+    permissions: frozenset[str]
+    groups: frozenset[str]
+
+    @property
+    def admin_roles(self) -> tuple[str, ...]:
+        return tuple(role for role in ADMIN_ROLES if role in self.groups)
+
+
+NO_GRANTS = Grants(frozenset(), frozenset())
+
+
+def grants(user) -> Grants:
+    """The user's explicit permissions and groups, in one query, cached on the user object.
+
+    Unlike `user.has_perm`, a superuser holds only what was granted to it: business roles and
+    the audit log never follow from `is_superuser`.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NO_GRANTS
+    cached = getattr(user, "_portal_grants", None)
+    if cached is None:
+        held = Permission.objects.filter(Q(user=user) | Q(group__user=user)).order_by().values_list(
+            "content_type__app_label", "codename"
+        )
+        names = Group.objects.filter(user=user).order_by().values_list(Value("", output_field=CharField()), "name")
+        permissions, groups = set(), set()
+        for app_label, name in held.union(names):
+            if app_label:
+                permissions.add(f"{app_label}.{name}")
+            else:
+                groups.add(name)
+        cached = user._portal_grants = Grants(frozenset(permissions), frozenset(groups))
+    return cached
+
+
+def has_grant(user, permission: str) -> bool:
+    """`permission` ("app.codename") granted to the user or one of its groups; never implied."""
+    return permission in grants(user).permissions
+
+
+def admin_roles(user) -> tuple[str, ...]:
+    return grants(user).admin_roles
+
+
+def is_administrator(user) -> bool:
+    """Administrators confirm their logins with a second factor when the setting asks for it."""
+    if user is None or not user.is_authenticated:
+        return False
+    return bool(user.is_superuser or user.is_staff or admin_roles(user))
+
+
+def forget(user) -> None:
+    """Drop what `grants` cached (after the user's groups or permissions changed)."""
+    for name in ("_portal_grants", "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(name, None)
+
+
+# --- the rule ------------------------------------------------------------------------------------
+
+
+def conflicts(roles, *, reviewer: bool, officer: bool) -> list[str]:
+    """Why these roles may not be held together ([] when they may)."""
+    held = [role for role in ADMIN_ROLES if role in roles]
+    problems = []
+    if len(held) > 1:
+        problems.append(f"三员分立：同一账号不能同时担任{'和'.join(held)}。")
+    if held and reviewer:
+        problems.append(f"三员分立：{held[0]}不能同时担任审核人（审核人（全部单位）或审核分工）。")
+    if held and officer:
+        problems.append(f"三员分立：{held[0]}不能同时担任预算单位的填报人。")
+    return problems
+
+
+@dataclass(frozen=True)
+class Holding:
+    """The roles an account holds in the database (or would hold after a change)."""
+
+    roles: frozenset[str]
+    review_all: bool
+    assigned: bool
+    officer: bool
+
+    @property
+    def reviewer(self) -> bool:
+        return self.review_all or self.assigned
+
+    def conflicts(self) -> list[str]:
+        return conflicts(self.roles, reviewer=self.reviewer, officer=self.officer)
+
+
+def holding(user, *, group_ids=None, review_all_direct=None, assigned=None, officer=None) -> Holding:
+    """The account's roles from the database, with any of them replaced by a proposed value:
+    `group_ids` (the groups after the change), `review_all_direct` (review_all granted directly),
+    `assigned` (has a reviewer assignment), `officer` (has a membership)."""
+    saved = user.pk is not None
+    groups = Group.objects.filter(pk__in=list(group_ids)) if group_ids is not None else (
+        Group.objects.filter(user=user) if saved else Group.objects.none()
+    )
+    names = frozenset(groups.values_list("name", flat=True))
+    via_groups = groups.filter(permissions__content_type__app_label="assessments", permissions__codename="review_all").exists()
+    if review_all_direct is None:
+        review_all_direct = saved and Permission.objects.filter(
+            user=user, content_type__app_label="assessments", codename="review_all"
+        ).exists()
+    if assigned is None:
+        assigned = saved and ReviewerAssignment.objects.filter(reviewer=user).exists()
+    if officer is None:
+        officer = saved and Membership.objects.filter(user=user).exists()
+    return Holding(names, bool(via_groups or review_all_direct), bool(assigned), bool(officer))
+
+
+def check(user, **proposed) -> None:
+    """Raise RoleConflict when the account, after the proposed change, would break the rule."""
+    problems = holding(user, **proposed).conflicts()
+    if problems:
+        raise RoleConflict(problems)
+
+
+def violations():
+    """(user, problems) of every account that breaks the rule now, for `manage.py check_roles`.
+
+    The checks on save cannot see rows written around the ORM (SQL, fixtures, a group's
+    permissions changed in the database): this walks what is stored.
+    """
+    found = []
+    for user in get_user_model().objects.filter(groups__name__in=ADMIN_ROLES).distinct().order_by("username"):
+        problems = holding(user).conflicts()
+        if problems:
+            found.append((user, problems))
+    return found
+
+
+def group_drift() -> list[str]:
+    """A line for each role group that is missing or whose permissions differ from `PERMISSIONS`."""
+    lines = []
+    for role, declared in PERMISSIONS.items():
+        group = Group.objects.filter(name=role).first()
+        if group is None:
+            lines.append(f"角色“{role}”的用户组不存在（运行 manage.py migrate 可重建）。")
+            continue
+        held = set(group.permissions.values_list("content_type__app_label", "codename"))
+        extra, missing = sorted(held - set(declared)), sorted(set(declared) - held)
+        if extra or missing:
+            def names(pairs):
+                return "、".join(f"{a}.{c}" for a, c in pairs) or "无"
+
+            lines.append(
+                f"角色“{role}”的权限与规定不符：多出 {names(extra)}；缺少 {names(missing)}（运行 manage.py migrate 可恢复）。"
+            )
+    return lines
+
+
+# --- the groups ----------------------------------------------------------------------------------
+
+
+def _permission(apps, using, app_label, codename):
+    """The permission, created with its content type if migrate has not made it yet."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    Permission = apps.get_model("auth", "Permission")
+    action, _, model = codename.partition("_")
+    custom = CUSTOM_PERMISSIONS.get((app_label, codename))
+    if custom is not None:  # declared in a model's Meta.permissions
+        model, name = custom
+    else:
+        try:
+            label = apps.get_model(app_label, model)._meta.verbose_name_raw
+        except LookupError:
+            label = model
+        name = f"Can {action} {label}"  # as Django's create_permissions names it
+    content_type, _ = ContentType.objects.using(using).get_or_create(app_label=app_label, model=model)
+    permission, _ = Permission.objects.using(using).get_or_create(
+        content_type=content_type, codename=codename, defaults={"name": name}
+    )
+    return permission
+
+
+# (app, codename) → (the model that declares it, its name), as in the models' Meta.permissions.
+CUSTOM_PERMISSIONS = {
+    ("assessments", "manage_accounts"): ("usersecurity", "管理账号（新建、修改姓名与邮箱、停用、重置密码）"),
+    ("assessments", "assign_roles"): ("usersecurity", "为账号分配角色"),
+    ("assessments", "unlock_login"): ("usersecurity", "解除登录锁定"),
+    ("assessments", "review_all"): ("assessment", "可审核全部单位的绩效自评"),
+}
+
+
+def sync_groups(apps=None, using="default") -> None:
+    """Create the role groups and give each exactly its declared permissions.
+
+    `apps`: the migration's historical registry, or None for the installed apps (post_migrate,
+    which also runs after the test runner empties the tables).
+    """
+    if apps is None:
+        from django.apps import apps as installed
+
+        apps = installed
+    Group = apps.get_model("auth", "Group")
+    old = Group.objects.using(using).filter(name=OLD_AUDITOR_GROUP).first()
+    if old is not None and not Group.objects.using(using).filter(name=AUDIT_ADMIN).exists():
+        old.name = AUDIT_ADMIN  # its members keep reading the log, under the new name
+        old.save(update_fields=["name"])
+    for role, codenames in PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set([_permission(apps, using, app_label, codename) for app_label, codename in codenames])
