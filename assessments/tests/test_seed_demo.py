@@ -100,6 +100,7 @@ def counts():
     User = get_user_model()
     result["User"] = User.objects.count()
     result["UserPermission"] = User.user_permissions.through.objects.count()
+    result["UserGroup"] = User.groups.through.objects.count()
     return result
 
 
@@ -111,9 +112,9 @@ def test_runs_and_prints_a_chinese_summary(seeded):
     assert "新建 7 份" in seeded
     assert "自评 99.67 分（优）" in seeded
     expected = {
-        "Region": 9, "Unit": 5, "Round": 4, "User": 7, "Membership": 5, "Assessment": 7,
+        "Region": 9, "Unit": 5, "Round": 4, "User": 9, "Membership": 5, "Assessment": 7,
         "Indicator": 13 + 8 + 7, "ProjectExpense": 6 + 4 + 5, "ReportSection": 7 * 11,
-        "Transition": 11, "Snapshot": 3, "UserPermission": 1,
+        "Transition": 11, "Snapshot": 3, "UserPermission": 0, "UserGroup": 4,
     }
     actual = counts()
     assert {key: actual[key] for key in expected} == expected
@@ -215,11 +216,37 @@ def test_roles(seeded):
     assert reviewer.has_perm("assessments.review_all")
     assert not reviewer.memberships.exists()
     assert not reviewer.is_staff and not reviewer.is_superuser
-    assert list(reviewer.user_permissions.all()) == [Permission.objects.get(codename="review_all")]
+    assert list(reviewer.user_permissions.all()) == []
+    assert list(reviewer.groups.values_list("name", flat=True)) == ["审核人（全部单位）"]
 
-    admin = User.objects.get(username="portaladmin")
-    assert admin.is_staff and admin.is_superuser
+    # One account per administrator role (issue 18); no superuser.
+    admins = {
+        u.username: (list(u.groups.values_list("name", flat=True)), u.is_staff, u.is_superuser)
+        for u in User.objects.filter(username__in=["portaladmin", "anquan", "shenji"])
+    }
+    assert admins == {
+        "portaladmin": (["系统管理员"], True, False),
+        "anquan": (["安全管理员"], True, False),
+        "shenji": (["审计管理员"], False, False),
+    }
+    assert not User.objects.filter(is_superuser=True).exists()
     assert not User.objects.get(username="yuelu").has_perm("assessments.review_all")
+
+
+def test_an_old_demo_superuser_becomes_the_system_administrator(seeded):
+    """Databases seeded before issue 18 had portaladmin as a superuser and caizheng with the
+    permission itself: seeding again brings them to their roles."""
+    User = get_user_model()
+    User.objects.filter(username="portaladmin").update(is_superuser=True)
+    caizheng = User.objects.get(username="caizheng")
+    caizheng.groups.clear()
+    caizheng.user_permissions.add(Permission.objects.get(codename="review_all"))
+    seed()
+    admin = User.objects.get(username="portaladmin")
+    assert (admin.is_superuser, admin.is_staff, list(admin.groups.values_list("name", flat=True))) == (
+        False, True, ["系统管理员"])
+    assert list(caizheng.user_permissions.all()) == []
+    assert list(caizheng.groups.values_list("name", flat=True)) == ["审核人（全部单位）"]
 
 
 # --- Seed 004: 岳麓 2020, department, submitted ------------------------------------------------

@@ -51,7 +51,6 @@ from .test_access_matrix import (  # noqa: F401 - fixtures
     call,
     cast,
     drive,
-    fast_passwords,
     media,
     url_of,
     valid_assessment,
@@ -475,7 +474,6 @@ def test_an_emergency_superuser_login_appears_on_the_audit_page(audit_admin, ali
 
 def test_seed_demo_creates_no_superuser(settings, tmp_path, django_capture_on_commit_callbacks):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", force=True, stdout=io.StringIO())
     assert not User.objects.filter(is_superuser=True).exists()
