@@ -436,13 +436,14 @@ def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, ele
 # the cost follows the number of elements, paragraphs and table cells, which are bounded here before
 # python-docx opens anything. A table cell spanning thousands of grid columns (gridSpan) would make
 # the grid the reader builds as large as it says: refused too. Every limit is far above a real
-# 自评报告 (seed 004, report and table: some 600 paragraphs and 150 cells) and low enough that the
+# 自评报告 (seed 004, report and table: some 130 paragraphs and 200 cells) and low enough that the
 # worst document they let through is read well within the child's CPU budget (tests: worst accepted).
+# A table's grid (rows × columns, spans included) is bounded by the reader (word.MAX_GRID_CELLS).
 
 WORD_MAIN_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-MAX_DOCX_XML_ELEMENTS = 300_000
-MAX_DOCX_PARAGRAPHS = 20_000
-MAX_DOCX_CELLS = 4_000
+MAX_DOCX_XML_ELEMENTS = 100_000
+MAX_DOCX_PARAGRAPHS = 5_000
+MAX_DOCX_CELLS = 2_000
 MAX_DOCX_TABLES = 200
 MAX_GRID_SPAN = 64  # grid columns one cell may span (a 自评表 has about ten)
 

@@ -36,6 +36,8 @@ MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 RELATIONSHIP_TYPES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 
 TITLE_MAX = 100  # ReportSection.title
+MAX_GRID_CELLS = 10_000  # rows × columns of one table, spans included (seed 004's 自评表: 25 × 9)
+TABLE_TOO_BIG = "文档中有表格的行列过多（超过 1 万个单元格位置），不像是一份自评报告，已拒绝导入。"
 HEADING_MAX = 40  # a chapter title longer than this is a sentence, not a title
 
 # Reasons and notes (tests assert them verbatim).
@@ -626,6 +628,8 @@ class _Walker:
                 col += span
             rows.append(row)
         width = max((len(row) for row in rows), default=0)
+        if width * len(rows) > MAX_GRID_CELLS:
+            raise DocumentRefused(TABLE_TOO_BIG)
         rows = [row + [""] * (width - len(row)) for row in rows]
         return _Grid(rows, [m for m in merges if m[0] != m[2] or m[1] != m[3]])
 
