@@ -33,6 +33,15 @@ def _limits() -> None:  # runs in the child, before LibreOffice starts
     resource.setrlimit(resource.RLIMIT_FSIZE, (4 * safety.MAX_UPLOAD_BYTES,) * 2)
 
 
+def _end_group(process) -> None:
+    """Whatever LibreOffice left running in its process group ends with the request."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
 def to_docx(data: bytes, filename: str) -> bytes:
     """The .docx LibreOffice makes of `data`; `safety.UploadRefused` when it cannot."""
     suffix = Path(filename or "").suffix.lower()
@@ -58,9 +67,9 @@ def to_docx(data: bytes, filename: str) -> bytes:
         try:
             process.wait(timeout=float(getattr(settings, "WORD_IMPORT_CONVERT_SECONDS", 20)))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
             raise safety.UploadRefused(CONVERT_FAILED) from None
+        finally:
+            _end_group(process)
         result = out / "upload.docx"
         if not result.is_file() or result.stat().st_size > safety.MAX_UPLOAD_BYTES:
             raise safety.UploadRefused(CONVERT_FAILED)

@@ -118,6 +118,12 @@ def _choose(form: WordUploadForm, document: word.WordDocument):
         if round_ is None:
             form.add_error("round", f"报告中的年度为{document.year}年，没有该年度的开放评价批次，请选择评价批次。")
             return None
+    if not data.get("layout"):
+        # The round may prescribe another template of that kind for the unit's region than the one
+        # the document was read by (the sections are matched by key: they carry over).
+        prescribed = table_templates.assigned_template(round_, apply.kind_of(layout), data["unit"].region)
+        if prescribed is not None:
+            layout = prescribed.code
     project_name = ""
     if apply.kind_of(layout) != KIND_DEPARTMENT:
         project_name = (data.get("project_name") or document.project_name or "").strip()
