@@ -225,7 +225,7 @@ def test_a_sub_list_restarting_inside_a_chapter_is_not_a_chapter():
     assert doc.chapters[0].paragraphs == ["一、主要职能", "二、机构设置"]
 
 
-def test_images_tracked_changes_comments_and_text_boxes():
+def test_images_tracked_changes_comments_text_boxes_and_footnotes():
     d = wordfiles.Doc()
     d.add("一、部门（单位）基本情况")
     d.add("本单位设三个科室。")
@@ -234,13 +234,14 @@ def test_images_tracked_changes_comments_and_text_boxes():
     commented = d.add("二、一般公共预算支出情况")
     d.comment(commented, "请补充项目支出明细")
     d.text_box("附：单位组织结构图")
-    d.add("全年支出120.5万元。")
+    d.footnote(d.add("全年支出120.5万元。"), "数据来源：2022年部门决算。")
     doc = read(d.bytes())
     assert doc.chapters[0].paragraphs == ["本单位设三个科室。", "本单位共有在职人员21人。"]
     assert doc.chapters[1].paragraphs == ["全年支出120.5万元。"]
     assert [(u.where, u.text, u.reason) for u in doc.unplaced] == [
         ("“一、部门（单位）基本情况”第 1 段之后", "图片 1 张", word.IMAGE),
         ("“二、一般公共预算支出情况”标题之后", "附：单位组织结构图", word.TEXT_BOX),
+        ("脚注/尾注", "脚注：数据来源：2022年部门决算。", word.FOOTNOTE),
     ]
     assert doc.notes == [
         "文档中有未处理的修订（1 处插入、1 处删除）：已按“接受所有修订”后的文字读取，修订标记本身未导入。请核对。",

@@ -123,6 +123,31 @@ class Doc:
             '</v:shape></w:pict></w:r>'))
         return p
 
+    def footnote(self, paragraph, text: str) -> None:
+        """A footnote on `paragraph` (the footnotes part is made on first use, as Word keeps it)."""
+        from docx.opc.constants import RELATIONSHIP_TYPE as RT
+        from docx.opc.packuri import PackURI
+        from docx.opc.part import Part
+
+        if not hasattr(self, "notes"):
+            self.notes = []
+        self.notes.append(text)
+        paragraph._p.append(parse_xml(
+            f'<w:r {nsdecls("w")}><w:footnoteReference w:id="{len(self.notes)}"/></w:r>'))
+        self.footnotes_xml = (
+            f'<w:footnotes {nsdecls("w")}><w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
+            "</w:footnote>"
+            + "".join(f'<w:footnote w:id="{n}"><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:footnote>'
+                      for n, t in enumerate(self.notes, start=1))
+            + "</w:footnotes>"
+        )
+        if not hasattr(self, "footnotes_part"):
+            self.footnotes_part = Part(
+                PackURI("/word/footnotes.xml"),
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml", b"", self.document.part.package)
+            self.document.part.relate_to(self.footnotes_part, RT.FOOTNOTES)
+        self.footnotes_part._blob = self.footnotes_xml.encode()
+
     def _id(self) -> int:
         self.next_id += 1
         return self.next_id
