@@ -21,6 +21,7 @@ ACTION_LABELS = {
     "assessment.create": "新建草稿",
     "assessment.save": "保存草稿",
     "import.confirm": "从Excel导入（确认）",
+    "import.word": "从Word导入（确认）",
     "workflow.submit": "提交",
     "workflow.withdraw": "撤回",
     "workflow.start_review": "开始审核",
@@ -79,6 +80,9 @@ DETAIL_LABELS = {
     "year": "年度",
     "filters": "筛选条件",
     "device": "设备",
+    "sections": "导入的章节",
+    "tables": "导入表格",
+    "not_imported": "未导入的章节",
 }
 
 

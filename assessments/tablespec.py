@@ -115,6 +115,26 @@ COMMON_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Chapter titles reports use besides a section's own title and aliases (从Word导入), by section key:
+# they apply to every template whose sections have these keys (the built-in ones and the bureaus'
+# copies of them). Seeds 000–004 use every one of the first lines.
+COMMON_SECTION_ALIASES: dict[str, tuple[str, ...]] = {
+    "basic_info": ("部门（单位）概况", "预算单位基本情况", "单位基本情况", "部门基本情况", "单位概况", "基本概况"),
+    "general_budget": ("整体支出管理及使用情况", "整体预算支出情况", "支出管理及使用情况", "部门预算支出情况", "预算支出情况",
+                       "一般公共预算财政拨款支出情况"),
+    "gov_fund": ("政府性基金预算",),
+    "state_capital": ("国有资本经营预算",),
+    "social_insurance": ("社会保险基金预算",),
+    "department_performance": ("资金使用及绩效情况", "整体支出绩效情况", "部门整体绩效情况", "整体绩效情况", "部门绩效情况"),
+    "project_performance": ("专项组织实施情况", "项目绩效情况", "专项资金绩效情况", "项目支出绩效"),
+    "problems": ("存在的主要问题", "存在问题", "主要问题", "问题及原因"),
+    "improvements": ("改进措施和有关建议", "改进措施及建议", "整改措施", "下一步工作打算", "下一步工作计划"),
+    "application": ("绩效自评结果拟应用", "结果应用", "结果拟应用和公开"),
+    "other": ("其他需要说明的事项", "其他需要说明"),
+    "conclusion": ("评价结论", "自评结论"),
+}
+
+
 class SpecInvalid(ValueError):
     """A template declaration that cannot be used; `errors` lists every problem in Chinese."""
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, imports, review, tables
+from .views import entry, imports, review, tables, word
 
 app_name = "assessments"
 
@@ -17,6 +17,11 @@ urlpatterns = [
     path("import/<str:token>/", imports.import_preview, name="import_preview"),
     path("import/<str:token>/confirm/", imports.import_confirm, name="import_confirm"),
     path("import/<str:token>/cancel/", imports.import_cancel, name="import_cancel"),
+    path("word/", word.word_import, name="word_import"),
+    path("<int:pk>/word/", word.word_import_replace, name="word_import_replace"),
+    path("word/<str:token>/", word.word_preview, name="word_preview"),
+    path("word/<str:token>/confirm/", word.word_confirm, name="word_confirm"),
+    path("word/<str:token>/cancel/", word.word_cancel, name="word_cancel"),
     path("review/", review.dashboard, name="dashboard"),
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/bulk/", review.bulk_exports, name="bulk"),

@@ -242,6 +242,11 @@ EXPORT_STALE_SECONDS = float(os.environ.get("PORTAL_EXPORT_STALE_SECONDS", "120"
 IMPORT_PARSE_CPU_SECONDS = float(os.environ.get("PORTAL_IMPORT_PARSE_CPU_SECONDS", "0.8"))
 IMPORT_PARSE_WALL_SECONDS = float(os.environ.get("PORTAL_IMPORT_PARSE_WALL_SECONDS", "0.9"))
 IMPORT_PARSE_MEMORY_MB = int(os.environ.get("PORTAL_IMPORT_PARSE_MEMORY_MB", "256"))
+# 从Word导入 (issue 19): a .doc / .wps upload is converted to .docx by LibreOffice only when this
+# names its `soffice` program (off by default: a conversion takes seconds, beyond the one-second
+# promise of every other upload; see docs/adr/0015-word-import.md).
+WORD_IMPORT_SOFFICE = os.environ.get("PORTAL_WORD_IMPORT_SOFFICE", "")
+WORD_IMPORT_CONVERT_SECONDS = float(os.environ.get("PORTAL_WORD_IMPORT_CONVERT_SECONDS", "20"))
 
 # Console by default; SMTP when a host is configured.
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")

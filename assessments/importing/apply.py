@@ -188,6 +188,10 @@ def preview_view(assessment: Assessment, parsed: ParsedWorkbook, base: Assessmen
     ]
     texts = list(parsed.blocks) + list(parsed.sections or [])
     sections = [ReportSection(key=s["key"], title=s["title"], body=s["body"]) for s in texts]
+    if base is not None and texts:
+        # As the import saves them: the file's texts in place of the draft's, the others kept.
+        new = {s.key: s for s in sections}
+        sections = [new.pop(s.key, s) for s in base.report_sections.all()] + list(new.values())
     if base is not None:
         funding = funding if parsed.funding else list(base.funding_rows.all())
         structure = structure if parsed.structure else list(base.structure_rows.all())
@@ -199,6 +203,38 @@ def preview_view(assessment: Assessment, parsed: ParsedWorkbook, base: Assessmen
         assessment, funding_rows=funding, indicators=indicators, structure_rows=structure, goals=goals,
         expenses=expenses, sections=sections,
     )
+
+
+def replaced_texts(base: Assessment, parsed: ParsedWorkbook) -> list[dict]:
+    """The draft's texts the import would overwrite although they hold something: [{key, label,
+    current, new}] — the second confirmation shows both."""
+    labels = {s.key: s.title for s in base.table.text_sections}
+    current = {s.key: s for s in base.report_sections.all()}
+    out = []
+    for text in list(parsed.blocks) + list(parsed.sections or []):
+        old = current.get(text["key"])
+        if old is not None and old.body.strip() and old.body != text["body"]:
+            out.append({"key": text["key"], "label": old.title or labels.get(text["key"], text["key"]),
+                        "current": old.body, "new": text["body"]})
+    return out
+
+
+def replaced_tables(base: Assessment, parsed: ParsedWorkbook) -> list[str]:
+    """Names of the draft's tables holding something that the import would replace."""
+    spec = base.table
+    out = []
+    if parsed.funding and any(r.initial_budget is not None or r.budget is not None or r.actual is not None or r.reason
+                              for r in base.funding_rows.all()):
+        out.append(spec.funding_caption)
+    if parsed.structure and any(r.budget is not None or r.actual is not None for r in base.structure_rows.all()):
+        out.append(spec.structure_caption or "资金结构")
+    if parsed.goals and any(g.target or g.achieved for g in base.goals.all()):
+        out.append(spec.goal_caption)
+    if parsed.indicators and base.indicators.exists():
+        out.append(spec.indicator_caption)
+    if parsed.expenses and base.project_expenses.exists():
+        out.append("项目支出明细")
+    return out
 
 
 # --- Building the form data -------------------------------------------------------------------

@@ -523,6 +523,7 @@ class _SheetParser:
         self.prev_level1 = self.prev_level2 = ""
         self.last_header_field: tuple[str, int] | None = None  # (field, column of its label)
         self.found_table = False
+        self.found_list = False  # a 项目支出明细 header (a table of its own only where lists suffice)
         self.goal_rows: list[tuple[str, str]] = []
         self.duties_rows: list[str] = []
 
@@ -747,7 +748,7 @@ class _SheetParser:
                     cols["note"] = (c.col, c.last_col)
             for c in own:
                 self.use(c)
-            self.state, self.cols = "expenses", cols
+            self.state, self.cols, self.found_list = "expenses", cols, True
             return True
         # 年度总体目标: a target column and, to its right, an achieved column (a caption such as
         # "年度总体目标完成情况" merged down the first column is neither).
@@ -1615,7 +1616,27 @@ def parse_workbook(data: bytes, templates: list[TableSpec] | None = None, chosen
     return best
 
 
-def _parse_sheets(sheets: list[_Sheet], portal: bool, vocab: Vocabulary) -> tuple[ParsedWorkbook, int, str]:
+def parse_grid(rows: list[list[str]], merges: list[tuple[int, int, int, int]], spec: TableSpec, title: str = "表格") -> ParsedWorkbook:
+    """Cells laid out as one worksheet — the tables of a Word document (importing/word.py) — read
+    by `spec` exactly as a workbook's sheet is. `rows` are the cell texts (row by row, 0-based),
+    `merges` the merged ranges (first row, first column, last row, last column, 0-based). A
+    项目支出明细 alone is a table here (a report often carries only that list)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title[:31]
+    for r, row in enumerate(rows, start=1):
+        for c, text in enumerate(row, start=1):
+            if text:
+                ws.cell(r, c, text)
+    for r1, c1, r2, c2 in merges:
+        if (r1, c1) != (r2, c2):
+            ws.merge_cells(start_row=r1 + 1, start_column=c1 + 1, end_row=r2 + 1, end_column=c2 + 1)
+    sheet = _Sheet(ws.title, Grid(ws, set()), False, {})
+    out, _hits, _evidence = _parse_sheets([sheet], False, Vocabulary(spec), lists_suffice=True)
+    return out
+
+
+def _parse_sheets(sheets: list[_Sheet], portal: bool, vocab: Vocabulary, *, lists_suffice: bool = False) -> tuple[ParsedWorkbook, int, str]:
     out = ParsedWorkbook()
     out.from_portal = portal
     table_found = False
@@ -1641,7 +1662,7 @@ def _parse_sheets(sheets: list[_Sheet], portal: bool, vocab: Vocabulary) -> tupl
             out._widths = sheet.widths
         parser = _SheetParser(grid, out, portal, vocab)
         parser.run()
-        if parser.found_table:
+        if parser.found_table or (lists_suffice and parser.found_list):
             table_found = True
             hits = parser.exact_hits
             out.unmapped += parser.unmapped()

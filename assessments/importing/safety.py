@@ -54,29 +54,8 @@ class UploadRefused(Exception):
 
 def check_upload(data: bytes) -> None:
     """Raise `UploadRefused` unless `data` looks like a workbook openpyxl may safely open."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadRefused(TOO_LARGE)
-    if not data:
-        raise UploadRefused(EMPTY_FILE)
-    if data.startswith(_OLE_MAGIC):
-        raise UploadRefused(OLE_FILE)
-    if not data.startswith(b"PK"):
-        raise UploadRefused(NOT_ZIP)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise UploadRefused(NOT_ZIP) from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ENTRIES:
-            raise UploadRefused(TOO_MANY_ENTRIES)
+    with _zip_directory(data, not_zip=NOT_ZIP, ole=OLE_FILE) as (archive, infos):
         names = {info.filename for info in infos}
-        total = sum(info.file_size for info in infos)
-        compressed = sum(info.compress_size for info in infos)
-        if total > MAX_UNCOMPRESSED_BYTES:
-            raise UploadRefused(TOO_BIG_UNCOMPRESSED)
-        if total > RATIO_FLOOR_BYTES and total > MAX_RATIO * max(compressed, 1):
-            raise UploadRefused(BAD_RATIO)
         if any(info.filename.startswith("xl/worksheets/") and info.file_size > MAX_SHEET_XML_BYTES for info in infos):
             raise UploadRefused(SHEET_TOO_BIG)
         strings = next((info for info in infos if info.filename == SHARED_STRINGS_PART), None)
@@ -89,15 +68,115 @@ def check_upload(data: bytes) -> None:
             raise UploadRefused(OTHER_OFFICE_FILE)
         if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
             raise UploadRefused(NOT_WORKBOOK_ZIP)
-        content_types = archive.getinfo("[Content_Types].xml")
-        if content_types.file_size > 1024 * 1024:
+        if not any(kind in _content_types(archive, NOT_WORKBOOK_ZIP) for kind in _WORKBOOK_TYPES):
             raise UploadRefused(NOT_WORKBOOK_ZIP)
+
+
+class _zip_directory:
+    """The checks every Office upload passes before anything in it is read: its size, what it is
+    (an old binary Office file, not a zip at all), and the zip's central directory (entries, sizes
+    as declared, ratio). Used as `with _zip_directory(data, ...) as (archive, infos):`."""
+
+    def __init__(self, data: bytes, *, not_zip: str, ole: str):
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UploadRefused(TOO_LARGE)
+        if not data:
+            raise UploadRefused(EMPTY_FILE)
+        if data.startswith(_OLE_MAGIC):
+            raise UploadRefused(ole)
+        if not data.startswith(b"PK"):
+            raise UploadRefused(not_zip)
         try:
-            declared = archive.read(content_types)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
-            raise UploadRefused(CORRUPT) from None
-        if not any(kind in declared for kind in _WORKBOOK_TYPES):
-            raise UploadRefused(NOT_WORKBOOK_ZIP)
+            self.archive = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+            raise UploadRefused(not_zip) from None
+
+    def __enter__(self):
+        infos = self.archive.infolist()
+        try:
+            if len(infos) > MAX_ENTRIES:
+                raise UploadRefused(TOO_MANY_ENTRIES)
+            total = sum(info.file_size for info in infos)
+            compressed = sum(info.compress_size for info in infos)
+            if total > MAX_UNCOMPRESSED_BYTES:
+                raise UploadRefused(TOO_BIG_UNCOMPRESSED)
+            if total > RATIO_FLOOR_BYTES and total > MAX_RATIO * max(compressed, 1):
+                raise UploadRefused(BAD_RATIO)
+        except UploadRefused:
+            self.archive.close()
+            raise
+        return self.archive, infos
+
+    def __exit__(self, *exc):
+        self.archive.close()
+        return False
+
+
+def _content_types(archive: zipfile.ZipFile, refusal: str) -> bytes:
+    """The package's [Content_Types].xml (small: read whole), or `refusal`."""
+    try:
+        info = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        raise UploadRefused(refusal) from None
+    if info.file_size > 1024 * 1024:
+        raise UploadRefused(refusal)
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError, zlib.error):
+        raise UploadRefused(CORRUPT) from None
+
+
+# --- Word documents (从Word导入) ----------------------------------------------------------------
+#
+# The same directory checks as a workbook (size, entries, inflated size, ratio), then what makes a
+# .docx: word/document.xml declared as a WordprocessingML document. A .doc or .wps (an OLE compound
+# file, as is an encrypted .docx) is refused with the advice to save it as .docx, unless the server
+# converts it (importing/convert.py, off by default).
+
+NO_DOCUMENT = "请选择要导入的 Word 文档（.docx）。"
+DOC_FILE = (
+    "该文件是旧版 Word 文档（.doc）、WPS 文字文档（.wps）或已加密的文档，无法直接读取。"
+    "请在 Word 或 WPS 中打开，请另存为 .docx 后上传（如已加密，请先取消密码）。"
+)
+RTF_FILE = "该文件是 RTF 格式，不是 Word 文档（.docx）。请在 Word 或 WPS 中打开，请另存为 .docx 后上传。"
+NOT_DOCX = "该文件不是 Word 文档（.docx）。请在 Word 或 WPS 中打开自评报告，请另存为 .docx 后上传。"
+EXCEL_NOT_WORD = "该文件是 Excel 工作簿，不是 Word 文档。自评表请使用“从Excel导入”；自评报告请上传 .docx 文件。"
+NOT_DOCUMENT_ZIP = "该压缩文件不是 Word 文档（缺少 [Content_Types].xml 或 word/document.xml）。"
+DOCUMENT_TOO_BIG = "文档正文（word/document.xml）解压后为 {size}，超过 {limit} 的上限，不像是一份自评报告，已拒绝导入。"
+CORRUPT_DOCX = "无法读取该文档：文件可能已损坏。请在 Word 或 WPS 中打开并重新保存为 .docx 后再上传。"
+
+_DOCUMENT_TYPES = (
+    b"wordprocessingml.document.main",
+    b"wordprocessingml.template.main",
+    b"ms-word.document.macroEnabled.main",
+    b"ms-word.template.macroEnabledTemplate.main",
+)
+DOCUMENT_PART = "word/document.xml"
+
+
+def is_old_word_file(data: bytes) -> bool:
+    """A .doc / .wps (OLE compound file) or an RTF file: what the optional converter may read."""
+    return data.startswith(_OLE_MAGIC) or data.lstrip()[:5] == b"{\\rtf"
+
+
+def check_docx_upload(data: bytes) -> None:
+    """Raise `UploadRefused` unless `data` looks like a .docx python-docx may safely open."""
+    if data.lstrip()[:5] == b"{\\rtf":
+        raise UploadRefused(RTF_FILE)
+    with _zip_directory(data, not_zip=NOT_DOCX, ole=DOC_FILE) as (archive, infos):
+        names = {info.filename for info in infos}
+        if "xl/workbook.xml" in names:
+            raise UploadRefused(EXCEL_NOT_WORD)
+        if "ppt/presentation.xml" in names:
+            raise UploadRefused(NOT_DOCX)
+        if "[Content_Types].xml" not in names or DOCUMENT_PART not in names:
+            raise UploadRefused(NOT_DOCUMENT_ZIP)
+        document = archive.getinfo(DOCUMENT_PART)
+        if document.file_size > MAX_XML_PART_BYTES:
+            raise UploadRefused(DOCUMENT_TOO_BIG.format(
+                size=_megabytes(document.file_size), limit=_megabytes(MAX_XML_PART_BYTES)))
+        if not any(kind in _content_types(archive, NOT_DOCUMENT_ZIP) for kind in _DOCUMENT_TYPES):
+            raise UploadRefused(NOT_DOCUMENT_ZIP)
 
 
 # --- What the workbook declares ---------------------------------------------------------------
@@ -260,21 +339,15 @@ def check_declared(data: bytes) -> None:
             # xl/media/); an image fails expat at its first bytes.
             if info.is_dir() or info.file_size == 0:
                 continue
-            _check_part(archive, info, sheets.get(info.filename), counts)
+            sheet = sheets.get(info.filename)
+            where = f"工作表“{sheet}”" if sheet is not None else f"文件内部的“{info.filename}”"
+            _check_part(archive, info, where, _workbook_element(info, counts), elements=counts, limit=MAX_XML_ELEMENTS)
 
 
-def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | None, counts: _Counts) -> None:
-    part = info.filename
-    where = f"工作表“{sheet}”" if sheet is not None else f"文件内部的“{part}”"
+def _workbook_element(info: zipfile.ZipInfo, counts: _Counts):
+    """What one element of a workbook's part declares, added to `counts` (refuse(...) past a limit)."""
 
-    def refuse(template: str, **values):
-        raise UploadRefused(template.format(where=where, part=part, **values))
-
-    def start(tag, attrs):
-        counts.elements += 1
-        if counts.elements > MAX_XML_ELEMENTS:
-            refuse(XML_TOO_COMPLEX, limit=MAX_XML_ELEMENTS)
-        namespace, _, name = tag.rpartition(" ")
+    def element(namespace, name, attrs, refuse):
         if namespace != SHEET_MAIN_NS:
             return
         if name in ("c", "comment"):
@@ -313,8 +386,27 @@ def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | No
             if counts.strings > MAX_SHARED_STRINGS:
                 refuse(SHARED_STRINGS_TOO_MANY, limit=MAX_SHARED_STRINGS)
 
+    return element
+
+
+def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, element, *, elements, limit: int,
+                dtd: str = "", corrupt: str = "") -> None:
+    """Stream one part through expat: `element(namespace, name, attrs, refuse)` for each element,
+    at most `limit` elements in all parts (`elements.elements` counts them), no DTD, no entity."""
+    part = info.filename
+
+    def refuse(template: str, **values):
+        raise UploadRefused(template.format(where=where, part=part, **values))
+
+    def start(tag, attrs):
+        elements.elements += 1
+        if elements.elements > limit:
+            refuse(XML_TOO_COMPLEX, limit=limit)
+        namespace, _, name = tag.rpartition(" ")
+        element(namespace, name, attrs, refuse)
+
     def refuse_dtd(*args):
-        refuse(XML_DTD)
+        refuse(dtd or XML_DTD)
 
     parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
     parser.StartElementHandler = start
@@ -335,4 +427,71 @@ def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | No
     except xml.parsers.expat.ExpatError:
         return  # not XML, or not well-formed: openpyxl stops at the same place, or never reads this part
     except _READ_ERRORS:
-        raise UploadRefused(CORRUPT) from None
+        raise UploadRefused(corrupt or CORRUPT) from None
+
+
+# --- What a Word document declares ----------------------------------------------------------------
+#
+# python-docx builds a tree of every part it reads, and the reader (importing/word.py) walks it once:
+# the cost follows the number of elements, paragraphs and table cells, which are bounded here before
+# python-docx opens anything. A table cell spanning thousands of grid columns (gridSpan) would make
+# the grid the reader builds as large as it says: refused too. Every limit is far above a real
+# 自评报告 (seed 004, report and table: some 130 paragraphs and 200 cells) and low enough that the
+# worst document they let through is read well within the child's CPU budget (tests: worst accepted).
+# A table's grid (rows × columns, spans included) is bounded by the reader (word.MAX_GRID_CELLS).
+
+WORD_MAIN_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+MAX_DOCX_XML_ELEMENTS = 100_000
+MAX_DOCX_PARAGRAPHS = 5_000
+MAX_DOCX_CELLS = 2_000
+MAX_DOCX_TABLES = 200
+MAX_GRID_SPAN = 64  # grid columns one cell may span (a 自评表 has about ten)
+
+XML_DTD_DOCX = "文件内部的“{part}”含有文档类型声明（DTD），Word 文档不会包含这种内容，疑似异常文件，已拒绝导入。"
+PARAGRAPHS_TOO_MANY = "文档中的段落过多（超过 {limit:,} 段），不像是一份自评报告，已拒绝导入。"
+DOCX_CELLS_TOO_MANY = "文档中的表格单元格过多（超过 {limit:,} 个），不像是一份自评报告，已拒绝导入。请删除无关的表格后再上传。"
+DOCX_TABLES_TOO_MANY = "文档中的表格过多（超过 {limit:,} 个），不像是一份自评报告，已拒绝导入。"
+GRID_SPAN_TOO_WIDE = "文档中有表格单元格声明横跨 {span:,} 列，超过 {limit} 列的上限，疑似异常文件，已拒绝导入。"
+
+
+class _DocxCounts:
+    def __init__(self):
+        self.elements = self.paragraphs = self.cells = self.tables = 0
+
+
+def check_declared_docx(data: bytes) -> None:
+    """Raise `UploadRefused` if the document declares more than a 自评报告 ever needs (see above).
+
+    Expects `data` to have passed `check_docx_upload`. Every XML part is streamed through expat (no
+    tree, no DTD, no entity), whatever its name; binary parts (images, fonts) fail at their first
+    bytes and are left alone.
+    """
+    counts = _DocxCounts()
+
+    def element(namespace, name, attrs, refuse):
+        if namespace != WORD_MAIN_NS:
+            return
+        if name == "p":
+            counts.paragraphs += 1
+            if counts.paragraphs > MAX_DOCX_PARAGRAPHS:
+                refuse(PARAGRAPHS_TOO_MANY, limit=MAX_DOCX_PARAGRAPHS)
+        elif name == "tc":
+            counts.cells += 1
+            if counts.cells > MAX_DOCX_CELLS:
+                refuse(DOCX_CELLS_TOO_MANY, limit=MAX_DOCX_CELLS)
+        elif name == "tbl":
+            counts.tables += 1
+            if counts.tables > MAX_DOCX_TABLES:
+                refuse(DOCX_TABLES_TOO_MANY, limit=MAX_DOCX_TABLES)
+        elif name in ("gridSpan", "gridBefore", "gridAfter"):
+            value = next((v for k, v in attrs.items() if k.rpartition(" ")[2] == "val"), "1")
+            span = int(value) if value.strip().isdigit() else 1
+            if span > MAX_GRID_SPAN:
+                refuse(GRID_SPAN_TOO_WIDE, span=span, limit=MAX_GRID_SPAN)
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            if info.is_dir() or info.file_size == 0:
+                continue
+            _check_part(archive, info, f"文件内部的“{info.filename}”", element, elements=counts,
+                        limit=MAX_DOCX_XML_ELEMENTS, dtd=XML_DTD_DOCX, corrupt=CORRUPT_DOCX)

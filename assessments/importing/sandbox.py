@@ -8,7 +8,8 @@ SIGPROF, to the tenth of a second; setrlimit(RLIMIT_CPU) one second later as the
 its address space IMPORT_PARSE_MEMORY_MB above what it inherited (setrlimit) — checks the
 declared sizes, parses, and writes the result as JSON to a pipe. The web worker waits at most
 IMPORT_PARSE_WALL_SECONDS (0.9 s: with the rest of the request, at most a second of the worker),
-then kills the child. Either way the
+then kills the child. A Word document (从Word导入, importing/word.py) is read the same way
+(`read_document`), with its own declared-size checks (safety.check_declared_docx). Either way the
 officer gets a message saying what was too big or too slow — or, when the child was stopped by the
 clock having used little CPU, that the server is busy (the file is not at fault).
 
@@ -31,7 +32,7 @@ import warnings
 
 from django.conf import settings
 
-from . import parser, safety
+from . import parser, safety, word
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,30 @@ def parse_workbook(data: bytes, templates=None, chosen=None) -> parser.ParsedWor
     time, memory) or `parser.ParseRefused` with the officer's message, or `ParseFailed` for
     anything else.
     """
+
+    def work() -> dict:
+        safety.check_declared(data)
+        return parser.parse_workbook(data, templates, chosen).to_dict()
+
+    return parser.ParsedWorkbook.from_dict(run_limited(work))
+
+
+def read_document(data: bytes, specs) -> word.WordDocument:
+    """从Word导入: `safety.check_declared_docx(data)`, then `word.read_document(data, specs)` (the
+    表样 by kind, see there), in the same limited child process as a workbook.
+
+    `data` must have passed `safety.check_docx_upload`. Raises as `parse_workbook` does.
+    """
+    def work() -> dict:
+        safety.check_declared_docx(data)
+        return word.read_document(data, specs).to_dict()
+
+    return word.WordDocument.from_dict(run_limited(work))
+
+
+def run_limited(work) -> dict:
+    """`work()` (which returns a JSON-ready dict or raises `safety.UploadRefused` /
+    `parser.ParseRefused`) in a child process with the CPU, memory and wall-clock limits above."""
     _warm_up()
     read_end, write_end = os.pipe()
     try:
@@ -89,7 +114,7 @@ def parse_workbook(data: bytes, templates=None, chosen=None) -> parser.ParsedWor
         raise safety.UploadRefused(BUSY) from None
     if pid == 0:  # the child
         os.close(read_end)
-        _child(data, write_end, templates, chosen)  # never returns
+        _child(work, write_end)  # never returns
     os.close(write_end)
     try:
         payload, timed_out = _collect(pid, read_end)
@@ -114,7 +139,7 @@ def parse_workbook(data: bytes, templates=None, chosen=None) -> parser.ParsedWor
     except ValueError:
         raise ParseFailed(f"import child ended with status {status} and no readable result ({len(payload)} bytes)") from None
     if kind == _OK:
-        return parser.ParsedWorkbook.from_dict(value)
+        return value
     if kind == _REFUSED_UPLOAD:
         raise safety.UploadRefused(value)
     if kind == _REFUSED_PARSE:
@@ -128,8 +153,10 @@ _warm = {"done": False}
 
 
 def _warm_up() -> None:
-    """Import here, once, what the parser imports lazily, so that no child pays for it."""
+    """Import here, once, what the parsers import lazily, so that no child pays for it."""
     if not _warm["done"]:
+        import docx  # noqa: F401 - python-docx, for 从Word导入
+
         from ..exports import xlsx  # noqa: F401 - the row-fitting rule of the portal's own files
 
         _warm["done"] = True
@@ -190,7 +217,7 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _child(data: bytes, fd: int, templates=None, chosen=None) -> None:
+def _child(work, fd: int) -> None:
     code = 0
     try:
         gc.freeze()  # never finalise what the parent owns (its connections, its files)
@@ -207,9 +234,7 @@ def _child(data: bytes, fd: int, templates=None, chosen=None) -> None:
             # Prepared before the work: with the memory limit reached there may be none left for it.
             no_memory = json.dumps([_NO_MEMORY, None]).encode()
             try:
-                safety.check_declared(data)
-                parsed = parser.parse_workbook(data, templates, chosen)
-                answer = json.dumps([_OK, parsed.to_dict()], ensure_ascii=False).encode()
+                answer = json.dumps([_OK, work()], ensure_ascii=False).encode()
             except safety.UploadRefused as exc:
                 answer = json.dumps([_REFUSED_UPLOAD, str(exc)], ensure_ascii=False).encode()
             except parser.ParseRefused as exc:

@@ -254,6 +254,15 @@ MATRIX = {
     ("assessments:import_preview", "import_token"): {"GET": (LOGIN,) + (404,) * 8},
     ("assessments:import_confirm", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
     ("assessments:import_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
+    # 从Word导入 (issue 19): as 从Excel导入; the preview also takes the officer's choices by POST.
+    ("assessments:word_import", None): {"GET": (LOGIN, 200, 200) + (404,) * 6, "POST": (LOGIN, 400, 400) + (404,) * 6},
+    ("assessments:word_import_replace", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400) + (404,) * 7},
+    ("assessments:word_import_replace", "submitted"): {"GET": (LOGIN, DETAIL) + (404,) * 7,
+                                                       "POST": (LOGIN, 403) + (404,) * 7},
+    ("assessments:word_preview", "import_token"): {"GET": (LOGIN,) + (404,) * 8,
+                                                   "POST": (LOGIN,) + (404,) * 8},
+    ("assessments:word_confirm", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
+    ("assessments:word_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
     ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),

@@ -184,27 +184,27 @@ def _choose(form: UploadForm, parsed: parser.ParsedWorkbook):
 # --- Pending imports in the session -----------------------------------------------------------
 
 
-def _store(request, entry: dict) -> str:
-    pending = dict(request.session.get(SESSION_KEY, {}))
+def _store(request, entry: dict, key: str = SESSION_KEY) -> str:
+    pending = dict(request.session.get(key, {}))
     for old in sorted(pending, key=lambda t: pending[t]["created"])[: max(0, len(pending) - KEEP_PENDING + 1)]:
         del pending[old]
     token = secrets.token_urlsafe(16)
     pending[token] = {**entry, "user": request.user.pk, "created": timezone.now().isoformat()}
-    request.session[SESSION_KEY] = pending
+    request.session[key] = pending
     return token
 
 
-def _pending(request, token: str) -> dict:
-    entry = request.session.get(SESSION_KEY, {}).get(token)
+def _pending(request, token: str, key: str = SESSION_KEY) -> dict:
+    entry = request.session.get(key, {}).get(token)
     if entry is None or entry.get("user") != request.user.pk:
         raise Http404(EXPIRED)
     return entry
 
 
-def _drop(request, token: str) -> None:
-    pending = dict(request.session.get(SESSION_KEY, {}))
+def _drop(request, token: str, key: str = SESSION_KEY) -> None:
+    pending = dict(request.session.get(key, {}))
     pending.pop(token, None)
-    request.session[SESSION_KEY] = pending
+    request.session[key] = pending
 
 
 # --- Views ------------------------------------------------------------------------------------
