@@ -285,7 +285,7 @@ def test_full_review_loop(officer, bureau, mail_users, department, mailoutbox, d
     page = bureau.get(review_url(department))
     html = page.content.decode()
     assert [p["review"].number for p in page.context["past_reviews"]] == [1]
-    assert "第 1 轮：退回修改 · reviewer" in html
+    assert '第 1 轮：退回修改 · <span class="person">reviewer</span>' in html
     assert f"审核意见：{comment}" in html
     past_rows = {r["name"]: (r["self"], r["row"].score, r["row"].note) for r in page.context["past_reviews"][0]["rows"]}
     assert past_rows == {
