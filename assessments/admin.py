@@ -26,6 +26,22 @@ from .models import (
 from .security.admin import AuditedDeletionsMixin  # also registers the User and AuditEvent admins
 
 
+class LabelledListEditableMixin:
+    """The checkboxes and inputs of `list_editable` named for screen readers: "<row> <field>"."""
+
+    def get_changelist_form(self, request, **kwargs):
+        base = super().get_changelist_form(request, **kwargs)
+
+        class LabelledForm(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                for field in self.fields.values():
+                    if not field.widget.is_hidden:
+                        field.widget.attrs["aria-label"] = f"{self.instance} {field.label}"
+
+        return LabelledForm
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -137,7 +153,7 @@ class TemplateAssignmentInline(admin.TabularInline):
 
 
 @admin.register(Round)
-class RoundAdmin(admin.ModelAdmin):
+class RoundAdmin(LabelledListEditableMixin, admin.ModelAdmin):
     list_display = ["title", "year", "deadline", "is_open", "rule_set"]
     list_editable = ["is_open"]
     inlines = [TemplateAssignmentInline]
@@ -154,7 +170,7 @@ class TemplateVersionInline(ReadOnlyInline):
 
 
 @admin.register(TableTemplate)
-class TableTemplateAdmin(admin.ModelAdmin):
+class TableTemplateAdmin(LabelledListEditableMixin, admin.ModelAdmin):
     """Templates are edited on their own pages (表样管理); the admin lists them and switches them on or off."""
 
     list_display = ["name", "code", "kind", "builtin", "active"]
