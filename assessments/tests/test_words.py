@@ -116,3 +116,37 @@ def test_history_names_people(named, unit_a, round_2020, client):
     history = element(client.get(reverse("assessments:review", args=[a.pk])).content.decode(), "history")
     assert '<span class="person">王审核 <small class="text-body-secondary person-login">reviewer</small></span>' in history
     assert '<span class="person">李填报 <small class="text-body-secondary person-login">alice</small></span>' in history
+
+
+def aria_label(html: str, name: str) -> str:
+    tag = re.search(rf'<(?:input|select|textarea)[^>]*name="{re.escape(name)}"[^>]*>', html).group(0)
+    return re.search(r'aria-label="([^"]*)"', tag).group(1)
+
+
+def test_every_row_field_has_an_accessible_name(alice, unit_a, round_2020, client):
+    """Issue 17, part 4: the generated fields of the entry and review forms carry aria-labels."""
+    from assessments.models import Assessment
+
+    from .test_access_matrix import make_reviewer, valid_assessment
+
+    a = valid_assessment(unit_a, round_2020, "无障碍项目", user=alice)
+    client.force_login(alice)
+    html = client.get(reverse("assessments:edit", args=[a.pk])).content.decode()
+    for name, label in [
+        ("indicators-0-level1", "第1条指标 一级指标"), ("indicators-2-name", "第3条指标 三级指标"),
+        ("indicators-1-outcome", "第2条指标 完成情况"), ("indicators-0-ORDER", "第1条指标 顺序"),
+        ("indicators-0-DELETE", "第1条指标 删除"), ("funding-0-actual", "合计 实际投入资金额"),
+        ("funding-1-initial_budget", "其中：财政拨款 年初预算资金总额"), ("goals-0-target", "第1条目标 年度目标"),
+        ("indicators-__prefix__-name", "新增的指标 三级指标"),
+    ]:
+        assert aria_label(html, name) == label
+    reviewer = make_reviewer("zhou", unit_a)
+    workflow.perform(alice, a, "submit")
+    workflow.perform(reviewer, a, "start_review")
+    assert Assessment.objects.get(pk=a.pk).state == "in_review"
+    client.force_login(reviewer)
+    html = client.get(reverse("assessments:review", args=[a.pk])).content.decode()
+    for name, label in [("review-0-score", "第1条指标 复核得分"), ("review-2-note", "第3条指标 复核说明"),
+                        ("review-1-outcome", "第2条指标 复核完成情况")]:
+        assert aria_label(html, name) == label
+    assert '<label class="form-label fw-semibold" for="id_comment">审核意见</label>' in html
