@@ -24,6 +24,7 @@ urlpatterns = [
     path("word/<str:token>/cancel/", word.word_cancel, name="word_cancel"),
     path("review/", review.dashboard, name="dashboard"),
     path("review/<int:pk>/", review.review_detail, name="review"),
+    path("review/<int:pk>/preview/", review.review_preview, name="review_preview"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
     path("templates/", tables.template_list, name="templates"),

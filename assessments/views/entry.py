@@ -168,6 +168,7 @@ def _returned_review(assessment):
 def _detail_context(request, view, **extra):
     a = view.assessment
     returned_review, row_comments = _returned_review(a)
+    transitions = list(a.transitions.select_related("actor").order_by("at", "id"))
     return {
         "returned_review": returned_review,
         "row_comments": row_comments,
@@ -177,7 +178,10 @@ def _detail_context(request, view, **extra):
         "can_edit": permissions.can_edit(request.user, a),
         "can_submit": workflow.allowed(request.user, a, "submit"),
         "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
-        "transitions": a.transitions.select_related("actor").order_by("at", "id"),
+        "transitions": transitions,
+        # Once a reviewer has saved a 复核 the officer can no longer withdraw: say so, and since when.
+        "review_started": next((t for t in reversed(transitions) if t.action == "start_review"), None)
+        if a.state == Assessment.State.IN_REVIEW else None,
         "year_history": history.for_page(view),
         **extra,
     }

@@ -10,9 +10,10 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from .. import (
     audit,
@@ -24,6 +25,7 @@ from .. import (
     permissions,
     readmodel,
     reviewing,
+    scoring,
     tasks,
     workflow,
 )
@@ -225,9 +227,11 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
     )
     review = reviewing.pending(assessment)
     shown = review or Review.objects.filter(assessment=assessment).order_by("-number").first()
+    open_review, starting = _open_review(request.user, assessment)
     if review_view is None:
-        review_view = reviewing.build(view, shown)
-    editable = review is not None and workflow.allowed(request.user, assessment, "approve")
+        # A submission not yet reviewed starts from empty 复核 rows (not the previous round's).
+        review_view = reviewing.build(view, None if starting else shown)
+    editable = open_review is not None or starting
     if formset is None and editable:
         formset = ReviewRowFormSet(
             prefix="review",
@@ -261,7 +265,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "formset": formset,
         "decision": decision or ReviewDecisionForm(),
         "editable": editable,
-        "can_start": workflow.allowed(request.user, assessment, "start_review"),
+        "starting": starting,
         "changes": changes,
         "submission_count": Snapshot.objects.filter(assessment=assessment).count(),
         "past_reviews": [_past_review(r) for r in past],
@@ -345,34 +349,16 @@ def _post(request, assessment):
     if action not in ("save", "return", "approve"):
         messages.error(request, "未知的操作。")
         return redirect("assessments:review", pk=assessment.pk)
-    review = reviewing.pending(assessment)
-    if review is None or not workflow.allowed(request.user, assessment, "approve"):
+    review, starting = _open_review(request.user, assessment)
+    if review is None and not starting:
         messages.error(request, f"该自评当前状态为“{assessment.get_state_display()}”，不能保存复核。")
         return redirect("assessments:review", pk=assessment.pk)
 
-    formset = ReviewRowFormSet(request.POST, prefix="review")
-    decision = ReviewDecisionForm(request.POST)
-    snapshot = Snapshot.objects.filter(assessment=assessment).latest("number")
-    view = readmodel.from_snapshot(assessment, snapshot.data)
-    formset.is_valid()
-    known = {line.key for line in view.indicators}
-    posted = [f.cleaned_data.get("key") for f in formset.forms if getattr(f, "cleaned_data", None)]
-    if sorted(posted) != sorted(known):
+    checked = _check(request.POST, assessment, review)
+    if checked is None:
         messages.error(request, "页面内容已过期（指标行与当前提交不一致），未保存。请在刷新后的页面重新填写。")
         return redirect("assessments:review", pk=assessment.pk)
-    inputs = {
-        f.cleaned_data["key"]: f.to_input()
-        for f in formset.forms
-        if getattr(f, "cleaned_data", None) and f.cleaned_data.get("key") in known
-    }
-    review_view = reviewing.build(view, review, inputs)
-    forms_by_key = {f.cleaned_data.get("key"): f for f in formset.forms if getattr(f, "cleaned_data", None)}
-    field_of = {"review_score": "score", "review_note": "note", "review_actual": "actual"}
-    for line in review_view.lines:
-        form = forms_by_key.get(line.key)
-        for problem in line.result.problems:
-            if form is not None:
-                form.add_error(field_of.get(problem.field), problem.message)
+    formset, decision, review_view, inputs = checked
     comment = decision.cleaned_data.get("comment", "").strip() if decision.is_valid() else ""
     if action == "return" and decision.is_valid() and not comment:
         decision.add_error("comment", "退回修改须填写审核意见。")
@@ -387,12 +373,18 @@ def _post(request, assessment):
                        errors=errors)
 
     try:
-        reviewing.save(review, inputs, review_view.totals)
-    except reviewing.ReviewClosed as exc:  # decided by someone else since the checks above
+        with transaction.atomic():
+            if starting:
+                # The first 复核 save starts the review (issue 17): from here the officer can no
+                # longer withdraw. The state changes in workflow, in this transaction.
+                workflow.perform(request.user, assessment, "start_review")
+                review = reviewing.pending(assessment)
+            reviewing.save(review, inputs, review_view.totals)
+    except (workflow.TransitionRefused, reviewing.ReviewClosed) as exc:  # someone was quicker
         messages.error(request, str(exc))
         return redirect("assessments:review", pk=assessment.pk)
     if action == "save":
-        messages.success(request, "复核已保存（草稿），可稍后继续。")
+        messages.success(request, STARTED_MESSAGE if starting else "复核已保存（草稿），可稍后继续。")
         return redirect("assessments:review", pk=assessment.pk)
     try:
         workflow.perform(request.user, assessment, action, comment)
@@ -402,6 +394,80 @@ def _post(request, assessment):
     done = {"return": "已退回修改，填报单位将收到审核意见。", "approve": "已审核通过。"}
     messages.success(request, done[action])
     return redirect("assessments:review", pk=assessment.pk)
+
+
+STARTED_MESSAGE = "复核已保存（草稿），审核已开始：填报单位不能再撤回。"
+
+
+def _open_review(user, assessment) -> tuple[Review | None, bool]:
+    """(the pending review the user may fill in, whether a first save would start one)."""
+    review = reviewing.pending(assessment)
+    if review is not None:
+        return (review if workflow.allowed(user, assessment, "approve") else None), False
+    return None, workflow.allowed(user, assessment, "start_review")
+
+
+def _check(data, assessment, review):
+    """The posted 复核 checked with the scoring code (as saved): (formset, decision, review
+    view, inputs by key), the scoring's problems added to the rows' fields; None when the
+    posted rows are not the submission's (the page is out of date)."""
+    formset = ReviewRowFormSet(data, prefix="review")
+    decision = ReviewDecisionForm(data)
+    snapshot = Snapshot.objects.filter(assessment=assessment).latest("number")
+    view = readmodel.from_snapshot(assessment, snapshot.data)
+    formset.is_valid()
+    known = {line.key for line in view.indicators}
+    posted = [f.cleaned_data.get("key") for f in formset.forms if getattr(f, "cleaned_data", None)]
+    if sorted(posted) != sorted(known):
+        return None
+    inputs = {
+        f.cleaned_data["key"]: f.to_input()
+        for f in formset.forms
+        if getattr(f, "cleaned_data", None) and f.cleaned_data.get("key") in known
+    }
+    review_view = reviewing.build(view, review, inputs)
+    forms_by_key = {f.cleaned_data.get("key"): f for f in formset.forms if getattr(f, "cleaned_data", None)}
+    field_of = {"review_score": "score", "review_note": "note", "review_actual": "actual"}
+    for line in review_view.lines:
+        form = forms_by_key.get(line.key)
+        for problem in line.result.problems:
+            if form is not None:
+                form.add_error(field_of.get(problem.field), problem.message)
+    return formset, decision, review_view, inputs
+
+
+@require_POST
+def review_preview(request, pk):
+    """复核 scores of what is typed, without saving (the live 复核计分 column and totals): the
+    same checks and scoring as a save, so a problem shows while typing, not only on submit."""
+    _require_reviewer(request.user)
+    assessment = permissions.get_reviewer_assessment(request.user, pk)
+    review, starting = _open_review(request.user, assessment)
+    if review is None and not starting:
+        return JsonResponse({"error": f"该自评当前状态为“{assessment.get_state_display()}”，不能复核。"}, status=409)
+    checked = _check(request.POST, assessment, review)
+    if checked is None:
+        return JsonResponse({"error": "页面内容已过期（指标行与当前提交不一致），请刷新页面。"}, status=409)
+    formset, _decision, review_view, _inputs = checked
+    forms_by_key = {f.cleaned_data.get("key"): f for f in formset.forms if getattr(f, "cleaned_data", None)}
+    totals = review_view.totals
+    return JsonResponse(
+        {
+            "rows": [
+                {
+                    "key": line.key,
+                    "score": scoring.fmt(line.result.score) if line.result.score is not None else "",
+                    "explanation": line.result.explanation,
+                    "errors": {name: [str(e) for e in errs] for name, errs in forms_by_key[line.key].errors.items()},
+                }
+                for line in review_view.lines
+            ],
+            "total": scoring.fmt(totals.total) if totals.total is not None else "",
+            "grade": totals.grade or "",
+            "gap": scoring.fmt(totals.gap) if totals.gap is not None else "",
+            "problem_count": len(totals.problems),
+        }
+    )
 
 
 def bulk_exports(request):

@@ -63,32 +63,10 @@
   form.querySelectorAll("tr.formset-row").forEach(wireRow);
 
   // ---- live scores ----
-  const previewUrl = form.dataset.previewUrl;
   const status = document.getElementById("live-status");
-  let timer = null;
-  let inFlight = null;
   function setText(id, value) {
     const el = document.getElementById(id);
     if (el) el.textContent = value;
-  }
-  function schedulePreview() {
-    clearTimeout(timer);
-    timer = setTimeout(preview, 400);
-  }
-  async function preview() {
-    if (inFlight) inFlight.abort();
-    inFlight = new AbortController();
-    const data = new FormData(form);
-    try {
-      const response = await fetch(previewUrl, {
-        method: "POST", body: data, signal: inFlight.signal,
-        headers: { "X-Requested-With": "fetch" }, credentials: "same-origin",
-      });
-      if (!response.ok) throw new Error(String(response.status));
-      show(await response.json());
-    } catch (err) {
-      if (err.name !== "AbortError" && status) status.textContent = "暂时无法计算得分，保存后可查看。";
-    }
   }
   function show(result) {
     setText("live-rate", result.funding.rate ? result.funding.rate + "%" : "—");
@@ -134,6 +112,7 @@
       }
     });
   }
-  form.addEventListener("input", schedulePreview);
-  form.addEventListener("change", schedulePreview);
+  const schedulePreview = window.PortalLive.attach(form, form.dataset.previewUrl, show, () => {
+    if (status) status.textContent = "暂时无法计算得分，保存后可查看。";
+  });
 })();
