@@ -23,6 +23,7 @@ urlpatterns = [
     path("word/<str:token>/confirm/", word.word_confirm, name="word_confirm"),
     path("word/<str:token>/cancel/", word.word_cancel, name="word_cancel"),
     path("review/", review.dashboard, name="dashboard"),
+    path("review/list.xlsx", review.dashboard_xlsx, name="dashboard_xlsx"),
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/<int:pk>/preview/", review.review_preview, name="review_preview"),
     path("review/bulk/", review.bulk_exports, name="bulk"),

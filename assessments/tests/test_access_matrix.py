@@ -265,6 +265,7 @@ MATRIX = {
     ("assessments:word_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
+    ("assessments:dashboard_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
     ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
                                           "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
     ("assessments:review", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403),

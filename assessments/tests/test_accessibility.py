@@ -24,7 +24,8 @@ def world(cast, unit_a, round_2020):  # noqa: F811 - the imported fixture
         return matrix_world._get_wrapped_function()(cast, unit_a, round_2020)
 
 NOT_HTML = {"disclosure:list_json", "disclosure:list_csv", "disclosure:xlsx", "disclosure:json", "audit_export",
-            "assessments:bulk_download", "assessments:template_xlsx", "healthz"}
+            "assessments:bulk_download", "assessments:template_xlsx", "healthz",
+            "assessments:dashboard_xlsx"}
 # Pages each role can reach beyond the matrix's rows (the review form while a review runs).
 EXTRA = {"reviewer_a": [("assessments:review", "in_review")], "reviewer_x": []}
 
@@ -100,3 +101,15 @@ def test_bulk_progress_polls_without_reloading(live_server, page, world):
     assert page.evaluate("() => window.notReloaded") is True  # the same document, updated in place
     assert page.locator("#bulk-status").text_content() == "打包已完成，可以下载。"
     assert page.locator("#bulk-jobs a", has_text="下载 ZIP").count() == 2
+
+
+@pytest.mark.browser
+def test_dashboard_chart_labels_render_at_12px_or_more(live_server, page, world):
+    log_in(page, live_server, world.cast.reviewer_a)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_server.url}/assessments/review/")
+    sizes = page.evaluate(
+        "() => Array.from(document.querySelectorAll('svg.chart-bars text'))"
+        ".map((t) => t.getScreenCTM().a * parseFloat(t.getAttribute('font-size')))"
+    )
+    assert sizes and min(sizes) >= 12

@@ -869,7 +869,7 @@ def test_state_counts_for_the_round(bureau, unit_a, unit_b, round_2020):
 
     response = bureau.get(DASHBOARD, {"round": round_2020.pk})
 
-    counts = [(s.value, n) for s, n in response.context["counts"]]
+    counts = [(s.value, n) for s, n, _listed in response.context["counts"]]
     assert counts == [("draft", 2), ("submitted", 3), ("in_review", 1), ("returned", 1), ("approved", 1), ("published", 1)]
     assert response.context["total_count"] == 9
     html = response.content.decode()
@@ -948,6 +948,57 @@ def test_pagination_50_a_page(bureau, unit_a, round_2020):
     assert "第 2 / 2 页，共 51 条" in second.content.decode()
     # The page links keep the sort and filters.
     assert "page=2" in first.content.decode() and "sort=title" in first.content.decode()
+    # Page numbers, not only previous/next (issue 17).
+    nav = first.content.decode()
+    assert ('<li class="page-item active" aria-current="page"><span class="page-link">1</span></li>'
+            f'<li class="page-item"><a class="page-link" href="?round={round_2020.pk}&amp;sort=title&amp;page=2" '
+            'aria-label="第 2 页">2</a></li>') in nav
+
+
+def test_page_numbers_are_elided_on_long_lists(bureau, unit_a, round_2020, monkeypatch):
+    from assessments.views import review
+
+    monkeypatch.setattr(review, "PAGE_SIZE", 1)
+    for n in range(12):
+        make_submission(unit_a, round_2020, name=f"项目{n:02d}", rows=[])
+    response = bureau.get(DASHBOARD, {"sort": "title", "page": "6"})
+    assert response.context["page_range"] == [1, "…", 4, 5, 6, 7, 8, "…", 12]
+    assert '<li class="page-item disabled"><span class="page-link">…</span></li>' in response.content.decode()
+
+
+def test_state_cards_lead_only_to_lists_the_reviewer_sees(bureau, unit_a, unit_b, round_2020):
+    make_submission(unit_a, round_2020, name="草稿项目", state="draft")
+    make_submission(unit_b, round_2020, name="已提交项目", state="submitted")
+    html = bureau.get(DASHBOARD, {"round": round_2020.pk}).content.decode()
+    cards = element(html, "state-counts")
+    assert "state=draft" not in cards
+    assert '<div class="small text-body-secondary">草稿（未提交，不可查看）</div><div class="fs-4" data-state="draft">1</div>' in cards
+    assert f'href="?round={round_2020.pk}&amp;state=submitted"' in cards
+    for state in ("submitted", "in_review", "returned", "approved", "published"):
+        assert f"state={state}" in cards
+
+
+def test_dashboard_list_exports_to_xlsx(bureau, unit_a, unit_b, round_2020):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    make_submission(unit_a, round_2020, name="=HYPERLINK(\"http://x\")", state="submitted")
+    make_submission(unit_b, round_2020, name="雪亮工程", state="approved")
+    make_submission(unit_b, round_2020, name="草稿项目", state="draft")
+    response = bureau.get(reverse("assessments:dashboard_xlsx"), {"round": round_2020.pk, "sort": "title"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ws = load_workbook(BytesIO(response.content)).active
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows[0] == ["单位", "类型", "名称", "状态", "提交时间", "自评总分", "复核总分", "差值", "风险提示"]
+    assert [r[2] for r in rows[1:]] == ['2020年度=HYPERLINK("http://x")绩效自评', "2020年度雪亮工程绩效自评"]
+    assert ws["C2"].data_type == "s"  # text, never a formula
+    assert [r[3] for r in rows[1:]] == ["已提交", "审核通过"]
+    filtered = bureau.get(reverse("assessments:dashboard_xlsx"), {"round": round_2020.pk, "state": "approved"})
+    assert [[c.value for c in row][2] for row in load_workbook(BytesIO(filtered.content)).active.iter_rows()][1:] == [
+        "2020年度雪亮工程绩效自评"
+    ]
 
 
 FLAG_CASES = {

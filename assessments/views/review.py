@@ -10,10 +10,10 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import (
     audit,
@@ -30,6 +30,7 @@ from .. import (
     workflow,
 )
 from ..consistency import check as check_consistency
+from ..exports import dashboard as dashboard_export
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
@@ -89,6 +90,70 @@ def dashboard(request):
         ).values("unit_id")
         late = list(units.exclude(pk__in=done).order_by("name"))
 
+    qs, p, sort = _filtered(request, current)
+    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
+    # Export statuses of this page's rows only (a subquery would run for every row before the OFFSET).
+    statuses = {}
+    for assessment_id, status in (
+        ExportJob.objects.filter(assessment_id__in=[a.pk for a in page]).order_by("id").values_list("assessment_id", "status")
+    ):
+        statuses[assessment_id] = status  # ascending ids: the latest job wins
+    for a in page:
+        a.flag_list = flags.decode(a.risk_flags)
+        a.export_status = statuses.get(a.pk)
+    _show_submitted_versions(page)
+    context.update(
+        {
+            # Each card leads to the list of its state, except drafts: counted, never shown to reviewers.
+            "counts": [(s, counts.get(s.value, 0), s in VISIBLE_STATES) for s in Assessment.State],
+            "total_count": sum(counts.values()),
+            "late": late,
+            "page": page,
+            "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+            "filters": p.as_form(),
+            "sort": sort,
+            "units": units.order_by("name"),
+            "query": params.canonical({**p, "round": current.pk}, without=("page",)),
+            "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
+            "sort_columns": SORT_COLUMNS,
+            "charts": _round_charts(request.user, current),
+            "charts_seconds": CHARTS_SECONDS,
+        }
+    )
+    return render(request, "assessments/review/dashboard.html", context)
+
+
+EXPORT_LIMIT = 20000
+
+
+@require_safe
+def dashboard_xlsx(request):
+    """The dashboard's list as .xlsx: every row the filters select (not one page), same columns."""
+    _require_reviewer(request.user)
+    rounds = list(Round.objects.order_by("-year"))
+    current = _selected_round(request, rounds, permissions.reviewable_units(request.user))
+    if current is None:
+        raise Http404
+    qs, _p, _sort = _filtered(request, current)
+    rows = []
+    for start in range(0, EXPORT_LIMIT, 1000):
+        chunk = list(qs[start:start + 1000])
+        for a in chunk:
+            a.flag_list = flags.decode(a.risk_flags)
+        _show_submitted_versions(chunk)
+        rows += [dashboard_export.values(a) for a in chunk]
+        if len(chunk) < 1000:
+            break
+    body = dashboard_export.to_bytes(SORT_COLUMNS, rows, current.title)
+    response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="review-{current.year}-{stamp}.xlsx"'
+    return response
+
+
+def _filtered(request, current):
+    """The reviewer's submissions of `current` as the dashboard's filters and sort select them
+    (the page and its xlsx export): (queryset, parameters, sort)."""
     qs = permissions.reviewer_assessments(request.user).filter(round=current).select_related("unit", "round")
     p = params.read(request.GET, DASHBOARD_PARAMS)
     if p.state is not None:
@@ -107,35 +172,7 @@ def dashboard(request):
     # The long 职能 text is not shown here: sorting wide rows of a deep page spills to disk.
     qs = qs.annotate(gap=F("review_total") - F("self_total")).defer("duties")
     order = F(key).desc(nulls_last=True) if desc else F(key).asc(nulls_last=True)
-    qs = qs.order_by(order, "id")
-    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
-    # Export statuses of this page's rows only (a subquery would run for every row before the OFFSET).
-    statuses = {}
-    for assessment_id, status in (
-        ExportJob.objects.filter(assessment_id__in=[a.pk for a in page]).order_by("id").values_list("assessment_id", "status")
-    ):
-        statuses[assessment_id] = status  # ascending ids: the latest job wins
-    for a in page:
-        a.flag_list = flags.decode(a.risk_flags)
-        a.export_status = statuses.get(a.pk)
-    _show_submitted_versions(page)
-    context.update(
-        {
-            "counts": [(s, counts.get(s.value, 0)) for s in Assessment.State],
-            "total_count": sum(counts.values()),
-            "late": late,
-            "page": page,
-            "filters": p.as_form(),
-            "sort": sort,
-            "units": units.order_by("name"),
-            "query": params.canonical({**p, "round": current.pk}, without=("page",)),
-            "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
-            "sort_columns": SORT_COLUMNS,
-            "charts": _round_charts(request.user, current),
-            "charts_seconds": CHARTS_SECONDS,
-        }
-    )
-    return render(request, "assessments/review/dashboard.html", context)
+    return qs.order_by(order, "id"), p, sort
 
 
 def _search(q: str) -> Q:
