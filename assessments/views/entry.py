@@ -305,6 +305,9 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "consistency": check_consistency(view),
             "errors": errors or [],
             "problems": problems or [],
+            # After a refused submit the rows' problems are errors; before, neutral 待填 hints.
+            "attempted": bool(problems),
+            "rules": blocking_rules(view.result),
             "returned_review": returned_review,
             "row_comments": row_comments,
             # After a conflict the saved version is shown beside what was typed; saving again is
@@ -360,8 +363,21 @@ def assessment_preview(request, pk):
             "weight_total": scoring.fmt_weight(r.weight_total),
             "problems": [p.message for p in r.problems],
             "warnings": [p.message for p in r.warnings],
+            # Issue 17: the rules that block submit, live (not only when submitting), and the 一级 sums.
+            "rules": [p.message for p in blocking_rules(r)],
+            "level1_sums": [
+                {"name": name, "total": scoring.fmt_weight(total), "expected": scoring.fmt_weight(expected),
+                 "ok": total == expected}
+                for name, total, expected in r.level1_sums
+            ],
         }
     )
+
+
+def blocking_rules(result) -> list:
+    """What blocks submit beyond a single row (分值 sums, funding, goals, report): shown above the
+    table while typing and whenever the page is opened; a row's own problems stay in its row."""
+    return [p for p in result.problems if p.row is None]
 
 
 @require_POST

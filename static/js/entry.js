@@ -29,6 +29,7 @@
       total.value = String(index + 1);
       renumber(prefix);
       wireRow(tbody.lastElementChild);
+      tbody.lastElementChild.querySelectorAll("textarea").forEach(grow);
       const first = tbody.lastElementChild.querySelector("select, textarea, input:not([type=hidden])");
       if (first) first.focus();
     });
@@ -62,13 +63,54 @@
   }
   form.querySelectorAll("tr.formset-row").forEach(wireRow);
 
+  // ---- text boxes grow with what is typed, so long texts read in full ----
+  function grow(area) {
+    area.style.height = "auto";
+    area.style.height = `${area.scrollHeight + 2}px`;
+  }
+  form.querySelectorAll("textarea").forEach(grow);
+  form.addEventListener("input", (event) => { if (event.target.tagName === "TEXTAREA") grow(event.target); });
+
   // ---- live scores ----
   const status = document.getElementById("live-status");
   function setText(id, value) {
     const el = document.getElementById(id);
     if (el) el.textContent = value;
   }
+  // Until a submit was refused, what a row still lacks is a neutral 待填 hint, not an error.
+  const attempted = form.dataset.attempted === "1";
+  function problemLine(text) {
+    const div = document.createElement("div");
+    if (!attempted) {
+      const tag = document.createElement("span");
+      tag.className = "pending-tag";
+      tag.textContent = "待填";
+      div.append(tag);
+    }
+    div.append(text);
+    return div;
+  }
+  function showRules(result) {
+    const panel = document.getElementById("live-rules");
+    const list = document.getElementById("live-rules-list");
+    if (panel && list) {
+      list.replaceChildren(...(result.rules || []).map((text) => { const li = document.createElement("li"); li.textContent = text; return li; }));
+      panel.hidden = !(result.rules || []).length;
+    }
+    const sums = document.getElementById("live-level1-sums");
+    if (sums) {
+      sums.replaceChildren(...(result.level1_sums || []).map((g) => {
+        const span = document.createElement("span");
+        span.className = `level1-sum ${g.ok ? "ok" : "off"}`;
+        const strong = document.createElement("strong");
+        strong.textContent = g.total;
+        span.append(`${g.name} `, strong, ` / ${g.expected}`);
+        return span;
+      }));
+    }
+  }
   function show(result) {
+    showRules(result);
     setText("live-rate", result.funding.rate ? result.funding.rate + "%" : "—");
     setText("live-funding-rate", result.funding.rate ? result.funding.rate + "%" : "");
     setText("live-funding-weight", result.funding.weight);
@@ -98,9 +140,9 @@
       if (warnings) warnings.replaceChildren(...r.warnings.map((p) => { const d = document.createElement("div"); d.textContent = p; return d; }));
       const explain = row.querySelector(".live-explain");
       explain.textContent = r.explanation;
-      explain.classList.toggle("bad", r.problems.length > 0);
+      explain.classList.toggle("bad", attempted && r.problems.length > 0);
       const problems = row.querySelector(".live-problems");
-      problems.replaceChildren(...r.problems.map((p) => { const d = document.createElement("div"); d.textContent = p; return d; }));
+      problems.replaceChildren(...r.problems.map(problemLine));
     });
     form.querySelectorAll("tr.indicator-row").forEach((row) => {
       if (!seen.has(row)) {
