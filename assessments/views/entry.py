@@ -291,6 +291,9 @@ def tables_context(entry, view) -> dict:
         "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
         "indicator_has_weight": "weight" in entry.table.indicator_keys,
         "indicator_has_score": "score" in entry.table.indicator_keys,
+        # The line under each indicator row (explanation, problems, notes) spans every column but
+        # 顺序 and 删除: the template's columns, 完成情况 and 规则计算得分.
+        "indicator_note_span": len(entry.table.indicator_columns) + 2,
         "level2_lists": [(level.name, level.level2) for level in entry.table.level1],
     }
 

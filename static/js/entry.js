@@ -23,32 +23,40 @@
       const total = form.querySelector(`#id_${prefix}-TOTAL_FORMS`);
       const template = document.getElementById(`${prefix}-empty`);
       const index = parseInt(total.value, 10);
-      const html = template.innerHTML.replace(/__prefix__/g, String(index));
-      const tbody = form.querySelector(`table.formset[data-prefix="${prefix}"] tbody`);
-      tbody.insertAdjacentHTML("beforeend", html);
+      const holder = document.createElement("template");
+      holder.innerHTML = template.innerHTML.replace(/__prefix__/g, String(index)).trim();
+      // A row is a <tr>, or (indicators) a <tbody> of the row and the line of notes under it.
+      const unit = holder.content.firstElementChild;
+      const table = form.querySelector(`table.formset[data-prefix="${prefix}"]`);
+      (unit.tagName === "TBODY" ? table : table.tBodies[0]).append(unit);
       total.value = String(index + 1);
       renumber(prefix);
-      wireRow(tbody.lastElementChild);
-      tbody.lastElementChild.querySelectorAll("textarea").forEach(grow);
-      const first = tbody.lastElementChild.querySelector("select, textarea, input:not([type=hidden])");
+      wireRow(unit.matches("tr.formset-row") ? unit : unit.querySelector("tr.formset-row"));
+      unit.querySelectorAll("textarea").forEach(grow);
+      const first = unit.querySelector("select, textarea, input:not([type=hidden])");
       if (first) first.focus();
     });
   });
+  function group(row) {
+    return row.closest("tbody.indicator-group") || row;
+  }
   function wireRow(row) {
     const table = row.closest("table.formset");
     const prefix = table ? table.dataset.prefix : null;
+    const unit = group(row);  // what moves and what is struck through: the row with its notes
     const up = row.querySelector(".move-up");
     const down = row.querySelector(".move-down");
+    const sibling = (el) => el && el.tagName === unit.tagName;
     if (up) up.addEventListener("click", () => {
-      const prev = row.previousElementSibling;
-      if (prev) { row.parentNode.insertBefore(row, prev); renumber(prefix); schedulePreview(); }
+      const prev = unit.previousElementSibling;
+      if (sibling(prev)) { unit.parentNode.insertBefore(unit, prev); renumber(prefix); schedulePreview(); }
     });
     if (down) down.addEventListener("click", () => {
-      const next = row.nextElementSibling;
-      if (next) { row.parentNode.insertBefore(next, row); renumber(prefix); schedulePreview(); }
+      const next = unit.nextElementSibling;
+      if (sibling(next)) { unit.parentNode.insertBefore(next, unit); renumber(prefix); schedulePreview(); }
     });
     const del = row.querySelector('input[type=checkbox][name$="-DELETE"]');
-    if (del) del.addEventListener("change", () => row.classList.toggle("row-deleted", del.checked));
+    if (del) del.addEventListener("change", () => unit.classList.toggle("row-deleted", del.checked));
     // 二级 suggestions follow the row's 一级 (any other 二级 may still be typed).
     const level1 = row.querySelector("select.level1");
     const level2 = row.querySelector("input.level2");
@@ -132,24 +140,26 @@
       const row = form.querySelector(`tr.indicator-row[data-prefix="${r.prefix}"]`);
       if (!row) return;
       seen.add(row);
-      row.id = `indicator-${r.number}`;
-      row.querySelector(".live-score").textContent = r.suggested;
-      const differs = row.querySelector(".live-differs");
+      const unit = group(row);
+      unit.id = `indicator-${r.number}`;
+      unit.querySelector(".live-score").textContent = r.suggested;
+      const differs = unit.querySelector(".live-differs");
       if (differs) differs.textContent = r.differs ? "与规则计算不同" : "";
-      const warnings = row.querySelector(".live-warnings");
+      const warnings = unit.querySelector(".live-warnings");
       if (warnings) warnings.replaceChildren(...r.warnings.map((p) => { const d = document.createElement("div"); d.textContent = p; return d; }));
-      const explain = row.querySelector(".live-explain");
+      const explain = unit.querySelector(".live-explain");
       explain.textContent = r.explanation;
       explain.classList.toggle("bad", attempted && r.problems.length > 0);
-      const problems = row.querySelector(".live-problems");
+      const problems = unit.querySelector(".live-problems");
       problems.replaceChildren(...r.problems.map(problemLine));
     });
     form.querySelectorAll("tr.indicator-row").forEach((row) => {
       if (!seen.has(row)) {
-        row.querySelector(".live-score").textContent = "";
-        row.querySelector(".live-explain").textContent = "";
-        row.querySelector(".live-problems").replaceChildren();
-        const warnings = row.querySelector(".live-warnings");
+        const unit = group(row);
+        unit.querySelector(".live-score").textContent = "";
+        unit.querySelector(".live-explain").textContent = "";
+        unit.querySelector(".live-problems").replaceChildren();
+        const warnings = unit.querySelector(".live-warnings");
         if (warnings) warnings.replaceChildren();
       }
     });
