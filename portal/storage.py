@@ -127,9 +127,10 @@ def open_stream(name: str, storage=None):
         return handle
     if hasattr(storage, "bucket"):
         from botocore.exceptions import ClientError
+        from storages.utils import clean_name
 
         try:
-            answer = storage.bucket.Object(storage._normalize_name(storage._clean_name(name))).get()
+            answer = storage.bucket.Object(storage._normalize_name(clean_name(name))).get()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 raise FileNotFoundError(name) from None
