@@ -341,3 +341,26 @@ def test_reviewer_marks_a_file_public_and_the_published_page_lists_it_never_for_
     with django_capture_on_commit_callbacks(execute=True):
         workflow.perform(reviewer, department, "unpublish", "撤回")
     assert client.get(url).status_code == 410
+
+
+def test_the_bulk_zip_for_reviewers_may_carry_the_submitted_evidence(
+        client, alice_client, alice, reviewer, department, rows, round_2020, django_capture_on_commit_callbacks):
+    post_files(alice_client, department, [upload("调查.pdf", pdf())], kind="survey", title="满意度调查表",
+               indicator=str(rows[2].key))
+    workflow.perform(alice, department, "submit")
+    workflow.perform(reviewer, department, "start_review")
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.perform(reviewer, department, "approve")
+    client.force_login(reviewer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("assessments:bulk"), {"round": round_2020.pk, "with_evidence": "on"})
+    from assessments.models import BulkExport
+
+    job = BulkExport.objects.get()
+    assert job.with_evidence and job.status == BulkExport.Status.DONE, job.error
+    archive = zipfile.ZipFile(io.BytesIO(body(client.get(reverse("assessments:bulk_download", args=[job.pk])))))
+    item = Evidence.objects.get()
+    names = archive.namelist()
+    entry = next(n for n in names if n.endswith(f"{item.pk:06d}-满意度调查表.pdf"))
+    assert entry.count("/") == 1 and ".." not in entry
+    assert archive.read(entry) == pdf()

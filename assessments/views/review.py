@@ -448,8 +448,10 @@ def bulk_exports(request):
             messages.error(request, "请选择评价批次。")
         else:
             with transaction.atomic():
-                job = tasks.queue_bulk(rnd, request.user)
-                audit.record("bulk.request", obj=job, details={"round": rnd.pk, "year": rnd.year})
+                with_evidence = request.POST.get("with_evidence") == "on"
+                job = tasks.queue_bulk(rnd, request.user, with_evidence=with_evidence)
+                audit.record("bulk.request", obj=job, details={"round": rnd.pk, "year": rnd.year,
+                                                               **({"evidence": True} if with_evidence else {})})
             messages.success(request, f"已开始打包“{rnd.title}”的全部公开报告。")
         return redirect("assessments:bulk")
     jobs = list(BulkExport.objects.filter(requested_by=request.user).select_related("round")[:20])
