@@ -605,7 +605,10 @@ def worst_accepted() -> bytes:
     return docx_with(body(tables + paragraphs))
 
 
-def test_the_worst_document_the_limits_let_through_is_read_within_the_budget():
+def test_the_worst_document_the_limits_let_through_is_read_within_the_budget(settings):
+    # The promise is CPU (0.8 s); the clock is moved away so that a busy machine (CI, parallel
+    # runs) does not stop the child as "服务器繁忙" before its CPU budget says anything.
+    settings.IMPORT_PARSE_WALL_SECONDS = 30
     data = worst_accepted()
     safety.check_docx_upload(data)
     safety.check_declared_docx(data)
