@@ -235,11 +235,14 @@ weed_start() {
     fi
     mkdir -p "$WEED_DIR"
     # Its own session, every descriptor redirected: nothing of it holds this script's output open.
-    (cd "$WEED_DIR" && exec setsid "$WEED" server -dir="$WEED_DIR" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    # setsid forks when the caller leads a process group, so $! may not be weed's PID: the shell
+    # that setsid runs writes its own PID ($$) and then becomes weed (exec keeps the PID).
+    rm -f "$WEED_PIDFILE"
+    (cd "$WEED_DIR" && exec setsid sh -c 'echo $$ > "$0"; exec "$@"' "$WEED_PIDFILE" \
+        "$WEED" server -dir="$WEED_DIR" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="${SEAWEEDFS_MASTER_PORT:-9444}" -volume.port="${SEAWEEDFS_VOLUME_PORT:-8444}" \
         -filer.port="${SEAWEEDFS_FILER_PORT:-8999}" -s3 -s3.port="$S3_PORT" \
         >"$WEED_LOGFILE" 2>&1 < /dev/null) &
-    echo $! > "$WEED_PIDFILE"
     if ! s3_ready "$WAIT_SECONDS"; then
         tail -n 20 "$WEED_LOGFILE" >&2 2>/dev/null || true
         die "SeaweedFS S3 not ready on 127.0.0.1:$S3_PORT after ${WAIT_SECONDS}s"
@@ -254,11 +257,12 @@ weed_stop() {
         echo "seaweedfs: not running (or not started by us)"
         return
     fi
+    # weed flushes its volumes and leaves the raft ring on TERM: more than 10 s is usual.
     kill -TERM "$pid"
     local i=0
     while kill -0 "$pid" 2>/dev/null; do
         i=$((i + 1))
-        [ "$i" -le "$((WAIT_SECONDS * 4))" ] || die "seaweedfs (pid $pid) did not exit after ${WAIT_SECONDS}s"
+        [ "$i" -le "$((WAIT_SECONDS * 8))" ] || die "seaweedfs (pid $pid) did not exit after $((WAIT_SECONDS * 2))s"
         sleep 0.25
     done
     rm -f "$WEED_PIDFILE"
