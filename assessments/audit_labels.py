@@ -33,6 +33,10 @@ ACTION_LABELS = {
     "review.save": "保存复核",
     "export.generated": "生成公开文件",
     "export.failed": "公开文件生成失败",
+    "evidence.upload": "上传佐证材料",
+    "evidence.remove": "移除佐证材料",
+    "evidence.download": "审核人查看佐证材料",
+    "evidence.public": "设置佐证材料是否公开",
     "bulk.request": "申请打包下载公开报告",
     "bulk.download": "下载公开报告压缩包",
     "admin.add": "管理后台：新增",
@@ -96,6 +100,12 @@ DETAIL_LABELS = {
     "sections": "导入的章节",
     "tables": "导入表格",
     "not_imported": "未导入的章节",
+    "evidence": "佐证材料",
+    "size": "大小（字节）",
+    "kind": "类型",
+    "indicator": "对应指标",
+    "kept": "已提交过（文件保留）",
+    "public": "公开",
 }
 
 

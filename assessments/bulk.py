@@ -1,12 +1,13 @@
 """The ZIP of every published report of a round, for reviewers."""
 
 import re
+import tempfile
 import unicodedata
 import zipfile
-from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
+
+from portal import storage
 
 from .models import Assessment, BulkExport
 
@@ -37,9 +38,9 @@ def entry_stem(a: Assessment) -> str:
     return f"{a.pk:05d}-{safe_component(a.unit.short_name or a.unit.name)}-{safe_component(a.title)}"
 
 
-def request(round_, user) -> BulkExport:
+def request(round_, user, *, with_evidence: bool = False) -> BulkExport:
     """Record the request (`tasks.queue_bulk` records it and starts the job once it commits)."""
-    return BulkExport.objects.create(round=round_, requested_by=user)
+    return BulkExport.objects.create(round=round_, requested_by=user, with_evidence=with_evidence)
 
 
 def build(bulk_id: int) -> None:
@@ -51,27 +52,46 @@ def build(bulk_id: int) -> None:
     )
     BulkExport.objects.filter(pk=bulk_id).update(status=BulkExport.Status.RUNNING, total=len(published), done=0)
     name = f"bulk/round-{job.round.year}-{bulk_id}.zip"
-    path = Path(settings.MEDIA_ROOT) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
+    # The ZIP is built in a private temporary file on this machine (never in memory), then stored
+    # through the storage API in one piece: a reader never sees half of it, on any machine.
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            names = set()
-            for n, a in enumerate(published, start=1):
-                stem = entry_stem(a)
-                for field in ("xlsx", "json"):
-                    stored = getattr(a.publication, field)
-                    entry = f"{stem}.{field}"
-                    if entry in names or "/" in entry or "\\" in entry or ".." in entry:
-                        raise ValueError(f"unsafe or duplicate ZIP entry name {entry!r}")
-                    names.add(entry)
-                    archive.write(Path(settings.MEDIA_ROOT) / stored.name, entry)
-                BulkExport.objects.filter(pk=bulk_id).update(done=n)
-        tmp.replace(path)
+        with tempfile.TemporaryFile(prefix="portal-bulk-") as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                names = set()
+                for n, a in enumerate(published, start=1):
+                    stem = entry_stem(a)
+                    for field in ("xlsx", "json"):
+                        stored = getattr(a.publication, field)
+                        entry = f"{stem}.{field}"
+                        _add(archive, names, entry, stored.name)
+                    if job.with_evidence:
+                        for item in evidence_for(a):
+                            entry = f"{stem}-佐证材料/{item.zip_name()}"
+                            _add(archive, names, entry, item.file.name, folder=True)
+                    BulkExport.objects.filter(pk=bulk_id).update(done=n)
+            tmp.seek(0)
+            storage.put(name, tmp)
     except Exception as exc:
-        tmp.unlink(missing_ok=True)
         BulkExport.objects.filter(pk=bulk_id).update(
             status=BulkExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
         )
         raise
     BulkExport.objects.filter(pk=bulk_id).update(status=BulkExport.Status.DONE, file=name, finished_at=timezone.now())
+
+
+def _add(archive: zipfile.ZipFile, names: set, entry: str, stored_name: str, *, folder: bool = False) -> None:
+    """One stored file into the ZIP under `entry` (one safe component, or one folder and one
+    component when `folder`), copied in chunks."""
+    parts = entry.split("/")
+    if entry in names or len(parts) != (2 if folder else 1) or ".." in entry or "\\" in entry or any(not p for p in parts):
+        raise ValueError(f"unsafe or duplicate ZIP entry name {entry!r}")
+    names.add(entry)
+    with archive.open(entry, "w") as target:
+        storage.copy_to(stored_name, target)
+
+
+def evidence_for(a: Assessment):
+    """The evidence of the version last submitted (frozen), as the reviewer sees it."""
+    from . import evidence
+
+    return evidence.submitted_items(a)

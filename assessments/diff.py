@@ -144,3 +144,24 @@ def compare(old: dict, new: dict, table: TableSpec | None = None) -> list[Change
     if _text(old.get("total_score")) != _text(new.get("total_score")):
         changes.append(Change("总分", "", "自评总分", _text(old.get("total_score")), _text(new.get("total_score"))))
     return changes
+
+
+@dataclass(frozen=True)
+class EvidenceChange:
+    kind: str  # "added" or "removed"
+    title: str
+    name: str
+    row: str
+
+
+def compare_evidence(old: dict, new: dict, view=None) -> list[EvidenceChange]:
+    """佐证材料 added and removed between two submissions (matched by the stored file's id)."""
+    rows = {line.key: f"第{line.number}行" for line in view.indicators} if view is not None else {}
+    before = {e["id"]: e for e in old.get("evidence") or []}
+    after = {e["id"]: e for e in new.get("evidence") or []}
+
+    def change(kind, e):
+        return EvidenceChange(kind, e["title"], e["name"], rows.get(e["indicator_key"], "整体" if not e["indicator_key"] else ""))
+
+    return [change("added", e) for i, e in after.items() if i not in before] + [
+        change("removed", e) for i, e in before.items() if i not in after]

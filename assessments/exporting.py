@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -24,9 +23,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from portal import storage
 
 from . import audit
 from .exports import lists, public
@@ -153,19 +155,9 @@ def json_document(report) -> bytes:
 
 
 def _atomic_write(name: str, data: bytes) -> None:
-    path = Path(settings.MEDIA_ROOT) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Store `data` under `name` through the storage API: readers see the old file or the new one,
+    never half of one (a rename on the local disk, a single PUT on S3)."""
+    storage.put(name, data)
 
 
 # The generation is re-read from the database at most once a second per process, so a cached
@@ -200,23 +192,36 @@ def public_cache_generation() -> int:
 
 
 LISTS_DIR = "disclosure/lists"
+LISTS_LOCK_KEY = 0x5052544C  # "PRTL": the PostgreSQL advisory lock of the list build
 
 
-def list_file(fmt: str) -> Path | None:
-    """The whole portal's ``disclosure.<fmt>`` written for the current publish generation, if any."""
-    path = Path(settings.MEDIA_ROOT) / LISTS_DIR / f"{public_cache_generation()}.{fmt}"
-    return path if path.is_file() else None
+def list_file(fmt: str) -> str | None:
+    """The stored name of the whole portal's ``disclosure.<fmt>`` written for the current publish
+    generation, if it exists."""
+    name = f"{LISTS_DIR}/{public_cache_generation()}.{fmt}"
+    return name if default_storage.exists(name) else None
 
 
-def write_lists(*, wait: bool = True) -> bool:
-    """Write the whole portal's disclosure.json and disclosure.csv for the current generation.
-
-    One process at a time builds them (an flock on their folder): with ``wait=False`` a caller
-    that finds another build running returns False at once instead of building the same files.
-    The generation is read before the reports: a publish or unpublish committed meanwhile gives a
-    new generation, under which these files are never served (they may list a withdrawn report).
-    Files of older generations are removed.
-    """
+@contextmanager
+def lists_lock(*, wait: bool = True):
+    """Held by one list build at a time, on every machine: a PostgreSQL advisory lock (on its own
+    connection's session) when the files are shared (S3) and the database is PostgreSQL; otherwise
+    an flock on the lists' local folder. Yields whether it was taken (always, with ``wait``)."""
+    if connection.vendor == "postgresql" and not storage.is_local():
+        with connection.cursor() as cursor:
+            if wait:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [LISTS_LOCK_KEY])
+                taken = True
+            else:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [LISTS_LOCK_KEY])
+                taken = bool(cursor.fetchone()[0])
+        try:
+            yield taken
+        finally:
+            if taken:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [LISTS_LOCK_KEY])
+        return
     folder = Path(settings.MEDIA_ROOT) / LISTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     lock = os.open(folder, os.O_RDONLY)  # the folder itself is the lock: no lock file among the lists
@@ -224,21 +229,41 @@ def write_lists(*, wait: bool = True) -> bool:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return False
+            yield False
+            return
         try:
-            forget_public_cache_generation()
-            generation = public_cache_generation()
-            if not (list_file("json") and list_file("csv")):
-                reports = list(lists.listed())
-                _atomic_write(f"{LISTS_DIR}/{generation}.json", lists.json_bytes(reports))
-                _atomic_write(f"{LISTS_DIR}/{generation}.csv", lists.csv_bytes(reports))
-            for old in folder.glob("*.*"):
-                if old.stem != str(generation) and not old.name.startswith(".tmp-"):
-                    old.unlink(missing_ok=True)
+            yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     finally:
         os.close(lock)
+
+
+def write_lists(*, wait: bool = True) -> bool:
+    """Write the whole portal's disclosure.json and disclosure.csv for the current generation.
+
+    One process at a time builds them (`lists_lock`, on every machine): with ``wait=False`` a
+    caller that finds another build running returns False at once instead of building the same
+    files. The generation is read before the reports: a publish or unpublish committed meanwhile
+    gives a new generation, under which these files are never served (they may list a withdrawn
+    report). Files of older generations are removed.
+    """
+    with lists_lock(wait=wait) as taken:
+        if not taken:
+            return False
+        forget_public_cache_generation()
+        generation = public_cache_generation()
+        if not (list_file("json") and list_file("csv")):
+            reports = list(lists.listed())
+            _atomic_write(f"{LISTS_DIR}/{generation}.json", lists.json_bytes(reports))
+            _atomic_write(f"{LISTS_DIR}/{generation}.csv", lists.csv_bytes(reports))
+        try:
+            _folders, names = default_storage.listdir(LISTS_DIR)
+        except FileNotFoundError:
+            names = []
+        for old in names:
+            if old.split(".")[0] != str(generation) and not old.startswith(".tmp-"):
+                default_storage.delete(f"{LISTS_DIR}/{old}")
     return True
 
 

@@ -28,8 +28,13 @@ FLAGS = {
         Flag("target_below_last", "指标值低于上年实际", "有定量指标今年的指标值低于上一年度的实际完成值（计量单位相同），目标可能定得偏低。"),
         Flag("target_flat", "指标值三年未变", "有定量指标连续三个年度指标值不变，而实际完成值均超出指标值 30% 以上，目标可能定得偏低。"),
         Flag("unit_changed", "计量单位变化", "有定量指标的计量单位与上一年度不同（如“次”改为“个”、“%”改为“万元”），前后年度数值不能直接比较。"),
+        # Evidence (issue 13): from the files submitted with the version.
+        Flag("full_no_evidence", "满分无佐证", "有满意度指标或数量指标得满分，但该行没有上传任何佐证材料。"),
+        Flag("satisfaction_no_survey", "满意度≥100%无调查", "满意度指标的实际完成值为 100% 或以上，但未上传“满意度调查”类佐证材料。"),
     )
 }
+EVIDENCE_SURVEY = "survey"
+QUANTITY_LEVEL2 = "数量指标"
 # Targets where a higher number is the more ambitious one (≤ / ＜ targets are ceilings).
 MORE_IS_BETTER = (None, scoring.GE, scoring.GT, scoring.EQ)
 # "target_flat": the actual beats an unchanged target by 30% or more (fixed, as the tooltip says).
@@ -42,10 +47,12 @@ CORE_SECTIONS = {
 }
 
 
-def compute(view, history=None) -> list[str]:
+def compute(view, history=None, evidence=None) -> list[str]:
     """Flag codes for an assessment's read model (`readmodel.AssessmentView`).
 
-    With `history` (from `history.history(view)`) the year-over-year flags are added too.
+    With `history` (from `history.history(view)`) the year-over-year flags are added too; with
+    `evidence` ({indicator key or None: kinds of the files submitted}, `evidence.summary`) the
+    evidence flags.
     """
     result = view.result
     codes = []
@@ -79,8 +86,37 @@ def compute(view, history=None) -> list[str]:
     bodies = {s.key: s.body.strip() for s in view.sections}
     if any(key in bodies and not bodies[key] for key in CORE_SECTIONS[view.assessment.kind]):
         codes.append("report_empty")
+    if evidence is not None:
+        codes += evidence_codes(view, evidence)
     if history is not None:
         codes += history_codes(history, view.assessment.round.rules)
+    return codes
+
+
+def _satisfaction_over_100(line) -> bool:
+    return (
+        line.level1 == scoring.LEVEL1_SATISFACTION
+        and line.result.actual is not None
+        and line.result.actual.unit == "%"
+        and line.result.actual.number >= Decimal("100")
+    )
+
+
+def evidence_codes(view, evidence: dict) -> list[str]:
+    """满分无佐证: a 满意度 or 数量 row at full marks with no file of its own; 满意度≥100%无调查: a
+    satisfaction row at 100% or more and no 满意度调查 file (for the row or the whole assessment)."""
+    codes = []
+    if any(
+        (line.level1 == scoring.LEVEL1_SATISFACTION or line.level2 == QUANTITY_LEVEL2)
+        and line.score is not None and line.weight
+        and line.score == scoring.quantize(line.weight)
+        and not evidence.get(line.key)
+        for line in view.indicators
+    ):
+        codes.append("full_no_evidence")
+    surveys = {key for key, kinds in evidence.items() if EVIDENCE_SURVEY in kinds}
+    if any(_satisfaction_over_100(line) and line.key not in surveys and None not in surveys for line in view.indicators):
+        codes.append("satisfaction_no_survey")
     return codes
 
 

@@ -156,9 +156,9 @@ def run_export(job_id: int) -> None:
         )
 
 
-def queue_bulk(round_, user):
+def queue_bulk(round_, user, *, with_evidence: bool = False):
     """Record a bulk ZIP request; the job starts once this commits."""
-    job = bulk.request(round_, user)
+    job = bulk.request(round_, user, with_evidence=with_evidence)
     transaction.on_commit(lambda: build_bulk_zip.delay(job.pk))
     return job
 

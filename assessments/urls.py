@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, imports, review, tables, word
+from .views import entry, evidence, imports, review, tables, word
 
 app_name = "assessments"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("<int:pk>/preview/", entry.assessment_preview, name="preview"),
     path("<int:pk>/submit/", entry.assessment_transition, {"action": "submit"}, name="submit"),
     path("<int:pk>/withdraw/", entry.assessment_transition, {"action": "withdraw"}, name="withdraw"),
+    path("<int:pk>/evidence/", evidence.evidence_list, name="evidence"),
+    path("<int:pk>/evidence/<int:eid>/", evidence.evidence_file, name="evidence_file"),
+    path("<int:pk>/evidence/<int:eid>/remove/", evidence.evidence_remove, name="evidence_remove"),
     path("import/", imports.import_new, name="import"),
     path("<int:pk>/import/", imports.import_replace, name="import_replace"),
     path("import/<str:token>/", imports.import_preview, name="import_preview"),
@@ -26,6 +29,8 @@ urlpatterns = [
     path("review/list.xlsx", review.dashboard_xlsx, name="dashboard_xlsx"),
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/<int:pk>/preview/", review.review_preview, name="review_preview"),
+    path("review/<int:pk>/evidence/<int:eid>/", evidence.review_evidence_file, name="review_evidence_file"),
+    path("review/<int:pk>/evidence/<int:eid>/public/", evidence.review_evidence_public, name="review_evidence_public"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
     path("templates/", tables.template_list, name="templates"),

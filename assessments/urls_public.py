@@ -11,4 +11,5 @@ urlpatterns = [
     path("disclosure/<int:pk>/", public.disclosure_detail, name="detail"),
     path("disclosure/<int:pk>.xlsx", public.disclosure_file, {"fmt": "xlsx"}, name="xlsx"),
     path("disclosure/<int:pk>.json", public.disclosure_file, {"fmt": "json"}, name="json"),
+    path("disclosure/<int:pk>/evidence/<int:eid>/", public.disclosure_evidence, name="evidence"),
 ]

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import audit, flags, history, permissions, readmodel, reviewing
+from . import audit, evidence, flags, history, permissions, readmodel, reviewing
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
@@ -120,7 +120,9 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
             # Risk flags of exactly what is submitted (the year-over-year ones may have changed
             # since the last save, when an earlier year was handed in); kept in the snapshot too,
             # so reviewers of a returned assessment see the submitted version's flags.
-            submitted_flags = flags.compute(view, history.history(view))
+            # The evidence submitted with it, frozen (issue 13): its flags count too.
+            submitted_evidence = evidence.freeze(assessment)
+            submitted_flags = flags.compute(view, history.history(view), evidence=evidence.summary(submitted_evidence))
             changes["risk_flags"] = flags.encode(submitted_flags)
             changes["risk_flag_count"] = len(submitted_flags)
         elif name in ("return", "approve"):
@@ -168,6 +170,7 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
             number = Snapshot.objects.filter(assessment=assessment).count() + 1
             data = view.to_dict()
             data["risk_flags"] = submitted_flags
+            data["evidence"] = submitted_evidence
             Snapshot.objects.create(assessment=assessment, number=number, transition=transition, data=data)
         if name == "start_review":
             Review.objects.create(

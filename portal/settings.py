@@ -127,10 +127,33 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Every file the portal writes (disclosure exports, the whole-portal lists, bulk ZIPs, 佐证材料)
+# goes through Django's storage API (portal/storage.py). Default: MEDIA_ROOT on this machine. With
+# STORAGE_S3_BUCKET: an S3-compatible bucket (django-storages + boto3; SeaweedFS in CI and compose),
+# which every web machine and worker shares. Objects are private and served by the portal after
+# its permission checks, never by a bucket URL.
+STORAGE_S3_BUCKET = os.environ.get("STORAGE_S3_BUCKET", "")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "portal.storage.LocalStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+if STORAGE_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "portal.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": STORAGE_S3_BUCKET,
+            "endpoint_url": os.environ.get("STORAGE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("STORAGE_S3_REGION", "us-east-1"),
+            "access_key": os.environ.get("STORAGE_S3_ACCESS_KEY_ID", ""),
+            "secret_key": os.environ.get("STORAGE_S3_SECRET_ACCESS_KEY", ""),
+            # One bucket may hold several portals (or test runs): each under its own prefix.
+            "location": os.environ.get("STORAGE_S3_PREFIX", "").strip("/"),
+            "addressing_style": os.environ.get("STORAGE_S3_ADDRESSING_STYLE", "path"),
+            "signature_version": "s3v4",
+            "use_ssl": env_bool("STORAGE_S3_USE_SSL", default=True),
+            "verify": None if env_bool("STORAGE_S3_VERIFY", default=True) else False,
+        },
+    }
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"
 
@@ -149,6 +172,19 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
 # private temporary file beyond that.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o600
+
+# 佐证材料 (issue 13): uploads are streamed to a private temporary file (never held whole in
+# memory), checked from their content, then stored. Caps per file, per assessment (bytes and
+# files) and per upload (files in one request), stated on the page.
+EVIDENCE_MAX_FILE_MB = int(os.environ.get("PORTAL_EVIDENCE_MAX_FILE_MB", "20"))
+EVIDENCE_MAX_TOTAL_MB = int(os.environ.get("PORTAL_EVIDENCE_MAX_TOTAL_MB", "200"))
+EVIDENCE_MAX_FILES = int(os.environ.get("PORTAL_EVIDENCE_MAX_FILES", "100"))
+EVIDENCE_MAX_FILES_PER_UPLOAD = int(os.environ.get("PORTAL_EVIDENCE_MAX_FILES_PER_UPLOAD", "10"))
+# The sealed copy (盖章版) of an approved report: "unit" (published when the unit asks for it and
+# the reviewer confirmed it), "always" (every confirmed copy), or "never" (the bureau's rule).
+SEALED_COPY_PUBLICATION = os.environ.get("PORTAL_SEALED_COPY_PUBLICATION", "unit")
+if SEALED_COPY_PUBLICATION not in ("unit", "always", "never"):
+    raise ImproperlyConfigured("PORTAL_SEALED_COPY_PUBLICATION must be unit, always or never.")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

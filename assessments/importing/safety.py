@@ -77,17 +77,24 @@ class _zip_directory:
     (an old binary Office file, not a zip at all), and the zip's central directory (entries, sizes
     as declared, ratio). Used as `with _zip_directory(data, ...) as (archive, infos):`."""
 
-    def __init__(self, data: bytes, *, not_zip: str, ole: str):
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadRefused(TOO_LARGE)
-        if not data:
+    def __init__(self, data, *, not_zip: str, ole: str, max_bytes: int = MAX_UPLOAD_BYTES, too_large: str = TOO_LARGE):
+        # `data` is bytes, or a binary file open on disk (佐证材料: never read whole into memory).
+        if isinstance(data, bytes | bytearray):
+            size, head, source = len(data), bytes(data[:8]), io.BytesIO(data)
+        else:
+            size, _ = data.seek(0, io.SEEK_END), data.seek(0)
+            head, _ = data.read(8), data.seek(0)
+            source = data
+        if size > max_bytes:
+            raise UploadRefused(too_large)
+        if not size:
             raise UploadRefused(EMPTY_FILE)
-        if data.startswith(_OLE_MAGIC):
+        if head.startswith(_OLE_MAGIC):
             raise UploadRefused(ole)
-        if not data.startswith(b"PK"):
+        if not head.startswith(b"PK"):
             raise UploadRefused(not_zip)
         try:
-            self.archive = zipfile.ZipFile(io.BytesIO(data))
+            self.archive = zipfile.ZipFile(source)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
             raise UploadRefused(not_zip) from None
 

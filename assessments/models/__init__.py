@@ -1,5 +1,6 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
+from .evidence import Evidence, SealedCopy
 from .exports import BulkExport, ExportJob, Publication
 from .indicators import Indicator
 from .public import PublicGeneration
@@ -15,6 +16,7 @@ __all__ = [
     "AuditChainLock",
     "AuditEvent",
     "BulkExport",
+    "Evidence",
     "ExportJob",
     "FundingRow",
     "Goal",
@@ -30,6 +32,7 @@ __all__ = [
     "Review",
     "ReviewerAssignment",
     "Round",
+    "SealedCopy",
     "ScoringRuleSet",
     "SecurityPolicy",
     "Snapshot",

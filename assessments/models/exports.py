@@ -83,6 +83,7 @@ class BulkExport(models.Model):
     total = models.PositiveIntegerField("总数", default=0)
     done = models.PositiveIntegerField("已完成", default=0)
     file = models.FileField("ZIP 文件", upload_to="bulk/", blank=True, max_length=200)
+    with_evidence = models.BooleanField("含佐证材料", default=False)
     error = models.TextField("错误信息", blank=True)
     created_at = models.DateTimeField("申请时间", auto_now_add=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)

@@ -113,6 +113,26 @@ def _fast_password_hash(settings):
 
 
 @pytest.fixture(autouse=True)
+def _own_storage_prefix(settings, monkeypatch):
+    """In the S3 run (STORAGE_S3_BUCKET, the PostgreSQL run of scripts/test.sh) every test writes
+    under a prefix of its own, as each test's files go to its own tmp media folder on the local
+    disk; processes a test starts (worker, gunicorn) inherit it through the environment."""
+    if not settings.STORAGE_S3_BUCKET:
+        yield
+        return
+    import copy
+    import os
+    import uuid
+
+    prefix = f"{os.environ.get('STORAGE_S3_PREFIX', 'test').strip('/')}/{uuid.uuid4().hex}"
+    monkeypatch.setenv("STORAGE_S3_PREFIX", prefix)
+    storages = copy.deepcopy(settings.STORAGES)
+    storages["default"]["OPTIONS"]["location"] = prefix
+    settings.STORAGES = storages
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Public pages are cached (Redis in the PostgreSQL run): start every test empty."""
     from django.core.cache import caches

@@ -101,3 +101,17 @@ def as_json(response):
     import json
 
     return json.loads(body(response))
+
+
+def stored(name: str) -> bytes:
+    """A file the portal stored (local disk, or the S3 bucket of the PostgreSQL run)."""
+    from portal import storage
+
+    return storage.read_bytes(name)
+
+
+def stored_names(folder: str) -> list[str]:
+    """The files stored directly under `folder`, sorted."""
+    from django.core.files.storage import default_storage
+
+    return sorted(default_storage.listdir(folder)[1])

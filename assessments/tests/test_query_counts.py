@@ -160,7 +160,9 @@ def test_whole_portal_lists_are_files_written_after_publish(client, demo, django
     reviewer = Transition.objects.filter(assessment=yuelu, action="approve").first().actor
     with django_capture_on_commit_callbacks(execute=True):
         workflow.perform(reviewer, Assessment.objects.get(pk=yuelu.pk), "unpublish", "数据有误，撤回")
-    assert not old_json.exists()
+    from django.core.files.storage import default_storage
+
+    assert not default_storage.exists(old_json)
     doc = as_json(client.get(reverse("disclosure:list_json")))
     assert [r["id"] for r in doc["results"]] == [demo["南岳区委政法委/综治、平安建设经费"].pk]
 

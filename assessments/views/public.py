@@ -11,9 +11,7 @@ so a withdrawn report is gone for them as soon as it is gone here.
 
 import hashlib
 from functools import wraps
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache, caches
 from django.core.paginator import Paginator
@@ -23,6 +21,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_safe
+
+from portal import storage
 
 from .. import exporting, figures, history, params, personal_data
 from ..exports import lists
@@ -255,9 +255,15 @@ def _whole_portal_list(request, fmt: str):
         response = HttpResponse("公开清单正在生成，请稍后再试。", status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = "10"
         return response
-    stat = stored.stat()
-    response = FileResponse(open(stored, "rb"), content_type=LIST_CONTENT_TYPES[fmt])
-    return _downstream(request, response, f'"{stored.stem}-{stat.st_size:x}-{stat.st_mtime_ns:x}"')
+    try:
+        stream = storage.open_stream(stored)
+    except FileNotFoundError:  # removed by a newer generation's build since list_file() looked
+        raise Http404 from None
+    response = FileResponse(stream, content_type=LIST_CONTENT_TYPES[fmt])
+    response["Content-Length"] = str(stream.size)
+    # A list file is written once per generation and never changed: its name and size identify it.
+    generation = stored.rsplit("/", 1)[-1].split(".")[0]
+    return _downstream(request, response, f'"{generation}-{fmt}-{stream.size:x}"')
 
 
 def _filtered_list(request, p, fmt: str):
@@ -317,6 +323,7 @@ def disclosure_detail(request, p, pk):
             "funding_chart": figures.funding(report.view),
             # Earlier years only from published, non-涉密 reports of the same unit.
             "year_history": history.for_page(report.view, public=True),
+            "public_evidence": _public_evidence(a),
         },
     )
 
@@ -328,15 +335,38 @@ def disclosure_file(request, pk, fmt):
     if gone:
         return _gone(request)
     stored = getattr(a.publication, fmt)
-    path = Path(settings.MEDIA_ROOT) / stored.name
-    if not path.exists():
-        raise Http404
+    try:
+        stream = storage.open_stream(stored.name)
+    except FileNotFoundError:
+        raise Http404 from None
     content_type = {
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "json": "application/json; charset=utf-8",
     }[fmt]
     response = FileResponse(
-        open(path, "rb"), content_type=content_type, as_attachment=(fmt == "xlsx"),
+        stream, content_type=content_type, as_attachment=(fmt == "xlsx"),
         filename=personal_data.mask(f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}"),
     )
+    response["Content-Length"] = str(stream.size)
     return _downstream(request, response, f'"{getattr(a.publication, fmt + "_sha256")}"')
+
+
+@login_not_required
+@require_safe
+def disclosure_evidence(request, pk, eid):
+    """A 佐证材料 file a reviewer made public, of a published (never 涉密) report: 410 once withdrawn."""
+    from . import evidence as evidence_views
+
+    a, gone = _published_or_gone(pk)
+    if gone:
+        return _gone(request)
+    item = next((e for e in evidence_views.public_items(a) if e.pk == eid), None)
+    if item is None:
+        raise Http404
+    return evidence_views.serve(item, public=True)
+
+
+def _public_evidence(a):
+    from . import evidence as evidence_views
+
+    return evidence_views.public_items(a)

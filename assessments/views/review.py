@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST, require_safe
 from .. import (
     audit,
     diff,
+    evidence,
     figures,
     flags,
     history,
@@ -32,7 +33,8 @@ from .. import (
 from ..consistency import check as check_consistency
 from ..exports import dashboard as dashboard_export
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
-from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
+from ..models import Assessment, BulkExport, Evidence, ExportJob, Review, Round, Snapshot
+from ..models.evidence import INLINE_TYPES
 
 PAGE_SIZE = 50
 CHARTS_SECONDS = 60
@@ -98,9 +100,15 @@ def dashboard(request):
         ExportJob.objects.filter(assessment_id__in=[a.pk for a in page]).order_by("id").values_list("assessment_id", "status")
     ):
         statuses[assessment_id] = status  # ascending ids: the latest job wins
+    # 佐证材料 submitted with each row's latest version (one query for the page).
+    evidence_counts = dict(
+        Evidence.objects.filter(assessment_id__in=[a.pk for a in page], submitted=True, removed_at__isnull=True)
+        .values_list("assessment_id").annotate(n=Count("id"))
+    )
     for a in page:
         a.flag_list = flags.decode(a.risk_flags)
         a.export_status = statuses.get(a.pk)
+        a.evidence_count = evidence_counts.get(a.pk, 0)
     _show_submitted_versions(page)
     context.update(
         {
@@ -284,6 +292,14 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
             ],
         )
     changes = diff.compare(snapshots[1].data, snapshots[0].data, assessment.table) if len(snapshots) == 2 else None
+    # 佐证材料 of the version shown (issue 13): beside each row, with what changed since the last one.
+    entries = _evidence_entries(assessment, snapshots[0].data if snapshots else {})
+    by_row = {}
+    for e in entries:
+        by_row.setdefault(e["indicator_key"], []).append(e)
+    for line in view.indicators:
+        line.evidence_items = by_row.get(line.key, [])
+    evidence_changes = diff.compare_evidence(snapshots[1].data, snapshots[0].data, view) if len(snapshots) == 2 else []
     year_items = history.history(view)  # flags.compute below marks each item's own flags
     past = (
         Review.objects.filter(assessment=assessment)
@@ -309,13 +325,31 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "transitions": assessment.transitions.select_related("actor").order_by("at", "id"),
         "errors": errors or [],
         # Flags of the version shown (for a returned assessment: the submitted one, not the draft).
-        "flag_list": [flags.FLAGS[c] for c in flags.compute(view, year_items)],
+        "flag_list": [flags.FLAGS[c] for c in flags.compute(
+            view, year_items, evidence=evidence.summary(entries) if snapshots and "evidence" in snapshots[0].data else None)],
+        "evidence_entries": entries,
+        "evidence_groups": evidence.grouped(view, entries),
+        "evidence_changes": evidence_changes,
+        "can_mark_public": permissions.can_review(request.user, assessment) and not assessment.confidential,
         "score_differences": flags.score_differences(view),
         "year_history": history.with_history(year_items),
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
     }
+
+
+def _evidence_entries(assessment, data: dict) -> list[dict]:
+    """The snapshot's evidence entries, each with its stored row's public mark and labels."""
+    entries = [dict(e) for e in evidence.of_snapshot(data)]
+    public = set(Evidence.objects.filter(assessment=assessment, pk__in=[e["id"] for e in entries], public=True)
+                 .values_list("pk", flat=True)) if entries else set()
+    labels = dict(Evidence.Kind.choices)
+    for e in entries:
+        e["public"] = e["id"] in public
+        e["kind_label"] = labels.get(e["kind"], e["kind"])
+        e["inline"] = e["content_type"] in INLINE_TYPES
+    return entries
 
 
 def _can_rerun_export(user, assessment) -> bool:
@@ -517,8 +551,10 @@ def bulk_exports(request):
             messages.error(request, "请选择评价批次。")
         else:
             with transaction.atomic():
-                job = tasks.queue_bulk(rnd, request.user)
-                audit.record("bulk.request", obj=job, details={"round": rnd.pk, "year": rnd.year})
+                with_evidence = request.POST.get("with_evidence") == "on"
+                job = tasks.queue_bulk(rnd, request.user, with_evidence=with_evidence)
+                audit.record("bulk.request", obj=job, details={"round": rnd.pk, "year": rnd.year,
+                                                               **({"evidence": True} if with_evidence else {})})
             messages.success(request, f"已开始打包“{rnd.title}”的全部公开报告。")
         return redirect("assessments:bulk")
     jobs = list(BulkExport.objects.filter(requested_by=request.user).select_related("round")[:20])
