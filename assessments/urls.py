@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, imports, review, tables, word
+from .views import entry, imports, review, season, tables, todo, word
 
 app_name = "assessments"
 
@@ -12,6 +12,14 @@ urlpatterns = [
     path("<int:pk>/preview/", entry.assessment_preview, name="preview"),
     path("<int:pk>/submit/", entry.assessment_transition, {"action": "submit"}, name="submit"),
     path("<int:pk>/withdraw/", entry.assessment_transition, {"action": "withdraw"}, name="withdraw"),
+    path("<int:pk>/adjust-target/", entry.adjust_target, name="adjust_target"),
+    path("tasks/<int:pk>/start/", entry.task_start, name="task_start"),
+    path("todo/", todo.todo_page, name="todo"),
+    path("todo/count/", todo.todo_count, name="todo_count"),
+    path("season/", season.season_home, name="season"),
+    path("season/targets/", season.season_targets, name="season_targets"),
+    path("season/tasks/<int:pk>/", season.season_task, name="season_task"),
+    path("season/remind-late/", season.season_remind_late, name="season_remind_late"),
     path("import/", imports.import_new, name="import"),
     path("<int:pk>/import/", imports.import_replace, name="import_replace"),
     path("import/<str:token>/", imports.import_preview, name="import_preview"),

@@ -90,3 +90,9 @@ def personal_data_changes(view):
     from ..exports import redaction
 
     return redaction.changes(view)
+
+
+@register.filter
+def abs_int(value):
+    """|n| of an integer (days overdue); anything else unchanged."""
+    return abs(value) if isinstance(value, int) else value

@@ -24,6 +24,7 @@ from .. import (
     permissions,
     readmodel,
     reviewing,
+    season,
     tasks,
     workflow,
 )
@@ -32,6 +33,7 @@ from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
 PAGE_SIZE = 50
+LATE_TASKS_SHOWN = 200
 CHARTS_SECONDS = 60
 SORTS = {
     "unit": "unit__name",
@@ -86,6 +88,8 @@ def dashboard(request):
             state__in=[s for s in VISIBLE_STATES if s != Assessment.State.RETURNED],
         ).values("unit_id")
         late = list(units.exclude(pk__in=done).order_by("name"))
+    # Every 填报任务 past its deadline and not handed in (issue 14), whatever its kind.
+    late_tasks = list(season.late_tasks(current, units)[:LATE_TASKS_SHOWN])
 
     qs = permissions.reviewer_assessments(request.user).filter(round=current).select_related("unit", "round")
     p = params.read(request.GET, DASHBOARD_PARAMS)
@@ -122,6 +126,7 @@ def dashboard(request):
             "counts": [(s, counts.get(s.value, 0)) for s in Assessment.State],
             "total_count": sum(counts.values()),
             "late": late,
+            "late_tasks": late_tasks,
             "page": page,
             "filters": p.as_form(),
             "sort": sort,
@@ -274,6 +279,9 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
+        # 目标调整 of approved targets (issue 14): the reason beside the approved value.
+        "adjustments": season.adjustments_by_key(assessment)
+        if any(line.approved_target for line in view.indicators) else {},
     }
 
 
