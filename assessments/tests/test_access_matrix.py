@@ -15,6 +15,7 @@ test_workflow_matrix.py, test_leaks.py, test_xss.py and test_separation_of_dutie
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -23,6 +24,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from assessments import bulk, table_templates, tasks, workflow
 from assessments.forms import EntryForm
@@ -34,6 +36,7 @@ from assessments.models import (
     ReportSection,
     ReviewerAssignment,
     TableTemplate,
+    Task,
 )
 from assessments.readmodel import with_content
 from assessments.services import create_assessment, refresh_scores
@@ -185,6 +188,7 @@ LOGIN = "→login"  # 302 to /login/?next=<this url>
 ADMIN_LOGIN = "→admin-login"  # 302 to /admin/login/?next=<this url>
 DETAIL = "→detail"  # 302 to the officer page of the same assessment
 REVIEW = "→review"  # 302 to the review page of the same assessment
+EDIT = "→edit"  # 302 to the edit page of the same assessment
 
 AL = ADMIN_LOGIN
 # The admin site's own views send anonymous visitors to the admin login; its model pages carry no
@@ -263,6 +267,23 @@ MATRIX = {
                                                    "POST": (LOGIN,) + (404,) * 8},
     ("assessments:word_confirm", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
     ("assessments:word_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
+    # The season (issue 14). 目标调整: officers of the unit, while the assessment can be edited
+    # (posted without a row here: refused with a message).
+    ("assessments:adjust_target", "draft"): {"GET": NOT_GET, "POST": (LOGIN, EDIT) + (404,) * 7},
+    ("assessments:adjust_target", "submitted"): {"POST": (LOGIN, DETAIL) + (404,) * 7},
+    # 新建 from a task: the unit's officers only (the task here is cancelled: refused, → the list).
+    ("assessments:task_start", "task"): {"GET": NOT_GET, "POST": (LOGIN, "→/assessments/") + (404,) * 7},
+    # 待办 and its count: everyone logged in (each sees their own duties).
+    ("assessments:todo", None): {"GET": (LOGIN,) + (200,) * 8, "POST": NOT_GET},
+    ("assessments:todo_count", None): {"GET": (LOGIN,) + (200,) * 8},
+    # The bureau's season pages: reviewers, for the units they review.
+    ("assessments:season", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, "→/assessments/season/",
+                                                             "→/assessments/season/", 403, 403, 403, 403)},
+    ("assessments:season_targets", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, 400, 400, 403, 403, 403, 403)},
+    ("assessments:season_task", "task"): {"GET": NOT_GET, "POST": (LOGIN, 403, 403, "→/assessments/season/", 404,
+                                                                    403, 403, 403, 403)},
+    ("assessments:season_remind_late", None): {"GET": NOT_GET, "POST": (LOGIN, 403, 403, "→/assessments/season/",
+                                                                         "→/assessments/season/", 403, 403, 403, 403)},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
     ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
@@ -401,6 +422,11 @@ def world(cast, unit_a, round_2020):
     for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished"):
         a = valid_assessment(unit_a, round_2020, f"甲单位{state}项目", user=cast.officer_a)
         objects[state] = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
+    # A cancelled 填报任务 of unit A (issue 14).
+    objects["task"] = Task.objects.create(
+        round=round_2020, unit=unit_a, kind="project", project_name="甲单位任务项目", starts_on=date(2020, 1, 1),
+        due_on=date(2020, 12, 31), cancelled_at=timezone.now(), cancel_reason="测试",
+    )
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job
@@ -420,6 +446,8 @@ def expected_location(expected: str, path: str, obj) -> str:
         return reverse("assessments:detail", args=[obj.pk])
     if expected == REVIEW:
         return reverse("assessments:review", args=[obj.pk])
+    if expected == EDIT:
+        return reverse("assessments:edit", args=[obj.pk])
     return expected[1:]
 
 

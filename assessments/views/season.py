@@ -10,11 +10,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from .. import params, permissions, season
 from ..importing import parser, safety, sandbox
 from ..importing import targets as target_reading
-from ..models import Assessment, Region, Round, TableTemplate, TargetSet, Task
+from ..models import Region, Round, TableTemplate, TargetSet, Task
 
 MAX_UPLOAD = 5 * 1024 * 1024
 ISSUE_PARAMS = {
@@ -38,6 +39,13 @@ def _round(request, rounds):
     if wanted is None:
         wanted = params.read(request.POST, {"round": params.Int()}).round
     return next((r for r in rounds if r.pk == wanted), rounds[0] if rounds else None)
+
+
+def _season_url(round_pk: int) -> str:
+    """The season page of a round (the latest round's without ?round=: it is the default)."""
+    url = reverse("assessments:season")
+    latest = Round.objects.order_by("-year").values_list("pk", flat=True).first()
+    return url if round_pk == latest else f"{url}?round={round_pk}"
 
 
 def _date(value: str | None):
@@ -85,7 +93,7 @@ def season_home(request):
 def _issue(request, current, units):
     p = params.read(request.POST, ISSUE_PARAMS)
     starts_on, due_on = _date(request.POST.get("starts_on")), _date(request.POST.get("due_on"))
-    url = reverse("assessments:season") + f"?round={current.pk}"
+    url = _season_url(current.pk)
     problems = []
     if p.source == "targets":
         specs = season.specs_from_targets(current, units)
@@ -143,13 +151,10 @@ def _region_and_below(region) -> set[int]:
     return ids
 
 
+@require_POST
 def season_task(request, pk):
     """Cancel or extend one task (with a reason), or send a 催办 for it now."""
     _require_reviewer(request.user)
-    if request.method != "POST":
-        from django.http import HttpResponseNotAllowed
-
-        return HttpResponseNotAllowed(["POST"])
     task = (
         Task.objects.filter(pk=pk, unit__in=permissions.reviewable_units(request.user))
         .select_related("unit", "round", "assessment").first()
@@ -157,7 +162,7 @@ def season_task(request, pk):
     if task is None:
         raise Http404
     p = params.read(request.POST, TASK_PARAMS)
-    url = reverse("assessments:season") + f"?round={task.round_id}"
+    url = _season_url(task.round_id)
     try:
         if p.action == "cancel":
             season.cancel_task(task, p.reason or "", request.user)
@@ -180,13 +185,10 @@ def season_task(request, pk):
     return redirect(url)
 
 
+@require_POST
 def season_remind_late(request):
     """One click: a 催办 to every late task of the round."""
     _require_reviewer(request.user)
-    if request.method != "POST":
-        from django.http import HttpResponseNotAllowed
-
-        return HttpResponseNotAllowed(["POST"])
     rounds = list(Round.objects.order_by("-year"))
     current = _round(request, rounds)
     if current is None:
@@ -199,7 +201,7 @@ def season_remind_late(request):
     except OSError:
         messages.error(request, "邮件服务器暂时无法连接，部分催办未发送，请稍后再试。")
     messages.success(request, f"已催办 {sent} 项逾期任务。")
-    return redirect(reverse("assessments:season") + f"?round={current.pk}")
+    return redirect(_season_url(current.pk))
 
 
 def season_targets(request):
@@ -254,6 +256,3 @@ def _load_targets(request, current, units):
         report["refused"] = "没有载入任何绩效目标，请按下列提示修改后重新上传。"
     return report
 
-
-def kind_label(kind: str) -> str:
-    return Assessment.Kind(kind).label
