@@ -57,11 +57,13 @@ def build_bulk_zip(self, bulk_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def send_task_reminders() -> dict:
+def send_task_reminders(today: str | None = None) -> dict:
     """Beat, every hour: the lead-time and deadline reminders due today (issue 14). Each is
     recorded before it is sent and at most once per task, kind and deadline, so a second run (or
-    a second beat) sends nothing twice."""
-    return season.due_reminders()
+    a second beat) sends nothing twice. `today` (ISO date) is for replaying a given day."""
+    import datetime
+
+    return season.due_reminders(datetime.date.fromisoformat(today) if today else None)
 
 
 def notify_countdown(retries: int) -> int:

@@ -332,6 +332,7 @@ MATRIX = {
     ("admin:assessments_membership_changelist", None): SYSTEM_MODEL,
     ("admin:assessments_scoringruleset_changelist", None): SYSTEM_MODEL,
     ("admin:assessments_round_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_targetset_changelist", None): SYSTEM_MODEL,  # 批复的绩效目标 (issue 14)
     ("admin:assessments_tabletemplate_changelist", None): SYSTEM_MODEL,
     ("admin:assessments_assessment_changelist", None): BUSINESS_MODEL,
     ("admin:assessments_snapshot_changelist", None): BUSINESS_MODEL,
