@@ -43,6 +43,12 @@ ACTION_LABELS = {
     "template.toggle": "启用/停用表样",
     "template.assign": "分配表样",
     "audit.export": "导出审计日志",
+    "targets.load": "载入批复的绩效目标",
+    "targets.adjust": "目标调整",
+    "task.issue": "下达填报任务",
+    "task.cancel": "取消填报任务",
+    "task.extend": "填报任务延期",
+    "task.remind": "催办提醒",
 }
 
 DETAIL_LABELS = {
@@ -83,6 +89,16 @@ DETAIL_LABELS = {
     "sections": "导入的章节",
     "tables": "导入表格",
     "not_imported": "未导入的章节",
+    "project": "项目",
+    "source": "来源",
+    "indicator": "指标",
+    "approved": "批复值",
+    "task": "填报任务",
+    "skipped": "已存在未重复下达",
+    "starts_on": "开始日期",
+    "due_on": "截止日期",
+    "warn_days": "预警天数",
+    "kind": "类型",
 }
 
 

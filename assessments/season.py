@@ -18,11 +18,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import audit, scoring
+from . import audit, permissions, scoring, services, table_templates
 from .models import (
     ApprovedIndicator,
     Assessment,
-    Goal,
     Indicator,
     Membership,
     Reminder,
@@ -31,6 +30,7 @@ from .models import (
     Task,
     Unit,
 )
+from .targets import link_task, start_from_targets, submit_refusal, target_set_for  # noqa: F401 (part of this API)
 
 log = logging.getLogger(__name__)
 
@@ -103,26 +103,6 @@ def load_target_set(*, round_, sheet: TargetSheet, user=None, source=TargetSet.S
     return target_set
 
 
-def target_set_for(*, unit, round_, kind, project_name="") -> TargetSet | None:
-    return TargetSet.objects.filter(
-        unit=unit, round=round_, kind=kind, project_name=project_name if kind == Assessment.Kind.PROJECT else ""
-    ).first()
-
-
-def start_from_targets(assessment: Assessment, target_set: TargetSet) -> None:
-    """Give a new draft the approved goals and indicator rows (locked: see forms.IndicatorForm)."""
-    Goal.objects.filter(assessment=assessment).delete()
-    goals = [g.strip() for g in (target_set.goals or "").split("\n\n") if g.strip()] or [""]
-    Goal.objects.bulk_create(Goal(assessment=assessment, position=n, target=g) for n, g in enumerate(goals, start=1))
-    Indicator.objects.filter(assessment=assessment).delete()
-    Indicator.objects.bulk_create(
-        Indicator(
-            assessment=assessment, position=n, level1=r.level1, level2=r.level2, name=r.name, operator=r.operator,
-            target=r.target, unit=r.unit, weight=r.weight,
-            approved_target=scoring.compose_value(r.operator, r.target, r.unit),
-        )
-        for n, r in enumerate(target_set.indicators.order_by("position", "id"), start=1)
-    )
 
 
 def adjust_target(user, assessment: Assessment, key: str, new_target: str, reason: str) -> TargetAdjustment:
@@ -130,8 +110,6 @@ def adjust_target(user, assessment: Assessment, key: str, new_target: str, reaso
 
     Only the unit's officers, only while the assessment can be edited. Bumps the version so that a
     form opened before the adjustment cannot overwrite it."""
-    from . import permissions, services
-
     new_target, reason = (new_target or "").strip(), (reason or "").strip()
     if not permissions.can_edit(user, assessment):
         raise SeasonRefused(f"该自评当前状态为“{assessment.get_state_display()}”，不能调整目标。")
@@ -342,8 +320,6 @@ def extend_task(task: Task, due_on, reason: str, user=None) -> None:
 def start_task(user, task: Task) -> Assessment:
     """新建 from a task: the assessment of the task's unit, project and round, from the approved
     targets when there are any, else from last year's assessment (carry-over), else empty."""
-    from . import permissions, services, table_templates
-
     if task.unit_id not in permissions.officer_unit_ids(user):
         raise SeasonRefused("只能填报本单位的任务。")
     if task.is_cancelled:
@@ -376,24 +352,6 @@ def start_task(user, task: Task) -> Assessment:
     return assessment
 
 
-def link_task(assessment: Assessment) -> Task | None:
-    """Tie a new assessment to the task of its unit, round, kind and project (if there is one)."""
-    name = assessment.project_name if assessment.kind == Assessment.Kind.PROJECT else ""
-    task = Task.objects.filter(
-        round_id=assessment.round_id, unit_id=assessment.unit_id, kind=assessment.kind, project_name=name,
-        assessment__isnull=True,
-    ).first()
-    if task is not None:
-        Task.objects.filter(pk=task.pk).update(assessment=assessment)
-    return task
-
-
-def submit_refusal(assessment: Assessment) -> str | None:
-    """Why the assessment cannot be submitted because of its task (a cancelled task), else None."""
-    reason = Task.objects.filter(assessment=assessment, cancelled_at__isnull=False).values_list("cancel_reason", flat=True).first()
-    if reason is None:
-        return None
-    return f"该自评的填报任务已被财政局取消（理由：{reason}），不能提交。"
 
 
 def late_tasks(round_, units):

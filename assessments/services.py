@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from . import audit, flags, history, readmodel
+from . import audit, flags, history, readmodel, targets
 from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow, TemplateVersion
 from .table_templates import latest_version, version_for_new
 
@@ -145,17 +145,15 @@ def create_assessment(
     ReportSection.objects.bulk_create(
         ReportSection(assessment=assessment, key=section.key, title=titles.get(section.key, "")) for section in spec.text_sections
     )
-    from . import season  # season imports this module
-
-    target_set = season.target_set_for(unit=unit, round_=round, kind=kind, project_name=project_name) if approved else None
+    target_set = targets.target_set_for(unit=unit, round_=round, kind=kind, project_name=project_name) if approved else None
     if target_set is not None:
         # Approved 绩效目标 come first; the carry-over stays for units without them (issue 14).
-        season.start_from_targets(assessment, target_set)
+        targets.start_from_targets(assessment, target_set)
     elif carry_from is None:
         Goal.objects.create(assessment=assessment, position=1)
     else:
         _carry_over(carry_from, assessment)
-    season.link_task(assessment)
+    targets.link_task(assessment)
     return assessment
 
 

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import audit, flags, history, permissions, readmodel, reviewing, season
+from . import audit, flags, history, permissions, readmodel, reviewing, targets
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
@@ -108,7 +108,7 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
         view, review, totals = (view if name == "submit" else None), None, None
         changes = {"state": action.target, "version": F("version") + 1}
         if name == "submit":
-            refusal = season.submit_refusal(assessment)
+            refusal = targets.submit_refusal(assessment)
             if refusal:
                 raise TransitionRefused(refusal)
             view = view if view is not None else readmodel.load(assessment.pk)

@@ -76,3 +76,35 @@ USERS = [
     {"username": "anquan", "first_name": "安全管理员", "role": "security_admin", "unit": None},
     {"username": "shenji", "first_name": "审计管理员", "role": "audit_admin", "unit": None},
 ]
+
+# The season of the open round (issue 14): the approved 绩效目标 of one project, and the tasks the
+# bureau issued. Dates are days from the day the demo is loaded (a late task stays late).
+SEASON = {
+    "year": 2025,
+    "targets": [
+        {
+            "unit": "中共衡阳市南岳区委政法委员会",
+            "project_name": "综治、平安建设经费",
+            "goals": "开展公众安全感民意调查和“平安县市区”考评，维护全区社会大局和谐稳定。",
+            "rows": [
+                # 一级, 二级, 三级, 指标值, 分值 (the national 表样: 产出 50, 效益 30, 满意度 10, 预算执行率 10)
+                ("产出指标", "数量指标", "公众安全感民意调查", "≥10次", "20"),
+                ("产出指标", "质量指标", "综治考评合格率", "=100%", "15"),
+                ("产出指标", "时效指标", "考评完成及时率", "=100%", "15"),
+                ("效益指标", "社会效益指标", "全区社会大局和谐稳定，人民群众安全感提升", "有所推升", "30"),
+                ("满意度指标", "服务对象满意度指标", "人民群众满意度", "≥95%", "10"),
+            ],
+        },
+    ],
+    # (unit, project name or "" for 部门整体, days from today to the start, to the deadline)
+    "tasks": [
+        ("中共衡阳市南岳区委政法委员会", "综治、平安建设经费", -30, 20),
+        ("中共衡阳市南岳区委政法委员会", "", -30, 20),
+        ("中共长沙市岳麓区委员会政法委员会", "", -30, 20),
+        ("中共长沙市望城区委政法委员会", "", -30, 2),
+        ("中共株洲市芦淞区委政法委员会", "", -30, 20),
+        ("中共株洲市渌口区委政法委员会", "", -30, -2),
+    ],
+    "warn_days": 3,
+    "project_template": "national",
+}

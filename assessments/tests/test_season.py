@@ -406,3 +406,20 @@ def test_the_todo_count_for_the_navigation(alice_client, round_2020, unit_a):
     response = alice_client.get(reverse("assessments:todo_count"))
     assert response.json() == {"total": 1}
     assert "no-store" in response["Cache-Control"]
+
+
+def test_an_excel_import_cannot_replace_approved_targets(national, unit_a, alice):
+    """从Excel导入 goes through the entry form: it cannot drop or rewrite the locked rows."""
+    from assessments.builtin_templates import BY_CODE
+    from assessments.importing import apply, parser
+
+    load(national, unit_a)
+    data = target_workbook([{"title": "表", "project": PROJECT, "implementer": unit_a.name,
+                             "rows": [("产出指标", "数量指标", "别的指标", "≥1次", "50")]}])
+    parsed = parser.parse_workbook(data, chosen=BY_CODE["national"])
+
+    outcome = apply.import_new(user=alice, unit=unit_a, round_=national, layout="national", parsed=parsed, project_name=PROJECT)
+
+    assert outcome.assessment is None
+    assert outcome.errors[0].startswith("绩效指标：第1行「开展平安建设宣传活动次数」是批复的绩效指标，不能删除")
+    assert not Assessment.objects.exists()

@@ -610,3 +610,23 @@ def test_sixing_is_returned_by_the_reviewer_with_comments(seeded):
     assert review.comment.startswith("实际投入资金额超出年初预算51.33%")
     first = sixing.indicators.order_by("position").first()
     assert review.rows.get(indicator_key=first.key).note == "实际完成值“≥13个”与指标值相同，请填写实际评选的五星级小区个数。"
+
+
+def test_the_open_round_has_approved_targets_and_tasks(seeded):
+    """Issue 14: 南岳's 综治、平安建设经费 has approved targets; six tasks, 渌口's late."""
+    from assessments import season
+    from assessments.models import TargetSet, Task
+
+    (target_set,) = TargetSet.objects.filter(round__year=2025)
+    assert (target_set.unit.short_name, target_set.project_name, target_set.indicators.count()) == (
+        "南岳区委政法委", "综治、平安建设经费", 5)
+    tasks = season.annotate(list(Task.objects.filter(round__year=2025).select_related("unit", "assessment")))
+    assert sorted((t.unit.short_name, t.title, t.status) for t in tasks) == sorted([
+        ("南岳区委政法委", "综治、平安建设经费", "not_started"),
+        ("南岳区委政法委", "部门整体支出", "not_started"),
+        ("岳麓区委政法委", "部门整体支出", "not_started"),
+        ("望城区委政法委", "部门整体支出", "not_started"),
+        ("芦淞区委政法委", "部门整体支出", "not_started"),
+        ("渌口区委政法委", "部门整体支出", "overdue"),
+    ])
+    assert next(t for t in tasks if t.project_name).target_set_id == target_set.pk
