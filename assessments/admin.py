@@ -90,9 +90,10 @@ class ReviewerAssignmentInline(admin.TabularInline):
 
 @admin.register(Unit)
 class UnitAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
-    list_display = ["name", "short_name", "region", "supervisor"]
+    list_display = ["name", "short_name", "region", "supervisor", "supervisor_unit"]
     list_filter = ["region"]
     search_fields = ["name", "short_name"]
+    autocomplete_fields = ["supervisor_unit"]
     inlines = [MembershipInline, ReviewerAssignmentInline]
 
 
@@ -153,7 +154,7 @@ class TargetSetAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
 
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
-    list_display = ["title", "year", "deadline", "is_open", "rule_set"]
+    list_display = ["title", "year", "deadline", "is_open", "supervisor_review", "rule_set"]
     list_editable = ["is_open"]
     inlines = [TemplateAssignmentInline]
 

@@ -24,6 +24,8 @@ ACTION_LABELS = {
     "import.word": "从Word导入（确认）",
     "workflow.submit": "提交",
     "workflow.withdraw": "撤回",
+    "workflow.forward": "初审通过并转报",
+    "workflow.pre_return": "初审退回",
     "workflow.start_review": "开始审核",
     "workflow.return": "退回修改",
     "workflow.approve": "审核通过",
@@ -99,6 +101,7 @@ DETAIL_LABELS = {
     "due_on": "截止日期",
     "warn_days": "预警天数",
     "kind": "类型",
+    "level": "审核层级",
 }
 
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 S = Assessment.State
 # What the unit has handed in: the task is done (a returned one is open again).
-HANDED_IN = (S.SUBMITTED, S.IN_REVIEW, S.APPROVED, S.PUBLISHED)
+HANDED_IN = (S.SUBMITTED, S.FORWARDED, S.IN_REVIEW, S.APPROVED, S.PUBLISHED)
 EDITABLE = (S.DRAFT, S.RETURNED)
 
 

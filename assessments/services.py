@@ -10,7 +10,8 @@ from .table_templates import latest_version, version_for_new
 # Handed in to the finance bureau: its content is what the unit stands by (not a draft, not a
 # returned assessment under revision). The same states feed the year-over-year view.
 HANDED_IN_STATES = (
-    Assessment.State.SUBMITTED, Assessment.State.IN_REVIEW, Assessment.State.APPROVED, Assessment.State.PUBLISHED,
+    Assessment.State.SUBMITTED, Assessment.State.FORWARDED, Assessment.State.IN_REVIEW, Assessment.State.APPROVED,
+    Assessment.State.PUBLISHED,
 )
 
 

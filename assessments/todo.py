@@ -1,7 +1,8 @@
 """待办 (issue 14): what each person must do now, one list per duty, in a fixed number of queries.
 
 - officers: tasks to fill in (not handed in, not cancelled), assessments returned to them;
-- reviewers: submissions to check (submitted, in review) and late tasks of their units;
+- 主管部门审核人: submissions of their units waiting for 初审;
+- reviewers: submissions to 复核 (forwarded, or submitted without 初审; in review) and late tasks;
 - 系统管理员: failed exports; 安全管理员: accounts locked by failed logins.
 """
 
@@ -16,6 +17,11 @@ from . import permissions, roles, season
 from .models import Assessment, ExportJob, Task
 
 ROW_LIMIT = 200  # a list longer than this shows its first 200 rows and the full count
+S = Assessment.State
+# 初审 waits for the 主管部门: submitted, in a round that asks for it, by a unit that has one.
+AWAITING_PRE_REVIEW = Q(state=S.SUBMITTED, round__supervisor_review=True, unit__supervisor_unit__isnull=False)
+# 复核 waits for the bureau: forwarded, in review, or submitted where there is no 初审.
+BUREAU_WAITING = Q(state__in=[S.FORWARDED, S.IN_REVIEW]) | (Q(state=S.SUBMITTED) & ~AWAITING_PRE_REVIEW)
 
 
 @dataclass
@@ -59,9 +65,19 @@ def sections(user) -> list[Section]:
             Item(a.title, reverse("assessments:detail", args=[a.pk]), a.unit.short_name or a.unit.name, urgent=True)
             for a in returned
         ]))
+    if permissions.is_supervisor(user):
+        waiting = list(
+            permissions.supervisor_assessments(user).filter(AWAITING_PRE_REVIEW)
+            .select_related("round", "unit").order_by("submitted_at", "id")[:ROW_LIMIT]
+        )
+        out.append(Section("pre_review", "待初审的提交（主管部门）", [
+            Item(f"{a.unit.name} · {a.title}", reverse("assessments:supervise_detail", args=[a.pk]),
+                 f"提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else "")
+            for a in waiting
+        ]))
     if permissions.is_reviewer(user):
         waiting = list(
-            permissions.reviewer_assessments(user).filter(state__in=[Assessment.State.SUBMITTED, Assessment.State.IN_REVIEW])
+            permissions.reviewer_assessments(user).filter(BUREAU_WAITING)
             .select_related("round", "unit").order_by("submitted_at", "id")[:ROW_LIMIT]
         )
         out.append(Section("review", "待复核的提交", [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, imports, review, season, tables, todo, word
+from .views import entry, imports, review, season, supervise, tables, todo, word
 
 app_name = "assessments"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("tasks/<int:pk>/start/", entry.task_start, name="task_start"),
     path("todo/", todo.todo_page, name="todo"),
     path("todo/count/", todo.todo_count, name="todo_count"),
+    path("supervise/", supervise.rollup, name="supervise"),
+    path("supervise/<int:pk>/", supervise.detail, name="supervise_detail"),
     path("season/", season.season_home, name="season"),
     path("season/targets/", season.season_targets, name="season_targets"),
     path("season/tasks/<int:pk>/", season.season_task, name="season_task"),

@@ -278,7 +278,7 @@ def assessment_edit(request, pk):
         except workflow.TransitionRefused as exc:
             messages.error(request, str(exc))
             return redirect("assessments:detail", pk=pk)
-        messages.success(request, "已提交，等待财政局审核。审核开始前可撤回。")
+        messages.success(request, _submitted_message(assessment))
         return redirect("assessments:detail", pk=pk)
     if action == "spread_weights":
         _spread_default_weights(assessment)
@@ -289,6 +289,12 @@ def assessment_edit(request, pk):
     if action.startswith("add_"):
         return redirect(f"{url}?{action}={ADD_ROWS}#{action[4:]}")
     return redirect(url)
+
+
+def _submitted_message(assessment) -> str:
+    if permissions.needs_supervisor_review(assessment):
+        return "已提交，等待主管部门初审（初审通过后转报财政局复核）。初审开始前可撤回。"
+    return "已提交，等待财政局审核。审核开始前可撤回。"
 
 
 def _posted_version(request) -> int:
@@ -433,6 +439,6 @@ def assessment_transition(request, pk, action):
     except workflow.TransitionRefused as exc:
         messages.error(request, str(exc))
         return redirect("assessments:detail", pk=pk)
-    done = {"submit": "已提交，等待财政局审核。审核开始前可撤回。", "withdraw": "已撤回，可继续修改后再提交。"}
+    done = {"submit": _submitted_message(assessment), "withdraw": "已撤回，可继续修改后再提交。"}
     messages.success(request, done[action])
     return redirect("assessments:detail", pk=pk)

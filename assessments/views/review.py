@@ -229,7 +229,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
     )
     review = reviewing.pending(assessment)
-    shown = review or Review.objects.filter(assessment=assessment).order_by("-number").first()
+    shown = review or Review.objects.filter(assessment=assessment, level=Review.Level.BUREAU).order_by("-number").first()
     if review_view is None:
         review_view = reviewing.build(view, shown)
     editable = review is not None and workflow.allowed(request.user, assessment, "approve")
@@ -247,6 +247,8 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
                 for line in review_view.lines
             ],
         )
+    pre_review = reviewing.latest_pre_review(assessment, snapshots[0].number) if snapshots and \
+        assessment.unit.supervisor_unit_id else None
     changes = diff.compare(snapshots[1].data, snapshots[0].data, assessment.table) if len(snapshots) == 2 else None
     year_items = history.history(view)  # flags.compute below marks each item's own flags
     past = (
@@ -280,6 +282,9 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
         # 目标调整 of approved targets (issue 14): the reason beside the approved value.
+        # The 主管部门's 初审 of the submission shown (issue 14): its scores beside the bureau's.
+        "pre_review": pre_review,
+        "pre_rows": {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {},
         "adjustments": season.adjustments_by_key(assessment)
         if any(line.approved_target for line in view.indicators) else {},
     }
