@@ -51,6 +51,14 @@ UNITS = [
         "region": "岳麓区",
         "supervisor": "中共长沙市岳麓区委员会",
     },
+    {
+        # A 主管部门 (issue 14): it checks 岳麓's and 望城's submissions first (初审) in rounds that ask for it.
+        "name": "中共长沙市委政法委员会",
+        "short_name": "长沙市委政法委",
+        "region": "长沙市",
+        "supervisor": "",
+        "supervises": ["中共长沙市岳麓区委员会政法委员会", "中共长沙市望城区委政法委员会"],
+    },
 ]
 
 # One round per year the seeds cover, plus an open current round so officers see something due.
@@ -62,7 +70,8 @@ ROUNDS = [
     {"year": 2025, "title": "2025年度绩效自评", "deadline": "2026-12-31", "is_open": True},
 ]
 
-# role: "officer" (填报人 of `unit`), "reviewer" (财政局, may review all units), or one of the three
+# role: "officer" (填报人 of `unit`), "supervisor" (主管部门审核人 of `unit`, issue 14), "reviewer" (财政局, may
+# review all units), or one of the three
 # administrator roles (issue 18, 三员分立). No demo account is a superuser: that account exists only
 # for emergencies (`manage.py createsuperuser`).
 USERS = [
@@ -71,6 +80,7 @@ USERS = [
     {"username": "lusong", "first_name": "芦淞区委政法委填报人", "role": "officer", "unit": "中共株洲市芦淞区委政法委员会"},
     {"username": "wangcheng", "first_name": "望城区委政法委填报人", "role": "officer", "unit": "中共长沙市望城区委政法委员会"},
     {"username": "yuelu", "first_name": "岳麓区委政法委填报人", "role": "officer", "unit": "中共长沙市岳麓区委员会政法委员会"},
+    {"username": "changsha", "first_name": "长沙市委政法委初审人", "role": "supervisor", "unit": "中共长沙市委政法委员会"},
     {"username": "caizheng", "first_name": "财政局绩效科审核人", "role": "reviewer", "unit": None},
     {"username": "portaladmin", "first_name": "系统管理员", "role": "system_admin", "unit": None},
     {"username": "anquan", "first_name": "安全管理员", "role": "security_admin", "unit": None},
@@ -81,6 +91,7 @@ USERS = [
 # bureau issued. Dates are days from the day the demo is loaded (a late task stays late).
 SEASON = {
     "year": 2025,
+    "supervisor_review": True,  # the round asks for the 主管部门's 初审
     "targets": [
         {
             "unit": "中共衡阳市南岳区委政法委员会",

@@ -85,16 +85,26 @@ PATHS = {
 COMMENTS = {"return": "请补充佐证材料。", "unpublish": "数据有误，撤销公开。"}
 
 
-def drive(a, state, *, officer, reviewer):
+# With the 主管部门's 初审 (issue 14): the bureau reviews what the 主管部门 forwarded.
+SUPERVISED_PATHS = {
+    "draft": [],
+    "submitted": ["submit"],
+    "forwarded": ["submit", "forward"],
+    **{state: ["submit", "forward", *path[1:]] for state, path in PATHS.items() if path[1:2] == ["start_review"]},
+}
+
+
+def drive(a, state, *, officer, reviewer, supervisor=None):
     """Take the draft `a` to `state` through `workflow.perform`; publishing runs the real export
-    job (files under MEDIA_ROOT, then `workflow.publish`)."""
-    for action in PATHS[state]:
+    job (files under MEDIA_ROOT, then `workflow.publish`). With `supervisor` the round asks for
+    初审: the submission goes through the 主管部门 first."""
+    for action in (SUPERVISED_PATHS if supervisor else PATHS)[state]:
         if action == "publish":
             tasks.run_export(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
             a.refresh_from_db()
             assert a.state == Assessment.State.PUBLISHED
             continue
-        actor = officer if action in workflow.OFFICER_ACTIONS else reviewer
+        actor = officer if action in workflow.OFFICER_ACTIONS else supervisor if action in workflow.SUPERVISOR_ACTIONS else reviewer
         workflow.perform(actor, a, action, COMMENTS.get(action, ""))
     a.refresh_from_db()
     return a
@@ -276,6 +286,10 @@ MATRIX = {
     # 待办 and its count: everyone logged in (each sees their own duties).
     ("assessments:todo", None): {"GET": (LOGIN,) + (200,) * 8, "POST": NOT_GET},
     ("assessments:todo_count", None): {"GET": (LOGIN,) + (200,) * 8},
+    # The 主管部门's roll-up and 初审: its 主管部门审核人 only (none in this cast; see test_supervision.py
+    # and the supervisor role of test_workflow_matrix.py).
+    ("assessments:supervise", None): {"GET": (LOGIN,) + (403,) * 8},
+    ("assessments:supervise_detail", "submitted"): {"GET": (LOGIN,) + (403,) * 8, "POST": (LOGIN,) + (403,) * 8},
     # The bureau's season pages: reviewers, for the units they review.
     ("assessments:season", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, "→/assessments/season/",
                                                              "→/assessments/season/", 403, 403, 403, 403)},

@@ -123,6 +123,7 @@ class Loader:
         """The open round's approved targets and tasks (issue 14), each created once."""
         spec = demo.SEASON
         round_ = self.rounds[spec["year"]]
+        Round.objects.filter(pk=round_.pk).update(supervisor_review=spec["supervisor_review"])
         TemplateAssignment.objects.get_or_create(
             round=round_, kind="project", region=None,
             defaults={"template": TableTemplate.objects.get(code=spec["project_template"])},
@@ -168,6 +169,9 @@ class Loader:
                 },
             )
             self.units[unit.name] = unit
+        for spec in demo.UNITS:
+            for name in spec.get("supervises", []):
+                Unit.objects.filter(name=name).update(supervisor_unit=self.units[spec["name"]])
 
     def load_rounds(self) -> None:
         for spec in demo.ROUNDS:
@@ -201,9 +205,9 @@ class Loader:
             user.save()
             user.user_permissions.remove(review_all)  # bureau-wide review is the group's (seeds before issue 18)
             user.groups.set([group] if group is not None else [])
-            if spec["role"] == "officer":
+            if spec["role"] in ("officer", "supervisor"):
                 Membership.objects.get_or_create(
-                    user=user, unit=self.units[spec["unit"]], role=Membership.Role.OFFICER
+                    user=user, unit=self.units[spec["unit"]], role=spec["role"]
                 )
             self.users[user.username] = user
 
