@@ -1,8 +1,8 @@
 """Issue 14, "How it will be judged": the whole season on PostgreSQL with a real Celery worker.
 
 Approved targets for three units from one workbook → tasks issued from them → unit A changes a
-target with a reason (flagged), submits, is returned by the bureau, resubmits and is approved (the
-worker exports and publishes it) → unit B submits → unit C never does: the worker's reminder task,
+target with a reason (flagged), submits to its 主管部门, which returns it; A resubmits, the 主管部门
+forwards, the bureau approves (the worker exports and publishes it) → unit B submits → unit C never does: the worker's reminder task,
 run for the lead-time day and the deadline day (twice), sends C exactly two reminders and nobody
 who submitted gets one. The worker talks to a Redis server of its own (a free port) and sends its
 mail with the console backend, into its log.
@@ -21,11 +21,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments import season, tasks, workflow
-from assessments.models import Assessment, Reminder, TargetAdjustment, TargetSet, Task, Unit
+from assessments.models import Assessment, Reminder, TargetAdjustment, TargetSet, Task, Transition, Unit
 
 from .conftest import make_officer
 from .season_helpers import target_workbook, use_national_project_template
 from .test_season import fill_actuals
+from .test_supervision import pre_review_post
 from .test_worker import dead_port, require_services, start_redis, start_worker, stop, wait_until_published
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,6 +74,17 @@ def test_the_whole_season_with_a_real_worker(region, round_2020, reviewer, media
         officers[key].email = f"officer-{key}@example.cn"
         officers[key].save()
     projects = {"a": "综治、平安建设经费", "b": "社区矫正经费", "c": "信访维稳经费"}
+    # Unit A's 主管部门 checks its submissions first: the round asks for 初审.
+    from django.contrib.auth.models import User
+
+    from assessments.models import Membership
+
+    head = Unit.objects.create(name="中共长沙市岳麓区委员会", short_name="岳麓区委", region=region)
+    Unit.objects.filter(pk=units["a"].pk).update(supervisor_unit=head)
+    supervisor = User.objects.create_user("zhuguan", first_name="区委初审人", email="zhuguan@example.cn")
+    Membership.objects.create(user=supervisor, unit=head, role=Membership.Role.SUPERVISOR)
+    round_2020.supervisor_review = True
+    round_2020.save()
     bureau = Client()
     bureau.force_login(reviewer)
 
@@ -129,13 +141,20 @@ def test_the_whole_season_with_a_real_worker(region, round_2020, reviewer, media
     log = tmp_path / "worker.log"
     worker = start_worker(broker, media, log)
     try:
-        # 4. The bureau returns A, A resubmits, the bureau approves: the worker publishes it.
-        workflow.perform(reviewer, a, "start_review")
-        workflow.perform(reviewer, a, "return", "请补充指标调整的依据。")
+        # 4. A's 主管部门 returns it (初审), A resubmits, the 主管部门 forwards, the bureau approves:
+        #    the worker publishes it.
+        zhuguan = Client()
+        zhuguan.force_login(supervisor)
+        page = reverse("assessments:supervise_detail", args=[a.pk])
+        zhuguan.post(page, pre_review_post(a, "pre_return", "请补充指标调整的依据。"))
         a.refresh_from_db()
         assert a.state == Assessment.State.RETURNED
         clients["a"].post(reverse("assessments:submit", args=[a.pk]))
         a.refresh_from_db()
+        assert a.state == Assessment.State.SUBMITTED
+        zhuguan.post(page, pre_review_post(a, "forward", "依据已补充，同意转报。"))
+        a.refresh_from_db()
+        assert a.state == Assessment.State.FORWARDED
         workflow.perform(reviewer, a, "start_review")
         workflow.perform(reviewer, a, "approve")
         wait_until_published(a.pk, worker, log)
@@ -162,5 +181,11 @@ def test_the_whole_season_with_a_real_worker(region, round_2020, reviewer, media
         ("officer-c@example.cn", "【绩效自评】今天截止：2020年度绩效自评 信访维稳经费"),
     ]
     assert Assessment.objects.get(pk=a.pk).state == Assessment.State.PUBLISHED
+    assert list(Transition.objects.filter(assessment=a).values_list("action", "actor__username")) == [
+        ("submit", "officer_a"), ("pre_return", "zhuguan"), ("submit", "officer_a"), ("forward", "zhuguan"),
+        ("start_review", "reviewer"), ("approve", "reviewer"), ("publish", None)]
+    # The 初审 notifications went out through the worker too: to the 主管部门, then back to A.
+    mails = mails_in(log.read_text())
+    assert ("officer-a@example.cn", "【绩效自评】“2020年度综治、平安建设经费绩效自评”被主管部门初审退回") in mails
     statuses = {t.unit_id: t.status for t in season.annotate(list(Task.objects.select_related("assessment")))}
     assert statuses == {units["a"].pk: "submitted", units["b"].pk: "submitted", units["c"].pk: "not_started"}
