@@ -5,6 +5,9 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# The season (issue 14, docs/adr/0017): approved 绩效目标 and 目标调整, 填报任务 and their reminders,
+# and the 主管部门 level (a unit's supervising unit, the round's 初审, the forwarded state, the
+# review's level).
 
 class Migration(migrations.Migration):
 

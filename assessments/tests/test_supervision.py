@@ -174,3 +174,7 @@ def test_rollup_and_todo_query_counts_do_not_grow_with_the_units(region, round_2
         assert sizes == [(1, [1, 1], 1), (30, [30, 30], 30)]
     else:
         assert sizes == [[("pre_review", 1)], [("pre_review", 30)]]
+
+
+def test_a_supervisor_lands_on_the_rollup(supervised):
+    assert client_for(supervised).get(reverse("home"))["Location"] == reverse("assessments:supervise")

@@ -50,6 +50,8 @@ def home(request):
         return redirect("assessments:list")
     if permissions.is_reviewer(user):
         return redirect("assessments:dashboard")
+    if permissions.is_supervisor(user):
+        return redirect("assessments:supervise")
     if permissions.can_audit(user):
         return redirect("audit")
     return render(request, "home.html", {"is_staff": user.is_staff, "admin_roles": roles.admin_roles(user)})
