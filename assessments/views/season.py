@@ -5,6 +5,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -26,7 +27,8 @@ ISSUE_PARAMS = {
     "warn_days": params.Int(0, 60),
 }
 TASK_PARAMS = {"action": params.Choice(["cancel", "extend", "remind"]), "reason": params.Text(2000)}
-STATUS_FILTER = {"status": params.Choice(Task.Status.values), "round": params.Int()}
+STATUS_FILTER = {"status": params.Choice(Task.Status.values), "round": params.Int(), "page": params.PAGE}
+TASKS_PER_PAGE = 200
 
 
 def _require_reviewer(user):
@@ -78,7 +80,7 @@ def season_home(request):
             counts[t.status] += 1
         shown = [t for t in tasks if p.status is None or t.status == p.status]
         context.update({
-            "tasks": shown,
+            "tasks": Paginator(shown, TASKS_PER_PAGE).get_page(p.page),
             "status": p.status,
             "counts": [(s, counts[s.value]) for s in Task.Status],
             "late": [t for t in tasks if t.status == Task.Status.OVERDUE],
