@@ -229,7 +229,9 @@ def header_text(a: Assessment, key: str) -> str:
 
 def with_content(queryset):
     """Fetch everything `build()` reads in a fixed number of queries."""
-    return queryset.select_related("unit__region__parent__parent", "round__rule_set", "template_version__template").prefetch_related(
+    # The 填报任务 (issue 14) comes in the same query: the officer's pages show its deadline.
+    return queryset.select_related("unit__region__parent__parent", "round__rule_set", "template_version__template",
+                                   "task").prefetch_related(
         Prefetch("funding_rows", queryset=FundingRow.objects.order_by("id")),
         Prefetch("structure_rows", queryset=StructureRow.objects.order_by("id")),
         Prefetch("goals", queryset=Goal.objects.order_by("position", "id")),

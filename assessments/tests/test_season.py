@@ -423,3 +423,13 @@ def test_an_excel_import_cannot_replace_approved_targets(national, unit_a, alice
     assert outcome.assessment is None
     assert outcome.errors[0].startswith("绩效指标：第1行「开展平安建设宣传活动次数」是批复的绩效指标，不能删除")
     assert not Assessment.objects.exists()
+
+
+def test_the_officer_pages_show_the_deadline_and_days_left(alice_client, national, unit_a, alice, django_assert_num_queries):
+    load(national, unit_a)
+    (task,) = issue(national, [unit_a], due_on=timezone.localdate() + datetime.timedelta(days=6))
+    a = season.start_task(alice, task)
+    due = task.due_on.strftime("%Y-%m-%d")
+    for name in ("assessments:edit", "assessments:detail"):
+        page = alice_client.get(reverse(name, args=[a.pk])).content.decode()
+        assert f"至 {due}（还剩 6 天）" in page, name
