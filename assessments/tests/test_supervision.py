@@ -178,3 +178,21 @@ def test_rollup_and_todo_query_counts_do_not_grow_with_the_units(region, round_2
 
 def test_a_supervisor_lands_on_the_rollup(supervised):
     assert client_for(supervised).get(reverse("home"))["Location"] == reverse("assessments:supervise")
+
+
+def test_a_supervisor_loads_the_approved_targets_of_its_units(supervised, unit_a, round_2020, region):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from assessments.models import TargetSet
+
+    from .season_helpers import target_workbook
+
+    other = Unit.objects.create(name="长沙市岳麓区其他单位", region=region)
+    data = target_workbook([{"title": "甲", "project": "综治经费", "implementer": unit_a.name},
+                            {"title": "外", "project": "别家经费", "implementer": other.name}])
+    response = client_for(supervised).post(reverse("assessments:season_targets"),
+                                           {"round": round_2020.pk, "file": SimpleUploadedFile("目标.xlsx", data)})
+    assert response.status_code == 200
+    assert list(TargetSet.objects.values_list("unit__name", "project_name")) == [(unit_a.name, "综治经费")]
+    assert response.context["report"]["problems"] == [f"工作表“外”：实施单位“{other.name}”不是您可下达的预算单位。"]
+    assert client_for(supervised).get(reverse("assessments:season")).status_code == 403

@@ -207,11 +207,17 @@ def season_remind_late(request):
 
 
 def season_targets(request):
-    """Load the approved 绩效目标 of a round from the 绩效目标申报表 workbook."""
-    _require_reviewer(request.user)
+    """Load the approved 绩效目标 of a round from the 绩效目标申报表 workbook: the bureau's reviewers
+    for the units they review, or a 主管部门's reviewers for the units it supervises."""
+    user = request.user
+    if permissions.is_reviewer(user):
+        units = permissions.reviewable_units(user)
+    elif permissions.is_supervisor(user):
+        units = permissions.supervised_units(user)
+    else:
+        raise PermissionDenied
     rounds = list(Round.objects.order_by("-year"))
     current = _round(request, rounds)
-    units = permissions.reviewable_units(request.user)
     report = None
     if request.method == "POST" and current is not None:
         report = _load_targets(request, current, units)
