@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -434,10 +434,13 @@ def due_reminders(today=None) -> dict[str, int]:
         .filter(Q(assessment__isnull=True) | Q(assessment__state__in=EDITABLE))
         .select_related("unit", "round", "assessment")
     )
-    for task in base.filter(due_on__gte=today).exclude(reminders__kind=Reminder.Kind.LEAD, reminders__due_on=F("due_on")):
-        if task.warn_on <= today < task.due_on and send_reminder(task, Reminder.Kind.LEAD, today=today):
+    def not_yet(kind):
+        return ~Exists(Reminder.objects.filter(task=OuterRef("pk"), kind=kind, due_on=OuterRef("due_on")))
+
+    for task in base.filter(not_yet(Reminder.Kind.LEAD), due_on__gt=today):
+        if task.warn_on <= today and send_reminder(task, Reminder.Kind.LEAD, today=today):
             sent["lead"] += 1
-    for task in base.filter(due_on__lte=today).exclude(reminders__kind=Reminder.Kind.DEADLINE, reminders__due_on=F("due_on")):
+    for task in base.filter(not_yet(Reminder.Kind.DEADLINE), due_on__lte=today):
         if send_reminder(task, Reminder.Kind.DEADLINE, today=today):
             sent["deadline"] += 1
     return sent

@@ -433,3 +433,17 @@ def test_the_officer_pages_show_the_deadline_and_days_left(alice_client, nationa
     for name in ("assessments:edit", "assessments:detail"):
         page = alice_client.get(reverse(name, args=[a.pk])).content.decode()
         assert f"至 {due}（还剩 6 天）" in page, name
+
+
+def test_an_extension_allows_new_reminders_for_the_new_deadline(round_2020, unit_a, alice, bureau):
+    alice.email = "alice@yuelu.example.cn"
+    alice.save()
+    (task,) = issue(round_2020, [unit_a], starts_on=TODAY - datetime.timedelta(days=10), due_on=TODAY, warn_days=2)
+    season.send_reminder(task, "manual")
+    assert season.due_reminders(TODAY) == {"lead": 0, "deadline": 1}
+    season.extend_task(task, TODAY + datetime.timedelta(days=5), "单位申请延期")
+    assert season.due_reminders(TODAY + datetime.timedelta(days=3)) == {"lead": 1, "deadline": 0}
+    assert season.due_reminders(TODAY + datetime.timedelta(days=5)) == {"lead": 0, "deadline": 1}
+    assert list(Reminder.objects.order_by("id").values_list("kind", "due_on")) == [
+        ("manual", TODAY), ("deadline", TODAY), ("lead", TODAY + datetime.timedelta(days=5)),
+        ("deadline", TODAY + datetime.timedelta(days=5))]
