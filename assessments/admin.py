@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from . import people, roles
 from .models import (
+    ApprovedIndicator,
     Assessment,
     FundingRow,
     Goal,
@@ -18,6 +19,7 @@ from .models import (
     Snapshot,
     StructureRow,
     TableTemplate,
+    TargetSet,
     TemplateAssignment,
     TemplateVersion,
     Transition,
@@ -104,9 +106,10 @@ class ReviewerAssignmentInline(admin.TabularInline):
 
 @admin.register(Unit)
 class UnitAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
-    list_display = ["name", "short_name", "region", "supervisor"]
+    list_display = ["name", "short_name", "region", "supervisor", "supervisor_unit"]
     list_filter = ["region"]
     search_fields = ["name", "short_name"]
+    autocomplete_fields = ["supervisor_unit"]
     inlines = [MembershipInline, ReviewerAssignmentInline]
 
 
@@ -152,9 +155,32 @@ class TemplateAssignmentInline(admin.TabularInline):
     autocomplete_fields = ["region"]
 
 
+class ApprovedIndicatorInline(admin.TabularInline):
+    model = ApprovedIndicator
+    extra = 3
+    fields = ["position", "level1", "level2", "name", "operator", "target", "unit", "weight"]
+
+
+@admin.register(TargetSet)
+class TargetSetAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
+    """批复的绩效目标 typed in (issue 14); the season page loads them from the 申报表 workbook."""
+
+    list_display = ["unit", "round", "kind", "project_name", "source", "loaded_at"]
+    list_filter = ["round", "kind", "source"]
+    search_fields = ["unit__name", "project_name"]
+    autocomplete_fields = ["unit"]
+    fields = ["round", "unit", "kind", "project_name", "goals"]
+    inlines = [ApprovedIndicatorInline]
+
+    def save_model(self, request, obj, form, change):
+        obj.source = TargetSet.Source.ADMIN
+        obj.loaded_by = request.user
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(Round)
 class RoundAdmin(LabelledListEditableMixin, admin.ModelAdmin):
-    list_display = ["title", "year", "deadline", "is_open", "rule_set"]
+    list_display = ["title", "year", "deadline", "is_open", "supervisor_review", "rule_set"]
     list_editable = ["is_open"]
     inlines = [TemplateAssignmentInline]
 

@@ -24,6 +24,8 @@ ACTION_LABELS = {
     "import.word": "从Word导入（确认）",
     "workflow.submit": "提交",
     "workflow.withdraw": "撤回",
+    "workflow.forward": "初审通过并转报",
+    "workflow.pre_return": "初审退回",
     "workflow.start_review": "开始审核",
     "workflow.return": "退回修改",
     "workflow.approve": "审核通过",
@@ -47,6 +49,12 @@ ACTION_LABELS = {
     "template.toggle": "启用/停用表样",
     "template.assign": "分配表样",
     "audit.export": "导出审计日志",
+    "targets.load": "载入批复的绩效目标",
+    "targets.adjust": "目标调整",
+    "task.issue": "下达填报任务",
+    "task.cancel": "取消填报任务",
+    "task.extend": "填报任务延期",
+    "task.remind": "催办提醒",
 }
 
 ACTION_GROUPS = {
@@ -106,6 +114,15 @@ DETAIL_LABELS = {
     "indicator": "对应指标",
     "kept": "已提交过（文件保留）",
     "public": "公开",
+    "project": "项目",
+    "source": "来源",
+    "approved": "批复值",
+    "task": "填报任务",
+    "skipped": "已存在未重复下达",
+    "starts_on": "开始日期",
+    "due_on": "截止日期",
+    "warn_days": "预警天数",
+    "level": "审核层级",
 }
 
 

@@ -20,4 +20,5 @@ def roles(request):
         "is_reviewer": SimpleLazyObject(lambda: bool(navigation().get("is_reviewer"))),
         "can_audit": SimpleLazyObject(lambda: bool(navigation().get("can_audit"))),
         "can_manage_templates": SimpleLazyObject(lambda: bool(navigation().get("can_manage_templates"))),
+        "is_supervisor": SimpleLazyObject(lambda: bool(navigation().get("is_supervisor"))),
     }

@@ -96,6 +96,8 @@ def document(view, *, review_scores=None, review_total=None, review_grade=None, 
                 "review_score": _score(review),
                 "reason": i.reason,
                 "extra": _extra(i, indicator_columns, "indicators"),
+                # The approved 指标值 (issue 14), only on rows from approved 绩效目标.
+                **({"approved_target": i.approved_target} if i.approved_target else {}),
             }
             for i, review in zip(view.indicators, review_scores, strict=True)
         ],

@@ -26,6 +26,7 @@ from .models import Assessment, FundingRow
 # The dashboard's charts leave out returned assessments: their live scores are an unsubmitted draft.
 CHARTED_STATES = (
     Assessment.State.SUBMITTED,
+    Assessment.State.FORWARDED,
     Assessment.State.IN_REVIEW,
     Assessment.State.APPROVED,
     Assessment.State.PUBLISHED,

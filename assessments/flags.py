@@ -27,6 +27,8 @@ FLAGS = {
         # Year over year (history.py): need the earlier years of the same indicator (lineage).
         Flag("target_below_last", "指标值低于上年实际", "有定量指标今年的指标值低于上一年度的实际完成值（计量单位相同），目标可能定得偏低。"),
         Flag("target_flat", "指标值三年未变", "有定量指标连续三个年度指标值不变，而实际完成值均超出指标值 30% 以上，目标可能定得偏低。"),
+        # Approved 绩效目标 (issue 14): a target changed by a 目标调整 (with its reason).
+        Flag("target_adjusted", "目标已调整", "有批复的绩效指标的指标值经“目标调整”改变，审核时请核对批复值、调整后的值和调整理由。"),
         Flag("unit_changed", "计量单位变化", "有定量指标的计量单位与上一年度不同（如“次”改为“个”、“%”改为“万元”），前后年度数值不能直接比较。"),
         # Evidence (issue 13): from the files submitted with the version.
         Flag("full_no_evidence", "满分无佐证", "有满意度指标或数量指标得满分，但该行没有上传任何佐证材料。"),
@@ -88,6 +90,8 @@ def compute(view, history=None, evidence=None) -> list[str]:
         codes.append("report_empty")
     if evidence is not None:
         codes += evidence_codes(view, evidence)
+    if any(line.target_adjusted for line in view.indicators):
+        codes.append("target_adjusted")
     if history is not None:
         codes += history_codes(history, view.assessment.round.rules)
     return codes

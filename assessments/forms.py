@@ -350,6 +350,8 @@ class ProjectExpenseForm(PortalModelForm):
 
 
 OPERATOR_ERROR = "指标性质应为 ≥、≤、＝、＞、＜（或“大于等于”等文字），定性指标填“定性”或留空。"
+# What an approved (locked) indicator row keeps as approved.
+LOCKED_FIELDS = ("level1", "level2", "name", "operator", "target", "unit", "weight")
 INDICATOR_MODEL_FIELDS = ("level1", "level2", "name", "operator", "target", "unit", "actual", "weight", "score", "reason")
 
 
@@ -400,6 +402,14 @@ class IndicatorForm(_ExtraFieldsMixin, PortalModelForm):
             self.fields["level2"].widget.attrs["list"] = f"level2-options-{table.level1_names.index(level1) + 1}"
         self.add_extra_fields((c.key, c.label, c.kind) for c in table.indicator_columns if c.key not in INDICATOR_MODEL_FIELDS)
         self.table = table
+        # A row from the approved 绩效目标 (issue 14): its identity, 指标值 and 分值 are what was
+        # approved. Disabled fields take the saved value whatever is posted, so a forged POST
+        # changes nothing; the 指标值 changes only by a 目标调整 (season.adjust_target).
+        self.locked = bool(self.instance.pk and self.instance.approved_target)
+        if self.locked:
+            for name in LOCKED_FIELDS:
+                if name in self.fields:
+                    self.fields[name].disabled = True
 
     def _post_clean(self):
         super()._post_clean()
@@ -488,6 +498,15 @@ class _RowsFormSet(_LoadedRowsMixin, forms.BaseModelFormSet):
 
 class _OrderedFormSet(_LoadedRowsMixin, forms.BaseInlineFormSet):
     ordering_widget = forms.NumberInput(attrs={"class": "form-control form-control-sm order-input", "min": 1})
+
+    def clean(self):
+        super().clean()
+        # Errors of a form ticked 删除 are not looked at: refuse deleting a locked row here.
+        for n, form in enumerate(self.forms, start=1):
+            if getattr(form, "locked", False) and self._should_delete_form(form):
+                raise ValidationError(
+                    f"第{n}行「{form.instance.name}」是批复的绩效指标，不能删除；如需改变指标值，请使用“目标调整”并说明理由。"
+                )
 
     def get_queryset(self):
         # Rows prefetched by readmodel.with_content (ordered by position, id): no second query.

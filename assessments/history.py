@@ -22,6 +22,7 @@ MAX_EARLIER_YEARS = 4
 # year, and a returned assessment's live rows are the officer's unsubmitted edits.
 INTERNAL_STATES = (
     Assessment.State.SUBMITTED,
+    Assessment.State.FORWARDED,
     Assessment.State.IN_REVIEW,
     Assessment.State.APPROVED,
     Assessment.State.PUBLISHED,

@@ -21,15 +21,26 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = {
     "submit": "emails/submitted",
+    "forward": "emails/forwarded",
+    "pre_return": "emails/pre_returned",
     "return": "emails/returned",
     "approve": "emails/approved",
 }
 
 
+def _to_supervisors(a: Assessment) -> bool:
+    """A submission waiting for 初审 goes to the 主管部门's reviewers, not to the bureau."""
+    return bool(a.unit.supervisor_unit_id and a.round.supervisor_review)
+
+
 def recipients(transition: Transition) -> list[str]:
     a = transition.assessment
     User = get_user_model()
-    if transition.action == "submit":
+    if transition.action == "submit" and _to_supervisors(a):
+        users = User.objects.filter(
+            memberships__unit=a.unit.supervisor_unit_id, memberships__role=Membership.Role.SUPERVISOR
+        ).exclude(memberships__unit=a.unit_id, memberships__role=Membership.Role.OFFICER)
+    elif transition.action in ("submit", "forward"):
         users = User.objects.filter(
             Q(review_assignments__unit=a.unit_id)
             | Q(user_permissions__codename="review_all")
@@ -52,10 +63,13 @@ def send(transition: Transition) -> int:
     to = recipients(transition)
     if not to:
         return 0
-    a = Assessment.objects.select_related("unit", "round").get(pk=transition.assessment_id)
+    a = Assessment.objects.select_related("unit__supervisor_unit", "round").get(pk=transition.assessment_id)
     base = getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-    view = "assessments:review" if transition.action == "submit" else "assessments:detail"
-    context = {"a": a, "t": transition, "url": base + reverse(view, args=[a.pk])}
+    if transition.action == "submit" and _to_supervisors(a):
+        view = "assessments:supervise_detail"
+    else:
+        view = "assessments:review" if transition.action in ("submit", "forward") else "assessments:detail"
+    context = {"a": a, "t": transition, "url": base + reverse(view, args=[a.pk]), "pre_review": view.startswith("assessments:supervise")}
     name = TEMPLATES[transition.action]
     subject = " ".join(render_to_string(f"{name}_subject.txt", context).split())
     body = render_to_string(f"{name}.txt", context)

@@ -24,11 +24,18 @@ def officer_unit_ids(user) -> frozenset[int]:
         return frozenset()
     cached = getattr(user, "_officer_unit_ids", None)
     if cached is None:
-        cached = frozenset(
-            Membership.objects.filter(user=user, role=Membership.Role.OFFICER).values_list("unit_id", flat=True)
-        )
-        user._officer_unit_ids = cached
+        _load_memberships(user)
+        cached = user._officer_unit_ids
     return cached
+
+
+def _load_memberships(user) -> None:
+    """Both kinds of membership in one query (officer; 主管部门审核人), cached on the user."""
+    by_role = {Membership.Role.OFFICER: set(), Membership.Role.SUPERVISOR: set()}
+    for role, unit_id in Membership.objects.filter(user=user).values_list("role", "unit_id"):
+        by_role.setdefault(role, set()).add(unit_id)
+    user._officer_unit_ids = frozenset(by_role[Membership.Role.OFFICER])
+    user._supervisor_unit_ids = frozenset(by_role[Membership.Role.SUPERVISOR])
 
 
 def is_officer(user) -> bool:
@@ -70,18 +77,18 @@ def is_reviewer(user) -> bool:
 
 
 def navigation_roles(user) -> dict[str, bool]:
-    """Which links the navigation shows: 审核工作台, 表样管理 and 审计日志.
+    """Which links the navigation shows: 审核工作台, 表样管理, 审计日志 and 主管部门汇总.
 
     Pages that already checked the grants reuse what is cached on the user; otherwise one query
     answers all three (instead of the grants query plus the reviewer assignments). The pages
     behind the links check access themselves.
     """
-    none = {"is_reviewer": False, "can_audit": False, "can_manage_templates": False}
+    none = {"is_reviewer": False, "can_audit": False, "can_manage_templates": False, "is_supervisor": False}
     if not user.is_authenticated or not user.is_active:
         return none
     if hasattr(user, "_portal_grants") and (hasattr(user, "_reviewer_unit_ids") or reviews_all_units(user)):
         return {"is_reviewer": is_reviewer(user), "can_audit": can_audit(user),
-                "can_manage_templates": can_manage_templates(user)}
+                "can_manage_templates": can_manage_templates(user), "is_supervisor": is_supervisor(user)}
 
     def granted(codename):
         held = Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk"))
@@ -102,6 +109,8 @@ def navigation_roles(user) -> dict[str, bool]:
         "is_reviewer": (row["review_all"] or row["assigned"]) and not row["admin_role"],
         "can_audit": row["audit"],
         "can_manage_templates": bool(user.is_staff and (row["templates"] or user.is_superuser)),
+        # 主管部门审核人 (issue 14): read with the officer memberships, in the same query.
+        "is_supervisor": bool(supervisor_unit_ids(user)) and not row["admin_role"],
     }
 
 
@@ -154,6 +163,52 @@ def get_officer_assessment(user, pk: int, *, content: bool = False) -> Assessmen
     if content:
         return get_object_or_404(with_content(officer_assessments(user)), pk=pk)
     return get_object_or_404(officer_assessments(user).select_related("unit__region", "round__rule_set"), pk=pk)
+
+
+def supervisor_unit_ids(user) -> frozenset[int]:
+    """Units whose 主管部门审核人 the user is (cached on the user object for the request)."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_supervisor_unit_ids", None)
+    if cached is None:
+        _load_memberships(user)
+        cached = user._supervisor_unit_ids
+    return cached
+
+
+def is_supervisor(user) -> bool:
+    return bool(supervisor_unit_ids(user)) and not roles.admin_roles(user)
+
+
+def supervised_units(user):
+    """The units the user's 主管部门 supervise (never the user's own unit)."""
+    if not is_supervisor(user):
+        return Unit.objects.none()
+    return Unit.objects.filter(supervisor_unit_id__in=supervisor_unit_ids(user)).exclude(pk__in=officer_unit_ids(user))
+
+
+def needs_supervisor_review(assessment: Assessment) -> bool:
+    """初审 first: the round asks for it and the unit has a 主管部门."""
+    return bool(assessment.unit.supervisor_unit_id and assessment.round.supervisor_review)
+
+
+def can_pre_review(user, assessment: Assessment) -> bool:
+    """The 主管部门审核人 of the assessment's unit, in a round with 初审; never on their own unit."""
+    return (
+        needs_supervisor_review(assessment)
+        and assessment.unit.supervisor_unit_id in supervisor_unit_ids(user)
+        and not is_officer_of(user, assessment)
+        and not roles.admin_roles(user)
+    )
+
+
+def supervisor_assessments(user):
+    """Submissions of the supervised units the user may see: never drafts."""
+    return Assessment.objects.filter(unit__in=supervised_units(user)).exclude(state__in=REVIEWER_HIDDEN_STATES)
+
+
+def get_supervisor_assessment(user, pk: int) -> Assessment:
+    return get_object_or_404(supervisor_assessments(user).select_related("unit__region", "round__rule_set"), pk=pk)
 
 
 def can_manage_templates(user) -> bool:

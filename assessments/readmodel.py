@@ -71,6 +71,12 @@ class IndicatorLine:
     unit: str = ""  # 度量单位, where the template prints it apart
     extra: dict = field(default_factory=dict)
     level1_caption: str = ""  # "产出指标（50分）" where the template shows weights in the 一级 cell
+    approved_target: str = ""  # the 指标值 as approved (issue 14); empty: not from approved targets
+
+    @property
+    def target_adjusted(self) -> bool:
+        """An approved 指标值 changed by a 目标调整."""
+        return bool(self.approved_target) and self.target_text != self.approved_target
 
     @property
     def score(self) -> Decimal | None:
@@ -223,7 +229,9 @@ def header_text(a: Assessment, key: str) -> str:
 
 def with_content(queryset):
     """Fetch everything `build()` reads in a fixed number of queries."""
-    return queryset.select_related("unit__region__parent__parent", "round__rule_set", "template_version__template").prefetch_related(
+    # The 填报任务 (issue 14) comes in the same query: the officer's pages show its deadline.
+    return queryset.select_related("unit__region__parent__parent", "round__rule_set", "template_version__template",
+                                   "task").prefetch_related(
         Prefetch("funding_rows", queryset=FundingRow.objects.order_by("id")),
         Prefetch("structure_rows", queryset=StructureRow.objects.order_by("id")),
         Prefetch("goals", queryset=Goal.objects.order_by("position", "id")),
@@ -342,6 +350,7 @@ def build(
             unit=ind.unit,
             extra=dict(ind.extra) if ind.extra else {},
             level1_caption=spec.level1_caption(ind.level1),
+            approved_target=ind.approved_target,
         )
         for n, (ind, row_result) in enumerate(zip(indicators, result.indicators, strict=True), start=1)
     ]
@@ -484,7 +493,8 @@ def from_snapshot(assessment: Assessment, data: dict) -> AssessmentView:
             Indicator(key=uuid.UUID(i["key"]), lineage=uuid.UUID(i.get("lineage") or i["key"]), level1=i["level1"],
                       level2=i["level2"], name=i["name"], operator=i.get("operator", ""), target=i["target"],
                       unit=i.get("unit", ""), actual=i["actual"], weight=_dec(i["weight"]), outcome=i.get("outcome") or "",
-                      score=_entered_score(i), reason=i.get("reason", ""), extra=i.get("extra") or {})
+                      score=_entered_score(i), reason=i.get("reason", ""), extra=i.get("extra") or {},
+                      approved_target=i.get("approved_target") or "")
             for i in data.get("indicators", [])
         ],
         structure_rows=[

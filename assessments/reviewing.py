@@ -7,6 +7,7 @@ saves the content of a review.
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import audit, scoring
 from .models import Assessment, IndicatorReview, Review
@@ -40,12 +41,50 @@ class ReviewView:
 
 
 def pending(assessment) -> Review | None:
-    return assessment.reviews.filter(decision=Review.Decision.PENDING).order_by("-number").first()
+    return assessment.reviews.filter(decision=Review.Decision.PENDING, level=Review.Level.BUREAU).order_by("-number").first()
+
+
+def latest_pre_review(assessment, snapshot_number: int | None = None) -> Review | None:
+    """The 主管部门's latest 初审 (of the submission `snapshot_number`, if given), with its rows."""
+    qs = assessment.reviews.filter(level=Review.Level.SUPERVISOR)
+    if snapshot_number is not None:
+        qs = qs.filter(snapshot__number=snapshot_number)
+    return qs.select_related("reviewer").prefetch_related("rows").order_by("-number").first()
+
+
+def record_pre_review(assessment, user, action: str, comment: str, inputs: dict[str, scoring.ReviewInput]) -> Review:
+    """The 主管部门's 初审 as a decided review beside the bureau's (called by `workflow.perform`
+    inside its transaction, for "forward" and "pre_return")."""
+    from .models import Snapshot
+    from .readmodel import from_snapshot
+
+    snapshot = Snapshot.objects.filter(assessment=assessment).latest("number")
+    decision = Review.Decision.APPROVED if action == "forward" else Review.Decision.RETURNED
+    review = Review.objects.create(
+        assessment=assessment, level=Review.Level.SUPERVISOR, snapshot=snapshot, reviewer=user, decision=decision,
+        comment=comment, decided_at=timezone.now(),
+        number=Review.objects.filter(assessment=assessment).count() + 1,
+    )
+    known = {line.key for line in from_snapshot(assessment, snapshot.data).indicators}
+    rows = [
+        IndicatorReview(review=review, indicator_key=key, actual=value.actual, outcome=value.outcome or "",
+                        score=value.score, note=value.note)
+        for key, value in inputs.items()
+        if key in known and (value.score is not None or value.note or value.actual or value.outcome)
+    ]
+    IndicatorReview.objects.bulk_create(rows)
+    if rows:
+        totals = build(from_snapshot(assessment, snapshot.data), review, inputs).totals
+        if not totals.problems:
+            Review.objects.filter(pk=review.pk).update(review_total=totals.total, review_grade=totals.grade or "")
+    return review
 
 
 def latest_decided(assessment) -> Review | None:
+    """The latest decided review of either level (初审 or 复核): what the officer was told."""
     return (
         assessment.reviews.exclude(decision=Review.Decision.PENDING)
+        .select_related("reviewer")
         .prefetch_related("rows")
         .order_by("-number")
         .first()

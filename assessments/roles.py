@@ -51,6 +51,9 @@ PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *_model("assessments", "membership"),
         *_model("assessments", "reviewerassignment"),
         *_model("assessments", "round"),
+        # 批复的绩效目标 typed in the admin (issue 14), configuration of a round like its templates.
+        *_model("assessments", "targetset"),
+        *_model("assessments", "approvedindicator"),
         *_model("assessments", "templateassignment"),
         *_model("assessments", "scoringruleset"),
         *_model("assessments", "tabletemplate", ("change", "view")),

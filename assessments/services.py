@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from . import audit, flags, history, readmodel
+from . import audit, flags, history, readmodel, targets
 from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow, TemplateVersion
 from .table_templates import latest_version, version_for_new
 
@@ -10,7 +10,8 @@ from .table_templates import latest_version, version_for_new
 # Handed in to the finance bureau: its content is what the unit stands by (not a draft, not a
 # returned assessment under revision). The same states feed the year-over-year view.
 HANDED_IN_STATES = (
-    Assessment.State.SUBMITTED, Assessment.State.IN_REVIEW, Assessment.State.APPROVED, Assessment.State.PUBLISHED,
+    Assessment.State.SUBMITTED, Assessment.State.FORWARDED, Assessment.State.IN_REVIEW, Assessment.State.APPROVED,
+    Assessment.State.PUBLISHED,
 )
 
 
@@ -106,7 +107,7 @@ def resolve_version(
 @transaction.atomic
 def create_assessment(
     *, unit, round, kind=None, layout=None, template=None, version=None, project_name="", user=None, carry_from=None,
-    prefill=True,
+    prefill=True, approved=True,
 ) -> Assessment:
     """A new draft with the empty rows its 表样 declares (funding rows, 资金结构, texts).
 
@@ -116,6 +117,9 @@ def create_assessment(
     With `carry_from` (an earlier assessment of the same unit and kind, see `previous_assessment`)
     the draft starts from it: goals, indicator rows (levels, names, targets, weights, lineage) and
     report section titles are copied; actual values, scores, outcomes and reasons stay empty.
+    With `approved` (the default) a unit whose round holds approved 绩效目标 for this project (or
+    its 部门整体) starts from those instead, target cells locked (see season.py), and the
+    assessment is tied to its 填报任务 if one was issued.
     """
     version = resolve_version(kind=kind, layout=layout, template=template, version=version)
     spec = version.table
@@ -142,10 +146,15 @@ def create_assessment(
     ReportSection.objects.bulk_create(
         ReportSection(assessment=assessment, key=section.key, title=titles.get(section.key, "")) for section in spec.text_sections
     )
-    if carry_from is None:
+    target_set = targets.target_set_for(unit=unit, round_=round, kind=kind, project_name=project_name) if approved else None
+    if target_set is not None:
+        # Approved 绩效目标 come first; the carry-over stays for units without them (issue 14).
+        targets.start_from_targets(assessment, target_set)
+    elif carry_from is None:
         Goal.objects.create(assessment=assessment, position=1)
-        return assessment
-    _carry_over(carry_from, assessment)
+    else:
+        _carry_over(carry_from, assessment)
+    targets.link_task(assessment)
     return assessment
 
 

@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import audit, bulk, exporting, notifications, workflow
+from . import audit, bulk, exporting, notifications, season, workflow
 from .models import Assessment, ExportJob
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,16 @@ def dispatch_pending_exports() -> int:
 @shared_task(bind=True, acks_late=True, max_retries=2)
 def build_bulk_zip(self, bulk_id: int) -> None:
     bulk.build(bulk_id)
+
+
+@shared_task(acks_late=True)
+def send_task_reminders(today: str | None = None) -> dict:
+    """Beat, every hour: the lead-time and deadline reminders due today (issue 14). Each is
+    recorded before it is sent and at most once per task, kind and deadline, so a second run (or
+    a second beat) sends nothing twice. `today` (ISO date) is for replaying a given day."""
+    import datetime
+
+    return season.due_reminders(datetime.date.fromisoformat(today) if today else None)
 
 
 def notify_countdown(retries: int) -> int:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, evidence, imports, review, tables, word
+from .views import entry, evidence, imports, review, season, supervise, tables, todo, word
 
 app_name = "assessments"
 
@@ -15,6 +15,16 @@ urlpatterns = [
     path("<int:pk>/evidence/", evidence.evidence_list, name="evidence"),
     path("<int:pk>/evidence/<int:eid>/", evidence.evidence_file, name="evidence_file"),
     path("<int:pk>/evidence/<int:eid>/remove/", evidence.evidence_remove, name="evidence_remove"),
+    path("<int:pk>/adjust-target/", entry.adjust_target, name="adjust_target"),
+    path("tasks/<int:pk>/start/", entry.task_start, name="task_start"),
+    path("todo/", todo.todo_page, name="todo"),
+    path("todo/count/", todo.todo_count, name="todo_count"),
+    path("supervise/", supervise.rollup, name="supervise"),
+    path("supervise/<int:pk>/", supervise.detail, name="supervise_detail"),
+    path("season/", season.season_home, name="season"),
+    path("season/targets/", season.season_targets, name="season_targets"),
+    path("season/tasks/<int:pk>/", season.season_task, name="season_task"),
+    path("season/remind-late/", season.season_remind_late, name="season_remind_late"),
     path("import/", imports.import_new, name="import"),
     path("<int:pk>/import/", imports.import_replace, name="import_replace"),
     path("import/<str:token>/", imports.import_preview, name="import_preview"),

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import audit, evidence, flags, history, permissions, readmodel, reviewing
+from . import audit, evidence, flags, history, permissions, readmodel, reviewing, targets
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
@@ -37,7 +37,11 @@ ACTIONS = {
     for a in (
         Action("submit", LABELS["submit"], (S.DRAFT, S.RETURNED), S.SUBMITTED),
         Action("withdraw", LABELS["withdraw"], (S.SUBMITTED,), S.DRAFT),
-        Action("start_review", LABELS["start_review"], (S.SUBMITTED,), S.IN_REVIEW),
+        # 主管部门 初审 (issue 14): only where the round asks for it and the unit has a 主管部门.
+        Action("forward", LABELS["forward"], (S.SUBMITTED,), S.FORWARDED),
+        Action("pre_return", LABELS["pre_return"], (S.SUBMITTED,), S.RETURNED, comment_required=True),
+        # From "submitted" only without 初审; with it, once forwarded.
+        Action("start_review", LABELS["start_review"], (S.SUBMITTED, S.FORWARDED), S.IN_REVIEW),
         Action("return", LABELS["return"], (S.IN_REVIEW,), S.RETURNED, comment_required=True),
         Action("approve", LABELS["approve"], (S.IN_REVIEW,), S.APPROVED),
         Action("publish", LABELS["publish"], (S.APPROVED,), S.PUBLISHED),
@@ -45,6 +49,7 @@ ACTIONS = {
     )
 }
 OFFICER_ACTIONS = {"submit", "withdraw"}
+SUPERVISOR_ACTIONS = {"forward", "pre_return"}
 REVIEWER_ACTIONS = {"start_review", "return", "approve", "unpublish"}
 SYSTEM_ACTIONS = {"publish"}  # done by the export job once the files exist, never by a person
 
@@ -71,12 +76,24 @@ def _may(user, assessment: Assessment, name: str) -> bool:
         return False
     if name in OFFICER_ACTIONS:
         return permissions.is_officer_of(user, assessment)
+    if name in SUPERVISOR_ACTIONS:
+        return permissions.can_pre_review(user, assessment)
     return permissions.can_review(user, assessment)
 
 
-def allowed(user, assessment: Assessment, name: str) -> bool:
+def sources(assessment: Assessment, name: str) -> tuple[str, ...]:
+    """The states action `name` starts from for this assessment: with 初审, the bureau starts its
+    复核 only once the 主管部门 forwarded the submission."""
     action = ACTIONS[name]
-    return assessment.state in action.sources and _may(user, assessment, name)
+    if name == "start_review" and permissions.needs_supervisor_review(assessment):
+        return (S.FORWARDED,)
+    if name == "start_review":
+        return (S.SUBMITTED,)
+    return action.sources
+
+
+def allowed(user, assessment: Assessment, name: str) -> bool:
+    return assessment.state in sources(assessment, name) and _may(user, assessment, name)
 
 
 def _changed_message(current: str | None) -> str:
@@ -89,11 +106,13 @@ def publish(assessment: Assessment) -> Transition:
     return perform(None, assessment, "publish")
 
 
-def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=None) -> Transition:
+def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=None, rows=None) -> Transition:
     """Carry out action `name` on `assessment` for `user`, or raise TransitionRefused.
 
     `view`: for a submit right after a save, the read model the save returned (so the content is
-    scored once); the compare-and-set on its version refuses it if anything was saved since."""
+    scored once); the compare-and-set on its version refuses it if anything was saved since.
+    `rows`: for 初审 (forward, pre_return), the 主管部门's scores and notes per indicator key
+    ({key: scoring.ReviewInput}), kept as its review beside the bureau's."""
     action = ACTIONS.get(name)
     if action is None:
         raise TransitionRefused("未知的操作。")
@@ -102,7 +121,9 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
         raise TransitionRefused(f"您无权对该自评执行“{action.label}”。")
     if name == "withdraw" and assessment.state == S.IN_REVIEW:
         raise TransitionRefused(WITHDRAW_IN_REVIEW)
-    if assessment.state not in action.sources:
+    if assessment.state not in sources(assessment, name):
+        if name == "start_review" and assessment.state == S.SUBMITTED:
+            raise TransitionRefused("该自评须先经主管部门初审，转报后才能开始复核。")
         raise TransitionRefused(
             f"当前状态为“{assessment.get_state_display()}”，不能执行“{action.label}”。"
         )
@@ -113,6 +134,9 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
         view, review, totals = (view if name == "submit" else None), None, None
         changes = {"state": action.target, "version": F("version") + 1}
         if name == "submit":
+            refusal = targets.submit_refusal(assessment)
+            if refusal:
+                raise TransitionRefused(refusal)
             view = view if view is not None else readmodel.load(assessment.pk)
             if view.result.problems:
                 raise SubmissionInvalid(view.result.problems)
@@ -172,6 +196,8 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
             data["risk_flags"] = submitted_flags
             data["evidence"] = submitted_evidence
             Snapshot.objects.create(assessment=assessment, number=number, transition=transition, data=data)
+        if name in SUPERVISOR_ACTIONS:
+            reviewing.record_pre_review(assessment, user, name, comment, rows or {})
         if name == "start_review":
             Review.objects.create(
                 assessment=assessment,

@@ -1,5 +1,6 @@
 """Where the benchmark runs: its own database, Redis databases and scratch folder (all loopback)."""
 
+import os
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -8,12 +9,13 @@ WORK_DIR = BENCH_DIR / ".work"          # git-ignored: media files, worker log, 
 MEDIA_DIR = WORK_DIR / "media"
 RESULTS_DIR = BENCH_DIR / "results"
 
-DB_NAME = "portal_bench"                # never "portal" or "test_portal": the test suite owns those
+# Overridable so that a run beside another one (parallel branches on one machine) has stores of its own.
+DB_NAME = os.environ.get("PORTAL_BENCH_DB", "portal_bench")  # never "portal" or "test_portal": the tests own those
 PG = "postgres://portal:portal@127.0.0.1:5432"
 DATABASE_URL = f"{PG}/{DB_NAME}"
 ADMIN_URL = f"{PG}/postgres"            # only to CREATE / DROP portal_bench
-REDIS_CACHE_URL = "redis://127.0.0.1:6379/13"
-REDIS_BROKER_URL = "redis://127.0.0.1:6379/14"
+REDIS_CACHE_URL = os.environ.get("PORTAL_BENCH_REDIS_CACHE", "redis://127.0.0.1:6379/13")
+REDIS_BROKER_URL = os.environ.get("PORTAL_BENCH_REDIS_BROKER", "redis://127.0.0.1:6379/14")
 SECRET_KEY = "bench-only-not-a-secret"
 
 

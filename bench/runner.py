@@ -24,7 +24,7 @@ from django.urls import reverse
 from assessments import exporting
 from assessments.exports import public as public_export
 from assessments.exports import xlsx
-from assessments.models import Assessment, Indicator, Region, Round, Snapshot, Transition
+from assessments.models import Assessment, Indicator, Membership, Region, Round, Snapshot, Transition, Unit
 
 from . import config, exportfloor, population, report, throughput, uploads
 from .measure import (
@@ -41,7 +41,7 @@ from .measure import (
     summary,
 )
 
-GROUPS = ("dashboard", "entry", "public", "export", "upload", "throughput")
+GROUPS = ("dashboard", "supervisor", "entry", "public", "export", "upload", "throughput")
 
 
 def log(message: str) -> None:
@@ -151,6 +151,33 @@ class Run:
             self.measure(cases, reps=min(self.reps, 5))
             self.finish(["dashboard_10"])
             self.pages["dashboard_10"]["note"] = f"{hidden} submissions hidden inside a rolled-back transaction"
+            transaction.set_rollback(True)
+
+    # --- 主管部门 roll-up (issue 14) ----------------------------------------------------------------
+
+    def supervisor(self) -> None:
+        """The roll-up of a 主管部门 that supervises every unit of the province (100 units a page),
+        first and deep page; set up inside a transaction that is rolled back."""
+        log("主管部门 roll-up …")
+        User = get_user_model()
+        with transaction.atomic():
+            region = Unit.objects.order_by("id").first().region
+            head = Unit.objects.create(name="（基准测试）主管部门", region=region)
+            units = Unit.objects.exclude(pk=head.pk).update(supervisor_unit=head)
+            user = User.objects.create_user("bench-supervisor")
+            Membership.objects.create(user=user, unit=head, role=Membership.Role.SUPERVISOR)
+            Round.objects.filter(pk=self.current.pk).update(supervisor_review=True)
+            client = Client()
+            client.force_login(user)
+            base = reverse("assessments:supervise")
+            cases = self.page("rollup_first", f"主管部门汇总 · 第1页（所属 {units} 个单位，每页100个）", client, "get", base)
+            pages = self.pages["rollup_first"]["_captured"].context["page"].paginator.num_pages
+            deep = f"{base}?page={max(1, round(pages * 0.75))}"
+            cases += self.page("rollup_deep", f"主管部门汇总 · 深页（第{max(1, round(pages * 0.75))}/{pages}页）", client, "get", deep)
+            self.extra["rollup_units"] = units
+            freeze_gc()
+            self.measure(cases)
+            self.finish(["rollup_first", "rollup_deep"])
             transaction.set_rollback(True)
 
     # --- Officer entry ----------------------------------------------------------------------------
@@ -391,6 +418,14 @@ def evaluate(run: Run) -> list[dict]:
                         "value": f"{big} (deep/filtered: {', '.join(str(v) for v in others.values())}; a page without a "
                                  "returned row skips the query for their submitted versions)",
                         "met": big == small and all(v <= small for v in others.values()), "case": None})
+    for page, label in (("rollup_first", "first page"), ("rollup_deep", "deep page")):
+        ratio_target(f"rollup:{page}", f"主管部门 roll-up over {extra.get('rollup_units', '?')} units, {label}: "
+                     "median ≤ 2.5× its render floor", page, "render_floor", 2.5)
+    if "rollup_first" in pages and "rollup_deep" in pages:
+        first, deep = pages["rollup_first"]["queries"], pages["rollup_deep"]["queries"]
+        targets.append({"id": "rollup:queries", "what": "主管部门 roll-up: the same query count on every page "
+                        "(tests: the same with 1 and 30 units)", "limit": f"= {first}", "value": str(deep),
+                        "met": first == deep, "case": None})
     ratio_target("edit:time", "officer edit page (40 rows): median ≤ 2.5× its render floor", "edit40", "render_floor", 2.5)
     if "edit40" in pages:
         q = pages["edit40"]["queries"]

@@ -265,6 +265,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 2,
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-exports": {"task": "assessments.tasks.dispatch_pending_exports", "schedule": 60.0},
+    # Lead-time and deadline reminders of the 填报任务 (issue 14); each is sent once.
+    "send-task-reminders": {"task": "assessments.tasks.send_task_reminders", "schedule": 3600.0},
 }
 # A running export beats every EXPORT_HEARTBEAT_SECONDS; one silent for EXPORT_STALE_SECONDS lost
 # its worker (SIGKILL, OOM killer): /healthz reports it and the sweep above sends it again, long

@@ -15,10 +15,10 @@ Each assessment is a dict:
 """
 
 from . import seed_000_lukou, seed_001_nanyue, seed_002_lusong, seed_003_wangcheng, seed_004_yuelu
-from .directory import PASSWORD, REGIONS, ROUNDS, UNITS, USERS
+from .directory import PASSWORD, REGIONS, ROUNDS, SEASON, UNITS, USERS
 
 SEED_MODULES = (seed_000_lukou, seed_001_nanyue, seed_002_lusong, seed_003_wangcheng, seed_004_yuelu)
 
 ASSESSMENTS = [assessment for module in SEED_MODULES for assessment in module.ASSESSMENTS]
 
-__all__ = ["ASSESSMENTS", "PASSWORD", "REGIONS", "ROUNDS", "SEED_MODULES", "UNITS", "USERS"]
+__all__ = ["ASSESSMENTS", "PASSWORD", "REGIONS", "ROUNDS", "SEASON", "SEED_MODULES", "UNITS", "USERS"]

@@ -6,12 +6,14 @@ from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
+from .season import ApprovedIndicator, Reminder, TargetAdjustment, TargetSet, Task
 from .security import OTPDevice, SecurityPolicy, UserSecurity
 from .templates import TableTemplate, TemplateAssignment, TemplateVersion
 from .units import Membership, Region, Unit
 from .workflow import Snapshot, Transition
 
 __all__ = [
+    "ApprovedIndicator",
     "Assessment",
     "AuditChainLock",
     "AuditEvent",
@@ -28,6 +30,7 @@ __all__ = [
     "Publication",
     "PublicGeneration",
     "Region",
+    "Reminder",
     "ReportSection",
     "Review",
     "ReviewerAssignment",
@@ -38,6 +41,9 @@ __all__ = [
     "Snapshot",
     "StructureRow",
     "TableTemplate",
+    "TargetAdjustment",
+    "TargetSet",
+    "Task",
     "TemplateAssignment",
     "TemplateVersion",
     "Transition",

@@ -21,6 +21,8 @@ class Assessment(models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", "草稿"
         SUBMITTED = "submitted", "已提交"
+        # 初审 passed: forwarded by the 主管部门 to the finance bureau's 复核 (issue 14).
+        FORWARDED = "forwarded", "已转报"
         IN_REVIEW = "in_review", "审核中"
         RETURNED = "returned", "退回修改"
         APPROVED = "approved", "审核通过"

@@ -33,6 +33,9 @@ class Indicator(models.Model):
     score = models.DecimalField("得分", **SCORE)
     reason = models.TextField("偏差原因分析及改进措施", blank=True)
     extra = models.JSONField("其他栏目", default=dict, blank=True)
+    # The 指标值 as approved (批复的绩效目标, issue 14), one text ("≥10次"); empty: not from approved
+    # targets. A row with it is locked: 一级/二级/三级, 指标值 and 分值 change only by a 目标调整.
+    approved_target = models.CharField("批复指标值", max_length=1000, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "绩效指标"

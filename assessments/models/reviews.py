@@ -34,7 +34,12 @@ class Review(models.Model):
         RETURNED = "returned", "退回修改"
         APPROVED = "approved", "审核通过"
 
+    class Level(models.TextChoices):
+        SUPERVISOR = "supervisor", "主管部门初审"
+        BUREAU = "bureau", "财政局复核"
+
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="reviews")
+    level = models.CharField("审核层级", max_length=12, choices=Level.choices, default=Level.BUREAU)
     snapshot = models.ForeignKey(Snapshot, verbose_name="所审提交", on_delete=models.RESTRICT, related_name="reviews")
     number = models.PositiveIntegerField("审核轮次")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="审核人", null=True, on_delete=models.SET_NULL, related_name="+")

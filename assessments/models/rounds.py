@@ -47,6 +47,10 @@ class Round(models.Model):
     title = models.CharField("名称", max_length=100)
     deadline = models.DateField("截止日期", null=True, blank=True)
     is_open = models.BooleanField("开放填报", default=True)
+    supervisor_review = models.BooleanField(
+        "须经主管部门初审", default=False,
+        help_text="勾选后，有主管部门的单位提交后先由主管部门初审（退回或转报），再由财政局复核",
+    )
     rule_set = models.ForeignKey(
         ScoringRuleSet, verbose_name="评分规则", null=True, blank=True, on_delete=models.PROTECT,
         help_text="留空则使用默认规则（财预〔2020〕10号）",

@@ -38,6 +38,12 @@ class Unit(models.Model):
     short_name = models.CharField("简称", max_length=30, blank=True)
     region = models.ForeignKey(Region, verbose_name="所在地区", on_delete=models.PROTECT, related_name="units")
     supervisor = models.CharField("主管部门", max_length=100, blank=True)
+    # The unit that supervises this one (issue 14): its 主管部门审核人 check this unit's submissions
+    # first (初审) in rounds that ask for it, and see a roll-up of its units.
+    supervisor_unit = models.ForeignKey(
+        "self", verbose_name="主管部门（单位）", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="supervised_units", help_text="评价批次要求主管部门初审时，本单位的提交先送该单位的主管部门审核人",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "预算单位"
@@ -52,6 +58,8 @@ class Membership(models.Model):
 
     class Role(models.TextChoices):
         OFFICER = "officer", "填报人"
+        # 主管部门审核人 (issue 14): checks the submissions of the units this unit supervises.
+        SUPERVISOR = "supervisor", "主管部门审核人"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE, related_name="memberships")
     unit = models.ForeignKey(Unit, verbose_name="单位", on_delete=models.CASCADE, related_name="memberships")

@@ -5,6 +5,8 @@ from .assessments import Assessment
 
 ACTION_CHOICES = [
     ("submit", "提交"),
+    ("forward", "初审通过并转报"),
+    ("pre_return", "初审退回"),
     ("withdraw", "撤回"),
     ("start_review", "开始审核"),
     ("return", "退回修改"),

@@ -98,3 +98,17 @@ def person(user, login=""):
     from .. import people
 
     return people.html(user, login or "")
+@register.filter
+def abs_int(value):
+    """|n| of an integer (days overdue); anything else unchanged."""
+    return abs(value) if isinstance(value, int) else value
+
+
+@register.filter
+def days_until(day):
+    """Whole days from today (the portal's time zone) to `day`; negative once it is past."""
+    import datetime
+
+    from django.utils import timezone
+
+    return (day - timezone.localdate()).days if isinstance(day, datetime.date) else None

@@ -15,6 +15,7 @@ test_workflow_matrix.py, test_leaks.py, test_xss.py and test_separation_of_dutie
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -23,6 +24,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from assessments import bulk, table_templates, tasks, workflow
 from assessments.forms import EntryForm
@@ -35,6 +37,7 @@ from assessments.models import (
     ReportSection,
     ReviewerAssignment,
     TableTemplate,
+    Task,
 )
 from assessments.readmodel import with_content
 from assessments.services import create_assessment, refresh_scores
@@ -83,16 +86,26 @@ PATHS = {
 COMMENTS = {"return": "请补充佐证材料。", "unpublish": "数据有误，撤销公开。"}
 
 
-def drive(a, state, *, officer, reviewer):
+# With the 主管部门's 初审 (issue 14): the bureau reviews what the 主管部门 forwarded.
+SUPERVISED_PATHS = {
+    "draft": [],
+    "submitted": ["submit"],
+    "forwarded": ["submit", "forward"],
+    **{state: ["submit", "forward", *path[1:]] for state, path in PATHS.items() if path[1:2] == ["start_review"]},
+}
+
+
+def drive(a, state, *, officer, reviewer, supervisor=None):
     """Take the draft `a` to `state` through `workflow.perform`; publishing runs the real export
-    job (files under MEDIA_ROOT, then `workflow.publish`)."""
-    for action in PATHS[state]:
+    job (files under MEDIA_ROOT, then `workflow.publish`). With `supervisor` the round asks for
+    初审: the submission goes through the 主管部门 first."""
+    for action in (SUPERVISED_PATHS if supervisor else PATHS)[state]:
         if action == "publish":
             tasks.run_export(ExportJob.objects.get(assessment=a, status=ExportJob.Status.QUEUED).pk)
             a.refresh_from_db()
             assert a.state == Assessment.State.PUBLISHED
             continue
-        actor = officer if action in workflow.OFFICER_ACTIONS else reviewer
+        actor = officer if action in workflow.OFFICER_ACTIONS else supervisor if action in workflow.SUPERVISOR_ACTIONS else reviewer
         workflow.perform(actor, a, action, COMMENTS.get(action, ""))
     a.refresh_from_db()
     return a
@@ -187,6 +200,7 @@ ADMIN_LOGIN = "→admin-login"  # 302 to /admin/login/?next=<this url>
 DETAIL = "→detail"  # 302 to the officer page of the same assessment
 REVIEW = "→review"  # 302 to the review page of the same assessment
 EVIDENCE = "→evidence"  # 302 to the officer's evidence page of the same assessment
+EDIT = "→edit"  # 302 to the edit page of the same assessment
 
 AL = ADMIN_LOGIN
 # The admin site's own views send anonymous visitors to the admin login; its model pages carry no
@@ -281,6 +295,27 @@ MATRIX = {
         "GET": NOT_GET, "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
     ("disclosure:evidence", "evidence_published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:evidence", "evidence_draft"): {"GET": (404,) * 9},
+    # The season (issue 14). 目标调整: officers of the unit, while the assessment can be edited
+    # (posted without a row here: refused with a message).
+    ("assessments:adjust_target", "draft"): {"GET": NOT_GET, "POST": (LOGIN, EDIT) + (404,) * 7},
+    ("assessments:adjust_target", "submitted"): {"POST": (LOGIN, DETAIL) + (404,) * 7},
+    # 新建 from a task: the unit's officers only (the task here is cancelled: refused, → the list).
+    ("assessments:task_start", "task"): {"GET": NOT_GET, "POST": (LOGIN, "→/assessments/") + (404,) * 7},
+    # 待办 and its count: everyone logged in (each sees their own duties).
+    ("assessments:todo", None): {"GET": (LOGIN,) + (200,) * 8, "POST": NOT_GET},
+    ("assessments:todo_count", None): {"GET": (LOGIN,) + (200,) * 8},
+    # The 主管部门's roll-up and 初审: its 主管部门审核人 only (none in this cast; see test_supervision.py
+    # and the supervisor role of test_workflow_matrix.py).
+    ("assessments:supervise", None): {"GET": (LOGIN,) + (403,) * 8},
+    ("assessments:supervise_detail", "submitted"): {"GET": (LOGIN,) + (403,) * 8, "POST": (LOGIN,) + (403,) * 8},
+    # The bureau's season pages: reviewers, for the units they review.
+    ("assessments:season", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, "→/assessments/season/",
+                                                             "→/assessments/season/", 403, 403, 403, 403)},
+    ("assessments:season_targets", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, 400, 400, 403, 403, 403, 403)},
+    ("assessments:season_task", "task"): {"GET": NOT_GET, "POST": (LOGIN, 403, 403, "→/assessments/season/", 404,
+                                                                    403, 403, 403, 403)},
+    ("assessments:season_remind_late", None): {"GET": NOT_GET, "POST": (LOGIN, 403, 403, "→/assessments/season/",
+                                                                         "→/assessments/season/", 403, 403, 403, 403)},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
     ("assessments:dashboard_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
@@ -336,6 +371,7 @@ MATRIX = {
     ("admin:assessments_membership_changelist", None): SYSTEM_MODEL,
     ("admin:assessments_scoringruleset_changelist", None): SYSTEM_MODEL,
     ("admin:assessments_round_changelist", None): SYSTEM_MODEL,
+    ("admin:assessments_targetset_changelist", None): SYSTEM_MODEL,  # 批复的绩效目标 (issue 14)
     ("admin:assessments_tabletemplate_changelist", None): SYSTEM_MODEL,
     ("admin:assessments_assessment_changelist", None): BUSINESS_MODEL,
     ("admin:assessments_snapshot_changelist", None): BUSINESS_MODEL,
@@ -440,6 +476,11 @@ def world(cast, unit_a, round_2020):
             objects[f"evidence_{state}"] = SimpleNamespace(pk=item.pk, assessment_pk=a.pk, url_args=[a.pk, item.pk])
         objects[state] = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
     Evidence.objects.filter(pk=objects["evidence_published"].pk).update(public=True)
+    # A cancelled 填报任务 of unit A (issue 14).
+    objects["task"] = Task.objects.create(
+        round=round_2020, unit=unit_a, kind="project", project_name="甲单位任务项目", starts_on=date(2020, 1, 1),
+        due_on=date(2020, 12, 31), cancelled_at=timezone.now(), cancel_reason="测试",
+    )
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job
@@ -471,6 +512,8 @@ def expected_location(expected: str, path: str, obj) -> str:
         return reverse("assessments:review", args=[getattr(obj, "assessment_pk", obj.pk)])
     if expected == EVIDENCE:
         return reverse("assessments:evidence", args=[obj.assessment_pk])
+    if expected == EDIT:
+        return reverse("assessments:edit", args=[obj.pk])
     return expected[1:]
 
 

@@ -870,7 +870,8 @@ def test_state_counts_for_the_round(bureau, unit_a, unit_b, round_2020):
     response = bureau.get(DASHBOARD, {"round": round_2020.pk})
 
     counts = [(s.value, n) for s, n, _listed in response.context["counts"]]
-    assert counts == [("draft", 2), ("submitted", 3), ("in_review", 1), ("returned", 1), ("approved", 1), ("published", 1)]
+    assert counts == [("draft", 2), ("submitted", 3), ("forwarded", 0), ("in_review", 1), ("returned", 1), ("approved", 1),
+                      ("published", 1)]
     assert response.context["total_count"] == 9
     html = response.content.decode()
     assert '<div class="fs-4" data-state="submitted">3</div>' in html

@@ -112,7 +112,7 @@ def test_runs_and_prints_a_chinese_summary(seeded):
     assert "新建 7 份" in seeded
     assert "自评 99.67 分（优）" in seeded
     expected = {
-        "Region": 9, "Unit": 5, "Round": 4, "User": 9, "Membership": 5, "Assessment": 7,
+        "Region": 9, "Unit": 6, "Round": 4, "User": 10, "Membership": 6, "Assessment": 7,
         "Indicator": 13 + 8 + 7, "ProjectExpense": 6 + 4 + 5, "ReportSection": 7 * 11,
         "Transition": 11, "Snapshot": 3, "UserPermission": 0, "UserGroup": 4,
     }
@@ -183,7 +183,11 @@ def test_regions_units_and_rounds(seeded):
         LUSONG: "湖南省株洲市芦淞区",
         WANGCHENG: "湖南省长沙市望城区",
         YUELU: "湖南省长沙市岳麓区",
+        "中共长沙市委政法委员会": "湖南省长沙市",
     }
+    # The 主管部门 of issue 14 supervises two units.
+    head = Unit.objects.get(name="中共长沙市委政法委员会")
+    assert sorted(head.supervised_units.values_list("name", flat=True)) == sorted([YUELU, WANGCHENG])
     province = Region.objects.get(name="湖南省")
     assert province.level == Region.Level.PROVINCE and province.parent is None
     assert sorted(r.name for r in province.children.all()) == sorted(["长沙市", "株洲市", "衡阳市"])
@@ -207,9 +211,10 @@ def test_every_user_logs_in_with_the_demo_password(seeded):
 
 
 def test_roles(seeded):
-    officers = {m.user.username: m.unit.name for m in Membership.objects.select_related("user", "unit")}
+    officers = {m.user.username: m.unit.name for m in Membership.objects.filter(role="officer").select_related("user", "unit")}
     assert officers == {"lukou": LUKOU, "nanyue": NANYUE, "lusong": LUSONG, "wangcheng": WANGCHENG, "yuelu": YUELU}
-    assert set(Membership.objects.values_list("role", flat=True)) == {Membership.Role.OFFICER}
+    assert list(Membership.objects.filter(role="supervisor").values_list("user__username", "unit__name")) == [
+        ("changsha", "中共长沙市委政法委员会")]
 
     User = get_user_model()
     reviewer = User.objects.get(username="caizheng")
@@ -596,7 +601,8 @@ def test_every_loaded_text_is_in_its_seed():
 def test_demo_data_has_one_entry_per_natural_key():
     keys = [(a["unit"], a["year"], a["kind"], a.get("project_name", "")) for a in demo.ASSESSMENTS]
     assert len(keys) == len(set(keys)) == 7
-    assert {a["unit"] for a in demo.ASSESSMENTS} == {u["name"] for u in demo.UNITS}
+    # Every unit has an assessment, except the 主管部门 of issue 14 (it checks, it does not fill in).
+    assert {a["unit"] for a in demo.ASSESSMENTS} == {u["name"] for u in demo.UNITS if not u.get("supervises")}
     assert {a["year"] for a in demo.ASSESSMENTS} == {2020, 2022, 2024}
 
 
@@ -610,3 +616,23 @@ def test_sixing_is_returned_by_the_reviewer_with_comments(seeded):
     assert review.comment.startswith("实际投入资金额超出年初预算51.33%")
     first = sixing.indicators.order_by("position").first()
     assert review.rows.get(indicator_key=first.key).note == "实际完成值“≥13个”与指标值相同，请填写实际评选的五星级小区个数。"
+
+
+def test_the_open_round_has_approved_targets_and_tasks(seeded):
+    """Issue 14: 南岳's 综治、平安建设经费 has approved targets; six tasks, 渌口's late."""
+    from assessments import season
+    from assessments.models import TargetSet, Task
+
+    (target_set,) = TargetSet.objects.filter(round__year=2025)
+    assert (target_set.unit.short_name, target_set.project_name, target_set.indicators.count()) == (
+        "南岳区委政法委", "综治、平安建设经费", 5)
+    tasks = season.annotate(list(Task.objects.filter(round__year=2025).select_related("unit", "assessment")))
+    assert sorted((t.unit.short_name, t.title, t.status) for t in tasks) == sorted([
+        ("南岳区委政法委", "综治、平安建设经费", "not_started"),
+        ("南岳区委政法委", "部门整体支出", "not_started"),
+        ("岳麓区委政法委", "部门整体支出", "not_started"),
+        ("望城区委政法委", "部门整体支出", "not_started"),
+        ("芦淞区委政法委", "部门整体支出", "not_started"),
+        ("渌口区委政法委", "部门整体支出", "overdue"),
+    ])
+    assert next(t for t in tasks if t.project_name).target_set_id == target_set.pk

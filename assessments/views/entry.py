@@ -1,9 +1,10 @@
 """Officer pages: list, create, fill in, submit and withdraw the unit's assessments."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -17,13 +18,14 @@ from .. import (
     reviewing,
     roles,
     scoring,
+    season,
     services,
     table_templates,
     workflow,
 )
 from ..consistency import check as check_consistency
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
-from ..models import Assessment, Indicator, Round, Unit
+from ..models import Assessment, Indicator, Round, Task, Unit
 from ..services import create_assessment, refresh_scores
 
 PAGE_SIZE = 20
@@ -48,6 +50,8 @@ def home(request):
         return redirect("assessments:list")
     if permissions.is_reviewer(user):
         return redirect("assessments:dashboard")
+    if permissions.is_supervisor(user):
+        return redirect("assessments:supervise")
     if permissions.can_audit(user):
         return redirect("audit")
     return render(request, "home.html", {"is_staff": user.is_staff, "admin_roles": roles.admin_roles(user)})
@@ -69,11 +73,53 @@ def assessment_list(request):
     page = Paginator(qs, PAGE_SIZE).get_page(p.page)
     units = list(Unit.objects.filter(pk__in=unit_ids).order_by("id"))
     due = _due_rounds(units)
+    # Tasks first (issue 14): every task of an open round, the ones still to do on top.
+    tasks = season.annotate(list(
+        Task.objects.filter(unit_id__in=unit_ids, round__is_open=True)
+        .select_related("round", "unit", "assessment")
+        .order_by("cancelled_at", "due_on", "unit_id", "kind", "project_name")
+    ))
+    order = {Task.Status.OVERDUE: 0, Task.Status.RETURNED: 1, Task.Status.NOT_STARTED: 2, Task.Status.FILLING: 3,
+             Task.Status.SUBMITTED: 4, Task.Status.CANCELLED: 5}
+    tasks.sort(key=lambda t: (order[t.status], t.due_on))
     return render(
         request,
         "assessments/entry/list.html",
-        {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due},
+        {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due, "tasks": tasks},
     )
+
+
+@require_POST
+def task_start(request, pk):
+    """新建 from a task (or open the assessment already started for it)."""
+    task = Task.objects.filter(pk=pk, unit_id__in=permissions.officer_unit_ids(request.user)).select_related(
+        "round", "unit", "assessment").first()
+    if task is None:
+        raise Http404
+    had = task.assessment_id
+    try:
+        assessment = season.start_task(request.user, task)
+    except season.SeasonRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("assessments:list")
+    if not had:
+        source = "批复的绩效目标（指标值已锁定）" if task.target_set_id or assessment.indicators.exclude(approved_target="").exists() else None
+        messages.success(request, f"已按任务创建“{assessment.title}”" + (f"，绩效指标来自{source}" if source else "") + "，请填写。")
+    return redirect("assessments:edit", pk=assessment.pk)
+
+
+@require_POST
+def adjust_target(request, pk):
+    """目标调整: change an approved 指标值, with a reason."""
+    assessment = permissions.get_officer_assessment(request.user, pk)
+    posted = params.read(request.POST, {"key": params.Text(40), "target": params.Text(1000), "reason": params.Text(2000)})
+    try:
+        adj = season.adjust_target(request.user, assessment, posted.key or "", posted.target or "", posted.reason or "")
+    except (season.SeasonRefused, ValidationError) as exc:
+        messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))
+        return redirect("assessments:edit" if permissions.can_edit(request.user, assessment) else "assessments:detail", pk=pk)
+    messages.success(request, f"已将“{adj.indicator_name}”的指标值由“{adj.previous_target}”调整为“{adj.new_target}”（批复值“{adj.approved_target}”），审核人将看到调整理由。")
+    return redirect("assessments:edit", pk=pk)
 
 
 def _due_rounds(units):
@@ -238,7 +284,7 @@ def assessment_edit(request, pk):
         except workflow.TransitionRefused as exc:
             messages.error(request, str(exc))
             return redirect("assessments:detail", pk=pk)
-        messages.success(request, "已提交，等待财政局审核。审核开始前可撤回。")
+        messages.success(request, _submitted_message(assessment))
         return redirect("assessments:detail", pk=pk)
     if action == "spread_weights":
         _spread_default_weights(assessment)
@@ -249,6 +295,12 @@ def assessment_edit(request, pk):
     if action.startswith("add_"):
         return redirect(f"{url}?{action}={ADD_ROWS}#{action[4:]}")
     return redirect(url)
+
+
+def _submitted_message(assessment) -> str:
+    if permissions.needs_supervisor_review(assessment):
+        return "已提交，等待主管部门初审（初审通过后转报财政局复核）。初审开始前可撤回。"
+    return "已提交，等待财政局审核。审核开始前可撤回。"
 
 
 def _posted_version(request) -> int:
@@ -318,9 +370,23 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "conflict": conflict,
             "form_version": conflict.assessment.version if conflict else entry.assessment.version,
             "year_history": history.for_page(view),
+            "locked_rows": _locked_rows(entry.assessment, view),
         },
         status=status,
     )
+
+
+def _locked_rows(assessment, view):
+    """The approved (locked) rows of the edit page, each with its latest 目标调整."""
+    lines = [line for line in view.indicators if line.approved_target and line.indicator is not None and line.indicator.pk]
+    if not lines:
+        return []
+    adjustments = season.adjustments_by_key(assessment)
+    return [
+        {"key": line.key, "name": line.name, "approved_target": line.approved_target, "current": line.target_text,
+         "adjustment": adjustments.get(line.key)}
+        for line in lines
+    ]
 
 
 @require_POST
@@ -398,6 +464,6 @@ def assessment_transition(request, pk, action):
     except workflow.TransitionRefused as exc:
         messages.error(request, str(exc))
         return redirect("assessments:detail", pk=pk)
-    done = {"submit": "已提交，等待财政局审核。审核开始前可撤回。", "withdraw": "已撤回，可继续修改后再提交。"}
+    done = {"submit": _submitted_message(assessment), "withdraw": "已撤回，可继续修改后再提交。"}
     messages.success(request, done[action])
     return redirect("assessments:detail", pk=pk)

@@ -27,6 +27,7 @@ from .. import (
     readmodel,
     reviewing,
     scoring,
+    season,
     tasks,
     workflow,
 )
@@ -37,6 +38,7 @@ from ..models import Assessment, BulkExport, Evidence, ExportJob, Review, Round,
 from ..models.evidence import INLINE_TYPES
 
 PAGE_SIZE = 50
+LATE_TASKS_SHOWN = 200
 CHARTS_SECONDS = 60
 SORTS = {
     "unit": "unit__name",
@@ -91,6 +93,8 @@ def dashboard(request):
             state__in=[s for s in VISIBLE_STATES if s != Assessment.State.RETURNED],
         ).values("unit_id")
         late = list(units.exclude(pk__in=done).order_by("name"))
+    # Every 填报任务 past its deadline and not handed in (issue 14), whatever its kind.
+    late_tasks = list(season.late_tasks(current, units)[:LATE_TASKS_SHOWN])
 
     qs, p, sort = _filtered(request, current)
     page = Paginator(qs, PAGE_SIZE).get_page(p.page)
@@ -116,6 +120,7 @@ def dashboard(request):
             "counts": [(s, counts.get(s.value, 0), s in VISIBLE_STATES) for s in Assessment.State],
             "total_count": sum(counts.values()),
             "late": late,
+            "late_tasks": late_tasks,
             "page": page,
             "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
             "filters": p.as_form(),
@@ -271,7 +276,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
     )
     review = reviewing.pending(assessment)
-    shown = review or Review.objects.filter(assessment=assessment).order_by("-number").first()
+    shown = review or Review.objects.filter(assessment=assessment, level=Review.Level.BUREAU).order_by("-number").first()
     open_review, starting = _open_review(request.user, assessment)
     if review_view is None:
         # A submission not yet reviewed starts from empty 复核 rows (not the previous round's).
@@ -291,6 +296,8 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
                 for line in review_view.lines
             ],
         )
+    pre_review = reviewing.latest_pre_review(assessment, snapshots[0].number) if snapshots and \
+        assessment.unit.supervisor_unit_id else None
     changes = diff.compare(snapshots[1].data, snapshots[0].data, assessment.table) if len(snapshots) == 2 else None
     # 佐证材料 of the version shown (issue 13): beside each row, with what changed since the last one.
     entries = _evidence_entries(assessment, snapshots[0].data if snapshots else {})
@@ -336,6 +343,12 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
+        # 目标调整 of approved targets (issue 14): the reason beside the approved value.
+        # The 主管部门's 初审 of the submission shown (issue 14): its scores beside the bureau's.
+        "pre_review": pre_review,
+        "pre_rows": {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {},
+        "adjustments": season.adjustments_by_key(assessment)
+        if any(line.approved_target for line in view.indicators) else {},
     }
 
 

@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from assessments import demo, readmodel, reviewing, roles, scoring, services, workflow
+from assessments import demo, readmodel, reviewing, roles, scoring, season, services, workflow
 from assessments.models import (
     Assessment,
     Indicator,
@@ -27,6 +27,10 @@ from assessments.models import (
     ProjectExpense,
     Region,
     Round,
+    TableTemplate,
+    TargetSet,
+    Task,
+    TemplateAssignment,
     Unit,
 )
 
@@ -113,6 +117,38 @@ class Loader:
         self.load_users()
         for spec in demo.ASSESSMENTS:
             self.load_assessment(spec)
+        self.load_season()
+
+    def load_season(self) -> None:
+        """The open round's approved targets and tasks (issue 14), each created once."""
+        spec = demo.SEASON
+        round_ = self.rounds[spec["year"]]
+        Round.objects.filter(pk=round_.pk).update(supervisor_review=spec["supervisor_review"])
+        TemplateAssignment.objects.get_or_create(
+            round=round_, kind="project", region=None,
+            defaults={"template": TableTemplate.objects.get(code=spec["project_template"])},
+        )
+        for target in spec["targets"]:
+            unit = self.units[target["unit"]]
+            if season.target_set_for(unit=unit, round_=round_, kind="project", project_name=target["project_name"]):
+                continue
+            season.load_target_set(round_=round_, source=TargetSet.Source.ADMIN, user=self.users["caizheng"], sheet=season.TargetSheet(
+                unit, target["project_name"], goals=target["goals"],
+                rows=[season.TargetRow(l1, l2, name, value, Decimal(w)) for l1, l2, name, value, w in target["rows"]],
+            ))
+        today = datetime.date.today()
+        for unit_name, project, start, due in spec["tasks"]:
+            unit = self.units[unit_name]
+            kind = Assessment.Kind.PROJECT if project else Assessment.Kind.DEPARTMENT
+            if Task.objects.filter(round=round_, unit=unit, kind=kind, project_name=project).exists():
+                continue
+            season.issue_tasks(
+                round_=round_, user=self.users["caizheng"],
+                specs=[season.TaskSpec(unit, kind, project, season.target_set_for(unit=unit, round_=round_, kind=kind,
+                                                                                  project_name=project))],
+                starts_on=today + datetime.timedelta(days=start), due_on=today + datetime.timedelta(days=due),
+                warn_days=spec["warn_days"],
+            )
 
     # --- Reference data ---------------------------------------------------------------------
 
@@ -133,6 +169,9 @@ class Loader:
                 },
             )
             self.units[unit.name] = unit
+        for spec in demo.UNITS:
+            for name in spec.get("supervises", []):
+                Unit.objects.filter(name=name).update(supervisor_unit=self.units[spec["name"]])
 
     def load_rounds(self) -> None:
         for spec in demo.ROUNDS:
@@ -166,9 +205,9 @@ class Loader:
             user.save()
             user.user_permissions.remove(review_all)  # bureau-wide review is the group's (seeds before issue 18)
             user.groups.set([group] if group is not None else [])
-            if spec["role"] == "officer":
+            if spec["role"] in ("officer", "supervisor"):
                 Membership.objects.get_or_create(
-                    user=user, unit=self.units[spec["unit"]], role=Membership.Role.OFFICER
+                    user=user, unit=self.units[spec["unit"]], role=spec["role"]
                 )
             self.users[user.username] = user
 

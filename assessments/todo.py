@@ -1,0 +1,135 @@
+"""待办 (issue 14): what each person must do now, one list per duty, in a fixed number of queries.
+
+- officers: tasks to fill in (not handed in, not cancelled), assessments returned to them;
+- 主管部门审核人: submissions of their units waiting for 初审;
+- reviewers: submissions to 复核 (forwarded, or submitted without 初审; in review) and late tasks;
+- 系统管理员: failed exports; 安全管理员: accounts locked by failed logins.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from . import permissions, roles, season
+from .models import Assessment, ExportJob, Task
+
+ROW_LIMIT = 200  # a list longer than this shows its first 200 rows and the full count
+S = Assessment.State
+# 初审 waits for the 主管部门: submitted, in a round that asks for it, by a unit that has one.
+AWAITING_PRE_REVIEW = Q(state=S.SUBMITTED, round__supervisor_review=True, unit__supervisor_unit__isnull=False)
+# 复核 waits for the bureau: forwarded, in review, or submitted where there is no 初审.
+BUREAU_WAITING = Q(state__in=[S.FORWARDED, S.IN_REVIEW]) | (Q(state=S.SUBMITTED) & ~AWAITING_PRE_REVIEW)
+
+
+@dataclass
+class Item:
+    text: str
+    url: str
+    note: str = ""
+    urgent: bool = False
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    items: list[Item] = field(default_factory=list)
+    count: int = 0
+
+
+def sections(user) -> list[Section]:
+    """The user's 待办, per duty (sections with nothing to do are left out)."""
+    out = []
+    today = timezone.localdate()
+    unit_ids = permissions.officer_unit_ids(user)
+    if unit_ids:
+        tasks = season.annotate(list(
+            season.pending_tasks_for_officer(unit_ids).filter(
+                Q(assessment__isnull=True) | Q(assessment__state=Assessment.State.DRAFT))[:ROW_LIMIT]
+        ), today)
+        out.append(Section("tasks", "待填报的任务", [
+            Item(f"{t.round.title} · {t.unit.short_name or t.unit.name} · {t.title}",
+                 reverse("assessments:detail", args=[t.assessment_id]) if t.assessment_id else reverse("assessments:list") + "#tasks",
+                 f"{t.status_label}，截止 {t.due_on:%Y-%m-%d}" + (f"，还剩 {t.days_left} 天" if t.days_left >= 0 else f"，已逾期 {-t.days_left} 天"),
+                 urgent=t.days_left <= t.warn_days)
+            for t in tasks
+        ]))
+        returned = list(
+            permissions.officer_assessments(user).filter(state=Assessment.State.RETURNED)
+            .select_related("round", "unit").order_by("-updated_at")[:ROW_LIMIT]
+        )
+        out.append(Section("returned", "被退回待修改的自评", [
+            Item(a.title, reverse("assessments:detail", args=[a.pk]), a.unit.short_name or a.unit.name, urgent=True)
+            for a in returned
+        ]))
+    if permissions.is_supervisor(user):
+        waiting = list(
+            permissions.supervisor_assessments(user).filter(AWAITING_PRE_REVIEW)
+            .select_related("round", "unit").order_by("submitted_at", "id")[:ROW_LIMIT]
+        )
+        out.append(Section("pre_review", "待初审的提交（主管部门）", [
+            Item(f"{a.unit.name} · {a.title}", reverse("assessments:supervise_detail", args=[a.pk]),
+                 f"提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else "")
+            for a in waiting
+        ]))
+    if permissions.is_reviewer(user):
+        waiting = list(
+            permissions.reviewer_assessments(user).filter(BUREAU_WAITING)
+            .select_related("round", "unit").order_by("submitted_at", "id")[:ROW_LIMIT]
+        )
+        out.append(Section("review", "待复核的提交", [
+            Item(f"{a.unit.name} · {a.title}", reverse("assessments:review", args=[a.pk]),
+                 f"{a.get_state_display()}，提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else a.get_state_display())
+            for a in waiting
+        ]))
+        late = list(
+            Task.objects.filter(unit__in=permissions.reviewable_units(user), cancelled_at__isnull=True, due_on__lt=today,
+                                round__is_open=True)
+            .filter(Q(assessment__isnull=True) | Q(assessment__state__in=season.EDITABLE))
+            .select_related("round", "unit").order_by("due_on", "unit__name")[:ROW_LIMIT]
+        )
+        out.append(Section("late", "逾期未提交的任务（可催办）", [
+            Item(f"{t.unit.name} · {t.title}", reverse("assessments:season") + f"?round={t.round_id}&status=overdue",
+                 f"{t.round.title}，截止 {t.due_on:%Y-%m-%d}，已逾期 {(today - t.due_on).days} 天", urgent=True)
+            for t in late
+        ]))
+    held = roles.admin_roles(user)
+    if roles.SYSTEM_ADMIN in held:
+        failed = list(ExportJob.objects.filter(status=ExportJob.Status.FAILED).select_related("assessment__round", "assessment__unit")
+                      .order_by("-finished_at", "-id")[:ROW_LIMIT])
+        out.append(Section("exports", "生成失败的公开文件", [
+            Item(f"{j.assessment.unit.name} · {j.assessment.title}", reverse("admin:index"),
+                 (j.error or "")[:120], urgent=True)
+            for j in failed
+        ]))
+    if roles.SECURITY_ADMIN in held:
+        out.append(_locked_accounts())
+    for section in out:
+        section.count = len(section.items)
+    return [s for s in out if s.count]
+
+
+def _locked_accounts() -> Section:
+    from axes.models import AccessAttempt
+
+    from .security import policy
+
+    now = timezone.now()
+    effective = policy.current()
+    locked = list(
+        AccessAttempt.objects.filter(failures_since_start__gte=effective.login_failure_limit,
+                                     attempt_time__gte=now - timedelta(minutes=effective.lockout_minutes))
+        .order_by("-attempt_time")[:ROW_LIMIT]
+    )
+    return Section("locked", "被锁定的账号", [
+        Item(f"{a.username}（{a.ip_address}）", reverse("admin:axes_accessattempt_changelist"),
+             f"失败 {a.failures_since_start} 次，最近 {timezone.localtime(a.attempt_time):%Y-%m-%d %H:%M}", urgent=True)
+        for a in locked
+    ])
+
+
+def total(user) -> int:
+    return sum(s.count for s in sections(user))
