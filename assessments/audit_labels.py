@@ -29,6 +29,7 @@ ACTION_LABELS = {
     "workflow.approve": "审核通过",
     "workflow.publish": "公开",
     "workflow.unpublish": "撤销公开",
+    "workflow.correct": "发起更正",
     "review.open": "审核人查看提交",
     "review.save": "保存复核",
     "export.generated": "生成公开文件",

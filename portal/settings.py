@@ -261,6 +261,15 @@ EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL")
 EMAIL_TIMEOUT = 10
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+
+# 政府信息公开 metadata (issue 16, docs/adr/0018). The 索引号 rule names the parts {region} (区划代码),
+# {unit} (部门代码), {category}, {year} and {serial} (流水号, per value of the other parts).
+DISCLOSURE_INDEX_RULE = os.environ.get("PORTAL_DISCLOSURE_INDEX_RULE", "{region}-{unit}-{category}-{year}-{serial:05d}")
+DISCLOSURE_CATEGORY = os.environ.get("PORTAL_DISCLOSURE_CATEGORY", "YSJX")  # 预算绩效
+DISCLOSURE_THEME = os.environ.get("PORTAL_DISCLOSURE_THEME", "财政/预算绩效")
+DISCLOSURE_BUREAU = os.environ.get("PORTAL_DISCLOSURE_BUREAU", "财政局")
+# The export job writes a PDF and a Word copy of each report besides JSON and xlsx.
+DISCLOSURE_PRINT_COPIES = env_bool("PORTAL_DISCLOSURE_PRINT_COPIES", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "绩效自评门户 <noreply@localhost>")
 
 LOGGING = {

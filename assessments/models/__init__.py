@@ -1,6 +1,6 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
-from .exports import BulkExport, ExportJob, Publication
+from .exports import BulkExport, ExportJob, IndexSerial, Publication, PublishedVersion
 from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
@@ -18,12 +18,14 @@ __all__ = [
     "ExportJob",
     "FundingRow",
     "Goal",
+    "IndexSerial",
     "Indicator",
     "IndicatorReview",
     "Membership",
     "OTPDevice",
     "ProjectExpense",
     "Publication",
+    "PublishedVersion",
     "PublicGeneration",
     "Region",
     "ReportSection",

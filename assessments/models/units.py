@@ -10,6 +10,8 @@ class Region(models.Model):
 
     name = models.CharField("名称", max_length=50)
     level = models.CharField("层级", max_length=10, choices=Level.choices)
+    # 行政区划代码 (430104): the 地区代码 of a disclosure's 索引号 (`publishing.index_number`).
+    code = models.CharField("区划代码", max_length=12, blank=True)
     parent = models.ForeignKey(
         "self", verbose_name="上级", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
@@ -38,6 +40,8 @@ class Unit(models.Model):
     short_name = models.CharField("简称", max_length=30, blank=True)
     region = models.ForeignKey(Region, verbose_name="所在地区", on_delete=models.PROTECT, related_name="units")
     supervisor = models.CharField("主管部门", max_length=100, blank=True)
+    # The 部门代码 of a disclosure's 索引号 (organisation code or the bureau's own numbering).
+    code = models.CharField("部门代码", max_length=30, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "预算单位"
