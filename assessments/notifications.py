@@ -23,6 +23,7 @@ TEMPLATES = {
     "submit": "emails/submitted",
     "return": "emails/returned",
     "approve": "emails/approved",
+    "correct": "emails/correct",
 }
 
 

@@ -87,7 +87,7 @@ def after_transition(sender, *, assessment, transition, user, **kwargs):
     the public cache generation (publish, unpublish); after commit, the sending."""
     if transition.action == "approve":
         queue_export(assessment, user)
-    if transition.action in ("publish", "unpublish"):
+    if transition.action in ("publish", "unpublish", "correct"):
         exporting.bump_public_cache()  # commits with the state change: no process serves the old one for long
         transaction.on_commit(queue_list_rebuild)  # under the new generation
     if transition.action in notifications.TEMPLATES:

@@ -78,8 +78,10 @@ PATHS = {
     "approved": ["submit", "start_review", "approve"],
     "published": ["submit", "start_review", "approve", "publish"],
     "unpublished": ["submit", "start_review", "approve", "publish", "unpublish"],
+    # 发起更正 (issue 16): back to the unit; the public keeps reading version 1 meanwhile.
+    "correcting": ["submit", "start_review", "approve", "publish", "correct"],
 }
-COMMENTS = {"return": "请补充佐证材料。", "unpublish": "数据有误，撤销公开。"}
+COMMENTS = {"return": "请补充佐证材料。", "unpublish": "数据有误，撤销公开。", "correct": "指标数据有误，更正后重新公开。"}
 
 
 def drive(a, state, *, officer, reviewer):
@@ -298,6 +300,24 @@ MATRIX = {
     ("disclosure:json", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:json", "draft"): {"GET": (404,) * 9},
     ("disclosure:json", "unpublished"): {"GET": (410,) * 9},
+    # Issue 16: the PDF and Word copies, each published version at its own URL, and the permalink
+    # while a correction is under way (it shows the last published version).
+    ("disclosure:detail", "correcting"): {"GET": PUBLIC_200},
+    ("disclosure:pdf", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:pdf", "draft"): {"GET": (404,) * 9},
+    ("disclosure:pdf", "unpublished"): {"GET": (410,) * 9},
+    ("disclosure:pdf", "correcting"): {"GET": PUBLIC_200},
+    ("disclosure:docx", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:docx", "approved"): {"GET": (404,) * 9},
+    ("disclosure:docx", "unpublished"): {"GET": (410,) * 9},
+    ("disclosure:version", "published_v1"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:version", "published_v2"): {"GET": (404,) * 9},
+    ("disclosure:version", "draft_v1"): {"GET": (404,) * 9},
+    ("disclosure:version", "unpublished_v1"): {"GET": (410,) * 9},
+    ("disclosure:version", "correcting_v1"): {"GET": PUBLIC_200},
+    ("disclosure:version_json", "published_v1"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:version_json", "published_v2"): {"GET": (404,) * 9},
+    ("disclosure:version_json", "unpublished_v1"): {"GET": (410,) * 9},
     # Django admin: staff only; its views send everyone else to the admin's own login page.
     ("admin:index", None): {"GET": ADMIN_ONLY},
     ("admin:login", None): {"GET": (200, 200, 200, 200, 200, "→/admin/", "→/admin/", "→/admin/", 200)},
@@ -330,6 +350,7 @@ ANONYMOUS_VIEWS = {
     "login", "healthz", "admin:login",
     "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
     "disclosure:detail", "disclosure:xlsx", "disclosure:json",
+    "disclosure:pdf", "disclosure:docx", "disclosure:version", "disclosure:version_json",
 }
 
 # POST bodies (everything else posts nothing).
@@ -394,13 +415,21 @@ class World:
     objects: dict
 
 
+PRINT_COPY_URLS = {"disclosure:pdf", "disclosure:docx"}
+
+
 @pytest.fixture
-def world(cast, unit_a, round_2020):
+def world(request, settings, cast, unit_a, round_2020):
     """An assessment of unit A in each state the matrix needs, and a finished ZIP of reviewer A."""
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    # The PDF and Word copies (seconds of layout each) only where the matrix fetches them.
+    settings.DISCLOSURE_PRINT_COPIES = params.get("name") in PRINT_COPY_URLS
     objects = {}
-    for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished"):
+    for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished", "correcting"):
         a = valid_assessment(unit_a, round_2020, f"甲单位{state}项目", user=cast.officer_a)
         objects[state] = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
+    for state, number in (("published", 1), ("published", 2), ("draft", 1), ("unpublished", 1), ("correcting", 1)):
+        objects[f"{state}_v{number}"] = SimpleNamespace(pk=objects[state].pk, url_args=[objects[state].pk, number])
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job
