@@ -30,6 +30,7 @@ ACTION_LABELS = {
     "workflow.publish": "公开",
     "workflow.unpublish": "撤销公开",
     "workflow.correct": "发起更正",
+    "disclosure.set": "设置公开信息",
     "review.open": "审核人查看提交",
     "review.save": "保存复核",
     "export.generated": "生成公开文件",

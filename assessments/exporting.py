@@ -44,9 +44,10 @@ class ExportRefused(Exception):
 
 
 def create_job(assessment: Assessment, user=None) -> ExportJob | None:
-    """The outbox row of an export (inside the caller's transaction); None for a 涉密 project.
+    """The outbox row of an export (inside the caller's transaction); None for a 涉密 project and
+    for one the bureau marked 依申请公开 or 不予公开 (it stays approved, not published).
     Sending it to the worker after commit is `tasks.queue_export`'s business."""
-    if assessment.confidential:
+    if assessment.confidential or assessment.disclosure != Assessment.Disclosure.ACTIVE:
         return None
     job, _ = ExportJob.objects.get_or_create(
         assessment=assessment,
@@ -120,6 +121,8 @@ def write_files(assessment_id: int) -> Publication:
     loaded = with_content(Assessment.objects.select_related("unit__region", "round")).get(pk=assessment_id)
     if loaded.confidential:
         raise ExportRefused("涉密项目不公开、不导出。")
+    if loaded.disclosure != Assessment.Disclosure.ACTIVE:
+        raise ExportRefused(f"公开属性为“{loaded.get_disclosure_display()}”的自评不主动公开。")
     if loaded.state not in (Assessment.State.APPROVED, Assessment.State.PUBLISHED):
         raise ExportRefused(f"状态为“{loaded.get_state_display()}”的自评不能公开。")
     from .exports import docx, pdf, xlsx  # only needed where exports run, not in every web process

@@ -129,6 +129,33 @@ def _parse(value):
     return datetime.fromisoformat(value) if value else None
 
 
+# --- What the bureau decides ---------------------------------------------------------------------
+
+# The metadata can be set until publication; a published report changes through 发起更正.
+DISCLOSURE_EDITABLE = (Assessment.State.SUBMITTED, Assessment.State.IN_REVIEW, Assessment.State.APPROVED)
+
+
+class DisclosureRefused(Exception):
+    """The metadata cannot be changed now; the message says why, in Chinese."""
+
+
+def set_disclosure(user, assessment: Assessment, *, publisher: str, document_number: str, disclosure: str,
+                   disclosure_reason: str) -> None:
+    """Record 发布机构, 文号 and 公开属性 (with its reason) of an assessment for its reviewer."""
+    from . import audit, permissions
+
+    if not permissions.can_review(user, assessment):
+        raise DisclosureRefused("您无权设置该自评的公开信息。")
+    changes = {"publisher": publisher, "document_number": document_number.strip(), "disclosure": disclosure,
+               "disclosure_reason": disclosure_reason.strip()}
+    with transaction.atomic():
+        if not Assessment.objects.filter(pk=assessment.pk, state__in=DISCLOSURE_EDITABLE).update(**changes):
+            raise DisclosureRefused("已公开的报告不能再修改公开信息；如需修改，请发起更正。")
+        audit.record("disclosure.set", actor=user, unit=assessment.unit_id, obj=assessment, details=changes)
+    for name, value in changes.items():
+        setattr(assessment, name, value)
+
+
 # --- 索引号 ----------------------------------------------------------------------------------------
 
 

@@ -22,13 +22,14 @@ from .. import (
     history,
     params,
     permissions,
+    publishing,
     readmodel,
     reviewing,
     tasks,
     workflow,
 )
 from ..consistency import check as check_consistency
-from ..forms import ReviewDecisionForm, ReviewRowFormSet
+from ..forms import DisclosureForm, ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
 PAGE_SIZE = 50
@@ -274,6 +275,8 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
+        "can_correct": workflow.allowed(request.user, assessment, "correct"),
+        "disclosure_form": DisclosureForm(instance=assessment) if assessment.state in publishing.DISCLOSURE_EDITABLE else None,
     }
 
 
@@ -340,6 +343,27 @@ def _post(request, assessment):
             messages.error(request, str(exc))
         else:
             messages.success(request, "已撤销公开，公开页面和下载链接将答复“已撤销公开”。")
+        return redirect("assessments:review", pk=assessment.pk)
+
+    if action == "correct":
+        try:
+            workflow.perform(request.user, assessment, "correct", params.read(request.POST, {"reason": params.Text(20000)}).reason or "")
+        except workflow.TransitionRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "已发起更正，报告已退回填报单位修改；公开页面在新版本公开前继续显示现行版本。")
+        return redirect("assessments:review", pk=assessment.pk)
+    if action == "disclosure":
+        form = DisclosureForm(request.POST, instance=Assessment(pk=assessment.pk))
+        if not form.is_valid():
+            messages.error(request, "公开信息未保存：" + "；".join(e for errors in form.errors.values() for e in errors))
+            return redirect("assessments:review", pk=assessment.pk)
+        try:
+            publishing.set_disclosure(request.user, assessment, **{k: form.cleaned_data[k] for k in form.Meta.fields})
+        except publishing.DisclosureRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "公开信息已保存。")
         return redirect("assessments:review", pk=assessment.pk)
 
     if action not in ("save", "return", "approve"):
