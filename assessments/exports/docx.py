@@ -248,6 +248,7 @@ def build(report: PublicReport):
     if meta and meta.modified:
         props.created = props.modified = meta.modified.replace(microsecond=0)
     props.revision = 1
+    _heading(doc, f"{a.unit.name}{a.title}", 16)
     if meta:
         _meta(doc, report)
     _form(doc, report)
