@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, imports, review, tables, word
+from .views import entry, imports, register, review, tables, word
 
 app_name = "assessments"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path("word/<str:token>/cancel/", word.word_cancel, name="word_cancel"),
     path("review/", review.dashboard, name="dashboard"),
     path("review/<int:pk>/", review.review_detail, name="review"),
+    path("review/<int:pk>/public-preview/", register.public_preview, name="public_preview"),
+    path("review/register/", register.register_page, name="register"),
+    path("review/register.xlsx", register.register_xlsx, name="register_xlsx"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
     path("templates/", tables.template_list, name="templates"),

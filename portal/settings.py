@@ -229,6 +229,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 2,
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-exports": {"task": "assessments.tasks.dispatch_pending_exports", "schedule": 60.0},
+    # The 公开 window's one-time warning (issue 16): hourly, so a date recorded late still warns today.
+    "warn-disclosure-deadlines": {"task": "assessments.tasks.warn_disclosure_deadlines", "schedule": 3600.0},
 }
 # A running export beats every EXPORT_HEARTBEAT_SECONDS; one silent for EXPORT_STALE_SECONDS lost
 # its worker (SIGKILL, OOM killer): /healthz reports it and the sweep above sends it again, long
@@ -270,6 +272,8 @@ DISCLOSURE_THEME = os.environ.get("PORTAL_DISCLOSURE_THEME", "财政/预算绩�
 DISCLOSURE_BUREAU = os.environ.get("PORTAL_DISCLOSURE_BUREAU", "财政局")
 # The export job writes a PDF and a Word copy of each report besides JSON and xlsx.
 DISCLOSURE_PRINT_COPIES = env_bool("PORTAL_DISCLOSURE_PRINT_COPIES", True)
+# The bureau is warned (once) when a unit's 公开 window ends within this many days.
+DISCLOSURE_WARN_DAYS = int(os.environ.get("PORTAL_DISCLOSURE_WARN_DAYS", "5"))
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "绩效自评门户 <noreply@localhost>")
 
 LOGGING = {

@@ -1,6 +1,6 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
-from .exports import BulkExport, ExportJob, IndexSerial, Publication, PublishedVersion
+from .exports import BulkExport, DisclosureClock, ExportJob, IndexSerial, Publication, PublishedVersion
 from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
@@ -15,6 +15,7 @@ __all__ = [
     "AuditChainLock",
     "AuditEvent",
     "BulkExport",
+    "DisclosureClock",
     "ExportJob",
     "FundingRow",
     "Goal",

@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from .assessments import Assessment
 from .rounds import Round
+from .units import Unit
 
 
 class ExportJob(models.Model):
@@ -147,3 +148,25 @@ class IndexSerial(models.Model):
 
     def __str__(self):
         return f"{self.prefix}: {self.last}"
+
+
+class DisclosureClock(models.Model):
+    """A unit's 决算批复 date in a round: its reports must be public within the round's
+    `disclosure_days` of it. `warned_at` is set once, when the bureau was warned that the window is
+    running out (`register.warn_due`)."""
+
+    unit = models.ForeignKey(Unit, verbose_name="预算单位", on_delete=models.CASCADE, related_name="disclosure_clocks")
+    round = models.ForeignKey(Round, verbose_name="评价批次", on_delete=models.CASCADE, related_name="disclosure_clocks")
+    approved_on = models.DateField("决算批复日期")
+    warned_at = models.DateTimeField("到期提醒时间", null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField("登记时间", auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "决算批复与公开时限"
+        constraints = [models.UniqueConstraint(fields=["unit", "round"], name="disclosure_clock_once")]
+
+    def __str__(self):
+        return f"{self.unit} {self.round}: {self.approved_on}"

@@ -90,3 +90,13 @@ def personal_data_changes(view):
     from ..exports import redaction
 
     return redaction.changes(view)
+
+
+@register.filter
+def add_days(value, days):
+    """A date `days` later (the 公开 deadline from a 决算批复 date)."""
+    import datetime
+
+    if not value:
+        return ""
+    return value + datetime.timedelta(days=int(days))

@@ -285,6 +285,12 @@ MATRIX = {
                                                      "POST": (LOGIN, 403, 403, 403, 403, 400, 400, 403, 403)},
     ("assessments:template_version", "template_v1"): {"GET": TEMPLATES},
     ("assessments:template_xlsx", "template_v1"): {"GET": TEMPLATES},
+    # Issue 16: the 公开 register (reviewers see their units; only bureau-wide reviewers record
+    # 决算批复 dates) and the public preview of an approved report for 公开审核.
+    ("assessments:register", None): {"GET": REVIEWERS, "POST": (LOGIN,) + (403,) * 8},
+    ("assessments:register_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
+    ("assessments:public_preview", "approved"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    ("assessments:public_preview", "submitted"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
     # Public pages: anyone, no session; GET and HEAD only.
     ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
@@ -357,6 +363,7 @@ ANONYMOUS_VIEWS = {
 POST_DATA = {
     "assessments:review": lambda world: {"action": "start_review"},
     "assessments:bulk": lambda world: {"round": world.round.pk},
+    "assessments:register": lambda world: {"round": world.round.year, f"approved_on-{world.objects['draft'].unit_id}": "2021-05-10"},
     "login": lambda world: {"username": "alice", "password": "not-the-password"},
     "assessments:templates": lambda world: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }

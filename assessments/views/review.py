@@ -24,6 +24,7 @@ from .. import (
     permissions,
     publishing,
     readmodel,
+    register,
     reviewing,
     tasks,
     workflow,
@@ -276,6 +277,8 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
         "can_correct": workflow.allowed(request.user, assessment, "correct"),
+        "disclosure_review": register.awaiting_review(assessment),
+        "may_review_disclosure": register.may_review_disclosure(request.user, assessment),
         "disclosure_form": DisclosureForm(instance=assessment) if assessment.state in publishing.DISCLOSURE_EDITABLE else None,
     }
 
@@ -352,6 +355,19 @@ def _post(request, assessment):
             messages.error(request, str(exc))
         else:
             messages.success(request, "已发起更正，报告已退回填报单位修改；公开页面在新版本公开前继续显示现行版本。")
+        return redirect("assessments:review", pk=assessment.pk)
+    if action in ("disclosure_publish", "disclosure_withhold"):
+        try:
+            if action == "disclosure_publish":
+                register.review_publish(request.user, assessment)
+            else:
+                p = params.read(request.POST, {"reason": params.Text(500), "disclosure": params.Choice(["withheld", "on_request"])})
+                register.review_withhold(request.user, assessment, p.reason or "", p.disclosure or "withheld")
+        except (register.ReviewRefused, publishing.DisclosureRefused) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "公开审核已通过，正在生成公开文件，完成后自动公开。" if action == "disclosure_publish"
+                             else "公开审核：该报告不主动公开，理由已列入公开登记簿。")
         return redirect("assessments:review", pk=assessment.pk)
     if action == "disclosure":
         form = DisclosureForm(request.POST, instance=Assessment(pk=assessment.pk))
