@@ -270,3 +270,17 @@ def test_correct_is_a_reviewers_action_with_a_reason(unit_a, round_2020, alice, 
         workflow.perform(carol, a, "correct", "")
     a.refresh_from_db()
     assert a.state == "published"
+
+
+def test_correct_mails_the_unit(unit_a, round_2020, alice, carol, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    alice.email = "alice@yuelu.example.cn"
+    alice.save()
+    a = published(unit_a, round_2020, "综治经费", alice, carol)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.perform(carol, a, "correct", "培训次数填报有误。")
+    [message] = mail.outbox
+    assert message.to == ["alice@yuelu.example.cn"]
+    assert message.subject == "【绩效自评】已公开的“2020年度综治经费绩效自评”需要更正"
+    assert "更正原因：\n培训次数填报有误。" in message.body

@@ -48,6 +48,8 @@ TABLE = {
     "approve": ({"in_review"}, "approved", REVIEWERS),
     "publish": ({"approved"}, "published", {"system"}),
     "unpublish": ({"published"}, "approved", REVIEWERS),
+    # Issue 16: a published report goes back to its unit for a correction (published as version 2).
+    "correct": ({"published"}, "returned", REVIEWERS),
 }
 COMMENT = "请补充说明。"
 
@@ -63,9 +65,9 @@ def test_the_table_is_the_one_the_workflow_enforces():
         name: (sources, target) for name, (sources, target, _) in TABLE.items()
     }
     assert workflow.OFFICER_ACTIONS == {"submit", "withdraw"}
-    assert workflow.REVIEWER_ACTIONS == {"start_review", "return", "approve", "unpublish"}
+    assert workflow.REVIEWER_ACTIONS == {"start_review", "return", "approve", "unpublish", "correct"}
     assert workflow.SYSTEM_ACTIONS == {"publish"}
-    assert {n for n, a in workflow.ACTIONS.items() if a.comment_required} == {"return", "unpublish"}
+    assert {n for n, a in workflow.ACTIONS.items() if a.comment_required} == {"return", "unpublish", "correct"}
 
 
 @pytest.fixture
