@@ -272,6 +272,15 @@ DISCLOSURE_THEME = os.environ.get("PORTAL_DISCLOSURE_THEME", "财政/预算绩�
 DISCLOSURE_BUREAU = os.environ.get("PORTAL_DISCLOSURE_BUREAU", "财政局")
 # The export job writes a PDF and a Word copy of each report besides JSON and xlsx.
 DISCLOSURE_PRINT_COPIES = env_bool("PORTAL_DISCLOSURE_PRINT_COPIES", True)
+# The public pages' footer as government sites carry it (政府网站发展指引); empty items are left out.
+PORTAL_SITE_FOOTER = {
+    "sponsor": os.environ.get("PORTAL_SITE_SPONSOR", DISCLOSURE_BUREAU),  # 主办单位
+    "organizer": os.environ.get("PORTAL_SITE_ORGANIZER", ""),  # 承办单位
+    "site_code": os.environ.get("PORTAL_SITE_CODE", ""),  # 网站标识码
+    "icp": os.environ.get("PORTAL_SITE_ICP", ""),  # ICP备案号, e.g. 湘ICP备12345678号
+    "psb": os.environ.get("PORTAL_SITE_PSB", ""),  # 公安备案号, e.g. 湘公网安备 43010402000123号
+    "contact": os.environ.get("PORTAL_SITE_CONTACT", ""),  # 联系我们: an e-mail address, a phone or a URL
+}
 # The bureau is warned (once) when a unit's 公开 window ends within this many days.
 DISCLOSURE_WARN_DAYS = int(os.environ.get("PORTAL_DISCLOSURE_WARN_DAYS", "5"))
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "绩效自评门户 <noreply@localhost>")
