@@ -652,7 +652,7 @@ def test_public_titles_open_graph_and_print_stylesheet(client, demo):
         links = re.findall(r'<link rel="stylesheet" href="([^"]+)"( media="print")?>', html)
         assert [href for href, media in links if media] == ["/static/css/print.css"]
         assert '<nav class="navbar navbar-dark portal-nav no-print">' in html
-        assert '<footer class="text-center text-body-secondary small py-3 no-print">' in html
+        assert '<footer class="site-footer text-center text-body-secondary small py-3 no-print" id="site-footer">' in html
     assert '<div class="btn-group flex-wrap no-print" role="group" aria-label="下载" id="download-bar">' in page
     assert '<div class="small text-body-secondary no-print"><a href="/disclosure/">公开列表</a>' in page
     html = client.get(LIST).content.decode()
