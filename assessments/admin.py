@@ -40,7 +40,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 @admin.register(Region)
 class RegionAdmin(admin.ModelAdmin):
-    list_display = ["name", "level", "parent"]
+    list_display = ["name", "level", "parent", "code"]
     list_filter = ["level"]
     search_fields = ["name"]
 
@@ -88,7 +88,7 @@ class ReviewerAssignmentInline(admin.TabularInline):
 
 @admin.register(Unit)
 class UnitAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
-    list_display = ["name", "short_name", "region", "supervisor"]
+    list_display = ["name", "short_name", "region", "supervisor", "code"]
     list_filter = ["region"]
     search_fields = ["name", "short_name"]
     inlines = [MembershipInline, ReviewerAssignmentInline]
@@ -128,7 +128,7 @@ class TemplateAssignmentInline(admin.TabularInline):
 
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
-    list_display = ["title", "year", "deadline", "is_open", "rule_set"]
+    list_display = ["title", "year", "deadline", "is_open", "rule_set", "disclosure_review", "disclosure_days"]
     list_editable = ["is_open"]
     inlines = [TemplateAssignmentInline]
 
