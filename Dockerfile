@@ -19,8 +19,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_MEDIA_ROOT=/srv/media
 
 # postgresql-client: pg_dump / psql for scripts/backup and scripts/restore (same major as the db).
+# pango, harfbuzz-subset and fonts-noto-cjk: WeasyPrint lays out the PDF copy of each public report
+# and embeds a subset of the CJK font (issue 16); fontconfig finds the font.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
 
 # 1. Dependencies: only the hashed lock (regenerate with scripts/lock_requirements.sh), wheels only,

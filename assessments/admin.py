@@ -58,7 +58,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 @admin.register(Region)
 class RegionAdmin(admin.ModelAdmin):
-    list_display = ["name", "level", "parent"]
+    list_display = ["name", "level", "parent", "code"]
     list_filter = ["level"]
     search_fields = ["name"]
 
@@ -106,7 +106,7 @@ class ReviewerAssignmentInline(admin.TabularInline):
 
 @admin.register(Unit)
 class UnitAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
-    list_display = ["name", "short_name", "region", "supervisor", "supervisor_unit"]
+    list_display = ["name", "short_name", "region", "supervisor", "supervisor_unit", "code"]
     list_filter = ["region"]
     search_fields = ["name", "short_name"]
     autocomplete_fields = ["supervisor_unit"]
@@ -180,7 +180,8 @@ class TargetSetAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
 
 @admin.register(Round)
 class RoundAdmin(LabelledListEditableMixin, admin.ModelAdmin):
-    list_display = ["title", "year", "deadline", "is_open", "supervisor_review", "rule_set"]
+    list_display = ["title", "year", "deadline", "is_open", "supervisor_review", "rule_set", "disclosure_review",
+                    "disclosure_days"]
     list_editable = ["is_open"]
     inlines = [TemplateAssignmentInline]
 

@@ -30,9 +30,9 @@ from django.utils import timezone
 
 from portal import storage
 
-from . import audit
+from . import audit, publishing
 from .exports import lists, public
-from .models import Assessment, ExportJob, Publication, PublicGeneration
+from .models import Assessment, ExportJob, Publication, PublicGeneration, PublishedVersion
 from .readmodel import with_content
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,10 @@ class ExportRefused(Exception):
 
 
 def create_job(assessment: Assessment, user=None) -> ExportJob | None:
-    """The outbox row of an export (inside the caller's transaction); None for a 涉密 project.
+    """The outbox row of an export (inside the caller's transaction); None for a 涉密 project and
+    for one the bureau marked 依申请公开 or 不予公开 (it stays approved, not published).
     Sending it to the worker after commit is `tasks.queue_export`'s business."""
-    if assessment.confidential:
+    if assessment.confidential or assessment.disclosure != Assessment.Disclosure.ACTIVE:
         return None
     job, _ = ExportJob.objects.get_or_create(
         assessment=assessment,
@@ -114,39 +115,69 @@ def record_failure(job_id: int, error: BaseException, *, final: bool) -> None:
 
 
 def write_files(assessment_id: int) -> Publication:
-    """Build the xlsx and JSON from one public read model and store them atomically."""
-    loaded = with_content(Assessment.objects).get(pk=assessment_id)
+    """Build the JSON, xlsx, PDF and Word files from one public read model and store them atomically.
+
+    The 索引号 is given first (committed on its own, `publishing.assign_index_number`); the version
+    is the latest again when the approved snapshot is the one it published, else the next, with
+    its correction note (`publishing.plan_version`)."""
+    loaded = with_content(Assessment.objects.select_related("unit__region", "round")).get(pk=assessment_id)
     if loaded.confidential:
         raise ExportRefused("涉密项目不公开、不导出。")
+    if loaded.disclosure != Assessment.Disclosure.ACTIVE:
+        raise ExportRefused(f"公开属性为“{loaded.get_disclosure_display()}”的自评不主动公开。")
     if loaded.state not in (Assessment.State.APPROVED, Assessment.State.PUBLISHED):
         raise ExportRefused(f"状态为“{loaded.get_state_display()}”的自评不能公开。")
-    from .exports import xlsx  # openpyxl is only needed where exports run, not in every web process
+    from .exports import docx, pdf, xlsx  # only needed where exports run, not in every web process
 
+    now = timezone.now()
     # The publication date is fixed by the first export that succeeds, so re-runs yield the same documents.
-    loaded.published_at = loaded.published_at or timezone.now()
-    report = public.build_public(loaded)
+    loaded.published_at = loaded.published_at or now
+    publishing.assign_index_number(loaded)
+    snapshot_sha256 = publishing.snapshot_hash(loaded)
+    plan = publishing.plan_version(loaded, snapshot_sha256, now)
+    meta = publishing.metadata(
+        loaded, Publication(version=plan.number, version_published_at=plan.published_at, snapshot_sha256=snapshot_sha256)
+    )
+    report = public.build_public(loaded, meta=meta)
+    if plan.new and plan.previous is not None:
+        changes = publishing.correction_note(plan.previous.document, report.to_json(), report.view.table)
+        report.correction = {"reason": plan.reason, "changes": changes}
+    elif not plan.new and plan.number > 1:
+        stored = PublishedVersion.objects.get(assessment_id=assessment_id, number=plan.number)
+        report.correction = {"reason": stored.correction_reason, "changes": stored.correction}
+    document = report.to_json()
     json_bytes = json_document(report)
     xlsx_bytes = xlsx.to_bytes(report)
+    data = {"json": json_bytes, "xlsx": xlsx_bytes}
+    if settings.DISCLOSURE_PRINT_COPIES:
+        data.update(pdf=pdf.to_bytes(report), docx=docx.to_bytes(report))
     folder = f"disclosure/{assessment_id}"
-    json_name = f"{folder}/assessment-{assessment_id}.json"
-    xlsx_name = f"{folder}/assessment-{assessment_id}.xlsx"
-    _atomic_write(json_name, json_bytes)
-    _atomic_write(xlsx_name, xlsx_bytes)
-    Assessment.objects.filter(pk=assessment_id, published_at__isnull=True).update(published_at=loaded.published_at)
+    names = {fmt: f"{folder}/assessment-{assessment_id}.{fmt}" for fmt in data}
+    for fmt, name in names.items():
+        _atomic_write(name, data[fmt])
+    for fmt in ("pdf", "docx"):
+        if fmt not in data:  # copies switched off: none is served rather than an older version's
+            names[fmt] = ""
+            data[fmt] = b""
     # One INSERT … ON CONFLICT (assessment) DO UPDATE: a re-run replaces the record in one statement.
     publication = Publication(
         assessment_id=assessment_id,
-        json=json_name,
-        xlsx=xlsx_name,
-        json_sha256=hashlib.sha256(json_bytes).hexdigest(),
-        xlsx_sha256=hashlib.sha256(xlsx_bytes).hexdigest(),
+        **names,
+        **{f"{fmt}_sha256": hashlib.sha256(data[fmt]).hexdigest() if names[fmt] else "" for fmt in names},
         search_text=report.search_text(),
         generated_at=timezone.now(),
+        version=plan.number,
+        version_published_at=plan.published_at,
+        snapshot_sha256=snapshot_sha256,
     )
-    Publication.objects.bulk_create(
-        [publication], update_conflicts=True, unique_fields=["assessment"],
-        update_fields=["json", "xlsx", "json_sha256", "xlsx_sha256", "search_text", "generated_at"],
-    )
+    with transaction.atomic():
+        Assessment.objects.filter(pk=assessment_id, published_at__isnull=True).update(published_at=loaded.published_at)
+        Publication.objects.bulk_create(
+            [publication], update_conflicts=True, unique_fields=["assessment"],
+            update_fields=[*names, *(f"{fmt}_sha256" for fmt in names), "search_text", "generated_at",
+                           "version", "version_published_at", "snapshot_sha256"],
+        )
+        publishing.record_version(loaded, plan, document, snapshot_sha256, report.correction)
     return publication
 
 

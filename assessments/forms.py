@@ -820,3 +820,27 @@ class ReviewDecisionForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["comment"].error_messages["max_length"] = TOO_LONG
+
+
+class DisclosureForm(forms.ModelForm):
+    """The 公开 metadata the bureau decides before publication (issue 16)."""
+
+    class Meta:
+        model = Assessment
+        fields = ["publisher", "document_number", "disclosure", "disclosure_reason"]
+        widgets = {
+            "publisher": forms.Select(attrs={"class": "form-select form-select-sm"}),
+            "document_number": forms.TextInput(attrs={"class": "form-control form-control-sm", "placeholder": "如 岳财绩〔2024〕12号（可不填）"}),
+            "disclosure": forms.Select(attrs={"class": "form-select form-select-sm"}),
+            "disclosure_reason": forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        reason = (data.get("disclosure_reason") or "").strip()
+        if data.get("disclosure") and data["disclosure"] != Assessment.Disclosure.ACTIVE and not reason:
+            self.add_error("disclosure_reason", "选择“依申请公开”或“不予公开”时须填写理由（将随公开目录公布）。")
+        if data.get("disclosure") == Assessment.Disclosure.ACTIVE:
+            reason = ""
+        data["disclosure_reason"] = reason
+        return data

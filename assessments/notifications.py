@@ -25,6 +25,7 @@ TEMPLATES = {
     "pre_return": "emails/pre_returned",
     "return": "emails/returned",
     "approve": "emails/approved",
+    "correct": "emails/correct",
 }
 
 

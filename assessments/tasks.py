@@ -51,6 +51,14 @@ def dispatch_pending_exports() -> int:
     return dispatch_pending()
 
 
+@shared_task
+def warn_disclosure_deadlines() -> int:
+    """Warn the bureau once per unit whose 公开 window is running out (register.warn_due)."""
+    from . import register
+
+    return register.warn_due()
+
+
 @shared_task(bind=True, acks_late=True, max_retries=2)
 def build_bulk_zip(self, bulk_id: int) -> None:
     bulk.build(bulk_id)
@@ -95,9 +103,9 @@ def send_notification(self, transition_id: int) -> int:
 def after_transition(sender, *, assessment, transition, user, **kwargs):
     """What follows a transition: inside its transaction, the export's outbox row (approve) and
     the public cache generation (publish, unpublish); after commit, the sending."""
-    if transition.action == "approve":
-        queue_export(assessment, user)
-    if transition.action in ("publish", "unpublish"):
+    if transition.action == "approve" and not assessment.round.disclosure_review:
+        queue_export(assessment, user)  # with 公开审核 on, the bureau's decision queues it (register.review_publish)
+    if transition.action in ("publish", "unpublish", "correct"):
         exporting.bump_public_cache()  # commits with the state change: no process serves the old one for long
         transaction.on_commit(queue_list_rebuild)  # under the new generation
     if transition.action in notifications.TEMPLATES:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, evidence, imports, review, season, supervise, tables, todo, word
+from .views import entry, evidence, imports, register, review, season, supervise, tables, todo, word
 
 app_name = "assessments"
 
@@ -41,6 +41,9 @@ urlpatterns = [
     path("review/<int:pk>/preview/", review.review_preview, name="review_preview"),
     path("review/<int:pk>/evidence/<int:eid>/", evidence.review_evidence_file, name="review_evidence_file"),
     path("review/<int:pk>/evidence/<int:eid>/public/", evidence.review_evidence_public, name="review_evidence_public"),
+    path("review/<int:pk>/public-preview/", register.public_preview, name="public_preview"),
+    path("review/register/", register.register_page, name="register"),
+    path("review/register.xlsx", register.register_xlsx, name="register_xlsx"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
     path("templates/", tables.template_list, name="templates"),

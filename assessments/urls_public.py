@@ -12,4 +12,8 @@ urlpatterns = [
     path("disclosure/<int:pk>.xlsx", public.disclosure_file, {"fmt": "xlsx"}, name="xlsx"),
     path("disclosure/<int:pk>.json", public.disclosure_file, {"fmt": "json"}, name="json"),
     path("disclosure/<int:pk>/evidence/<int:eid>/", public.disclosure_evidence, name="evidence"),
+    path("disclosure/<int:pk>.pdf", public.disclosure_file, {"fmt": "pdf"}, name="pdf"),
+    path("disclosure/<int:pk>.docx", public.disclosure_file, {"fmt": "docx"}, name="docx"),
+    path("disclosure/<int:pk>/v<int:number>/", public.disclosure_version, name="version"),
+    path("disclosure/<int:pk>/v<int:number>.json", public.disclosure_version_json, name="version_json"),
 ]

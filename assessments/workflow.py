@@ -46,11 +46,14 @@ ACTIONS = {
         Action("approve", LABELS["approve"], (S.IN_REVIEW,), S.APPROVED),
         Action("publish", LABELS["publish"], (S.APPROVED,), S.PUBLISHED),
         Action("unpublish", LABELS["unpublish"], (S.PUBLISHED,), S.APPROVED, comment_required=True),
+        # A published report found wrong goes back to its unit; the public keeps reading the
+        # published version until the corrected one is approved and published as the next version.
+        Action("correct", LABELS["correct"], (S.PUBLISHED,), S.RETURNED, comment_required=True),
     )
 }
 OFFICER_ACTIONS = {"submit", "withdraw"}
 SUPERVISOR_ACTIONS = {"forward", "pre_return"}
-REVIEWER_ACTIONS = {"start_review", "return", "approve", "unpublish"}
+REVIEWER_ACTIONS = {"start_review", "return", "approve", "unpublish", "correct"}
 SYSTEM_ACTIONS = {"publish"}  # done by the export job once the files exist, never by a person
 
 

@@ -68,6 +68,15 @@ def markdown(results: dict) -> str:
             f"({e['ratio_per_cell_vs_named']}× the named-style script). Parts: "
             + ", ".join(f"{k} {_ms(v)}" for k, v in e["parts"].items()) + ".",
         ]
+    pr = results.get("print")
+    if pr:
+        lines += [
+            "",
+            f"PDF and Word copies of the same report ({pr['rows']} indicator rows, {pr['characters']} characters of text; "
+            f"PDF {_size(pr['pdf_bytes'])}, Word {_size(pr['docx_bytes'])}): PDF {_ms(pr['pdf'])} ms against WeasyPrint "
+            f"laying out the same text as plain paragraphs {_ms(pr['pdf_floor'])} ms ({pr['ratio_pdf']}×); Word "
+            f"{_ms(pr['docx'])} ms against python-docx writing the same texts {_ms(pr['docx_floor'])} ms ({pr['ratio_docx']}×).",
+        ]
     t = results.get("throughput")
     if t:
         lines += [

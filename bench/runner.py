@@ -26,7 +26,7 @@ from assessments.exports import public as public_export
 from assessments.exports import xlsx
 from assessments.models import Assessment, Indicator, Membership, Region, Round, Snapshot, Transition, Unit
 
-from . import config, exportfloor, population, report, throughput, uploads
+from . import config, exportfloor, population, printfloor, report, throughput, uploads
 from .measure import (
     BenchError,
     Case,
@@ -310,7 +310,14 @@ class Run:
         report_obj = public_export.load_public(pk)
         workbook = xlsx.to_bytes(report_obj)
         data = exportfloor.read(workbook)
-        export = Case("export", lambda: exporting.write_files(pk))
+
+        def xlsx_and_json():
+            # The export of issue 6 (xlsx + JSON): its floor is openpyxl's; the PDF and Word copies
+            # (issue 16) are measured below against their own libraries' floors.
+            with override_settings(DISCLOSURE_PRINT_COPIES=False):
+                exporting.write_files(pk)
+
+        export = Case("export", xlsx_and_json)
         floor = Case("export#floor", lambda: exportfloor.named_styles(data))
         per_cell = Case("export#per_cell", lambda: exportfloor.per_cell_styles(data))
         parts = [
@@ -318,7 +325,7 @@ class Run:
             Case("export:json_document", lambda: exporting.json_document(report_obj)),
             Case("export:xlsx_to_bytes", lambda: xlsx.to_bytes(report_obj)),
         ]
-        queries = count_queries(lambda: exporting.write_files(pk))
+        queries = count_queries(xlsx_and_json)
         freeze_gc()
         interleave([export, floor, per_cell, *parts], self.reps, log=log)
         record = {
@@ -332,6 +339,35 @@ class Run:
         for c in (export, floor, per_cell, *parts):
             self.cases[c.name] = c
         self.extra["export"] = record
+        self.print_copies(report_obj)
+
+    def print_copies(self, report_obj) -> None:
+        """The PDF and the Word copy of the probe report (issue 16), each against its library's floor."""
+        from assessments.exports import docx as docx_export
+        from assessments.exports import pdf as pdf_export
+
+        log("PDF and Word copies vs WeasyPrint / python-docx floors …")
+        report_html = pdf_export.html(report_obj)
+        parts = printfloor.texts(report_html)
+        floor_html = printfloor.pdf_floor_html(parts)
+        pdf_bytes, floor_pdf = pdf_export.to_bytes(report_obj), printfloor.pdf_floor(floor_html)  # warm-up: fonts
+        docx_bytes = docx_export.to_bytes(report_obj)
+        pdf, pdf_floor = Case("print:pdf", lambda: pdf_export.to_bytes(report_obj)), Case("print#pdf_floor", lambda: printfloor.pdf_floor(floor_html))
+        docx, docx_floor = Case("print:docx", lambda: docx_export.to_bytes(report_obj)), Case("print#docx_floor", lambda: printfloor.docx_floor(parts))
+        freeze_gc()
+        reps = max(1, min(self.reps, 5))  # a PDF takes seconds: five repetitions are plenty for a median
+        interleave([pdf, pdf_floor, docx, docx_floor], reps, log=log)
+        self.extra["print"] = {
+            "rows": len(report_obj.view.indicators), "texts": len(parts), "characters": sum(len(t) for t in parts),
+            "pdf_bytes": len(pdf_bytes), "floor_pdf_bytes": len(floor_pdf),
+            "docx_bytes": len(docx_bytes),
+            "pdf": summary(pdf.samples), "pdf_floor": summary(pdf_floor.samples),
+            "docx": summary(docx.samples), "docx_floor": summary(docx_floor.samples),
+            "ratio_pdf": round(statistics.median(pdf.samples) / statistics.median(pdf_floor.samples), 2),
+            "ratio_docx": round(statistics.median(docx.samples) / statistics.median(docx_floor.samples), 2),
+        }
+        for c in (pdf, pdf_floor, docx, docx_floor):
+            self.cases[c.name] = c
 
     # --- Uploads ----------------------------------------------------------------------------------
 
@@ -455,6 +491,14 @@ def evaluate(run: Run) -> list[dict]:
         value = extra["export"]["ratio_floor"]
         targets.append({"id": "export:one", "what": "one export (xlsx + JSON) ≤ 1.5× a plain openpyxl script (same cells, named styles)",
                         "limit": "≤ 1.5×", "value": f"{value}×", "ratio": value, "met": value <= 1.5, "case": "export"})
+    if "print" in extra:
+        p = extra["print"]
+        targets.append({"id": "print:pdf", "what": "PDF of one report ≤ 4× WeasyPrint laying out the same text as plain paragraphs (no tables)",
+                        "limit": "≤ 4×", "value": f"{p['ratio_pdf']}×", "ratio": p["ratio_pdf"], "met": p["ratio_pdf"] <= 4,
+                        "case": "print:pdf"})
+        targets.append({"id": "print:docx", "what": "Word copy of one report ≤ 3× python-docx writing the same texts as paragraphs",
+                        "limit": "≤ 3×", "value": f"{p['ratio_docx']}×", "ratio": p["ratio_docx"], "met": p["ratio_docx"] <= 3,
+                        "case": "print:docx"})
     if "upload" in extra:
         targets += uploads.targets(extra["upload"])
     if "throughput" in extra:
@@ -557,9 +601,10 @@ def run(args, *, reuse: bool, started: float) -> int:
         results["reps"] = bench_run.reps
         results["pages"] = bench_run.pages
         results["export"] = bench_run.extra.get("export")
+        results["print"] = bench_run.extra.get("print")
         results["throughput"] = bench_run.extra.get("throughput")
         results["upload"] = bench_run.extra.get("upload")
-        results["extra"] = {k: v for k, v in bench_run.extra.items() if k not in ("export", "throughput", "upload")}
+        results["extra"] = {k: v for k, v in bench_run.extra.items() if k not in ("export", "print", "throughput", "upload")}
         targets = evaluate(bench_run)
         if args.profile:
             log("profiling the missed targets …")

@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-exports": {"task": "assessments.tasks.dispatch_pending_exports", "schedule": 60.0},
     # Lead-time and deadline reminders of the 填报任务 (issue 14); each is sent once.
     "send-task-reminders": {"task": "assessments.tasks.send_task_reminders", "schedule": 3600.0},
+    # The 公开 window's one-time warning (issue 16): hourly, so a date recorded late still warns today.
+    "warn-disclosure-deadlines": {"task": "assessments.tasks.warn_disclosure_deadlines", "schedule": 3600.0},
 }
 # A running export beats every EXPORT_HEARTBEAT_SECONDS; one silent for EXPORT_STALE_SECONDS lost
 # its worker (SIGKILL, OOM killer): /healthz reports it and the sweep above sends it again, long
@@ -299,6 +301,26 @@ EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL")
 EMAIL_TIMEOUT = 10
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+
+# 政府信息公开 metadata (issue 16, docs/adr/0018). The 索引号 rule names the parts {region} (区划代码),
+# {unit} (部门代码), {category}, {year} and {serial} (流水号, per value of the other parts).
+DISCLOSURE_INDEX_RULE = os.environ.get("PORTAL_DISCLOSURE_INDEX_RULE", "{region}-{unit}-{category}-{year}-{serial:05d}")
+DISCLOSURE_CATEGORY = os.environ.get("PORTAL_DISCLOSURE_CATEGORY", "YSJX")  # 预算绩效
+DISCLOSURE_THEME = os.environ.get("PORTAL_DISCLOSURE_THEME", "财政/预算绩效")
+DISCLOSURE_BUREAU = os.environ.get("PORTAL_DISCLOSURE_BUREAU", "财政局")
+# The export job writes a PDF and a Word copy of each report besides JSON and xlsx.
+DISCLOSURE_PRINT_COPIES = env_bool("PORTAL_DISCLOSURE_PRINT_COPIES", True)
+# The public pages' footer as government sites carry it (政府网站发展指引); empty items are left out.
+PORTAL_SITE_FOOTER = {
+    "sponsor": os.environ.get("PORTAL_SITE_SPONSOR", DISCLOSURE_BUREAU),  # 主办单位
+    "organizer": os.environ.get("PORTAL_SITE_ORGANIZER", ""),  # 承办单位
+    "site_code": os.environ.get("PORTAL_SITE_CODE", ""),  # 网站标识码
+    "icp": os.environ.get("PORTAL_SITE_ICP", ""),  # ICP备案号, e.g. 湘ICP备12345678号
+    "psb": os.environ.get("PORTAL_SITE_PSB", ""),  # 公安备案号, e.g. 湘公网安备 43010402000123号
+    "contact": os.environ.get("PORTAL_SITE_CONTACT", ""),  # 联系我们: an e-mail address, a phone or a URL
+}
+# The bureau is warned (once) when a unit's 公开 window ends within this many days.
+DISCLOSURE_WARN_DAYS = int(os.environ.get("PORTAL_DISCLOSURE_WARN_DAYS", "5"))
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "绩效自评门户 <noreply@localhost>")
 
 LOGGING = {

@@ -8,13 +8,18 @@
 #   fontconfig      - provides fc-list, used by scripts/test.sh to check the font
 #   python3-venv    - venv for Debian's python3.11: scripts/image_steps.sh builds the image's
 #                     venv with it (an interpreter the image's non-root user can run)
+#   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+#                   - WeasyPrint's text layout and font subsetting: the PDF copy of each
+#                     public report (issue 16), with the CJK font of fonts-noto-cjk embedded
+#   poppler-utils   - pdftotext / pdftoppm: the PDF tests read the text back and render pages
 #
 # Does nothing (and needs no root) when everything is already present.
 # Otherwise must run as root: runs `apt-get update` once, then installs only
 # what is missing.
 set -euo pipefail
 
-PACKAGES=(postgresql redis-server chromium fonts-noto-cjk fontconfig python3-venv)
+PACKAGES=(postgresql redis-server chromium fonts-noto-cjk fontconfig python3-venv
+          libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
 
 # Is a Debian package really installed (not just "config-files" left behind)?
 pkg_installed() {
@@ -29,6 +34,7 @@ pkg_command() {
         chromium)       command -v chromium >/dev/null ;;
         fontconfig)     command -v fc-list >/dev/null ;;
         python3-venv)   /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;;
+        poppler-utils)  command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null ;;
         *)              true ;;
     esac
 }

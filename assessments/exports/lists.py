@@ -22,6 +22,7 @@ CSV_COLUMNS = [
     ("id", "编号"), ("year", "年度"), ("region", "地区"), ("unit", "单位"), ("kind", "类型"), ("title", "名称"),
     ("level1", "一级指标"), ("level2", "二级指标"), ("name", "三级指标"), ("target", "指标值"), ("actual", "实际完成值"),
     ("weight", "分值"), ("score", "得分"), ("review_score", "复核得分"), ("reason", "偏差原因"),
+    ("identifier", "索引号"), ("version", "版本"),
 ]
 KIND_LABELS = dict(Assessment.Kind.choices)
 
@@ -51,6 +52,8 @@ def summary(a) -> dict:
         "total_score": None if a.self_total is None else f"{a.self_total:.2f}",
         "review_total_score": None if a.review_total is None else f"{a.review_total:.2f}",
         "grade": a.review_grade or a.self_grade or None,
+        "identifier": a.index_number,
+        "version": a.publication.version,
         "url": reverse("disclosure:detail", args=[a.pk]),
         "xlsx": reverse("disclosure:xlsx", args=[a.pk]),
         "json": reverse("disclosure:json", args=[a.pk]),
@@ -77,6 +80,7 @@ def csv_bytes(qs) -> bytes:
             values = {
                 "id": doc["id"], "year": doc["year"], "region": doc["unit"]["region"], "unit": doc["unit"]["name"],
                 "kind": KIND_LABELS[doc["kind"]], "title": doc["title"], **row,
+                "identifier": doc.get("identifier"), "version": doc.get("version"),
             }
             writer.writerow([csv_safe(values.get(key)) for key, _ in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")

@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .. import personal_data, reviewing
+from .. import personal_data, publishing, reviewing
 from ..document import document
 from ..models import Assessment, ProjectExpense, Review
-from ..readmodel import AssessmentView, IndicatorLine, build, with_content
+from ..readmodel import AssessmentView, IndicatorLine, build, from_snapshot, with_content
 from . import redaction
 
 CONFIDENTIAL_NOTICE = "项目为涉密项目，不作公开评价"
@@ -45,6 +45,9 @@ class PublicReport:
     review_total: Decimal | None
     review_grade: str | None
     published_at: object
+    meta: publishing.Metadata | None = None  # the 公开 metadata block (None outside publication)
+    # 更正说明 of this version: {"reason", "changes": [{"section", "row", "field", "before", "after"}]}
+    correction: dict | None = None
 
     @property
     def assessment(self) -> Assessment:
@@ -55,14 +58,20 @@ class PublicReport:
         return self.assessment.leader_phone
 
     def to_json(self) -> dict:
-        """The open-data document (document.py): keys per DESIGN.md's public contract."""
-        return document(
+        """The open-data document (document.py): keys per DESIGN.md's public contract, then the
+        公开 metadata under DCAT-style names and, from version 2 on, the correction note."""
+        doc = document(
             self.view,
             review_scores=[p.review_score for p in self.lines],
             review_total=self.review_total,
             review_grade=self.review_grade,
             published_at=self.published_at,
         )
+        if self.meta is not None:
+            doc.update(self.meta.to_json())
+        if self.correction:
+            doc["correction"] = self.correction
+        return doc
 
     def search_text(self) -> str:
         """What the public list's search looks through."""
@@ -74,8 +83,9 @@ class PublicReport:
         return personal_data.mask("\n".join(p for p in parts if p))
 
 
-def build_public(assessment: Assessment) -> PublicReport:
-    """The public read model of an approved or published assessment (loaded with `with_content`)."""
+def build_public(assessment: Assessment, meta: publishing.Metadata | None = None, correction: dict | None = None) -> PublicReport:
+    """The public read model of an approved or published assessment (loaded with `with_content`);
+    its metadata is read from its publication unless given (the export job gives the new one)."""
     a = copy.copy(assessment)
     if not a.leader_phone_is_office:
         a.leader_phone = mask_phone(a.leader_phone)
@@ -98,7 +108,30 @@ def build_public(assessment: Assessment) -> PublicReport:
         review_total=review_view.totals.total if review_view else None,
         review_grade=review_view.totals.grade if review_view else None,
         published_at=assessment.published_at,
+        meta=meta if meta is not None else publishing.metadata(assessment),
+        correction=correction,
     )
+
+
+def from_document(assessment: Assessment, doc: dict) -> PublicReport:
+    """The public read model of a version as it was published (its stored public document):
+    earlier versions, and the last one while a correction is under way, render from this."""
+    view = from_snapshot(assessment, doc)
+    scores = [_dec(i.get("review_score")) for i in doc.get("indicators", [])]
+    lines = [PublicLine(line, scores[n] if n < len(scores) else None) for n, line in enumerate(view.indicators)]
+    return PublicReport(
+        view=view,
+        lines=lines,
+        review_total=_dec(doc.get("review_total_score")) if doc.get("review_total_score") is not None else None,
+        review_grade=doc.get("grade") if doc.get("review_total_score") is not None else None,
+        published_at=assessment.published_at,
+        meta=publishing.metadata_from_document(doc),
+        correction=doc.get("correction"),
+    )
+
+
+def _dec(value) -> Decimal | None:
+    return None if value in (None, "") else Decimal(value)
 
 
 def load_public(pk: int) -> PublicReport:

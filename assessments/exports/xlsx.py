@@ -195,6 +195,15 @@ def _set_properties(wb: Workbook, report: PublicReport) -> None:
     props.creator = props.lastModifiedBy = CREATOR
     props.title = _clean(table_title(report))
     props.created = props.modified = when
+    meta = report.meta
+    if meta is not None and meta.identifier:
+        # The 公开 metadata (issue 16) in the core properties: identifier = 索引号, subject =
+        # 主题分类, keywords = 发布机构 (creator stays the portal), the whole block as description.
+        props.identifier = meta.identifier
+        props.subject = meta.theme
+        props.description = "；".join(f"{label}：{text}" for label, text in meta.rows)
+        props.version = str(meta.version)
+        props.keywords = meta.publisher
 
 
 def _page_setup(ws, orientation: str) -> None:

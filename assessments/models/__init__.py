@@ -1,7 +1,7 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
 from .evidence import Evidence, SealedCopy
-from .exports import BulkExport, ExportJob, Publication
+from .exports import BulkExport, DisclosureClock, ExportJob, IndexSerial, Publication, PublishedVersion
 from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
@@ -19,15 +19,18 @@ __all__ = [
     "AuditEvent",
     "BulkExport",
     "Evidence",
+    "DisclosureClock",
     "ExportJob",
     "FundingRow",
     "Goal",
+    "IndexSerial",
     "Indicator",
     "IndicatorReview",
     "Membership",
     "OTPDevice",
     "ProjectExpense",
     "Publication",
+    "PublishedVersion",
     "PublicGeneration",
     "Region",
     "Reminder",

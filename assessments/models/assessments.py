@@ -73,6 +73,23 @@ class Assessment(models.Model):
     submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
     published_at = models.DateTimeField("公开时间", null=True, blank=True)
 
+    # 政府信息公开 metadata the bureau decides (issue 16); the 索引号 is the publication's.
+    class Disclosure(models.TextChoices):
+        ACTIVE = "active", "主动公开"
+        ON_REQUEST = "on_request", "依申请公开"
+        WITHHELD = "withheld", "不予公开"
+
+    class Publisher(models.TextChoices):
+        UNIT = "unit", "预算单位"
+        BUREAU = "bureau", "财政局"
+
+    disclosure = models.CharField("公开属性", max_length=12, choices=Disclosure.choices, default=Disclosure.ACTIVE)
+    disclosure_reason = models.CharField("不主动公开的理由", max_length=500, blank=True)
+    publisher = models.CharField("发布机构", max_length=10, choices=Publisher.choices, default=Publisher.UNIT)
+    document_number = models.CharField("文号", max_length=100, blank=True)
+    # 索引号: given by the first export, kept through every later version (`publishing`).
+    index_number = models.CharField("索引号", max_length=100, null=True, blank=True, unique=True, editable=False)
+
     class Meta:
         verbose_name = verbose_name_plural = "绩效自评"
         ordering = ["-round__year", "kind", "id"]

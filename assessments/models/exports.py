@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from .assessments import Assessment
 from .rounds import Round
+from .units import Unit
 
 
 class ExportJob(models.Model):
@@ -49,15 +50,22 @@ class ExportJob(models.Model):
 
 
 class Publication(models.Model):
-    """The one stored set of disclosure files of a published assessment."""
+    """The one stored set of disclosure files of a published assessment (of its newest version)."""
 
     assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="publication")
     xlsx = models.FileField("xlsx 文件", upload_to="disclosure/", max_length=200)
     json = models.FileField("JSON 文件", upload_to="disclosure/", max_length=200)
+    pdf = models.FileField("PDF 文件", upload_to="disclosure/", max_length=200, blank=True)
+    docx = models.FileField("Word 文件", upload_to="disclosure/", max_length=200, blank=True)
     xlsx_sha256 = models.CharField(max_length=64)
     json_sha256 = models.CharField(max_length=64)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    docx_sha256 = models.CharField(max_length=64, blank=True)
     search_text = models.TextField("检索文本", blank=True)
     generated_at = models.DateTimeField("生成时间")
+    version = models.PositiveIntegerField("公开版本", default=1)
+    version_published_at = models.DateTimeField("本版本发布时间", null=True, blank=True)
+    snapshot_sha256 = models.CharField("提交快照哈希", max_length=64, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "公开文件"
@@ -98,3 +106,68 @@ class BulkExport(models.Model):
     @property
     def percent(self) -> int:
         return int(self.done * 100 / self.total) if self.total else (100 if self.status == self.Status.DONE else 0)
+
+
+class PublishedVersion(models.Model):
+    """One published version of an assessment: what the public saw, kept after a correction.
+
+    Version 1 is the first publication; re-publishing different content (after 发起更正, a new
+    submission and approval) adds version 2 with a correction note (更正说明) computed from the two
+    public documents. The document is the public JSON as published, so an earlier version renders
+    exactly as it was published; re-running an export of the same content adds no version.
+    """
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="published_versions")
+    number = models.PositiveIntegerField("版本号")
+    document = models.JSONField("公开文档")
+    # SHA-256 of the submission snapshot this version publishes (printed on the PDF and Word copy).
+    snapshot_sha256 = models.CharField("提交快照哈希", max_length=64)
+    published_at = models.DateTimeField("发布时间")
+    superseded_at = models.DateTimeField("被更正时间", null=True, blank=True)
+    correction_reason = models.TextField("更正原因", blank=True)
+    # [{"section", "row", "field", "before", "after"}]: the public fields that changed.
+    correction = models.JSONField("更正内容", default=list, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "公开版本"
+        ordering = ["assessment", "number"]
+        constraints = [models.UniqueConstraint(fields=["assessment", "number"], name="published_version_unique")]
+
+    def __str__(self):
+        return f"{self.assessment_id} v{self.number}"
+
+
+class IndexSerial(models.Model):
+    """The last 流水号 given under one 索引号 prefix (地区代码-部门代码-类别-年): one row per prefix,
+    incremented under a row lock so that concurrent publications never share a number."""
+
+    prefix = models.CharField("前缀", max_length=80, unique=True)
+    last = models.PositiveIntegerField("最近流水号", default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "索引号流水"
+
+    def __str__(self):
+        return f"{self.prefix}: {self.last}"
+
+
+class DisclosureClock(models.Model):
+    """A unit's 决算批复 date in a round: its reports must be public within the round's
+    `disclosure_days` of it. `warned_at` is set once, when the bureau was warned that the window is
+    running out (`register.warn_due`)."""
+
+    unit = models.ForeignKey(Unit, verbose_name="预算单位", on_delete=models.CASCADE, related_name="disclosure_clocks")
+    round = models.ForeignKey(Round, verbose_name="评价批次", on_delete=models.CASCADE, related_name="disclosure_clocks")
+    approved_on = models.DateField("决算批复日期")
+    warned_at = models.DateTimeField("到期提醒时间", null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField("登记时间", auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "决算批复与公开时限"
+        constraints = [models.UniqueConstraint(fields=["unit", "round"], name="disclosure_clock_once")]
+
+    def __str__(self):
+        return f"{self.unit} {self.round}: {self.approved_on}"

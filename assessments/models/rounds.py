@@ -55,6 +55,15 @@ class Round(models.Model):
         ScoringRuleSet, verbose_name="评分规则", null=True, blank=True, on_delete=models.PROTECT,
         help_text="留空则使用默认规则（财预〔2020〕10号）",
     )
+    # Issue 16: publication of the round's reports.
+    disclosure_review = models.BooleanField(
+        "公开前须经公开审核", default=False,
+        help_text="勾选后，审核通过的报告须由财政局公开审核（核对公开页面）后才公开",
+    )
+    disclosure_days = models.PositiveSmallIntegerField(
+        "公开时限（天）", default=20, validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="自决算批复之日起公开的期限（财预〔2016〕143号：20日）",
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "评价批次"

@@ -10,6 +10,8 @@ class Region(models.Model):
 
     name = models.CharField("名称", max_length=50)
     level = models.CharField("层级", max_length=10, choices=Level.choices)
+    # 行政区划代码 (430104): the 地区代码 of a disclosure's 索引号 (`publishing.index_number`).
+    code = models.CharField("区划代码", max_length=12, blank=True)
     parent = models.ForeignKey(
         "self", verbose_name="上级", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
@@ -44,6 +46,8 @@ class Unit(models.Model):
         "self", verbose_name="主管部门（单位）", null=True, blank=True, on_delete=models.PROTECT,
         related_name="supervised_units", help_text="评价批次要求主管部门初审时，本单位的提交先送该单位的主管部门审核人",
     )
+    # The 部门代码 of a disclosure's 索引号 (organisation code or the bureau's own numbering).
+    code = models.CharField("部门代码", max_length=30, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "预算单位"

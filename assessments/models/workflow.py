@@ -13,6 +13,7 @@ ACTION_CHOICES = [
     ("approve", "审核通过"),
     ("publish", "公开"),
     ("unpublish", "撤销公开"),
+    ("correct", "发起更正"),
 ]
 
 

@@ -98,6 +98,8 @@ def person(user, login=""):
     from .. import people
 
     return people.html(user, login or "")
+
+
 @register.filter
 def abs_int(value):
     """|n| of an integer (days overdue); anything else unchanged."""
@@ -112,3 +114,41 @@ def days_until(day):
     from django.utils import timezone
 
     return (day - timezone.localdate()).days if isinstance(day, datetime.date) else None
+
+
+@register.filter
+def add_days(value, days):
+    """A date `days` later (the 公开 deadline from a 决算批复 date)."""
+    import datetime
+
+    if not value:
+        return ""
+    return value + datetime.timedelta(days=int(days))
+
+
+@register.inclusion_tag("public/footer.html")
+def site_footer():
+    """The public pages' government-site footer (settings.PORTAL_SITE_FOOTER): two lines of
+    (text, link) items, the empty ones left out."""
+    import re
+
+    from django.conf import settings
+
+    f = settings.PORTAL_SITE_FOOTER
+    contact = f.get("contact", "")
+    if "@" in contact and "/" not in contact:
+        contact_item = ("联系我们", f"mailto:{contact}")
+    elif contact.startswith(("http://", "https://", "/")):
+        contact_item = ("联系我们", contact)
+    else:
+        contact_item = (f"联系我们：{contact}", "")
+    psb_digits = re.sub(r"\D", "", f.get("psb", ""))
+    lines = [
+        [(f"主办单位：{f['sponsor']}", "") if f.get("sponsor") else None,
+         (f"承办单位：{f['organizer']}", "") if f.get("organizer") else None,
+         contact_item if contact else None],
+        [(f"网站标识码：{f['site_code']}", "") if f.get("site_code") else None,
+         (f["icp"], "https://beian.miit.gov.cn/") if f.get("icp") else None,
+         (f["psb"], f"https://beian.mps.gov.cn/#/query/webSearch?code={psb_digits}") if f.get("psb") else None],
+    ]
+    return {"lines": [[item for item in line if item] for line in lines]}

@@ -133,6 +133,20 @@ def _own_storage_prefix(settings, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _print_copies_only_when_asked(request, settings):
+    """The PDF and Word copy of a report cost 0.3–3 s of WeasyPrint layout each, and seed_demo
+    publishes two reports: tests make them only when they use the ``print_copies`` fixture (the
+    PDF/Word tests, the access matrix). Production makes them always (DISCLOSURE_PRINT_COPIES)."""
+    settings.DISCLOSURE_PRINT_COPIES = "print_copies" in request.fixturenames
+
+
+@pytest.fixture
+def print_copies(settings):
+    """Exports in this test write the PDF and the Word copy too."""
+    settings.DISCLOSURE_PRINT_COPIES = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Public pages are cached (Redis in the PostgreSQL run): start every test empty."""
     from django.core.cache import caches

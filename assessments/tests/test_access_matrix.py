@@ -82,8 +82,10 @@ PATHS = {
     "approved": ["submit", "start_review", "approve"],
     "published": ["submit", "start_review", "approve", "publish"],
     "unpublished": ["submit", "start_review", "approve", "publish", "unpublish"],
+    # 发起更正 (issue 16): back to the unit; the public keeps reading version 1 meanwhile.
+    "correcting": ["submit", "start_review", "approve", "publish", "correct"],
 }
-COMMENTS = {"return": "请补充佐证材料。", "unpublish": "数据有误，撤销公开。"}
+COMMENTS = {"return": "请补充佐证材料。", "unpublish": "数据有误，撤销公开。", "correct": "指标数据有误，更正后重新公开。"}
 
 
 # With the 主管部门's 初审 (issue 14): the bureau reviews what the 主管部门 forwarded.
@@ -343,6 +345,12 @@ MATRIX = {
                                                      "POST": (LOGIN, 403, 403, 403, 403, 400, 400, 403, 403)},
     ("assessments:template_version", "template_v1"): {"GET": TEMPLATES},
     ("assessments:template_xlsx", "template_v1"): {"GET": TEMPLATES},
+    # Issue 16: the 公开 register (reviewers see their units; only bureau-wide reviewers record
+    # 决算批复 dates) and the public preview of an approved report for 公开审核.
+    ("assessments:register", None): {"GET": REVIEWERS, "POST": (LOGIN,) + (403,) * 8},
+    ("assessments:register_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
+    ("assessments:public_preview", "approved"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    ("assessments:public_preview", "submitted"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
     # Public pages: anyone, no session; GET and HEAD only.
     ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
@@ -358,6 +366,24 @@ MATRIX = {
     ("disclosure:json", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:json", "draft"): {"GET": (404,) * 9},
     ("disclosure:json", "unpublished"): {"GET": (410,) * 9},
+    # Issue 16: the PDF and Word copies, each published version at its own URL, and the permalink
+    # while a correction is under way (it shows the last published version).
+    ("disclosure:detail", "correcting"): {"GET": PUBLIC_200},
+    ("disclosure:pdf", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:pdf", "draft"): {"GET": (404,) * 9},
+    ("disclosure:pdf", "unpublished"): {"GET": (410,) * 9},
+    ("disclosure:pdf", "correcting"): {"GET": PUBLIC_200},
+    ("disclosure:docx", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:docx", "approved"): {"GET": (404,) * 9},
+    ("disclosure:docx", "unpublished"): {"GET": (410,) * 9},
+    ("disclosure:version", "published_v1"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:version", "published_v2"): {"GET": (404,) * 9},
+    ("disclosure:version", "draft_v1"): {"GET": (404,) * 9},
+    ("disclosure:version", "unpublished_v1"): {"GET": (410,) * 9},
+    ("disclosure:version", "correcting_v1"): {"GET": PUBLIC_200},
+    ("disclosure:version_json", "published_v1"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:version_json", "published_v2"): {"GET": (404,) * 9},
+    ("disclosure:version_json", "unpublished_v1"): {"GET": (410,) * 9},
     # Django admin: staff only; its views send everyone else to the admin's own login page.
     ("admin:index", None): {"GET": ADMIN_ONLY},
     ("admin:login", None): {"GET": (200, 200, 200, 200, 200, "→/admin/", "→/admin/", "→/admin/", 200)},
@@ -391,6 +417,7 @@ ANONYMOUS_VIEWS = {
     "login", "healthz", "admin:login",
     "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
     "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:evidence",
+    "disclosure:pdf", "disclosure:docx", "disclosure:version", "disclosure:version_json",
 }
 
 def review_rows(assessment) -> dict:
@@ -407,6 +434,8 @@ POST_DATA = {
     "assessments:review_preview": lambda world, obj=None: review_rows(obj or world.objects["submitted"]),
     "assessments:bulk": lambda world, obj=None: {"round": world.round.pk},
     "assessments:review_evidence_public": lambda world, obj=None: {"public": "1"},
+    "assessments:register": lambda world, obj=None: {
+        "round": world.round.year, f"approved_on-{world.objects['draft'].unit_id}": "2021-05-10"},
     "login": lambda world, obj=None: {"username": "alice", "password": "not-the-password"},
     "assessments:templates": lambda world, obj=None: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
@@ -465,11 +494,17 @@ class World:
     objects: dict
 
 
+PRINT_COPY_URLS = {"disclosure:pdf", "disclosure:docx"}
+
+
 @pytest.fixture
-def world(cast, unit_a, round_2020):
+def world(request, settings, cast, unit_a, round_2020):
     """An assessment of unit A in each state the matrix needs, and a finished ZIP of reviewer A."""
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    # The PDF and Word copies (seconds of layout each) only where the matrix fetches them.
+    settings.DISCLOSURE_PRINT_COPIES = params.get("name") in PRINT_COPY_URLS
     objects = {}
-    for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished"):
+    for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished", "correcting"):
         a = valid_assessment(unit_a, round_2020, f"甲单位{state}项目", user=cast.officer_a)
         if state in ("draft", "published"):  # a 佐证材料 file, submitted with the published one
             item = evidence_item(a, cast.officer_a)
@@ -481,6 +516,8 @@ def world(cast, unit_a, round_2020):
         round=round_2020, unit=unit_a, kind="project", project_name="甲单位任务项目", starts_on=date(2020, 1, 1),
         due_on=date(2020, 12, 31), cancelled_at=timezone.now(), cancel_reason="测试",
     )
+    for state, number in (("published", 1), ("published", 2), ("draft", 1), ("unpublished", 1), ("correcting", 1)):
+        objects[f"{state}_v{number}"] = SimpleNamespace(pk=objects[state].pk, url_args=[objects[state].pk, number])
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job

@@ -58,6 +58,7 @@ def test_admin_opens_a_round_and_assigns_its_project_template(admin_client):
         reverse("admin:assessments_round_add"),
         {
             "year": "2024", "title": "2024年度绩效自评", "deadline": "2025-03-31", "is_open": "on",
+            "disclosure_days": "20",  # 公开时限 (issue 16), as the form offers it
             "template_assignments-TOTAL_FORMS": "1", "template_assignments-INITIAL_FORMS": "0",
             "template_assignments-0-kind": "project", "template_assignments-0-region": "",
             "template_assignments-0-template": str(provincial.pk),

@@ -257,6 +257,7 @@ class TestQueryCounts:
             pub = Publication.objects.get(assessment=a)
             a.pk = None
             a.round = rnd
+            a.index_number = None  # unique: a copy is another report
             a.save()
             pub.pk = None
             pub.assessment = a

@@ -533,6 +533,7 @@ def publish_copies(source, n, first_year=2030) -> list[int]:
         a.pk = None
         a.round = rnd
         a.published_at = a.published_at + timedelta(days=i + 1)  # published later, year by year
+        a.index_number = None  # unique: a copy is another report
         a.save()
         pub.pk = None
         pub.assessment = a
@@ -651,8 +652,8 @@ def test_public_titles_open_graph_and_print_stylesheet(client, demo):
         links = re.findall(r'<link rel="stylesheet" href="([^"]+)"( media="print")?>', html)
         assert [href for href, media in links if media] == ["/static/css/print.css"]
         assert '<nav class="navbar navbar-dark portal-nav no-print">' in html
-        assert '<footer class="text-center text-body-secondary small py-3 no-print">' in html
-    assert '<div class="btn-group no-print" role="group" aria-label="下载" id="download-bar">' in page
+        assert '<footer class="site-footer text-center text-body-secondary small py-3 no-print" id="site-footer">' in html
+    assert '<div class="btn-group flex-wrap no-print" role="group" aria-label="下载" id="download-bar">' in page
     assert '<div class="small text-body-secondary no-print"><a href="/disclosure/">公开列表</a>' in page
     html = client.get(LIST).content.decode()
     assert '<form method="get" class="row g-2 align-items-end mb-3 no-print" id="filters" role="search">' in html

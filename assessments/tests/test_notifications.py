@@ -177,4 +177,4 @@ def test_a_deleted_transition_sends_nothing(flaky):
 
 
 def test_after_transition_queues_only_mailed_actions():
-    assert sorted(notifications.TEMPLATES) == ["approve", "forward", "pre_return", "return", "submit"]
+    assert sorted(notifications.TEMPLATES) == ["approve", "correct", "forward", "pre_return", "return", "submit"]

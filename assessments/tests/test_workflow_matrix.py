@@ -55,6 +55,8 @@ DIRECT = {
     "approve": ({"in_review"}, "approved", REVIEWERS),
     "publish": ({"approved"}, "published", {"system"}),
     "unpublish": ({"published"}, "approved", REVIEWERS),
+    # Issue 16: a published report goes back to its unit for a correction (published as version 2).
+    "correct": ({"published"}, "returned", REVIEWERS),
 }
 SUPERVISED = {
     **DIRECT,
@@ -80,9 +82,9 @@ def test_the_table_is_the_one_the_workflow_enforces():
     assert {name: ({str(s) for s in a.sources}, str(a.target)) for name, a in workflow.ACTIONS.items()} == declared
     assert workflow.OFFICER_ACTIONS == {"submit", "withdraw"}
     assert workflow.SUPERVISOR_ACTIONS == {"forward", "pre_return"}
-    assert workflow.REVIEWER_ACTIONS == {"start_review", "return", "approve", "unpublish"}
+    assert workflow.REVIEWER_ACTIONS == {"start_review", "return", "approve", "unpublish", "correct"}
     assert workflow.SYSTEM_ACTIONS == {"publish"}
-    assert {n for n, a in workflow.ACTIONS.items() if a.comment_required} == {"return", "pre_return", "unpublish"}
+    assert {n for n, a in workflow.ACTIONS.items() if a.comment_required} == {"return", "pre_return", "unpublish", "correct"}
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ so a withdrawn report is gone for them as soon as it is gone here.
 """
 
 import hashlib
+import json
 from functools import wraps
 
 from django.contrib.auth.decorators import login_not_required
@@ -24,10 +25,11 @@ from django.views.decorators.http import require_safe
 
 from portal import storage
 
-from .. import exporting, figures, history, params, personal_data
+from .. import exporting, figures, history, params, personal_data, publishing
 from ..exports import lists
+from ..exports import public as public_export
 from ..exports.public import build_public
-from ..models import Assessment, Region, Round, Transition, Unit
+from ..models import Assessment, PublishedVersion, Region, Round, Unit
 from ..readmodel import with_content
 
 PAGE_SIZE = 20
@@ -293,12 +295,22 @@ def _filtered_list(request, p, fmt: str):
 def _published_or_gone(pk: int, *, content: bool = False):
     """The published assessment, or a 410 page if it was withdrawn from public view, else 404.
 
-    ``content=True`` fetches its rows too (one fetch for the whole page)."""
-    qs = published().select_related("unit", "round", "publication").defer("publication__search_text")
+    ``content=True`` fetches its rows too (one fetch for the whole page). While a correction is
+    under way (发起更正) the answer is ``(a, "correcting")``: the permalink shows the last published
+    version, from its stored document, and its files stay downloadable."""
+    qs = published().select_related("unit__region", "round", "publication").defer("publication__search_text")
     a = (with_content(qs) if content else qs).filter(pk=pk).first()
     if a is not None and hasattr(a, "publication"):
         return a, None
-    if Transition.objects.filter(assessment_id=pk, action="unpublish").exists() and not published().filter(pk=pk).exists():
+    status = publishing.public_status(pk)
+    if status == "correcting":
+        a = (
+            Assessment.objects.filter(pk=pk, confidential=False, publication__isnull=False)
+            .select_related("unit__region", "round", "publication", "template_version").first()
+        )
+        if a is not None:
+            return a, "correcting"
+    if status == "gone":
         return None, "gone"
     raise Http404
 
@@ -307,12 +319,25 @@ def _gone(request):
     return _downstream(request, render(request, "public/gone.html", status=410))
 
 
+def _versions(a):
+    return list(PublishedVersion.objects.filter(assessment=a).defer("document").order_by("number"))
+
+
 @public_page()
 def disclosure_detail(request, p, pk):
-    a, gone = _published_or_gone(pk, content=True)
-    if gone:
+    a, status = _published_or_gone(pk, content=True)
+    if status == "gone":
         return _gone(request)
+    versions = _versions(a)
+    if status == "correcting":
+        shown = PublishedVersion.objects.filter(assessment=a).order_by("-number").first()
+        if shown is None:
+            raise Http404
+        return _render_version(request, a, shown, versions, correcting=True)
     report = build_public(a)
+    current = next((v for v in versions if v.number == a.publication.version), None)
+    if current is not None and current.number > 1:
+        report.correction = {"reason": current.correction_reason, "changes": current.correction}
     return render(
         request,
         "public/detail.html",
@@ -320,6 +345,9 @@ def disclosure_detail(request, p, pk):
             "report": report,
             "view": report.view,
             "a": report.assessment,
+            "meta": report.meta,
+            "versions": versions,
+            "shown_version": report.meta.version,
             "funding_chart": figures.funding(report.view),
             # Earlier years only from published, non-涉密 reports of the same unit.
             "year_history": history.for_page(report.view, public=True),
@@ -328,23 +356,75 @@ def disclosure_detail(request, p, pk):
     )
 
 
+def _render_version(request, a, version, versions, *, correcting=False):
+    """A version from its stored public document, marked superseded when a later one exists."""
+    report = public_export.from_document(a, version.document)
+    return render(
+        request,
+        "public/detail.html",
+        {
+            "report": report,
+            "view": report.view,
+            "a": a,
+            "meta": report.meta,
+            "versions": versions,
+            "shown_version": version.number,
+            "version_page": version,
+            "correcting": correcting,
+            "funding_chart": figures.funding(report.view),
+        },
+    )
+
+
+@public_page()
+def disclosure_version(request, p, pk, number):
+    """Version ``number`` of a report at its own URL (the one its PDF and Word copy point to)."""
+    a, status = _published_or_gone(pk)
+    if status == "gone":
+        return _gone(request)
+    versions = _versions(a)
+    shown = PublishedVersion.objects.filter(assessment=a, number=number).first()
+    if shown is None:
+        raise Http404
+    a = Assessment.objects.select_related("unit__region", "round", "template_version").get(pk=a.pk)
+    return _render_version(request, a, shown, versions, correcting=status == "correcting")
+
+
+@public_page()
+def disclosure_version_json(request, p, pk, number):
+    a, status = _published_or_gone(pk)
+    if status == "gone":
+        return _gone(request)
+    shown = PublishedVersion.objects.filter(assessment=a, number=number).values_list("document", flat=True).first()
+    if shown is None:
+        raise Http404
+    body = (json.dumps(shown, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+
+FILE_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json; charset=utf-8",
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
 @login_not_required
 @require_safe
 def disclosure_file(request, pk, fmt):
-    a, gone = _published_or_gone(pk)
-    if gone:
+    a, status = _published_or_gone(pk)
+    if status == "gone":
         return _gone(request)
     stored = getattr(a.publication, fmt)
+    if not stored:
+        raise Http404  # published before PDF and Word copies existed, not exported since
     try:
         stream = storage.open_stream(stored.name)
     except FileNotFoundError:
         raise Http404 from None
-    content_type = {
-        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "json": "application/json; charset=utf-8",
-    }[fmt]
     response = FileResponse(
-        stream, content_type=content_type, as_attachment=(fmt == "xlsx"),
+        stream, content_type=FILE_TYPES[fmt], as_attachment=(fmt in ("xlsx", "docx")),
         filename=personal_data.mask(f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}"),
     )
     response["Content-Length"] = str(stream.size)

@@ -24,7 +24,9 @@ from .. import (
     history,
     params,
     permissions,
+    publishing,
     readmodel,
+    register,
     reviewing,
     scoring,
     season,
@@ -33,7 +35,7 @@ from .. import (
 )
 from ..consistency import check as check_consistency
 from ..exports import dashboard as dashboard_export
-from ..forms import ReviewDecisionForm, ReviewRowFormSet
+from ..forms import DisclosureForm, ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, Evidence, ExportJob, Review, Round, Snapshot
 from ..models.evidence import INLINE_TYPES
 
@@ -349,6 +351,10 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "pre_rows": {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {},
         "adjustments": season.adjustments_by_key(assessment)
         if any(line.approved_target for line in view.indicators) else {},
+        "can_correct": workflow.allowed(request.user, assessment, "correct"),
+        "disclosure_review": register.awaiting_review(assessment),
+        "may_review_disclosure": register.may_review_disclosure(request.user, assessment),
+        "disclosure_form": DisclosureForm(instance=assessment) if assessment.state in publishing.DISCLOSURE_EDITABLE else None,
     }
 
 
@@ -428,6 +434,40 @@ def _post(request, assessment):
             messages.error(request, str(exc))
         else:
             messages.success(request, "已撤销公开，公开页面和下载链接将答复“已撤销公开”。")
+        return redirect("assessments:review", pk=assessment.pk)
+
+    if action == "correct":
+        try:
+            workflow.perform(request.user, assessment, "correct", params.read(request.POST, {"reason": params.Text(20000)}).reason or "")
+        except workflow.TransitionRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "已发起更正，报告已退回填报单位修改；公开页面在新版本公开前继续显示现行版本。")
+        return redirect("assessments:review", pk=assessment.pk)
+    if action in ("disclosure_publish", "disclosure_withhold"):
+        try:
+            if action == "disclosure_publish":
+                register.review_publish(request.user, assessment)
+            else:
+                p = params.read(request.POST, {"reason": params.Text(500), "disclosure": params.Choice(["withheld", "on_request"])})
+                register.review_withhold(request.user, assessment, p.reason or "", p.disclosure or "withheld")
+        except (register.ReviewRefused, publishing.DisclosureRefused) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "公开审核已通过，正在生成公开文件，完成后自动公开。" if action == "disclosure_publish"
+                             else "公开审核：该报告不主动公开，理由已列入公开登记簿。")
+        return redirect("assessments:review", pk=assessment.pk)
+    if action == "disclosure":
+        form = DisclosureForm(request.POST, instance=Assessment(pk=assessment.pk))
+        if not form.is_valid():
+            messages.error(request, "公开信息未保存：" + "；".join(e for errors in form.errors.values() for e in errors))
+            return redirect("assessments:review", pk=assessment.pk)
+        try:
+            publishing.set_disclosure(request.user, assessment, **{k: form.cleaned_data[k] for k in form.Meta.fields})
+        except publishing.DisclosureRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "公开信息已保存。")
         return redirect("assessments:review", pk=assessment.pk)
 
     if action not in ("save", "return", "approve"):

@@ -1,0 +1,279 @@
+"""The 公开 register of a round (issue 16): per report and per 主管部门, what was due, what was
+published on time or late, what was withheld and why, and the 公开率; the 20-day clock from each
+unit's 决算批复 and its one-time warning; the 公开审核 step a round can require.
+
+Definitions (docs/adr/0018):
+- 应公开: approved or published reports of the round that are 主动公开 and not 涉密.
+- 已公开: of those, the ones published now; 按时 when published on or before the due date
+  (决算批复 + the round's `disclosure_days`), 逾期 after it (or with no 决算批复 recorded: 已公开).
+- 不公开: 涉密 reports and those the bureau marked 依申请公开 or 不予公开, with the public reason.
+- 公开率 = 已公开 / 应公开 (two decimals, in %), None when nothing is due.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from . import audit
+from .models import Assessment, DisclosureClock, ExportJob, Round, Transition
+
+S = Assessment.State
+NO_SUPERVISOR = "（未填主管部门）"
+
+
+class Status:
+    ON_TIME = "按时公开"
+    LATE = "逾期公开"
+    PUBLISHED = "已公开"  # no 决算批复 recorded: no due date to compare with
+    OVERDUE = "逾期未公开"
+    PENDING = "待公开"
+    WITHHELD = "不公开"
+
+
+@dataclass
+class Row:
+    assessment: Assessment
+    supervisor: str
+    approved_on: datetime.date | None
+    due: datetime.date | None
+    published_on: datetime.date | None
+    status: str
+    reason: str = ""
+    days_left: int | None = None
+    url: str = ""
+
+    @property
+    def due_counted(self) -> bool:
+        return self.status != Status.WITHHELD
+
+
+@dataclass
+class Summary:
+    supervisor: str
+    due: int = 0
+    published: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    withheld: int = 0
+    rows: list = field(default_factory=list)
+
+    @property
+    def rate(self) -> Decimal | None:
+        if not self.due:
+            return None
+        return (Decimal(self.published * 100) / self.due).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def due_date(clock: DisclosureClock | None, round_: Round) -> datetime.date | None:
+    return clock.approved_on + datetime.timedelta(days=round_.disclosure_days) if clock else None
+
+
+def reports(round_: Round, units=None):
+    """The reports of the register: approved or published in the round."""
+    qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
+    if units is not None:
+        qs = qs.filter(unit__in=units)
+    return qs.select_related("unit").order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk")
+
+
+def rows(round_: Round, units=None, today: datetime.date | None = None) -> list[Row]:
+    today = today or timezone.localdate()
+    clocks = {c.unit_id: c for c in DisclosureClock.objects.filter(round=round_)}
+    out = []
+    for a in reports(round_, units):
+        clock = clocks.get(a.unit_id)
+        due = due_date(clock, round_)
+        published_on = timezone.localdate(a.published_at) if a.state == S.PUBLISHED and a.published_at else None
+        reason = ""
+        days_left = None
+        if a.confidential:
+            status, reason = Status.WITHHELD, "涉密项目，不予公开"
+        elif a.disclosure != Assessment.Disclosure.ACTIVE:
+            status, reason = Status.WITHHELD, f"{a.get_disclosure_display()}：{a.disclosure_reason}"
+        elif published_on is not None:
+            status = Status.PUBLISHED if due is None else (Status.ON_TIME if published_on <= due else Status.LATE)
+        elif due is not None and today > due:
+            status = Status.OVERDUE
+        else:
+            status = Status.PENDING
+            days_left = (due - today).days if due is not None else None
+        out.append(Row(
+            assessment=a, supervisor=a.unit.supervisor or NO_SUPERVISOR, approved_on=clock.approved_on if clock else None,
+            due=due, published_on=published_on, status=status, reason=reason, days_left=days_left,
+            url=reverse("disclosure:detail", args=[a.pk]) if published_on else "",
+        ))
+    return out
+
+
+def summaries(register_rows: list[Row]) -> tuple[list[Summary], Summary]:
+    """Per 主管部门 (in order of name) and the total."""
+    by = defaultdict(lambda: None)
+    total = Summary("合计")
+    for row in register_rows:
+        summary = by[row.supervisor] or Summary(row.supervisor)
+        by[row.supervisor] = summary
+        summary.rows.append(row)
+        for s in (summary, total):
+            if row.status == Status.WITHHELD:
+                s.withheld += 1
+                continue
+            s.due += 1
+            if row.published_on is not None:
+                s.published += 1
+                s.on_time += row.status == Status.ON_TIME
+                s.late += row.status == Status.LATE
+            elif row.status == Status.OVERDUE:
+                s.overdue += 1
+    return [by[k] for k in sorted(by)], total
+
+
+# --- 决算批复 dates ---------------------------------------------------------------------------------
+
+
+def record_approval(user, unit, round_: Round, approved_on: datetime.date | None) -> None:
+    """Record (or clear, with None) a unit's 决算批复 date in a round; a new date re-arms the warning."""
+    with transaction.atomic():
+        if approved_on is None:
+            DisclosureClock.objects.filter(unit=unit, round=round_).delete()
+        else:
+            DisclosureClock.objects.update_or_create(
+                unit=unit, round=round_, defaults={"approved_on": approved_on, "warned_at": None, "recorded_by": user},
+            )
+        audit.record("disclosure.clock", actor=user, unit=unit.pk, object_type="unit", object_id=unit.pk,
+                     details={"round": round_.year, "approved_on": approved_on.isoformat() if approved_on else None})
+
+
+# --- The warning ----------------------------------------------------------------------------------
+
+
+def pending_clocks(today: datetime.date):
+    """Clocks with a report still to publish whose window ends within DISCLOSURE_WARN_DAYS."""
+    for clock in DisclosureClock.objects.filter(warned_at__isnull=True).select_related("unit", "round"):
+        due = due_date(clock, clock.round)
+        if (due - today).days > settings.DISCLOSURE_WARN_DAYS:
+            continue
+        waiting = Assessment.objects.filter(
+            unit=clock.unit_id, round=clock.round_id, confidential=False, disclosure=Assessment.Disclosure.ACTIVE,
+        ).exclude(state=S.PUBLISHED).filter(~Q(state=S.DRAFT))
+        if waiting.exists():
+            yield clock, due, list(waiting.order_by("pk"))
+
+
+def warn_due(today: datetime.date | None = None) -> int:
+    """Warn the bureau once per unit and round that its 公开 window is running out: the clock's
+    `warned_at` is set by compare-and-set (a second run, or a second worker, sends nothing), then
+    an e-mail goes to the bureau-wide reviewers. The 待办 is the register's and the dashboard's
+    list of warned clocks. Returns the number of warnings sent."""
+    today = today or timezone.localdate()
+    sent = 0
+    for clock, due, waiting in pending_clocks(today):
+        if not DisclosureClock.objects.filter(pk=clock.pk, warned_at__isnull=True).update(warned_at=timezone.now()):
+            continue
+        left = (due - today).days
+        when = f"还剩 {left} 天" if left >= 0 else f"已逾期 {-left} 天"
+        titles = "、".join(a.title for a in waiting)
+        recipients = bureau_emails()
+        if recipients:
+            send_mail(
+                f"【绩效自评】{clock.unit.name}的自评报告公开期限{when}",
+                f"{clock.unit.name}（{clock.round.title}）的决算批复日期为 {clock.approved_on:%Y年%m月%d日}，"
+                f"按规定应于 {due:%Y年%m月%d日} 前公开自评结果，{when}。\n\n尚未公开：{titles}\n\n"
+                f"公开登记簿：{settings.PORTAL_BASE_URL.rstrip('/')}{reverse('assessments:register')}?round={clock.round.year}\n\n"
+                "—— 绩效自评门户（系统邮件，请勿回复）",
+                None, recipients,
+            )
+        audit.record("disclosure.warned", system=True, unit=clock.unit_id, object_type="unit", object_id=clock.unit_id,
+                     details={"round": clock.round.year, "due": due.isoformat(), "reports": [a.pk for a in waiting]})
+        sent += 1
+    return sent
+
+
+def bureau_emails() -> list[str]:
+    users = get_user_model().objects.filter(
+        Q(user_permissions__codename="review_all") | Q(groups__permissions__codename="review_all"), is_active=True,
+    ).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
+
+
+def warned(round_: Round, units=None):
+    """The 待办: warned clocks of the round whose reports are still not all published."""
+    today = timezone.localdate()
+    qs = DisclosureClock.objects.filter(round=round_, warned_at__isnull=False).select_related("unit")
+    if units is not None:
+        qs = qs.filter(unit__in=units)
+    out = []
+    for clock in qs.order_by("approved_on", "unit__name"):
+        waiting = Assessment.objects.filter(
+            unit=clock.unit_id, round=round_, confidential=False, disclosure=Assessment.Disclosure.ACTIVE,
+        ).exclude(state__in=[S.PUBLISHED, S.DRAFT]).count()
+        if waiting:
+            due = due_date(clock, round_)
+            left = (due - today).days
+            out.append({"clock": clock, "due": due, "days_left": left, "overdue": max(-left, 0), "waiting": waiting})
+    return out
+
+
+# --- 公开审核 ---------------------------------------------------------------------------------------
+
+
+def awaiting_review(assessment: Assessment) -> bool:
+    """Approved in a round with 公开审核, to be published, and not sent to the export since."""
+    if not (assessment.state == S.APPROVED and assessment.round.disclosure_review and not assessment.confidential
+            and assessment.disclosure == Assessment.Disclosure.ACTIVE):
+        return False
+    approved_at = (
+        Transition.objects.filter(assessment=assessment, action="approve").order_by("-at", "-id").values_list("at", flat=True).first()
+    )
+    return approved_at is not None and not ExportJob.objects.filter(assessment=assessment, created_at__gte=approved_at).exists()
+
+
+class ReviewRefused(Exception):
+    """The 公开审核 decision is not possible now; the message says why, in Chinese."""
+
+
+def may_review_disclosure(user, assessment: Assessment) -> bool:
+    """公开审核 is the bureau's: a bureau-wide reviewer (审核人（全部单位）) of the report."""
+    from . import permissions
+
+    return permissions.reviews_all_units(user) and permissions.can_review(user, assessment)
+
+
+def review_publish(user, assessment: Assessment) -> ExportJob:
+    """公开审核 passed: the export is queued and publishes the report when its files exist."""
+    from . import tasks
+
+    if not may_review_disclosure(user, assessment):
+        raise ReviewRefused("公开审核须由财政局（全部单位）审核人进行。")
+    with transaction.atomic():
+        Assessment.objects.select_for_update().filter(pk=assessment.pk).first()
+        if not awaiting_review(assessment):
+            raise ReviewRefused("该报告当前不在公开审核中。")
+        job = tasks.queue_export(assessment, user)
+        audit.record("disclosure.review_publish", actor=user, unit=assessment.unit_id, obj=assessment, details={"job": job.pk})
+    return job
+
+
+def review_withhold(user, assessment: Assessment, reason: str, disclosure: str = Assessment.Disclosure.WITHHELD) -> None:
+    """公开审核 decided not to publish (不予公开 or 依申请公开), with the public reason."""
+    from . import publishing
+
+    if not may_review_disclosure(user, assessment):
+        raise ReviewRefused("公开审核须由财政局（全部单位）审核人进行。")
+    if not reason.strip():
+        raise ReviewRefused("不予公开须填写理由（将列入公开登记簿）。")
+    if not awaiting_review(assessment):
+        raise ReviewRefused("该报告当前不在公开审核中。")
+    publishing.set_disclosure(user, assessment, publisher=assessment.publisher, document_number=assessment.document_number,
+                              disclosure=disclosure, disclosure_reason=reason)
+    audit.record("disclosure.review_withhold", actor=user, unit=assessment.unit_id, obj=assessment,
+                 details={"disclosure": disclosure, "reason": reason[:500]})

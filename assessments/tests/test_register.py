@@ -1,0 +1,207 @@
+"""The 公开 register (issue 16): 决算批复 dates, the 20-day clock and its one-time warning, the
+公开审核 step, and the register per round and 主管部门 (page and xlsx) with its 公开率."""
+
+import datetime
+import io
+from decimal import ROUND_HALF_UP, Decimal
+
+import openpyxl
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from assessments import register, tasks, workflow
+from assessments.models import Assessment, DisclosureClock, ExportJob, Unit
+
+from .conftest import make_officer
+from .test_access_matrix import drive, make_reviewer, valid_assessment
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def bureau(reviewer):
+    reviewer.email = "jixiao@czj.example.cn"
+    reviewer.save()
+    return reviewer
+
+
+def clock(unit, round_, days_ago):
+    return DisclosureClock.objects.create(unit=unit, round=round_, approved_on=TODAY - datetime.timedelta(days=days_ago))
+
+
+def backdate(a, days_ago):
+    Assessment.objects.filter(pk=a.pk).update(published_at=timezone.now() - datetime.timedelta(days=days_ago))
+
+
+@pytest.fixture
+def season(region, round_2020, bureau):
+    """Two 主管部门, five units, one report each in every register situation."""
+    units = {
+        name: Unit.objects.create(name=f"测试{name}", region=region, supervisor=supervisor)
+        for name, supervisor in (("甲", "区委政法委"), ("乙", "区委政法委"), ("丙", "区财政局"), ("丁", "区财政局"), ("戊", "区财政局"))
+    }
+    officers = {name: make_officer(f"officer-{name}", unit) for name, unit in units.items()}
+
+    def report(name, state, title):
+        a = valid_assessment(units[name], round_2020, title, user=officers[name])
+        return drive(a, state, officer=officers[name], reviewer=bureau)
+
+    made = {
+        "on_time": report("甲", "published", "按时项目"),  # 批复 30 days ago, published 15 days ago: due +20 → on time
+        "late": report("乙", "published", "逾期项目"),  # 批复 40 days ago, published 5 days ago: late
+        "overdue": report("丙", "approved", "未公开项目"),  # 批复 25 days ago, not published: overdue
+        "pending": report("丁", "approved", "待公开项目"),  # 批复 3 days ago: 17 days left
+        "withheld": report("戊", "in_review", "不公开项目"),
+        "no_clock": report("戊", "published", "未登记项目"),
+    }
+    from assessments import publishing
+
+    publishing.set_disclosure(bureau, made["withheld"], publisher="unit", document_number="", disclosure="withheld",
+                              disclosure_reason="涉及国家安全")
+    workflow.perform(bureau, made["withheld"], "approve")
+    backdate(made["on_time"], 15)
+    backdate(made["late"], 5)
+    clock(units["甲"], round_2020, 30)
+    clock(units["乙"], round_2020, 40)
+    clock(units["丙"], round_2020, 25)
+    clock(units["丁"], round_2020, 3)
+    return made
+
+
+def test_register_rows_and_rate_equal_a_separate_count(season, round_2020):
+    rows = register.rows(round_2020)
+    status = {r.assessment.title: (r.status, r.reason, r.days_left) for r in rows}
+    assert status == {
+        "2020年度按时项目绩效自评": ("按时公开", "", None),
+        "2020年度逾期项目绩效自评": ("逾期公开", "", None),
+        "2020年度未公开项目绩效自评": ("逾期未公开", "", None),
+        "2020年度待公开项目绩效自评": ("待公开", "", 17),
+        "2020年度不公开项目绩效自评": ("不公开", "不予公开：涉及国家安全", None),
+        "2020年度未登记项目绩效自评": ("已公开", "", None),
+    }
+    groups, total = register.summaries(rows)
+    assert [(g.supervisor, g.due, g.published, g.on_time, g.late, g.overdue, g.withheld, g.rate) for g in groups] == [
+        ("区委政法委", 2, 2, 1, 1, 0, 0, Decimal("100.00")),
+        ("区财政局", 3, 1, 0, 0, 1, 1, Decimal("33.33")),
+    ]
+    # The 公开率 counted apart, straight from the assessments.
+    due = Assessment.objects.filter(round=round_2020, state__in=["approved", "published"], confidential=False,
+                                    disclosure="active")
+    published = due.filter(state="published")
+    separate = (Decimal(published.count() * 100) / due.count()).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert (total.due, total.published, total.rate) == (due.count(), published.count(), separate) == (5, 3, Decimal("60.00"))
+
+
+def test_register_page_and_xlsx(client, season, round_2020, bureau):
+    client.force_login(bureau)
+    page = client.get(reverse("assessments:register"), {"round": 2020}).content.decode()
+    assert '<td class="num" id="register-rate">60.00%</td>' in page
+    assert "<td>逾期未公开</td>" in page and "<td>不予公开：涉及国家安全</td>" in page
+    response = client.get(reverse("assessments:register_xlsx"), {"round": 2020})
+    assert response["Content-Disposition"] == 'attachment; filename="register-2020.xlsx"'
+    wb = openpyxl.load_workbook(io.BytesIO(response.content))
+    rows = list(wb["公开登记"].iter_rows(min_row=3, values_only=True))
+    # (Chinese sort order differs between SQLite and PostgreSQL collations: compared as sets.)
+    assert sorted((r[0], r[1], r[6], r[7]) for r in rows) == sorted([
+        ("区财政局", "测试丙", "逾期未公开", None), ("区财政局", "测试丁", "待公开", None),
+        ("区财政局", "测试戊", "不公开", "不予公开：涉及国家安全"), ("区财政局", "测试戊", "已公开", None),
+        ("区委政法委", "测试甲", "按时公开", None), ("区委政法委", "测试乙", "逾期公开", None),
+    ])
+    on_time = next(r for r in rows if r[1] == "测试甲")
+    assert (on_time[3].date(), on_time[4].date()) == (TODAY - datetime.timedelta(days=30), TODAY - datetime.timedelta(days=10))
+    summary = list(wb["公开率"].iter_rows(min_row=2, values_only=True))
+    assert summary[-1] == ("合计", 5, 3, 1, 1, 1, 1, 60)
+
+
+def test_the_bureau_records_approval_dates_and_others_may_not(client, season, round_2020, bureau, unit_a):
+    reviewer_a = make_reviewer("carol", unit_a)
+    client.force_login(reviewer_a)
+    assert client.post(reverse("assessments:register"), {"round": 2020, f"approved_on-{unit_a.pk}": "2021-05-10"}).status_code == 403
+    client.force_login(bureau)
+    response = client.post(reverse("assessments:register"), {"round": 2020, f"approved_on-{unit_a.pk}": "2021-05-10"})
+    assert response.status_code == 302
+    assert DisclosureClock.objects.get(unit=unit_a, round=round_2020).approved_on == datetime.date(2021, 5, 10)
+    client.post(reverse("assessments:register"), {"round": 2020, f"approved_on-{unit_a.pk}": "10/5/2021"})
+    assert DisclosureClock.objects.get(unit=unit_a, round=round_2020).approved_on == datetime.date(2021, 5, 10)
+    client.post(reverse("assessments:register"), {"round": 2020, f"approved_on-{unit_a.pk}": ""})
+    assert not DisclosureClock.objects.filter(unit=unit_a, round=round_2020).exists()
+
+
+def test_the_20_day_warning_fires_once(unit_a, round_2020, alice, bureau):
+    a = drive(valid_assessment(unit_a, round_2020, "综治经费", user=alice), "approved", officer=alice, reviewer=bureau)
+    ExportJob.objects.filter(assessment=a).delete()  # the export has not run: still to publish
+    c = clock(unit_a, round_2020, 10)  # due in 10 days: not yet
+    assert register.warn_due() == 0 and mail.outbox == []
+    c.approved_on = TODAY - datetime.timedelta(days=16)  # due in 4 days (≤ 5): warn
+    c.save()
+    assert tasks.warn_disclosure_deadlines() == 1
+    assert register.warn_due() == 0  # once
+    assert register.warn_due(TODAY + datetime.timedelta(days=10)) == 0  # even when overdue later
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["jixiao@czj.example.cn"]
+    assert message.subject == "【绩效自评】中共长沙市岳麓区委员会政法委员会的自评报告公开期限还剩 4 天"
+    due = TODAY + datetime.timedelta(days=4)
+    assert f"按规定应于 {due:%Y年%m月%d日} 前公开自评结果，还剩 4 天。" in message.body
+    assert "尚未公开：2020年度综治经费绩效自评" in message.body
+    todo = register.warned(round_2020)
+    assert [(t["clock"].unit_id, t["days_left"], t["waiting"]) for t in todo] == [(unit_a.pk, 4, 1)]
+    # A new 决算批复 date re-arms it.
+    register.record_approval(bureau, unit_a, round_2020, TODAY - datetime.timedelta(days=19))
+    assert register.warn_due() == 1 and len(mail.outbox) == 2
+
+
+def test_no_warning_when_everything_is_published(unit_a, round_2020, alice, bureau):
+    drive(valid_assessment(unit_a, round_2020, "综治经费", user=alice), "published", officer=alice, reviewer=bureau)
+    clock(unit_a, round_2020, 18)
+    assert register.warn_due() == 0
+
+
+def test_disclosure_review_step(client, unit_a, round_2020, alice, bureau):
+    round_2020.disclosure_review = True
+    round_2020.save()
+    a = drive(valid_assessment(unit_a, round_2020, "综治经费", user=alice), "approved", officer=alice, reviewer=bureau)
+    assert not ExportJob.objects.filter(assessment=a).exists()  # approval waits for 公开审核
+    assert register.awaiting_review(a)
+    client.force_login(bureau)
+    page = client.get(reverse("assessments:review", args=[a.pk])).content.decode()
+    assert 'id="disclosure-review"' in page and reverse("assessments:public_preview", args=[a.pk]) in page
+    preview = client.get(reverse("assessments:public_preview", args=[a.pk])).content.decode()
+    assert "公开预览：以下为该报告公开后的页面（个人信息已按公开规则遮挡），尚未公开。" in preview
+    # An assigned (not bureau-wide) reviewer cannot decide it.
+    carol = make_reviewer("carol", unit_a)
+    with pytest.raises(register.ReviewRefused, match="公开审核须由财政局（全部单位）审核人进行。"):
+        register.review_publish(carol, a)
+    response = client.post(reverse("assessments:review", args=[a.pk]), {"action": "disclosure_publish"})
+    assert response.status_code == 302
+    job = ExportJob.objects.get(assessment=a)
+    assert job.requested_by == bureau
+    tasks.run_export(job.pk)
+    a.refresh_from_db()
+    assert a.state == "published"
+    assert not register.awaiting_review(a)
+
+
+def test_disclosure_review_can_withhold_with_a_reason(client, unit_a, round_2020, alice, bureau):
+    round_2020.disclosure_review = True
+    round_2020.save()
+    a = drive(valid_assessment(unit_a, round_2020, "综治经费", user=alice), "approved", officer=alice, reviewer=bureau)
+    client.force_login(bureau)
+    client.post(reverse("assessments:review", args=[a.pk]), {"action": "disclosure_withhold", "disclosure": "on_request", "reason": ""})
+    a.refresh_from_db()
+    assert a.disclosure == "active"
+    client.post(reverse("assessments:review", args=[a.pk]),
+                {"action": "disclosure_withhold", "disclosure": "on_request", "reason": "含企业商业信息"})
+    a.refresh_from_db()
+    assert (a.disclosure, a.disclosure_reason, a.state) == ("on_request", "含企业商业信息", "approved")
+    assert not ExportJob.objects.filter(assessment=a).exists()
+    [row] = register.rows(round_2020)
+    assert (row.status, row.reason) == ("不公开", "依申请公开：含企业商业信息")

@@ -1,0 +1,137 @@
+"""The 公开 register of a round (page and xlsx), the 决算批复 dates, and the 公开审核 preview (issue 16)."""
+
+import datetime
+import io
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
+
+from .. import params, permissions, register
+from ..exports.public import build_public
+from ..models import Assessment, Round
+from ..readmodel import with_content
+
+REGISTER_PARAMS = {"round": params.Int(1, 9999)}
+
+
+def _require_reviewer(user):
+    if not permissions.is_reviewer(user):
+        raise PermissionDenied
+
+
+def _round(request) -> Round | None:
+    p = params.read(request.GET, REGISTER_PARAMS)
+    rounds = Round.objects.order_by("-year")
+    if p.round is not None:
+        return rounds.filter(year=p.round).first()
+    return rounds.first()
+
+
+def register_page(request):
+    """Per 主管部门 and per report: due, on time, late, withheld with the reason, 公开率."""
+    _require_reviewer(request.user)
+    if request.method == "POST":
+        return _record_dates(request)
+    current = _round(request)
+    units = permissions.reviewable_units(request.user)
+    context = {"rounds": Round.objects.order_by("-year"), "round": current}
+    if current is not None:
+        rows = register.rows(current, units)
+        groups, total = register.summaries(rows)
+        clocks = {c.unit_id: c for c in current.disclosure_clocks.all()}
+        context.update(
+            groups=groups, total=total, warned=register.warned(current, units),
+            may_record=permissions.reviews_all_units(request.user),
+            units=[(u, clocks.get(u.pk)) for u in units.order_by("supervisor", "name")],
+        )
+    return render(request, "assessments/review/register.html", context)
+
+
+def _record_dates(request):
+    """The bureau records each unit's 决算批复 date (blank clears it)."""
+    if not permissions.reviews_all_units(request.user):
+        raise PermissionDenied
+    current = Round.objects.filter(year=params.read(request.POST, REGISTER_PARAMS).round).first()
+    if current is None:
+        raise Http404
+    units = {u.pk: u for u in permissions.reviewable_units(request.user)}
+    changed, errors = 0, []
+    for key, value in request.POST.items():
+        if not key.startswith("approved_on-"):
+            continue
+        unit = units.get(params.Int()(key.removeprefix("approved_on-")))
+        if unit is None:
+            continue
+        value = value.strip()
+        try:
+            approved_on = datetime.date.fromisoformat(value) if value else None
+        except ValueError:
+            errors.append(f"{unit.name}：日期“{value[:20]}”无法识别，请按 2025-03-31 的格式填写。")
+            continue
+        current_clock = current.disclosure_clocks.filter(unit=unit).first()
+        if (current_clock.approved_on if current_clock else None) != approved_on:
+            register.record_approval(request.user, unit, current, approved_on)
+            changed += 1
+    for error in errors:
+        messages.error(request, error)
+    if changed:
+        messages.success(request, f"已登记 {changed} 个单位的决算批复日期。")
+    return redirect(f"{request.path}?round={current.year}")
+
+
+@require_safe
+def register_xlsx(request):
+    _require_reviewer(request.user)
+    current = _round(request)
+    if current is None:
+        raise Http404
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    rows = register.rows(current, permissions.reviewable_units(request.user))
+    groups, total = register.summaries(rows)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "公开登记"
+    ws.append([f"{current.title} 自评结果公开登记簿"])
+    ws.append(["主管部门", "预算单位", "报告", "决算批复日期", "公开期限", "公开日期", "公开情况", "不公开原因", "公开网址"])
+    for row in rows:
+        a = row.assessment
+        ws.append([row.supervisor, a.unit.name, a.title, row.approved_on, row.due, row.published_on, row.status, row.reason,
+                   request.build_absolute_uri(row.url) if row.url else ""])
+    summary = wb.create_sheet("公开率")
+    summary.append(["主管部门", "应公开", "已公开", "按时公开", "逾期公开", "逾期未公开", "不公开", "公开率（%）"])
+    for s in [*groups, total]:
+        summary.append([s.supervisor, s.due, s.published, s.on_time, s.late, s.overdue, s.withheld,
+                        s.rate if s.rate is not None else "—"])
+    for sheet in (ws, summary):
+        for cell in sheet[1 if sheet is summary else 2]:
+            cell.font = Font(bold=True)
+        for column in sheet.columns:
+            for cell in column:
+                if isinstance(cell.value, datetime.date):
+                    cell.number_format = "yyyy-mm-dd"
+    ws.column_dimensions["A"].width = ws.column_dimensions["B"].width = ws.column_dimensions["C"].width = 30
+    wb.properties.creator = "绩效自评门户"
+    wb.properties.title = f"{current.title} 自评结果公开登记簿"
+    out = io.BytesIO()
+    wb.save(out)
+    response = HttpResponse(out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="register-{current.year}.xlsx"'
+    return response
+
+
+@require_safe
+def public_preview(request, pk):
+    """The public page of an approved report as it would be published (masking included), for 公开审核."""
+    _require_reviewer(request.user)
+    assessment = permissions.get_reviewer_assessment(request.user, pk)
+    if assessment.state not in ("approved", "published") or assessment.confidential:
+        raise Http404
+    report = build_public(with_content(Assessment.objects.select_related("unit__region", "round")).get(pk=assessment.pk))
+    return render(request, "public/detail.html", {
+        "report": report, "view": report.view, "a": report.assessment, "meta": report.meta, "preview": True,
+    })
