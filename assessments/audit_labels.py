@@ -35,6 +35,11 @@ ACTION_LABELS = {
     "export.failed": "公开文件生成失败",
     "bulk.request": "申请打包下载公开报告",
     "bulk.download": "下载公开报告压缩包",
+    "spot_check.draw": "抽查：随机抽取",
+    "spot_check.assign": "抽查：安排复核人或委托第三方",
+    "spot_check.record": "抽查：下载抽样记录",
+    "result.confirm": "结果应用：确认",
+    "result.override": "结果应用：调整（附理由）",
     "admin.add": "管理后台：新增",
     "admin.change": "管理后台：修改",
     "admin.delete": "管理后台：删除",
@@ -83,6 +88,15 @@ DETAIL_LABELS = {
     "sections": "导入的章节",
     "tables": "导入表格",
     "not_imported": "未导入的章节",
+    "seed": "随机种子",
+    "population": "总体数量",
+    "sample": "抽中编号",
+    "spot_check": "抽查",
+    "reviewer": "复核人",
+    "third_party": "委托第三方机构",
+    "advice": "结果",
+    "suggested": "规则建议",
+    "reduce_percent": "核减比例（%）",
 }
 
 

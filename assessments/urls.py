@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, imports, review, tables, word
+from .views import entry, followup, imports, review, tables, word
 
 app_name = "assessments"
 
@@ -26,6 +26,9 @@ urlpatterns = [
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
+    path("review/spot-checks/", followup.spot_checks, name="spot_checks"),
+    path("review/spot-checks/<int:pk>/", followup.spot_check_detail, name="spot_check"),
+    path("review/spot-checks/<int:pk>.json", followup.spot_check_record, name="spot_check_record"),
     path("templates/", tables.template_list, name="templates"),
     path("templates/<int:pk>/edit/", tables.template_edit, name="template_edit"),
     path("templates/<int:pk>/v<int:number>/", tables.template_version, name="template_version"),

@@ -1,6 +1,7 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
 from .exports import BulkExport, ExportJob, Publication
+from .followup import Advice, ApplicationRule, ResultApplication, SpotCheck, SpotCheckItem
 from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
@@ -11,6 +12,8 @@ from .units import Membership, Region, Unit
 from .workflow import Snapshot, Transition
 
 __all__ = [
+    "Advice",
+    "ApplicationRule",
     "Assessment",
     "AuditChainLock",
     "AuditEvent",
@@ -27,12 +30,15 @@ __all__ = [
     "PublicGeneration",
     "Region",
     "ReportSection",
+    "ResultApplication",
     "Review",
     "ReviewerAssignment",
     "Round",
     "ScoringRuleSet",
     "SecurityPolicy",
     "Snapshot",
+    "SpotCheck",
+    "SpotCheckItem",
     "StructureRow",
     "TableTemplate",
     "TemplateAssignment",

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from assessments import bulk, table_templates, tasks, workflow
+from assessments import bulk, spotchecks, table_templates, tasks, workflow
 from assessments.forms import EntryForm
 from assessments.models import (
     Assessment,
@@ -185,6 +185,7 @@ LOGIN = "→login"  # 302 to /login/?next=<this url>
 ADMIN_LOGIN = "→admin-login"  # 302 to /admin/login/?next=<this url>
 DETAIL = "→detail"  # 302 to the officer page of the same assessment
 REVIEW = "→review"  # 302 to the review page of the same assessment
+SELF = "→self"  # 302 to the same URL (a form saved, shown again)
 
 AL = ADMIN_LOGIN
 # The admin site's own views send anonymous visitors to the admin login; its model pages carry no
@@ -275,6 +276,13 @@ MATRIX = {
                                           "→/assessments/review/bulk/", 403, 403, 403, 403)},
     # Only whoever asked for a ZIP may download it.
     ("assessments:bulk_download", "bulk"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    # 抽查 (issue 15): reviewers draw from the units they review; a draw is seen by the bureau-wide
+    # reviewers and by whoever drew it (reviewer A here).
+    ("assessments:spot_checks", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, 400, 400, 403, 403, 403, 403)},
+    ("assessments:spot_check", "spot_check"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
+                                               "POST": (LOGIN, 403, 403, SELF, 404, 403, 403, 403, 403)},
+    ("assessments:spot_check_record", "spot_check"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
+                                                      "POST": NOT_GET},
     # 表样管理 (issue 11): administrators (staff with change_tabletemplate): the 系统管理员.
     ("assessments:templates", None): {"GET": TEMPLATES,
                                       "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/",
@@ -337,6 +345,8 @@ POST_DATA = {
     "assessments:review": lambda world: {"action": "start_review"},
     "assessments:bulk": lambda world: {"round": world.round.pk},
     "login": lambda world: {"username": "alice", "password": "not-the-password"},
+    "assessments:spot_check": lambda world: {"item": world.objects["spot_check"].items.get().pk,
+                                             "third_party": "湖南某会计师事务所"},
     "assessments:templates": lambda world: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
 
@@ -404,6 +414,9 @@ def world(cast, unit_a, round_2020):
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job
+    objects["spot_check"] = spotchecks.create(
+        cast.reviewer_a, round_2020, title="抽查", criteria=spotchecks.Criteria(), method="simple", seed=1, count=1
+    )
     objects["import_token"] = SimpleNamespace(pk="no-such-preview")  # 从Excel导入: tokens live in sessions
     department = TableTemplate.objects.get(code="department")
     objects["template_copy"] = table_templates.clone(department, code="department-copy", name="部门表（复制）")
@@ -420,6 +433,8 @@ def expected_location(expected: str, path: str, obj) -> str:
         return reverse("assessments:detail", args=[obj.pk])
     if expected == REVIEW:
         return reverse("assessments:review", args=[obj.pk])
+    if expected == SELF:
+        return path
     return expected[1:]
 
 

@@ -1,0 +1,124 @@
+"""Reviewer pages after 复核 (issue 15): 抽查 draws with their agreement report, and 结果应用."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_safe
+
+from .. import audit, permissions, sampling, spotchecks
+from ..followup_forms import AssignForm, SpotCheckForm
+from ..models import Round
+
+
+def _require_reviewer(user):
+    if not permissions.is_reviewer(user):
+        raise PermissionDenied
+
+
+def _round(request, rounds):
+    wanted = request.GET.get("round", "")
+    for r in rounds:
+        if str(r.pk) == wanted:
+            return r
+    return rounds[0] if rounds else None
+
+
+def spot_checks(request):
+    """The draws of a round, and the form for a new one (which keeps its input when refused)."""
+    _require_reviewer(request.user)
+    rounds = list(Round.objects.order_by("-year"))
+    current = _round(request, rounds)
+    form = SpotCheckForm(request.POST or None)
+    if request.method == "POST":
+        if current is None:
+            raise Http404
+        if form.is_valid():
+            c = form.cleaned_data
+            try:
+                spot_check = spotchecks.create(
+                    request.user, current, title=c["title"], criteria=form.criteria(), method=c["method"],
+                    seed=c["seed"], count=c["count"], percent=c["percent"],
+                )
+            except spotchecks.SpotCheckRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"已从 {len(spot_check.population)} 份自评中抽取 {len(spot_check.sample)} 份。")
+                return redirect("assessments:spot_check", pk=spot_check.pk)
+    draws = spotchecks.visible(request.user).filter(round=current).select_related("created_by") if current else []
+    return render(request, "assessments/review/spot_checks.html", {
+        "rounds": rounds, "round": current, "form": form, "draws": draws,
+    }, status=400 if request.method == "POST" else 200)
+
+
+def _spot_check(user, pk):
+    return get_object_or_404(spotchecks.visible(user).select_related("round", "created_by"), pk=pk)
+
+
+def _candidates(items):
+    """Active accounts that may review some sampled unit (bureau-wide or assigned reviewers)."""
+    units = {i.assessment.unit_id for i in items}
+    return list(
+        get_user_model().objects.filter(is_active=True).filter(
+            Q(user_permissions__codename="review_all") | Q(groups__permissions__codename="review_all")
+            | Q(review_assignments__unit__in=units)
+        ).distinct().order_by("username")
+    )
+
+
+def spot_check_detail(request, pk):
+    _require_reviewer(request.user)
+    spot_check = _spot_check(request.user, pk)
+    items = list(spot_check.items.select_related("assessment__unit", "assessment__round", "reviewer"))
+    candidates = _candidates(items)
+    errors = {}
+    if request.method == "POST":
+        form = AssignForm(request.POST)
+        item = None
+        if form.is_valid():
+            item = next((i for i in items if i.pk == form.cleaned_data["item"]), None)
+        if item is None:
+            messages.error(request, "抽查对象不存在或页面已过期，请刷新后重试。")
+            return redirect("assessments:spot_check", pk=spot_check.pk)
+        reviewer = form.reviewer_user()
+        if form.cleaned_data.get("reviewer") and reviewer is None:
+            errors[item.pk] = "所选复核人不存在或已停用，请另选。"
+        else:
+            try:
+                spotchecks.assign(request.user, item, reviewer=reviewer, third_party=form.cleaned_data["third_party"])
+            except spotchecks.SpotCheckRefused as exc:
+                errors[item.pk] = str(exc)
+            else:
+                messages.success(request, f"已保存“{item.assessment.unit.name} · {item.assessment.title}”的复核安排。")
+                return redirect("assessments:spot_check", pk=spot_check.pk)
+        item.posted = form.cleaned_data
+    for item in items:
+        item.choices = spotchecks.reviewer_choices(item.assessment, candidates)
+        item.error = errors.get(item.pk)
+    overall, by_supervisor = spotchecks.report(spot_check)
+    return render(request, "assessments/review/spot_check.html", {
+        "s": spot_check, "items": items, "overall": overall, "by_supervisor": by_supervisor,
+        "description": sampling.DESCRIPTIONS[spot_check.method],
+        "population_size": len(spot_check.population),
+        "regions": spot_check.criteria.get("regions") or [],
+    }, status=400 if errors else 200)
+
+
+@require_safe
+def spot_check_record(request, pk):
+    """The draw's record as JSON: enough to re-run it anywhere (sampling.draw)."""
+    _require_reviewer(request.user)
+    s = _spot_check(request.user, pk)
+    audit.record("spot_check.record", obj=s, details={"round": s.round_id})
+    response = JsonResponse({
+        "id": s.pk, "round": s.round.year, "title": s.title, "criteria": s.criteria, "method": s.method,
+        "size_count": s.size_count, "size_percent": None if s.size_percent is None else str(s.size_percent),
+        "seed": s.seed, "algorithm": s.algorithm, "algorithm_description": sampling.DESCRIPTIONS[s.method],
+        "population": [{"id": pk, "weight": w, "stratum": st} for pk, w, st in s.population],
+        "sample": s.sample, "created_at": s.created_at.isoformat(),
+    }, json_dumps_params={"ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="spot-check-{s.pk}.json"'
+    return response
+
