@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from . import roles
 from .models import (
+    ApplicationRule,
     Assessment,
     FundingRow,
     Goal,
@@ -126,11 +127,19 @@ class TemplateAssignmentInline(admin.TabularInline):
     autocomplete_fields = ["region"]
 
 
+class ApplicationRuleInline(admin.TabularInline):
+    """结果应用规则 of the round (issue 15): without rows the defaults of `results.DEFAULT_RULES` apply."""
+
+    model = ApplicationRule
+    extra = 0
+    fields = ["position", "grade", "score_min", "score_max", "advice", "reduce_percent"]
+
+
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
     list_display = ["title", "year", "deadline", "is_open", "rule_set"]
     list_editable = ["is_open"]
-    inlines = [TemplateAssignmentInline]
+    inlines = [TemplateAssignmentInline, ApplicationRuleInline]
 
 
 class TemplateVersionInline(ReadOnlyInline):

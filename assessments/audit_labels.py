@@ -40,6 +40,7 @@ ACTION_LABELS = {
     "spot_check.record": "抽查：下载抽样记录",
     "result.confirm": "结果应用：确认",
     "result.override": "结果应用：调整（附理由）",
+    "result.export": "结果应用：导出",
     "admin.add": "管理后台：新增",
     "admin.change": "管理后台：修改",
     "admin.delete": "管理后台：删除",

@@ -108,7 +108,8 @@ class ApplicationRule(models.Model):
         ordering = ["round", "position", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(advice="reduce") | Q(reduce_percent__isnull=False), name="application_rule_reduce_percent"
+                condition=~Q(advice="reduce") | Q(reduce_percent__isnull=False), name="application_rule_reduce_percent",
+                violation_error_message="应用建议为“核减”时须填写核减比例。",
             ),
         ]
 
@@ -121,7 +122,7 @@ class ResultApplication(models.Model):
     reason."""
 
     assessment = models.OneToOneField(Assessment, verbose_name="绩效自评", on_delete=models.CASCADE, related_name="result_application")
-    suggested = models.CharField("规则建议", max_length=20, choices=Advice.choices)
+    suggested = models.CharField("规则建议", max_length=20, choices=Advice.choices, blank=True)
     suggested_percent = models.DecimalField("规则核减比例（%）", null=True, blank=True, **PERCENT)
     advice = models.CharField("确认结果", max_length=20, choices=Advice.choices)
     reduce_percent = models.DecimalField("核减比例（%）", null=True, blank=True, **PERCENT)

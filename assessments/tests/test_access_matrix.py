@@ -283,6 +283,9 @@ MATRIX = {
                                                "POST": (LOGIN, 403, 403, SELF, 404, 403, 403, 403, 403)},
     ("assessments:spot_check_record", "spot_check"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
                                                       "POST": NOT_GET},
+    # 结果应用 (issue 15): reviewers, for the approved assessments of the units they review.
+    ("assessments:results", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, 400, 404, 403, 403, 403, 403)},
+    ("assessments:results_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
     # 表样管理 (issue 11): administrators (staff with change_tabletemplate): the 系统管理员.
     ("assessments:templates", None): {"GET": TEMPLATES,
                                       "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/",
@@ -347,6 +350,8 @@ POST_DATA = {
     "login": lambda world: {"username": "alice", "password": "not-the-password"},
     "assessments:spot_check": lambda world: {"item": world.objects["spot_check"].items.get().pk,
                                              "third_party": "湖南某会计师事务所"},
+    # 核减 without its percentage: refused with the field named (400) for the reviewer of unit A.
+    "assessments:results": lambda world: {"assessment": world.objects["approved"].pk, "advice": "reduce"},
     "assessments:templates": lambda world: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
 

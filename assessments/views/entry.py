@@ -14,6 +14,7 @@ from .. import (
     params,
     permissions,
     readmodel,
+    results,
     reviewing,
     roles,
     scoring,
@@ -179,6 +180,7 @@ def _detail_context(request, view, **extra):
         "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
         "transitions": a.transitions.select_related("actor").order_by("at", "id"),
         "year_history": history.for_page(view),
+        "result_application": results.confirmed(a),
         **extra,
     }
 

@@ -1,16 +1,23 @@
 """Reviewer pages after 复核 (issue 15): 抽查 draws with their agreement report, and 结果应用."""
 
+import io
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
+from openpyxl import Workbook
 
 from .. import audit, permissions, sampling, spotchecks
-from ..followup_forms import AssignForm, SpotCheckForm
-from ..models import Round
+from .. import results as results_service
+from ..followup_forms import AssignForm, ResultForm, SpotCheckForm
+from ..models import Advice, Round
 
 
 def _require_reviewer(user):
@@ -122,3 +129,75 @@ def spot_check_record(request, pk):
     response["Content-Disposition"] = f'attachment; filename="spot-check-{s.pk}.json"'
     return response
 
+
+
+# --- 结果应用 -------------------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RESULT_COLUMNS = ("编号", "预算单位", "主管部门", "自评", "自评总分", "复核总分", "依据等级", "规则建议", "确认结果", "调整理由", "确认人", "确认时间")
+
+
+def results(request):
+    """The round's approved assessments with the rule's advice; confirm or override each."""
+    _require_reviewer(request.user)
+    rounds = list(Round.objects.order_by("-year"))
+    current = _round(request, rounds)
+    errors, posted = {}, {}
+    if request.method == "POST" and current is not None:
+        form = ResultForm(request.POST)
+        target = None
+        if form.is_valid() or "assessment" in form.cleaned_data:
+            target = permissions.reviewer_assessments(request.user).filter(
+                round=current, pk=form.cleaned_data["assessment"]).select_related("unit", "round").first()
+        if target is None:  # another unit's assessment answers like a missing one
+            raise Http404
+        if form.is_valid():
+            c = form.cleaned_data
+            try:
+                results_service.confirm(request.user, target, advice=c["advice"], reduce_percent=c["reduce_percent"],
+                                        reason=c["reason"])
+            except results_service.ResultRefused as exc:
+                errors[target.pk] = [str(exc)]
+            else:
+                messages.success(request, f"已确认“{target.unit.name} · {target.title}”的结果应用。")
+                return redirect(f"{reverse('assessments:results')}?round={current.pk}#result-{target.pk}")
+        else:
+            errors[target.pk] = [f"{form.fields[name].label}：{e}" for name, es in form.errors.items() for e in es]
+        posted[target.pk] = request.POST
+    table = results_service.rows(request.user, current) if current else []
+    for row in table:
+        row.errors = errors.get(row.assessment.pk, [])
+        row.posted = posted.get(row.assessment.pk)
+    return render(request, "assessments/review/results.html", {
+        "rounds": rounds, "round": current, "rows": table, "advice_choices": Advice.choices,
+        "rules": results_service.rules_for(current) if current else (),
+    }, status=400 if errors else 200)
+
+
+@require_safe
+def results_xlsx(request):
+    """The same rows as the page, as an xlsx (openpyxl write-only: streamed row by row)."""
+    _require_reviewer(request.user)
+    rounds = list(Round.objects.order_by("-year"))
+    current = _round(request, rounds)
+    if current is None:
+        raise Http404
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("结果应用")
+    sheet.append([f"{current.title}结果应用"])
+    sheet.append(list(RESULT_COLUMNS))
+    for row in results_service.rows(request.user, current):
+        a, c = row.assessment, row.confirmed
+        sheet.append([
+            a.pk, a.unit.name, a.unit.supervisor, a.title,
+            None if a.self_total is None else float(a.self_total), None if a.review_total is None else float(a.review_total),
+            row.grade, row.suggested_text, row.confirmed_text or "（未确认）", c.reason if c else "",
+            (c.confirmed_by.get_full_name() or c.confirmed_by.username) if c and c.confirmed_by else "",
+            timezone.localtime(c.confirmed_at).strftime("%Y-%m-%d %H:%M") if c else "",
+        ])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    audit.record("result.export", details={"round": current.pk, "year": current.year})
+    response = HttpResponse(buffer.getvalue(), content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, f"{current.year}年度结果应用.xlsx")
+    return response
