@@ -1,7 +1,7 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
 from .exports import BulkExport, ExportJob, Publication
-from .followup import Advice, ApplicationRule, ResultApplication, SpotCheck, SpotCheckItem
+from .followup import Advice, ApplicationRule, ResultApplication, RoundReport, SpotCheck, SpotCheckItem
 from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
@@ -34,6 +34,7 @@ __all__ = [
     "Review",
     "ReviewerAssignment",
     "Round",
+    "RoundReport",
     "ScoringRuleSet",
     "SecurityPolicy",
     "Snapshot",

@@ -143,3 +143,38 @@ class ResultApplication(models.Model):
     @property
     def overridden(self) -> bool:
         return (self.advice, self.reduce_percent) != (self.suggested, self.suggested_percent)
+
+
+class RoundReport(models.Model):
+    """A round's 自评汇总表 (xlsx) and 汇总分析报告 (docx), built together by a Celery job."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "生成中"
+        DONE = "done", "已完成"
+        FAILED = "failed", "失败"
+
+    round = models.ForeignKey(Round, verbose_name="评价批次", on_delete=models.CASCADE, related_name="round_reports")
+    supervisor = models.CharField("主管部门", max_length=100, blank=True, help_text="留空为全部")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="申请人", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField("总数", default=0)
+    done = models.PositiveIntegerField("已完成", default=0)
+    xlsx = models.FileField("汇总表", upload_to="summary/", blank=True, max_length=200)
+    docx = models.FileField("汇总分析报告", upload_to="summary/", blank=True, max_length=200)
+    error = models.TextField("错误信息", blank=True)
+    created_at = models.DateTimeField("申请时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "汇总表与分析报告"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.round} {self.supervisor or '全部'} {self.get_status_display()}"
+
+    @property
+    def percent(self) -> int:
+        return int(self.done * 100 / self.total) if self.total else (100 if self.status == self.Status.DONE else 0)

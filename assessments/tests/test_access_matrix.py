@@ -24,7 +24,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from assessments import bulk, spotchecks, table_templates, tasks, workflow
+from assessments import bulk, spotchecks, summary, table_templates, tasks, workflow
 from assessments.forms import EntryForm
 from assessments.models import (
     Assessment,
@@ -286,6 +286,12 @@ MATRIX = {
     # 结果应用 (issue 15): reviewers, for the approved assessments of the units they review.
     ("assessments:results", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, 400, 404, 403, 403, 403, 403)},
     ("assessments:results_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
+    # 汇总表 and 汇总分析报告 (issue 15): reviewers; only whoever asked for the files may download them.
+    ("assessments:summaries", None): {"GET": REVIEWERS,
+                                      "POST": (LOGIN, 403, 403, "→/assessments/review/summaries/",
+                                               "→/assessments/review/summaries/", 403, 403, 403, 403)},
+    ("assessments:summary_xlsx", "summary"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
+    ("assessments:summary_docx", "summary"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
     # 表样管理 (issue 11): administrators (staff with change_tabletemplate): the 系统管理员.
     ("assessments:templates", None): {"GET": TEMPLATES,
                                       "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/",
@@ -352,6 +358,7 @@ POST_DATA = {
                                              "third_party": "湖南某会计师事务所"},
     # 核减 without its percentage: refused with the field named (400) for the reviewer of unit A.
     "assessments:results": lambda world: {"assessment": world.objects["approved"].pk, "advice": "reduce"},
+    "assessments:summaries": lambda world: {"round": world.round.pk},
     "assessments:templates": lambda world: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
 
@@ -422,6 +429,8 @@ def world(cast, unit_a, round_2020):
     objects["spot_check"] = spotchecks.create(
         cast.reviewer_a, round_2020, title="抽查", criteria=spotchecks.Criteria(), method="simple", seed=1, count=1
     )
+    objects["summary"] = summary.request(round_2020, cast.reviewer_a)
+    summary.build(objects["summary"].pk)
     objects["import_token"] = SimpleNamespace(pk="no-such-preview")  # 从Excel导入: tokens live in sessions
     department = TableTemplate.objects.get(code="department")
     objects["template_copy"] = table_templates.clone(department, code="department-copy", name="部门表（复制）")

@@ -5,8 +5,9 @@ import io
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,10 +15,10 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 from openpyxl import Workbook
 
-from .. import audit, permissions, sampling, spotchecks
+from .. import audit, params, permissions, sampling, spotchecks, tasks
 from .. import results as results_service
 from ..followup_forms import AssignForm, ResultForm, SpotCheckForm
-from ..models import Advice, Round
+from ..models import Advice, Round, RoundReport
 
 
 def _require_reviewer(user):
@@ -201,3 +202,52 @@ def results_xlsx(request):
     response = HttpResponse(buffer.getvalue(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, f"{current.year}年度结果应用.xlsx")
     return response
+
+
+# --- 汇总表 and 汇总分析报告 ------------------------------------------------------------------------
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def summaries(request):
+    """Request a round's 汇总表 and 汇总分析报告 (optionally for one 主管部门); watch the progress."""
+    _require_reviewer(request.user)
+    if request.method == "POST":
+        posted = params.read(request.POST, {"round": params.Int(), "supervisor": params.Text(100)})
+        rnd = Round.objects.filter(pk=posted.round).first() if posted.round is not None else None
+        if rnd is None:
+            messages.error(request, "评价批次：请选择评价批次。")
+        else:
+            with transaction.atomic():
+                job = tasks.queue_round_report(rnd, request.user, posted.supervisor or "")
+                audit.record("summary.request", obj=job, details={"round": rnd.pk, "year": rnd.year,
+                                                                  "supervisor": job.supervisor})
+            messages.success(request, f"已开始生成“{rnd.title}”的汇总表和汇总分析报告。")
+        return redirect("assessments:summaries")
+    jobs = list(RoundReport.objects.filter(requested_by=request.user).select_related("round")[:20])
+    running = any(j.status in (RoundReport.Status.QUEUED, RoundReport.Status.RUNNING) for j in jobs)
+    supervisors = sorted(set(
+        permissions.reviewable_units(request.user).exclude(supervisor="").values_list("supervisor", flat=True)))
+    return render(request, "assessments/review/summaries.html", {
+        "jobs": jobs, "rounds": Round.objects.order_by("-year"), "running": running, "supervisors": supervisors,
+    })
+
+
+def _summary_file(request, pk, field, suffix, content_type):
+    _require_reviewer(request.user)
+    job = RoundReport.objects.filter(pk=pk, requested_by=request.user, status=RoundReport.Status.DONE).select_related("round").first()
+    if job is None or not getattr(job, field):
+        raise Http404
+    audit.record(f"summary.download_{suffix}", obj=job, details={"round": job.round_id, "year": job.round.year})
+    name = f"{job.round.title}{'自评汇总表' if suffix == 'xlsx' else '汇总分析报告'}{'（' + job.supervisor + '）' if job.supervisor else ''}.{suffix}"
+    return FileResponse(getattr(job, field).open("rb"), as_attachment=True, filename=name, content_type=content_type)
+
+
+@require_safe
+def summary_xlsx(request, pk):
+    return _summary_file(request, pk, "xlsx", "xlsx", XLSX)
+
+
+@require_safe
+def summary_docx(request, pk):
+    return _summary_file(request, pk, "docx", "docx", DOCX)
