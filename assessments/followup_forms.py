@@ -81,3 +81,15 @@ class ResultForm(forms.Form):
         if cleaned.get("advice") != Advice.REDUCE:
             cleaned["reduce_percent"] = None
         return cleaned
+
+
+class RectificationForm(forms.Form):
+    problem = forms.CharField(label="存在的问题", max_length=5000, widget=forms.Textarea({"rows": 2, "class": "form-control"}))
+    indicators = forms.MultipleChoiceField(label="涉及指标", required=False, widget=forms.CheckboxSelectMultiple,
+                                           help_text="不选则为整体问题。所选指标在以后年度的同一指标上继续显示。")
+    requirement = forms.CharField(label="整改要求", max_length=5000, widget=forms.Textarea({"rows": 2, "class": "form-control"}))
+    due_date = forms.DateField(label="整改期限", widget=forms.DateInput({"type": "date", "class": "form-control form-control-sm"}))
+
+    def __init__(self, *args, indicator_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["indicators"].choices = list(indicator_choices)

@@ -1,7 +1,16 @@
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
 from .exports import BulkExport, ExportJob, Publication
-from .followup import Advice, ApplicationRule, ResultApplication, RoundReport, SpotCheck, SpotCheckItem
+from .followup import (
+    Advice,
+    ApplicationRule,
+    Rectification,
+    RectificationEvent,
+    ResultApplication,
+    RoundReport,
+    SpotCheck,
+    SpotCheckItem,
+)
 from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
@@ -28,6 +37,8 @@ __all__ = [
     "ProjectExpense",
     "Publication",
     "PublicGeneration",
+    "Rectification",
+    "RectificationEvent",
     "Region",
     "ReportSection",
     "ResultApplication",

@@ -178,3 +178,64 @@ class RoundReport(models.Model):
     @property
     def percent(self) -> int:
         return int(self.done * 100 / self.total) if self.total else (100 if self.status == self.Status.DONE else 0)
+
+
+class Rectification(models.Model):
+    """整改事项: a problem found in a review or a 抽查, on indicator rows of an assessment, with the
+    action required and a due date. Its indicator rows' lineages carry it into the unit's next
+    years (see `rectification.carried`)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "未完成"
+        ANSWERED = "answered", "已答复，待审核"
+        CLOSED = "closed", "已完成"
+
+    assessment = models.ForeignKey(Assessment, verbose_name="绩效自评", on_delete=models.CASCADE, related_name="rectifications")
+    problem = models.TextField("存在的问题")
+    # The indicator rows it concerns: [{"lineage": "...", "name": "群众满意度"}, …] (names as they were).
+    indicators = models.JSONField("涉及指标", default=list, blank=True)
+    action = models.TextField("整改要求")
+    due_date = models.DateField("整改期限")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="下达人", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("下达时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "整改事项"
+        ordering = ["assessment", "id"]
+
+    def __str__(self):
+        return self.problem[:30]
+
+    @property
+    def indicator_names(self) -> str:
+        return "、".join(i.get("name", "") for i in self.indicators) or "（整体）"
+
+
+class RectificationEvent(models.Model):
+    """An answer of the unit or a decision of the reviewer on a 整改事项."""
+
+    class Kind(models.TextChoices):
+        ANSWER = "answer", "单位答复"
+        ACCEPT = "accept", "审核通过"
+        REOPEN = "reopen", "退回重新整改"
+
+    item = models.ForeignKey(Rectification, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField("类型", max_length=10, choices=Kind.choices)
+    text = models.TextField("内容", blank=True)
+    # The assessment the answer was given from (next year's, when the item was carried there).
+    on_assessment = models.ForeignKey(
+        Assessment, verbose_name="答复所在自评", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "整改答复与审核"
+        ordering = ["item", "at", "id"]
+
+    def __str__(self):
+        return f"{self.item_id} {self.get_kind_display()}"

@@ -292,6 +292,11 @@ MATRIX = {
                                                "→/assessments/review/summaries/", 403, 403, 403, 403)},
     ("assessments:summary_xlsx", "summary"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
     ("assessments:summary_docx", "summary"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
+    # 整改 (issue 15): the unit's officers answer; reviewers of the unit open items and decide.
+    ("assessments:rectifications", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, SELF) + (404,) * 7},
+    ("assessments:review_rectifications", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
+                                                         "POST": (LOGIN, 403, 403, 400, 404, 403, 403, 403, 403)},
+    ("assessments:review_rectifications", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
     # 表样管理 (issue 11): administrators (staff with change_tabletemplate): the 系统管理员.
     ("assessments:templates", None): {"GET": TEMPLATES,
                                       "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/",
@@ -304,6 +309,7 @@ MATRIX = {
     ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_csv", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:rectifications", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},  # counts only (issue 15)
     ("disclosure:detail", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:detail", "draft"): {"GET": (404,) * 9},
     ("disclosure:detail", "approved"): {"GET": (404,) * 9},
@@ -346,7 +352,7 @@ MATRIX = {
 ANONYMOUS_VIEWS = {
     "login", "healthz", "admin:login",
     "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
-    "disclosure:detail", "disclosure:xlsx", "disclosure:json",
+    "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:rectifications",
 }
 
 # POST bodies (everything else posts nothing).

@@ -14,6 +14,7 @@ from .. import (
     params,
     permissions,
     readmodel,
+    rectification,
     results,
     reviewing,
     roles,
@@ -181,6 +182,7 @@ def _detail_context(request, view, **extra):
         "transitions": a.transitions.select_related("actor").order_by("at", "id"),
         "year_history": history.for_page(view),
         "result_application": results.confirmed(a),
+        "rectifications": rectification.carried(a),
         **extra,
     }
 

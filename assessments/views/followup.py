@@ -15,10 +15,10 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 from openpyxl import Workbook
 
-from .. import audit, params, permissions, sampling, spotchecks, tasks
+from .. import audit, params, permissions, rectification, sampling, spotchecks, tasks
 from .. import results as results_service
-from ..followup_forms import AssignForm, ResultForm, SpotCheckForm
-from ..models import Advice, Round, RoundReport
+from ..followup_forms import AssignForm, RectificationForm, ResultForm, SpotCheckForm
+from ..models import Advice, Assessment, Indicator, Rectification, RectificationEvent, Round, RoundReport
 
 
 def _require_reviewer(user):
@@ -251,3 +251,86 @@ def summary_xlsx(request, pk):
 @require_safe
 def summary_docx(request, pk):
     return _summary_file(request, pk, "docx", "docx", DOCX)
+
+
+# --- 整改 -----------------------------------------------------------------------------------------
+
+
+def _items_context(items):
+    events = {}
+    for e in RectificationEvent.objects.filter(item__in=items).select_related("actor", "on_assessment__round").order_by("at", "id"):
+        events.setdefault(e.item_id, []).append(e)
+    for item in items:
+        item.history = events.get(item.pk, [])
+    return items
+
+
+def review_rectifications(request, pk):
+    """整改事项 of a submission for its reviewer: open new ones, accept or reopen answers."""
+    _require_reviewer(request.user)
+    assessment = permissions.get_reviewer_assessment(request.user, pk)
+    choices = [(str(r.key), f"{r.level1} / {r.level2} / {r.name}")
+               for r in Indicator.objects.filter(assessment=assessment).order_by("position", "id")]
+    form = RectificationForm(indicator_choices=choices)
+    errors = []
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "open":
+            form = RectificationForm(request.POST, indicator_choices=choices)
+            if form.is_valid():
+                c = form.cleaned_data
+                try:
+                    rectification.open_item(request.user, assessment, problem=c["problem"], indicator_keys=c["indicators"],
+                                            action=c["requirement"], due_date=c["due_date"])
+                except rectification.RectificationRefused as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, "已下达整改事项。")
+                    return redirect("assessments:review_rectifications", pk=assessment.pk)
+        elif action in ("accept", "reopen"):
+            item_id = params.read(request.POST, {"item": params.Int()}).item
+            item = next((i for i in rectification.carried(assessment) if i.pk == item_id), None)
+            if item is None:
+                messages.error(request, "该整改事项不存在或已完成，请刷新页面。")
+                return redirect("assessments:review_rectifications", pk=assessment.pk)
+            try:
+                rectification.decide(request.user, item, accept=action == "accept",
+                                     comment=params.read(request.POST, {"comment": params.Text(2000)}).comment or "")
+            except rectification.RectificationRefused as exc:
+                errors.append(str(exc))
+            else:
+                messages.success(request, "整改事项已审核通过。" if action == "accept" else "已退回重新整改。")
+                return redirect("assessments:review_rectifications", pk=assessment.pk)
+        else:
+            errors.append("未知的操作。")
+    items = _items_context(rectification.carried(assessment))
+    closed = _items_context(list(Rectification.objects.filter(assessment=assessment, status=Rectification.Status.CLOSED)))
+    return render(request, "assessments/review/rectifications.html", {
+        "a": assessment, "items": items, "closed": closed, "form": form, "errors": errors,
+        "can_open": assessment.state != Assessment.State.DRAFT,
+    }, status=400 if (errors or form.errors) else 200)
+
+
+def officer_rectifications(request, pk):
+    """整改事项 that concern the unit's assessment (its own and those carried from earlier years)."""
+    assessment = permissions.get_officer_assessment(request.user, pk)
+    errors = {}
+    if request.method == "POST":
+        posted = params.read(request.POST, {"item": params.Int(), "text": params.Text(5000)})
+        item = next((i for i in rectification.carried(assessment) if i.pk == posted.item), None)
+        if item is None:
+            messages.error(request, "该整改事项不存在或已完成，请刷新页面。")
+            return redirect("assessments:rectifications", pk=assessment.pk)
+        try:
+            rectification.answer(request.user, item, posted.text or "", on_assessment=assessment)
+        except rectification.RectificationRefused as exc:
+            errors[item.pk] = str(exc)
+        else:
+            messages.success(request, "已提交整改情况，等待财政部门审核。")
+            return redirect("assessments:rectifications", pk=assessment.pk)
+    items = _items_context(rectification.carried(assessment))
+    for item in items:
+        item.error = errors.get(item.pk)
+        item.posted = request.POST.get("text", "") if item.pk in errors else ""
+    return render(request, "assessments/entry/rectifications.html", {"a": assessment, "items": items},
+                  status=400 if errors else 200)

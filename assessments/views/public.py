@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_safe
 
-from .. import exporting, figures, history, params, personal_data
+from .. import exporting, figures, history, params, personal_data, rectification
 from ..exports import lists
 from ..exports.public import build_public
 from ..models import Assessment, Region, Round, Transition, Unit
@@ -340,3 +340,12 @@ def disclosure_file(request, pk, fmt):
         filename=personal_data.mask(f"{a.round.year}-{a.unit.short_name or a.unit.name}-{a.title}.{fmt}"),
     )
     return _downstream(request, response, f'"{getattr(a.publication, fmt + "_sha256")}"')
+
+
+@login_not_required
+@require_safe
+def rectification_summary(request):
+    """整改 per round: how many items were opened and how many are closed (counts only, issue 15)."""
+    response = render(request, "public/rectifications.html", {"rounds": rectification.public_summary()})
+    response["Cache-Control"] = "no-cache"
+    return response
