@@ -13,11 +13,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import permissions, scoring
-from .models import Advice, Assessment, FundingRow, RoundReport
+from .models import Advice, Assessment, FundingRow, Rectification, RoundReport
 
 TWO = Decimal("0.01")
 AGREEMENT_POINTS = Decimal("5")
@@ -38,7 +39,7 @@ CHUNK = 500
 SUBMITTED_STATES = [s for s in Assessment.State.values if s != Assessment.State.DRAFT]
 COLUMNS = (
     ("序号", 6), ("预算单位", 30), ("主管部门", 20), ("类型", 12), ("项目名称", 30), ("预算数（万元）", 14),
-    ("执行数（万元）", 14), ("执行率（%）", 10), ("自评分", 8), ("复核分", 8), ("等级", 6), ("结果应用", 24),
+    ("执行数（万元）", 14), ("执行率（%）", 10), ("自评分", 8), ("复核分", 8), ("等级", 6), ("整改（未完成/已完成）", 12), ("结果应用", 24),
 )
 
 
@@ -88,6 +89,12 @@ class SummaryRow:
     self_grade: str
     review_grade: str
     result: str
+    rectification_open: int = 0
+    rectification_closed: int = 0
+
+    @property
+    def rectification(self) -> str:
+        return f"{self.rectification_open}/{self.rectification_closed}"
 
     @property
     def gap(self) -> Decimal | None:
@@ -107,18 +114,25 @@ def scope(report: RoundReport):
 def rows(queryset):
     """One SummaryRow per assessment, streamed in chunks (funding 合计 row by subqueries)."""
     total = FundingRow.objects.filter(assessment=OuterRef("pk"), source=FundingRow.TOTAL)
+
+    def items(closed: bool):
+        qs = Rectification.objects.filter(assessment=OuterRef("pk"))
+        qs = qs.filter(status=Rectification.Status.CLOSED) if closed else qs.exclude(status=Rectification.Status.CLOSED)
+        return Coalesce(Subquery(qs.order_by().values("assessment").annotate(n=Count("id")).values("n")[:1]), 0)
+
     values = queryset.annotate(
+        r_open=items(False), r_closed=items(True),
         f_initial=Subquery(total.values("initial_budget")[:1]),
         f_budget=Subquery(total.values("budget")[:1]),
         f_actual=Subquery(total.values("actual")[:1]),
     ).values_list(
         "pk", "unit__name", "unit__supervisor", "kind", "project_name", "round__year", "f_initial", "f_budget",
         "f_actual", "self_total", "review_total", "self_grade", "review_grade", "result_application__advice",
-        "result_application__reduce_percent",
+        "result_application__reduce_percent", "r_open", "r_closed",
     )
     kinds = dict(Assessment.Kind.choices)
     for (pk, unit, supervisor, kind, project_name, year, initial, budget, actual, self_total, review_total,
-         self_grade, review_grade, advice, percent) in values.iterator(chunk_size=CHUNK):
+         self_grade, review_grade, advice, percent, r_open, r_closed) in values.iterator(chunk_size=CHUNK):
         initial, budget, actual = _money(initial), _money(budget), _money(actual)
         rate = scoring.funding_rate(scoring.FundingInput(initial_budget=initial, budget=budget, actual=actual))
         title = f"{year}年度{project_name}绩效自评" if kind == Assessment.Kind.PROJECT else f"{year}年度部门整体支出绩效自评"
@@ -129,6 +143,7 @@ def rows(queryset):
         yield SummaryRow(
             pk, unit, supervisor or "", kinds.get(kind, kind), title, budget if budget is not None else initial,
             actual, rate, self_total, review_total, review_grade or self_grade, self_grade, review_grade, result,
+            r_open, r_closed,
         )
 
 
@@ -155,6 +170,9 @@ class Figures:
     within: int = 0
     grade_changes: Counter = field(default_factory=Counter)
     results: Counter = field(default_factory=Counter)
+    rectification_open: int = 0
+    rectification_closed: int = 0
+    with_open_rectification: int = 0
     _top: list = field(default_factory=list)  # heap of (|gap|, -id, row): the ten largest
 
     def add(self, row: SummaryRow) -> None:
@@ -165,6 +183,9 @@ class Figures:
             self.budget_sum += row.budget
             self.actual_sum += row.actual
         self.results[row.result] += 1
+        self.rectification_open += row.rectification_open
+        self.rectification_closed += row.rectification_closed
+        self.with_open_rectification += row.rectification_open > 0
         gap = row.gap
         if gap is None:
             return
@@ -249,7 +270,7 @@ def write_xlsx(path: Path, title: str, source, progress=None) -> Figures:
     for n, row in enumerate(source, start=1):
         figures.add(row)
         values = [n, row.unit, row.supervisor, row.kind, row.title, row.budget, row.actual, row.rate,
-                  row.self_total, row.review_total, row.grade, row.result]
+                  row.self_total, row.review_total, row.grade, row.rectification, row.result]
         cells = []
         for index, value in enumerate(values):
             cell = WriteOnlyCell(sheet, value)
@@ -307,7 +328,12 @@ def write_docx(path: Path, title: str, scope_text: str, f: Figures) -> None:
     doc.add_heading("五、自评与复核差距最大的十份自评", level=1)
     table(("序号", "预算单位", "自评", "自评分", "复核分", "差距"),
           [(n, r.unit, r.title, r.self_total, r.review_total, r.gap) for n, r in enumerate(f.largest_gaps, start=1)])
-    doc.add_heading("六、结果应用", level=1)
+    doc.add_heading("六、整改情况", level=1)
+    doc.add_paragraph(
+        f"下达整改事项 {f.rectification_open + f.rectification_closed} 项，已完成 {f.rectification_closed} 项，"
+        f"未完成 {f.rectification_open} 项（涉及 {f.with_open_rectification} 份自评）。"
+    )
+    doc.add_heading("七、结果应用", level=1)
     table(("结果应用", "份数"), f.result_table)
     doc.save(path)
 

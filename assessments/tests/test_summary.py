@@ -4,6 +4,7 @@ progress; every figure equals a separate computation from the database."""
 import io
 import random
 from collections import Counter
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -11,8 +12,8 @@ from django.urls import reverse
 from docx import Document
 from openpyxl import load_workbook
 
-from assessments import results, summary
-from assessments.models import Assessment, FundingRow, RoundReport, Unit
+from assessments import rectification, results, summary
+from assessments.models import Assessment, FundingRow, Rectification, RoundReport, Unit
 from assessments.services import create_assessment
 
 from .test_access_matrix import make_reviewer
@@ -105,6 +106,11 @@ def test_figures_equal_a_separate_computation(client, region, round_2020, review
     _, made = make_round(region, round_2020)
     made[1].refresh_from_db()
     results.confirm(reviewer, made[1], advice="prioritize", reduce_percent=None, reason="依据复核结果")
+    for problem in ("问题一", "问题二"):
+        rectification.open_item(reviewer, made[1], problem=problem, indicator_keys=[], action="整改", due_date=date(2021, 6, 30))
+    made[2].refresh_from_db()
+    closed = rectification.open_item(reviewer, made[2], problem="问题三", indicator_keys=[], action="整改", due_date=date(2021, 6, 30))
+    Rectification.objects.filter(pk=closed.pk).update(status="closed")
     job = build_as(client, reviewer, round_2020, django_capture_on_commit_callbacks)
     assert (job.status, job.total, job.done, job.error) == ("done", 16, 16, "")
     assert (job.xlsx.name, job.docx.name) == (f"summary/round-2020-{job.pk}.xlsx", f"summary/round-2020-{job.pk}.docx")
@@ -142,8 +148,10 @@ def test_figures_equal_a_separate_computation(client, region, round_2020, review
     assert second[1:4] == ("汇总测试单位0", "市委政法委", "项目支出")
     assert (Decimal(str(second[5])), Decimal(str(second[6]))) == (f2.initial_budget, f2.actual)
     assert Decimal(str(second[7])) == (f2.actual / f2.initial_budget * 100).quantize(TWO, rounding=ROUND_HALF_UP)
-    assert (Decimal(str(second[8])), Decimal(str(second[9])), second[10], second[11]) == (
-        a2.self_total, a2.review_total, a2.review_grade, "优先保障")
+    assert (Decimal(str(second[8])), Decimal(str(second[9])), second[10], second[11], second[12]) == (
+        a2.self_total, a2.review_total, a2.review_grade, "2/0", "优先保障")
+    assert by_title["2020年度项目03绩效自评"][11] == "0/1"
+    assert (f.rectification_open, f.rectification_closed, f.with_open_rectification) == (2, 1, 1)
     assert sum(1 for r in body if r[10] == "优") == want["grades"]["优"]
 
     # The docx opens with python-docx and holds the same numbers.
@@ -155,6 +163,7 @@ def test_figures_equal_a_separate_computation(client, region, round_2020, review
     assert (f"已有复核总分的自评 15 份：自评与复核总分的平均差距（绝对值）{want['mean_gap']} 分，平均差距（复核减自评）"
             f"{want['mean_signed_gap']} 分；差距在 ±5 分以内的 {want['within']} 份") in text
     tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
+    assert "下达整改事项 3 项，已完成 1 项，未完成 2 项（涉及 1 份自评）。" in text
     grades_table, bands_table, changes_table, top_table, results_table = tables
     assert grades_table[1:] == [
         [g, str(want["grades"][g]), str((Decimal(want["grades"][g]) * 100 / 16).quantize(TWO, rounding=ROUND_HALF_UP))]
