@@ -11,8 +11,8 @@ being re-run by the procedure they name.
 
 import math
 import random
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 ALGORITHM = "portal-sampling-v1"
 
@@ -38,8 +38,9 @@ DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
+    """A member of the population (a tuple: ten thousand are made per draw)."""
+
     id: int
     weight: int = 1
     stratum: str = ""
