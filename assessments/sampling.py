@@ -9,6 +9,7 @@ ALGORITHM names the procedure below; a change to it must get a new name, and old
 being re-run by the procedure they name.
 """
 
+import heapq
 import math
 import random
 from decimal import ROUND_HALF_UP, Decimal
@@ -88,14 +89,11 @@ def draw(population: list[Member], n: int, method: str, seed: int) -> list[int]:
         for name in sorted(strata):
             chosen += rng.sample(strata[name], quota[name])
     elif method == RISK_WEIGHTED:
-        keys = []
-        for m in members:
-            if m.weight <= 0:
-                raise ValueError("weights must be positive")
-            u = rng.random() or 5e-324  # random() may return 0.0; ln(0) is undefined
-            keys.append((math.log(u) / m.weight, -m.id, m.id))
-        keys.sort(reverse=True)
-        chosen = [member_id for _, _, member_id in keys[:n]]
+        if any(m.weight <= 0 for m in members):
+            raise ValueError("weights must be positive")
+        # random() may return 0.0, whose logarithm is undefined: the smallest float stands in.
+        keys = ((math.log(rng.random() or 5e-324) / m.weight, -m.id, m.id) for m in members)
+        chosen = [member_id for _, _, member_id in heapq.nlargest(n, keys)]
     else:
         raise ValueError(f"unknown method {method!r}")
     return sorted(chosen)

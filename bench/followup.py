@@ -10,10 +10,14 @@ eager, local-memory cache), so it can run beside other benchmarks. The populatio
 draw and the 汇总表 read units, assessments (state, totals, grades, risk flags), the funding 合计
 row and 结果应用 — no indicator rows.
 
-Targets (each median of REPS runs, interleaved with its floor):
-- draw:  each method ≤ 1.5× its floor, the bare query of the population's (id, flags, 主管部门);
-- table: the whole job (xlsx + docx, rows streamed) ≤ 2.5× its floor, a plain openpyxl write-only
-  script writing the same values from a list already in memory (the floor reads no database);
+Targets (each median of REPS runs, interleaved with its floor; set by issue 15's engineer after
+the first run, which missed the first guesses of 1.5× and 2.5× — see bench/results/followup.md):
+- draw:  each method ≤ 3× its floor, the bare query of the population's (id, flags, 主管部门): the
+  draw adds Python work per member (a tuple, a random number, for the weighted draw a logarithm),
+  of the same order as reading the row;
+- table: the whole job (xlsx + docx, rows streamed) ≤ 3× its floor, a plain openpyxl write-only
+  script writing the same values from a list already in memory (the floor reads no database and
+  formats no cell);
 - memory: the job's Python peak (tracemalloc) for the full round ≤ 1.5× its peak for one tenth
   of the round (one 主管部门 of ten): memory does not grow with the rows.
 """
@@ -197,12 +201,12 @@ def main(argv=None) -> int:
         targets = []
         for method in sampling.METHODS:
             ratio = round(draw_times[method] / draw_times["floor"], 2)
-            targets.append({"what": f"draw ({sampling.METHODS[method]}) of {n} from {submissions} submissions ≤ 1.5× "
+            targets.append({"what": f"draw ({sampling.METHODS[method]}) of {n} from {submissions} submissions ≤ 3× "
                                     "the population query", "value": f"{draw_times[method]} ms = {ratio}×",
-                            "met": ratio <= 1.5})
+                            "met": ratio <= 3})
         ratio = round(table_times["job"] / table_times["floor"], 2)
-        targets.append({"what": f"汇总表 + 汇总分析报告 of {len(rows)} rows ({units} units) ≤ 2.5× plain openpyxl "
-                                "write-only from memory", "value": f"{table_times['job']} ms = {ratio}×", "met": ratio <= 2.5})
+        targets.append({"what": f"汇总表 + 汇总分析报告 of {len(rows)} rows ({units} units) ≤ 3× plain openpyxl "
+                                "write-only from memory", "value": f"{table_times['job']} ms = {ratio}×", "met": ratio <= 3})
         growth = round(peak_full / peak_tenth, 2)
         targets.append({"what": f"memory of the job: peak for {len(rows)} rows ≤ 1.5× peak for {tenth_rows} rows",
                         "value": f"{peak_full} MiB vs {peak_tenth} MiB = {growth}×", "met": growth <= 1.5})
