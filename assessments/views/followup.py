@@ -39,7 +39,7 @@ def spot_checks(request):
     _require_reviewer(request.user)
     rounds = list(Round.objects.order_by("-year"))
     current = _round(request, rounds)
-    form = SpotCheckForm(request.POST or None)
+    form = SpotCheckForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if current is None:
             raise Http404
