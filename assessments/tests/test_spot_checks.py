@@ -191,7 +191,7 @@ TOTALS = [
 ]
 
 
-def test_agreement_figures(region, round_2024, reviewer):
+def test_agreement_figures(client, region, round_2024, reviewer):
     _, made = make_population(region, round_2024, n=6)
     Assessment = type(made[0])
     s = spotchecks.create(reviewer, round_2024, title="一致性", criteria=spotchecks.Criteria(), method="simple",
@@ -211,6 +211,15 @@ def test_agreement_figures(region, round_2024, reviewer):
     assert (by["乙主管部门"].compared, by["乙主管部门"].mean_gap, by["乙主管部门"].grade_changes) == (2, Decimal("4.50"), [("中", "良", 1)])
     assert (by["丙主管部门"].largest_gap, by["丙主管部门"].within_percent) == (Decimal("-6.50"), Decimal("0.00"))
     assert (by["甲主管部门"].compared, by["甲主管部门"].mean_gap, by["甲主管部门"].grade_changes) == (1, Decimal("0.00"), [])
+    # The draw's page shows the same figures.
+    client.force_login(reviewer)
+    page = client.get(reverse("assessments:spot_check", args=[s.pk])).content.decode()
+    total = page[page.index('id="agreement-total"'):]
+    total = total[:total.index("</tr>")]
+    assert "<td data-grade-changes>优→良 1 份；中→良 1 份</td>" in total
+    for expected in ('data-mean-gap>3.88<', 'data-mean-signed-gap>-0.88<', f'data-largest-gap>-6.50（编号 {made[1].pk}）<',
+                     'data-within>2 / 4（50.00%）<', 'data-compared>4<'):
+        assert expected in total, expected
 
 
 # --- the pages ------------------------------------------------------------------------------------
