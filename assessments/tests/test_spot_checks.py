@@ -274,6 +274,13 @@ def test_assign_reviewer_or_third_party(client, region, round_2024, reviewer):
     got = {i.assessment.unit_id: (i.reviewer_id, i.third_party) for i in SpotCheckItem.objects.filter(spot_check=s)}
     assert got == {units[0].pk: (None, ""), units[1].pk: (carol.pk, ""), units[2].pk: (None, "湖南某会计师事务所")}
     assert "委托第三方：湖南某会计师事务所" in client.get(url).content.decode()
+    # carol finds the assessment given to her on her 抽查 page, though the draw is not hers to open.
+    client.force_login(carol)
+    page = client.get(reverse("assessments:spot_checks") + f"?round={round_2024.pk}").content.decode()
+    a = items[units[1].pk].assessment
+    assert "分配给我复核的抽查对象（1 份）" in page
+    assert f'<a href="{reverse("assessments:review", args=[a.pk])}">抽查测试单位1 · {a.title}</a>' in page
+    assert client.get(url).status_code == 404
     assert AuditEvent.objects.filter(action="spot_check.assign").count() == 2
 
 

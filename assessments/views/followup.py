@@ -18,7 +18,16 @@ from openpyxl import Workbook
 from .. import audit, params, permissions, rectification, sampling, spotchecks, tasks
 from .. import results as results_service
 from ..followup_forms import AssignForm, RectificationForm, ResultForm, SpotCheckForm
-from ..models import Advice, Assessment, Indicator, Rectification, RectificationEvent, Round, RoundReport
+from ..models import (
+    Advice,
+    Assessment,
+    Indicator,
+    Rectification,
+    RectificationEvent,
+    Round,
+    RoundReport,
+    SpotCheckItem,
+)
 
 
 def _require_reviewer(user):
@@ -56,8 +65,14 @@ def spot_checks(request):
                 messages.success(request, f"已从 {len(spot_check.population)} 份自评中抽取 {len(spot_check.sample)} 份。")
                 return redirect("assessments:spot_check", pk=spot_check.pk)
     draws = spotchecks.visible(request.user).filter(round=current).select_related("created_by") if current else []
+    # Sampled assessments given to this reviewer, whoever drew them (they review them the usual way).
+    mine = (
+        SpotCheckItem.objects.filter(reviewer=request.user, spot_check__round=current)
+        .select_related("assessment__unit", "assessment__round", "spot_check").order_by("assessment__unit__name", "pk")
+        if current else []
+    )
     return render(request, "assessments/review/spot_checks.html", {
-        "rounds": rounds, "round": current, "form": form, "draws": draws,
+        "rounds": rounds, "round": current, "form": form, "draws": draws, "mine": mine,
     }, status=400 if request.method == "POST" else 200)
 
 
