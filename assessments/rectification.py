@@ -116,6 +116,21 @@ def decide(user, item: Rectification, *, accept: bool, comment: str = "") -> Non
     item.status = new
 
 
+def awaiting(user, round_, limit: int = 20) -> dict:
+    """For the reviewer's dashboard: counts of open and answered items on the round's submissions
+    the user reviews (one query), and the answered ones waiting for a decision (one more, only
+    when there are some; at most `limit`)."""
+    items = Rectification.objects.filter(assessment__in=permissions.reviewer_assessments(user).filter(round=round_))
+    counts = items.order_by().aggregate(
+        open=Count("id", filter=Q(status=S.OPEN)), answered_count=Count("id", filter=Q(status=S.ANSWERED))
+    )
+    answered = []
+    if counts["answered_count"]:
+        answered = list(items.filter(status=S.ANSWERED).select_related("assessment__unit", "assessment__round")
+                        .order_by("due_date", "id")[:limit])
+    return {**counts, "answered": answered}
+
+
 def public_summary() -> list[dict]:
     """Per round: how many items were opened and how many are closed (no details)."""
     counts = (

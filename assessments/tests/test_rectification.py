@@ -93,6 +93,11 @@ def test_an_item_follows_the_lineage_blocks_submit_and_closes_from_next_year(cli
     workflow.perform(alice, a2025, "submit")
     a2025.refresh_from_db()
     assert a2025.state == "submitted"
+    # The reviewer's dashboard lists the answered item (on 2024's assessment) for its round.
+    client.force_login(carol)
+    page = client.get(reverse("assessments:dashboard") + f"?round={year_2024.round_id}").content.decode()
+    assert "整改事项：</span>未完成 0 项，单位已答复待审核 1 项。" in page
+    assert f'{reverse("assessments:review_rectifications", args=[year_2024.pk])}' in page
 
     # The reviewer closes it from 2025's submission.
     client.force_login(carol)

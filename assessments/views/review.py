@@ -23,6 +23,7 @@ from .. import (
     params,
     permissions,
     readmodel,
+    rectification,
     reviewing,
     tasks,
     workflow,
@@ -130,6 +131,7 @@ def dashboard(request):
             "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
             "sort_columns": SORT_COLUMNS,
             "charts": _round_charts(request.user, current),
+            "rectifications": rectification.awaiting(request.user, current),
             "charts_seconds": CHARTS_SECONDS,
         }
     )
