@@ -84,6 +84,7 @@ def test_the_page_confirms_keeps_input_and_the_unit_sees_it(client, unit_a, unit
     assert "确认结果与规则建议不同，须填写调整理由。" in response.content.decode()
     response = client.post(url, {"assessment": a.pk, "advice": "adjust", "reason": "项目明年调整实施内容"})
     assert response.status_code == 302
+    assert response["Location"] == f"{reverse('assessments:results')}?round={round_2020.pk}&page=1#result-{a.pk}"
     assert ResultApplication.objects.get(assessment=a).advice == "adjust"
     # The unit sees it on its page.
     client.force_login(alice)
@@ -115,3 +116,18 @@ def test_xlsx_export_holds_the_page_rows(client, unit_a, unit_b, round_2020, rev
         ["中共长沙市岳麓区委员会政法委员会", "长沙市岳麓区委", "2020年度综治经费绩效自评", 95, 93, "优", "优先保障", "优先保障", None],
         ["中共长沙市岳麓区财政局测试单位", None, "2020年度乙单位项目绩效自评", 70, None, "中", "核减 10.00%", "（未确认）", None],
     ], key=lambda r: r[0])
+
+
+def test_the_page_is_paged_and_a_refused_row_is_shown_on_its_page(client, unit_a, round_2020, reviewer):
+    made = [graded(unit_a, round_2020, f"项目{k:03d}", self_total="95.00", self_grade="优") for k in range(1, 53)]
+    client.force_login(reviewer)
+    url = reverse("assessments:results") + f"?round={round_2020.pk}"
+    page = client.get(url).content.decode()
+    assert page.count('name="assessment"') == 50
+    assert "第 1 / 2 页，共 52 份" in page
+    assert client.get(url + "&page=2").content.decode().count('name="assessment"') == 2
+    # Rows are ordered by unit, kind, project name: 项目052 is on page 2; a refusal shows that page.
+    response = client.post(url + "&page=1", {"assessment": made[-1].pk, "advice": "cancel", "reason": ""})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "第 2 / 2 页，共 52 份" in body and "确认结果与规则建议不同，须填写调整理由。" in body

@@ -1,10 +1,12 @@
-"""Reviewer pages after 复核 (issue 15): 抽查 draws with their agreement report, and 结果应用."""
+"""Pages after 复核 (issue 15): 抽查 draws with their agreement report, 结果应用, the round's 汇总表
+and 汇总分析报告, and 整改 (reviewers open and decide, officers answer)."""
 
 import io
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
@@ -150,6 +152,7 @@ def spot_check_record(request, pk):
 # --- 结果应用 -------------------------------------------------------------------------------------
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RESULTS_PAGE = 50
 RESULT_COLUMNS = ("编号", "预算单位", "主管部门", "自评", "自评总分", "复核总分", "依据等级", "规则建议", "确认结果", "调整理由", "确认人", "确认时间")
 
 
@@ -176,16 +179,21 @@ def results(request):
                 errors[target.pk] = [str(exc)]
             else:
                 messages.success(request, f"已确认“{target.unit.name} · {target.title}”的结果应用。")
-                return redirect(f"{reverse('assessments:results')}?round={current.pk}#result-{target.pk}")
+                page = params.read(request.GET, {"page": params.PAGE}).page or 1
+                return redirect(f"{reverse('assessments:results')}?round={current.pk}&page={page}#result-{target.pk}")
         else:
             errors[target.pk] = [f"{form.fields[name].label}：{e}" for name, es in form.errors.items() for e in es]
         posted[target.pk] = request.POST
     table = results_service.rows(request.user, current) if current else []
-    for row in table:
+    number = params.read(request.GET, {"page": params.PAGE}).page or 1
+    if posted:  # show the page of the refused row, whatever the link said
+        number = next((n // RESULTS_PAGE + 1 for n, row in enumerate(table) if row.assessment.pk in posted), number)
+    page = Paginator(table, RESULTS_PAGE).get_page(number)
+    for row in page:
         row.errors = errors.get(row.assessment.pk, [])
         row.posted = posted.get(row.assessment.pk)
     return render(request, "assessments/review/results.html", {
-        "rounds": rounds, "round": current, "rows": table, "advice_choices": Advice.choices,
+        "rounds": rounds, "round": current, "rows": page, "page": page, "advice_choices": Advice.choices,
         "rules": results_service.rules_for(current) if current else (),
     }, status=400 if errors else 200)
 
