@@ -3,6 +3,7 @@ from django.contrib import admin
 
 from . import people, roles
 from .models import (
+    ApplicationRule,
     ApprovedIndicator,
     Assessment,
     FundingRow,
@@ -178,12 +179,20 @@ class TargetSetAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ApplicationRuleInline(admin.TabularInline):
+    """结果应用规则 of the round (issue 15): without rows the defaults of `results.DEFAULT_RULES` apply."""
+
+    model = ApplicationRule
+    extra = 0
+    fields = ["position", "grade", "score_min", "score_max", "advice", "reduce_percent"]
+
+
 @admin.register(Round)
 class RoundAdmin(LabelledListEditableMixin, admin.ModelAdmin):
     list_display = ["title", "year", "deadline", "is_open", "supervisor_review", "rule_set", "disclosure_review",
                     "disclosure_days"]
     list_editable = ["is_open"]
-    inlines = [TemplateAssignmentInline]
+    inlines = [TemplateAssignmentInline, ApplicationRuleInline]
 
 
 class TemplateVersionInline(ReadOnlyInline):

@@ -56,6 +56,7 @@ PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         *_model("assessments", "approvedindicator"),
         *_model("assessments", "templateassignment"),
         *_model("assessments", "scoringruleset"),
+        *_model("assessments", "applicationrule"),
         *_model("assessments", "tabletemplate", ("change", "view")),
         ("assessments", "view_templateversion"),
     ],

@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import audit, bulk, exporting, notifications, season, workflow
+from . import audit, bulk, exporting, notifications, season, summary, workflow
 from .models import Assessment, ExportJob
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ def send_task_reminders(today: str | None = None) -> dict:
     import datetime
 
     return season.due_reminders(datetime.date.fromisoformat(today) if today else None)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=2)
+def build_round_report(self, report_id: int) -> None:
+    summary.build(report_id)
 
 
 def notify_countdown(retries: int) -> int:
@@ -178,6 +183,13 @@ def queue_bulk(round_, user, *, with_evidence: bool = False):
     """Record a bulk ZIP request; the job starts once this commits."""
     job = bulk.request(round_, user, with_evidence=with_evidence)
     transaction.on_commit(lambda: build_bulk_zip.delay(job.pk))
+    return job
+
+
+def queue_round_report(round_, user, supervisor=""):
+    """Record a 汇总表 / 汇总分析报告 request; the job starts once this commits."""
+    job = summary.request(round_, user, supervisor)
+    transaction.on_commit(lambda: build_round_report.delay(job.pk))
     return job
 
 

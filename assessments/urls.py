@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, evidence, imports, register, review, season, supervise, tables, todo, word
+from .views import entry, evidence, followup, imports, register, review, season, supervise, tables, todo, word
 
 app_name = "assessments"
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("season/targets/", season.season_targets, name="season_targets"),
     path("season/tasks/<int:pk>/", season.season_task, name="season_task"),
     path("season/remind-late/", season.season_remind_late, name="season_remind_late"),
+    path("<int:pk>/rectifications/", followup.officer_rectifications, name="rectifications"),
     path("import/", imports.import_new, name="import"),
     path("<int:pk>/import/", imports.import_replace, name="import_replace"),
     path("import/<str:token>/", imports.import_preview, name="import_preview"),
@@ -44,8 +45,17 @@ urlpatterns = [
     path("review/<int:pk>/public-preview/", register.public_preview, name="public_preview"),
     path("review/register/", register.register_page, name="register"),
     path("review/register.xlsx", register.register_xlsx, name="register_xlsx"),
+    path("review/<int:pk>/rectifications/", followup.review_rectifications, name="review_rectifications"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
+    path("review/spot-checks/", followup.spot_checks, name="spot_checks"),
+    path("review/spot-checks/<int:pk>/", followup.spot_check_detail, name="spot_check"),
+    path("review/spot-checks/<int:pk>.json", followup.spot_check_record, name="spot_check_record"),
+    path("review/results/", followup.results, name="results"),
+    path("review/results.xlsx", followup.results_xlsx, name="results_xlsx"),
+    path("review/summaries/", followup.summaries, name="summaries"),
+    path("review/summaries/<int:pk>.xlsx", followup.summary_xlsx, name="summary_xlsx"),
+    path("review/summaries/<int:pk>.docx", followup.summary_docx, name="summary_docx"),
     path("templates/", tables.template_list, name="templates"),
     path("templates/<int:pk>/edit/", tables.template_edit, name="template_edit"),
     path("templates/<int:pk>/v<int:number>/", tables.template_version, name="template_version"),

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import audit, evidence, flags, history, permissions, readmodel, reviewing, targets
+from . import audit, evidence, flags, history, permissions, readmodel, rectification, reviewing, targets
 from .models import Assessment, Review, Snapshot, Transition
 from .models.workflow import ACTION_CHOICES
 
@@ -143,6 +143,10 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
             view = view if view is not None else readmodel.load(assessment.pk)
             if view.result.problems:
                 raise SubmissionInvalid(view.result.problems)
+            # 整改 of earlier years on the same indicators (lineage) must be answered first (issue 15).
+            unanswered = rectification.blocking(assessment)
+            if unanswered:
+                raise TransitionRefused(rectification.blocking_message(unanswered))
             changes["submitted_at"] = timezone.now()
             # Risk flags of exactly what is submitted (the year-over-year ones may have changed
             # since the last save, when an earlier year was handed in); kept in the snapshot too,

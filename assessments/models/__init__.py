@@ -2,6 +2,16 @@ from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSec
 from .audit import AuditChainLock, AuditEvent
 from .evidence import Evidence, SealedCopy
 from .exports import BulkExport, DisclosureClock, ExportJob, IndexSerial, Publication, PublishedVersion
+from .followup import (
+    Advice,
+    ApplicationRule,
+    Rectification,
+    RectificationEvent,
+    ResultApplication,
+    RoundReport,
+    SpotCheck,
+    SpotCheckItem,
+)
 from .indicators import Indicator
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
@@ -14,6 +24,8 @@ from .workflow import Snapshot, Transition
 
 __all__ = [
     "ApprovedIndicator",
+    "Advice",
+    "ApplicationRule",
     "Assessment",
     "AuditChainLock",
     "AuditEvent",
@@ -32,16 +44,22 @@ __all__ = [
     "Publication",
     "PublishedVersion",
     "PublicGeneration",
+    "Rectification",
+    "RectificationEvent",
     "Region",
     "Reminder",
     "ReportSection",
+    "ResultApplication",
     "Review",
     "ReviewerAssignment",
     "Round",
     "SealedCopy",
+    "RoundReport",
     "ScoringRuleSet",
     "SecurityPolicy",
     "Snapshot",
+    "SpotCheck",
+    "SpotCheckItem",
     "StructureRow",
     "TableTemplate",
     "TargetAdjustment",

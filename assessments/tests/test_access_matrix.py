@@ -26,7 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from assessments import bulk, table_templates, tasks, workflow
+from assessments import bulk, spotchecks, summary, table_templates, tasks, workflow
 from assessments.forms import EntryForm
 from assessments.models import (
     Assessment,
@@ -203,6 +203,7 @@ DETAIL = "→detail"  # 302 to the officer page of the same assessment
 REVIEW = "→review"  # 302 to the review page of the same assessment
 EVIDENCE = "→evidence"  # 302 to the officer's evidence page of the same assessment
 EDIT = "→edit"  # 302 to the edit page of the same assessment
+SELF = "→self"  # 302 to the same URL (a form saved, shown again)
 
 AL = ADMIN_LOGIN
 # The admin site's own views send anonymous visitors to the admin login; its model pages carry no
@@ -337,6 +338,27 @@ MATRIX = {
                                           "→/assessments/review/bulk/", 403, 403, 403, 403)},
     # Only whoever asked for a ZIP may download it.
     ("assessments:bulk_download", "bulk"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    # 抽查 (issue 15): reviewers draw from the units they review; a draw is seen by the bureau-wide
+    # reviewers and by whoever drew it (reviewer A here).
+    ("assessments:spot_checks", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, 400, 400, 403, 403, 403, 403)},
+    ("assessments:spot_check", "spot_check"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
+                                               "POST": (LOGIN, 403, 403, SELF, 404, 403, 403, 403, 403)},
+    ("assessments:spot_check_record", "spot_check"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
+                                                      "POST": NOT_GET},
+    # 结果应用 (issue 15): reviewers, for the approved assessments of the units they review.
+    ("assessments:results", None): {"GET": REVIEWERS, "POST": (LOGIN, 403, 403, 400, 404, 403, 403, 403, 403)},
+    ("assessments:results_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
+    # 汇总表 and 汇总分析报告 (issue 15): reviewers; only whoever asked for the files may download them.
+    ("assessments:summaries", None): {"GET": REVIEWERS,
+                                      "POST": (LOGIN, 403, 403, "→/assessments/review/summaries/",
+                                               "→/assessments/review/summaries/", 403, 403, 403, 403)},
+    ("assessments:summary_xlsx", "summary"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
+    ("assessments:summary_docx", "summary"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
+    # 整改 (issue 15): the unit's officers answer; reviewers of the unit open items and decide.
+    ("assessments:rectifications", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, SELF) + (404,) * 7},
+    ("assessments:review_rectifications", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
+                                                         "POST": (LOGIN, 403, 403, 400, 404, 403, 403, 403, 403)},
+    ("assessments:review_rectifications", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
     # 表样管理 (issue 11): administrators (staff with change_tabletemplate): the 系统管理员.
     ("assessments:templates", None): {"GET": TEMPLATES,
                                       "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/",
@@ -355,6 +377,7 @@ MATRIX = {
     ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_csv", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:rectifications", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},  # counts only (issue 15)
     ("disclosure:detail", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:detail", "draft"): {"GET": (404,) * 9},
     ("disclosure:detail", "approved"): {"GET": (404,) * 9},
@@ -418,6 +441,7 @@ ANONYMOUS_VIEWS = {
     "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
     "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:evidence",
     "disclosure:pdf", "disclosure:docx", "disclosure:version", "disclosure:version_json",
+    "disclosure:rectifications",
 }
 
 def review_rows(assessment) -> dict:
@@ -436,6 +460,11 @@ POST_DATA = {
     "assessments:review_evidence_public": lambda world, obj=None: {"public": "1"},
     "assessments:register": lambda world, obj=None: {
         "round": world.round.year, f"approved_on-{world.objects['draft'].unit_id}": "2021-05-10"},
+    "assessments:spot_check": lambda world, obj=None: {"item": world.objects["spot_check"].items.get().pk,
+                                             "third_party": "湖南某会计师事务所"},
+    # 核减 without its percentage: refused with the field named (400) for the reviewer of unit A.
+    "assessments:results": lambda world, obj=None: {"assessment": world.objects["approved"].pk, "advice": "reduce"},
+    "assessments:summaries": lambda world, obj=None: {"round": world.round.pk},
     "login": lambda world, obj=None: {"username": "alice", "password": "not-the-password"},
     "assessments:templates": lambda world, obj=None: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
@@ -521,6 +550,11 @@ def world(request, settings, cast, unit_a, round_2020):
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job
+    objects["spot_check"] = spotchecks.create(
+        cast.reviewer_a, round_2020, title="抽查", criteria=spotchecks.Criteria(), method="simple", seed=1, count=1
+    )
+    objects["summary"] = summary.request(round_2020, cast.reviewer_a)
+    summary.build(objects["summary"].pk)
     objects["import_token"] = SimpleNamespace(pk="no-such-preview")  # 从Excel导入: tokens live in sessions
     department = TableTemplate.objects.get(code="department")
     objects["template_copy"] = table_templates.clone(department, code="department-copy", name="部门表（复制）")
@@ -551,6 +585,8 @@ def expected_location(expected: str, path: str, obj) -> str:
         return reverse("assessments:evidence", args=[obj.assessment_pk])
     if expected == EDIT:
         return reverse("assessments:edit", args=[obj.pk])
+    if expected == SELF:
+        return path
     return expected[1:]
 
 

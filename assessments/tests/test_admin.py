@@ -1,6 +1,8 @@
 """The 系统管理员 manages units, people, reviewer assignments and rounds in the Django admin; the
 assessments themselves are the business roles' (issue 18)."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -62,10 +64,15 @@ def test_admin_opens_a_round_and_assigns_its_project_template(admin_client):
             "template_assignments-TOTAL_FORMS": "1", "template_assignments-INITIAL_FORMS": "0",
             "template_assignments-0-kind": "project", "template_assignments-0-region": "",
             "template_assignments-0-template": str(provincial.pk),
+            # 结果应用规则 (issue 15): one rule; without rules the defaults apply.
+            "application_rules-TOTAL_FORMS": "1", "application_rules-INITIAL_FORMS": "0",
+            "application_rules-0-position": "1", "application_rules-0-grade": "中",
+            "application_rules-0-advice": "reduce", "application_rules-0-reduce_percent": "15",
         },
     )
     assert response.status_code == 302
     round_ = Round.objects.get()
+    assert list(round_.application_rules.values_list("grade", "advice", "reduce_percent")) == [("中", "reduce", Decimal("15.00"))]
     assert round_.title == "2024年度绩效自评"
     assert list(round_.template_assignments.values_list("kind", "region", "template__code")) == [
         ("project", None, "provincial-project")

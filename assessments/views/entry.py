@@ -15,6 +15,8 @@ from .. import (
     params,
     permissions,
     readmodel,
+    rectification,
+    results,
     reviewing,
     roles,
     scoring,
@@ -229,6 +231,8 @@ def _detail_context(request, view, **extra):
         "review_started": next((t for t in reversed(transitions) if t.action == "start_review"), None)
         if a.state == Assessment.State.IN_REVIEW else None,
         "year_history": history.for_page(view),
+        "result_application": results.confirmed(a),
+        "rectifications": rectification.carried(a),
         **extra,
     }
 

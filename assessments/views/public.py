@@ -25,7 +25,7 @@ from django.views.decorators.http import require_safe
 
 from portal import storage
 
-from .. import exporting, figures, history, params, personal_data, publishing
+from .. import exporting, figures, history, params, personal_data, publishing, rectification
 from ..exports import lists
 from ..exports import public as public_export
 from ..exports.public import build_public
@@ -450,3 +450,12 @@ def _public_evidence(a):
     from . import evidence as evidence_views
 
     return evidence_views.public_items(a)
+
+
+@login_not_required
+@require_safe
+def rectification_summary(request):
+    """整改 per round: how many items were opened and how many are closed (counts only, issue 15)."""
+    response = render(request, "public/rectifications.html", {"rounds": rectification.public_summary()})
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -26,6 +26,7 @@ from .. import (
     permissions,
     publishing,
     readmodel,
+    rectification,
     register,
     reviewing,
     scoring,
@@ -132,6 +133,7 @@ def dashboard(request):
             "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
             "sort_columns": SORT_COLUMNS,
             "charts": _round_charts(request.user, current),
+            "rectifications": rectification.awaiting(request.user, current),
             "charts_seconds": CHARTS_SECONDS,
         }
     )
