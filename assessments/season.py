@@ -103,8 +103,6 @@ def load_target_set(*, round_, sheet: TargetSheet, user=None, source=TargetSet.S
     return target_set
 
 
-
-
 def adjust_target(user, assessment: Assessment, key: str, new_target: str, reason: str) -> TargetAdjustment:
     """A 目标调整: set the 指标值 of an approved (locked) row to `new_target`, with a reason.
 
@@ -350,8 +348,6 @@ def start_task(user, task: Task) -> Assessment:
         link_task(assessment)
     task.refresh_from_db()
     return assessment
-
-
 
 
 def late_tasks(round_, units):
