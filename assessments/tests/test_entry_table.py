@@ -84,3 +84,15 @@ def test_preview_answers_rules_and_sums(alice_client, off_weights):
     body = alice_client.post(reverse("assessments:preview", args=[off_weights.pk]), data).json()
     assert body["rules"] == []
     assert [g["ok"] for g in body["level1_sums"]] == [True, True, True]
+
+
+def test_officer_list_has_page_numbers(alice_client, alice, unit_a, round_2020, monkeypatch):
+    from assessments.views import entry
+
+    monkeypatch.setattr(entry, "PAGE_SIZE", 1)
+    for n in range(3):
+        valid_assessment(unit_a, round_2020, f"分页项目{n}", user=alice)
+    html = alice_client.get(reverse("assessments:list"), {"year": "2020", "page": "2"}).content.decode()
+    assert ('<li class="page-item"><a class="page-link" href="?year=2020&amp;page=1" aria-label="第 1 页">1</a></li>'
+            '<li class="page-item active" aria-current="page"><span class="page-link">2</span></li>'
+            '<li class="page-item"><a class="page-link" href="?year=2020&amp;page=3" aria-label="第 3 页">3</a></li>') in html
