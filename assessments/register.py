@@ -248,21 +248,6 @@ def may_review_disclosure(user, assessment: Assessment) -> bool:
     return permissions.reviews_all_units(user) and permissions.can_review(user, assessment)
 
 
-def review_publish(user, assessment: Assessment) -> ExportJob:
-    """公开审核 passed: the export is queued and publishes the report when its files exist."""
-    from . import tasks
-
-    if not may_review_disclosure(user, assessment):
-        raise ReviewRefused("公开审核须由财政局（全部单位）审核人进行。")
-    with transaction.atomic():
-        Assessment.objects.select_for_update().filter(pk=assessment.pk).first()
-        if not awaiting_review(assessment):
-            raise ReviewRefused("该报告当前不在公开审核中。")
-        job = tasks.queue_export(assessment, user)
-        audit.record("disclosure.review_publish", actor=user, unit=assessment.unit_id, obj=assessment, details={"job": job.pk})
-    return job
-
-
 def review_withhold(user, assessment: Assessment, reason: str, disclosure: str = Assessment.Disclosure.WITHHELD) -> None:
     """公开审核 decided not to publish (不予公开 or 依申请公开), with the public reason."""
     from . import publishing

@@ -179,7 +179,7 @@ def test_disclosure_review_step(client, unit_a, round_2020, alice, bureau):
     # An assigned (not bureau-wide) reviewer cannot decide it.
     carol = make_reviewer("carol", unit_a)
     with pytest.raises(register.ReviewRefused, match="公开审核须由财政局（全部单位）审核人进行。"):
-        register.review_publish(carol, a)
+        tasks.review_publish(carol, a)
     response = client.post(reverse("assessments:review", args=[a.pk]), {"action": "disclosure_publish"})
     assert response.status_code == 302
     job = ExportJob.objects.get(assessment=a)

@@ -449,7 +449,7 @@ def _post(request, assessment):
     if action in ("disclosure_publish", "disclosure_withhold"):
         try:
             if action == "disclosure_publish":
-                register.review_publish(request.user, assessment)
+                tasks.review_publish(request.user, assessment)
             else:
                 p = params.read(request.POST, {"reason": params.Text(500), "disclosure": params.Choice(["withheld", "on_request"])})
                 register.review_withhold(request.user, assessment, p.reason or "", p.disclosure or "withheld")
