@@ -11,7 +11,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import register, tasks, workflow
+from assessments import disclosure_review, register, tasks, workflow
 from assessments.models import Assessment, DisclosureClock, ExportJob, Unit
 
 from .conftest import make_officer
@@ -178,8 +178,8 @@ def test_disclosure_review_step(client, unit_a, round_2020, alice, bureau):
     assert "公开预览：以下为该报告公开后的页面（个人信息已按公开规则遮挡），尚未公开。" in preview
     # An assigned (not bureau-wide) reviewer cannot decide it.
     carol = make_reviewer("carol", unit_a)
-    with pytest.raises(register.ReviewRefused, match="公开审核须由财政局（全部单位）审核人进行。"):
-        register.review_publish(carol, a)
+    with pytest.raises(disclosure_review.ReviewRefused, match="公开审核须由财政局（全部单位）审核人进行。"):
+        disclosure_review.review_publish(carol, a)
     response = client.post(reverse("assessments:review", args=[a.pk]), {"action": "disclosure_publish"})
     assert response.status_code == 302
     job = ExportJob.objects.get(assessment=a)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from .. import (
     audit,
     diff,
+    disclosure_review,
     figures,
     flags,
     history,
@@ -278,7 +279,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
         "can_correct": workflow.allowed(request.user, assessment, "correct"),
         "disclosure_review": register.awaiting_review(assessment),
-        "may_review_disclosure": register.may_review_disclosure(request.user, assessment),
+        "may_review_disclosure": disclosure_review.may_review_disclosure(request.user, assessment),
         "disclosure_form": DisclosureForm(instance=assessment) if assessment.state in publishing.DISCLOSURE_EDITABLE else None,
     }
 
@@ -359,11 +360,11 @@ def _post(request, assessment):
     if action in ("disclosure_publish", "disclosure_withhold"):
         try:
             if action == "disclosure_publish":
-                register.review_publish(request.user, assessment)
+                disclosure_review.review_publish(request.user, assessment)
             else:
                 p = params.read(request.POST, {"reason": params.Text(500), "disclosure": params.Choice(["withheld", "on_request"])})
-                register.review_withhold(request.user, assessment, p.reason or "", p.disclosure or "withheld")
-        except (register.ReviewRefused, publishing.DisclosureRefused) as exc:
+                disclosure_review.review_withhold(request.user, assessment, p.reason or "", p.disclosure or "withheld")
+        except (disclosure_review.ReviewRefused, publishing.DisclosureRefused) as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, "公开审核已通过，正在生成公开文件，完成后自动公开。" if action == "disclosure_publish"
