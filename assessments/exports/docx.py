@@ -252,6 +252,8 @@ def build(report: PublicReport):
         props.created = props.modified = meta.modified.replace(microsecond=0)
     props.revision = 1
     _heading(doc, f"{a.unit.name}{a.title}", 16)
+    byline = doc.add_paragraph(report.byline)
+    byline.alignment = WD_ALIGN_PARAGRAPH.CENTER
     if meta:
         _meta(doc, report)
     _form(doc, report)

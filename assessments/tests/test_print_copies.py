@@ -159,6 +159,5 @@ WEIGHT = re.compile(r"\d+\.\d\d")
 # values and machine formats (their printed form is checked through the labels and values above).
 NOT_PRINTED = {
     "kind", "layout", "code", "key", "lineage", "source", "item", "outcome", "operator", "published_at", "issued",
-    "modified", "access_rights", "score_entered", "suggested_score", "unit", "target_text", "actual_text",
-    "region", "project", "template", "header",
+    "modified", "access_rights", "score_entered", "suggested_score", "target_text", "actual_text",
 }
