@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from assessments import exporting
 from assessments.models import FundingRow, Indicator, Publication, ReportSection
 from assessments.services import create_assessment, refresh_scores
 
@@ -114,6 +115,15 @@ def test_pdf_of_a_40_row_report(client, forty, media):
 # and the first rows; the 40 rows (each name wrapping onto two lines in the 三级指标 column) and
 # the total row fill the rest, the project table's (empty) 自评报告 closing the last page.
 EXPECTED_PAGES = 4
+
+
+def test_exporting_again_gives_the_same_pdf_and_word_bytes(forty):
+    before = Publication.objects.get(assessment=forty)
+    exporting.write_files(forty.pk)
+    after = Publication.objects.get(assessment=forty)
+    assert (after.pdf_sha256, after.docx_sha256, after.json_sha256, after.xlsx_sha256) == (
+        before.pdf_sha256, before.docx_sha256, before.json_sha256, before.xlsx_sha256)
+    assert len(after.pdf_sha256) == len(after.docx_sha256) == 64
 
 
 def test_docx_opens_and_holds_every_value_of_the_json(client, forty):
