@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -205,21 +205,27 @@ def bureau_emails() -> list[str]:
     return sorted(set(users.values_list("email", flat=True)))
 
 
-def warned(round_: Round, units=None):
-    """The 待办: warned clocks of the round whose reports are still not all published."""
+def warned(round_: Round, units=None) -> list[dict]:
+    """The 待办: warned clocks of the round whose reports are still not all published (two queries)."""
     today = timezone.localdate()
     qs = DisclosureClock.objects.filter(round=round_, warned_at__isnull=False).select_related("unit")
     if units is not None:
         qs = qs.filter(unit__in=units)
+    clocks = list(qs.order_by("approved_on", "unit__name"))
+    if not clocks:
+        return []
+    waiting = dict(
+        Assessment.objects.filter(
+            unit__in=[c.unit_id for c in clocks], round=round_, confidential=False, disclosure=Assessment.Disclosure.ACTIVE,
+        ).exclude(state__in=[S.PUBLISHED, S.DRAFT]).values_list("unit").annotate(n=Count("id"))
+    )
     out = []
-    for clock in qs.order_by("approved_on", "unit__name"):
-        waiting = Assessment.objects.filter(
-            unit=clock.unit_id, round=round_, confidential=False, disclosure=Assessment.Disclosure.ACTIVE,
-        ).exclude(state__in=[S.PUBLISHED, S.DRAFT]).count()
-        if waiting:
+    for clock in clocks:
+        if waiting.get(clock.unit_id):
             due = due_date(clock, round_)
             left = (due - today).days
-            out.append({"clock": clock, "due": due, "days_left": left, "overdue": max(-left, 0), "waiting": waiting})
+            out.append({"clock": clock, "due": due, "days_left": left, "overdue": max(-left, 0),
+                        "waiting": waiting[clock.unit_id]})
     return out
 
 

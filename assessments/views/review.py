@@ -125,6 +125,8 @@ def dashboard(request):
             "counts": [(s, counts.get(s.value, 0)) for s in Assessment.State],
             "total_count": sum(counts.values()),
             "late": late,
+            # 待办 (issue 16): units whose 公开 window is running out, once warned.
+            "disclosure_todo": register.warned(current, units),
             "page": page,
             "filters": p.as_form(),
             "sort": sort,
