@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -205,21 +205,27 @@ def bureau_emails() -> list[str]:
     return sorted(set(users.values_list("email", flat=True)))
 
 
-def warned(round_: Round, units=None):
-    """The 待办: warned clocks of the round whose reports are still not all published."""
+def warned(round_: Round, units=None) -> list[dict]:
+    """The 待办: warned clocks of the round whose reports are still not all published (two queries)."""
     today = timezone.localdate()
     qs = DisclosureClock.objects.filter(round=round_, warned_at__isnull=False).select_related("unit")
     if units is not None:
         qs = qs.filter(unit__in=units)
+    clocks = list(qs.order_by("approved_on", "unit__name"))
+    if not clocks:
+        return []
+    waiting = dict(
+        Assessment.objects.filter(
+            unit__in=[c.unit_id for c in clocks], round=round_, confidential=False, disclosure=Assessment.Disclosure.ACTIVE,
+        ).exclude(state__in=[S.PUBLISHED, S.DRAFT]).values_list("unit").annotate(n=Count("id"))
+    )
     out = []
-    for clock in qs.order_by("approved_on", "unit__name"):
-        waiting = Assessment.objects.filter(
-            unit=clock.unit_id, round=round_, confidential=False, disclosure=Assessment.Disclosure.ACTIVE,
-        ).exclude(state__in=[S.PUBLISHED, S.DRAFT]).count()
-        if waiting:
+    for clock in clocks:
+        if waiting.get(clock.unit_id):
             due = due_date(clock, round_)
             left = (due - today).days
-            out.append({"clock": clock, "due": due, "days_left": left, "overdue": max(-left, 0), "waiting": waiting})
+            out.append({"clock": clock, "due": due, "days_left": left, "overdue": max(-left, 0),
+                        "waiting": waiting[clock.unit_id]})
     return out
 
 
@@ -235,30 +241,3 @@ def awaiting_review(assessment: Assessment) -> bool:
         Transition.objects.filter(assessment=assessment, action="approve").order_by("-at", "-id").values_list("at", flat=True).first()
     )
     return approved_at is not None and not ExportJob.objects.filter(assessment=assessment, created_at__gte=approved_at).exists()
-
-
-class ReviewRefused(Exception):
-    """The 公开审核 decision is not possible now; the message says why, in Chinese."""
-
-
-def may_review_disclosure(user, assessment: Assessment) -> bool:
-    """公开审核 is the bureau's: a bureau-wide reviewer (审核人（全部单位）) of the report."""
-    from . import permissions
-
-    return permissions.reviews_all_units(user) and permissions.can_review(user, assessment)
-
-
-def review_withhold(user, assessment: Assessment, reason: str, disclosure: str = Assessment.Disclosure.WITHHELD) -> None:
-    """公开审核 decided not to publish (不予公开 or 依申请公开), with the public reason."""
-    from . import publishing
-
-    if not may_review_disclosure(user, assessment):
-        raise ReviewRefused("公开审核须由财政局（全部单位）审核人进行。")
-    if not reason.strip():
-        raise ReviewRefused("不予公开须填写理由（将列入公开登记簿）。")
-    if not awaiting_review(assessment):
-        raise ReviewRefused("该报告当前不在公开审核中。")
-    publishing.set_disclosure(user, assessment, publisher=assessment.publisher, document_number=assessment.document_number,
-                              disclosure=disclosure, disclosure_reason=reason)
-    audit.record("disclosure.review_withhold", actor=user, unit=assessment.unit_id, obj=assessment,
-                 details={"disclosure": disclosure, "reason": reason[:500]})

@@ -109,28 +109,12 @@ def after_transition(sender, *, assessment, transition, user, **kwargs):
     """What follows a transition: inside its transaction, the export's outbox row (approve) and
     the public cache generation (publish, unpublish); after commit, the sending."""
     if transition.action == "approve" and not assessment.round.disclosure_review:
-        queue_export(assessment, user)  # with 公开审核 on, the bureau's decision queues it (tasks.review_publish)
+        queue_export(assessment, user)  # with 公开审核 on, the bureau's decision queues it (disclosure_review.review_publish)
     if transition.action in ("publish", "unpublish", "correct"):
         exporting.bump_public_cache()  # commits with the state change: no process serves the old one for long
         transaction.on_commit(queue_list_rebuild)  # under the new generation
     if transition.action in notifications.TEMPLATES:
         transaction.on_commit(lambda: queue_notification(transition.pk))
-
-
-def review_publish(user, assessment: Assessment) -> ExportJob:
-    """公开审核 passed (register.py decides who may and when): the export is queued and publishes
-    the report when its files exist. Here, not in register.py, because queueing is this module's."""
-    from . import register
-
-    if not register.may_review_disclosure(user, assessment):
-        raise register.ReviewRefused("公开审核须由财政局（全部单位）审核人进行。")
-    with transaction.atomic():
-        Assessment.objects.select_for_update().filter(pk=assessment.pk).first()
-        if not register.awaiting_review(assessment):
-            raise register.ReviewRefused("该报告当前不在公开审核中。")
-        job = queue_export(assessment, user)
-        audit.record("disclosure.review_publish", actor=user, unit=assessment.unit_id, obj=assessment, details={"job": job.pk})
-    return job
 
 
 def queue_export(assessment: Assessment, user=None) -> ExportJob | None:

@@ -8,6 +8,7 @@ repeated on each page, the total row); then the 自评报告. Cell texts are the
 """
 
 import io
+import zipfile
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
@@ -21,6 +22,7 @@ from .. import columns, scoring
 from ..templatetags.portal import chinese_number, funding_cell
 from .pdf import permalink, qr_png
 from .public import PublicReport
+from .xlsx import _ZIP_TIME
 
 FONT = "宋体"
 
@@ -252,6 +254,8 @@ def build(report: PublicReport):
         props.created = props.modified = meta.modified.replace(microsecond=0)
     props.revision = 1
     _heading(doc, f"{a.unit.name}{a.title}", 16)
+    byline = doc.add_paragraph(report.byline)
+    byline.alignment = WD_ALIGN_PARAGRAPH.CENTER
     if meta:
         _meta(doc, report)
     _form(doc, report)
@@ -260,6 +264,15 @@ def build(report: PublicReport):
 
 
 def to_bytes(report: PublicReport) -> bytes:
+    """The .docx; equal content gives equal bytes (python-docx stamps each zip entry with the time
+    of writing: the entries are copied with one fixed time, as the xlsx writer does)."""
+    written = io.BytesIO()
+    build(report).save(written)
     out = io.BytesIO()
-    build(report).save(out)
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            stable = zipfile.ZipInfo(entry.filename, date_time=_ZIP_TIME)
+            stable.compress_type = zipfile.ZIP_DEFLATED
+            stable.external_attr = 0o600 << 16
+            target.writestr(stable, source.read(entry.filename))
     return out.getvalue()

@@ -42,7 +42,7 @@ def html(report: PublicReport) -> str:
     return render_to_string(
         "public/pdf/report.html",
         {"report": report, "view": report.view, "a": report.assessment, "meta": report.meta,
-         "permalink": url, "qr": qr_svg_data_uri(url)},
+         "permalink": url, "qr": qr_svg_data_uri(url), "byline": report.byline},
     )
 
 

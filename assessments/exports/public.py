@@ -73,6 +73,13 @@ class PublicReport:
             doc["correction"] = self.correction
         return doc
 
+    @property
+    def byline(self) -> str:
+        """地区 and 表样 under the title of the PDF and Word copies."""
+        a, spec = self.assessment, self.view.table
+        version = a.template_version.number if a.template_version_id else None
+        return f"{a.unit.region.full_name} · 表样：{spec.name}" + (f"（第 {version} 版）" if version else "")
+
     def search_text(self) -> str:
         """What the public list's search looks through."""
         view = self.view

@@ -8,10 +8,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import openpyxl
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import register, tasks, workflow
+from assessments import disclosure_review, register, tasks, workflow
 from assessments.models import Assessment, DisclosureClock, ExportJob, Unit
 
 from .conftest import make_officer
@@ -154,6 +155,10 @@ def test_the_20_day_warning_fires_once(unit_a, round_2020, alice, bureau):
     assert "尚未公开：2020年度综治经费绩效自评" in message.body
     todo = register.warned(round_2020)
     assert [(t["clock"].unit_id, t["days_left"], t["waiting"]) for t in todo] == [(unit_a.pk, 4, 1)]
+    client = Client()
+    client.force_login(bureau)
+    dashboard = client.get(reverse("assessments:dashboard"), {"round": round_2020.pk}).content.decode()
+    assert "待办：公开期限即将届满（1 个单位）：" in dashboard and "还剩 4 天，1 份未公开" in dashboard
     # A new 决算批复 date re-arms it.
     register.record_approval(bureau, unit_a, round_2020, TODAY - datetime.timedelta(days=19))
     assert register.warn_due() == 1 and len(mail.outbox) == 2
@@ -178,8 +183,8 @@ def test_disclosure_review_step(client, unit_a, round_2020, alice, bureau):
     assert "公开预览：以下为该报告公开后的页面（个人信息已按公开规则遮挡），尚未公开。" in preview
     # An assigned (not bureau-wide) reviewer cannot decide it.
     carol = make_reviewer("carol", unit_a)
-    with pytest.raises(register.ReviewRefused, match="公开审核须由财政局（全部单位）审核人进行。"):
-        tasks.review_publish(carol, a)
+    with pytest.raises(disclosure_review.ReviewRefused, match="公开审核须由财政局（全部单位）审核人进行。"):
+        disclosure_review.review_publish(carol, a)
     response = client.post(reverse("assessments:review", args=[a.pk]), {"action": "disclosure_publish"})
     assert response.status_code == 302
     job = ExportJob.objects.get(assessment=a)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST, require_safe
 from .. import (
     audit,
     diff,
+    disclosure_review,
     evidence,
     figures,
     flags,
@@ -124,6 +125,8 @@ def dashboard(request):
             "total_count": sum(counts.values()),
             "late": late,
             "late_tasks": late_tasks,
+            # 待办 (issue 16): units whose 公开 window is running out, once warned.
+            "disclosure_todo": register.warned(current, units),
             "page": page,
             "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
             "filters": p.as_form(),
@@ -355,7 +358,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         if any(line.approved_target for line in view.indicators) else {},
         "can_correct": workflow.allowed(request.user, assessment, "correct"),
         "disclosure_review": register.awaiting_review(assessment),
-        "may_review_disclosure": register.may_review_disclosure(request.user, assessment),
+        "may_review_disclosure": disclosure_review.may_review_disclosure(request.user, assessment),
         "disclosure_form": DisclosureForm(instance=assessment) if assessment.state in publishing.DISCLOSURE_EDITABLE else None,
     }
 
@@ -449,11 +452,11 @@ def _post(request, assessment):
     if action in ("disclosure_publish", "disclosure_withhold"):
         try:
             if action == "disclosure_publish":
-                tasks.review_publish(request.user, assessment)
+                disclosure_review.review_publish(request.user, assessment)
             else:
                 p = params.read(request.POST, {"reason": params.Text(500), "disclosure": params.Choice(["withheld", "on_request"])})
-                register.review_withhold(request.user, assessment, p.reason or "", p.disclosure or "withheld")
-        except (register.ReviewRefused, publishing.DisclosureRefused) as exc:
+                disclosure_review.review_withhold(request.user, assessment, p.reason or "", p.disclosure or "withheld")
+        except (disclosure_review.ReviewRefused, publishing.DisclosureRefused) as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, "公开审核已通过，正在生成公开文件，完成后自动公开。" if action == "disclosure_publish"
