@@ -25,7 +25,7 @@ def world(request, settings, cast, unit_a, round_2020):  # noqa: F811 - the impo
 
 NOT_HTML = {"disclosure:list_json", "disclosure:list_csv", "disclosure:xlsx", "disclosure:json", "audit_export",
             "assessments:bulk_download", "assessments:template_xlsx", "healthz",
-            "assessments:dashboard_xlsx"}
+            "assessments:dashboard_xlsx", "disclosure:pdf", "disclosure:docx", "disclosure:version_json"}
 # Pages each role can reach beyond the matrix's rows (the review form while a review runs).
 EXTRA = {"reviewer_a": [("assessments:review", "in_review")], "reviewer_x": []}
 
