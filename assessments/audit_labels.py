@@ -37,6 +37,11 @@ ACTION_LABELS = {
     "evidence.remove": "移除佐证材料",
     "evidence.download": "审核人查看佐证材料",
     "evidence.public": "设置佐证材料是否公开",
+    "sealed.upload": "上传盖章版",
+    "sealed.publish_choice": "选择是否公开盖章版",
+    "sealed.download": "审核人查看盖章版",
+    "sealed.confirm": "确认盖章版一致",
+    "sealed.reject": "认定盖章版不一致",
     "bulk.request": "申请打包下载公开报告",
     "bulk.download": "下载公开报告压缩包",
     "admin.add": "管理后台：新增",
@@ -93,6 +98,8 @@ DETAIL_LABELS = {
     "indicator": "对应指标",
     "kept": "已提交过（文件保留）",
     "public": "公开",
+    "sealed": "盖章版",
+    "replaced": "替换了原盖章版",
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import entry, evidence, imports, review, tables, word
+from .views import entry, evidence, imports, review, sealed, tables, word
 
 app_name = "assessments"
 
@@ -15,6 +15,8 @@ urlpatterns = [
     path("<int:pk>/evidence/", evidence.evidence_list, name="evidence"),
     path("<int:pk>/evidence/<int:eid>/", evidence.evidence_file, name="evidence_file"),
     path("<int:pk>/evidence/<int:eid>/remove/", evidence.evidence_remove, name="evidence_remove"),
+    path("<int:pk>/sealed/", sealed.sealed_page, name="sealed"),
+    path("<int:pk>/sealed/<int:sid>/", sealed.sealed_file, name="sealed_file"),
     path("import/", imports.import_new, name="import"),
     path("<int:pk>/import/", imports.import_replace, name="import_replace"),
     path("import/<str:token>/", imports.import_preview, name="import_preview"),
@@ -29,6 +31,8 @@ urlpatterns = [
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/<int:pk>/evidence/<int:eid>/", evidence.review_evidence_file, name="review_evidence_file"),
     path("review/<int:pk>/evidence/<int:eid>/public/", evidence.review_evidence_public, name="review_evidence_public"),
+    path("review/<int:pk>/sealed/<int:sid>/", sealed.review_sealed_file, name="review_sealed_file"),
+    path("review/<int:pk>/sealed/<int:sid>/decide/", sealed.review_sealed_decide, name="review_sealed_decide"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
     path("templates/", tables.template_list, name="templates"),

@@ -12,4 +12,5 @@ urlpatterns = [
     path("disclosure/<int:pk>.xlsx", public.disclosure_file, {"fmt": "xlsx"}, name="xlsx"),
     path("disclosure/<int:pk>.json", public.disclosure_file, {"fmt": "json"}, name="json"),
     path("disclosure/<int:pk>/evidence/<int:eid>/", public.disclosure_evidence, name="evidence"),
+    path("disclosure/<int:pk>/sealed.pdf", public.disclosure_sealed, name="sealed"),
 ]

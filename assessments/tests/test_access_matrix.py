@@ -23,6 +23,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from assessments import bulk, table_templates, tasks, workflow
 from assessments.forms import EntryForm
@@ -34,10 +35,12 @@ from assessments.models import (
     Indicator,
     ReportSection,
     ReviewerAssignment,
+    SealedCopy,
     TableTemplate,
 )
 from assessments.readmodel import with_content
 from assessments.services import create_assessment, refresh_scores
+from portal import storage
 
 from .conftest import PASSWORD
 from .helpers import form_data
@@ -281,6 +284,18 @@ MATRIX = {
         "GET": NOT_GET, "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
     ("disclosure:evidence", "evidence_published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:evidence", "evidence_draft"): {"GET": (404,) * 9},
+    # 盖章版 (issue 13): after approval the unit's officers upload and download it (a POST before
+    # approval is refused); reviewers of the unit open it and confirm it; anyone downloads a
+    # confirmed copy of a published report that the rule and the unit's choice make public.
+    ("assessments:sealed", "approved"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400) + (404,) * 7},
+    ("assessments:sealed", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 403) + (404,) * 7},
+    ("assessments:sealed_file", "sealed_published"): {"GET": OFFICER_A_ONLY, "POST": NOT_GET},
+    ("assessments:review_sealed_file", "sealed_published"): {
+        "GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
+    ("assessments:review_sealed_decide", "sealed_published"): {
+        "GET": NOT_GET, "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
+    ("disclosure:sealed", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:sealed", "approved"): {"GET": (404,) * 9},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
     ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
@@ -347,7 +362,7 @@ MATRIX = {
 ANONYMOUS_VIEWS = {
     "login", "healthz", "admin:login",
     "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
-    "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:evidence",
+    "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:evidence", "disclosure:sealed",
 }
 
 # POST bodies (everything else posts nothing).
@@ -355,6 +370,7 @@ POST_DATA = {
     "assessments:review": lambda world: {"action": "start_review"},
     "assessments:bulk": lambda world: {"round": world.round.pk},
     "assessments:review_evidence_public": lambda world: {"public": "1"},
+    "assessments:review_sealed_decide": lambda world: {"decision": "match"},
     "login": lambda world: {"username": "alice", "password": "not-the-password"},
     "assessments:templates": lambda world: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
@@ -424,6 +440,14 @@ def world(cast, unit_a, round_2020):
             objects[f"evidence_{state}"] = SimpleNamespace(pk=item.pk, assessment_pk=a.pk, url_args=[a.pk, item.pk])
         objects[state] = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
     Evidence.objects.filter(pk=objects["evidence_published"].pk).update(public=True)
+    # A sealed copy of the published report, confirmed, the unit asking for it to be public (the
+    # default rule: the unit's choice).
+    published = objects["published"]
+    storage.put(f"sealed/{published.pk}/matrix.pdf", b"%PDF-1.4\n%%EOF\n")
+    copy = SealedCopy.objects.create(assessment=published, file=f"sealed/{published.pk}/matrix.pdf",
+                                     original_name="盖章版.pdf", size=15, sha256="0" * 64, publish_requested=True,
+                                     uploaded_by=cast.officer_a, confirmed_by=cast.reviewer_a, confirmed_at=timezone.now())
+    objects["sealed_published"] = SimpleNamespace(pk=copy.pk, assessment_pk=published.pk, url_args=[published.pk, copy.pk])
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job

@@ -25,6 +25,7 @@ from .. import (
     permissions,
     readmodel,
     reviewing,
+    sealed,
     tasks,
     workflow,
 )
@@ -295,6 +296,25 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "export_job": ExportJob.objects.filter(assessment=assessment).first(),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
+        **_sealed_context(request, assessment),
+    }
+
+
+def _sealed_context(request, assessment) -> dict:
+    """The 盖章版 block: only after approval (no query before)."""
+    if not sealed.may_upload(assessment):
+        return {"sealed_shown": False}
+    copies = sealed.history(assessment)
+    current = next((c for c in copies if c.replaced_at is None), None)
+    return {
+        "sealed_shown": True,
+        "sealed_copy": current,
+        "sealed_status": sealed.status_label(current),
+        "sealed_history": [c for c in copies if c is not current],
+        "sealed_public": sealed.is_public(current, assessment),
+        "sealed_rule": sealed.rule(),
+        "can_decide_sealed": current is not None and current.confirmed_at is None and not current.rejected_comment
+        and permissions.can_review(request.user, assessment),
     }
 
 
