@@ -364,3 +364,26 @@ def test_the_bulk_zip_for_reviewers_may_carry_the_submitted_evidence(
     entry = next(n for n in names if n.endswith(f"{item.pk:06d}-满意度调查表.pdf"))
     assert entry.count("/") == 1 and ".." not in entry
     assert archive.read(entry) == pdf()
+
+
+def test_files_on_disk_go_to_s3_from_their_path_not_read_into_memory(settings, tmp_path, monkeypatch):
+    """boto3 reads each multipart part of an open file object into memory; from a path it reads
+    the parts as it sends them (portal.storage.PrivateS3Storage._save)."""
+    if not settings.STORAGE_S3_BUCKET:
+        pytest.skip("needs S3 (STORAGE_S3_BUCKET; the PostgreSQL run of scripts/test.sh sets it)")
+    from django.core.files import File
+    from storages.backends.s3 import S3Storage
+
+    data = pdf() * 2000  # ~2.6 MB
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    sent_as_object = []
+    original = S3Storage._save
+    monkeypatch.setattr(S3Storage, "_save", lambda self, name, content: sent_as_object.append(name) or original(
+        self, name, content))
+    with path.open("rb") as handle:
+        storage.put("evidence/path-test.pdf", File(handle))
+    storage.put("evidence/bytes-test.pdf", b"%PDF-1.4 small")
+    assert sent_as_object == ["evidence/bytes-test.pdf"]  # only the bytes went through upload_fileobj
+    assert storage.read_bytes("evidence/path-test.pdf") == data
+    assert storage.read_bytes("evidence/bytes-test.pdf") == b"%PDF-1.4 small"
