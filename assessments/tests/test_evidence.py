@@ -389,11 +389,16 @@ def test_files_on_disk_go_to_s3_from_their_path_not_read_into_memory(settings, t
     assert storage.read_bytes("evidence/bytes-test.pdf") == b"%PDF-1.4 small"
 
 
-def test_the_excel_import_leaves_evidence_alone_and_says_what_becomes_of_each_rows_files(alice_client, department, rows):
+def test_the_excel_import_leaves_evidence_alone_and_says_what_becomes_of_each_rows_files(alice_client, department, rows,
+                                                                                          settings):
     """佐证材料 are not in the workbook: an import that replaces the draft's tables keeps every file;
     files of rows the workbook has again (same 一级/二级/三级 names) follow them, the others are
     listed with the whole assessment; the preview says so with the numbers."""
     import openpyxl
+
+    # The parsing child's clock (0.9 s) answers 服务器繁忙 on a machine shared by parallel runs:
+    # what is tested here is the note, not the sandbox's budget (test_import covers that).
+    settings.IMPORT_PARSE_WALL_SECONDS = 30
 
     from assessments import readmodel
 
