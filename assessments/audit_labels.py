@@ -45,6 +45,11 @@ ACTION_LABELS = {
     "evidence.remove": "移除佐证材料",
     "evidence.download": "审核人查看佐证材料",
     "evidence.public": "设置佐证材料是否公开",
+    "sealed.upload": "上传盖章版",
+    "sealed.publish_choice": "选择是否公开盖章版",
+    "sealed.download": "审核人查看盖章版",
+    "sealed.confirm": "确认盖章版一致",
+    "sealed.reject": "认定盖章版不一致",
     "bulk.request": "申请打包下载公开报告",
     "bulk.download": "下载公开报告压缩包",
     "spot_check.draw": "抽查：随机抽取",
@@ -158,6 +163,8 @@ DETAIL_LABELS = {
     "advice": "结果",
     "suggested": "规则建议",
     "reduce_percent": "核减比例（%）",
+    "sealed": "盖章版",
+    "replaced": "替换了原盖章版",
 }
 
 

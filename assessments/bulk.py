@@ -33,6 +33,14 @@ def safe_component(text: str) -> str:
     return cleaned or UNNAMED
 
 
+def evidence_entry_name(item) -> str:
+    """A 佐证材料 file's entry in a bulk ZIP: unique by id, readable by title, one safe component.
+    (Here, not on the model: the model importing bulk made an import cycle.)"""
+    stored = item.file.name.rsplit("/", 1)[-1]
+    extension = "." + stored.rsplit(".", 1)[-1] if "." in stored else ""
+    return f"{item.pk:06d}-{safe_component(item.title)}{extension}"
+
+
 def entry_stem(a: Assessment) -> str:
     """The id makes the name unique; the unit and the title only make it readable."""
     return f"{a.pk:05d}-{safe_component(a.unit.short_name or a.unit.name)}-{safe_component(a.title)}"
@@ -66,7 +74,7 @@ def build(bulk_id: int) -> None:
                         _add(archive, names, entry, stored.name)
                     if job.with_evidence:
                         for item in evidence_for(a):
-                            entry = f"{stem}-佐证材料/{item.zip_name()}"
+                            entry = f"{stem}-佐证材料/{evidence_entry_name(item)}"
                             _add(archive, names, entry, item.file.name, folder=True)
                     BulkExport.objects.filter(pk=bulk_id).update(done=n)
             tmp.seek(0)

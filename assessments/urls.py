@@ -1,6 +1,19 @@
 from django.urls import path
 
-from .views import entry, evidence, followup, imports, register, review, season, supervise, tables, todo, word
+from .views import (
+    entry,
+    evidence,
+    followup,
+    imports,
+    register,
+    review,
+    sealed,
+    season,
+    supervise,
+    tables,
+    todo,
+    word,
+)
 
 app_name = "assessments"
 
@@ -26,6 +39,8 @@ urlpatterns = [
     path("season/tasks/<int:pk>/", season.season_task, name="season_task"),
     path("season/remind-late/", season.season_remind_late, name="season_remind_late"),
     path("<int:pk>/rectifications/", followup.officer_rectifications, name="rectifications"),
+    path("<int:pk>/sealed/", sealed.sealed_page, name="sealed"),
+    path("<int:pk>/sealed/<int:sid>/", sealed.sealed_file, name="sealed_file"),
     path("import/", imports.import_new, name="import"),
     path("<int:pk>/import/", imports.import_replace, name="import_replace"),
     path("import/<str:token>/", imports.import_preview, name="import_preview"),
@@ -46,6 +61,8 @@ urlpatterns = [
     path("review/register/", register.register_page, name="register"),
     path("review/register.xlsx", register.register_xlsx, name="register_xlsx"),
     path("review/<int:pk>/rectifications/", followup.review_rectifications, name="review_rectifications"),
+    path("review/<int:pk>/sealed/<int:sid>/", sealed.review_sealed_file, name="review_sealed_file"),
+    path("review/<int:pk>/sealed/<int:sid>/decide/", sealed.review_sealed_decide, name="review_sealed_decide"),
     path("review/bulk/", review.bulk_exports, name="bulk"),
     path("review/bulk/<int:pk>/download/", review.bulk_download, name="bulk_download"),
     path("review/spot-checks/", followup.spot_checks, name="spot_checks"),

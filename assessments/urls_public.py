@@ -17,4 +17,5 @@ urlpatterns = [
     path("disclosure/<int:pk>.docx", public.disclosure_file, {"fmt": "docx"}, name="docx"),
     path("disclosure/<int:pk>/v<int:number>/", public.disclosure_version, name="version"),
     path("disclosure/<int:pk>/v<int:number>.json", public.disclosure_version_json, name="version_json"),
+    path("disclosure/<int:pk>/sealed.pdf", public.disclosure_sealed, name="sealed"),
 ]

@@ -124,6 +124,29 @@ def markdown(results: dict) -> str:
                 f"({c['time_ms']['min']:.1f}) ms | {c['worker_cpu_ms']:.1f} ms | {c['child_cpu_ms']:.1f} ms | "
                 f"{c['rss_growth_mib']} MiB | {c['message'][:60]}{'…' if len(c['message']) > 60 else ''} |"
             )
+    e = results.get("evidence")
+    if e:
+        lines += [
+            "",
+            f"佐证材料 (issue 13): a {e['file_mib']} MB PDF posted to the evidence page through Django's WSGI handler "
+            "(the body read from a file, as gunicorn passes it), then served to the officer chunk by chunk. *Peak*: "
+            "the web worker's resident-memory high-water mark during the request above its memory before. "
+            "*Floor*: reading the stored file in the same 64 KiB chunks without Django.",
+            "",
+            "| storage | upload | upload peak | serve | serve peak | serve floor | × floor | MiB/s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label, r in e["storages"].items():
+            up, sv = r["upload"], r["serve"]
+            lines.append(
+                f"| {label} | {_ms(up['time'])} | +{up['peak_mib']} MiB ({up['peak_share']:.1%}) | {_ms(sv['time'])} | "
+                f"+{sv['peak_mib']} MiB | {_ms(sv['floor'])} | {sv['ratio_floor']} | {sv['mib_per_s']} |")
+        if e.get("export"):
+            x = e["export"]
+            lines += ["", f"One export (`exporting.write_files`, xlsx + JSON) to the S3 bucket: {_ms(x['s3'])} ms; to the "
+                          f"local disk: {_ms(x['local'])} ms; ratio {x['ratio']}×."]
+        elif not e.get("s3"):
+            lines += ["", "S3 (SeaweedFS on 127.0.0.1:8333) did not answer: the S3 rows were not measured."]
     lines += ["", "| target | limit | measured | |", "|---|---|---|---|"]
     for target in results.get("targets", []):
         status = "met" if target["met"] else "**missed**"

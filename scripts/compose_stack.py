@@ -534,13 +534,13 @@ class Stack:
         # (anonymous: redirected to the login), and is refused by nginx (413) anywhere else.
         big = b"x" * (25 * 1024 * 1024)
         sizes = {}
-        for path in ("/assessments/1/evidence/", "/disclosure/"):
+        for path in ("/assessments/1/evidence/", "/assessments/1/sealed/", "/disclosure/"):
             conn3, status, _, _ = self.https("POST", path, host, body=big,
                                              headers={"Content-Type": "application/octet-stream"})
             conn3.close()
             sizes[path] = status
         checks["large uploads only where files go"] = {
-            "ok": sizes == {"/assessments/1/evidence/": 302, "/disclosure/": 413},
+            "ok": sizes == {"/assessments/1/evidence/": 302, "/assessments/1/sealed/": 302, "/disclosure/": 413},
             "status": sizes}
 
         # The bucket: private, and only the configured key pair is accepted.

@@ -430,6 +430,34 @@ def import_into(*, assessment: Assessment, parsed: ParsedWorkbook, expected_vers
     return Outcome(current, [])
 
 
+def evidence_note(target: Assessment, parsed: ParsedWorkbook) -> str | None:
+    """佐证材料 are not part of an Excel import (issue 13): the draft's files stay as they are. Files
+    of an indicator row follow it when the workbook has the same indicator (一级, 二级, 三级 name:
+    the row takes back its identity, services.restore_identities); the others are then listed with
+    the whole assessment. Says so on the preview, with the numbers, when the draft has files."""
+    from types import SimpleNamespace
+
+    from ..models import Evidence
+    from ..services import _indicator_identity
+
+    items = list(Evidence.objects.filter(assessment=target, removed_at__isnull=True).values_list("indicator_key", flat=True))
+    if not items:
+        return None
+    note = f"佐证材料不随 Excel 导入：本草稿已上传的 {len(items)} 个佐证材料保留不变"
+    linked = [k for k in items if k is not None]
+    if not linked or not parsed.indicators:
+        return note + "。"
+    rows, _notes = resolve_indicators(parsed.indicators, target.round.rules, target.table.table_rules)
+    incoming = {_indicator_identity(SimpleNamespace(**{f: r.get(f, "") for f in ("level1", "level2", "name")}))
+                for r in rows}
+    identity = {row.key: _indicator_identity(row) for row in Indicator.objects.filter(assessment=target)}
+    lost = sum(1 for k in linked if identity.get(k) not in incoming)
+    if not lost:
+        return note + "，对应的指标行在文件中都有同名指标，导入后仍对应原指标。"
+    return (note + f"；其中 {lost} 个所对应的指标在文件中没有同名指标（一级、二级、三级指标名称均相同），"
+            "导入后改列在“整体（不对应具体指标）”下，请到“佐证材料”页核对，必要时移除后重新上传到对应指标。")
+
+
 CONFLICT = "本次未导入：同一自评正在被另一次操作保存，请稍后刷新列表查看。"
 STALE = "本次未导入：预览之后，该自评已在别处被保存或提交。请重新上传文件并核对预览。"
 

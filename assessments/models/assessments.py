@@ -61,7 +61,8 @@ class Assessment(models.Model):
     review_total = models.DecimalField("复核总分", max_digits=6, decimal_places=2, null=True, blank=True)
     review_grade = models.CharField("复核等级", max_length=4, blank=True)
     # Risk flag codes wrapped in commas (",all_full,rate_out,") so one LIKE finds a flag on any database.
-    risk_flags = models.CharField("风险提示", max_length=200, blank=True)
+    # flags.encode(codes): ",code,code,"; every code at once must fit (test_flags_fit_the_field).
+    risk_flags = models.CharField("风险提示", max_length=400, blank=True)
     risk_flag_count = models.PositiveSmallIntegerField("风险提示数", default=0)
 
     version = models.PositiveIntegerField("版本", default=1)

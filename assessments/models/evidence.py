@@ -58,13 +58,6 @@ class Evidence(models.Model):
     def __str__(self):
         return self.title
 
-    def zip_name(self) -> str:
-        """The entry name in a bulk ZIP: unique by id, readable by title, one safe component."""
-        from ..bulk import safe_component
-
-        extension = "." + self.file.name.rsplit(".", 1)[-1] if "." in self.file.name.rsplit("/", 1)[-1] else ""
-        return f"{self.pk:06d}-{safe_component(self.title)}{extension}"
-
     @property
     def inline(self) -> bool:
         """PDF and images open in the browser; Office documents and OFD are downloaded."""

@@ -36,11 +36,13 @@ from assessments.models import (
     Indicator,
     ReportSection,
     ReviewerAssignment,
+    SealedCopy,
     TableTemplate,
     Task,
 )
 from assessments.readmodel import with_content
 from assessments.services import create_assessment, refresh_scores
+from portal import storage
 
 from .conftest import PASSWORD
 from .helpers import form_data
@@ -319,6 +321,18 @@ MATRIX = {
                                                                     403, 403, 403, 403)},
     ("assessments:season_remind_late", None): {"GET": NOT_GET, "POST": (LOGIN, 403, 403, "→/assessments/season/",
                                                                          "→/assessments/season/", 403, 403, 403, 403)},
+    # 盖章版 (issue 13): after approval the unit's officers upload and download it (a POST before
+    # approval is refused); reviewers of the unit open it and confirm it; anyone downloads a
+    # confirmed copy of a published report that the rule and the unit's choice make public.
+    ("assessments:sealed", "approved"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 400) + (404,) * 7},
+    ("assessments:sealed", "draft"): {"GET": OFFICER_A_ONLY, "POST": (LOGIN, 403) + (404,) * 7},
+    ("assessments:sealed_file", "sealed_published"): {"GET": OFFICER_A_ONLY, "POST": NOT_GET},
+    ("assessments:review_sealed_file", "sealed_published"): {
+        "GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
+    ("assessments:review_sealed_decide", "sealed_published"): {
+        "GET": NOT_GET, "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
+    ("disclosure:sealed", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:sealed", "approved"): {"GET": (404,) * 9},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
     ("assessments:dashboard_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
@@ -442,6 +456,7 @@ ANONYMOUS_VIEWS = {
     "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:evidence",
     "disclosure:pdf", "disclosure:docx", "disclosure:version", "disclosure:version_json",
     "disclosure:rectifications",
+    "disclosure:sealed",
 }
 
 def review_rows(assessment) -> dict:
@@ -465,6 +480,7 @@ POST_DATA = {
     # 核减 without its percentage: refused with the field named (400) for the reviewer of unit A.
     "assessments:results": lambda world, obj=None: {"assessment": world.objects["approved"].pk, "advice": "reduce"},
     "assessments:summaries": lambda world, obj=None: {"round": world.round.pk},
+    "assessments:review_sealed_decide": lambda world, obj=None: {"decision": "match"},
     "login": lambda world, obj=None: {"username": "alice", "password": "not-the-password"},
     "assessments:templates": lambda world, obj=None: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
@@ -547,6 +563,14 @@ def world(request, settings, cast, unit_a, round_2020):
     )
     for state, number in (("published", 1), ("published", 2), ("draft", 1), ("unpublished", 1), ("correcting", 1)):
         objects[f"{state}_v{number}"] = SimpleNamespace(pk=objects[state].pk, url_args=[objects[state].pk, number])
+    # A sealed copy of the published report, confirmed, the unit asking for it to be public (the
+    # default rule: the unit's choice).
+    published = objects["published"]
+    storage.put(f"sealed/{published.pk}/matrix.pdf", b"%PDF-1.4\n%%EOF\n")
+    copy = SealedCopy.objects.create(assessment=published, file=f"sealed/{published.pk}/matrix.pdf",
+                                     original_name="盖章版.pdf", size=15, sha256="0" * 64, publish_requested=True,
+                                     uploaded_by=cast.officer_a, confirmed_by=cast.reviewer_a, confirmed_at=timezone.now())
+    objects["sealed_published"] = SimpleNamespace(pk=copy.pk, assessment_pk=published.pk, url_args=[published.pk, copy.pk])
     job = bulk.request(round_2020, cast.reviewer_a)
     bulk.build(job.pk)
     objects["bulk"] = job

@@ -364,3 +364,70 @@ def test_the_bulk_zip_for_reviewers_may_carry_the_submitted_evidence(
     entry = next(n for n in names if n.endswith(f"{item.pk:06d}-满意度调查表.pdf"))
     assert entry.count("/") == 1 and ".." not in entry
     assert archive.read(entry) == pdf()
+
+
+def test_files_on_disk_go_to_s3_from_their_path_not_read_into_memory(settings, tmp_path, monkeypatch):
+    """boto3 reads each multipart part of an open file object into memory; from a path it reads
+    the parts as it sends them (portal.storage.PrivateS3Storage._save)."""
+    if not settings.STORAGE_S3_BUCKET:
+        pytest.skip("needs S3 (STORAGE_S3_BUCKET; the PostgreSQL run of scripts/test.sh sets it)")
+    from django.core.files import File
+    from storages.backends.s3 import S3Storage
+
+    data = pdf() * 2000  # ~2.6 MB
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    sent_as_object = []
+    original = S3Storage._save
+    monkeypatch.setattr(S3Storage, "_save", lambda self, name, content: sent_as_object.append(name) or original(
+        self, name, content))
+    with path.open("rb") as handle:
+        storage.put("evidence/path-test.pdf", File(handle))
+    storage.put("evidence/bytes-test.pdf", b"%PDF-1.4 small")
+    assert sent_as_object == ["evidence/bytes-test.pdf"]  # only the bytes went through upload_fileobj
+    assert storage.read_bytes("evidence/path-test.pdf") == data
+    assert storage.read_bytes("evidence/bytes-test.pdf") == b"%PDF-1.4 small"
+
+
+def test_the_excel_import_leaves_evidence_alone_and_says_what_becomes_of_each_rows_files(alice_client, department, rows,
+                                                                                          settings):
+    """佐证材料 are not in the workbook: an import that replaces the draft's tables keeps every file;
+    files of rows the workbook has again (same 一级/二级/三级 names) follow them, the others are
+    listed with the whole assessment; the preview says so with the numbers."""
+    import openpyxl
+
+    # The parsing child's clock (0.9 s) answers 服务器繁忙 on a machine shared by parallel runs:
+    # what is tested here is the note, not the sandbox's budget (test_import covers that).
+    settings.IMPORT_PARSE_WALL_SECONDS = 30
+
+    from assessments import readmodel
+
+    from .test_import import internal_export, to_bytes
+    from .test_import import upload as upload_workbook
+
+    post_files(alice_client, department, [upload("签到.png", PNG)], title="培训签到表", indicator=str(rows[0].key))
+    post_files(alice_client, department, [upload("调查.pdf", pdf())], kind="survey", title="满意度调查表",
+               indicator=str(rows[2].key))
+    post_files(alice_client, department, [upload("纪要.pdf", pdf())], kind="minutes", title="会议纪要")
+    replace = reverse("assessments:import_replace", kwargs={"pk": department.pk})
+
+    same = alice_client.get(upload_workbook(alice_client, internal_export(department.pk), url=replace)["Location"])
+    assert "佐证材料不随 Excel 导入：本草稿已上传的 3 个佐证材料保留不变，对应的指标行在文件中都有同名指标，导入后仍对应原指标。" in (
+        same.context["notes"])
+
+    workbook = openpyxl.load_workbook(io.BytesIO(internal_export(department.pk)))
+    renamed = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row if cell.value == "群众满意度"]
+    assert len(renamed) == 1
+    renamed[0].value = "群众满意度（问卷）"
+    preview = alice_client.get(upload_workbook(alice_client, to_bytes(workbook), url=replace)["Location"])
+    note = next(n for n in preview.context["notes"] if n.startswith("佐证材料不随 Excel 导入"))
+    assert note == ("佐证材料不随 Excel 导入：本草稿已上传的 3 个佐证材料保留不变；其中 1 个所对应的指标在文件中没有同名指标"
+                    "（一级、二级、三级指标名称均相同），导入后改列在“整体（不对应具体指标）”下，请到“佐证材料”页核对，"
+                    "必要时移除后重新上传到对应指标。")
+    confirm = alice_client.post(reverse("assessments:import_confirm", kwargs={"token": preview.context["token"]}),
+                                {"confirm_replace": "on"})
+    assert confirm.status_code == 302
+    assert Evidence.objects.filter(assessment=department, removed_at__isnull=True).count() == 3
+    groups = evidence.grouped(readmodel.load(department.pk), evidence.current(department))
+    assert [(g.label, [e.title for e in g.items]) for g in groups if g.items] == [
+        ("整体（不对应具体指标）", ["满意度调查表", "会议纪要"]), ("第1行 培训次数", ["培训签到表"])]

@@ -184,3 +184,13 @@ def test_link_lineage_command_links_data_from_before_lineage(unit_a):
     out = io.StringIO()
     call_command("link_lineage", stdout=out)
     assert out.getvalue().strip() == "已链接 0 行指标（0 份自评）。"
+
+
+def test_flags_fit_the_field():
+    """Every flag code at once, as stored (",code,code,"), with room for a few more."""
+    from assessments import flags
+    from assessments.models import Assessment
+
+    stored = flags.encode(list(flags.FLAGS))
+    assert len(stored) == 194
+    assert len(stored) + 5 * len(",satisfaction_no_survey") <= Assessment._meta.get_field("risk_flags").max_length == 400

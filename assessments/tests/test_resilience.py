@@ -313,13 +313,17 @@ def test_worker_killed_mid_export_completes_after_restart(alice, reviewer, depar
     publication = Publication.objects.get(assessment=department)  # exactly one
     assert list(Transition.objects.filter(assessment=department).values_list("action", flat=True).order_by("id")) == [
         "submit", "start_review", "approve", "publish"]
-    folder = Path(media_dir) / "disclosure" / str(department.pk)
-    assert sorted(p.name for p in folder.iterdir()) == [f"assessment-{department.pk}.json",
-                                                         f"assessment-{department.pk}.xlsx"]  # no .tmp- leftovers
-    assert hashlib.sha256((folder / f"assessment-{department.pk}.json").read_bytes()).hexdigest() == publication.json_sha256
-    assert hashlib.sha256((folder / f"assessment-{department.pk}.xlsx").read_bytes()).hexdigest() == publication.xlsx_sha256
+    # Through the storage API: the media folder, or (S3 run) this test's bucket prefix.
+    from django.core.files.storage import default_storage
+
+    stored = storage_digests(default_storage)
+    folder = f"disclosure/{department.pk}"
+    assert sorted(name for name in stored if name.startswith(folder + "/")) == [
+        f"{folder}/assessment-{department.pk}.json", f"{folder}/assessment-{department.pk}.xlsx"]  # no .tmp- leftovers
+    assert stored[f"{folder}/assessment-{department.pk}.json"] == publication.json_sha256
+    assert stored[f"{folder}/assessment-{department.pk}.xlsx"] == publication.xlsx_sha256
     # Besides the report's files only the whole-portal lists of the current generation.
-    others = sorted(p.relative_to(media_dir).as_posix() for p in Path(media_dir).rglob("*") if p.is_file() and p.parent != folder)
+    others = sorted(name for name in stored if not name.startswith(folder + "/"))
     generation = exporting.public_cache_generation()
     assert others == [f"disclosure/lists/{generation}.csv", f"disclosure/lists/{generation}.json"]
     assert broker_client.hlen("unacked") == 0
@@ -374,15 +378,50 @@ def run_script(*args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+def storage_digests(storage, folder: str = "") -> dict[str, str]:
+    """sha256 of every file in a storage (local folder or bucket prefix), by name, through its API."""
+    out = {}
+    folders, files = storage.listdir(folder)
+    for name in files:
+        path = f"{folder}/{name}" if folder else name
+        with storage.open(path, "rb") as handle:
+            out[path] = hashlib.sha256(handle.read()).hexdigest()
+    for sub in folders:
+        out.update(storage_digests(storage, f"{folder}/{sub}" if folder else sub))
+    return out
+
+
 @pytest.mark.django_db(transaction=True)
 def test_backup_and_restore_into_a_fresh_database(settings, tmp_path):
+    """The database and every stored file: the media folder, or (S3 run) the bucket's prefix,
+    restored into a new database and a new folder or bucket prefix, 佐证材料 and 盖章版 included."""
     needs_postgresql_and_redis()
+    from django.core.files.storage import default_storage
+
+    from assessments.models import Evidence, SealedCopy
+    from portal import storage as portal_storage
+
     settings.MEDIA_ROOT = tmp_path / "media"
     call_command("seed_demo", force=True, stdout=open(os.devnull, "w"))  # commits: the exports run on commit
     assert Assessment.objects.filter(state=Assessment.State.PUBLISHED).count() >= 2
+    published = Assessment.objects.filter(state=Assessment.State.PUBLISHED).first()
+    for name, model in ((f"evidence/{published.pk}/backup.pdf", Evidence), (f"sealed/{published.pk}/backup.pdf", SealedCopy)):
+        data = b"%PDF-1.4\n%" + name.encode() + b"\n%%EOF\n"
+        portal_storage.put(name, data)
+        extra = {"title": "签到表", "content_type": "application/pdf"} if model is Evidence else {}
+        model.objects.create(assessment=published, file=name, original_name="a.pdf", size=len(data),
+                             sha256=hashlib.sha256(data).hexdigest(), **extra)
 
+    in_s3 = bool(settings.STORAGE_S3_BUCKET)
     source_media = Path(settings.MEDIA_ROOT)
+    source_files = storage_digests(default_storage)
+    assert f"evidence/{published.pk}/backup.pdf" in source_files and f"sealed/{published.pk}/backup.pdf" in source_files
     backup_dir, restored_media = tmp_path / "backup", tmp_path / "restored-media"
+    if in_s3:  # the backup reads the bucket under this test's prefix (STORAGE_S3_PREFIX, set by conftest)
+        restored_prefix = os.environ["STORAGE_S3_PREFIX"] + "-restored"
+        restored_target = f"s3://{settings.STORAGE_S3_BUCKET}/{restored_prefix}"
+    else:
+        restored_target = str(restored_media)
     env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_MEDIA_ROOT=str(source_media))
     drop_database(RESTORE_DB)
     try:
@@ -397,8 +436,12 @@ def test_backup_and_restore_into_a_fresh_database(settings, tmp_path):
         assert (backup_dir / "database.dump").read_bytes()[:5] == b"PGDMP"  # pg_dump custom format
 
         target_url = database_url().rsplit("/", 1)[0] + f"/{RESTORE_DB}"
-        result = run_script("scripts/restore", str(backup_dir), target_url, str(restored_media))
+        result = run_script("scripts/restore", str(backup_dir), target_url, restored_target, env=env)
         assert result.returncode == 0, result.stderr
+        assert manifest["media_source"] == ({"kind": "s3", "bucket": settings.STORAGE_S3_BUCKET,
+                                             "prefix": os.environ["STORAGE_S3_PREFIX"],
+                                             "endpoint": os.environ["STORAGE_S3_ENDPOINT_URL"]} if in_s3
+                                            else {"kind": "local", "root": str(source_media)})
 
         source, restored = table_contents(connection.settings_dict["NAME"]), table_contents(RESTORE_DB)
         assert set(source) == set(restored)
@@ -407,14 +450,26 @@ def test_backup_and_restore_into_a_fresh_database(settings, tmp_path):
         audit_tables = [t for t in source if "audit" in t]
         for table in sorted(source):
             assert restored[table] == source[table], table  # identical content, row by row
-        assert media_digests(restored_media) == media_digests(source_media)
-        assert len(media_digests(source_media)) == manifest["media_files"] >= 4
+        if in_s3:
+            options = {**settings.STORAGES["default"]["OPTIONS"], "location": restored_prefix}
+            restored_files = storage_digests(portal_storage.PrivateS3Storage(**options))
+            assert not source_media.exists() or media_digests(source_media) == {}  # nothing on this machine's disk
+        else:
+            restored_files = media_digests(restored_media)
+        assert restored_files == source_files  # the same files, byte for byte
+        assert len(source_files) == manifest["media_files"] >= 6
         print(f"compared {len(source)} tables ({sum(len(v) for v in source.values())} rows; audit: {audit_tables})")
 
         # A restore never overwrites: the database exists now.
         again = run_script("scripts/restore", str(backup_dir), target_url, str(tmp_path / "other-media"))
         assert again.returncode == 1
         assert f"database '{RESTORE_DB}' already exists" in again.stderr
+        # …nor into files that exist.
+        drop_database(RESTORE_DB)
+        full = run_script("scripts/restore", str(backup_dir), target_url, restored_target, env=env)
+        assert full.returncode == 1
+        assert f"{restored_target} is not empty" in full.stderr
+        assert not database_exists(RESTORE_DB)
 
         # A damaged backup is refused before anything is created.
         damaged = tmp_path / "damaged"

@@ -305,7 +305,8 @@ def _context(request, token: str, entry: dict) -> dict:
         "view": view,
         "row_comments": {},
         "notes": parsed.notes + apply.level1_notes(parsed) + funding_notes + score_notes
-        + ([apply.CONFIDENTIAL_NOTE] if target is None and view is not None and apply.inherits_confidential(a) else []),
+        + ([apply.CONFIDENTIAL_NOTE] if target is None and view is not None and apply.inherits_confidential(a) else [])
+        + ([note] if target is not None and (note := apply.evidence_note(target, parsed)) else []),
         "unmapped": parsed.unmapped,
         "can_replace": target is None or permissions.can_edit(request.user, target),
     }

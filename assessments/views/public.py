@@ -352,6 +352,7 @@ def disclosure_detail(request, p, pk):
             # Earlier years only from published, non-涉密 reports of the same unit.
             "year_history": history.for_page(report.view, public=True),
             "public_evidence": _public_evidence(a),
+            "public_sealed": _public_sealed(a),
         },
     )
 
@@ -444,6 +445,31 @@ def disclosure_evidence(request, pk, eid):
     if item is None:
         raise Http404
     return evidence_views.serve(item, public=True)
+
+
+@login_not_required
+@require_safe
+def disclosure_sealed(request, pk):
+    """The 盖章版 of a published (never 涉密) report, once a reviewer confirmed it and as the
+    bureau's rule and the unit's choice allow: 410 once withdrawn."""
+    from .. import sealed
+    from .sealed import _as_file
+
+    a, gone = _published_or_gone(pk)
+    if gone:
+        return _gone(request)
+    copy = sealed.current(a)
+    if not sealed.is_public(copy, a):
+        raise Http404
+    from .evidence import serve
+
+    return serve(_as_file(copy), public=True)
+
+
+def _public_sealed(a) -> bool:
+    from .. import sealed
+
+    return sealed.is_public(sealed.current(a), a)
 
 
 def _public_evidence(a):

@@ -31,6 +31,7 @@ from .. import (
     register,
     reviewing,
     scoring,
+    sealed,
     season,
     tasks,
     workflow,
@@ -360,6 +361,25 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "disclosure_review": register.awaiting_review(assessment),
         "may_review_disclosure": disclosure_review.may_review_disclosure(request.user, assessment),
         "disclosure_form": DisclosureForm(instance=assessment) if assessment.state in publishing.DISCLOSURE_EDITABLE else None,
+        **_sealed_context(request, assessment),
+    }
+
+
+def _sealed_context(request, assessment) -> dict:
+    """The 盖章版 block: only after approval (no query before)."""
+    if not sealed.may_upload(assessment):
+        return {"sealed_shown": False}
+    copies = sealed.history(assessment)
+    current = next((c for c in copies if c.replaced_at is None), None)
+    return {
+        "sealed_shown": True,
+        "sealed_copy": current,
+        "sealed_status": sealed.status_label(current),
+        "sealed_history": [c for c in copies if c is not current],
+        "sealed_public": sealed.is_public(current, assessment),
+        "sealed_rule": sealed.rule(),
+        "can_decide_sealed": current is not None and current.confirmed_at is None and not current.rejected_comment
+        and permissions.can_review(request.user, assessment),
     }
 
 
