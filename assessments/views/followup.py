@@ -19,6 +19,7 @@ from openpyxl import Workbook
 
 from .. import audit, params, permissions, rectification, sampling, spotchecks, tasks
 from .. import results as results_service
+from .. import supervisors as supervisor_names
 from ..followup_forms import AssignForm, RectificationForm, ResultForm, SpotCheckForm
 from ..models import (
     Advice,
@@ -213,7 +214,7 @@ def results_xlsx(request):
     for row in results_service.rows(request.user, current):
         a, c = row.assessment, row.confirmed
         sheet.append([
-            a.pk, a.unit.name, a.unit.supervisor, a.title,
+            a.pk, a.unit.name, a.supervising, a.title,
             None if a.self_total is None else float(a.self_total), None if a.review_total is None else float(a.review_total),
             row.grade, row.suggested_text, row.confirmed_text or "（未确认）", c.reason if c else "",
             (c.confirmed_by.get_full_name() or c.confirmed_by.username) if c and c.confirmed_by else "",
@@ -250,7 +251,8 @@ def summaries(request):
     jobs = list(RoundReport.objects.filter(requested_by=request.user).select_related("round")[:20])
     running = any(j.status in (RoundReport.Status.QUEUED, RoundReport.Status.RUNNING) for j in jobs)
     supervisors = sorted(set(
-        permissions.reviewable_units(request.user).exclude(supervisor="").values_list("supervisor", flat=True)))
+        permissions.reviewable_units(request.user).annotate(supervisor_name=supervisor_names.name(""))
+        .exclude(supervisor_name="").values_list("supervisor_name", flat=True)))
     return render(request, "assessments/review/summaries.html", {
         "jobs": jobs, "rounds": Round.objects.order_by("-year"), "running": running, "supervisors": supervisors,
     })
