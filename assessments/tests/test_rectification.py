@@ -272,3 +272,23 @@ def test_a_refused_answer_through_the_service_stores_nothing(media, year_2024, a
     item.refresh_from_db()
     assert item.status == "open"
     assert not any(p.is_file() for p in media.rglob("*"))
+
+
+def test_the_upload_handler_stops_a_file_over_the_cap_and_keeps_the_text(client, media, settings, year_2024, alice, carol):
+    """The 佐证材料 upload handler streams the answer's files and stops at the per-file cap."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from assessments.models import RectificationFile
+
+    settings.EVIDENCE_MAX_FILE_MB = 1
+    item = rectification.open_item(carol, year_2024, problem="佐证不足", indicator_keys=[], action="补充佐证", due_date=DUE)
+    client.force_login(alice)
+    big = PDF_BYTES + b"0" * (1024 * 1024)
+    response = client.post(reverse("assessments:rectifications", args=[year_2024.pk]),
+                           {"item": item.pk, "text": "见附件。", "files": [SimpleUploadedFile("扫描件.pdf", big)]})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "证明材料：“扫描件.pdf”超过单个文件 1 MB 的上限，未上传。请压缩或拆分后再上传。" in page
+    assert ">见附件。</textarea>" in page
+    item.refresh_from_db()
+    assert (item.status, RectificationFile.objects.count()) == ("open", 0)
