@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "result.export": "结果应用：导出",
     "rectification.open": "下达整改事项",
     "rectification.answer": "答复整改事项",
+    "rectification.file_download": "查看整改证明材料",
     "rectification.accept": "整改事项审核通过",
     "rectification.reopen": "整改事项退回重新整改",
     "summary.request": "申请生成汇总表和汇总分析报告",

@@ -478,10 +478,9 @@ def editable(assessment) -> bool:
     return assessment.state in (Assessment.State.DRAFT, Assessment.State.RETURNED)
 
 
-def store(*, assessment, user, uploads, kind: str, title: str, note: str = "", indicator_key=None) -> list[Evidence]:
-    """Check every upload, then store them all or none. Raises EvidenceRefused with every reason."""
-    if not uploads:
-        raise EvidenceRefused(NO_FILE)
+def inspect_all(uploads) -> list[FileType]:
+    """What every upload is; EvidenceRefused with every reason when one is refused (so nothing of
+    the upload is stored). Also used for the files of a 整改 answer (issue 15)."""
     reasons, kinds = [], []
     for upload in uploads:
         try:
@@ -490,6 +489,31 @@ def store(*, assessment, user, uploads, kind: str, title: str, note: str = "", i
             reasons.append(str(exc))
     if reasons:
         raise EvidenceRefused(reasons[0] if len(reasons) == 1 else NOTHING_STORED.format(reasons="；".join(reasons)))
+    return kinds
+
+
+def put_upload(folder: str, upload, file_type: FileType) -> str:
+    """Store an inspected upload under a name the portal makes (`folder/<uuid><ext>`); the name."""
+    name = f"{folder}/{uuid.uuid4().hex}{file_type.extension}"
+    upload.file.seek(0)
+    storage.put(name, File(upload.file))
+    return name
+
+
+def discard(names) -> None:
+    """Delete files stored by an upload that then failed (all or none are kept)."""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:  # the upload already failed; an orphan object is only wasted space
+            log.warning("evidence: could not delete %s after a failed upload", name, exc_info=True)
+
+
+def store(*, assessment, user, uploads, kind: str, title: str, note: str = "", indicator_key=None) -> list[Evidence]:
+    """Check every upload, then store them all or none. Raises EvidenceRefused with every reason."""
+    if not uploads:
+        raise EvidenceRefused(NO_FILE)
+    kinds = inspect_all(uploads)
     stored_names = []
     try:
         with transaction.atomic():
@@ -503,9 +527,7 @@ def store(*, assessment, user, uploads, kind: str, title: str, note: str = "", i
                 raise EvidenceRefused(TOTAL_EXCEEDED.format(limit=settings.EVIDENCE_MAX_TOTAL_MB, used=human_size(used)))
             created = []
             for n, (upload, file_type) in enumerate(zip(uploads, kinds, strict=True), start=1):
-                name = f"evidence/{assessment.pk}/{uuid.uuid4().hex}{file_type.extension}"
-                upload.file.seek(0)
-                storage.put(name, File(upload.file))
+                name = put_upload(f"evidence/{assessment.pk}", upload, file_type)
                 stored_names.append(name)
                 item = Evidence.objects.create(
                     assessment=locked, indicator_key=indicator_key, kind=kind,
@@ -519,11 +541,7 @@ def store(*, assessment, user, uploads, kind: str, title: str, note: str = "", i
                 })
                 created.append(item)
     except BaseException:
-        for name in stored_names:
-            try:
-                default_storage.delete(name)
-            except Exception:  # the upload already failed; an orphan object is only wasted space
-                log.warning("evidence: could not delete %s after a failed upload", name, exc_info=True)
+        discard(stored_names)
         raise
     return created
 

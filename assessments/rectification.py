@@ -3,16 +3,18 @@ accepts or reopens. Items follow their indicator rows' lineage (ADR 0006) into t
 assessments, where an unanswered item from an earlier year blocks submission (`blocking`, read by
 `workflow.perform`).
 
-Answers are text for now: evidence files come with the evidence issue's storage (issue 13).
+An answer is text and, optionally, files: checked by the evidence issue's `evidence.inspect`
+(content, never the name) and stored through `portal.storage`, all of an answer or none.
 """
 
 from datetime import date
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 
-from . import audit, permissions
-from .models import Assessment, Indicator, Rectification, RectificationEvent, Round
+from . import audit, evidence, permissions
+from .models import Assessment, Indicator, Rectification, RectificationEvent, RectificationFile, Round
 
 S = Rectification.Status
 
@@ -81,21 +83,56 @@ def blocking_message(items) -> str:
     return f"提交未成功：有 {len(items)} 项上年整改事项尚未答复（{names}），请先在“整改事项”中逐项答复。"
 
 
-def answer(user, item: Rectification, text: str, *, on_assessment: Assessment) -> None:
-    """The unit's answer (an officer of the item's unit), from the item's assessment or a later one."""
+def answer(user, item: Rectification, text: str, *, on_assessment: Assessment, uploads=()) -> RectificationEvent:
+    """The unit's answer (an officer of the item's unit), from the item's assessment or a later one:
+    text, and files checked as 佐证材料 are (a refused file refuses the whole answer, nothing kept)."""
     if not permissions.is_officer_of(user, item.assessment):
         raise RectificationRefused("您无权答复该整改事项。")
     text = text.strip()
     if not text:
         raise RectificationRefused("整改情况：请填写整改情况。")
-    with transaction.atomic():
-        if Rectification.objects.filter(pk=item.pk, status=S.OPEN).update(status=S.ANSWERED) != 1:
-            raise RectificationRefused("该整改事项当前不是“未完成”状态，不能答复（可能已被他人处理），请刷新页面。")
-        RectificationEvent.objects.create(item=item, kind=RectificationEvent.Kind.ANSWER, text=text, actor=user,
-                                          on_assessment=on_assessment)
-        audit.record("rectification.answer", actor=user, unit=item.assessment.unit_id, obj=item.assessment,
-                     details={"item": item.pk, "on": on_assessment.pk, "text": text[:500]})
+    uploads = list(uploads)
+    if len(uploads) > settings.EVIDENCE_MAX_FILES_PER_UPLOAD:
+        raise RectificationRefused(evidence.TOO_MANY_AT_ONCE.format(limit=settings.EVIDENCE_MAX_FILES_PER_UPLOAD))
+    if sum(u.size for u in uploads) > evidence.max_total_bytes():
+        raise RectificationRefused(FILES_TOO_LARGE.format(limit=settings.EVIDENCE_MAX_TOTAL_MB))
+    try:
+        kinds = evidence.inspect_all(uploads)
+    except evidence.EvidenceRefused as exc:
+        raise RectificationRefused(f"证明材料：{exc}") from None
+    stored = []
+    try:
+        with transaction.atomic():
+            if Rectification.objects.filter(pk=item.pk, status=S.OPEN).update(status=S.ANSWERED) != 1:
+                raise RectificationRefused("该整改事项当前不是“未完成”状态，不能答复（可能已被他人处理），请刷新页面。")
+            event = RectificationEvent.objects.create(item=item, kind=RectificationEvent.Kind.ANSWER, text=text,
+                                                      actor=user, on_assessment=on_assessment)
+            files = []
+            for upload, file_type in zip(uploads, kinds, strict=True):
+                name = evidence.put_upload(f"rectification/{item.pk}", upload, file_type)
+                stored.append(name)
+                files.append(RectificationFile.objects.create(
+                    event=event, file=name, original_name=evidence.display_name(upload.name, file_type)[:120],
+                    content_type=file_type.content_type, size=upload.size, sha256=upload.sha256, uploaded_by=user,
+                ))
+            audit.record("rectification.answer", actor=user, unit=item.assessment.unit_id, obj=item.assessment,
+                         details={"item": item.pk, "on": on_assessment.pk, "text": text[:500],
+                                  "files": [{"file": f.pk, "filename": f.original_name, "size": f.size,
+                                             "sha256": f.sha256} for f in files]})
+    except BaseException:
+        evidence.discard(stored)
+        raise
     item.status = S.ANSWERED
+    return event
+
+
+FILES_TOO_LARGE = "证明材料：一次答复的文件合计不能超过 {limit} MB，未提交。请压缩或拆分后分次说明。"
+
+
+def file_for_unit(unit_id: int, file_id: int) -> RectificationFile | None:
+    """A file of an answer on one of the unit's items (who may see the unit's 整改 sees it)."""
+    return (RectificationFile.objects.filter(pk=file_id, event__item__assessment__unit=unit_id)
+            .select_related("event__item").first())
 
 
 def decide(user, item: Rectification, *, accept: bool, comment: str = "") -> None:

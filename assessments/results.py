@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, permissions
+from . import audit, permissions, supervisors
 from .models import Advice, ApplicationRule, Assessment, ResultApplication
 
 FINAL_STATES = (Assessment.State.APPROVED, Assessment.State.PUBLISHED)
@@ -93,7 +93,8 @@ def rows(user, round_) -> list[ResultRow]:
     rules = rules_for(round_)
     qs = (
         permissions.reviewer_assessments(user).filter(round=round_, state__in=FINAL_STATES)
-        .select_related("unit", "round", "result_application").order_by("unit__name", "kind", "project_name", "pk")
+        .select_related("unit", "round", "result_application").annotate(supervising=supervisors.name())
+        .order_by("unit__name", "kind", "project_name", "pk")
     )
     out = []
     for a in qs:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import DecimalField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from . import audit, permissions, sampling
+from . import audit, permissions, sampling, supervisors
 from .models import Assessment, FundingRow, SpotCheck, SpotCheckItem
 
 TWO = Decimal("0.01")
@@ -66,7 +66,7 @@ def population_queryset(user, round_, criteria: Criteria):
             Q(unit__region__in=ids) | Q(unit__region__parent__in=ids) | Q(unit__region__parent__parent__in=ids)
         )
     if criteria.supervisor:
-        qs = qs.filter(unit__supervisor=criteria.supervisor)
+        qs = qs.annotate(supervising=supervisors.name()).filter(supervising=criteria.supervisor)
     if criteria.amount_min is not None or criteria.amount_max is not None:
         qs = qs.annotate(amount=amount_of_total_row())
         if criteria.amount_min is not None:
@@ -78,7 +78,8 @@ def population_queryset(user, round_, criteria: Criteria):
 
 def population(user, round_, criteria: Criteria) -> list[sampling.Member]:
     """The members in id order, with weight 1 + 风险提示数 and the unit's 主管部门 as stratum."""
-    rows = population_queryset(user, round_, criteria).order_by("pk").values_list("pk", "risk_flag_count", "unit__supervisor")
+    rows = (population_queryset(user, round_, criteria).annotate(stratum=supervisors.name()).order_by("pk")
+            .values_list("pk", "risk_flag_count", "stratum"))
     return [sampling.Member(pk, 1 + flags, supervisor or "") for pk, flags, supervisor in rows]
 
 

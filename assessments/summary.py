@@ -17,7 +17,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import permissions, scoring
+from . import permissions, scoring, supervisors
 from .models import Advice, Assessment, FundingRow, Rectification, RoundReport
 
 TWO = Decimal("0.01")
@@ -107,7 +107,7 @@ def scope(report: RoundReport):
     """What the requester reviews of the round (and the 主管部门), handed in, in the table's order."""
     qs = permissions.reviewer_assessments(report.requested_by).filter(round=report.round_id, state__in=SUBMITTED_STATES)
     if report.supervisor:
-        qs = qs.filter(unit__supervisor=report.supervisor)
+        qs = qs.annotate(supervising=supervisors.name()).filter(supervising=report.supervisor)
     return qs.order_by("unit__name", "kind", "project_name", "pk")
 
 
@@ -121,12 +121,12 @@ def rows(queryset):
         return Coalesce(Subquery(qs.order_by().values("assessment").annotate(n=Count("id")).values("n")[:1]), 0)
 
     values = queryset.annotate(
-        r_open=items(False), r_closed=items(True),
+        r_open=items(False), r_closed=items(True), supervisor_label=supervisors.name(),
         f_initial=Subquery(total.values("initial_budget")[:1]),
         f_budget=Subquery(total.values("budget")[:1]),
         f_actual=Subquery(total.values("actual")[:1]),
     ).values_list(
-        "pk", "unit__name", "unit__supervisor", "kind", "project_name", "round__year", "f_initial", "f_budget",
+        "pk", "unit__name", "supervisor_label", "kind", "project_name", "round__year", "f_initial", "f_budget",
         "f_actual", "self_total", "review_total", "self_grade", "review_grade", "result_application__advice",
         "result_application__reduce_percent", "r_open", "r_closed",
     )

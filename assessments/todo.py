@@ -1,8 +1,10 @@
 """待办 (issue 14): what each person must do now, one list per duty, in a fixed number of queries.
 
-- officers: tasks to fill in (not handed in, not cancelled), assessments returned to them;
+- officers: tasks to fill in (not handed in, not cancelled), assessments returned to them, 整改事项
+  still to answer (issue 15; overdue ones marked);
 - 主管部门审核人: submissions of their units waiting for 初审;
-- reviewers: submissions to 复核 (forwarded, or submitted without 初审; in review) and late tasks;
+- reviewers: submissions to 复核 (forwarded, or submitted without 初审; in review), late tasks and
+  answered 整改事项 waiting for their decision;
 - 系统管理员: failed exports; 安全管理员: accounts locked by failed logins.
 """
 
@@ -14,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import permissions, roles, season
-from .models import Assessment, ExportJob, Task
+from .models import Assessment, ExportJob, Rectification, Task
 
 ROW_LIMIT = 200  # a list longer than this shows its first 200 rows and the full count
 S = Assessment.State
@@ -65,6 +67,13 @@ def sections(user) -> list[Section]:
             Item(a.title, reverse("assessments:detail", args=[a.pk]), a.unit.short_name or a.unit.name, urgent=True)
             for a in returned
         ]))
+        to_answer = list(
+            Rectification.objects.filter(status=Rectification.Status.OPEN,
+                                         assessment__in=permissions.officer_assessments(user))
+            .select_related("assessment__round", "assessment__unit").order_by("due_date", "id")[:ROW_LIMIT]
+        )
+        out.append(Section("rectify", "待答复的整改事项", [_rectification_item(r, "assessments:rectifications", today)
+                                                         for r in to_answer]))
     if permissions.is_supervisor(user):
         waiting = list(
             permissions.supervisor_assessments(user).filter(AWAITING_PRE_REVIEW)
@@ -96,6 +105,14 @@ def sections(user) -> list[Section]:
                  f"{t.round.title}，截止 {t.due_on:%Y-%m-%d}，已逾期 {(today - t.due_on).days} 天", urgent=True)
             for t in late
         ]))
+        answered = list(
+            Rectification.objects.filter(status=Rectification.Status.ANSWERED,
+                                         assessment__in=permissions.reviewer_assessments(user))
+            .select_related("assessment__round", "assessment__unit").order_by("due_date", "id")[:ROW_LIMIT]
+        )
+        out.append(Section("rectify_review", "待审核的整改答复", [
+            _rectification_item(r, "assessments:review_rectifications", today, answered=True) for r in answered
+        ]))
     held = roles.admin_roles(user)
     if roles.SYSTEM_ADMIN in held:
         failed = list(ExportJob.objects.filter(status=ExportJob.Status.FAILED).select_related("assessment__round", "assessment__unit")
@@ -110,6 +127,18 @@ def sections(user) -> list[Section]:
     for section in out:
         section.count = len(section.items)
     return [s for s in out if s.count]
+
+
+def _rectification_item(r: Rectification, url_name: str, today, *, answered: bool = False) -> Item:
+    """A 整改事项 as a line of the 待办: the unit, the assessment, the problem and the due date
+    (overdue ones marked, unless the unit has answered and the decision is the reviewer's)."""
+    a = r.assessment
+    days = (r.due_date - today).days
+    note = f"{a.round.year}年度 · 涉及指标：{r.indicator_names} · 整改期限 {r.due_date:%Y-%m-%d}"
+    if not answered:
+        note += f"，还剩 {days} 天" if days >= 0 else f"，已逾期 {-days} 天"
+    return Item(f"{a.unit.short_name or a.unit.name} · {a.title} · {r.problem[:30]}",
+                reverse(url_name, args=[a.pk]) + f"#item-{r.pk}", note, urgent=not answered and days < 0)
 
 
 def _locked_accounts() -> Section:

@@ -239,3 +239,34 @@ class RectificationEvent(models.Model):
 
     def __str__(self):
         return f"{self.item_id} {self.get_kind_display()}"
+
+
+class RectificationFile(models.Model):
+    """A file of a unit's 整改 answer: checked and stored like a 佐证材料 file (`evidence.inspect`,
+    `portal.storage`), under a name the portal makes; never changed, served after a permission
+    check to the unit's officers and its reviewers."""
+
+    event = models.ForeignKey(RectificationEvent, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField("文件", upload_to="rectification/", max_length=200)
+    original_name = models.CharField("原文件名", max_length=120)
+    content_type = models.CharField("文件类型", max_length=100)
+    size = models.PositiveBigIntegerField("大小（字节）")
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="上传人", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "整改证明材料"
+        ordering = ["event", "id"]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def inline(self) -> bool:
+        """PDF and images open in the browser; the rest is downloaded (as for 佐证材料)."""
+        from .evidence import INLINE_TYPES
+
+        return self.content_type in INLINE_TYPES

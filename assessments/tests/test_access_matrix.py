@@ -34,6 +34,9 @@ from assessments.models import (
     ExportJob,
     FundingRow,
     Indicator,
+    Rectification,
+    RectificationEvent,
+    RectificationFile,
     ReportSection,
     ReviewerAssignment,
     SealedCopy,
@@ -373,6 +376,10 @@ MATRIX = {
     ("assessments:review_rectifications", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
                                                          "POST": (LOGIN, 403, 403, 400, 404, 403, 403, 403, 403)},
     ("assessments:review_rectifications", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
+    # A file of the unit's 整改 answer: its officers, and its reviewers (logged).
+    ("assessments:rectification_file", "rectification_file"): {"GET": OFFICER_A_ONLY, "POST": NOT_GET},
+    ("assessments:review_rectification_file", "rectification_file"): {
+        "GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403), "POST": NOT_GET},
     # 表样管理 (issue 11): administrators (staff with change_tabletemplate): the 系统管理员.
     ("assessments:templates", None): {"GET": TEMPLATES,
                                       "POST": (LOGIN, 403, 403, 403, 403, "→/assessments/templates/",
@@ -577,6 +584,7 @@ def world(request, settings, cast, unit_a, round_2020):
     objects["spot_check"] = spotchecks.create(
         cast.reviewer_a, round_2020, title="抽查", criteria=spotchecks.Criteria(), method="simple", seed=1, count=1
     )
+    objects["rectification_file"] = rectification_file(objects["approved"], cast.officer_a)
     objects["summary"] = summary.request(round_2020, cast.reviewer_a)
     summary.build(objects["summary"].pk)
     objects["import_token"] = SimpleNamespace(pk="no-such-preview")  # 从Excel导入: tokens live in sessions
@@ -594,6 +602,18 @@ def evidence_item(a, officer):
     storage.put(name, b"%PDF-1.4\n%%EOF\n")
     return Evidence.objects.create(assessment=a, title="签到表", file=name, original_name="签到表.pdf",
                                    content_type="application/pdf", size=15, sha256="0" * 64, uploaded_by=officer)
+
+
+def rectification_file(a, officer):
+    """An answered 整改事项 of `a` with a stored PDF (what an answer with a file stores)."""
+    item = Rectification.objects.create(assessment=a, problem="佐证不足", action="补充佐证", due_date=date(2021, 6, 30),
+                                        status=Rectification.Status.ANSWERED)
+    event = RectificationEvent.objects.create(item=item, kind=RectificationEvent.Kind.ANSWER, text="已补充。", actor=officer)
+    name = f"rectification/{item.pk}/matrix.pdf"
+    storage.put(name, b"%PDF-1.4\n%%EOF\n")
+    f = RectificationFile.objects.create(event=event, file=name, original_name="整改.pdf", content_type="application/pdf",
+                                         size=15, sha256="0" * 64, uploaded_by=officer)
+    return SimpleNamespace(pk=f.pk, assessment_pk=a.pk, url_args=[a.pk, f.pk])
 
 
 def expected_location(expected: str, path: str, obj) -> str:

@@ -169,3 +169,126 @@ def test_public_summary_counts_only(client, year_2024, carol, alice):
             '<td class="text-end">1</td></tr>') in page
     assert "问题二" not in page
     assert Rectification.objects.count() == 2
+
+
+# --- answers with files (the 佐证材料 checks and storage, issue 13) ---------------------------------
+
+PDF_BYTES = (b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+             b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
+EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200 + b"PE\x00\x00"
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def test_an_answer_takes_checked_files_that_only_the_unit_and_its_reviewers_open(
+        client, media, year_2024, alice, bob, carol, unit_b):
+    import hashlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from assessments.models import RectificationFile
+    from portal import storage
+
+    item = rectification.open_item(carol, year_2024, problem="佐证不足", indicator_keys=[], action="补充佐证", due_date=DUE)
+    url = reverse("assessments:rectifications", args=[year_2024.pk])
+    client.force_login(alice)
+
+    # A renamed executable: refused by its content, with the reason; the text is kept, nothing stored.
+    response = client.post(url, {"item": item.pk, "text": "已补充会议纪要。",
+                                 "files": [SimpleUploadedFile("整改报告.pdf", EXE_BYTES)]})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert ("证明材料：“整改报告.pdf”是Windows 可执行程序，不接受此类文件。"
+            "只接受 PDF、JPEG、PNG 图片、Excel（.xlsx）、Word（.docx）和 OFD 文件。") in page
+    assert ">已补充会议纪要。</textarea>" in page
+    item.refresh_from_db()
+    assert (item.status, RectificationEvent.objects.count(), RectificationFile.objects.count()) == ("open", 0, 0)
+    assert not AuditEvent.objects.filter(action="rectification.answer").exists()
+
+    # A PDF: stored through the evidence storage, all recorded.
+    response = client.post(url, {"item": item.pk, "text": "已补充会议纪要。",
+                                 "files": [SimpleUploadedFile("会议纪要.pdf", PDF_BYTES)]})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    f = RectificationFile.objects.get()
+    assert item.status == "answered"
+    assert (f.event.kind, f.event.text, f.original_name, f.content_type, f.size, f.sha256, f.uploaded_by) == (
+        "answer", "已补充会议纪要。", "会议纪要.pdf", "application/pdf", len(PDF_BYTES),
+        hashlib.sha256(PDF_BYTES).hexdigest(), alice)
+    assert f.file.name.startswith(f"rectification/{item.pk}/") and f.file.name.endswith(".pdf")
+    assert storage.read_bytes(f.file.name) == PDF_BYTES
+    event = AuditEvent.objects.get(action="rectification.answer")
+    assert event.details == {"item": item.pk, "on": year_2024.pk, "text": "已补充会议纪要。", "files": [
+        {"file": f.pk, "filename": "会议纪要.pdf", "size": len(PDF_BYTES), "sha256": f.sha256}]}
+    file_url = reverse("assessments:rectification_file", args=[year_2024.pk, f.pk])
+    assert f'<a href="{file_url}" target="_blank" rel="noopener">会议纪要.pdf</a>' in client.get(url).content.decode()
+    response = client.get(file_url)
+    assert (response.status_code, response["Content-Type"], response["X-Content-Type-Options"]) == (
+        200, "application/pdf", "nosniff")
+    assert b"".join(response.streaming_content) == PDF_BYTES
+
+    # The reviewer opens it from the review's 整改 page; each opening is logged.
+    client.force_login(carol)
+    review_url = reverse("assessments:review_rectification_file", args=[year_2024.pk, f.pk])
+    assert f'href="{review_url}"' in client.get(
+        reverse("assessments:review_rectifications", args=[year_2024.pk])).content.decode()
+    response = client.get(review_url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == PDF_BYTES
+    opened = AuditEvent.objects.get(action="rectification.file_download")
+    assert (opened.details, opened.unit_id) == (
+        {"item": item.pk, "file": f.pk, "filename": "会议纪要.pdf"}, year_2024.unit_id)
+
+    # Another unit's officer: 404, through A's assessment and through one of B's own.
+    b_own = create_assessment(unit=unit_b, round=year_2024.round, kind="project", layout="project", project_name="乙项目")
+    client.force_login(bob)
+    assert client.get(file_url).status_code == 404
+    assert client.get(reverse("assessments:rectification_file", args=[b_own.pk, f.pk])).status_code == 404
+    # A reviewer of unit B only: 404 too; an officer on the reviewer's address: 403.
+    dave = make_reviewer("dave", unit_b)
+    client.force_login(dave)
+    assert client.get(review_url).status_code == 404
+    client.force_login(alice)
+    assert client.get(review_url).status_code == 403
+    assert AuditEvent.objects.filter(action="rectification.file_download").count() == 1
+
+
+def test_a_refused_answer_through_the_service_stores_nothing(media, year_2024, alice, carol):
+    """One refused file refuses the whole answer (the good PDF beside it is not kept either)."""
+    from assessments import evidence
+    from assessments.models import RectificationFile
+
+    item = rectification.open_item(carol, year_2024, problem="佐证不足", indicator_keys=[], action="补充佐证", due_date=DUE)
+    good = evidence.open_for_inspection(PDF_BYTES, "会议纪要.pdf")
+    bad = evidence.open_for_inspection(b"<svg onload=alert(1)></svg>", "照片.png")
+    with pytest.raises(rectification.RectificationRefused) as refused:
+        rectification.answer(alice, item, "已整改。", on_assessment=year_2024, uploads=[good, bad])
+    assert str(refused.value) == (
+        "证明材料：“照片.png”是 SVG 图像：SVG 可以包含脚本，不予接收。请另存为 PNG 或 JPEG 后上传。")
+    assert RectificationFile.objects.count() == 0
+    item.refresh_from_db()
+    assert item.status == "open"
+    assert not any(p.is_file() for p in media.rglob("*"))
+
+
+def test_the_upload_handler_stops_a_file_over_the_cap_and_keeps_the_text(client, media, settings, year_2024, alice, carol):
+    """The 佐证材料 upload handler streams the answer's files and stops at the per-file cap."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from assessments.models import RectificationFile
+
+    settings.EVIDENCE_MAX_FILE_MB = 1
+    item = rectification.open_item(carol, year_2024, problem="佐证不足", indicator_keys=[], action="补充佐证", due_date=DUE)
+    client.force_login(alice)
+    big = PDF_BYTES + b"0" * (1024 * 1024)
+    response = client.post(reverse("assessments:rectifications", args=[year_2024.pk]),
+                           {"item": item.pk, "text": "见附件。", "files": [SimpleUploadedFile("扫描件.pdf", big)]})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "证明材料：“扫描件.pdf”超过单个文件 1 MB 的上限，未上传。请压缩或拆分后再上传。" in page
+    assert ">见附件。</textarea>" in page
+    item.refresh_from_db()
+    assert (item.status, RectificationFile.objects.count()) == ("open", 0)

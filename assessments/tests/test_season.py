@@ -15,6 +15,7 @@ from assessments.models import (
     FundingRow,
     Indicator,
     Membership,
+    Rectification,
     Reminder,
     TargetAdjustment,
     TargetSet,
@@ -362,7 +363,8 @@ def test_one_click_reminds_every_late_task(round_2020, unit_a, unit_b, alice, bo
 
 
 def _officer_world(region, round_2020, n):
-    """n units, each with an officer, a task and a returned assessment; one reviewer for all."""
+    """n units, each with an officer, a task, a returned assessment and a submitted one with two
+    整改事项 (one open and overdue, one answered); one reviewer for all."""
     from .test_access_matrix import make_reviewer
 
     units = [Unit.objects.create(name=f"测试单位{n}-{i}", region=region) for i in range(n)]
@@ -375,6 +377,9 @@ def _officer_world(region, round_2020, n):
         Assessment.objects.filter(pk=a.pk).update(state=Assessment.State.RETURNED)
         b = create_assessment(unit=unit, round=round_2020, kind="project", layout="project", project_name="另一个项目")
         Assessment.objects.filter(pk=b.pk).update(state=Assessment.State.SUBMITTED, submitted_at=timezone.now())
+        for status in (Rectification.Status.OPEN, Rectification.Status.ANSWERED):
+            Rectification.objects.create(assessment=b, problem="资金支付进度慢", action="加快支付",
+                                         due_date=timezone.localdate() - datetime.timedelta(days=2), status=status)
     reviewer = make_reviewer(f"shenhe{n}", *units)
     return officer, reviewer
 
@@ -396,9 +401,9 @@ def test_the_todo_page_costs_the_same_queries_for_1_and_30_units(client, region,
         Task.objects.all().delete()
     assert counts[0] == counts[1]
     if role == "officer":
-        assert sizes == [[("tasks", 1), ("returned", 1)], [("tasks", 30), ("returned", 30)]]
+        assert sizes == [[("tasks", 1), ("returned", 1), ("rectify", 1)], [("tasks", 30), ("returned", 30), ("rectify", 30)]]
     else:
-        assert sizes == [[("review", 1)], [("review", 30)]]
+        assert sizes == [[("review", 1), ("rectify_review", 1)], [("review", 30), ("rectify_review", 30)]]
 
 
 def test_the_todo_count_for_the_navigation(alice_client, round_2020, unit_a):
@@ -406,6 +411,44 @@ def test_the_todo_count_for_the_navigation(alice_client, round_2020, unit_a):
     response = alice_client.get(reverse("assessments:todo_count"))
     assert response.json() == {"total": 1}
     assert "no-store" in response["Cache-Control"]
+
+
+def test_open_rectifications_on_the_officers_and_the_reviewers_todo(alice_client, bureau, round_2020, unit_a):
+    """整改 (issue 15) on the 待办: the unit's officers see what they must answer (overdue ones
+    marked), the reviewers the answers waiting for their decision; the navigation count has both."""
+    a = create_assessment(unit=unit_a, round=round_2020, kind="project", layout="project", project_name=PROJECT)
+    Assessment.objects.filter(pk=a.pk).update(state=Assessment.State.APPROVED)
+    today = timezone.localdate()
+    late = Rectification.objects.create(assessment=a, problem="资金支付进度慢", action="加快支付",
+                                        due_date=today - datetime.timedelta(days=3))
+    soon = Rectification.objects.create(assessment=a, problem="满意度调查样本不足", action="补充调查",
+                                        indicators=[{"lineage": "x", "name": "群众满意度"}],
+                                        due_date=today + datetime.timedelta(days=5))
+    answered = Rectification.objects.create(assessment=a, problem="档案不全", action="补齐档案", due_date=today,
+                                            status=Rectification.Status.ANSWERED)
+    Rectification.objects.create(assessment=a, problem="已完成的", action="无", due_date=today,
+                                 status=Rectification.Status.CLOSED)
+
+    page = alice_client.get(reverse("assessments:todo"))
+    (section,) = [s for s in page.context["sections"] if s.key == "rectify"]
+    assert (section.title, section.count) == ("待答复的整改事项", 2)
+    url = reverse("assessments:rectifications", args=[a.pk])
+    assert [(i.text, i.url, i.note, i.urgent) for i in section.items] == [
+        (f"{unit_a.short_name or unit_a.name} · {a.title} · 资金支付进度慢", f"{url}#item-{late.pk}",
+         f"2020年度 · 涉及指标：（整体） · 整改期限 {late.due_date:%Y-%m-%d}，已逾期 3 天", True),
+        (f"{unit_a.short_name or unit_a.name} · {a.title} · 满意度调查样本不足", f"{url}#item-{soon.pk}",
+         f"2020年度 · 涉及指标：群众满意度 · 整改期限 {soon.due_date:%Y-%m-%d}，还剩 5 天", False),
+    ]
+    assert alice_client.get(reverse("assessments:todo_count")).json() == {"total": 2}
+
+    page = bureau.get(reverse("assessments:todo"))
+    assert [(s.key, s.count) for s in page.context["sections"]] == [("rectify_review", 1)]
+    (item,) = page.context["sections"][0].items
+    url = reverse("assessments:review_rectifications", args=[a.pk])
+    assert (item.url, item.note, item.urgent) == (
+        f"{url}#item-{answered.pk}", f"2020年度 · 涉及指标：（整体） · 整改期限 {today:%Y-%m-%d}", False)
+    assert '<section class="card mb-3" id="todo-rectify_review">' in page.content.decode()
+    assert bureau.get(reverse("assessments:todo_count")).json() == {"total": 1}
 
 
 def test_an_excel_import_cannot_replace_approved_targets(national, unit_a, alice):

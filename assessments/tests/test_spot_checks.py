@@ -292,3 +292,29 @@ def test_other_reviewers_do_not_see_a_draw(client, region, round_2024, reviewer)
     assert client.get(reverse("assessments:spot_check", args=[s.pk])).status_code == 404
     assert client.get(reverse("assessments:spot_check_record", args=[s.pk])).status_code == 404
     assert "局内" not in client.get(reverse("assessments:spot_checks")).content.decode()
+
+
+def test_strata_and_filter_read_the_supervising_unit_before_the_text(region, round_2024, reviewer):
+    """Issue 14's 主管部门 level: a unit with `supervisor_unit` is in that unit's stratum (its name),
+    whatever its old free text says; the others keep their text."""
+    units, made = make_population(region, round_2024)
+    bureau = Unit.objects.create(name="市卫生健康委员会", region=region)
+    Unit.objects.filter(pk=units[1].pk).update(supervisor_unit=bureau)  # 乙主管部门 in the text
+    s = spotchecks.create(reviewer, round_2024, title="层", criteria=spotchecks.Criteria(), method="stratified",
+                          seed=3, count=6)
+    assert s.population[:3] == [[made[0].pk, 2, "市卫生健康委员会"], [made[1].pk, 3, "丙主管部门"],
+                                [made[2].pk, 1, "甲主管部门"]]
+    assert sorted({stratum for _, _, stratum in s.population}) == ["丙主管部门", "市卫生健康委员会", "甲主管部门"]
+    assert sorted(SpotCheckItem.objects.filter(spot_check=s).values_list("stratum", flat=True)) == (
+        ["丙主管部门"] * 2 + ["市卫生健康委员会"] * 2 + ["甲主管部门"] * 2)
+    narrowed = spotchecks.create(reviewer, round_2024, title="卫健", method="simple", seed=1, count=2,
+                                 criteria=spotchecks.Criteria(supervisor="市卫生健康委员会"))
+    # k % 3 == 1: k = 1, 4, …, 28 (ten assessments).
+    assert [p for p, _, _ in narrowed.population] == [made[k - 1].pk for k in range(1, 31, 3)]
+    with pytest.raises(spotchecks.SpotCheckRefused, match="抽查范围内没有已提交的自评"):
+        spotchecks.create(reviewer, round_2024, title="旧", method="simple", seed=1, count=2,
+                          criteria=spotchecks.Criteria(supervisor="乙主管部门"))
+    overall, by_supervisor = spotchecks.report(s)
+    assert overall.sampled == 6
+    assert [g.label for g in by_supervisor] == [
+        "丙主管部门", "市卫生健康委员会", "甲主管部门"]

@@ -231,3 +231,27 @@ def test_progress_is_reported_while_rows_are_written(region, round_2020, reviewe
     assert seen == [5, 10, 15]
     job.refresh_from_db()
     assert (job.status, job.done, job.total, job.percent) == ("done", 16, 16, 100)
+
+
+def test_supervising_unit_names_the_supervisor_in_the_filter_and_the_table(client, region, round_2020, reviewer, media,
+                                                                           django_capture_on_commit_callbacks):
+    """Issue 14's 主管部门 level before the free text: units[1] (text 市财政局) is supervised by
+    市卫生健康委员会; the filter, the page's choices and the table's column read that name."""
+    units, _ = make_round(region, round_2020)
+    bureau = Unit.objects.create(name="市卫生健康委员会", region=region)
+    Unit.objects.filter(pk=units[1].pk).update(supervisor_unit=bureau)
+    job = build_as(client, reviewer, round_2020, django_capture_on_commit_callbacks, supervisor="市卫生健康委员会")
+    assert (job.status, job.total) == ("done", 8)
+    assert {row.supervisor for row in summary.rows(summary.scope(job))} == {"市卫生健康委员会"}
+    sheet = load_workbook(io.BytesIO(b"".join(
+        client.get(reverse("assessments:summary_xlsx", args=[job.pk])).streaming_content))).active
+    header = next(r for r in sheet.iter_rows(values_only=True) if "主管部门" in r)
+    column = header.index("主管部门")
+    values = [r[column] for r in sheet.iter_rows(values_only=True) if isinstance(r[0], int)]
+    assert values == ["市卫生健康委员会"] * 8
+    job = build_as(client, reviewer, round_2020, django_capture_on_commit_callbacks, supervisor="市财政局")
+    assert (job.status, job.total) == ("done", 0)
+    page = client.get(reverse("assessments:summaries")).content.decode()
+    assert '<option value="市卫生健康委员会">市卫生健康委员会</option>' in page
+    assert '<option value="市委政法委">市委政法委</option>' in page
+    assert '<option value="市财政局">' not in page

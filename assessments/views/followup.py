@@ -3,9 +3,10 @@ and 汇总分析报告, and 整改 (reviewers open and decide, officers answer).
 
 import io
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
@@ -14,11 +15,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_safe
 from openpyxl import Workbook
 
-from .. import audit, params, permissions, rectification, sampling, spotchecks, tasks
+from .. import audit, evidence, params, permissions, rectification, sampling, spotchecks, tasks
 from .. import results as results_service
+from .. import supervisors as supervisor_names
 from ..followup_forms import AssignForm, RectificationForm, ResultForm, SpotCheckForm
 from ..models import (
     Advice,
@@ -30,6 +33,7 @@ from ..models import (
     RoundReport,
     SpotCheckItem,
 )
+from .evidence import serve
 
 
 def _require_reviewer(user):
@@ -213,7 +217,7 @@ def results_xlsx(request):
     for row in results_service.rows(request.user, current):
         a, c = row.assessment, row.confirmed
         sheet.append([
-            a.pk, a.unit.name, a.unit.supervisor, a.title,
+            a.pk, a.unit.name, a.supervising, a.title,
             None if a.self_total is None else float(a.self_total), None if a.review_total is None else float(a.review_total),
             row.grade, row.suggested_text, row.confirmed_text or "（未确认）", c.reason if c else "",
             (c.confirmed_by.get_full_name() or c.confirmed_by.username) if c and c.confirmed_by else "",
@@ -250,7 +254,8 @@ def summaries(request):
     jobs = list(RoundReport.objects.filter(requested_by=request.user).select_related("round")[:20])
     running = any(j.status in (RoundReport.Status.QUEUED, RoundReport.Status.RUNNING) for j in jobs)
     supervisors = sorted(set(
-        permissions.reviewable_units(request.user).exclude(supervisor="").values_list("supervisor", flat=True)))
+        permissions.reviewable_units(request.user).annotate(supervisor_name=supervisor_names.name(""))
+        .exclude(supervisor_name="").values_list("supervisor_name", flat=True)))
     return render(request, "assessments/review/summaries.html", {
         "jobs": jobs, "rounds": Round.objects.order_by("-year"), "running": running, "supervisors": supervisors,
     })
@@ -280,8 +285,11 @@ def summary_docx(request, pk):
 
 
 def _items_context(items):
+    """Items with their answers and decisions (`history`), each answer with its files (two queries)."""
     events = {}
-    for e in RectificationEvent.objects.filter(item__in=items).select_related("actor", "on_assessment__round").order_by("at", "id"):
+    history = list(RectificationEvent.objects.filter(item__in=items).select_related("actor", "on_assessment__round")
+                   .prefetch_related("files").order_by("at", "id"))
+    for e in history:
         events.setdefault(e.item_id, []).append(e)
     for item in items:
         item.history = events.get(item.pk, [])
@@ -330,13 +338,28 @@ def review_rectifications(request, pk):
     closed = _items_context(list(Rectification.objects.filter(assessment=assessment, status=Rectification.Status.CLOSED)))
     return render(request, "assessments/review/rectifications.html", {
         "a": assessment, "items": items, "closed": closed, "form": form, "errors": errors,
+        "file_url": "assessments:review_rectification_file",
         "can_open": assessment.state != Assessment.State.DRAFT,
     }, status=400 if (errors or form.errors) else 200)
 
 
+@csrf_exempt
 def officer_rectifications(request, pk):
-    """整改事项 that concern the unit's assessment (its own and those carried from earlier years)."""
+    """整改事项 that concern the unit's assessment (its own and those carried from earlier years);
+    a POST answers one, with files streamed through the 佐证材料 upload handler (installed before
+    the CSRF check reads the body, as on the evidence page)."""
     assessment = permissions.get_officer_assessment(request.user, pk)
+    if request.method == "POST":
+        request.upload_handlers = [evidence.EvidenceUploadHandler(request, remaining_bytes=evidence.max_total_bytes())]
+        try:
+            request.POST  # noqa: B018 - parse the body now, through the handler above
+        except (TooManyFilesSent, TooManyFieldsSent, RequestDataTooBig):
+            request.evidence_refusal = evidence.TOO_MANY_AT_ONCE.format(limit=settings.EVIDENCE_MAX_FILES_PER_UPLOAD)
+    return _officer_rectifications(request, assessment)
+
+
+@csrf_protect
+def _officer_rectifications(request, assessment):
     errors = {}
     if request.method == "POST":
         posted = params.read(request.POST, {"item": params.Int(), "text": params.Text(5000)})
@@ -344,16 +367,49 @@ def officer_rectifications(request, pk):
         if item is None:
             messages.error(request, "该整改事项不存在或已完成，请刷新页面。")
             return redirect("assessments:rectifications", pk=assessment.pk)
+        uploads = request.FILES.getlist("files")
         try:
-            rectification.answer(request.user, item, posted.text or "", on_assessment=assessment)
+            refusal = getattr(request, "evidence_refusal", None)
+            if refusal:
+                raise rectification.RectificationRefused(f"证明材料：{refusal}")
+            rectification.answer(request.user, item, posted.text or "", on_assessment=assessment, uploads=uploads)
         except rectification.RectificationRefused as exc:
             errors[item.pk] = str(exc)
         else:
             messages.success(request, "已提交整改情况，等待财政部门审核。")
             return redirect("assessments:rectifications", pk=assessment.pk)
+        finally:
+            for upload in uploads:
+                upload.close()
     items = _items_context(rectification.carried(assessment))
     for item in items:
         item.error = errors.get(item.pk)
         item.posted = request.POST.get("text", "") if item.pk in errors else ""
-    return render(request, "assessments/entry/rectifications.html", {"a": assessment, "items": items},
-                  status=400 if errors else 200)
+    return render(request, "assessments/entry/rectifications.html", {
+        "a": assessment, "items": items, "accept": evidence.ACCEPT_ATTRIBUTE,
+        "max_file_mb": settings.EVIDENCE_MAX_FILE_MB, "max_per_upload": settings.EVIDENCE_MAX_FILES_PER_UPLOAD,
+        "file_url": "assessments:rectification_file",
+    }, status=400 if errors else 200)
+
+
+@require_safe
+def rectification_file(request, pk, fid):
+    """An officer of the unit opens a file of a 整改 answer (from any of the unit's assessments)."""
+    assessment = permissions.get_officer_assessment(request.user, pk)
+    item = rectification.file_for_unit(assessment.unit_id, fid)
+    if item is None:
+        raise Http404
+    return serve(item)
+
+
+@require_safe
+def review_rectification_file(request, pk, fid):
+    """A reviewer of the unit opens a file of a 整改 answer; each time logged."""
+    _require_reviewer(request.user)
+    assessment = permissions.get_reviewer_assessment(request.user, pk)
+    item = rectification.file_for_unit(assessment.unit_id, fid)
+    if item is None:
+        raise Http404
+    audit.record("rectification.file_download", unit=assessment.unit_id, obj=assessment,
+                 details={"item": item.event.item_id, "file": item.pk, "filename": item.original_name})
+    return serve(item)
