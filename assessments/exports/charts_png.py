@@ -26,7 +26,8 @@ BACKGROUND = (255, 255, 255)
 INK = (33, 37, 41)
 AXIS = (108, 117, 125)
 BAR = (13, 110, 253)
-TITLE_SIZE, TEXT_SIZE, MIN_TEXT_SIZE = 30, 22, 12
+TITLE_SIZE, TEXT_SIZE = 30, 22
+SMALLER = (18, 15, 12)  # the sizes a text too wide for its place tries in turn (few sizes: few faces loaded)
 FC_PATTERN = "sans-serif:lang=zh-cn"
 
 
@@ -56,7 +57,7 @@ def font_location() -> tuple[str, int]:
     return path, int(index or 0)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont:
     path, index = font_location()
     try:
@@ -66,10 +67,19 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 
 def _fitting(draw: ImageDraw.ImageDraw, text: str, width: int, size: int) -> ImageFont.FreeTypeFont:
-    """The largest font size ≤ size (down to MIN_TEXT_SIZE) in which `text` fits `width` pixels."""
-    while size > MIN_TEXT_SIZE and draw.textlength(text, font=_font(size)) > width:
-        size -= 1
-    return _font(size)
+    """The first of size, then SMALLER, in which `text` fits `width` pixels (else the smallest)."""
+    for candidate in (size, *SMALLER):
+        if draw.textlength(text, font=_font(candidate)) <= width:
+            break
+    return _font(candidate)
+
+
+def _lines(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
+    """A label too wide for its slot goes on two lines, broken after "至" when it has one, else in the middle."""
+    if draw.textlength(text, font=_font(TEXT_SIZE)) <= width or len(text) < 2:
+        return [text]
+    cut = text.index("至") + 1 if "至" in text[:-1] else len(text) // 2
+    return [text[:cut], text[cut:]]
 
 
 def _number(value) -> str:
@@ -102,8 +112,10 @@ def bar_chart(title: str, labels, values) -> bytes:
         text = _number(value)
         draw.text((centre, PLOT_BOTTOM - height - 8), text, font=_fitting(draw, text, int(slot) - 8, TEXT_SIZE),
                   fill=INK, anchor="mb")
-        draw.text((centre, PLOT_BOTTOM + 12), str(label), font=_fitting(draw, str(label), int(slot) - 20, TEXT_SIZE),
-                  fill=INK, anchor="mt")
+        lines = _lines(draw, str(label), int(slot) - 20)
+        widest = max(lines, key=lambda line: draw.textlength(line, font=_font(TEXT_SIZE)))
+        draw.multiline_text((centre, PLOT_BOTTOM + 12), "\n".join(lines), font=_fitting(draw, widest, int(slot) - 20, TEXT_SIZE),
+                            fill=INK, anchor="ma", align="center", spacing=4)
     draw.line((PLOT_LEFT, PLOT_BOTTOM, PLOT_RIGHT, PLOT_BOTTOM), fill=AXIS, width=1)  # the baseline, below the bars
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, compress_level=6)
