@@ -46,6 +46,14 @@ def test_a_bars_height_is_proportional_to_its_value():
     assert charts_png.bar_heights([10, 5, 0, 1]) == [400, 200, 0, 40]
 
 
+def test_long_labels_go_on_two_lines():
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(Image.new("RGB", (10, 10)))
+    assert charts_png._lines(draw, "90%（含）至100%（含）", 163) == ["90%（含）至", "100%（含）"]
+    assert charts_png._lines(draw, "低于60%", 163) == ["低于60%"]
+
+
 def test_all_zero_draws_no_bars():
     assert bar_columns(Image.open(io.BytesIO(bar_chart("无数据", ["优", "良"], [0, 0])))) == {}
 
