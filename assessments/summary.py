@@ -33,6 +33,8 @@ RATE_BANDS = (
     ("高于100%", None, None),
 )
 NO_RATE = "无法计算"
+AGREEMENT_BANDS = ("差距在±5分以内", "差距超过±5分", "尚无复核总分")
+CHART_WIDTH_CM = 15
 TOP_GAPS = 10
 PROGRESS_EVERY = 250
 CHUNK = 500
@@ -214,6 +216,13 @@ class Figures:
         return [(b, self.bands[b], _percent(self.bands[b], self.count)) for b in [b[0] for b in RATE_BANDS] + [NO_RATE]]
 
     @property
+    def agreement_table(self) -> list[tuple[str, int, Decimal | None]]:
+        """自评 vs 复核 in bands of the gap: within ±5 points, beyond, and not yet reviewed (shares of all)."""
+        return [(label, n, _percent(n, self.count)) for label, n in (
+            (AGREEMENT_BANDS[0], self.within), (AGREEMENT_BANDS[1], self.compared - self.within),
+            (AGREEMENT_BANDS[2], self.count - self.compared))]
+
+    @property
     def mean_gap(self) -> Decimal | None:
         return _mean(self.abs_gap_sum, self.compared)
 
@@ -289,8 +298,14 @@ def _text(value) -> str:
 
 
 def write_docx(path: Path, title: str, scope_text: str, f: Figures) -> None:
-    """The 汇总分析报告: every number from `f`; charts as tables (see ADR 0020)."""
+    """The 汇总分析报告: every number from `f`; each chart a PNG bar chart with a caption, above the
+    table of its numbers (see ADR 0020)."""
+    from io import BytesIO
+
     from docx import Document
+    from docx.shared import Cm
+
+    from .exports.charts_png import bar_chart
 
     doc = Document()
     doc.add_heading(title, level=0)
@@ -308,6 +323,16 @@ def write_docx(path: Path, title: str, scope_text: str, f: Figures) -> None:
                 cell.text = _text(value)
         return t
 
+    figures = 0
+
+    def chart(caption, rows_):
+        """A bar chart of the (label, count, …) rows, then its caption: 图N caption."""
+        nonlocal figures
+        figures += 1
+        png = bar_chart(caption, [r[0] for r in rows_], [r[1] for r in rows_])
+        doc.add_picture(BytesIO(png), width=Cm(CHART_WIDTH_CM))
+        doc.add_paragraph(f"图{figures} {caption}", style="Caption")
+
     doc.add_heading("一、总体情况", level=1)
     doc.add_paragraph(
         f"本次汇总自评 {f.count} 份；可计算执行率的 {f.count - f.bands[NO_RATE]} 份预算数合计 {amount_text(f.budget_sum)} 万元，"
@@ -315,8 +340,10 @@ def write_docx(path: Path, title: str, scope_text: str, f: Figures) -> None:
     )
     doc.add_heading("二、评价等级分布", level=1)
     doc.add_paragraph("等级以复核等级为准，尚未复核的以自评等级计。")
+    chart("评价等级分布（份数）", f.grade_table)
     table(("等级", "份数", "占比（%）"), f.grade_table)
     doc.add_heading("三、预算执行率分布", level=1)
+    chart("预算执行率分布（份数）", f.band_table)
     table(("执行率区间", "份数", "占比（%）"), f.band_table)
     doc.add_heading("四、自评与复核的一致性", level=1)
     doc.add_paragraph(
@@ -324,6 +351,8 @@ def write_docx(path: Path, title: str, scope_text: str, f: Figures) -> None:
         f"平均差距（复核减自评）{_text(f.mean_signed_gap)} 分；差距在 ±5 分以内的 {f.within} 份，"
         f"占 {_text(f.within_percent)}%。"
     )
+    chart("自评与复核总分的差距（份数）", f.agreement_table)
+    table(("自评与复核", "份数", "占比（%）"), f.agreement_table)
     table(("自评等级", "复核等级", "份数"), [(old or "无", new or "无", n) for old, new, n in f.change_table] or [("无", "无", 0)])
     doc.add_heading("五、自评与复核差距最大的十份自评", level=1)
     table(("序号", "预算单位", "自评", "自评分", "复核分", "差距"),

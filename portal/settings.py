@@ -127,6 +127,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# The CJK font of the 汇总分析报告's PNG charts (assessments/exports/charts_png.py): a font file,
+# "path#index" for one face of a .ttc. Empty: fontconfig's match for sans-serif:lang=zh-cn
+# (fonts-noto-cjk), refused when it does not cover Chinese.
+PORTAL_CJK_FONT = os.environ.get("PORTAL_CJK_FONT", "")
 # Every file the portal writes (disclosure exports, the whole-portal lists, bulk ZIPs, 佐证材料)
 # goes through Django's storage API (portal/storage.py). Default: MEDIA_ROOT on this machine. With
 # STORAGE_S3_BUCKET: an S3-compatible bucket (django-storages + boto3; SeaweedFS in CI and compose),

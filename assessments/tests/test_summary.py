@@ -10,9 +10,13 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from django.urls import reverse
 from docx import Document
+from docx.shared import Cm
+from docx.table import Table
 from openpyxl import load_workbook
+from PIL import Image
 
 from assessments import rectification, results, summary
+from assessments.exports.charts_png import bar_chart
 from assessments.models import Assessment, FundingRow, Rectification, RoundReport, Unit
 from assessments.services import create_assessment
 
@@ -93,6 +97,10 @@ def expected(supervisor=""):
     }
 
 
+def pct(n, whole=16):
+    return (Decimal(n) * 100 / whole).quantize(TWO, rounding=ROUND_HALF_UP)
+
+
 def build_as(client, user, round_, capture, supervisor=""):
     client.force_login(user)
     with capture(execute=True):
@@ -164,7 +172,11 @@ def test_figures_equal_a_separate_computation(client, region, round_2020, review
             f"{want['mean_signed_gap']} 分；差距在 ±5 分以内的 {want['within']} 份") in text
     tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
     assert "下达整改事项 3 项，已完成 1 项，未完成 2 项（涉及 1 份自评）。" in text
-    grades_table, bands_table, changes_table, top_table, results_table = tables
+    grades_table, bands_table, agreement_table, changes_table, top_table, results_table = tables
+    assert agreement_table == [["自评与复核", "份数", "占比（%）"],
+                               ["差距在±5分以内", str(want["within"]), str(pct(want["within"]))],
+                               ["差距超过±5分", str(15 - want["within"]), str(pct(15 - want["within"]))],
+                               ["尚无复核总分", "1", "6.25"]]
     assert grades_table[1:] == [
         [g, str(want["grades"][g]), str((Decimal(want["grades"][g]) * 100 / 16).quantize(TWO, rounding=ROUND_HALF_UP))]
         for g in ("优", "良", "中", "差")] + [["未评定", "0", "0.00"]]
@@ -173,6 +185,29 @@ def test_figures_equal_a_separate_computation(client, region, round_2020, review
     titles = {a.pk: a.title for a in Assessment.objects.all()}
     assert [r[2] for r in top_table[1:]] == [titles[pk] for pk in want["top"]]
     assert results_table[1:] == [["未确认", "15"], ["优先保障", "1"]]
+
+    # The charts: three PNG bar charts (grades, execution-rate bands, agreement), 15 cm wide, each
+    # above its table with a caption, drawn from the same numbers as the tables.
+    assert len(doc.inline_shapes) == 3
+    pngs = [doc.part.related_parts[shape._inline.graphic.graphicData.pic.blipFill.blip.embed].blob
+            for shape in doc.inline_shapes]
+    for shape, png in zip(doc.inline_shapes, pngs, strict=True):
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert Image.open(io.BytesIO(png)).size == (1200, 600)
+        assert (shape.width, shape.height) == (Cm(15), Cm(7.5))
+    captions = [p.text for p in doc.paragraphs if p.style.name == "Caption"]
+    assert captions == ["图1 评价等级分布（份数）", "图2 预算执行率分布（份数）", "图3 自评与复核总分的差距（份数）"]
+    assert pngs == [
+        bar_chart("评价等级分布（份数）", ["优", "良", "中", "差", "未评定"], [want["grades"][g] for g in ("优", "良", "中", "差", "未评定")]),
+        bar_chart("预算执行率分布（份数）", [r[0] for r in bands_table[1:]], [int(r[1]) for r in bands_table[1:]]),
+        bar_chart("自评与复核总分的差距（份数）", ["差距在±5分以内", "差距超过±5分", "尚无复核总分"], [want["within"], 15 - want["within"], 1]),
+    ]
+    body = list(doc.element.body.iterchildren())
+    pictures = [n for n, el in enumerate(body) if el.xpath(".//pic:pic")]
+    for at, table in zip(pictures, (grades_table, bands_table, agreement_table), strict=True):
+        caption, following = body[at + 1], next(el for el in body[at + 1:] if el.tag.endswith("}tbl"))
+        assert caption.xpath("string(.)").startswith("图")
+        assert [[c.text for c in row.cells] for row in Table(following, doc._body).rows] == table
 
 
 def test_per_supervisor_and_only_the_requesters_units(client, region, round_2020, reviewer, media,
