@@ -7,15 +7,17 @@ bounded by the chunk size and the ten largest gaps, whatever the size of the rou
 """
 
 import heapq
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from portal import storage
 
 from . import permissions, scoring, supervisors
 from .models import Advice, Assessment, FundingRow, Rectification, RoundReport
@@ -377,31 +379,32 @@ def request(round_, user, supervisor: str = "") -> RoundReport:
 def build(report_id: int) -> None:
     """Build both files of the job, reporting progress; a failure is recorded on the job."""
     job = RoundReport.objects.select_related("round", "requested_by").get(pk=report_id)
-    base = Path(settings.MEDIA_ROOT) / "summary"
-    base.mkdir(parents=True, exist_ok=True)
     stem = f"round-{job.round.year}-{report_id}"
-    parts = [base / f"{stem}.xlsx.part", base / f"{stem}.docx.part"]
-    try:
-        if job.requested_by is None:
-            raise ValueError("申请人账号已删除")
-        qs = scope(job)
-        RoundReport.objects.filter(pk=report_id).update(status=RoundReport.Status.RUNNING, total=qs.count(), done=0)
-        who = f"主管部门“{job.supervisor}”" if job.supervisor else "全部主管部门"
-        figures = write_xlsx(
-            parts[0], f"{job.round.title}自评汇总表（{who}）", rows(qs),
-            progress=lambda n: RoundReport.objects.filter(pk=report_id).update(done=n),
-        )
-        write_docx(parts[1], f"{job.round.title}汇总分析报告", f"{job.round.title}，{who}，已提交的自评", figures)
-        for part in parts:
-            part.replace(part.with_suffix(""))
-    except Exception as exc:
-        for part in parts:
-            part.unlink(missing_ok=True)
-        RoundReport.objects.filter(pk=report_id).update(
-            status=RoundReport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
-        )
-        raise
+    names = [f"summary/{stem}.xlsx", f"summary/{stem}.docx"]
+    # Written to a private temporary folder, then stored through the storage API (the local disk,
+    # or the S3 bucket every web machine reads): nothing half-written is ever stored.
+    with tempfile.TemporaryDirectory(prefix="portal-summary-") as tmp:
+        parts = [Path(tmp) / f"{stem}.xlsx", Path(tmp) / f"{stem}.docx"]
+        try:
+            if job.requested_by is None:
+                raise ValueError("申请人账号已删除")
+            qs = scope(job)
+            RoundReport.objects.filter(pk=report_id).update(status=RoundReport.Status.RUNNING, total=qs.count(), done=0)
+            who = f"主管部门“{job.supervisor}”" if job.supervisor else "全部主管部门"
+            figures = write_xlsx(
+                parts[0], f"{job.round.title}自评汇总表（{who}）", rows(qs),
+                progress=lambda n: RoundReport.objects.filter(pk=report_id).update(done=n),
+            )
+            write_docx(parts[1], f"{job.round.title}汇总分析报告", f"{job.round.title}，{who}，已提交的自评", figures)
+            for part, name in zip(parts, names, strict=True):
+                with open(part, "rb") as handle:
+                    storage.put(name, handle)
+        except Exception as exc:
+            RoundReport.objects.filter(pk=report_id).update(
+                status=RoundReport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+            )
+            raise
     RoundReport.objects.filter(pk=report_id).update(
-        status=RoundReport.Status.DONE, done=figures.count, xlsx=f"summary/{stem}.xlsx", docx=f"summary/{stem}.docx",
+        status=RoundReport.Status.DONE, done=figures.count, xlsx=names[0], docx=names[1],
         finished_at=timezone.now(),
     )

@@ -19,6 +19,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_safe
 from openpyxl import Workbook
 
+from portal import storage
+
 from .. import audit, evidence, params, permissions, rectification, sampling, spotchecks, tasks
 from .. import results as results_service
 from .. import supervisors as supervisor_names
@@ -268,7 +270,11 @@ def _summary_file(request, pk, field, suffix, content_type):
         raise Http404
     audit.record(f"summary.download_{suffix}", obj=job, details={"round": job.round_id, "year": job.round.year})
     name = f"{job.round.title}{'自评汇总表' if suffix == 'xlsx' else '汇总分析报告'}{'（' + job.supervisor + '）' if job.supervisor else ''}.{suffix}"
-    return FileResponse(getattr(job, field).open("rb"), as_attachment=True, filename=name, content_type=content_type)
+    try:
+        stream = storage.open_stream(getattr(job, field).name)
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(stream, as_attachment=True, filename=name, content_type=content_type)
 
 
 @require_safe
