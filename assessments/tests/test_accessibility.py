@@ -31,9 +31,12 @@ EXTRA = {"reviewer_a": [("assessments:review", "in_review")], "reviewer_x": []}
 
 
 def pages_of(role_index: int, role: str) -> list[tuple[str, str | None]]:
+    # Public pages are the same bytes for everyone (no session, no user): checked as the anonymous
+    # visitor only; every other page as each role that reaches it.
     pages = [
         (name, key) for (name, key), methods in MATRIX.items()
         if name not in NOT_HTML and methods.get("GET", ())[role_index:role_index + 1] == (200,)
+        and (role == "anon" or not name.startswith("disclosure:"))
     ]
     return pages + EXTRA.get(role, [])
 
