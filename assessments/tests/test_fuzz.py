@@ -44,6 +44,7 @@ ODD_VALUES = [
 # integers, the ends of the calendar, NaN, NUL): each is given to every portal URL.
 SWEEP_VALUES = ["²", "１２", "99999999999999999999999", str(2**63), "1e309", "9999-12-31", "0001-01-01", "sNaN",
                 "a\x00b", "9" * 400, "--unit"]
+SWEPT_ROLES = {"anonymous", "officer", "reviewer"}
 odd_value = st.sampled_from(ODD_VALUES) | st.text(max_size=20) | st.integers().map(str)
 param_name = st.sampled_from(PARAM_NAMES) | st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=12)
 query = st.dictionaries(param_name, odd_value, max_size=6)
@@ -126,7 +127,9 @@ def test_every_url_with_odd_parameters_answers_without_5xx(client, cast, role):
         for method in ("GET", "POST"):
             value = ODD_VALUES[(n * 2 + (method == "POST")) % len(ODD_VALUES)]
             request(client, username, method, path, dict.fromkeys(PARAM_NAMES, value))
-        if not route.startswith("admin/"):
+        # The sweep where the pages answer with content: the administrator roles (三员) are refused
+        # on nearly every portal page before any parameter is read.
+        if not route.startswith("admin/") and role in SWEPT_ROLES:
             for value in SWEEP_VALUES:
                 request(client, username, "GET", path, dict.fromkeys(PARAM_NAMES, value))
 
