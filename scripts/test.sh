@@ -7,6 +7,7 @@
 #   4. scripts/services.sh start  PostgreSQL + Redis on 127.0.0.1
 #   5. pytest on SQLite           -m "not browser", no DATABASE_URL / REDIS_URL
 #   6. pytest on PostgreSQL       all tests incl. browser, DATABASE_URL + REDIS_URL set
+#                                 (5 and 6 run side by side, each printed whole when both end)
 #   7. load smoke                 bash load/run.sh --smoke: gunicorn + worker, 20 s, zero 5xx
 #                                 (as root with PostgreSQL up, and only without extra arguments)
 #   8. benchmark, tiny mode       bench/run.py --tiny: every measured path still works (~25 s;
@@ -57,17 +58,23 @@ PYTEST=(.venv/bin/python -m pytest)
 
 SUMMARY=()
 FAILED=0
-run_pytest() {  # run_pytest <label> <env assignments...> -- <pytest args...>
-    local label=$1; shift
+run_pytest() {  # run_pytest <label> <log> <env assignments...> -- <pytest args...>: writes <log> and <log>.rc
+    local label=$1 log=$2; shift 2
     local envs=()
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     local shown=""
     [ "$#" -eq 0 ] || shown=$(printf ' %q' "$@")
-    say "=== $label: pytest$shown"
     local t=$SECONDS rc=0
-    env -u DATABASE_URL -u REDIS_URL "${envs[@]}" "${PYTEST[@]}" "$@" || rc=$?
-    local dt=$((SECONDS - t)) line
+    { echo "test.sh: === $label: pytest$shown"
+      env -u DATABASE_URL -u REDIS_URL "${envs[@]}" "${PYTEST[@]}" --durations=15 "$@" || rc=$?
+      echo "$rc $((SECONDS - t))" > "$log.rc"; } > "$log" 2>&1
+}
+
+summarise() {  # summarise <label> <log>: prints the run's output and adds its line to the summary
+    local label=$1 log=$2 rc dt line
+    cat "$log"
+    read -r rc dt < "$log.rc" || { rc=1; dt=0; }
     case $rc in
         0) line="PASSED in ${dt}s" ;;
         5) line="FAILED in ${dt}s (pytest exit 5: no tests collected)" ;;
@@ -77,8 +84,19 @@ run_pytest() {  # run_pytest <label> <env assignments...> -- <pytest args...>
     SUMMARY+=("$label: $line")
 }
 
-run_pytest "sqlite     (not browser)" -- -m "not browser" "$@"
-run_pytest "postgresql (all + browser)" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" -- "$@"
+# The two runs share nothing (SQLite in memory and eager Celery / their own PostgreSQL database
+# and Redis; every test its own media folder): they run side by side on the two cores, each
+# printed whole when both are done.
+LOGS=$(mktemp -d)
+SQLITE_LABEL="sqlite     (not browser)"
+PG_LABEL="postgresql (all + browser)"
+say "=== $SQLITE_LABEL and $PG_LABEL, side by side"
+run_pytest "$SQLITE_LABEL" "$LOGS/sqlite" -- -m "not browser" "$@" &
+run_pytest "$PG_LABEL" "$LOGS/pg" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" -- "$@" &
+wait
+summarise "$SQLITE_LABEL" "$LOGS/sqlite"
+summarise "$PG_LABEL" "$LOGS/pg"
+rm -rf "$LOGS"
 
 # -- 7. Load smoke (issue 5): a real gunicorn + Celery worker on database portal_load.
 if [ "$#" -eq 0 ] && [ "$(id -u)" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then
