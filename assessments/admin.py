@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from . import roles
+from . import people, roles
 from .models import (
     Assessment,
     FundingRow,
@@ -24,6 +24,22 @@ from .models import (
     Unit,
 )
 from .security.admin import AuditedDeletionsMixin  # also registers the User and AuditEvent admins
+
+
+class LabelledListEditableMixin:
+    """The checkboxes and inputs of `list_editable` named for screen readers: "<row> <field>"."""
+
+    def get_changelist_form(self, request, **kwargs):
+        base = super().get_changelist_form(request, **kwargs)
+
+        class LabelledForm(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                for field in self.fields.values():
+                    if not field.widget.is_hidden:
+                        field.widget.attrs["aria-label"] = f"{self.instance} {field.label}"
+
+        return LabelledForm
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -99,19 +115,29 @@ class ReviewerAssignmentAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
     """An admin assigns units to reviewers; reviewers with 可审核全部单位 need no assignment."""
 
     form = ReviewerAssignmentForm
-    list_display = ["reviewer", "unit"]
+    list_display = ["person", "unit"]
     list_filter = ["unit"]
     search_fields = ["reviewer__username", "unit__name"]
     autocomplete_fields = ["reviewer", "unit"]
+    list_select_related = ["reviewer", "unit"]
+
+    @admin.display(description="审核人", ordering="reviewer__username")
+    def person(self, assignment):
+        return people.text(assignment.reviewer)
 
 
 @admin.register(Membership)
 class MembershipAdmin(AuditedDeletionsMixin, admin.ModelAdmin):
     form = MembershipForm
-    list_display = ["user", "unit", "role", "phone"]
+    list_display = ["person", "unit", "role", "phone"]
     list_filter = ["role", "unit"]
     search_fields = ["user__username", "unit__name"]
     autocomplete_fields = ["user", "unit"]
+    list_select_related = ["user", "unit"]
+
+    @admin.display(description="用户", ordering="user__username")
+    def person(self, membership):
+        return people.text(membership.user)
 
 
 @admin.register(ScoringRuleSet)
@@ -127,7 +153,7 @@ class TemplateAssignmentInline(admin.TabularInline):
 
 
 @admin.register(Round)
-class RoundAdmin(admin.ModelAdmin):
+class RoundAdmin(LabelledListEditableMixin, admin.ModelAdmin):
     list_display = ["title", "year", "deadline", "is_open", "rule_set"]
     list_editable = ["is_open"]
     inlines = [TemplateAssignmentInline]
@@ -135,12 +161,16 @@ class RoundAdmin(admin.ModelAdmin):
 
 class TemplateVersionInline(ReadOnlyInline):
     model = TemplateVersion
-    fields = ["number", "note", "created_by", "created_at"]
-    readonly_fields = ["created_at"]
+    fields = ["number", "note", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+
+    @admin.display(description="创建人")
+    def author(self, version):
+        return people.text(version.created_by) if version.created_by_id else "—"
 
 
 @admin.register(TableTemplate)
-class TableTemplateAdmin(admin.ModelAdmin):
+class TableTemplateAdmin(LabelledListEditableMixin, admin.ModelAdmin):
     """Templates are edited on their own pages (表样管理); the admin lists them and switches them on or off."""
 
     list_display = ["name", "code", "kind", "builtin", "active"]
@@ -186,8 +216,12 @@ class SectionInline(ReadOnlyInline):
 
 class TransitionInline(ReadOnlyInline):
     model = Transition
-    fields = ["at", "action", "from_state", "to_state", "actor", "comment"]
-    readonly_fields = ["at"]
+    fields = ["at", "action", "from_state", "to_state", "person", "comment"]
+    readonly_fields = ["at", "person"]
+
+    @admin.display(description="操作人")
+    def person(self, transition):
+        return people.text(transition.actor) if transition.actor_id else people.SYSTEM
 
 
 @admin.register(Assessment)
@@ -228,6 +262,10 @@ class SnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
-    list_display = ["assessment", "number", "reviewer", "decision", "review_total", "decided_at"]
+    list_display = ["assessment", "number", "person", "decision", "review_total", "decided_at"]
     list_filter = ["decision"]
     list_select_related = ["assessment__round", "reviewer"]
+
+    @admin.display(description="审核人", ordering="reviewer__username")
+    def person(self, review):
+        return people.text(review.reviewer) if review.reviewer_id else "—"

@@ -3,6 +3,7 @@ the fields and their labels are those of the assessment's 表样."""
 
 from dataclasses import dataclass
 
+from .scoring import OUTCOME_LABELS
 from .tablespec import FUNDING_COLUMNS, HEADER_FIELDS, INDICATOR_COLUMNS, TableSpec
 
 # Header keys of the document -> label (the template's label where it has the field).
@@ -15,6 +16,9 @@ DEFAULT_HEADER_LABELS = {"project_leader": "项目负责人", "leader_phone": "�
 FUNDING_FIELDS = ("initial_budget", "budget", "actual", "score", "reason")
 INDICATOR_FIELDS = ("level1", "level2", "name", "operator", "target", "unit", "actual", "weight", "outcome", "score", "reason")
 EXPENSE_LABELS = {"budget": "年初预算", "actual": "实际支出", "note": "说明", "confidential": "涉密"}
+# Fields whose stored value is a code: what the user sees instead (issue 17: "完成情况 achieved →
+# partial" must read 达成年度指标 → 部分达成年度指标并具有一定效果).
+VALUE_LABELS = {"outcome": OUTCOME_LABELS}
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,14 @@ class Change:
         return "changed"
 
 
-def _text(value) -> str:
+def _text(value, name: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
+    labels = VALUE_LABELS.get(name)
+    if labels is not None:
+        return labels.get(value, str(value))
     return str(value)
 
 
@@ -51,7 +58,7 @@ def _get(row: dict, name: str):
 
 def _fields(section, row, old, new, labels, row_key=""):
     return [
-        Change(section, row, label, _text(_get(old, name)), _text(_get(new, name)), row_key)
+        Change(section, row, label, _text(_get(old, name), name), _text(_get(new, name), name), row_key)
         for name, label in labels.items()
         if _text(_get(old, name)) != _text(_get(new, name))
     ]
@@ -99,6 +106,11 @@ def _labels(table: TableSpec | None) -> dict[str, dict[str, str]]:
     return {"header": header, "funding": funding, "indicators": indicators}
 
 
+def _spec_label(specs, key: str) -> str:
+    """A row's label from the template; a row the template does not know by its position's kind."""
+    return next((s.label for s in specs if s.key == key), "（未命名行）")
+
+
 def compare(old: dict, new: dict, table: TableSpec | None = None) -> list[Change]:
     """Every difference between two documents; rows matched by identity, not position."""
     labels = _labels(table)
@@ -106,12 +118,12 @@ def compare(old: dict, new: dict, table: TableSpec | None = None) -> list[Change
     changes = _fields("基本信息", "", header_old, header_new, labels["header"])
     changes += _rows(
         "资金情况", old.get("funding", []), new.get("funding", []), lambda r: r["source"], labels["funding"],
-        lambda r: r.get("label") or r["source"],
+        lambda r: r.get("label") or _spec_label(table.funding_rows if table else (), r["source"]),
     )
     changes += _rows(
         "资金结构", old.get("structure", []), new.get("structure", []), lambda r: r["item"],
         {"budget": table.structure_labels[1] if table else "预算数", "actual": table.structure_labels[2] if table else "执行数"},
-        lambda r: r.get("label") or r["item"],
+        lambda r: r.get("label") or _spec_label(table.structure_rows if table else (), r["item"]),
     )
     old_goals = [dict(r, n=i) for i, r in enumerate(old.get("goals", []), start=1)]
     new_goals = [dict(r, n=i) for i, r in enumerate(new.get("goals", []), start=1)]
@@ -127,7 +139,7 @@ def compare(old: dict, new: dict, table: TableSpec | None = None) -> list[Change
     titles = {t.key: t.title for t in table.text_sections} if table else {}
     changes += _rows(
         "自评报告", old.get("blocks", []) + old.get("report", []), new.get("blocks", []) + new.get("report", []),
-        lambda r: r["key"], {"title": "标题", "body": "内容"}, lambda r: r.get("title") or titles.get(r["key"]) or r["key"],
+        lambda r: r["key"], {"title": "标题", "body": "内容"}, lambda r: r.get("title") or titles.get(r["key"]) or "（无标题）",
     )
     if _text(old.get("total_score")) != _text(new.get("total_score")):
         changes.append(Change("总分", "", "自评总分", _text(old.get("total_score")), _text(new.get("total_score"))))

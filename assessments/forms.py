@@ -11,6 +11,7 @@ from django.db.models import F
 
 from . import scoring
 from .columns import amount_text
+from .formlabels import LabelledRowsMixin, label_row
 from .models import (
     Assessment,
     FundingRow,
@@ -452,8 +453,9 @@ class LoadedRowField(forms.ModelChoiceField):
         return row
 
 
-class _LoadedRowsMixin:
-    """Model formsets that clean row ids without queries and save changed rows in bulk."""
+class _LoadedRowsMixin(LabelledRowsMixin):
+    """Model formsets that clean row ids without queries and save changed rows in bulk; their
+    row fields are named for screen readers (formlabels)."""
 
     def add_fields(self, form, index):
         super().add_fields(form, index)
@@ -494,18 +496,25 @@ class _OrderedFormSet(_LoadedRowsMixin, forms.BaseInlineFormSet):
         return list(rows) if rows is not None else super().get_queryset()
 
 
+def _named(formset_class, noun):
+    return type(formset_class.__name__, (formset_class,), {"row_noun": noun})
+
+
 GoalFormSet = forms.inlineformset_factory(
-    Assessment, Goal, form=GoalForm, formset=_OrderedFormSet, extra=0, can_delete=True, can_order=True
+    Assessment, Goal, form=GoalForm, formset=_named(_OrderedFormSet, "目标"), extra=0, can_delete=True, can_order=True
 )
 ExpenseFormSet = forms.inlineformset_factory(
-    Assessment, ProjectExpense, form=ProjectExpenseForm, formset=_OrderedFormSet, extra=0, can_delete=True, can_order=True
+    Assessment, ProjectExpense, form=ProjectExpenseForm, formset=_named(_OrderedFormSet, "项目"), extra=0,
+    can_delete=True, can_order=True,
 )
 IndicatorFormSet = forms.inlineformset_factory(
-    Assessment, Indicator, form=IndicatorForm, formset=_OrderedFormSet, extra=0, can_delete=True, can_order=True
+    Assessment, Indicator, form=IndicatorForm, formset=_named(_OrderedFormSet, "指标"), extra=0,
+    can_delete=True, can_order=True,
 )
 FundingFormSet = forms.modelformset_factory(FundingRow, form=FundingForm, formset=_RowsFormSet, extra=0)
 StructureFormSet = forms.modelformset_factory(StructureRow, form=StructureForm, formset=_RowsFormSet, extra=0)
-SectionFormSet = forms.modelformset_factory(ReportSection, form=ReportSectionForm, formset=_RowsFormSet, extra=0)
+SectionFormSet = forms.modelformset_factory(ReportSection, form=ReportSectionForm, formset=_named(_RowsFormSet, "章节"),
+                                            extra=0)
 
 
 def live_forms(formset):
@@ -563,12 +572,14 @@ class EntryForm:
         for form in self.sections.forms:
             spec = titles.get(form.instance.key)
             form.standard_title = spec.title if spec else form.instance.key
+            label_row(form, None, "", name=form.standard_title)
             form.is_block = spec is not None and spec in table.blocks
             if not form.is_block:
                 number += 1
                 form.number = number
-        for form in self.goals.forms:
+        for n, form in enumerate(self.goals.forms):
             form.fields["target"].label, form.fields["achieved"].label = table.goal_labels
+            label_row(form, n, "目标")
 
     def _inline(self, formset_class, data, prefix, extra, **form_kwargs):
         formset_class = type(formset_class.__name__, (formset_class,), {"extra": extra})
@@ -773,7 +784,11 @@ class ReviewRowForm(forms.Form):
         )
 
 
-ReviewRowFormSet = forms.formset_factory(ReviewRowForm, extra=0)
+class _ReviewRowsFormSet(LabelledRowsMixin, forms.BaseFormSet):
+    row_noun = "指标"
+
+
+ReviewRowFormSet = forms.formset_factory(ReviewRowForm, formset=_ReviewRowsFormSet, extra=0)
 
 
 class ReviewDecisionForm(forms.Form):

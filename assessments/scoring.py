@@ -907,6 +907,17 @@ def check_weights(
     return problems
 
 
+def level1_sums(rows: Sequence[IndicatorInput], table: TableRules = DEFAULT_TABLE) -> list[tuple[str, Decimal, Decimal]]:
+    """(一级, Σ 分值 of its rows, the 一级's 分值) for every weighted 一级: the sums `check_weights`
+    compares, shown live beside the table ("产出指标 45 / 50")."""
+    levels = [_normalise_level1(row.level1) for row in rows]
+    return [
+        (name, sum((row.weight or _ZERO for row, level in zip(rows, levels, strict=True) if level in members), _ZERO),
+         _dec(expected))
+        for name, expected, members in table.level1_groups
+    ]
+
+
 def table_total_weight(table: TableRules = DEFAULT_TABLE, funding_weight: Decimal | None = DEFAULT_FUNDING_WEIGHT) -> Decimal:
     """What all weights add up to: the funding rows' 分值 and every 一级's (100 by default)."""
     return _dec(funding_weight or _ZERO) + sum((_dec(w) for _, w, _ in table.level1_groups), _ZERO)
@@ -958,6 +969,8 @@ class AssessmentResult:
     funding_rows: list[FundingResult] = field(default_factory=list)  # every funding row, in order
     unscored: int = 0  # scorable rows (indicators and funding) without a score yet
     funding_score: Decimal | None = None  # Σ scores of the funding rows that carry 分值
+    # (一级, Σ its rows' 分值, the template's 分值) of every weighted 一级, while weights are used.
+    level1_sums: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -1042,6 +1055,7 @@ def assess(
         funding_rows=funding_results,
         unscored=unscored,
         funding_score=funding_score,
+        level1_sums=level1_sums(indicators, table) if scored else [],
     )
 
 

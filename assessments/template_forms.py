@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django import forms
 
+from .formlabels import LabelledRowsMixin, label_row
 from .tablespec import (
     FUNDING_COLUMNS,
     HEADER_FIELDS,
@@ -134,8 +135,12 @@ class SectionForm(_RowForm):
     aliases = forms.CharField(label="其他写法（导入时识别）", required=False, max_length=200, widget=_small())
 
 
+class _LabelledFormSet(LabelledRowsMixin, forms.BaseFormSet):
+    row_noun = "行"
+
+
 def _formset(form):
-    return forms.formset_factory(form, extra=1, can_delete=True, can_order=True)
+    return forms.formset_factory(form, formset=_LabelledFormSet, extra=1, can_delete=True, can_order=True)
 
 
 PARTS = {
@@ -206,6 +211,8 @@ class EditorForms:
         for prefix, (formset_class, heading, help_text) in PARTS.items():
             formset = formset_class(data, initial=initial["parts"][prefix], prefix=prefix)
             formset.heading, formset.help_text, formset.part = heading, help_text, prefix
+            for n, form in enumerate(formset.forms):
+                label_row(form, n, "", name=f"{heading}第{n + 1}行")
             self.parts[prefix] = formset
         self.note = ((data or {}).get("version_note") or "").strip()[:200]
 

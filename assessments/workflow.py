@@ -49,6 +49,9 @@ REVIEWER_ACTIONS = {"start_review", "return", "approve", "unpublish"}
 SYSTEM_ACTIONS = {"publish"}  # done by the export job once the files exist, never by a person
 
 
+WITHDRAW_IN_REVIEW = "财政局已开始审核，不能再撤回。如需修改，请联系审核人退回修改。"
+
+
 class TransitionRefused(Exception):
     """The action is not allowed now; the message says why, in Chinese."""
 
@@ -97,6 +100,8 @@ def perform(user, assessment: Assessment, name: str, comment: str = "", *, view=
     comment = (comment or "").strip()
     if not _may(user, assessment, name):
         raise TransitionRefused(f"您无权对该自评执行“{action.label}”。")
+    if name == "withdraw" and assessment.state == S.IN_REVIEW:
+        raise TransitionRefused(WITHDRAW_IN_REVIEW)
     if assessment.state not in action.sources:
         raise TransitionRefused(
             f"当前状态为“{assessment.get_state_display()}”，不能执行“{action.label}”。"

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from ..audit_labels import DETAIL_LABELS, action_label
+from ..audit_labels import OBJECT_TYPE_LABELS, action_label, detail_items
 from ..auditchain import append
 from .units import Unit
 
@@ -81,7 +81,7 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '系统'} {self.action} {self.outcome}"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '系统'} {self.action_label} {self.get_outcome_display()}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None or not self._state.adding:
@@ -100,8 +100,12 @@ class AuditEvent(models.Model):
         return action_label(self.action)
 
     @property
-    def detail_items(self) -> list[tuple[str, object]]:
-        return [(DETAIL_LABELS.get(k, k), v) for k, v in (self.details or {}).items()]
+    def detail_items(self) -> list[tuple[str, str]]:
+        return detail_items(self.details)
+
+    @property
+    def object_type_label(self) -> str:
+        return OBJECT_TYPE_LABELS.get(self.object_type, self.object_type)
 
 
 class AuditChainLock(models.Model):

@@ -24,10 +24,10 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .. import audit, permissions, roles
+from .. import audit, people, permissions, roles
 from ..models import AuditEvent, OTPDevice, SecurityPolicy, UserSecurity
 from . import passwords, policy
 
@@ -321,7 +321,7 @@ class OTPDeviceAdmin(admin.ModelAdmin):
     """TOTP devices of the administrators (django-otp), registered by the 安全管理员."""
 
     form = OTPDeviceForm
-    list_display = ["user", "device_name", "enabled", "last_used"]
+    list_display = ["person", "device_name", "enabled", "last_used"]
     list_select_related = ["user"]
     search_fields = ["user__username", "name"]
     autocomplete_fields = ["user"]
@@ -329,6 +329,10 @@ class OTPDeviceAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return ["user", "name", "confirmed"] + (["binding"] if obj is not None and not obj.confirmed else [])
+
+    @admin.display(description="用户", ordering="user__username")
+    def person(self, device):
+        return people.text(device.user)
 
     @admin.display(description="设备名称")
     def device_name(self, device):
@@ -361,13 +365,31 @@ class AuditEventAdmin(admin.ModelAdmin):
     """Read only: the audit log cannot be added to, changed or deleted through the admin; only the
     审计管理员 reads it (not implied by is_superuser, issue 18)."""
 
-    list_display = ["at", "actor_username", "unit", "ip", "action", "object_type", "object_id", "outcome"]
-    list_filter = ["outcome", "action", "object_type"]
+    list_display = ["at", "person", "unit", "ip", "event", "object", "outcome"]
+    list_filter = ["outcome", "object_type"]
     search_fields = ["actor_username", "action", "object_id", "ip"]
     date_hierarchy = "at"
-    list_select_related = ["unit"]
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    list_select_related = ["unit", "actor"]
+    # Every value in Chinese (issue 17): the codes stay in the database and the CSV export.
+    fields = ["seq", "at", "person", "unit", "ip", "event", "object", "outcome", "detail_text", "prev_hash", "row_hash"]
+    readonly_fields = fields
     actions = None
+
+    @admin.display(description="操作人", ordering="actor_username")
+    def person(self, event):
+        return people.html(event.actor, event.actor_username)
+
+    @admin.display(description="事件", ordering="action")
+    def event(self, event):
+        return event.action_label
+
+    @admin.display(description="对象")
+    def object(self, event):
+        return f"{event.object_type_label} #{event.object_id}" if event.object_type else "—"
+
+    @admin.display(description="详情")
+    def detail_text(self, event):
+        return format_html_join("", "<div>{}：{}</div>", event.detail_items) or "—"
 
     def has_view_permission(self, request, obj=None):
         return permissions.can_audit(request.user)

@@ -90,3 +90,11 @@ def personal_data_changes(view):
     from ..exports import redaction
 
     return redaction.changes(view)
+
+
+@register.simple_tag
+def person(user, login=""):
+    """A person by name with the login in small print (`people.html`)."""
+    from .. import people
+
+    return people.html(user, login or "")

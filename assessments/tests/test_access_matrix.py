@@ -265,11 +265,18 @@ MATRIX = {
     ("assessments:word_cancel", "import_token"): {"GET": NOT_GET, "POST": (LOGIN,) + (404,) * 8},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
+    ("assessments:dashboard_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
     ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
                                           "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
     ("assessments:review", "draft"): {"GET": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403),
                                       "POST": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
     ("assessments:review", "published"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    # The live 复核 scores (issue 17): POST only, for whoever may review the submission now.
+    ("assessments:review_preview", "submitted"): {"GET": NOT_GET,
+                                                  "POST": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    ("assessments:review_preview", "in_review"): {"POST": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403)},
+    ("assessments:review_preview", "published"): {"POST": (LOGIN, 403, 403, 409, 404, 403, 403, 403, 403)},
+    ("assessments:review_preview", "draft"): {"POST": (LOGIN, 403, 403, 404, 404, 403, 403, 403, 403)},
     ("assessments:bulk", None): {"GET": REVIEWERS,
                                  "POST": (LOGIN, 403, 403, "→/assessments/review/bulk/",
                                           "→/assessments/review/bulk/", 403, 403, 403, 403)},
@@ -332,12 +339,21 @@ ANONYMOUS_VIEWS = {
     "disclosure:detail", "disclosure:xlsx", "disclosure:json",
 }
 
-# POST bodies (everything else posts nothing).
+def review_rows(assessment) -> dict:
+    """The 复核 formset of `assessment` as posted, every row left empty."""
+    keys = [str(k) for k in assessment.indicators.order_by("position", "id").values_list("key", flat=True)]
+    data = {"review-TOTAL_FORMS": str(len(keys)), "review-INITIAL_FORMS": str(len(keys))}
+    data.update({f"review-{n}-key": key for n, key in enumerate(keys)})
+    return data
+
+
+# POST bodies (everything else posts nothing), for the matrix row's object where it matters.
 POST_DATA = {
-    "assessments:review": lambda world: {"action": "start_review"},
-    "assessments:bulk": lambda world: {"round": world.round.pk},
-    "login": lambda world: {"username": "alice", "password": "not-the-password"},
-    "assessments:templates": lambda world: {"action": "toggle", "template": world.objects["template_copy"].pk},
+    "assessments:review": lambda world, obj=None: {"action": "start_review"},
+    "assessments:review_preview": lambda world, obj=None: review_rows(obj or world.objects["submitted"]),
+    "assessments:bulk": lambda world, obj=None: {"round": world.round.pk},
+    "login": lambda world, obj=None: {"username": "alice", "password": "not-the-password"},
+    "assessments:templates": lambda world, obj=None: {"action": "toggle", "template": world.objects["template_copy"].pk},
 }
 
 
@@ -441,7 +457,7 @@ def test_permission_matrix(world, name):
         url = url_of(name, obj)
         for method, expected_row in MATRIX[(name, key)].items():
             assert len(expected_row) == len(ROLES)
-            data = POST_DATA[name](world) if method == "POST" and name in POST_DATA else None
+            data = POST_DATA[name](world, obj) if method == "POST" and name in POST_DATA else None
             for role, expected in zip(ROLES, expected_row, strict=True):
                 response = call(world.cast.user(role), method, url, data)
                 if isinstance(expected, int):

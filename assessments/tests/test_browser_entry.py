@@ -45,7 +45,7 @@ def test_officer_types_sees_live_scores_saves_and_submits(live_server, page, art
 
     row = fill_row(page, 0, "产出指标", "数量指标", "公众安全感民意调查", "≥10次", "10次", "50")
     expect(page.locator('tr[data-prefix="indicators-0"] .live-score')).to_have_text("50.00")
-    assert row.locator(".live-explain").text_content() == "≥10次，实际 10次：达成，得满分 50.00"
+    assert row.locator("xpath=..").locator(".live-explain").text_content() == "≥10次，实际 10次：达成，得满分 50.00"
     fill_row(page, 1, "效益指标", "社会效益指标", "有助于维护社会秩序", "有所帮助", "有所帮助", "30")
     fill_row(page, 2, "满意度指标", "服务对象满意度指标", "人民群众满意度", "≥95%", "=96%", "10")
     expect(page.locator("#live-total")).to_have_text("99.67")

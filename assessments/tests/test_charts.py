@@ -1,5 +1,6 @@
 """Issue 7 §5: chart geometry, the aggregates behind the charts, and the pages that show them."""
 
+import re
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -253,3 +254,16 @@ def test_public_list_chart_costs_one_query_whatever_the_units(client, unit_a, ro
     rate, _score = response.context["charts"]
     assert len(rate.categories) == figures.PUBLIC_UNITS == 30
     assert rate.note == "仅显示按单位名称排序的前30份报告。"
+
+
+def test_dashboard_chart_text_is_at_least_12px_with_full_names_on_hover(client, reviewer, round_data, round_2020):
+    """Issue 17: labels of 12 px (drawn at natural size, never scaled down), full names on hover."""
+    client.force_login(reviewer)
+    html = client.get(reverse("assessments:dashboard") + f"?round={round_2020.pk}").content.decode()
+    charts = html.split('id="round-charts"')[1].split("</details>")[0]
+    sizes = {int(size) for size in re.findall(r'font-size="(\d+)"', charts)}
+    assert sizes == {12}
+    assert charts.count('class="chart-svg chart-bars"') == 3 and 'width="580"' in charts
+    labels = re.findall(r'<text [^>]*text-anchor="end"[^>]*><title>([^<]*)</title>([^<]*)</text>', charts)
+    assert ("无总分（未计分 / 未复核）", "无总分（未计分 /...") in labels  # zh-hans truncation text "..."
+    assert all(shown == full or (shown.endswith("...") and full.startswith(shown[:-3])) for full, shown in labels)

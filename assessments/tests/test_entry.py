@@ -326,7 +326,7 @@ def test_withdraw_until_review_starts(alice_client, alice, reviewer, department)
     workflow.perform(alice, department, "submit")
     workflow.perform(reviewer, department, "start_review")
     response = alice_client.post(reverse("assessments:withdraw", args=[department.pk]), follow=True)
-    assert "当前状态为“审核中”，不能执行“撤回”。" in response.content.decode()
+    assert "财政局已开始审核，不能再撤回。如需修改，请联系审核人退回修改。" in response.content.decode()
     department.refresh_from_db()
     assert department.state == Assessment.State.IN_REVIEW
     assert list(Transition.objects.filter(assessment=department).values_list("action", flat=True)) == [

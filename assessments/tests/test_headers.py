@@ -424,9 +424,9 @@ def test_no_csp_violation_in_chromium(live_server, page, client, settings, tmp_p
 
     login_as("lukou")
     visit(f"/assessments/{draft.pk}/edit/")
-    rows = page.locator('table.formset[data-prefix="indicators"] tbody tr').count()
+    rows = page.locator('table.formset[data-prefix="indicators"] tbody tr.indicator-row').count()
     page.click('button.add-row[data-prefix="indicators"]')  # entry.js (an external script) adds the row
-    assert page.locator('table.formset[data-prefix="indicators"] tbody tr').count() == rows + 1
+    assert page.locator('table.formset[data-prefix="indicators"] tbody tr.indicator-row').count() == rows + 1
     assert page.evaluate("window.__csp") == []
     visit("/assessments/new/")
 

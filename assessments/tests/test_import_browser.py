@@ -4,6 +4,7 @@ import pytest
 
 from assessments.models import Assessment, Round
 
+from .axe import violations
 from .conftest import PASSWORD
 from .test_import import seed_001_workbook, to_bytes
 
@@ -32,6 +33,7 @@ def test_officer_uploads_reads_the_preview_confirms_and_finds_the_draft(live_ser
     page.click("text=上传并预览")
     page.wait_for_selector("#import-summary")
     page.screenshot(path=str(artifacts_dir / "import-preview.png"), full_page=True)
+    assert violations(page) == []  # issue 17: the preview too passes axe-core
 
     # The preview: what was understood, and the cells that were not.
     assert page.locator("#import-filename").text_content() == "南岳综治经费自评表.xlsx"
@@ -97,6 +99,7 @@ def test_replacing_a_draft_asks_twice(live_server, page, alice, department):
 
     page.click("#import-confirm button.btn-danger")
     page.wait_for_selector("#confirm-error")
+    assert violations(page) == []
     assert page.locator("#confirm-error").text_content() == "请勾选“确认用文件中的内容替换当前草稿的表格”后再点击“确认替换”。"
     department.refresh_from_db()
     assert department.indicators.count() == 0

@@ -180,7 +180,7 @@ def test_full_review_loop(officer, bureau, mail_users, department, mailoutbox, d
     assert len(mailoutbox) == 1  # no e-mail on start_review
 
     refused = officer.post(reverse("assessments:withdraw", args=[department.pk]), follow=True)
-    assert "当前状态为“审核中”，不能执行“撤回”。" in messages_of(refused)
+    assert "财政局已开始审核，不能再撤回。如需修改，请联系审核人退回修改。" in messages_of(refused)
     department.refresh_from_db()
     assert department.state == Assessment.State.IN_REVIEW
 
@@ -276,7 +276,7 @@ def test_full_review_loop(officer, bureau, mail_users, department, mailoutbox, d
     assert "与上次提交相比的变化（1 处）" in changes
     assert "<del>公安机关共破获电信网络诈骗案件270起</del>" in changes
     assert "公安机关共破获电信网络诈骗案件280起（含跨区协查10起）" in changes
-    assert page.context["can_start"] is True and page.context["editable"] is False
+    assert page.context["starting"] is True and page.context["editable"] is True
 
     # Second round: a new Review; round 1 stays readable.
     assert bureau.post(review_url(department), {"action": "start_review"}).status_code == 302
@@ -285,7 +285,7 @@ def test_full_review_loop(officer, bureau, mail_users, department, mailoutbox, d
     page = bureau.get(review_url(department))
     html = page.content.decode()
     assert [p["review"].number for p in page.context["past_reviews"]] == [1]
-    assert "第 1 轮：退回修改 · reviewer" in html
+    assert '第 1 轮：退回修改 · <span class="person">reviewer</span>' in html
     assert f"审核意见：{comment}" in html
     past_rows = {r["name"]: (r["self"], r["row"].score, r["row"].note) for r in page.context["past_reviews"][0]["rows"]}
     assert past_rows == {
@@ -334,7 +334,7 @@ def test_full_review_loop(officer, bureau, mail_users, department, mailoutbox, d
 
     # Afterwards the page is read-only and the history is complete on it.
     page = bureau.get(review_url(department))
-    assert page.context["editable"] is False and page.context["can_start"] is False
+    assert page.context["editable"] is False and page.context["starting"] is False
     assert [t.action for t in page.context["transitions"]] == [
         "submit", "start_review", "return", "submit", "start_review", "approve", "publish",
     ]
@@ -529,11 +529,42 @@ def test_quantitative_review_actual_computes_the_review_score(bureau, reviewing_
     assert Review.objects.get(assessment=department).review_total == D("99.17")
 
 
-def test_save_is_refused_before_review_starts(officer, bureau, department):
+def test_the_first_save_starts_the_review_and_a_get_never_does(officer, bureau, reviewer, department):
+    """Issue 17: no separate 开始审核 click; opening the page changes nothing."""
     submit_seed_004(officer, department)
-    response = bureau.post(review_url(department), {"action": "save"}, follow=True)
-    assert messages_of(response) == ["该自评当前状态为“已提交”，不能保存复核。"]
-    assert not Review.objects.filter(assessment=department).exists()
+    page = bureau.get(review_url(department))
+    department.refresh_from_db()
+    assert department.state == Assessment.State.SUBMITTED and not Review.objects.filter(assessment=department).exists()
+    html = page.content.decode()
+    assert 'value="start_review"' not in html and ">开始审核<" not in html
+    assert "填写复核后点击“保存复核”即开始审核（无需另行点击“开始审核”）；审核开始后，填报单位不能再撤回。" in html
+    data = review_data(page, "save")
+    data["review-9-score"], data["review-9-note"] = "8.00", "调解成功11件，成功率不足80%。"
+    response = bureau.post(review_url(department), data, follow=True)
+    assert messages_of(response) == ["复核已保存（草稿），审核已开始：填报单位不能再撤回。"]
+    department.refresh_from_db()
+    assert department.state == Assessment.State.IN_REVIEW
+    review = Review.objects.get(assessment=department)
+    assert (review.number, review.decision, review.reviewer, review.review_total) == (1, "pending", reviewer, D("97.67"))
+    assert list(department.transitions.values_list("action", "actor__username")) == [
+        ("submit", "alice"), ("start_review", "reviewer")
+    ]
+    # The officer is told, and cannot withdraw.
+    detail = officer.get(reverse("assessments:detail", args=[department.pk])).content.decode()
+    started = department.transitions.get(action="start_review").at
+    assert (f'财政局已于 {timezone.localtime(started):%Y-%m-%d %H:%M} 开始审核，不能再撤回。如需修改，请联系审核人退回修改。'
+            in detail)
+    assert f'action="/assessments/{department.pk}/withdraw/"' not in detail
+
+
+def test_a_bad_first_save_starts_nothing(officer, bureau, department):
+    submit_seed_004(officer, department)
+    data = review_data(bureau.get(review_url(department)), "save")
+    data["review-0-score"] = "abc"
+    response = bureau.post(review_url(department), data)
+    assert response.status_code == 400
+    department.refresh_from_db()
+    assert department.state == Assessment.State.SUBMITTED and not Review.objects.filter(assessment=department).exists()
 
 
 def test_approve_is_refused_after_return(officer, bureau, reviewer, reviewing_004):
@@ -838,7 +869,7 @@ def test_state_counts_for_the_round(bureau, unit_a, unit_b, round_2020):
 
     response = bureau.get(DASHBOARD, {"round": round_2020.pk})
 
-    counts = [(s.value, n) for s, n in response.context["counts"]]
+    counts = [(s.value, n) for s, n, _listed in response.context["counts"]]
     assert counts == [("draft", 2), ("submitted", 3), ("in_review", 1), ("returned", 1), ("approved", 1), ("published", 1)]
     assert response.context["total_count"] == 9
     html = response.content.decode()
@@ -917,6 +948,57 @@ def test_pagination_50_a_page(bureau, unit_a, round_2020):
     assert "第 2 / 2 页，共 51 条" in second.content.decode()
     # The page links keep the sort and filters.
     assert "page=2" in first.content.decode() and "sort=title" in first.content.decode()
+    # Page numbers, not only previous/next (issue 17).
+    nav = first.content.decode()
+    assert ('<li class="page-item active" aria-current="page"><span class="page-link">1</span></li>'
+            f'<li class="page-item"><a class="page-link" href="?round={round_2020.pk}&amp;sort=title&amp;page=2" '
+            'aria-label="第 2 页">2</a></li>') in nav
+
+
+def test_page_numbers_are_elided_on_long_lists(bureau, unit_a, round_2020, monkeypatch):
+    from assessments.views import review
+
+    monkeypatch.setattr(review, "PAGE_SIZE", 1)
+    for n in range(12):
+        make_submission(unit_a, round_2020, name=f"项目{n:02d}", rows=[])
+    response = bureau.get(DASHBOARD, {"sort": "title", "page": "6"})
+    assert response.context["page_range"] == [1, "…", 4, 5, 6, 7, 8, "…", 12]
+    assert '<li class="page-item disabled"><span class="page-link">…</span></li>' in response.content.decode()
+
+
+def test_state_cards_lead_only_to_lists_the_reviewer_sees(bureau, unit_a, unit_b, round_2020):
+    make_submission(unit_a, round_2020, name="草稿项目", state="draft")
+    make_submission(unit_b, round_2020, name="已提交项目", state="submitted")
+    html = bureau.get(DASHBOARD, {"round": round_2020.pk}).content.decode()
+    cards = element(html, "state-counts")
+    assert "state=draft" not in cards
+    assert '<div class="small text-body-secondary">草稿（未提交，不可查看）</div><div class="fs-4" data-state="draft">1</div>' in cards
+    assert f'href="?round={round_2020.pk}&amp;state=submitted"' in cards
+    for state in ("submitted", "in_review", "returned", "approved", "published"):
+        assert f"state={state}" in cards
+
+
+def test_dashboard_list_exports_to_xlsx(bureau, unit_a, unit_b, round_2020):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    make_submission(unit_a, round_2020, name="=HYPERLINK(\"http://x\")", state="submitted")
+    make_submission(unit_b, round_2020, name="雪亮工程", state="approved")
+    make_submission(unit_b, round_2020, name="草稿项目", state="draft")
+    response = bureau.get(reverse("assessments:dashboard_xlsx"), {"round": round_2020.pk, "sort": "title"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ws = load_workbook(BytesIO(response.content)).active
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows[0] == ["单位", "类型", "名称", "状态", "提交时间", "自评总分", "复核总分", "差值", "风险提示"]
+    assert [r[2] for r in rows[1:]] == ['2020年度=HYPERLINK("http://x")绩效自评', "2020年度雪亮工程绩效自评"]
+    assert ws["C2"].data_type == "s"  # text, never a formula
+    assert [r[3] for r in rows[1:]] == ["已提交", "审核通过"]
+    filtered = bureau.get(reverse("assessments:dashboard_xlsx"), {"round": round_2020.pk, "state": "approved"})
+    assert [[c.value for c in row][2] for row in load_workbook(BytesIO(filtered.content)).active.iter_rows()][1:] == [
+        "2020年度雪亮工程绩效自评"
+    ]
 
 
 FLAG_CASES = {
@@ -1032,3 +1114,29 @@ def test_review_page_queries_do_not_grow_with_rows(bureau, alice, reviewer, unit
     one, _ = count_queries(bureau, review_url(small))
     with django_assert_num_queries(one):
         bureau.get(review_url(big))
+
+
+def test_review_preview_scores_what_is_typed_without_saving(officer, bureau, department):
+    """Issue 17: the live 复核 column uses the checks and scoring of a save, and saves nothing."""
+    submit_seed_004(officer, department)
+    data = review_data(bureau.get(review_url(department)), "save")
+    data["review-9-score"] = "8"
+    data["review-0-score"] = "abc"
+    data["review-1-score"] = "12"
+    response = bureau.post(reverse("assessments:review_preview", args=[department.pk]), data)
+    assert response.status_code == 200
+    body = response.json()
+    rows = body["rows"]
+    assert len(rows) == 13
+    assert rows[0]["errors"] == {"score": ["请输入数字，例如 5 或 4.84。"]}
+    assert rows[1]["errors"]["score"][0].startswith("第2行")
+    assert rows[9]["score"] == "8.00"
+    assert rows[9]["errors"] == {"note": ["第10行「指标1：维护好企业的合法权益」：复核得分 8.00 低于自评得分 10.00，请填写复核说明"]}
+    assert (body["total"], body["grade"], body["gap"], body["problem_count"]) == ("", "", "", 2)
+    department.refresh_from_db()
+    assert department.state == Assessment.State.SUBMITTED and not Review.objects.filter(assessment=department).exists()
+
+    data["review-0-score"], data["review-1-score"], data["review-9-note"] = "", "", "调解成功11件。"
+    body = bureau.post(reverse("assessments:review_preview", args=[department.pk]), data).json()
+    assert (body["total"], body["grade"], body["gap"], body["problem_count"]) == ("97.67", "优", "-2.00", 0)
+    assert all(r["errors"] == {} for r in body["rows"])

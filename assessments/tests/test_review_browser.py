@@ -1,8 +1,9 @@
-"""The reviewer's journey in a real Chromium: filter, start, lower a score, return; officer resubmits; approve."""
+"""The reviewer's journey in a real Chromium: filter, lower a score (live totals), return; officer resubmits; approve."""
 
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from assessments import workflow
 from assessments.models import Assessment, FundingRow, Indicator, ReportSection, Review, Transition
@@ -61,13 +62,26 @@ def test_reviewer_returns_officer_resubmits_reviewer_approves(
     assert "雪亮工程" not in rows.first.text_content()
     assert "99.67" in rows.first.text_content()
 
-    # Open it, start the review, lower one score with a note and return it.
+    # Open it (nothing to click to start: the first save starts the review, issue 17), lower one
+    # score: the 复核计分 and the total follow while typing, a bad score is explained at once.
     page.click("text=2020年度部门整体支出绩效自评")
-    page.click("button[name=action][value=start_review]")
-    page.wait_for_selector("text=已开始审核，填报单位在审核期间不能撤回。")
-    assert page.locator("#state").text_content() == "审核中"
+    assert page.locator("#state").text_content() == "已提交"
+    assert page.locator("button[value=start_review]").count() == 0
+    assert page.locator("#review-total").text_content() == "99.67（优）"
     page.fill('[name="review-10-score"]', "8")
+    expect(page.locator("#review-total")).to_have_text("97.67（优）")
+    expect(page.locator("#total-gap")).to_have_text("-2.00")
+    expect(page.locator("#review-row-11 .live-review-score")).to_have_text("8.00")
+    assert page.locator('[name="review-10-score"]').bounding_box()["width"] >= 90  # wide enough for "10.00"
+    page.fill('[name="review-0-score"]', "abc")
+    expect(page.locator("#review-row-1 .live-review-problems")).to_have_text("请输入数字，例如 5 或 4.84。")
+    assert page.locator('[name="review-0-score"]').get_attribute("aria-invalid") == "true"
+    page.fill('[name="review-0-score"]', "")
+    expect(page.locator("#review-row-1 .live-review-problems")).to_have_text("")
+    expect(page.locator("#review-row-11 .live-review-problems")).to_contain_text("复核得分 8.00 低于自评得分 10.00，请填写复核说明")
     page.fill('[name="review-10-note"]', "重点人员稳控台账不完整。")
+    expect(page.locator("#review-row-11 .live-review-problems")).to_have_text("")
+    assert Assessment.objects.get(pk=department.pk).state == Assessment.State.SUBMITTED  # typing saves nothing
     page.fill('[name="comment"]', "请补充第11项指标的稳控台账。")
     page.click("button[name=action][value=return]")
     page.wait_for_selector("text=已退回修改，填报单位将收到审核意见。")
@@ -98,9 +112,8 @@ def test_reviewer_returns_officer_resubmits_reviewer_approves(
     changes = page.locator("#changes")
     assert "与上次提交相比的变化（1 处）" in changes.text_content()
     assert "稳控重点人员426人，台账已补充完整" in changes.text_content()
-    page.click("button[name=action][value=start_review]")
-    page.wait_for_selector("text=已开始审核，填报单位在审核期间不能撤回。")
     assert page.locator(".past-review").count() == 1
+    assert page.locator('[name="review-10-score"]').input_value() == ""  # a new round starts empty
     page.fill('[name="comment"]', "同意。")
     page.click("button[name=action][value=approve]")
     page.wait_for_selector("text=已审核通过。")

@@ -466,7 +466,7 @@ def test_an_emergency_superuser_login_appears_on_the_audit_page(audit_admin, ali
     assert "紧急超级管理员登录（共 1 次）" in html
     assert [(e.actor_username, e.ip) for e in page.context["superuser_logins"]] == [("jinji", "10.0.0.66")]
     assert (f'<tr class="superuser-login"><td>{event.seq}</td><td class="text-nowrap">'
-            f'{timezone.localtime(event.at):%Y-%m-%d %H:%M:%S}</td><td>jinji</td><td>10.0.0.66</td></tr>') in html
+            f'{timezone.localtime(event.at):%Y-%m-%d %H:%M:%S}</td><td><span class="person">jinji</span></td><td>10.0.0.66</td></tr>') in html
     assert [e.action for e in page.context["page"]] == ["auth.login"]  # alice's row in the search
     assert page.context["page"][0].action_label == "登录成功"
     assert audit.action_label("auth.superuser_login") == "紧急超级管理员登录"

@@ -10,6 +10,7 @@ from assessments.models import ProjectExpense, ReportSection, Round, StructureRo
 from assessments.services import create_assessment
 
 from . import wordfiles
+from .axe import violations
 from .conftest import PASSWORD
 from .test_consistency import LUKOU_SUM
 
@@ -55,6 +56,7 @@ def test_officer_uploads_a_word_report_reads_the_preview_confirms_and_finds_the_
     page.click("text=上传并预览")
     page.wait_for_selector("#word-summary")
     page.screenshot(path=str(artifacts_dir / "word-import-preview.png"), full_page=True)
+    assert violations(page) == []  # issue 17: the preview too passes axe-core
 
     # The preview: each chapter and the section it fills, what was not placed, the warning.
     assert page.locator("#word-filename").text_content() == "渌口区委政法委2022年度自评报告.docx"

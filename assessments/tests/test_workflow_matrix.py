@@ -171,6 +171,8 @@ def test_perform_every_action_as_every_role(subject, roles):
             label = workflow.ACTIONS[action].label
             if role not in TABLE[action][2]:
                 assert detail == f"您无权对该自评执行“{label}”。", (action, role)
+            elif (action, state) == ("withdraw", "in_review"):
+                assert detail == workflow.WITHDRAW_IN_REVIEW, (action, role)  # the officer is told why (issue 17)
             elif state not in TABLE[action][0]:
                 assert detail == f"当前状态为“{S(state).label}”，不能执行“{label}”。", (action, role)
             else:
@@ -235,6 +237,8 @@ def expected_page(state, action, role, url, a):
             return 302, review, "未知的操作。"  # only the export job publishes
         if allowed(state, action, role):
             return 302, review, None
+        if action in ("return", "approve") and allowed(state, "start_review", role):
+            return 302, review, None  # the first 复核 save starts the review, then decides (issue 17)
         if action in ("return", "approve"):
             return 302, review, f"该自评当前状态为“{label}”，不能保存复核。"
         return 302, review, f"当前状态为“{label}”，不能执行“{workflow.ACTIONS[action].label}”。"
@@ -244,6 +248,8 @@ def expected_page(state, action, role, url, a):
         return 403, None, None  # the form is not editable: the detail page with the reason
     if allowed(state, action, role):
         return 302, detail, None
+    if (action, state) == ("withdraw", "in_review"):
+        return 302, detail, workflow.WITHDRAW_IN_REVIEW
     return 302, detail, f"当前状态为“{label}”，不能执行“{workflow.ACTIONS[action].label}”。"
 
 
@@ -274,7 +280,8 @@ def test_pages_allow_exactly_what_the_table_allows(subject, roles):
             if status == 302 and message is None:
                 a = Assessment.objects.get(pk=subject.pk)
                 assert after["assessment"]["state"] == TABLE[action][1], (action, role)
-                assert len(after["transitions"]) == len(before["transitions"]) + 1, (action, role)
+                started = state == "submitted" and action in ("return", "approve")  # start_review first
+                assert len(after["transitions"]) == len(before["transitions"]) + 1 + started, (action, role)
                 assert after["transitions"][-1]["actor_id"] == user.pk
                 assert a.state == state  # rolled back
             else:

@@ -148,7 +148,7 @@ KNOWN_TAGS = {
     # Inline SVG charts (includes/chart_*.html, issue 7); held to their own attributes below.
     "svg", "rect", "line", "text", "polyline", "circle",
 }
-SVG_CHART_ATTRS = {"class", "xmlns", "viewbox", "role", "aria-label"}
+SVG_CHART_ATTRS = {"class", "xmlns", "viewbox", "role", "aria-label", "width", "height"}  # width/height: natural size (issue 17)
 
 
 def assert_safe_html(html: str, where: str) -> None:

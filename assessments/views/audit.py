@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from .. import audit, auditchain, params, permissions
+from .. import audit, audit_labels, auditchain, params, permissions
 from ..exports.lists import csv_safe
 from ..models import AuditEvent
 
@@ -21,30 +21,8 @@ PERMISSION = "assessments.view_auditevent"
 # Logins with the emergency superuser account, listed above the search (issue 18).
 SUPERUSER_LOGIN = "auth.superuser_login"
 SUPERUSER_LOGINS_SHOWN = 20
-OBJECT_TYPES = {
-    "assessment": "绩效自评",
-    "review": "复核",
-    "exportjob": "导出任务",
-    "user": "用户",
-    "group": "用户组",
-    "unit": "预算单位",
-    "membership": "单位人员",
-    "reviewerassignment": "审核分工",
-    "round": "评价批次",
-    "bulkexport": "打包下载",
-}
-ACTION_GROUPS = {
-    "auth": "全部登录与账号事件",
-    "access": "全部越权访问与 CSRF 拒绝",
-    "assessment": "全部草稿新建与保存",
-    "import": "全部从Excel导入",
-    "workflow": "全部流转操作",
-    "review": "全部复核（查看与保存）",
-    "export": "全部公开文件生成",
-    "bulk": "全部打包下载",
-    "admin": "全部管理后台操作",
-    "audit": "全部审计日志导出",
-}
+OBJECT_TYPES = audit_labels.OBJECT_TYPE_LABELS
+ACTION_GROUPS = audit_labels.ACTION_GROUPS
 FILTERS = {
     "date_from": params.Day(),
     "date_to": params.Day(),
@@ -104,14 +82,14 @@ def audit_log(request):
     if not can_view(request.user):
         raise PermissionDenied
     qs, filters, errors = filtered(request.GET)
-    page = Paginator(qs.select_related("unit"), PAGE_SIZE).get_page(params.read(request.GET, {"page": params.PAGE}).page)
+    page = Paginator(qs.select_related("unit", "actor"), PAGE_SIZE).get_page(params.read(request.GET, {"page": params.PAGE}).page)
     # The rows shown are checked against the hash chain on every view (one query); the whole
     # chain on request (issue 12, finding 11).
     problems = auditchain.check_page(page.object_list)
     for event in page.object_list:
         event.chain_problem = problems.get(event.id, "")
     verification = auditchain.verify() if request.GET.get("verify") == "1" else None
-    superuser_logins = AuditEvent.objects.filter(action=SUPERUSER_LOGIN).order_by("-at", "-id")
+    superuser_logins = AuditEvent.objects.filter(action=SUPERUSER_LOGIN).select_related("actor").order_by("-at", "-id")
     query = params.canonical(params.read(request.GET, FILTERS))
     return render(
         request,
@@ -121,6 +99,7 @@ def audit_log(request):
             "superuser_login_count": superuser_logins.count(),
             "export_query": query,
             "page": page,
+            "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
             "filters": filters,
             "errors": errors,
             "verification": verification,

@@ -72,7 +72,9 @@ def assessment_list(request):
     return render(
         request,
         "assessments/entry/list.html",
-        {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due},
+        {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due,
+         "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+         "query": params.canonical(p, without=("page",))},
     )
 
 
@@ -168,6 +170,7 @@ def _returned_review(assessment):
 def _detail_context(request, view, **extra):
     a = view.assessment
     returned_review, row_comments = _returned_review(a)
+    transitions = list(a.transitions.select_related("actor").order_by("at", "id"))
     return {
         "returned_review": returned_review,
         "row_comments": row_comments,
@@ -177,7 +180,10 @@ def _detail_context(request, view, **extra):
         "can_edit": permissions.can_edit(request.user, a),
         "can_submit": workflow.allowed(request.user, a, "submit"),
         "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
-        "transitions": a.transitions.select_related("actor").order_by("at", "id"),
+        "transitions": transitions,
+        # Once a reviewer has saved a 复核 the officer can no longer withdraw: say so, and since when.
+        "review_started": next((t for t in reversed(transitions) if t.action == "start_review"), None)
+        if a.state == Assessment.State.IN_REVIEW else None,
         "year_history": history.for_page(view),
         **extra,
     }
@@ -287,6 +293,9 @@ def tables_context(entry, view) -> dict:
         "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
         "indicator_has_weight": "weight" in entry.table.indicator_keys,
         "indicator_has_score": "score" in entry.table.indicator_keys,
+        # The line under each indicator row (explanation, problems, notes) spans every column but
+        # 顺序 and 删除: the template's columns, 完成情况 and 规则计算得分.
+        "indicator_note_span": len(entry.table.indicator_columns) + 2,
         "level2_lists": [(level.name, level.level2) for level in entry.table.level1],
     }
 
@@ -301,6 +310,9 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "consistency": check_consistency(view),
             "errors": errors or [],
             "problems": problems or [],
+            # After a refused submit the rows' problems are errors; before, neutral 待填 hints.
+            "attempted": bool(problems),
+            "rules": blocking_rules(view.result),
             "returned_review": returned_review,
             "row_comments": row_comments,
             # After a conflict the saved version is shown beside what was typed; saving again is
@@ -356,8 +368,21 @@ def assessment_preview(request, pk):
             "weight_total": scoring.fmt_weight(r.weight_total),
             "problems": [p.message for p in r.problems],
             "warnings": [p.message for p in r.warnings],
+            # Issue 17: the rules that block submit, live (not only when submitting), and the 一级 sums.
+            "rules": [p.message for p in blocking_rules(r)],
+            "level1_sums": [
+                {"name": name, "total": scoring.fmt_weight(total), "expected": scoring.fmt_weight(expected),
+                 "ok": total == expected}
+                for name, total, expected in r.level1_sums
+            ],
         }
     )
+
+
+def blocking_rules(result) -> list:
+    """What blocks submit beyond a single row (分值 sums, funding, goals, report): shown above the
+    table while typing and whenever the page is opened; a row's own problems stay in its row."""
+    return [p for p in result.problems if p.row is None]
 
 
 @require_POST

@@ -10,9 +10,10 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
 
 from .. import (
     audit,
@@ -24,10 +25,12 @@ from .. import (
     permissions,
     readmodel,
     reviewing,
+    scoring,
     tasks,
     workflow,
 )
 from ..consistency import check as check_consistency
+from ..exports import dashboard as dashboard_export
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, ExportJob, Review, Round, Snapshot
 
@@ -87,6 +90,70 @@ def dashboard(request):
         ).values("unit_id")
         late = list(units.exclude(pk__in=done).order_by("name"))
 
+    qs, p, sort = _filtered(request, current)
+    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
+    # Export statuses of this page's rows only (a subquery would run for every row before the OFFSET).
+    statuses = {}
+    for assessment_id, status in (
+        ExportJob.objects.filter(assessment_id__in=[a.pk for a in page]).order_by("id").values_list("assessment_id", "status")
+    ):
+        statuses[assessment_id] = status  # ascending ids: the latest job wins
+    for a in page:
+        a.flag_list = flags.decode(a.risk_flags)
+        a.export_status = statuses.get(a.pk)
+    _show_submitted_versions(page)
+    context.update(
+        {
+            # Each card leads to the list of its state, except drafts: counted, never shown to reviewers.
+            "counts": [(s, counts.get(s.value, 0), s in VISIBLE_STATES) for s in Assessment.State],
+            "total_count": sum(counts.values()),
+            "late": late,
+            "page": page,
+            "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+            "filters": p.as_form(),
+            "sort": sort,
+            "units": units.order_by("name"),
+            "query": params.canonical({**p, "round": current.pk}, without=("page",)),
+            "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
+            "sort_columns": SORT_COLUMNS,
+            "charts": _round_charts(request.user, current),
+            "charts_seconds": CHARTS_SECONDS,
+        }
+    )
+    return render(request, "assessments/review/dashboard.html", context)
+
+
+EXPORT_LIMIT = 20000
+
+
+@require_safe
+def dashboard_xlsx(request):
+    """The dashboard's list as .xlsx: every row the filters select (not one page), same columns."""
+    _require_reviewer(request.user)
+    rounds = list(Round.objects.order_by("-year"))
+    current = _selected_round(request, rounds, permissions.reviewable_units(request.user))
+    if current is None:
+        raise Http404
+    qs, _p, _sort = _filtered(request, current)
+    rows = []
+    for start in range(0, EXPORT_LIMIT, 1000):
+        chunk = list(qs[start:start + 1000])
+        for a in chunk:
+            a.flag_list = flags.decode(a.risk_flags)
+        _show_submitted_versions(chunk)
+        rows += [dashboard_export.values(a) for a in chunk]
+        if len(chunk) < 1000:
+            break
+    body = dashboard_export.to_bytes(SORT_COLUMNS, rows, current.title)
+    response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="review-{current.year}-{stamp}.xlsx"'
+    return response
+
+
+def _filtered(request, current):
+    """The reviewer's submissions of `current` as the dashboard's filters and sort select them
+    (the page and its xlsx export): (queryset, parameters, sort)."""
     qs = permissions.reviewer_assessments(request.user).filter(round=current).select_related("unit", "round")
     p = params.read(request.GET, DASHBOARD_PARAMS)
     if p.state is not None:
@@ -105,35 +172,7 @@ def dashboard(request):
     # The long 职能 text is not shown here: sorting wide rows of a deep page spills to disk.
     qs = qs.annotate(gap=F("review_total") - F("self_total")).defer("duties")
     order = F(key).desc(nulls_last=True) if desc else F(key).asc(nulls_last=True)
-    qs = qs.order_by(order, "id")
-    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
-    # Export statuses of this page's rows only (a subquery would run for every row before the OFFSET).
-    statuses = {}
-    for assessment_id, status in (
-        ExportJob.objects.filter(assessment_id__in=[a.pk for a in page]).order_by("id").values_list("assessment_id", "status")
-    ):
-        statuses[assessment_id] = status  # ascending ids: the latest job wins
-    for a in page:
-        a.flag_list = flags.decode(a.risk_flags)
-        a.export_status = statuses.get(a.pk)
-    _show_submitted_versions(page)
-    context.update(
-        {
-            "counts": [(s, counts.get(s.value, 0)) for s in Assessment.State],
-            "total_count": sum(counts.values()),
-            "late": late,
-            "page": page,
-            "filters": p.as_form(),
-            "sort": sort,
-            "units": units.order_by("name"),
-            "query": params.canonical({**p, "round": current.pk}, without=("page",)),
-            "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
-            "sort_columns": SORT_COLUMNS,
-            "charts": _round_charts(request.user, current),
-            "charts_seconds": CHARTS_SECONDS,
-        }
-    )
-    return render(request, "assessments/review/dashboard.html", context)
+    return qs.order_by(order, "id"), p, sort
 
 
 def _search(q: str) -> Q:
@@ -225,9 +264,11 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
     )
     review = reviewing.pending(assessment)
     shown = review or Review.objects.filter(assessment=assessment).order_by("-number").first()
+    open_review, starting = _open_review(request.user, assessment)
     if review_view is None:
-        review_view = reviewing.build(view, shown)
-    editable = review is not None and workflow.allowed(request.user, assessment, "approve")
+        # A submission not yet reviewed starts from empty 复核 rows (not the previous round's).
+        review_view = reviewing.build(view, None if starting else shown)
+    editable = open_review is not None or starting
     if formset is None and editable:
         formset = ReviewRowFormSet(
             prefix="review",
@@ -261,7 +302,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "formset": formset,
         "decision": decision or ReviewDecisionForm(),
         "editable": editable,
-        "can_start": workflow.allowed(request.user, assessment, "start_review"),
+        "starting": starting,
         "changes": changes,
         "submission_count": Snapshot.objects.filter(assessment=assessment).count(),
         "past_reviews": [_past_review(r) for r in past],
@@ -345,34 +386,16 @@ def _post(request, assessment):
     if action not in ("save", "return", "approve"):
         messages.error(request, "未知的操作。")
         return redirect("assessments:review", pk=assessment.pk)
-    review = reviewing.pending(assessment)
-    if review is None or not workflow.allowed(request.user, assessment, "approve"):
+    review, starting = _open_review(request.user, assessment)
+    if review is None and not starting:
         messages.error(request, f"该自评当前状态为“{assessment.get_state_display()}”，不能保存复核。")
         return redirect("assessments:review", pk=assessment.pk)
 
-    formset = ReviewRowFormSet(request.POST, prefix="review")
-    decision = ReviewDecisionForm(request.POST)
-    snapshot = Snapshot.objects.filter(assessment=assessment).latest("number")
-    view = readmodel.from_snapshot(assessment, snapshot.data)
-    formset.is_valid()
-    known = {line.key for line in view.indicators}
-    posted = [f.cleaned_data.get("key") for f in formset.forms if getattr(f, "cleaned_data", None)]
-    if sorted(posted) != sorted(known):
+    checked = _check(request.POST, assessment, review)
+    if checked is None:
         messages.error(request, "页面内容已过期（指标行与当前提交不一致），未保存。请在刷新后的页面重新填写。")
         return redirect("assessments:review", pk=assessment.pk)
-    inputs = {
-        f.cleaned_data["key"]: f.to_input()
-        for f in formset.forms
-        if getattr(f, "cleaned_data", None) and f.cleaned_data.get("key") in known
-    }
-    review_view = reviewing.build(view, review, inputs)
-    forms_by_key = {f.cleaned_data.get("key"): f for f in formset.forms if getattr(f, "cleaned_data", None)}
-    field_of = {"review_score": "score", "review_note": "note", "review_actual": "actual"}
-    for line in review_view.lines:
-        form = forms_by_key.get(line.key)
-        for problem in line.result.problems:
-            if form is not None:
-                form.add_error(field_of.get(problem.field), problem.message)
+    formset, decision, review_view, inputs = checked
     comment = decision.cleaned_data.get("comment", "").strip() if decision.is_valid() else ""
     if action == "return" and decision.is_valid() and not comment:
         decision.add_error("comment", "退回修改须填写审核意见。")
@@ -387,12 +410,18 @@ def _post(request, assessment):
                        errors=errors)
 
     try:
-        reviewing.save(review, inputs, review_view.totals)
-    except reviewing.ReviewClosed as exc:  # decided by someone else since the checks above
+        with transaction.atomic():
+            if starting:
+                # The first 复核 save starts the review (issue 17): from here the officer can no
+                # longer withdraw. The state changes in workflow, in this transaction.
+                workflow.perform(request.user, assessment, "start_review")
+                review = reviewing.pending(assessment)
+            reviewing.save(review, inputs, review_view.totals)
+    except (workflow.TransitionRefused, reviewing.ReviewClosed) as exc:  # someone was quicker
         messages.error(request, str(exc))
         return redirect("assessments:review", pk=assessment.pk)
     if action == "save":
-        messages.success(request, "复核已保存（草稿），可稍后继续。")
+        messages.success(request, STARTED_MESSAGE if starting else "复核已保存（草稿），可稍后继续。")
         return redirect("assessments:review", pk=assessment.pk)
     try:
         workflow.perform(request.user, assessment, action, comment)
@@ -402,6 +431,80 @@ def _post(request, assessment):
     done = {"return": "已退回修改，填报单位将收到审核意见。", "approve": "已审核通过。"}
     messages.success(request, done[action])
     return redirect("assessments:review", pk=assessment.pk)
+
+
+STARTED_MESSAGE = "复核已保存（草稿），审核已开始：填报单位不能再撤回。"
+
+
+def _open_review(user, assessment) -> tuple[Review | None, bool]:
+    """(the pending review the user may fill in, whether a first save would start one)."""
+    review = reviewing.pending(assessment)
+    if review is not None:
+        return (review if workflow.allowed(user, assessment, "approve") else None), False
+    return None, workflow.allowed(user, assessment, "start_review")
+
+
+def _check(data, assessment, review):
+    """The posted 复核 checked with the scoring code (as saved): (formset, decision, review
+    view, inputs by key), the scoring's problems added to the rows' fields; None when the
+    posted rows are not the submission's (the page is out of date)."""
+    formset = ReviewRowFormSet(data, prefix="review")
+    decision = ReviewDecisionForm(data)
+    snapshot = Snapshot.objects.filter(assessment=assessment).latest("number")
+    view = readmodel.from_snapshot(assessment, snapshot.data)
+    formset.is_valid()
+    known = {line.key for line in view.indicators}
+    posted = [f.cleaned_data.get("key") for f in formset.forms if getattr(f, "cleaned_data", None)]
+    if sorted(posted) != sorted(known):
+        return None
+    inputs = {
+        f.cleaned_data["key"]: f.to_input()
+        for f in formset.forms
+        if getattr(f, "cleaned_data", None) and f.cleaned_data.get("key") in known
+    }
+    review_view = reviewing.build(view, review, inputs)
+    forms_by_key = {f.cleaned_data.get("key"): f for f in formset.forms if getattr(f, "cleaned_data", None)}
+    field_of = {"review_score": "score", "review_note": "note", "review_actual": "actual"}
+    for line in review_view.lines:
+        form = forms_by_key.get(line.key)
+        for problem in line.result.problems:
+            if form is not None:
+                form.add_error(field_of.get(problem.field), problem.message)
+    return formset, decision, review_view, inputs
+
+
+@require_POST
+def review_preview(request, pk):
+    """复核 scores of what is typed, without saving (the live 复核计分 column and totals): the
+    same checks and scoring as a save, so a problem shows while typing, not only on submit."""
+    _require_reviewer(request.user)
+    assessment = permissions.get_reviewer_assessment(request.user, pk)
+    review, starting = _open_review(request.user, assessment)
+    if review is None and not starting:
+        return JsonResponse({"error": f"该自评当前状态为“{assessment.get_state_display()}”，不能复核。"}, status=409)
+    checked = _check(request.POST, assessment, review)
+    if checked is None:
+        return JsonResponse({"error": "页面内容已过期（指标行与当前提交不一致），请刷新页面。"}, status=409)
+    formset, _decision, review_view, _inputs = checked
+    forms_by_key = {f.cleaned_data.get("key"): f for f in formset.forms if getattr(f, "cleaned_data", None)}
+    totals = review_view.totals
+    return JsonResponse(
+        {
+            "rows": [
+                {
+                    "key": line.key,
+                    "score": scoring.fmt(line.result.score) if line.result.score is not None else "",
+                    "explanation": line.result.explanation,
+                    "errors": {name: [str(e) for e in errs] for name, errs in forms_by_key[line.key].errors.items()},
+                }
+                for line in review_view.lines
+            ],
+            "total": scoring.fmt(totals.total) if totals.total is not None else "",
+            "grade": totals.grade or "",
+            "gap": scoring.fmt(totals.gap) if totals.gap is not None else "",
+            "problem_count": len(totals.problems),
+        }
+    )
 
 
 def bulk_exports(request):

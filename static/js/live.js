@@ -1,0 +1,33 @@
+// Live recomputation shared by the officer's entry page (entry.js) and the reviewer's 复核 form
+// (review.js): 400 ms after the last change the form is posted to its preview URL, where the
+// server scores it with scoring.py, the code a save runs; a newer request aborts an older one.
+// Nothing is saved. Returns the function that schedules a preview (for changes made by script).
+window.PortalLive = {
+  attach(form, url, onResult, onFailure) {
+    "use strict";
+    let timer = null;
+    let inFlight = null;
+    async function run() {
+      if (inFlight) inFlight.abort();
+      inFlight = new AbortController();
+      try {
+        const response = await fetch(url, {
+          method: "POST", body: new FormData(form), signal: inFlight.signal,
+          headers: { "X-Requested-With": "fetch" }, credentials: "same-origin",
+        });
+        const body = await response.json().catch(() => ({}));
+        if (!response.ok) throw Object.assign(new Error(String(response.status)), { body });
+        onResult(body);
+      } catch (err) {
+        if (err.name !== "AbortError" && onFailure) onFailure(err);
+      }
+    }
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(run, 400);
+    }
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", schedule);
+    return schedule;
+  },
+};
