@@ -212,6 +212,11 @@ def detail_value(key: str, value) -> str:
     return str(value)
 
 
+_DETAIL_ORDER = {key: n for n, key in enumerate(DETAIL_LABELS)}
+
+
 def detail_items(details: dict) -> list[tuple[str, str]]:
-    """(label, value) of every detail shown on the page, in the stored order."""
-    return [(DETAIL_LABELS.get(k, k), detail_value(k, v)) for k, v in (details or {}).items() if k not in HIDDEN_DETAILS]
+    """(label, value) of every detail shown on the page, in the order DETAIL_LABELS declares (then
+    by key): PostgreSQL's jsonb does not keep the order a row was written in, SQLite's JSON does."""
+    keys = sorted((k for k in (details or {}) if k not in HIDDEN_DETAILS), key=lambda k: (_DETAIL_ORDER.get(k, len(_DETAIL_ORDER)), k))
+    return [(DETAIL_LABELS.get(k, k), detail_value(k, details[k])) for k in keys]

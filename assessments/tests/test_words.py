@@ -78,8 +78,8 @@ def test_audit_details_without_codes():
         ("地址", "/x/"), ("方法", "提交（POST）"), ("状态码", "403"),
     ]
     assert detail_items({"scope": "account", "reason": "idle", "carry_from": None, "created": True}) == [
-        ("锁定范围", "同一账号失败次数过多"), ("原因", "长时间未操作"), ("沿用自", "（无）"), ("新建", "是"),
-    ]
+        ("原因", "长时间未操作"), ("锁定范围", "同一账号失败次数过多"), ("沿用自", "（无）"), ("新建", "是"),
+    ]  # in the order the labels are declared, whatever order the database gives back
     assert detail_items({"reason": "CSRF token missing."}) == [("原因", "请求缺少 CSRF 令牌")]
     assert detail_items({"reason": "password_mismatch,password_too_short"}) == [
         ("原因", "两次输入的新密码不一致；新密码太短")
