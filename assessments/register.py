@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -205,39 +205,53 @@ def bureau_emails() -> list[str]:
     return sorted(set(users.values_list("email", flat=True)))
 
 
-def warned(round_: Round, units=None) -> list[dict]:
-    """The 待办: warned clocks of the round whose reports are still not all published (two queries)."""
+def warned(round_: Round | None, units=None) -> list[dict]:
+    """The 待办: warned clocks whose reports are still not all published, of one round or (None) of
+    every open round (two queries)."""
     today = timezone.localdate()
-    qs = DisclosureClock.objects.filter(round=round_, warned_at__isnull=False).select_related("unit")
+    qs = DisclosureClock.objects.filter(warned_at__isnull=False).select_related("unit", "round")
+    qs = qs.filter(round=round_) if round_ is not None else qs.filter(round__is_open=True)
     if units is not None:
         qs = qs.filter(unit__in=units)
     clocks = list(qs.order_by("approved_on", "unit__name"))
     if not clocks:
         return []
-    waiting = dict(
-        Assessment.objects.filter(
-            unit__in=[c.unit_id for c in clocks], round=round_, confidential=False, disclosure=Assessment.Disclosure.ACTIVE,
-        ).exclude(state__in=[S.PUBLISHED, S.DRAFT]).values_list("unit").annotate(n=Count("id"))
-    )
+    waiting = {
+        (unit, round_id): n
+        for unit, round_id, n in Assessment.objects.filter(
+            unit__in={c.unit_id for c in clocks}, round__in={c.round_id for c in clocks}, confidential=False,
+            disclosure=Assessment.Disclosure.ACTIVE,
+        ).exclude(state__in=[S.PUBLISHED, S.DRAFT]).values_list("unit", "round").annotate(n=Count("id"))
+    }
     out = []
     for clock in clocks:
-        if waiting.get(clock.unit_id):
-            due = due_date(clock, round_)
+        if waiting.get((clock.unit_id, clock.round_id)):
+            due = due_date(clock, clock.round)
             left = (due - today).days
             out.append({"clock": clock, "due": due, "days_left": left, "overdue": max(-left, 0),
-                        "waiting": waiting[clock.unit_id]})
+                        "waiting": waiting[(clock.unit_id, clock.round_id)]})
     return out
 
 
 # --- 公开审核 ---------------------------------------------------------------------------------------
 
 
+def awaiting_review_in(assessments):
+    """Of `assessments`, those approved in a round with 公开审核, to be published, and not sent to
+    the export since their last approval (annotated with `approved_at`)."""
+    last_approval = Transition.objects.filter(assessment=OuterRef("pk"), action="approve").order_by("-at", "-id")
+    return (
+        assessments.filter(state=S.APPROVED, round__disclosure_review=True, confidential=False,
+                           disclosure=Assessment.Disclosure.ACTIVE)
+        .annotate(approved_at=Subquery(last_approval.values("at")[:1]))
+        .filter(approved_at__isnull=False)
+        .exclude(Exists(ExportJob.objects.filter(assessment=OuterRef("pk"), created_at__gte=OuterRef("approved_at"))))
+    )
+
+
 def awaiting_review(assessment: Assessment) -> bool:
-    """Approved in a round with 公开审核, to be published, and not sent to the export since."""
+    """`assessment` waits for its 公开审核 (see `awaiting_review_in`)."""
     if not (assessment.state == S.APPROVED and assessment.round.disclosure_review and not assessment.confidential
             and assessment.disclosure == Assessment.Disclosure.ACTIVE):
         return False
-    approved_at = (
-        Transition.objects.filter(assessment=assessment, action="approve").order_by("-at", "-id").values_list("at", flat=True).first()
-    )
-    return approved_at is not None and not ExportJob.objects.filter(assessment=assessment, created_at__gte=approved_at).exists()
+    return awaiting_review_in(Assessment.objects.filter(pk=assessment.pk)).exists()

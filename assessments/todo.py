@@ -4,7 +4,8 @@
   still to answer (issue 15; overdue ones marked);
 - 主管部门审核人: submissions of their units waiting for 初审;
 - reviewers: submissions to 复核 (forwarded, or submitted without 初审; in review), late tasks and
-  answered 整改事项 waiting for their decision;
+  answered 整改事项 waiting for their decision; the bureau's (all units) also reports waiting for their
+  公开审核 and units whose 20-day 公开 window has raised its warning (issue 16);
 - 系统管理员: failed exports; 安全管理员: accounts locked by failed logins.
 """
 
@@ -15,7 +16,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from . import permissions, roles, season
+from . import permissions, register, roles, season
 from .models import Assessment, ExportJob, Rectification, Task
 
 ROW_LIMIT = 200  # a list longer than this shows its first 200 rows and the full count
@@ -113,6 +114,8 @@ def sections(user) -> list[Section]:
         out.append(Section("rectify_review", "待审核的整改答复", [
             _rectification_item(r, "assessments:review_rectifications", today, answered=True) for r in answered
         ]))
+    if permissions.reviews_all_units(user):
+        out.extend(_disclosure_sections(user, today))
     held = roles.admin_roles(user)
     if roles.SYSTEM_ADMIN in held:
         failed = list(ExportJob.objects.filter(status=ExportJob.Status.FAILED).select_related("assessment__round", "assessment__unit")
@@ -139,6 +142,31 @@ def _rectification_item(r: Rectification, url_name: str, today, *, answered: boo
         note += f"，还剩 {days} 天" if days >= 0 else f"，已逾期 {-days} 天"
     return Item(f"{a.unit.short_name or a.unit.name} · {a.title} · {r.problem[:30]}",
                 reverse(url_name, args=[a.pk]) + f"#item-{r.pk}", note, urgent=not answered and days < 0)
+
+
+def _disclosure_sections(user, today) -> list[Section]:
+    """The bureau's 公开 duties (issue 16): approved reports waiting for their 公开审核, and units whose
+    20-day window (from the 决算批复) has raised its warning while reports are still unpublished."""
+    pending = list(
+        register.awaiting_review_in(permissions.reviewer_assessments(user))
+        .select_related("round", "unit").order_by("approved_at", "id")[:ROW_LIMIT]
+    )
+    due = register.warned(None, permissions.reviewable_units(user))[:ROW_LIMIT]
+    return [
+        Section("disclosure_review", "待公开审核的报告", [
+            Item(f"{a.unit.name} · {a.title}", reverse("assessments:review", args=[a.pk]) + "#disclosure-review",
+                 f"审核通过于 {timezone.localtime(a.approved_at):%Y-%m-%d %H:%M}")
+            for a in pending
+        ]),
+        Section("disclosure_due", "公开期限预警（决算批复后限期公开）", [
+            Item(f"{w['clock'].unit.name} · {w['clock'].round.title}",
+                 reverse("assessments:register") + f"?round={w['clock'].round.year}",
+                 f"{w['waiting']} 份报告未公开，应于 {w['due']:%Y-%m-%d} 前公开，"
+                 + (f"已逾期 {w['overdue']} 天" if w["overdue"] else f"还剩 {w['days_left']} 天"),
+                 urgent=w["days_left"] <= 3)
+            for w in due
+        ]),
+    ]
 
 
 def _locked_accounts() -> Section:

@@ -50,7 +50,7 @@ from portal import storage
 from .conftest import PASSWORD
 from .helpers import form_data
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.exhaustive]
 
 # --- shared helpers ---------------------------------------------------------------------------
 

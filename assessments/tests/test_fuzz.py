@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from assessments.models import Assessment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.exhaustive]
 
 # The demo's accounts: portaladmin, anquan and shenji hold the three administrator roles (issue 18).
 ROLES = {"anonymous": None, "officer": "nanyue", "reviewer": "caizheng", "admin": "portaladmin", "security": "anquan",

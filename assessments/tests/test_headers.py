@@ -22,7 +22,7 @@ from django.urls import path, reverse
 import portal.urls
 from assessments.models import Assessment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.exhaustive]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -39,7 +39,7 @@ from assessments.services import refresh_scores
 
 from .test_access_matrix import body_of, entry_post, make_reviewer, valid_assessment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.exhaustive]
 
 DRAFT, B, INTERNAL, PUBLIC = "ZZDRAFT7Q3", "ZZBUNIT8K1", "ZZINTERNAL5M2", "ZZPUBLIC4P9"
 PHONE = "13899990000"  # a mobile number: public pages show 138****0000

@@ -210,3 +210,32 @@ def test_disclosure_review_can_withhold_with_a_reason(client, unit_a, round_2020
     assert not ExportJob.objects.filter(assessment=a).exists()
     [row] = register.rows(round_2020)
     assert (row.status, row.reason) == ("不公开", "依申请公开：含企业商业信息")
+
+
+def test_the_bureaus_todo_lists_reports_waiting_for_disclosure_review_and_warned_units(unit_a, unit_b, round_2020,
+                                                                                       alice, bob, bureau):
+    """The 公开 duties are items of the 待办 page (issue 14) for the bureau, not for assigned reviewers."""
+    round_2020.disclosure_review = True
+    round_2020.save()
+    waiting = drive(valid_assessment(unit_a, round_2020, "综治经费", user=alice), "approved", officer=alice, reviewer=bureau)
+    late = drive(valid_assessment(unit_b, round_2020, "普法经费", user=bob), "approved", officer=bob, reviewer=bureau)
+    disclosure_review.review_publish(bureau, late)  # decided: queued, not yet exported
+    clock(unit_b, round_2020, 22)  # due two days ago
+    assert register.warn_due() == 1
+    approved_at = waiting.transitions.get(action="approve").at
+    client = Client()
+    client.force_login(bureau)
+    page = client.get(reverse("assessments:todo")).content.decode()
+    assert '<section class="card mb-3" id="todo-disclosure_review">' in page
+    assert f'href="{reverse("assessments:review", args=[waiting.pk])}#disclosure-review"' in page
+    assert f"审核通过于 {timezone.localtime(approved_at):%Y-%m-%d %H:%M}" in page
+    assert reverse("assessments:review", args=[late.pk]) + "#disclosure-review" not in page  # already decided
+    assert '<section class="card mb-3" id="todo-disclosure_due">' in page
+    due = TODAY - datetime.timedelta(days=2)
+    assert f"1 份报告未公开，应于 {due:%Y-%m-%d} 前公开，已逾期 2 天" in page
+    assert f'href="{reverse("assessments:register")}?round=2020"' in page
+    assert client.get(reverse("assessments:todo_count")).json() == {"total": 2}
+    carol = make_reviewer("carol", unit_a)  # assigned to A: 复核 yes, 公开审核 no
+    client.force_login(carol)
+    page = client.get(reverse("assessments:todo")).content.decode()
+    assert "todo-disclosure_review" not in page and "todo-disclosure_due" not in page

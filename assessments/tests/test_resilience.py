@@ -28,6 +28,8 @@ from assessments.tests.test_worker import approved_ready, dead_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_BROKER_DB = 12  # a Redis database of its own (test_worker uses 15, the benchmark 13 and 14)
+# Its tests share that Redis database: under pytest-xdist they run in one process.
+pytestmark = pytest.mark.xdist_group("test_resilience")
 RESTORE_DB = "portal_restore_test"
 
 

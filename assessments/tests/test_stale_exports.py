@@ -34,6 +34,8 @@ from .test_resilience import (
 from .test_resilience import worker_env as resilience_worker_env
 
 STALE_BROKER_DB = 8  # a Redis database of its own (test_worker uses 15, test_resilience 12, the benchmark 13 and 14)
+# Its tests share that Redis database: under pytest-xdist they run in one process.
+pytestmark = pytest.mark.xdist_group("test_stale_exports")
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,8 @@ from django.urls import reverse
 from assessments import tasks, workflow
 from assessments.models import Assessment, ExportJob, FundingRow, Indicator
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Its tests share one Redis database (BROKER_DB): under pytest-xdist they run in one process.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("test_worker")]
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_DB = 15  # a Redis database of its own, flushed by each test

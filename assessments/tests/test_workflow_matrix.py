@@ -29,7 +29,7 @@ from assessments.models import (
 from .test_access_matrix import drive as drive_to
 from .test_access_matrix import entry_post, fresh_client, make_reviewer, valid_assessment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.exhaustive]
 
 S = Assessment.State
 STATES = ["draft", "submitted", "forwarded", "in_review", "returned", "approved", "published"]

@@ -27,7 +27,7 @@ from assessments.models import Assessment
 from .helpers import body, form_data
 from .test_access_matrix import VALID_ROWS, make_reviewer, valid_assessment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.exhaustive]
 
 PAYLOADS = [
     "<script>alert(1)</script>",
