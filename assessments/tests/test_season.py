@@ -178,19 +178,60 @@ def test_a_forged_post_cannot_change_a_locked_target(alice_client, national, uni
     assert a.indicators.count() == 4
 
 
+def adjustment(client, a, row, target, reason, **cells) -> dict:
+    """The edit page's form as the browser posts it when 提交目标调整 of `row` is pressed: the whole
+    entry form (with `cells` changed as typed), the row's two boxes and the button's key."""
+    data = form_data(client.get(reverse("assessments:edit", args=[a.pk])))
+    data.update(cells)
+    data.update({"key": str(row.key), f"adjust-{row.key}-target": target, f"adjust-{row.key}-reason": reason})
+    return data
+
+
+def test_a_target_adjustment_saves_what_was_typed_in_the_table_first(alice_client, national, unit_a, alice):
+    """The adjustment posts the whole entry form: unsaved cells are saved with it, never dropped;
+    a bad cell refuses both, keeps everything typed and says why."""
+    load(national, unit_a)
+    a = create_assessment(unit=unit_a, round=national, layout="national", project_name=PROJECT, user=alice)
+    row, other = a.indicators.get(position=1), a.indicators.get(position=2)
+    url = reverse("assessments:adjust_target", args=[a.pk])
+    n = [f.instance.pk for f in alice_client.get(reverse("assessments:edit", args=[a.pk])).context["entry"].indicators.forms].index(other.pk)
+
+    bad = adjustment(alice_client, a, row, "≥8次", "活动受限", **{f"indicators-{n}-actual": "1次", f"indicators-{n}-score": "abc"})
+    response = alice_client.post(url, bad)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert response.context["errors"][-1] == "目标调整未提交：请先更正上述错误。"
+    assert f'name="indicators-{n}-score" value="abc"' in page and "\n1次</textarea>" in page
+    assert f'name="adjust-{row.key}-reason" maxlength="2000" aria-label="“开展平安建设宣传活动次数”的调整理由" value="活动受限"' in page
+    assert not TargetAdjustment.objects.exists()
+    assert a.indicators.get(pk=other.pk).actual == ""
+
+    good = adjustment(alice_client, a, row, "≥8次", "活动受限", **{f"indicators-{n}-actual": "1次"})
+    response = alice_client.post(url, good)
+    assert response.status_code == 302
+    assert a.indicators.get(pk=other.pk).actual == "1次"  # the unsaved cell is saved, not lost
+    assert a.indicators.get(pk=row.pk).target == "≥8次"
+    assert TargetAdjustment.objects.get().reason == "活动受限"
+
+
 def test_a_target_adjustment_needs_a_reason_and_is_flagged_for_reviewers(alice_client, national, unit_a, alice, reviewer, client):
     load(national, unit_a)
     a = create_assessment(unit=unit_a, round=national, layout="national", project_name=PROJECT, user=alice)
     row = a.indicators.get(position=1)
     url = reverse("assessments:adjust_target", args=[a.pk])
 
-    response = alice_client.post(url, {"key": str(row.key), "target": "≥8次", "reason": ""}, follow=True)
-    assert [str(m) for m in response.context["messages"]] == ["目标调整须填写理由（指标“开展平安建设宣传活动次数”）。"]
+    data = adjustment(alice_client, a, row, "≥8次", "")
+    response = alice_client.post(url, data)
+    assert response.status_code == 400
+    assert response.context["errors"] == ["草稿已保存，目标调整未提交：目标调整须填写理由（指标“开展平安建设宣传活动次数”）。"]
+    assert f'name="adjust-{row.key}-target" maxlength="1000" aria-label="“开展平安建设宣传活动次数”调整后的指标值" value="≥8次"' in (
+        response.content.decode())  # what was typed is still there
     assert a.indicators.get(pk=row.pk).target == "≥10次"
 
-    response = alice_client.post(url, {"key": str(row.key), "target": "≥8次", "reason": "疫情期间集中活动受限"}, follow=True)
+    data = adjustment(alice_client, a, row, "≥8次", "疫情期间集中活动受限")
+    response = alice_client.post(url, data, follow=True)
     assert [str(m) for m in response.context["messages"]] == [
-        "已将“开展平安建设宣传活动次数”的指标值由“≥10次”调整为“≥8次”（批复值“≥10次”），审核人将看到调整理由。"
+        "草稿已保存。已将“开展平安建设宣传活动次数”的指标值由“≥10次”调整为“≥8次”（批复值“≥10次”），审核人将看到调整理由。"
     ]
     adj = TargetAdjustment.objects.get()
     assert (adj.approved_target, adj.previous_target, adj.new_target, adj.reason) == ("≥10次", "≥10次", "≥8次", "疫情期间集中活动受限")

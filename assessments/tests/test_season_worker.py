@@ -24,6 +24,7 @@ from assessments import season, tasks, workflow
 from assessments.models import Assessment, Reminder, TargetAdjustment, TargetSet, Task, Transition, Unit
 
 from .conftest import make_officer
+from .helpers import form_data
 from .season_helpers import target_workbook, use_national_project_template
 from .test_season import fill_actuals
 from .test_supervision import pre_review_post
@@ -115,8 +116,9 @@ def test_the_whole_season_with_a_real_worker(region, round_2020, reviewer, media
     task_a.refresh_from_db()
     a = task_a.assessment
     row = a.indicators.get(position=1)
-    clients["a"].post(reverse("assessments:adjust_target", args=[a.pk]),
-                      {"key": str(row.key), "target": "≥8次", "reason": "上半年集中活动受限"})
+    data = form_data(clients["a"].get(reverse("assessments:edit", args=[a.pk])))
+    data.update({"key": str(row.key), f"adjust-{row.key}-target": "≥8次", f"adjust-{row.key}-reason": "上半年集中活动受限"})
+    clients["a"].post(reverse("assessments:adjust_target", args=[a.pk]), data)
     assert TargetAdjustment.objects.get(assessment=a).new_target == "≥8次"
     fill_actuals(a)
     clients["a"].post(reverse("assessments:submit", args=[a.pk]))

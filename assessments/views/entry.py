@@ -114,15 +114,29 @@ def task_start(request, pk):
 
 @require_POST
 def adjust_target(request, pk):
-    """目标调整: change an approved 指标值, with a reason."""
-    assessment = permissions.get_officer_assessment(request.user, pk)
-    posted = params.read(request.POST, {"key": params.Text(40), "target": params.Text(1000), "reason": params.Text(2000)})
+    """目标调整: change an approved 指标值, with a reason. The button sits beside the entry form and
+    posts it whole: what was typed in the table is saved first (as 保存草稿), so nothing is lost; a
+    form that cannot be saved comes back with its errors, the 目标调整 not made and still typed."""
+    assessment = permissions.get_officer_assessment(request.user, pk, content=True)
+    if not permissions.can_edit(request.user, assessment):
+        messages.error(request, f"该自评当前状态为“{assessment.get_state_display()}”，不能调整目标。")
+        return redirect("assessments:detail", pk=pk)
+    key = params.read(request.POST, {"key": params.Text(40)}).key or ""
+    # The boxes of the row whose button was pressed (each row has its own, all inside the form).
+    typed = params.read(request.POST, {f"adjust-{key}-{name}": params.Text(2000) for name in ("target", "reason")})
+    target, reason = typed[f"adjust-{key}-target"] or "", typed[f"adjust-{key}-reason"] or ""
+    page = {"adjust_typed": {key: {"target": target, "reason": reason}}}
+    _, refused = _save_posted(request, assessment, errors=["目标调整未提交：请先更正上述错误。"], **page)
+    if refused:
+        return refused
     try:
-        adj = season.adjust_target(request.user, assessment, posted.key or "", posted.target or "", posted.reason or "")
+        adj = season.adjust_target(request.user, assessment, key, target, reason)
     except (season.SeasonRefused, ValidationError) as exc:
-        messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))
-        return redirect("assessments:edit" if permissions.can_edit(request.user, assessment) else "assessments:detail", pk=pk)
-    messages.success(request, f"已将“{adj.indicator_name}”的指标值由“{adj.previous_target}”调整为“{adj.new_target}”（批复值“{adj.approved_target}”），审核人将看到调整理由。")
+        view = readmodel.load(assessment.pk)
+        return _render_edit(request, EntryForm(view.assessment), view, status=400, errors=[
+            "草稿已保存，目标调整未提交：" + (exc.messages[0] if isinstance(exc, ValidationError) else str(exc))], **page)
+    messages.success(request, f"草稿已保存。已将“{adj.indicator_name}”的指标值由“{adj.previous_target}”调整为“{adj.new_target}”"
+                              f"（批复值“{adj.approved_target}”），审核人将看到调整理由。")
     return redirect("assessments:edit", pk=pk)
 
 
@@ -258,23 +272,9 @@ def assessment_edit(request, pk):
         entry = EntryForm(assessment, **extra)
         return _render_edit(request, entry, readmodel.build(assessment))
 
-    entry = EntryForm(assessment, request.POST)
-    valid = entry.is_valid()
-    if not valid:
-        funding, indicators = entry.preview_rows()
-        view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
-        return _render_edit(request, entry, view, errors=entry.error_list(), status=400)
-    try:
-        saved = services.save_draft(entry, _posted_version(request))
-    except StaleDraft:
-        funding, indicators = entry.preview_rows()
-        view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
-        saved = readmodel.load(assessment.pk)
-        return _render_edit(
-            request, entry, view, status=409, conflict=saved,
-            errors=["本次未保存：您打开此页面后，该自评已在别处被保存或提交。您填写的内容仍在下方表单中，"
-                    "页面底部并列显示了当前已保存的版本。请核对合并；确认以本页内容为准时，再次点击“保存草稿”。"],
-        )
+    saved, refused = _save_posted(request, assessment)
+    if refused:
+        return refused
 
     posted = params.read(request.POST, EDIT_POST_PARAMS)
     action = posted.action or "save"
@@ -301,6 +301,31 @@ def assessment_edit(request, pk):
     if action.startswith("add_"):
         return redirect(f"{url}?{action}={ADD_ROWS}#{action[4:]}")
     return redirect(url)
+
+
+def _save_posted(request, assessment, **page):
+    """Save the posted entry form as 保存草稿 does: (the saved read model, None), or (None, the edit
+    page with what was typed and why it was not saved: 400 for bad cells, 409 for a stale form).
+    `page` goes to the page (e.g. the 目标调整 typed beside the form)."""
+    more_errors = page.pop("errors", [])
+    entry = EntryForm(assessment, request.POST)
+    if not entry.is_valid():
+        funding, indicators = entry.preview_rows()
+        view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
+        return None, _render_edit(request, entry, view, errors=entry.error_list() + more_errors, status=400, **page)
+    try:
+        return services.save_draft(entry, _posted_version(request)), None
+    except StaleDraft:
+        funding, indicators = entry.preview_rows()
+        view = readmodel.build(assessment, funding_rows=funding, indicators=indicators)
+        saved = readmodel.load(assessment.pk)
+        return None, _render_edit(
+            request, entry, view, status=409, conflict=saved,
+            errors=["本次未保存：您打开此页面后，该自评已在别处被保存或提交。您填写的内容仍在下方表单中，"
+                    "页面底部并列显示了当前已保存的版本。请核对合并；确认以本页内容为准时，再次点击“保存草稿”。",
+                    *more_errors],
+            **page,
+        )
 
 
 def _submitted_message(assessment) -> str:
@@ -356,7 +381,7 @@ def tables_context(entry, view) -> dict:
     }
 
 
-def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None):
+def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None):
     returned_review, row_comments = _returned_review(entry.assessment)
     return render(
         request,
@@ -376,21 +401,22 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "conflict": conflict,
             "form_version": conflict.assessment.version if conflict else entry.assessment.version,
             "year_history": history.for_page(view),
-            "locked_rows": _locked_rows(entry.assessment, view),
+            "locked_rows": _locked_rows(entry.assessment, view, adjust_typed or {}),
         },
         status=status,
     )
 
 
-def _locked_rows(assessment, view):
-    """The approved (locked) rows of the edit page, each with its latest 目标调整."""
+def _locked_rows(assessment, view, typed):
+    """The approved (locked) rows of the edit page, each with its latest 目标调整 and what was typed
+    into its 目标调整 boxes when the page comes back from a refused one."""
     lines = [line for line in view.indicators if line.approved_target and line.indicator is not None and line.indicator.pk]
     if not lines:
         return []
     adjustments = season.adjustments_by_key(assessment)
     return [
         {"key": line.key, "name": line.name, "approved_target": line.approved_target, "current": line.target_text,
-         "adjustment": adjustments.get(line.key)}
+         "adjustment": adjustments.get(line.key), "typed": typed.get(str(line.key), {})}
         for line in lines
     ]
 
