@@ -81,6 +81,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_is_browser_test)
 
 
+# ---------------------------------------------------------------- xdist workers
+def pytest_configure(config: pytest.Config) -> None:
+    _own_redis_database_per_worker()
+
+
+def _own_redis_database_per_worker() -> None:
+    """scripts/test.sh runs the PostgreSQL run in two pytest-xdist processes. pytest-django gives
+    each its own test database (test_portal_gw0, test_portal_gw1); the cache's Redis database must
+    be its own too, as every test starts by clearing the cache (FLUSHDB): worker N uses the
+    database after REDIS_URL's by N. Processes a test starts (workers, gunicorn) inherit it
+    through the environment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("REDIS_URL", "")
+    if not (worker.startswith("gw") and url):
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+    from django.core.cache import caches
+
+    parts = urlsplit(url)
+    own = urlunsplit(parts._replace(path=f"/{int(parts.path.strip('/') or 0) + int(worker[2:])}"))
+    os.environ["REDIS_URL"] = own
+    settings.REDIS_URL = own
+    settings.CACHES["default"]["LOCATION"] = own
+    caches.__dict__.pop("settings", None)  # read again, should anything have opened a cache already
+
+
 # ----------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:

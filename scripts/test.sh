@@ -5,9 +5,15 @@
 #   2. scripts/setup_system.sh    Debian packages (as root; non-root: check only)
 #   3. fc-list :lang=zh           a CJK font must exist, or screenshots show boxes
 #   4. scripts/services.sh start  PostgreSQL + Redis + SeaweedFS (S3) on 127.0.0.1
-#   5. pytest on SQLite           -m "not browser", no DATABASE_URL / REDIS_URL, files on the local disk
+#   5. pytest on SQLite           -m "not browser and not exhaustive", no DATABASE_URL / REDIS_URL,
+#                                 files on the local disk (the exhaustive suites - permission and
+#                                 workflow matrices, URL fuzz, XSS, leaks, headers - test logic that
+#                                 does not depend on the database: they run once, in step 6)
 #   6. pytest on PostgreSQL       all tests incl. browser, DATABASE_URL + REDIS_URL set, every file
-#                                 in SeaweedFS's S3 bucket (STORAGE_S3_*; each test its own prefix)
+#                                 in SeaweedFS's S3 bucket (STORAGE_S3_*; each test its own prefix);
+#                                 in PG_WORKERS (2) pytest-xdist processes, each with its own test
+#                                 database and Redis database (conftest.py), tests that share a
+#                                 Redis broker database kept in one process (xdist_group)
 #   7. load smoke                 bash load/run.sh --smoke: gunicorn + worker, 20 s, zero 5xx
 #                                 (as root with PostgreSQL up, and only without extra arguments)
 #   8. benchmark, tiny mode       bench/run.py --tiny: every measured path still works (~25 s;
@@ -91,11 +97,12 @@ summarise() {  # summarise <label> <log>: prints the run's output and adds its l
 # Redis and bucket; every test its own media folder): they run side by side on the two cores,
 # each printed whole when both are done.
 LOGS=$(mktemp -d)
-SQLITE_LABEL="sqlite     (not browser)"
-PG_LABEL="postgresql (all + browser, files in S3)"
+SQLITE_LABEL="sqlite     (not browser, not exhaustive)"
+PG_LABEL="postgresql (all + browser, files in S3, ${PG_WORKERS:=2} processes)"
 say "=== $SQLITE_LABEL and $PG_LABEL, side by side"
-run_pytest "$SQLITE_LABEL" "$LOGS/sqlite" -- -m "not browser" "$@" &
-run_pytest "$PG_LABEL" "$LOGS/pg" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" "${S3_ENV[@]}" -- "$@" &
+run_pytest "$SQLITE_LABEL" "$LOGS/sqlite" -- -m "not browser and not exhaustive" "$@" &
+run_pytest "$PG_LABEL" "$LOGS/pg" DATABASE_URL="$PG_URL" REDIS_URL="$REDIS" "${S3_ENV[@]}" -- \
+    -n "$PG_WORKERS" --dist loadgroup "$@" &
 wait
 summarise "$SQLITE_LABEL" "$LOGS/sqlite"
 summarise "$PG_LABEL" "$LOGS/pg"
