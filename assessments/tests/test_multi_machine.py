@@ -211,7 +211,9 @@ def test_two_web_machines_and_a_worker_share_only_the_database_redis_and_the_buc
         assert response.status_code == 302, response.text[-3000:]
         wait_for(lambda: Assessment.objects.get(pk=department.pk).state == Assessment.State.PUBLISHED, 90,
                  "the worker to export and publish", log)
-        assert ExportJob.objects.get(assessment=department).status == ExportJob.Status.DONE
+        # The job is marked done just after the publish commits (as in test_resilience): wait for it too.
+        wait_for(lambda: ExportJob.objects.get(assessment=department).status == ExportJob.Status.DONE, 30,
+                 "the export job to be marked done", log)
         publication = Publication.objects.get(assessment=department)
 
         def lists_written():
