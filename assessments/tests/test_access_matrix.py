@@ -14,6 +14,7 @@ test_workflow_matrix.py, test_leaks.py, test_xss.py and test_separation_of_dutie
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -190,13 +191,20 @@ def fresh_client(user) -> Client:
     return client
 
 
+_open_calls = []  # the requests of `call` under way (a world object must not be built inside one)
+
+
 def call(user, method, url, data=None):
     """One request as `user`, inside a savepoint that is rolled back: every cell of the matrix
     starts from the same database, whatever the previous request did."""
-    with transaction.atomic():
-        response = getattr(fresh_client(user), method.lower())(url, data or {})
-        response.body = body_of(response)
-        transaction.set_rollback(True)
+    _open_calls.append(url)
+    try:
+        with transaction.atomic():
+            response = getattr(fresh_client(user), method.lower())(url, data or {})
+            response.body = body_of(response)
+            transaction.set_rollback(True)
+    finally:
+        _open_calls.pop()
     return response
 
 
@@ -539,59 +547,164 @@ def test_anonymous_reaches_only_the_listed_views():
             assert {expected[0] for expected in methods.values()} <= {LOGIN, ADMIN_LOGIN}, name
 
 
+class LazyObjects(Mapping):
+    """`world.objects`: each entry is built by its declared builder on first use, then kept.
+
+    A builder takes this mapping (to use other entries) and returns a dict of the entries it
+    made (one builder may make several, as an assessment and its 佐证材料 file). Entries are
+    declared in the order the whole world is built (`build_all`). Building inside a request of
+    `call` is refused: that request's savepoint is rolled back, and the object with it."""
+
+    def __init__(self, builders: dict):
+        self._builders = builders  # key -> builder, in declaration order
+        self._built = {}
+
+    def __getitem__(self, key):
+        if key not in self._built:
+            builder = self._builders[key]  # KeyError for an undeclared key, as a dict
+            assert not _open_calls, f"world.objects[{key!r}] built inside call({_open_calls[-1]}): it would be rolled back"
+            made = builder(self)
+            assert key in made, (key, sorted(made))
+            self._built.update(made)
+        return self._built[key]
+
+    def __contains__(self, key):
+        return key in self._builders
+
+    def __iter__(self):
+        return iter(self._builders)
+
+    def __len__(self):
+        return len(self._builders)
+
+    def need(self, *keys):
+        """Build `keys` (in this order) now."""
+        for key in keys:
+            self[key]
+
+    def build_all(self):
+        """Build every entry, in the declared order: the whole world, as the pages that visit
+        every object (or compare the whole database) need it."""
+        self.need(*self._builders)
+
+    def keys_before(self, key):
+        keys = list(self._builders)
+        return keys[:keys.index(key)]
+
+
 @dataclass
 class World:
     cast: Cast
     round: object
-    objects: dict
+    objects: LazyObjects
 
 
 PRINT_COPY_URLS = {"disclosure:pdf", "disclosure:docx"}
+STATES = ("draft", "submitted", "in_review", "approved", "published", "unpublished", "correcting")
 
 
 @pytest.fixture
 def world(request, settings, cast, unit_a, round_2020):
-    """An assessment of unit A in each state the matrix needs, and a finished ZIP of reviewer A."""
+    """An assessment of unit A in each state the matrix needs, and a finished ZIP of reviewer A.
+
+    Built lazily: each object when a test first reads it (`world.objects[key]`), with what it
+    depends on and what the world attaches to it; `world.objects.build_all()` builds all of it,
+    in the declared order. Objects made from the whole round (the ZIP, the 抽查, the 汇总) are
+    built after everything declared before them, as when the world was built in one go. Read
+    every object a test needs before its first `call` (a savepoint rolled back after the
+    request). Pages without an object (lists, dashboards, the admin) see only what the test built;
+    test_accessibility.py visits each of them with the whole world."""
     params = getattr(getattr(request.node, "callspec", None), "params", {})
     # The PDF and Word copies (seconds of layout each) only where the matrix fetches them.
     settings.DISCLOSURE_PRINT_COPIES = params.get("name") in PRINT_COPY_URLS
-    objects = {}
-    for state in ("draft", "submitted", "in_review", "approved", "published", "unpublished", "correcting"):
-        a = valid_assessment(unit_a, round_2020, f"甲单位{state}项目", user=cast.officer_a)
-        if state in ("draft", "published"):  # a 佐证材料 file, submitted with the published one
-            item = evidence_item(a, cast.officer_a)
-            objects[f"evidence_{state}"] = SimpleNamespace(pk=item.pk, assessment_pk=a.pk, url_args=[a.pk, item.pk])
-        objects[state] = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
-    Evidence.objects.filter(pk=objects["evidence_published"].pk).update(public=True)
-    # A cancelled 填报任务 of unit A (issue 14).
-    objects["task"] = Task.objects.create(
-        round=round_2020, unit=unit_a, kind="project", project_name="甲单位任务项目", starts_on=date(2020, 1, 1),
-        due_on=date(2020, 12, 31), cancelled_at=timezone.now(), cancel_reason="测试",
-    )
+
+    def assessment_in(state):
+        def build(objects):
+            made = {}
+            a = valid_assessment(unit_a, round_2020, f"甲单位{state}项目", user=cast.officer_a)
+            if state in ("draft", "published"):  # a 佐证材料 file, submitted with the published one
+                item = evidence_item(a, cast.officer_a)
+                made[f"evidence_{state}"] = SimpleNamespace(pk=item.pk, assessment_pk=a.pk, url_args=[a.pk, item.pk])
+            made[state] = a = drive(a, state, officer=cast.officer_a, reviewer=cast.reviewer_a)
+            if state == "approved":  # an answered 整改事项 with a file
+                made["rectification_file"] = rectification_file(a, cast.officer_a)
+            if state == "published":  # its 佐证材料 made public, and its 盖章版
+                Evidence.objects.filter(pk=item.pk).update(public=True)
+                made["sealed_published"] = sealed_copy(a)
+            return made
+
+        return build
+
+    def task(objects):
+        # A cancelled 填报任务 of unit A (issue 14).
+        return {"task": Task.objects.create(
+            round=round_2020, unit=unit_a, kind="project", project_name="甲单位任务项目", starts_on=date(2020, 1, 1),
+            due_on=date(2020, 12, 31), cancelled_at=timezone.now(), cancel_reason="测试",
+        )}
+
+    def version(state, number):
+        def build(objects):
+            a = objects[state]
+            return {f"{state}_v{number}": SimpleNamespace(pk=a.pk, url_args=[a.pk, number])}
+
+        return build
+
+    def sealed_copy(published):
+        # A sealed copy of the published report, confirmed, the unit asking for it to be public
+        # (the default rule: the unit's choice).
+        storage.put(f"sealed/{published.pk}/matrix.pdf", b"%PDF-1.4\n%%EOF\n")
+        copy = SealedCopy.objects.create(assessment=published, file=f"sealed/{published.pk}/matrix.pdf",
+                                         original_name="盖章版.pdf", size=15, sha256="0" * 64, publish_requested=True,
+                                         uploaded_by=cast.officer_a, confirmed_by=cast.reviewer_a,
+                                         confirmed_at=timezone.now())
+        return SimpleNamespace(pk=copy.pk, assessment_pk=published.pk, url_args=[published.pk, copy.pk])
+
+    def bulk_zip(objects):
+        objects.need(*objects.keys_before("bulk"))  # the ZIP of the round as it stands
+        job = bulk.request(round_2020, cast.reviewer_a)
+        bulk.build(job.pk)
+        return {"bulk": job}
+
+    def spot_check(objects):
+        objects.need(*objects.keys_before("spot_check"))  # drawn from the round as it stands
+        return {"spot_check": spotchecks.create(
+            cast.reviewer_a, round_2020, title="抽查", criteria=spotchecks.Criteria(), method="simple", seed=1, count=1
+        )}
+
+    def summary_files(objects):
+        objects.need(*objects.keys_before("summary"))  # the 汇总 of the round as it stands
+        job = summary.request(round_2020, cast.reviewer_a)
+        summary.build(job.pk)
+        return {"summary": job}
+
+    def template_copy(objects):
+        department = TableTemplate.objects.get(code="department")
+        return {"template_copy": table_templates.clone(department, code="department-copy", name="部门表（复制）")}
+
+    def template_v1(objects):
+        department = TableTemplate.objects.get(code="department")
+        return {"template_v1": SimpleNamespace(pk=department.pk, url_args=[department.pk, 1])}
+
+    # Each assessment comes with what the world attaches to it: 佐证材料 (draft, published), the
+    # 整改 file (approved), the 盖章版 (published).
+    builders = {}
+    for state in STATES:
+        build = assessment_in(state)
+        builders[state] = build
+        for key in {"draft": ["evidence_draft"], "approved": ["rectification_file"],
+                    "published": ["evidence_published", "sealed_published"]}.get(state, []):
+            builders[key] = build
+    builders["task"] = task
     for state, number in (("published", 1), ("published", 2), ("draft", 1), ("unpublished", 1), ("correcting", 1)):
-        objects[f"{state}_v{number}"] = SimpleNamespace(pk=objects[state].pk, url_args=[objects[state].pk, number])
-    # A sealed copy of the published report, confirmed, the unit asking for it to be public (the
-    # default rule: the unit's choice).
-    published = objects["published"]
-    storage.put(f"sealed/{published.pk}/matrix.pdf", b"%PDF-1.4\n%%EOF\n")
-    copy = SealedCopy.objects.create(assessment=published, file=f"sealed/{published.pk}/matrix.pdf",
-                                     original_name="盖章版.pdf", size=15, sha256="0" * 64, publish_requested=True,
-                                     uploaded_by=cast.officer_a, confirmed_by=cast.reviewer_a, confirmed_at=timezone.now())
-    objects["sealed_published"] = SimpleNamespace(pk=copy.pk, assessment_pk=published.pk, url_args=[published.pk, copy.pk])
-    job = bulk.request(round_2020, cast.reviewer_a)
-    bulk.build(job.pk)
-    objects["bulk"] = job
-    objects["spot_check"] = spotchecks.create(
-        cast.reviewer_a, round_2020, title="抽查", criteria=spotchecks.Criteria(), method="simple", seed=1, count=1
-    )
-    objects["rectification_file"] = rectification_file(objects["approved"], cast.officer_a)
-    objects["summary"] = summary.request(round_2020, cast.reviewer_a)
-    summary.build(objects["summary"].pk)
-    objects["import_token"] = SimpleNamespace(pk="no-such-preview")  # 从Excel导入: tokens live in sessions
-    department = TableTemplate.objects.get(code="department")
-    objects["template_copy"] = table_templates.clone(department, code="department-copy", name="部门表（复制）")
-    objects["template_v1"] = SimpleNamespace(pk=department.pk, url_args=[department.pk, 1])
-    return World(cast, round_2020, objects)
+        builders[f"{state}_v{number}"] = version(state, number)
+    builders["bulk"] = bulk_zip
+    builders["spot_check"] = spot_check
+    builders["summary"] = summary_files
+    # 从Excel导入: tokens live in sessions.
+    builders["import_token"] = lambda objects: {"import_token": SimpleNamespace(pk="no-such-preview")}
+    builders["template_copy"] = template_copy
+    builders["template_v1"] = template_v1
+    return World(cast, round_2020, LazyObjects(builders))
 
 
 def evidence_item(a, officer):
@@ -646,22 +759,27 @@ URL_NAMES = list(dict.fromkeys(name for name, _ in MATRIX))
 @pytest.mark.parametrize("name", URL_NAMES)
 def test_permission_matrix(world, name):
     """Every row of the URL (one per object state), every method, every role: status and redirect."""
-    wrong = []
+    # Every object the rows (and their POST bodies) use is built before the first request: the
+    # world builds on first use, and what a request's rolled-back savepoint built would be gone.
+    cells = []
     for key in [k for n, k in MATRIX if n == name]:
         obj = world.objects[key] if key else None
         url = url_of(name, obj)
         for method, expected_row in MATRIX[(name, key)].items():
             assert len(expected_row) == len(ROLES)
             data = POST_DATA[name](world, obj) if method == "POST" and name in POST_DATA else None
-            for role, expected in zip(ROLES, expected_row, strict=True):
-                response = call(world.cast.user(role), method, url, data)
-                if isinstance(expected, int):
-                    got, want = response.status_code, expected
-                else:
-                    got = (response.status_code, response.get("Location"))
-                    want = (302, expected_location(expected, url, obj))
-                if got != want:
-                    wrong.append(f"{method} {url} ({key}) as {role}: expected {want}, got {got}")
+            cells.append((key, obj, url, method, expected_row, data))
+    wrong = []
+    for key, obj, url, method, expected_row, data in cells:
+        for role, expected in zip(ROLES, expected_row, strict=True):
+            response = call(world.cast.user(role), method, url, data)
+            if isinstance(expected, int):
+                got, want = response.status_code, expected
+            else:
+                got = (response.status_code, response.get("Location"))
+                want = (302, expected_location(expected, url, obj))
+            if got != want:
+                wrong.append(f"{method} {url} ({key}) as {role}: expected {want}, got {got}")
     assert wrong == []
 
 
@@ -723,6 +841,7 @@ def same_as_missing(user, method, name, obj, data=None):
 
 def test_other_units_objects_answer_like_missing_ones(world, unit_b, round_2020):
     c, o = world.cast, world.objects
+    o.need("draft", "submitted", "in_review", "approved", "published", "bulk")  # before B's, as the world came first
     b_submitted = drive(valid_assessment(unit_b, round_2020, "乙单位项目", user=c.officer_b), "submitted",
                         officer=c.officer_b, reviewer=c.reviewer_x)
     checks = [

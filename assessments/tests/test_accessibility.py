@@ -18,10 +18,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def world(request, settings, cast, unit_a, round_2020):  # noqa: F811 - the imported fixture
-    """The matrix's world, built in one transaction: its export jobs wait for the matrix's own
-    `drive` (a transactional test would otherwise run them on commit, before `drive` does)."""
+    """The matrix's world, all of it built in one transaction: its export jobs wait for the
+    matrix's own `drive` (a transactional test would otherwise run them on commit, before `drive`
+    does). The matrix's world builds on first use; here every page is visited, and the ZIP and
+    dashboard tests count on the whole world being there."""
     with transaction.atomic():
-        return matrix_world._get_wrapped_function()(request, settings, cast, unit_a, round_2020)
+        built = matrix_world._get_wrapped_function()(request, settings, cast, unit_a, round_2020)
+        built.objects.build_all()
+        return built
 
 NOT_HTML = {"disclosure:list_json", "disclosure:list_csv", "disclosure:xlsx", "disclosure:json", "audit_export",
             "assessments:bulk_download", "assessments:template_xlsx", "healthz",
