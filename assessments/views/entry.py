@@ -403,6 +403,7 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "form_version": conflict.assessment.version if conflict else entry.assessment.version,
             "year_history": history.for_page(view),
             "locked_rows": _locked_rows(entry.assessment, view, adjust_typed or {}),
+            "paste_enabled": True,  # 从Excel粘贴 (the 表样 preview renders the same tables without it)
         },
         status=status,
     )
