@@ -308,7 +308,8 @@ MATRIX = {
     ("disclosure:evidence", "evidence_draft"): {"GET": (404,) * 9},
     # The season (issue 14). 目标调整: officers of the unit, while the assessment can be edited
     # (posted without a row here: refused with a message).
-    ("assessments:adjust_target", "draft"): {"GET": NOT_GET, "POST": (LOGIN, EDIT) + (404,) * 7},
+    # 目标调整 posts the whole entry form, saved first (c9342f7): an empty POST is a bad form (400), as for edit.
+    ("assessments:adjust_target", "draft"): {"GET": NOT_GET, "POST": (LOGIN, 400) + (404,) * 7},
     ("assessments:adjust_target", "submitted"): {"POST": (LOGIN, DETAIL) + (404,) * 7},
     # 新建 from a task: the unit's officers only (the task here is cancelled: refused, → the list).
     ("assessments:task_start", "task"): {"GET": NOT_GET, "POST": (LOGIN, "→/assessments/") + (404,) * 7},
