@@ -5,6 +5,7 @@ all 13 rows are there as pasted."""
 import pytest
 from playwright.sync_api import expect
 
+from .axe import violations
 from .test_accessibility import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,3 +81,15 @@ def test_paste_thirteen_rows_fix_the_bad_cell_save_and_reload(live_server, page,
     page.reload()
     assert page.evaluate(VALUES) == [[*r[:5], f"{r[5]}.00", r[6]] for r in ROWS]
     expect(page.locator("#live-level1-sums")).to_have_text("产出指标 45 / 50效益指标 30 / 30满意度指标 10 / 10")
+
+    # The box (keyboard and screen-reader users): labelled, fills the same way; the page stays axe-clean.
+    page.get_by_role("button", name="从Excel粘贴指标").click()
+    box = page.get_by_label("从Excel粘贴指标：", exact=False)
+    box.fill("满意度指标\t服务对象满意度指标\t家长满意度\t≥90%\t91%\t\t\t")
+    page.get_by_role("button", name="填入指标表").click()
+    expect(status.locator("div").first).to_have_text("已粘贴 1 行，请核对后保存草稿。")
+    expect(page.locator("tr.indicator-row")).to_have_count(14)
+    expect(box).to_be_hidden()
+    assert page.evaluate(VALUES)[13] == ["满意度指标", "服务对象满意度指标", "家长满意度", "≥90%", "91%", "", ""]
+    page.get_by_role("button", name="从Excel粘贴指标").click()
+    assert violations(page) == []
