@@ -28,10 +28,12 @@ from .apply import indicator_values, resolve_indicators
 
 MAX_ROWS = 200
 MAX_BYTES = 200 * 1024
+MAX_COLUMNS = 50  # an indicator table has about ten; this bounds the grid the parser builds
 TOO_MANY_ROWS = "粘贴的内容有 {rows} 行，超过一次最多 200 行的限制，请分批粘贴。"
 TOO_LARGE = "粘贴的内容过大（超过 200 KB），一次最多粘贴 200 行、200 KB，请分批粘贴。"
 EMPTY = "没有可粘贴的内容：请在 Excel 中选中指标所在的单元格区域，复制后再粘贴。"
 UNREADABLE = "无法读取粘贴的内容：请在 Excel 中选中单元格区域后复制，再粘贴。"
+TOO_MANY_COLUMNS = "粘贴的内容有 {columns} 列，超过一次最多 50 列的限制：请只复制绩效指标表的各列。"
 NO_INDICATORS = (
     "未能按本表样识别出绩效指标：请复制按本表样各列（{labels}）排列的指标行，可连同表头一起复制。"
 )
@@ -68,6 +70,9 @@ def read_tsv(text: str) -> list[list[str]]:
         raise PasteRefused(EMPTY)
     if len(rows) > MAX_ROWS:
         raise PasteRefused(TOO_MANY_ROWS.format(rows=len(rows)))
+    columns = max(len(row) for row in rows)
+    if columns > MAX_COLUMNS:
+        raise PasteRefused(TOO_MANY_COLUMNS.format(columns=columns))
     return rows
 
 

@@ -2,6 +2,7 @@
 form values, read by the assessment's 表样 with the import's parser; nothing is saved until 保存草稿."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -81,7 +82,7 @@ def test_a_new_assessment_reuses_its_empty_rows_and_saving_keeps_every_value(ali
     saved = alice_client.post(reverse("assessments:edit", args=[project.pk]), data)
     assert saved.status_code == 302
     assert list(project.indicators.order_by("position").values_list("level1", "level2", "name", "target", "actual", "weight", "reason")) == [
-        (r[0], r[1], r[2], r[3], r[4], __import__("decimal").Decimal(r[5]), r[8]) for r in EXPECTED
+        (r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), r[8]) for r in EXPECTED
     ]
 
 
@@ -123,6 +124,8 @@ def test_oversize_is_refused_with_the_limit_named(alice_client, project):
     response = post_paste(alice_client, project, "产出指标\t数量指标\t" + "很长的指标名称" * 10_000)
     assert response.status_code == 400
     assert response.json() == {"error": "粘贴的内容过大（超过 200 KB），一次最多粘贴 200 行、200 KB，请分批粘贴。"}
+    response = post_paste(alice_client, project, "\t".join(["≥10次"] * 51))
+    assert response.json() == {"error": "粘贴的内容有 51 列，超过一次最多 50 列的限制：请只复制绩效指标表的各列。"}
     response = post_paste(alice_client, project, "\n\t\n")
     assert response.json() == {"error": paste.EMPTY}
 
