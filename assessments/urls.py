@@ -23,6 +23,7 @@ urlpatterns = [
     path("<int:pk>/", entry.assessment_detail, name="detail"),
     path("<int:pk>/edit/", entry.assessment_edit, name="edit"),
     path("<int:pk>/preview/", entry.assessment_preview, name="preview"),
+    path("<int:pk>/paste/", entry.assessment_paste, name="paste"),
     path("<int:pk>/submit/", entry.assessment_transition, {"action": "submit"}, name="submit"),
     path("<int:pk>/withdraw/", entry.assessment_transition, {"action": "withdraw"}, name="withdraw"),
     path("<int:pk>/evidence/", evidence.evidence_list, name="evidence"),

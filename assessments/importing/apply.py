@@ -277,14 +277,7 @@ def entry_data(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_n
         _fill_in_place(data, entry.goals, [{"target": g["target"], "achieved": g["achieved"]} for g in parsed.goals])
     if parsed.indicators:
         rows, _notes = resolve_indicators(parsed.indicators, assessment.round.rules, spec.table_rules)
-        _replace_rows(data, entry.indicators, [
-            {
-                "level1": r["level1"], "level2": r["level2"], "name": r["name"], "operator": r.get("operator", ""),
-                "target": r["target"], "unit": r.get("unit", ""), "actual": r["actual"], "weight": r.get("weight") or "",
-                "outcome": r["outcome"], "score": r["score_entered"] or "", "reason": r["reason"], **(r.get("extra") or {}),
-            }
-            for r in rows
-        ])
+        _replace_rows(data, entry.indicators, [indicator_values(r) for r in rows])
     if entry.expenses is not None and parsed.expenses:
         _fill_in_place(data, entry.expenses, [
             {"name": e["name"], "budget": e["budget"] or "", "actual": e["actual"] or "", "note": e["note"],
@@ -302,6 +295,15 @@ def entry_data(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_n
             data[form.add_prefix("title")] = section.get("title", "")
             data[form.add_prefix("body")] = section.get("body", "")
     return data
+
+
+def indicator_values(r: dict) -> dict:
+    """One parsed indicator row (resolved by `resolve_indicators`) as the entry form's row fields."""
+    return {
+        "level1": r["level1"], "level2": r["level2"], "name": r["name"], "operator": r.get("operator", ""),
+        "target": r["target"], "unit": r.get("unit", ""), "actual": r["actual"], "weight": r.get("weight") or "",
+        "outcome": r["outcome"], "score": r["score_entered"] or "", "reason": r["reason"], **(r.get("extra") or {}),
+    }
 
 
 def _set(data: dict, prefix: str, values: dict) -> None:

@@ -311,8 +311,7 @@ MATRIX = {
         "GET": NOT_GET, "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},
     ("disclosure:evidence", "evidence_published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:evidence", "evidence_draft"): {"GET": (404,) * 9},
-    # The season (issue 14). 目标调整: officers of the unit, while the assessment can be edited
-    # (posted without a row here: refused with a message).
+    # The season (issue 14). 目标调整: officers of the unit, while the assessment can be edited.
     # 目标调整 posts the whole entry form (saved first): an empty POST is a form with errors, as on edit.
     ("assessments:adjust_target", "draft"): {"GET": NOT_GET, "POST": (LOGIN, 400) + (404,) * 7},
     ("assessments:adjust_target", "submitted"): {"POST": (LOGIN, DETAIL) + (404,) * 7},

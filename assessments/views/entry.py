@@ -27,6 +27,7 @@ from .. import (
 )
 from ..consistency import check as check_consistency
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
+from ..importing import paste
 from ..models import Assessment, Indicator, Round, Task, Unit
 from ..services import create_assessment, refresh_scores
 
@@ -402,6 +403,7 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "form_version": conflict.assessment.version if conflict else entry.assessment.version,
             "year_history": history.for_page(view),
             "locked_rows": _locked_rows(entry.assessment, view, adjust_typed or {}),
+            "paste_enabled": True,  # 从Excel粘贴 (the 表样 preview renders the same tables without it)
         },
         status=status,
     )
@@ -473,6 +475,34 @@ def assessment_preview(request, pk):
             ],
         }
     )
+
+
+# 从Excel粘贴: the first row index the page offers for the pasted rows. The text itself is read
+# raw (params.Text strips, and a leading tab is an empty first cell); paste.read_tsv checks it.
+PASTE_PARAMS = {"start": params.Int(0, 10_000, clamp=True)}
+
+
+@require_POST
+def assessment_paste(request, pk):
+    """从Excel粘贴 (issue 17): the indicator rows of a pasted block as entry-form values, read by the
+    assessment's 表样. Nothing is saved: the page fills its rows, the officer saves as usual."""
+    assessment = permissions.get_officer_assessment(request.user, pk, content=True)
+    if not permissions.can_edit(request.user, assessment):
+        return JsonResponse({"error": f"该自评当前状态为“{assessment.get_state_display()}”，不能修改。"}, status=403)
+    p = params.read(request.POST, PASTE_PARAMS)
+    try:
+        pasted = paste.read(request.POST.get("text", ""), assessment.table, assessment.round.rules)
+    except paste.PasteRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    start, rows = paste.form_rows(EntryForm(assessment), pasted, p.start or 0)
+    return JsonResponse({
+        "start": start,
+        "rows": rows,
+        "total_forms": start + len(rows),
+        "header_added": pasted.header_added,
+        "warnings": pasted.warnings,
+        "message": f"已粘贴 {len(rows)} 行，请核对后保存草稿。",
+    })
 
 
 def blocking_rules(result) -> list:
