@@ -275,6 +275,9 @@ MATRIX = {
     ("assessments:edit", "submitted"): {"GET": (LOGIN, DETAIL) + (404,) * 7,
                                         "POST": (LOGIN, 403) + (404,) * 7},
     ("assessments:preview", "draft"): {"GET": NOT_GET, "POST": OFFICER_A_ONLY},
+    # 从Excel粘贴 (issue 17): JSON rows for the officer's own page, only while it can be edited.
+    ("assessments:paste", "draft"): {"GET": NOT_GET, "POST": OFFICER_A_ONLY},
+    ("assessments:paste", "submitted"): {"POST": (LOGIN, 403) + (404,) * 7},
     ("assessments:submit", "draft"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL) + (404,) * 7},
     ("assessments:submit", "in_review"): {"POST": (LOGIN, DETAIL) + (404,) * 7},  # refused, with a message
     ("assessments:withdraw", "submitted"): {"GET": NOT_GET, "POST": (LOGIN, DETAIL) + (404,) * 7},
@@ -486,6 +489,7 @@ def review_rows(assessment) -> dict:
 POST_DATA = {
     "assessments:review": lambda world, obj=None: {"action": "start_review"},
     "assessments:review_preview": lambda world, obj=None: review_rows(obj or world.objects["submitted"]),
+    "assessments:paste": lambda world, obj=None: {"text": "产出指标\t数量指标\t培训次数\t≥10次\t10次"},
     "assessments:bulk": lambda world, obj=None: {"round": world.round.pk},
     "assessments:review_evidence_public": lambda world, obj=None: {"public": "1"},
     "assessments:register": lambda world, obj=None: {
@@ -851,6 +855,7 @@ def test_other_units_objects_answer_like_missing_ones(world, unit_b, round_2020)
         (c.officer_b, "GET", "assessments:edit", o["draft"], None),
         (c.officer_b, "POST", "assessments:edit", o["draft"], entry_post(o["draft"])),
         (c.officer_b, "POST", "assessments:preview", o["draft"], entry_post(o["draft"])),
+        (c.officer_b, "POST", "assessments:paste", o["draft"], {"text": "产出指标\t数量指标\t培训次数"}),
         (c.officer_b, "POST", "assessments:submit", o["draft"], None),
         (c.officer_b, "POST", "assessments:withdraw", o["submitted"], None),
         (c.officer_b, "GET", "assessments:detail", o["published"], None),
