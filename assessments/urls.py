@@ -55,6 +55,7 @@ urlpatterns = [
     path("word/<str:token>/cancel/", word.word_cancel, name="word_cancel"),
     path("review/", review.dashboard, name="dashboard"),
     path("review/list.xlsx", review.dashboard_xlsx, name="dashboard_xlsx"),
+    path("review/units/", review.unit_suggest, name="unit_suggest"),
     path("review/<int:pk>/", review.review_detail, name="review"),
     path("review/<int:pk>/preview/", review.review_preview, name="review_preview"),
     path("review/<int:pk>/evidence/<int:eid>/", evidence.review_evidence_file, name="review_evidence_file"),

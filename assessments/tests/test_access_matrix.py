@@ -349,6 +349,7 @@ MATRIX = {
     ("disclosure:sealed", "approved"): {"GET": (404,) * 9},
     # Reviewer pages: reviewers only; no administrator, the superuser included (issue 18).
     ("assessments:dashboard", None): {"GET": REVIEWERS},
+    ("assessments:unit_suggest", None): {"GET": REVIEWERS, "POST": NOT_GET},
     ("assessments:dashboard_xlsx", None): {"GET": REVIEWERS, "POST": NOT_GET},
     ("assessments:review", "submitted"): {"GET": (LOGIN, 403, 403, 200, 404, 403, 403, 403, 403),
                                           "POST": (LOGIN, 403, 403, REVIEW, 404, 403, 403, 403, 403)},

@@ -123,3 +123,8 @@ def test_dashboard_chart_labels_render_at_12px_or_more(live_server, page, world)
         ".map((t) => t.getScreenCTM().a * parseFloat(t.getAttribute('font-size')))"
     )
     assert sizes and min(sizes) >= 12
+    # The 单位 box suggests the reviewer's units from the server as one types (issue 17, part 5).
+    page.fill("#f-unit", "政法")
+    page.wait_for_selector("#f-unit-options option", state="attached")
+    assert page.eval_on_selector_all("#f-unit-options option", "os => os.map((o) => o.value)") == [
+        "中共长沙市岳麓区委员会政法委员会"]

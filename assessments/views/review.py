@@ -64,7 +64,8 @@ VISIBLE_STATES = [s for s in Assessment.State if s != Assessment.State.DRAFT]
 DASHBOARD_PARAMS = {
     "round": params.Int(),
     "state": params.Choice(Assessment.State.values),
-    "unit": params.Int(),
+    "unit": params.Int(),  # a link to one unit's rows (the form sends unit_name)
+    "unit_name": params.Text(100),
     "kind": params.Choice(Assessment.Kind.values),
     "flag": params.Choice(flags.FLAGS),
     "q": params.Text(100),
@@ -132,7 +133,10 @@ def dashboard(request):
             "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
             "filters": p.as_form(),
             "sort": sort,
-            "units": units.order_by("name"),
+            # The 单位 filter is a text box that suggests names as one types (unit_suggest), not a
+            # list of every unit: a bureau reviews thousands (issue 17, part 5).
+            "unit_name": p.unit_name or (units.filter(pk=p.unit).values_list("name", flat=True).first() or ""
+                                         if p.unit is not None else ""),
             "query": params.canonical({**p, "round": current.pk}, without=("page",)),
             "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
             "sort_columns": SORT_COLUMNS,
@@ -142,6 +146,23 @@ def dashboard(request):
         }
     )
     return render(request, "assessments/review/dashboard.html", context)
+
+
+UNIT_SUGGESTIONS = 20
+UNIT_SUGGEST_PARAMS = {"q": params.Text(100)}
+
+
+@require_safe
+def unit_suggest(request):
+    """Names of the units the reviewer reviews that contain `q` (name or short name), for the
+    dashboard's 单位 box: at most 20, alphabetical; JSON."""
+    _require_reviewer(request.user)
+    q = params.read(request.GET, UNIT_SUGGEST_PARAMS).q
+    units = permissions.reviewable_units(request.user)
+    if q is not None:
+        units = units.filter(Q(name__icontains=q) | Q(short_name__icontains=q))
+    names = list(units.order_by("name").values_list("name", "short_name")[:UNIT_SUGGESTIONS])
+    return JsonResponse({"units": [{"name": name, "short_name": short} for name, short in names]})
 
 
 EXPORT_LIMIT = 20000
@@ -181,6 +202,8 @@ def _filtered(request, current):
         qs = qs.filter(state=p.state)
     if p.unit is not None:
         qs = qs.filter(unit_id=p.unit)
+    elif p.unit_name is not None:
+        qs = qs.filter(Q(unit__name__icontains=p.unit_name) | Q(unit__short_name__icontains=p.unit_name))
     if p.kind is not None:
         qs = qs.filter(kind=p.kind)
     if p.flag is not None:
