@@ -432,20 +432,14 @@ def inspect(upload: EvidenceFile) -> FileType:
         check_pdf(handle, name)
         _scan_markup(handle, name)
         return PDF
-    if head.startswith(b"\xff\xd8\xff"):
-        if _is_zip(handle):
-            raise EvidenceRefused(POLYGLOT.format(name=name, first="JPEG 图片", second="压缩包"))
-        if b"%PDF-" in head[:1024]:
-            raise EvidenceRefused(POLYGLOT.format(name=name, first="JPEG 图片", second="PDF"))
-        _scan_markup(handle, name)
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        if _is_zip(handle):
-            raise EvidenceRefused(POLYGLOT.format(name=name, first="PNG 图片", second="压缩包"))
-        if b"%PDF-" in head[:1024]:
-            raise EvidenceRefused(POLYGLOT.format(name=name, first="PNG 图片", second="PDF"))
-        _scan_markup(handle, name)
-        return PNG
+    for magic, kind, label in ((b"\xff\xd8\xff", JPEG, "JPEG 图片"), (b"\x89PNG\r\n\x1a\n", PNG, "PNG 图片")):
+        if head.startswith(magic):
+            if _is_zip(handle):
+                raise EvidenceRefused(POLYGLOT.format(name=name, first=label, second="压缩包"))
+            if b"%PDF-" in head[:1024]:
+                raise EvidenceRefused(POLYGLOT.format(name=name, first=label, second="PDF"))
+            _scan_markup(handle, name)
+            return kind
     if head.startswith(b"PK\x03\x04"):
         kind = inspect_package(upload.temporary_file_path(), name)
         return {"xlsx": XLSX, "docx": DOCX, "ofd": OFD}[kind]

@@ -176,6 +176,16 @@ redis_start() {
     echo "redis: started on $REDIS_HOST:$REDIS_PORT (pid $(cat "$REDIS_PIDFILE" 2>/dev/null || echo '?'), log $REDIS_LOGFILE)"
 }
 
+terminate() {  # terminate <pid> <name> <seconds>: SIGTERM, then wait up to <seconds> for it to exit
+    local pid=$1 name=$2 seconds=$3 i=0
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -le "$((seconds * 4))" ] || die "$name (pid $pid) did not exit after ${seconds}s"
+        sleep 0.25
+    done
+}
+
 redis_stop() {
     local pid
     if ! pid=$(redis_our_pid); then
@@ -184,13 +194,7 @@ redis_stop() {
         else echo "redis: not running"; fi
         return
     fi
-    kill -TERM "$pid"
-    local i=0
-    while kill -0 "$pid" 2>/dev/null; do
-        i=$((i + 1))
-        [ "$i" -le "$((WAIT_SECONDS * 4))" ] || die "redis (pid $pid) did not exit after ${WAIT_SECONDS}s"
-        sleep 0.25
-    done
+    terminate "$pid" redis "$WAIT_SECONDS"
     rm -f "$REDIS_PIDFILE"
     echo "redis: stopped (pid $pid)"
 }
@@ -260,13 +264,7 @@ weed_stop() {
         return
     fi
     # weed flushes its volumes and leaves the raft ring on TERM: more than 10 s is usual.
-    kill -TERM "$pid"
-    local i=0
-    while kill -0 "$pid" 2>/dev/null; do
-        i=$((i + 1))
-        [ "$i" -le "$((WAIT_SECONDS * 8))" ] || die "seaweedfs (pid $pid) did not exit after $((WAIT_SECONDS * 2))s"
-        sleep 0.25
-    done
+    terminate "$pid" seaweedfs "$((WAIT_SECONDS * 2))"
     rm -f "$WEED_PIDFILE"
     echo "seaweedfs: stopped (pid $pid)"
 }
