@@ -98,22 +98,23 @@ def header_columns(row: list[str], spec: TableSpec, vocab: parser.Vocabulary) ->
 
 def read(text: str, spec: TableSpec, rules: scoring.RuleSet) -> Pasted:
     """The indicator rows of a pasted block, as entry-form values, with what was not taken."""
+    def indicators_of(grid):
+        try:
+            parsed = parser.parse_grid(grid, [], spec, title=SHEET)
+        except parser.ParseRefused:
+            return None
+        return parsed if parsed.indicators else None
+
     rows = read_tsv(text)
     header_added = False
-    try:
-        parsed = parser.parse_grid(rows, [], spec, title=SHEET)
-    except parser.ParseRefused:
-        parsed = None
-    if parsed is None or not parsed.indicators:
+    parsed = indicators_of(rows)
+    if parsed is None:
         # No header row in the block (the usual case when only the rows are selected): read it
         # again under the 表样's own labels.
         rows = [header_labels(spec), *rows]
         header_added = True
-        try:
-            parsed = parser.parse_grid(rows, [], spec, title=SHEET)
-        except parser.ParseRefused:
-            parsed = None
-    if parsed is None or not parsed.indicators:
+        parsed = indicators_of(rows)
+    if parsed is None:
         raise PasteRefused(NO_INDICATORS.format(labels="、".join(header_labels(spec))))
 
     vocab = parser.Vocabulary(spec)
