@@ -192,6 +192,8 @@ if SEALED_COPY_PUBLICATION not in ("unit", "always", "never"):
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+# Django's plain widgets written without the template engine, same bytes (issue 17, ADR 0023).
+FORM_RENDERER = "portal.renderers.FastRenderer"
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

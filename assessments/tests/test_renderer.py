@@ -1,0 +1,118 @@
+"""Issue 17, part 5: the form renderer writes Django's plain widgets in Python, byte for byte what
+Django's own templates give, and falls back to the templates for anything else."""
+
+import datetime
+import re
+from decimal import Decimal
+
+import pytest
+from django import forms
+from django.forms.renderers import DjangoTemplates
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
+
+from assessments.models import Indicator
+from portal import renderers
+
+from .test_access_matrix import valid_assessment
+
+HOSTILE = "<b>\"引号\" & 'apos'</b>"
+
+
+class EveryWidget(forms.Form):
+    text = forms.CharField(initial=HOSTILE, widget=forms.TextInput(attrs={"aria-label": HOSTILE, "data-x": 3,
+                                                                               "title": format_lazy("{}", HOSTILE)}))
+    number = forms.DecimalField(initial=Decimal("12.3400"))
+    hidden = forms.IntegerField(initial=7, widget=forms.HiddenInput)
+    empty = forms.CharField(required=False)
+    area = forms.CharField(initial=HOSTILE, widget=forms.Textarea(attrs={"rows": 2, "readonly": True, "hidden": False}))
+    blank_area = forms.CharField(required=False, widget=forms.Textarea)
+    safe = forms.CharField(initial=mark_safe("<i>已标记安全</i>"))
+    lazy = forms.CharField(initial=gettext_lazy("This field is required."))
+    flag = forms.BooleanField(initial=True)
+    off = forms.BooleanField(required=False)
+    choice = forms.ChoiceField(choices=[("", "请选择"), ("a\"<", HOSTILE), (3, 4), ("l", format_lazy("{}", HOSTILE))], initial=3)
+    grouped = forms.ChoiceField(choices=[("一级", [("x", "甲"), ("y", "乙")]), ("z", "丙")], initial="y")
+    many = forms.MultipleChoiceField(choices=[("1", "一"), ("2", "二")], initial=["1", "2"])
+    email = forms.EmailField(initial="a@example.com")
+    day = forms.DateField(initial=datetime.date(2026, 12, 6))
+    moment = forms.DateTimeField(initial=datetime.datetime(2026, 12, 6, 9, 30))
+    radio = forms.ChoiceField(choices=[("1", "一"), ("2", "二")], widget=forms.RadioSelect, initial="2")
+    boxes = forms.MultipleChoiceField(choices=[("1", "一")], widget=forms.CheckboxSelectMultiple)
+    upload = forms.FileField(required=False)
+
+
+def both(form_class, **kwargs):
+    """Each field of the form rendered by Django's template renderer and by the fast one."""
+    slow = form_class(renderer=DjangoTemplates(), **kwargs)
+    fast = form_class(renderer=renderers.FastRenderer(), **kwargs)
+    return [(name, str(slow[name]), str(fast[name])) for name in slow.fields]
+
+
+def test_the_fast_path_is_taken_for_the_plain_widgets_of_the_pinned_django():
+    table = renderers.FastRenderer().fast
+    for name in ("input", "text", "number", "hidden", "email", "password", "checkbox", "date", "datetime",
+                 "textarea", "select"):
+        assert f"django/forms/widgets/{name}.html" in table, name
+    # Widgets with templates of their own go through the engine.
+    for name in ("radio", "checkbox_select", "clearable_file_input", "multiwidget"):
+        assert f"django/forms/widgets/{name}.html" not in table, name
+
+
+@pytest.mark.parametrize("bound", [False, True], ids=["initial", "bound"])
+def test_every_widget_gives_the_same_bytes_as_django_templates(bound):
+    data = {"text": HOSTILE, "number": "１２.5x", "hidden": "", "area": "第一行\n<第二行>", "choice": "a\"<",
+            "grouped": "z", "many": ["2"], "flag": "on", "day": "2026-13-01", "radio": "1"}
+    kwargs = {"data": data} if bound else {}
+    compared = both(EveryWidget, **kwargs)
+    assert len(compared) == len(EveryWidget.base_fields)
+    for name, slow, fast in compared:
+        assert fast == slow, name
+    # The hostile text is escaped the way Django escapes it, not left raw.
+    assert "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;" in dict((n, f) for n, _, f in compared)["text"]
+
+
+def test_a_template_that_differs_from_the_known_source_is_rendered_by_the_engine(monkeypatch):
+    monkeypatch.setitem(renderers.KNOWN_SOURCES, renderers.TEXTAREA, "something else")
+    renderer = renderers.FastRenderer()
+    assert renderer.fast == {}
+    called = []
+    monkeypatch.setattr(renderers, "_textarea", lambda widget: called.append(widget) or "never")
+    form = EveryWidget(renderer=renderer)
+    assert str(form["area"]) == str(EveryWidget(renderer=DjangoTemplates())["area"])
+    assert called == []
+
+
+def without_token(html):
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+
+
+@pytest.mark.django_db
+def test_the_edit_page_is_the_same_page_with_either_renderer(alice_client, alice, unit_a, round_2020, settings):
+    a = valid_assessment(unit_a, round_2020, "渲染对照", user=alice)
+    Indicator.objects.filter(assessment=a, position=1).update(name=HOSTILE, actual="10次 & <更多>")
+    url = reverse("assessments:edit", args=[a.pk])
+    fast_get = alice_client.get(url)
+    # A refused save: errors in cells, everything typed kept.
+    entry = fast_get.context["entry"]
+    data = {"version": str(a.version), "action": "save"}
+    for formset in (entry.funding, entry.goals, entry.indicators, entry.sections):
+        for key, value in formset.management_form.initial.items():
+            data[f"{formset.prefix}-{key}"] = value
+        for form in formset.forms:
+            for name in form.fields:
+                value = form[name].value()
+                if value not in (None, False):
+                    data[form.add_prefix(name)] = value
+    data["indicators-0-weight"] = "五十"
+    fast_post = alice_client.post(url, data)
+    assert fast_post.status_code == 400
+    settings.FORM_RENDERER = "django.forms.renderers.DjangoTemplates"
+    slow_get = alice_client.get(url)
+    slow_post = alice_client.post(url, data)
+    assert without_token(fast_get.content.decode()) == without_token(slow_get.content.decode())
+    assert without_token(fast_post.content.decode()) == without_token(slow_post.content.decode())
+    assert "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;" in fast_get.content.decode()
+    assert 'class="has-error"' in fast_post.content.decode()

@@ -1,0 +1,152 @@
+"""Form rendering without the template engine for Django's plain widgets (issue 17, part 5).
+
+The officer's 40-row edit page renders about 600 widgets. Through Django's template engine each one
+costs a template lookup, a context, an include of ``attrs.html`` and, for a select, an include per
+option: half the page's time. ``FastRenderer`` writes the HTML of the widgets whose templates are
+Django's own ``input.html``, ``textarea.html`` and ``select.html`` (with ``select_option.html``)
+directly, byte for byte what those templates give, and hands every other template to Django's
+engine as before.
+
+It only takes the fast path for a template whose source it has checked: at first use it reads each
+template through the same engine (so a project override or a changed Django template is seen) and
+compares it with the text these functions were written against. A template that differs is
+rendered by the engine. ``tests/test_renderer.py`` compares both ways on every widget of the entry
+forms and on whole pages, and asserts that the fast path is taken with the pinned Django.
+"""
+
+import html
+
+from django.forms.renderers import DjangoTemplates
+from django.utils.formats import localize
+from django.utils.functional import cached_property
+from django.utils.timezone import template_localtime
+
+INPUT = "django/forms/widgets/input.html"
+TEXTAREA = "django/forms/widgets/textarea.html"
+SELECT = "django/forms/widgets/select.html"
+OPTION = "django/forms/widgets/select_option.html"
+ATTRS = "django/forms/widgets/attrs.html"
+
+# The sources the functions below reproduce (Django 5.2's files, trailing newline included).
+KNOWN_SOURCES = {
+    ATTRS: (
+        "{% for name, value in widget.attrs.items %}{% if value is not False %} {{ name }}"
+        "{% if value is not True %}=\"{{ value|stringformat:'s' }}\"{% endif %}{% endif %}{% endfor %}"
+    ),
+    INPUT: (
+        '<input type="{{ widget.type }}" name="{{ widget.name }}"{% if widget.value != None %} '
+        "value=\"{{ widget.value|stringformat:'s' }}\"{% endif %}{% include \"django/forms/widgets/attrs.html\" %}>\n"
+    ),
+    TEXTAREA: (
+        '<textarea name="{{ widget.name }}"{% include "django/forms/widgets/attrs.html" %}>\n'
+        "{% if widget.value %}{{ widget.value }}{% endif %}</textarea>\n"
+    ),
+    SELECT: (
+        '<select name="{{ widget.name }}"{% include "django/forms/widgets/attrs.html" %}>'
+        "{% for group_name, group_choices, group_index in widget.optgroups %}{% if group_name %}\n"
+        '  <optgroup label="{{ group_name }}">{% endif %}{% for option in group_choices %}\n'
+        "  {% include option.template_name with widget=option %}{% endfor %}{% if group_name %}\n"
+        "  </optgroup>{% endif %}{% endfor %}\n"
+        "</select>\n"
+    ),
+    OPTION: (
+        "<option value=\"{{ widget.value|stringformat:'s' }}\""
+        '{% include "django/forms/widgets/attrs.html" %}>{{ widget.label }}</option>\n'
+    ),
+}
+# Templates that are only `{% include "django/forms/widgets/input.html" %}` (text, number, hidden, …).
+INCLUDE_INPUT = '{% include "django/forms/widgets/input.html" %}\n'
+
+
+def _escape(value):
+    """django.utils.html.conditional_escape without its lazy-string wrapper: the same text."""
+    if type(value) is str:
+        return html.escape(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
+def _text(value):
+    """``{{ value }}`` in a Django template: localised, then escaped unless marked safe."""
+    if type(value) is not str:
+        value = localize(template_localtime(value))
+    return _escape(value)
+
+
+def _formatted(value):
+    """``{{ value|stringformat:'s' }}``: the filter keeps a safe string safe; anything else is escaped."""
+    return _escape(value if type(value) is str or hasattr(value, "__html__") else str(value))
+
+
+def _attrs(attrs):
+    parts = []
+    for name, value in attrs.items():
+        if value is False:
+            continue
+        if value is True:
+            parts.append(f" {_text(name)}")
+        else:
+            parts.append(f' {_text(name)}="{_formatted(value)}"')
+    return "".join(parts)
+
+
+def _input(widget):
+    value = "" if widget["value"] is None else f' value="{_formatted(widget["value"])}"'
+    return f'<input type="{_text(widget["type"])}" name="{_text(widget["name"])}"{value}{_attrs(widget["attrs"])}>'
+
+
+def _textarea(widget):
+    body = _text(widget["value"]) if widget["value"] else ""
+    return f'<textarea name="{_text(widget["name"])}"{_attrs(widget["attrs"])}>\n{body}</textarea>'
+
+
+def _option(option):
+    return f'<option value="{_formatted(option["value"])}"{_attrs(option["attrs"])}>{_text(option["label"])}</option>\n'
+
+
+def _select(widget):
+    parts = [f'<select name="{_text(widget["name"])}"{_attrs(widget["attrs"])}>']
+    for group_name, group_choices, _index in widget["optgroups"]:
+        if group_name:
+            parts.append(f'\n  <optgroup label="{_text(group_name)}">')
+        for option in group_choices:
+            if option["template_name"] != OPTION:
+                return None  # a custom option template: let the engine render the whole select
+            parts.append(f"\n  {_option(option)}")
+        if group_name:
+            parts.append("\n  </optgroup>")
+    parts.append("\n</select>")
+    return "".join(parts)
+
+
+class FastRenderer(DjangoTemplates):
+    """Django's template renderer, with its plain widgets written in Python (same bytes)."""
+
+    def source(self, template_name):
+        try:
+            return self.get_template(template_name).template.source
+        except Exception:  # not found, or not a Django template: no fast path
+            return None
+
+    @cached_property
+    def fast(self):
+        """Template name → function, for the templates whose source is the one the functions reproduce."""
+        if any(self.source(name) != text for name, text in KNOWN_SOURCES.items()):
+            return {}
+        table = {INPUT: _input, TEXTAREA: _textarea, SELECT: _select}
+        from django.forms import widgets
+
+        for cls in vars(widgets).values():
+            name = getattr(cls, "template_name", None)
+            if isinstance(cls, type) and name and name not in table and self.source(name) == INCLUDE_INPUT:
+                table[name] = _input
+        return table
+
+    def render(self, template_name, context, request=None):
+        function = self.fast.get(template_name)
+        if function is not None and "widget" in context:
+            html = function(context["widget"])
+            if html is not None:
+                return html
+        return super().render(template_name, context, request=request)
