@@ -116,3 +116,17 @@ def test_the_edit_page_is_the_same_page_with_either_renderer(alice_client, alice
     assert without_token(fast_post.content.decode()) == without_token(slow_post.content.decode())
     assert "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;" in fast_get.content.decode()
     assert 'class="has-error"' in fast_post.content.decode()
+
+
+def test_jinja_templates_treat_a_missing_value_as_django_templates_do():
+    """The entry tables are Jinja2 (ADR 0023): a missing row (the empty form's `line`) renders as
+    nothing through the same filters, and markup from forms and filters is not escaped twice."""
+    from django.template import engines
+
+    env = engines["jinja2"].env
+    html = env.from_string(
+        "[{{ line.suggested|money }}][{{ line.result.explanation }}][{{ n|money }}][{{ 3|chinese_number }}]"
+        "[{{ cell(form['text']) }}][{{ x }}]"
+    ).render(line=None, n=Decimal("1.5"), form=EveryWidget(), x=HOSTILE)
+    assert html.startswith("[][][1.50][三][<div class=\"\"><input type=\"text\" name=\"text\" value=\"&lt;b&gt;")
+    assert html.endswith("[&lt;b&gt;&#34;引号&#34; &amp; &#39;apos&#39;&lt;/b&gt;]")

@@ -1,0 +1,36 @@
+"""The Jinja2 environment of the few templates where Django's template engine cost too much
+(issue 17, part 5; ADR 0023): the entry form's tables, rendered some 40 times a page per row.
+
+Jinja2 templates live in `templates/jinja2/`. They use the same filters as the Django templates
+(one definition each, in `assessments/templatetags/portal.py`), and an undefined name or attribute
+renders as nothing, as it does in Django templates, instead of raising."""
+
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
+from django.templatetags.static import static
+from django.urls import reverse
+from jinja2 import ChainableUndefined, Environment, Undefined
+
+from assessments.templatetags import portal
+
+
+def url(name, *args):
+    return reverse(name, args=args)
+
+
+def _as_in_django(function):
+    """A Django template filter for Jinja2: an undefined value reaches it as "" (Django's default)."""
+
+    def filter_(value, *args):
+        return function("" if isinstance(value, Undefined) else value, *args)
+
+    return filter_
+
+
+def environment(**options) -> Environment:
+    options["undefined"] = ChainableUndefined
+    env = Environment(**options)
+    env.globals.update(url=url, static=static, cell=portal.cell)
+    filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,
+               "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field}
+    env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
+    return env
