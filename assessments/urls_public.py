@@ -8,6 +8,7 @@ urlpatterns = [
     path("disclosure/", public.disclosure_list, name="list"),
     path("disclosure.json", public.disclosure_list_json, name="list_json"),
     path("disclosure.csv", public.disclosure_list_csv, name="list_csv"),
+    path("disclosure/units.json", public.unit_suggest, name="unit_suggest"),
     path("disclosure/rectifications/", public.rectification_summary, name="rectifications"),
     path("disclosure/<int:pk>/", public.disclosure_detail, name="detail"),
     path("disclosure/<int:pk>.xlsx", public.disclosure_file, {"fmt": "xlsx"}, name="xlsx"),

@@ -409,6 +409,7 @@ MATRIX = {
     # Public pages: anyone, no session; GET and HEAD only.
     ("disclosure:list", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_json", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
+    ("disclosure:unit_suggest", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:list_csv", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},
     ("disclosure:rectifications", None): {"GET": PUBLIC_200, "POST": PUBLIC_405},  # counts only (issue 15)
     ("disclosure:detail", "published"): {"GET": PUBLIC_200, "POST": PUBLIC_405},
@@ -471,7 +472,7 @@ MATRIX = {
 # served by WhiteNoise before URL resolution and are not views.
 ANONYMOUS_VIEWS = {
     "login", "healthz", "admin:login",
-    "disclosure:list", "disclosure:list_json", "disclosure:list_csv",
+    "disclosure:list", "disclosure:list_json", "disclosure:list_csv", "disclosure:unit_suggest",
     "disclosure:detail", "disclosure:xlsx", "disclosure:json", "disclosure:evidence",
     "disclosure:pdf", "disclosure:docx", "disclosure:version", "disclosure:version_json",
     "disclosure:rectifications",

@@ -624,7 +624,9 @@ def test_list_filters_by_region_unit_kind_year_and_searches_the_report(client, d
     assert 'name="q" id="f-q" value="平安建设"' in html
     years = re.findall(r'<option value="(\d{4})"', html[html.index('id="f-year"'):html.index("</select>", html.index('id="f-year"'))])
     assert years == ["2022", "2020"]
-    units = html[html.index('id="f-unit"'):html.index("</select>", html.index('id="f-unit"'))]
+    # The 单位 box suggests, from the server, only units with public reports.
+    assert 'name="unit_name" id="f-unit" value=""' in html
+    units = [u["name"] for u in client.get(reverse("disclosure:unit_suggest")).json()["units"]]
     assert "中共长沙市岳麓区委员会政法委员会" in units and "中共株洲市渌口区委政法委员会" not in units
     # The CSV/JSON links carry the same filters.
     assert f'href="/disclosure.csv?year=2020&amp;region={region["长沙市"]}&amp;q=' in html

@@ -2,6 +2,7 @@
 not a list of every unit the reviewer reviews (thousands in a province: most of the page's bytes)."""
 
 import pytest
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -80,3 +81,57 @@ def test_suggestions_cost_the_same_queries_for_1_and_300_units(client, reviewer,
     with CaptureQueriesContext(connection) as many:
         assert len(client.get(url, {"q": "局"}).json()["units"]) == 20
     assert len(many) == len(few)
+
+
+# --- The public list's 单位 box: the same control, asked of the published units only ------------------
+
+@pytest.fixture
+def published(unit_a, unit_b, round_2020, alice, bob, reviewer):
+    """A's report published; B's only submitted (so B is not offered to the public)."""
+    a = drive(valid_assessment(unit_a, round_2020, "岳麓项目", user=alice), "published", officer=alice, reviewer=reviewer)
+    b = drive(valid_assessment(unit_b, round_2020, "测试项目", user=bob), "submitted", officer=bob, reviewer=reviewer)
+    return a, b
+
+
+def public_list(client, **query):
+    response = client.get(reverse("disclosure:list"), query)
+    assert response.status_code == 200
+    return response
+
+
+def test_the_public_list_does_not_list_every_unit(client, published, region):
+    small = public_list(client).content.decode()
+    more_units(region, 300)
+    cache.clear()  # the list is kept until the next publish: ask for it anew
+    caches["public_local"].clear()
+    page = public_list(client).content.decode()
+    assert "测试县第" not in page  # no option per unit
+    assert len(page) == len(small)  # the page does not grow with the units
+    assert '<select class="form-select form-select-sm" name="unit"' not in page  # no list of every published unit
+    assert ('<input class="form-control form-control-sm" type="search" name="unit_name" id="f-unit" value="" '
+            'placeholder="输入单位名称" list="f-unit-options" autocomplete="off" '
+            f'data-suggest-url="{reverse("disclosure:unit_suggest")}">') in page
+    assert '<script src="/static/js/unit-suggest.js"></script>' in page
+
+
+def test_the_public_box_filters_by_name_and_a_link_by_unit(client, published, unit_a):
+    a, _b = published
+    listed = lambda response: [x.pk for x in response.context["page"]]  # noqa: E731
+    assert listed(public_list(client, unit_name="岳麓区委员会")) == [a.pk]  # part of the full name
+    assert listed(public_list(client, unit_name="岳麓区委政法委")) == [a.pk]  # the short name
+    assert listed(public_list(client, unit_name="测试单位")) == []  # nothing published
+    linked = public_list(client, unit=unit_a.pk)
+    assert listed(linked) == [a.pk]
+    assert f'id="f-unit" value="{unit_a.name}"' in linked.content.decode()
+    json_list = client.get(reverse("disclosure:list_json"), {"unit_name": "岳麓"}).json()
+    assert [r["id"] for r in json_list["results"]] == [a.pk]
+
+
+def test_public_suggestions_are_published_units_only(client, published, unit_a, region):
+    more_units(region, 30)  # no reports: never suggested
+    url = reverse("disclosure:unit_suggest")
+    assert client.get(url).json() == {"units": [{"name": unit_a.name, "short_name": unit_a.short_name}]}
+    assert client.get(url, {"q": "测试"}).json() == {"units": []}
+    assert client.get(url, {"q": "岳麓"}).json() == {"units": [{"name": unit_a.name, "short_name": unit_a.short_name}]}
+    response = client.get(url, {"q": "岳麓"})
+    assert not response.cookies  # a public answer: no session, no CSRF cookie

@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache, caches
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, get_conditional_response, patch_cache_control
@@ -47,11 +47,14 @@ CACHED_STATUSES = (200, 410)  # a 404 is cheap to answer and its ids are unbound
 LIST_FILTERS = {
     "year": params.Int(1, 9999),
     "region": params.Int(),
-    "unit": params.Int(),
+    "unit": params.Int(),  # links to one unit's reports (the form sends unit_name)
+    "unit_name": params.Text(100),
     "kind": params.Choice(Assessment.Kind.values),
     "q": params.Text(100),
 }
 LIST_PARAMS = {**LIST_FILTERS, "page": params.PAGE}
+UNIT_SUGGESTIONS = 20
+UNIT_SUGGEST_PARAMS = {"q": params.Text(100)}
 
 
 def public_page(spec: dict | None = None, *, storable=None):
@@ -176,7 +179,7 @@ def _filter_options() -> dict:
 def _offered(p) -> bool:
     """Whether a list's answer may be kept: no free-text search, and each filter value one that
     the list offers (so the number of kept pages is bounded by the published data)."""
-    if p.q is not None:
+    if p.q is not None or p.unit_name is not None:
         return False
     if p.year is None and p.region is None and p.unit is None:
         return True
@@ -197,6 +200,8 @@ def _filtered(p):
         qs = qs.filter(Q(unit__region_id=r) | Q(unit__region__parent_id=r) | Q(unit__region__parent__parent_id=r))
     if p.unit is not None:
         qs = qs.filter(unit_id=p.unit)
+    elif p.unit_name is not None:
+        qs = qs.filter(Q(unit__name__icontains=p.unit_name) | Q(unit__short_name__icontains=p.unit_name))
     if p.kind is not None:
         qs = qs.filter(kind=p.kind)
     if p.q is not None:
@@ -213,6 +218,9 @@ def disclosure_list(request, p):
         "filters": p.as_form(),
         "query": params.canonical(p, without=("page",)),
         **_filter_options(),
+        # The 单位 filter is a text box that suggests names as one types (unit_suggest), not a list
+        # of every unit with a published report (3,000 in the benchmark's province).
+        "unit_name": p.unit_name or _unit_name(p.unit),
         # For one region and year: execution rate and total score per unit (one query).
         "charts": figures.public_units(qs) if p.year is not None and p.region is not None else [],
     }
@@ -220,6 +228,23 @@ def disclosure_list(request, p):
     # A page number past the end shows the last page: answered, but not kept under that number.
     response.public_cache = p.page is None or page.number == p.page
     return response
+
+
+def _unit_name(pk):
+    if pk is None:
+        return ""
+    return next((u["name"] for u in _filter_options()["units"] if u["pk"] == pk), "")
+
+
+@public_page(UNIT_SUGGEST_PARAMS, storable=lambda p: p.q is None)
+def unit_suggest(request, p):
+    """Names of the units with a published report that contain `q` (name or short name), for the
+    list's 单位 box: at most 20, alphabetical; JSON."""
+    units = Unit.objects.filter(Exists(published().filter(unit=OuterRef("pk"))))
+    if p.q is not None:
+        units = units.filter(Q(name__icontains=p.q) | Q(short_name__icontains=p.q))
+    names = list(units.order_by("name").values_list("name", "short_name")[:UNIT_SUGGESTIONS])
+    return JsonResponse({"units": [{"name": name, "short_name": short} for name, short in names]})
 
 
 @public_page(LIST_PARAMS, storable=_offered)

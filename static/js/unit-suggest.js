@@ -1,6 +1,6 @@
-// The dashboard's 单位 box (issue 17, part 5): instead of a list of every unit the reviewer
-// reviews (thousands in a province), the box suggests the names that contain what is typed,
-// asked from the server as one types. Without this script the box still filters (by name).
+// The 单位 box of the review dashboard and of the public list (issue 17, part 5): instead of a
+// list of every unit (thousands in a province), the box suggests the names that contain what is
+// typed, asked from the server as one types. Without this script the box still filters (by name).
 (function () {
   "use strict";
   const input = document.getElementById("f-unit");
