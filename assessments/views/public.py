@@ -153,7 +153,7 @@ class SearchPaginator(Paginator):
 
 
 def _filter_options() -> dict:
-    """Years, regions and units offered by the list's filters: they change only on publish or
+    """Years and regions offered by the list's filters: they change only on publish or
     unpublish, so they are kept under the public cache generation."""
     key = f"disclosure-options:{exporting.public_cache_generation()}"
     options = caches["public_local"].get(key)
@@ -169,7 +169,6 @@ def _filter_options() -> dict:
             "regions": list(
                 Region.objects.filter(level__in=[Region.Level.CITY, Region.Level.DISTRICT]).order_by("level", "name").values("pk", "name")
             ),
-            "units": list(Unit.objects.filter(Exists(shown.filter(unit=OuterRef("pk")))).order_by("name").values("pk", "name")),
         }
         cache.set(key, options, CACHE_SECONDS)
     caches["public_local"].set(key, options, LOCAL_CACHE_SECONDS)
@@ -187,7 +186,7 @@ def _offered(p) -> bool:
     return (
         (p.year is None or p.year in options["years"])
         and (p.region is None or any(r["pk"] == p.region for r in options["regions"]))
-        and (p.unit is None or any(u["pk"] == p.unit for u in options["units"]))
+        and (p.unit is None or published().filter(unit_id=p.unit).exists())
     )
 
 
@@ -233,7 +232,7 @@ def disclosure_list(request, p):
 def _unit_name(pk):
     if pk is None:
         return ""
-    return next((u["name"] for u in _filter_options()["units"] if u["pk"] == pk), "")
+    return Unit.objects.filter(pk=pk, assessments__in=published()).values_list("name", flat=True).first() or ""
 
 
 @public_page(UNIT_SUGGEST_PARAMS, storable=lambda p: p.q is None)
