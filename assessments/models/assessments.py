@@ -105,7 +105,8 @@ class Assessment(models.Model):
             models.CheckConstraint(condition=Q(self_total__gte=0) | Q(self_total__isnull=True), name="self_total_non_negative"),
         ]
         indexes = [
-            models.Index(fields=["round", "state"]),
+            # With the unit: the dashboard's count per state is read from this index alone (issue 17).
+            models.Index(fields=["round", "state", "unit"]),
             models.Index(fields=["unit", "round"]),
             models.Index(fields=["round", "submitted_at"]),
             models.Index(fields=["round", "self_total"]),

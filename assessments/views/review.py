@@ -89,7 +89,7 @@ def dashboard(request):
         return render(request, "assessments/review/dashboard.html", context)
 
     counts = dict(
-        Assessment.objects.filter(round=current, unit__in=units).values_list("state").annotate(n=Count("id"))
+        Assessment.objects.filter(round=current, unit__in=units).values_list("state").annotate(n=Count("*"))
     )
     late = []
     if current.deadline and timezone.localdate() > current.deadline:
