@@ -16,6 +16,7 @@ from assessments.models import (
     Indicator,
     Membership,
     Rectification,
+    Region,
     Reminder,
     TargetAdjustment,
     TargetSet,
@@ -531,3 +532,27 @@ def test_an_extension_allows_new_reminders_for_the_new_deadline(round_2020, unit
     assert list(Reminder.objects.order_by("id").values_list("kind", "due_on")) == [
         ("manual", TODAY), ("deadline", TODAY), ("lead", TODAY + datetime.timedelta(days=5)),
         ("deadline", TODAY + datetime.timedelta(days=5))]
+
+
+def test_the_season_page_costs_the_same_queries_for_3_and_35_regions(bureau, region, round_2020):
+    """The 下达任务 form names every region by its full name (省市区): the parents come with it,
+    not one query per region (the benchmark's province: 137 regions, 259 queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = bureau
+    province = region.parent.parent
+    url = reverse("assessments:season")
+    client.get(url)
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts.append(len(ctx))
+        city = Region.objects.create(name=f"第{len(counts)}市", level=Region.Level.CITY, parent=province)
+        for n in range(15):
+            Region.objects.create(name=f"第{n}区", level=Region.Level.DISTRICT, parent=city)
+    assert counts[0] == counts[1]
+    html = client.get(url).content.decode()
+    assert '>湖南省第2市第14区</option>' in html
