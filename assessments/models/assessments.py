@@ -109,6 +109,8 @@ class Assessment(models.Model):
             models.Index(fields=["round", "state", "unit"]),
             models.Index(fields=["unit", "round"]),
             models.Index(fields=["round", "submitted_at"]),
+            # The 待办's oldest submissions first, across rounds (LIMIT 200): read in index order.
+            models.Index(fields=["submitted_at", "id"]),
             models.Index(fields=["round", "self_total"]),
             models.Index(fields=["round", "risk_flag_count"]),
             models.Index(fields=["state", "published_at"]),
