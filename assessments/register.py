@@ -49,7 +49,11 @@ class Row:
     status: str
     reason: str = ""
     days_left: int | None = None
-    url: str = ""
+
+    @property
+    def url(self) -> str:
+        """The public page of a published report (worked out when shown: a register lists thousands)."""
+        return reverse("disclosure:detail", args=[self.assessment.pk]) if self.published_on else ""
 
     @property
     def due_counted(self) -> bool:
@@ -83,7 +87,11 @@ def reports(round_: Round, units=None):
     qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
     if units is not None:
         qs = qs.filter(unit__in=units)
-    return qs.select_related("unit").order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk")
+    # Only what a row shows (its title needs the round's year), not the reports' texts.
+    return qs.select_related("unit", "round").only(
+        "state", "kind", "project_name", "confidential", "disclosure", "disclosure_reason", "published_at",
+        "unit__name", "unit__supervisor", "round__year",
+    ).order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk")
 
 
 def rows(round_: Round, units=None, today: datetime.date | None = None) -> list[Row]:
@@ -110,7 +118,6 @@ def rows(round_: Round, units=None, today: datetime.date | None = None) -> list[
         out.append(Row(
             assessment=a, supervisor=a.unit.supervisor or NO_SUPERVISOR, approved_on=clock.approved_on if clock else None,
             due=due, published_on=published_on, status=status, reason=reason, days_left=days_left,
-            url=reverse("disclosure:detail", args=[a.pk]) if published_on else "",
         ))
     return out
 

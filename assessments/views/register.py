@@ -5,6 +5,7 @@ import io
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
@@ -15,6 +16,9 @@ from ..models import Assessment, Round
 from ..readmodel import with_content
 
 REGISTER_PARAMS = {"round": params.Int(1, 9999)}
+PAGE_PARAMS = {**REGISTER_PARAMS, "page": params.PAGE, "units_page": params.PAGE}
+# A province's round has thousands of reports and units: both lists are paged (the xlsx has all).
+PER_PAGE = 100
 
 
 def _require_reviewer(user):
@@ -36,25 +40,43 @@ def register_page(request):
     if request.method == "POST":
         return _record_dates(request)
     current = _round(request)
+    p = params.read(request.GET, PAGE_PARAMS)
     units = permissions.reviewable_units(request.user)
     context = {"rounds": Round.objects.order_by("-year"), "round": current}
     if current is not None:
         rows = register.rows(current, units)
         groups, total = register.summaries(rows)
-        clocks = {c.unit_id: c for c in current.disclosure_clocks.all()}
+        may_record = permissions.reviews_all_units(request.user)
+        rows_page = _page([r for s in groups for r in s.rows], p.page)
         context.update(
-            groups=groups, total=total, warned=register.warned(current, units),
-            may_record=permissions.reviews_all_units(request.user),
-            units=[(u, clocks.get(u.pk)) for u in units.order_by("supervisor", "name")],
+            groups=groups, total=total, warned=register.warned(current, units), may_record=may_record,
+            rows_page=rows_page, rows_range=_range(rows_page),
+            rows_query=params.canonical(p, without=("page",)) or f"round={current.year}",
         )
+        if may_record:
+            units_page = _page(units.order_by("supervisor", "name"), p.units_page)
+            clocks = {c.unit_id: c for c in current.disclosure_clocks.filter(unit__in=list(units_page))}
+            context.update(
+                units=[(u, clocks.get(u.pk)) for u in units_page], units_page=units_page, units_range=_range(units_page),
+                units_query=params.canonical(p, without=("units_page",)) or f"round={current.year}",
+            )
     return render(request, "assessments/review/register.html", context)
+
+
+def _page(items, number):
+    return Paginator(items, PER_PAGE).get_page(number)
+
+
+def _range(page):
+    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
 
 
 def _record_dates(request):
     """The bureau records each unit's 决算批复 date (blank clears it)."""
     if not permissions.reviews_all_units(request.user):
         raise PermissionDenied
-    current = Round.objects.filter(year=params.read(request.POST, REGISTER_PARAMS).round).first()
+    posted = params.read(request.POST, PAGE_PARAMS)
+    current = Round.objects.filter(year=posted.round).first()
     if current is None:
         raise Http404
     units = {u.pk: u for u in permissions.reviewable_units(request.user)}
@@ -79,7 +101,8 @@ def _record_dates(request):
         messages.error(request, error)
     if changed:
         messages.success(request, f"已登记 {changed} 个单位的决算批复日期。")
-    return redirect(f"{request.path}?round={current.year}")
+    back = f"&units_page={posted.units_page}" if posted.units_page and posted.units_page > 1 else ""
+    return redirect(f"{request.path}?round={current.year}{back}")
 
 
 @require_safe
