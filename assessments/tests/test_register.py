@@ -239,3 +239,28 @@ def test_the_bureaus_todo_lists_reports_waiting_for_disclosure_review_and_warned
     client.force_login(carol)
     page = client.get(reverse("assessments:todo")).content.decode()
     assert "todo-disclosure_review" not in page and "todo-disclosure_due" not in page
+
+
+def test_the_register_pages_its_reports_and_its_dates(client, season, round_2020, bureau, monkeypatch):
+    """A province has thousands of reports and units: both lists are paged, the summary and the
+    xlsx keep everything, and saving a page of dates comes back to that page."""
+    from assessments.views import register as register_view
+
+    monkeypatch.setattr(register_view, "PER_PAGE", 4)
+    client.force_login(bureau)
+    url = reverse("assessments:register")
+    first = client.get(url, {"round": 2020})
+    second = client.get(url, {"round": 2020, "page": 2})
+    shown = [len(r.context["rows_page"].object_list) for r in (first, second)]
+    assert shown == [4, 2]  # six reports
+    assert '<td class="num" id="register-rate">60.00%</td>' in second.content.decode()  # the summary covers all
+    assert 'href="?round=2020&amp;page=2" aria-label="第 2 页"' in first.content.decode()
+    units = Unit.objects.count()
+    dates = client.get(url, {"round": 2020, "units_page": 2})
+    assert len(dates.context["units"]) == min(4, units - 4)
+    assert 'name="units_page" value="2"' in dates.content.decode()
+    assert 'href="?round=2020&amp;units_page=1"' in dates.content.decode()  # its own page numbers
+    unit = dates.context["units"][0][0]
+    response = client.post(url, {"round": 2020, "units_page": 2, f"approved_on-{unit.pk}": "2021-05-10"})
+    assert response["Location"] == f"{url}?round=2020&units_page=2"
+    assert DisclosureClock.objects.get(unit=unit, round=round_2020).approved_on == datetime.date(2021, 5, 10)
