@@ -19,7 +19,7 @@ class SpotCheckForm(forms.Form):
         help_text="不选则包括全部类型。",
     )
     regions = forms.ModelMultipleChoiceField(
-        label="地区", required=False, queryset=Region.objects.order_by("id"),
+        label="地区", required=False, queryset=Region.objects.with_full_names().order_by("id"),
         widget=forms.SelectMultiple({**SELECT, "size": 4}), help_text="不选则包括全部地区；选市则包括其下各区县。",
     )
     supervisor = forms.CharField(label="主管部门", required=False, max_length=100, widget=forms.TextInput(INPUT),

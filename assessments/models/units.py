@@ -2,6 +2,12 @@ from django.conf import settings
 from django.db import models
 
 
+class RegionQuerySet(models.QuerySet):
+    def with_full_names(self):
+        """With the parents `full_name` reads (district → city → province): one query for a whole list."""
+        return self.select_related("parent__parent")
+
+
 class Region(models.Model):
     class Level(models.TextChoices):
         PROVINCE = "province", "省"
@@ -15,6 +21,8 @@ class Region(models.Model):
     parent = models.ForeignKey(
         "self", verbose_name="上级", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
+
+    objects = RegionQuerySet.as_manager()
 
     class Meta:
         verbose_name = verbose_name_plural = "行政区划"

@@ -534,15 +534,17 @@ def test_an_extension_allows_new_reminders_for_the_new_deadline(round_2020, unit
         ("deadline", TODAY + datetime.timedelta(days=5))]
 
 
-def test_the_season_page_costs_the_same_queries_for_3_and_35_regions(bureau, region, round_2020):
-    """The 下达任务 form names every region by its full name (省市区): the parents come with it,
-    not one query per region (the benchmark's province: 137 regions, 259 queries)."""
+@pytest.mark.parametrize("page", ["assessments:season", "assessments:spot_checks"])
+def test_pages_naming_every_region_cost_the_same_queries_for_3_and_35_regions(bureau, region, round_2020, page):
+    """The 下达任务 and 抽查 forms name every region by its full name (省市区): the parents come with
+    it (`Region.objects.with_full_names`), not one query per region (the benchmark's province:
+    137 regions, 259 queries)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     client = bureau
     province = region.parent.parent
-    url = reverse("assessments:season")
+    url = reverse(page)
     client.get(url)
     counts = []
     for _ in range(2):

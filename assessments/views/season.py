@@ -86,8 +86,7 @@ def season_home(request):
             "late": [t for t in tasks if t.status == Task.Status.OVERDUE],
             "target_sets": TargetSet.objects.filter(round=current, unit__in=units).select_related("unit")
             .annotate(rows=Count("indicators")).order_by("unit__name", "project_name"),
-            # Each region is shown with its full name (its parents): fetched with it, at most three levels.
-            "regions": Region.objects.select_related("parent__parent").order_by("id"),
+            "regions": Region.objects.with_full_names().order_by("id"),
             "today": timezone.localdate(),
         })
     return render(request, "assessments/season/home.html", context)

@@ -38,7 +38,7 @@ class CloneForm(forms.Form):
 class AssignForm(forms.Form):
     round = forms.ModelChoiceField(label="评价批次", queryset=Round.objects.order_by("-year"), empty_label=None,
                                    widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
-    region = forms.ModelChoiceField(label="适用地区", queryset=Region.objects.order_by("level", "name"), required=False,
+    region = forms.ModelChoiceField(label="适用地区", queryset=Region.objects.with_full_names().order_by("level", "name"), required=False,
                                     empty_label="全部地区", widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
 
 
