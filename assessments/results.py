@@ -87,17 +87,22 @@ class ResultRow:
         return advice_text(c.advice, c.reduce_percent) if c else ""
 
 
-def rows(user, round_) -> list[ResultRow]:
-    """The approved assessments of the round the user reviews, with advice and confirmation:
-    one read model for the page and the xlsx (two queries and the rules)."""
-    rules = rules_for(round_)
-    qs = (
+def assessments_for(user, round_):
+    """The approved assessments of the round the user reviews, in the list's order."""
+    return (
         permissions.reviewer_assessments(user).filter(round=round_, state__in=FINAL_STATES)
         .select_related("unit", "round", "result_application").annotate(supervising=supervisors.name())
+        .defer("duties", "extra")  # a round has thousands: not the texts no column shows
         .order_by("unit__name", "kind", "project_name", "pk")
     )
+
+
+def rows(user, round_, assessments=None) -> list[ResultRow]:
+    """The rows with advice and confirmation, of `assessments` (a page) or of the whole round: one
+    read model for the page and the xlsx (two queries and the rules)."""
+    rules = rules_for(round_)
     out = []
-    for a in qs:
+    for a in assessments_for(user, round_) if assessments is None else assessments:
         grade, score = basis(a)
         confirmed = getattr(a, "result_application", None)
         out.append(ResultRow(a, grade, score, suggest(rules, grade, score), confirmed))

@@ -190,16 +190,19 @@ def results(request):
         else:
             errors[target.pk] = [f"{form.fields[name].label}：{e}" for name, es in form.errors.items() for e in es]
         posted[target.pk] = request.POST
-    table = results_service.rows(request.user, current) if current else []
+    assessments = results_service.assessments_for(request.user, current) if current else Assessment.objects.none()
     number = params.read(request.GET, {"page": params.PAGE}).page or 1
     if posted:  # show the page of the refused row, whatever the link said
-        number = next((n // RESULTS_PAGE + 1 for n, row in enumerate(table) if row.assessment.pk in posted), number)
-    page = Paginator(table, RESULTS_PAGE).get_page(number)
-    for row in page:
+        pks = assessments.values_list("pk", flat=True)
+        number = next((n // RESULTS_PAGE + 1 for n, pk in enumerate(pks) if pk in posted), number)
+    # Only the page's rows are read and advised (a province's round has thousands).
+    page = Paginator(assessments, RESULTS_PAGE).get_page(number)
+    table = results_service.rows(request.user, current, page.object_list) if current else []
+    for row in table:
         row.errors = errors.get(row.assessment.pk, [])
         row.posted = posted.get(row.assessment.pk)
     return render(request, "assessments/review/results.html", {
-        "rounds": rounds, "round": current, "rows": page, "page": page, "advice_choices": Advice.choices,
+        "rounds": rounds, "round": current, "rows": table, "page": page, "advice_choices": Advice.choices,
         "rules": results_service.rules_for(current) if current else (),
     }, status=400 if errors else 200)
 
