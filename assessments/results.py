@@ -91,7 +91,7 @@ def assessments_for(user, round_):
     """The approved assessments of the round the user reviews, in the list's order."""
     return (
         permissions.reviewer_assessments(user).filter(round=round_, state__in=FINAL_STATES)
-        .select_related("unit", "round", "result_application").annotate(supervising=supervisors.name())
+        .select_related("unit", "round", "result_application__confirmed_by").annotate(supervising=supervisors.name())
         .defer("duties", "extra")  # a round has thousands: not the texts no column shows
         .order_by("unit__name", "kind", "project_name", "pk")
     )

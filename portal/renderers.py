@@ -19,6 +19,7 @@ import html
 from django.forms.renderers import DjangoTemplates
 from django.utils.formats import localize
 from django.utils.functional import cached_property
+from django.utils.safestring import SafeData
 from django.utils.timezone import template_localtime
 
 INPUT = "django/forms/widgets/input.html"
@@ -58,25 +59,23 @@ KNOWN_SOURCES = {
 INCLUDE_INPUT = '{% include "django/forms/widgets/input.html" %}\n'
 
 
-def _escape(value):
-    """django.utils.html.conditional_escape without its lazy-string wrapper: the same text."""
-    if type(value) is str:
-        return html.escape(value)
-    if hasattr(value, "__html__"):
-        return value.__html__()
-    return html.escape(str(value))
-
-
 def _text(value):
-    """``{{ value }}`` in a Django template: localised, then escaped unless marked safe."""
+    """``{{ value }}`` in a Django template: localised, made a str, escaped unless it is marked safe
+    (`render_value_in_context` and `conditional_escape`)."""
     if type(value) is not str:
         value = localize(template_localtime(value))
-    return _escape(value)
+        if not isinstance(value, str):
+            value = str(value)
+        if hasattr(value, "__html__"):
+            return value.__html__()
+    return html.escape(value)
 
 
 def _formatted(value):
-    """``{{ value|stringformat:'s' }}``: the filter keeps a safe string safe; anything else is escaped."""
-    return _escape(value if type(value) is str or hasattr(value, "__html__") else str(value))
+    """``{{ value|stringformat:'s' }}``: str(value), kept as it is only if the value was a Django
+    safe string (the filter is `is_safe`), else escaped."""
+    text = str(value)
+    return text if isinstance(value, SafeData) else html.escape(text)
 
 
 def _attrs(attrs):
@@ -120,6 +119,13 @@ def _select(widget):
     return "".join(parts)
 
 
+def _calls(widget) -> bool:
+    """Whether the template engine would call something (a callable attribute value)."""
+    return any(callable(v) for v in widget["attrs"].values()) or any(
+        callable(v) for _g, options, _i in widget.get("optgroups", ()) for o in options for v in o["attrs"].values()
+    )
+
+
 class FastRenderer(DjangoTemplates):
     """Django's template renderer, with its plain widgets written in Python (same bytes)."""
 
@@ -145,7 +151,7 @@ class FastRenderer(DjangoTemplates):
 
     def render(self, template_name, context, request=None):
         function = self.fast.get(template_name)
-        if function is not None and "widget" in context:
+        if function is not None and "widget" in context and not _calls(context["widget"]):
             html = function(context["widget"])
             if html is not None:
                 return html

@@ -1,5 +1,6 @@
 from django import template
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from .. import columns, scoring
 
@@ -35,7 +36,7 @@ def cell(field):
     errors = field.errors
     if errors:
         return format_html('<div class="has-error">{}<div class="invalid-feedback d-block">{}</div></div>',
-                           field, " ".join(errors))
+                           field, mark_safe(" ".join(conditional_escape(e) for e in errors)))
     return format_html('<div class="">{}</div>', field)
 
 
@@ -43,7 +44,6 @@ def cell(field):
 def jinja(context, name):
     """A Jinja2 template (`templates/jinja2/`) rendered with this template's context (ADR 0023)."""
     from django.template import engines
-    from django.utils.safestring import mark_safe
 
     return mark_safe(engines["jinja2"].get_template(name).render(context.flatten(), request=context.get("request")))
 

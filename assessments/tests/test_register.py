@@ -261,6 +261,7 @@ def test_the_register_pages_its_reports_and_its_dates(client, season, round_2020
     assert 'name="units_page" value="2"' in dates.content.decode()
     assert 'href="?round=2020&amp;units_page=1"' in dates.content.decode()  # its own page numbers
     unit = dates.context["units"][0][0]
-    response = client.post(url, {"round": 2020, "units_page": 2, f"approved_on-{unit.pk}": "2021-05-10"})
-    assert response["Location"] == f"{url}?round=2020&units_page=2"
+    response = client.post(url, {"round": 2020, "page": 2, "units_page": 2, f"approved_on-{unit.pk}": "2021-05-10"})
+    assert response["Location"] == f"{url}?round=2020&page=2&units_page=2"
+    assert 'name="page" value="1"' in dates.content.decode()
     assert DisclosureClock.objects.get(unit=unit, round=round_2020).approved_on == datetime.date(2021, 5, 10)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
+from markupsafe import Markup
 
 from assessments.models import Indicator
 from portal import renderers
@@ -19,6 +20,16 @@ from portal import renderers
 from .test_access_matrix import valid_assessment
 
 HOSTILE = "<b>\"引号\" & 'apos'</b>"
+
+
+class Html:
+    """Not a string, but with __html__: Django's templates escape its str()."""
+
+    def __html__(self):
+        return "<i>html</i>"
+
+    def __str__(self):
+        return "<i>str</i>"
 
 
 class EveryWidget(forms.Form):
@@ -33,7 +44,11 @@ class EveryWidget(forms.Form):
     lazy = forms.CharField(initial=gettext_lazy("This field is required."))
     flag = forms.BooleanField(initial=True)
     off = forms.BooleanField(required=False)
-    choice = forms.ChoiceField(choices=[("", "请选择"), ("a\"<", HOSTILE), (3, 4), ("l", format_lazy("{}", HOSTILE))], initial=3)
+    choice = forms.ChoiceField(choices=[("", "请选择"), ("a\"<", HOSTILE), (3, 4), ("l", format_lazy("{}", HOSTILE)),
+                                        ("h", Html()), ("m", Markup("<b>markup</b>")), ("s", mark_safe("<b>safe</b>"))],
+                               initial=3)
+    odd_attrs = forms.CharField(widget=forms.TextInput(attrs={"data-markup": Markup("<b>"), "data-html": Html(),
+                                                              "data-safe": mark_safe("<b>"), "data-call": lambda: "called"}))
     grouped = forms.ChoiceField(choices=[("一级", [("x", "甲"), ("y", "乙")]), ("z", "丙")], initial="y")
     many = forms.MultipleChoiceField(choices=[("1", "一"), ("2", "二")], initial=["1", "2"])
     email = forms.EmailField(initial="a@example.com")

@@ -446,3 +446,15 @@ def test_builtin_templates_cannot_be_edited_in_place(admin_user):
     with pytest.raises(table_templates.TemplateRefused, match="内置表样不可修改，请先复制。"):
         table_templates.save_version(builtin, builtin.latest().table, user=admin_user)
 
+
+
+def test_the_template_version_page_shows_the_entry_form_not_its_source(client, system_admin, unit_a):
+    """The 表样 preview renders the entry tables (Jinja2, ADR 0023) into a Django page: as HTML,
+    not escaped text."""
+    from assessments.models import TableTemplate
+
+    client.force_login(system_admin)
+    department = TableTemplate.objects.get(code="department")
+    html = client.get(reverse("assessments:template_version", args=[department.pk, 1])).content.decode()
+    assert '<table class="table table-bordered entry-table mb-2 formset" data-prefix="indicators"' in html
+    assert "&lt;table" not in html

@@ -123,6 +123,9 @@ def test_the_public_box_filters_by_name_and_a_link_by_unit(client, published, un
     linked = public_list(client, unit=unit_a.pk)
     assert listed(linked) == [a.pk]
     assert f'id="f-unit" value="{unit_a.name}"' in linked.content.decode()
+    # A full name as suggested, or as the link showed it, is that unit alone: its canonical page.
+    exact = client.get(reverse("disclosure:list"), {"year": "2020", "unit_name": unit_a.name, "page": "1"})
+    assert (exact.status_code, exact["Location"]) == (302, f"{reverse('disclosure:list')}?year=2020&unit={unit_a.pk}")
     json_list = client.get(reverse("disclosure:list_json"), {"unit_name": "岳麓"}).json()
     assert [r["id"] for r in json_list["results"]] == [a.pk]
 

@@ -18,7 +18,7 @@ from django.core.cache import cache, caches
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_safe
@@ -200,7 +200,11 @@ def _filtered(p):
     if p.unit is not None:
         qs = qs.filter(unit_id=p.unit)
     elif p.unit_name is not None:
-        qs = qs.filter(Q(unit__name__icontains=p.unit_name) | Q(unit__short_name__icontains=p.unit_name))
+        exact = _published_unit(p.unit_name)
+        if exact is not None:  # a name as suggested (or as a link showed it): that unit alone
+            qs = qs.filter(unit_id=exact)
+        else:
+            qs = qs.filter(Q(unit__name__icontains=p.unit_name) | Q(unit__short_name__icontains=p.unit_name))
     if p.kind is not None:
         qs = qs.filter(kind=p.kind)
     if p.q is not None:
@@ -210,6 +214,10 @@ def _filtered(p):
 
 @public_page(LIST_PARAMS, storable=_offered)
 def disclosure_list(request, p):
+    if p.unit is None and p.unit_name is not None:
+        exact = _published_unit(p.unit_name)
+        if exact is not None:  # one unit, by its full name: its canonical (and kept) page
+            return redirect(f"{request.path}?{params.canonical({**p, 'unit': exact, 'unit_name': None, 'page': None})}")
     qs = _filtered(p)
     page = (SearchPaginator if p.q else Paginator)(qs, PAGE_SIZE).get_page(p.page)
     context = {
@@ -227,6 +235,11 @@ def disclosure_list(request, p):
     # A page number past the end shows the last page: answered, but not kept under that number.
     response.public_cache = p.page is None or page.number == p.page
     return response
+
+
+def _published_unit(name: str) -> int | None:
+    """The unit with a published report whose full name is exactly `name`."""
+    return Unit.objects.filter(name=name, assessments__in=published()).values_list("pk", flat=True).first()
 
 
 def _unit_name(pk):

@@ -101,7 +101,9 @@ def _record_dates(request):
         messages.error(request, error)
     if changed:
         messages.success(request, f"已登记 {changed} 个单位的决算批复日期。")
-    back = f"&units_page={posted.units_page}" if posted.units_page and posted.units_page > 1 else ""
+    # Back to the pages the form was on (both lists are paged).
+    back = "".join(f"&{name}={number}" for name, number in (("page", posted.page), ("units_page", posted.units_page))
+                   if number and number > 1)
     return redirect(f"{request.path}?round={current.year}{back}")
 
 

@@ -11,6 +11,7 @@ from django.db.models import Count, Max
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from .. import audit, permissions, readmodel, table_templates
 from ..exports import public, xlsx
@@ -186,7 +187,9 @@ def blank_preview(request, spec: TableSpec) -> dict:
             a = readmodel.with_content(Assessment.objects).get(pk=a.pk)
             entry = EntryForm(a, extra_indicators=3)
             view = readmodel.build(a)
-            out["entry_html"] = render_to_string("assessments/entry/tables.html", tables_context(entry, view), request=request)
+            # A Jinja2 template (ADR 0023): escaped as it was rendered, returned as a plain str.
+            out["entry_html"] = mark_safe(render_to_string("assessments/entry/tables.html", tables_context(entry, view),
+                                                           request=request))
             out["paper_html"] = render_to_string("includes/paper_form.html", {"view": view, "show_explanations": False})
             out["xlsx"] = xlsx.to_bytes(public.PublicReport(view, [], None, None, None))
             raise _Rollback
