@@ -558,3 +558,22 @@ def test_pages_naming_every_region_cost_the_same_queries_for_3_and_35_regions(bu
     assert counts[0] == counts[1]
     html = client.get(url).content.decode()
     assert '>湖南省第2市第14区</option>' in html
+
+
+def test_the_targets_form_names_its_unit_by_typing_not_from_a_list(bureau, unit_a, unit_b, round_2020, region):
+    """The 预算单位 box of the 批复目标 upload: typed, with server suggestions (not a list of every
+    unit); its name overrides the sheets' 实施单位, an unknown name is refused with the typed text kept."""
+    Unit.objects.bulk_create(Unit(name=f"测试县第{i:03d}局", region=region) for i in range(300))
+    page = bureau.get(reverse("assessments:season_targets"), {"round": round_2020.pk}).content.decode()
+    assert "测试县第" not in page
+    assert f'data-suggest-url="{reverse("assessments:unit_suggest")}"' in page
+    data = target_workbook([{"title": "甲", "project": PROJECT, "implementer": "某个别的名称"}])
+    refused = upload(bureau, round_2020, data, unit_name="没有这个单位")
+    assert refused.status_code == 400
+    assert refused.context["report"]["refused"] == ("预算单位：“没有这个单位”不是您可下达的预算单位，"
+                                                    "请按全称或简称填写（或留空，按各工作表的“实施单位”）。")
+    assert 'value="没有这个单位"' in refused.content.decode()
+    loaded = upload(bureau, round_2020, data, unit_name=unit_a.short_name)
+    assert loaded.status_code == 200
+    assert list(TargetSet.objects.values_list("unit__name", "project_name")) == [(unit_a.name, PROJECT)]
+

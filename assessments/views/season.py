@@ -6,7 +6,7 @@ import datetime
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -222,10 +222,16 @@ def season_targets(request):
     if request.method == "POST" and current is not None:
         report = _load_targets(request, current, units)
     return render(request, "assessments/season/targets.html", {
-        "rounds": rounds, "round": current, "units": units.order_by("name"), "report": report,
+        # The 预算单位 box is typed (suggestions from the server for the bureau's reviewers), not a
+        # list of every unit (3,000 in the benchmark's province).
+        "rounds": rounds, "round": current, "report": report, "suggest": permissions.is_reviewer(user),
+        "unit_name": params.read(request.POST, TARGET_UNIT_PARAMS).unit_name or "" if request.method == "POST" else "",
         "target_sets": TargetSet.objects.filter(round=current, unit__in=units).select_related("unit")
         .annotate(rows=Count("indicators")).order_by("unit__name", "project_name") if current else [],
     }, status=400 if report and report["refused"] else 200)
+
+
+TARGET_UNIT_PARAMS = {"unit": params.Int(), "unit_name": params.Text(100)}
 
 
 def _load_targets(request, current, units):
@@ -237,8 +243,15 @@ def _load_targets(request, current, units):
     if upload.size > MAX_UPLOAD:
         report["refused"] = "文件过大（超过 5 MB）。"
         return report
-    unit_pk = params.read(request.POST, {"unit": params.Int()}).unit
-    unit = units.filter(pk=unit_pk).first() if unit_pk is not None else None
+    p = params.read(request.POST, TARGET_UNIT_PARAMS)
+    unit = None
+    if p.unit is not None:
+        unit = units.filter(pk=p.unit).first()
+    elif p.unit_name is not None:
+        unit = units.filter(Q(name=p.unit_name) | Q(short_name=p.unit_name)).order_by("pk").first()
+        if unit is None:
+            report["refused"] = f"预算单位：“{p.unit_name}”不是您可下达的预算单位，请按全称或简称填写（或留空，按各工作表的“实施单位”）。"
+            return report
     specs = [t.versions.order_by("-number").first().table for t in TableTemplate.objects.filter(active=True).order_by("id")]
     try:
         results = target_reading.read_target_workbook(upload.read(), specs)

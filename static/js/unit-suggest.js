@@ -1,4 +1,4 @@
-// The 单位 box of the review dashboard and of the public list (issue 17, part 5): instead of a
+// The 单位 box of the review dashboard, the public list and the 批复目标 upload (issue 17, part 5): instead of a
 // list of every unit (thousands in a province), the box suggests the names that contain what is
 // typed, asked from the server as one types. Without this script the box still filters (by name).
 (function () {
