@@ -27,6 +27,17 @@ AWAITING_PRE_REVIEW = Q(state=S.SUBMITTED, round__supervisor_review=True, unit__
 BUREAU_WAITING = Q(state__in=[S.FORWARDED, S.IN_REVIEW]) | (Q(state=S.SUBMITTED) & ~AWAITING_PRE_REVIEW)
 
 
+# A listed submission needs only these (its title reads the round's year), not its texts.
+LISTED = ("state", "kind", "project_name", "submitted_at", "round__year", "unit__name")
+
+
+def _link(name: str):
+    """pk → the URL of `name` (an <int:pk> route), reversed once per list instead of once per row."""
+    marker = 987654321
+    before, _, after = reverse(name, args=[marker]).partition(str(marker))
+    return lambda pk: f"{before}{pk}{after}"
+
+
 @dataclass
 class Item:
     text: str
@@ -78,20 +89,22 @@ def sections(user) -> list[Section]:
     if permissions.is_supervisor(user):
         waiting = list(
             permissions.supervisor_assessments(user).filter(AWAITING_PRE_REVIEW)
-            .select_related("round", "unit").order_by("submitted_at", "id")[:ROW_LIMIT]
+            .select_related("round", "unit").only(*LISTED).order_by("submitted_at", "id")[:ROW_LIMIT]
         )
+        link = _link("assessments:supervise_detail")
         out.append(Section("pre_review", "待初审的提交（主管部门）", [
-            Item(f"{a.unit.name} · {a.title}", reverse("assessments:supervise_detail", args=[a.pk]),
+            Item(f"{a.unit.name} · {a.title}", link(a.pk),
                  f"提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else "")
             for a in waiting
         ]))
     if permissions.is_reviewer(user):
         waiting = list(
             permissions.reviewer_assessments(user).filter(BUREAU_WAITING)
-            .select_related("round", "unit").order_by("submitted_at", "id")[:ROW_LIMIT]
+            .select_related("round", "unit").only(*LISTED).order_by("submitted_at", "id")[:ROW_LIMIT]
         )
+        link = _link("assessments:review")
         out.append(Section("review", "待复核的提交", [
-            Item(f"{a.unit.name} · {a.title}", reverse("assessments:review", args=[a.pk]),
+            Item(f"{a.unit.name} · {a.title}", link(a.pk),
                  f"{a.get_state_display()}，提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else a.get_state_display())
             for a in waiting
         ]))

@@ -426,6 +426,12 @@ def _officer_world(region, round_2020, n):
     return officer, reviewer
 
 
+def reviewer_units(reviewer):
+    from assessments import permissions
+
+    return permissions.reviewable_units(reviewer)
+
+
 @pytest.mark.parametrize("role", ["officer", "reviewer"])
 def test_the_todo_page_costs_the_same_queries_for_1_and_30_units(client, region, round_2020, role, django_assert_num_queries):
     from django.db import connection
@@ -440,6 +446,11 @@ def test_the_todo_page_costs_the_same_queries_for_1_and_30_units(client, region,
         assert response.status_code == 200
         counts.append(len(ctx))
         sizes.append([(s.key, s.count) for s in response.context["sections"]])
+        if role == "reviewer":  # each waiting submission links to its own 复核 page, titled by unit and report
+            review = next(s for s in response.context["sections"] if s.key == "review")
+            waiting = Assessment.objects.filter(unit__in=reviewer_units(reviewer), state=Assessment.State.SUBMITTED)
+            assert sorted((i.text, i.url) for i in review.items) == sorted(
+                (f"{a.unit.name} · {a.title}", reverse("assessments:review", args=[a.pk])) for a in waiting)
         Task.objects.all().delete()
     assert counts[0] == counts[1]
     if role == "officer":
