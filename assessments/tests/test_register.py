@@ -255,11 +255,13 @@ def test_the_register_pages_its_reports_and_its_dates(client, season, round_2020
     assert shown == [4, 2]  # six reports
     assert '<td class="num" id="register-rate">60.00%</td>' in second.content.decode()  # the summary covers all
     assert 'href="?round=2020&amp;page=2" aria-label="第 2 页"' in first.content.decode()
+    assert '<nav aria-label="报告分页"' in first.content.decode()  # two paged lists, two named navigations
     units = Unit.objects.count()
     dates = client.get(url, {"round": 2020, "units_page": 2})
     assert len(dates.context["units"]) == min(4, units - 4)
     assert 'name="units_page" value="2"' in dates.content.decode()
     assert 'href="?round=2020&amp;units_page=1"' in dates.content.decode()  # its own page numbers
+    assert '<nav aria-label="决算批复日期分页"' in dates.content.decode()
     unit = dates.context["units"][0][0]
     response = client.post(url, {"round": 2020, "page": 2, "units_page": 2, f"approved_on-{unit.pk}": "2021-05-10"})
     assert response["Location"] == f"{url}?round=2020&page=2&units_page=2"
