@@ -5,10 +5,13 @@ Jinja2 templates live in `templates/jinja2/`. They use the same filters as the D
 (one definition each, in `assessments/templatetags/portal.py`), and an undefined name or attribute
 renders as nothing, as it does in Django templates, instead of raising."""
 
+import html
+
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django.templatetags.static import static
 from django.urls import reverse
 from jinja2 import ChainableUndefined, Environment, Undefined
+from markupsafe import Markup
 
 from assessments.templatetags import portal
 
@@ -26,8 +29,17 @@ def _as_in_django(function):
     return filter_
 
 
+def _escape_as_django(value):
+    """Every {{ }} escaped as Django's templates escape it (&quot; and &#x27;, where Jinja2 writes
+    &#34; and &#39;), so a page reads the same whichever engine wrote a part of it."""
+    if hasattr(value, "__html__") or isinstance(value, Undefined):
+        return value
+    return Markup(html.escape(str(value)))  # django.utils.html.escape
+
+
 def environment(**options) -> Environment:
     options["undefined"] = ChainableUndefined
+    options["finalize"] = _escape_as_django
     env = Environment(**options)
     env.globals.update(url=url, static=static, cell=portal.cell)
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,

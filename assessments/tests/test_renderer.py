@@ -144,4 +144,4 @@ def test_jinja_templates_treat_a_missing_value_as_django_templates_do():
         "[{{ cell(form['text']) }}][{{ x }}]"
     ).render(line=None, n=Decimal("1.5"), form=EveryWidget(), x=HOSTILE)
     assert html.startswith("[][][1.50][三][<div class=\"\"><input type=\"text\" name=\"text\" value=\"&lt;b&gt;")
-    assert html.endswith("[&lt;b&gt;&#34;引号&#34; &amp; &#39;apos&#39;&lt;/b&gt;]")
+    assert html.endswith("[&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;]")  # spelled as Django spells it
