@@ -3,6 +3,7 @@
 Plain constants, no Django: load/run.sh and load/populate.py read them before Django starts.
 """
 
+import os
 from pathlib import Path
 
 LOAD_DIR = Path(__file__).resolve().parent
@@ -12,7 +13,9 @@ MEDIA_DIR = WORK_DIR / "media"
 STATIC_DIR = WORK_DIR / "static"
 RESULTS_DIR = LOAD_DIR / "results"
 
-DB_NAME = "portal_load"                 # never "portal" or "test_portal" (the tests), nor "portal_bench"
+# Never "portal" or "test_portal" (the tests), nor "portal_bench". PORTAL_LOAD_DB points a run elsewhere
+# (CI's smoke run uses its own, so that it never drops a population kept with --keep).
+DB_NAME = os.environ.get("PORTAL_LOAD_DB", "portal_load")
 PG = "postgres://portal:portal@127.0.0.1:5432"
 DATABASE_URL = f"{PG}/{DB_NAME}"
 ADMIN_URL = f"{PG}/postgres"            # only to CREATE / DROP portal_load

@@ -112,7 +112,8 @@ rm -rf "$LOGS"
 if [ "$#" -eq 0 ] && [ "$(id -u)" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then
     say "=== load smoke: bash load/run.sh --smoke"
     t=$SECONDS
-    if bash load/run.sh --smoke; then SUMMARY+=("load smoke: PASSED in $((SECONDS - t))s")
+    # Their own databases: a population kept on this machine (--keep, --keep-db) survives CI.
+    if PORTAL_LOAD_DB=portal_load_smoke bash load/run.sh --smoke; then SUMMARY+=("load smoke: PASSED in $((SECONDS - t))s")
     else FAILED=1; SUMMARY+=("load smoke: FAILED in $((SECONDS - t))s"); fi
 else
     SUMMARY+=("load smoke: not run (needs root, PostgreSQL and no extra pytest arguments)")
@@ -122,7 +123,7 @@ fi
 if [ "$#" -eq 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then
     say "=== benchmark (tiny): .venv/bin/python bench/run.py --tiny"
     t=$SECONDS
-    if .venv/bin/python bench/run.py --tiny; then SUMMARY+=("benchmark tiny: PASSED in $((SECONDS - t))s")
+    if PORTAL_BENCH_DB=portal_bench_tiny .venv/bin/python bench/run.py --tiny; then SUMMARY+=("benchmark tiny: PASSED in $((SECONDS - t))s")
     else FAILED=1; SUMMARY+=("benchmark tiny: FAILED in $((SECONDS - t))s"); fi
 else
     SUMMARY+=("benchmark tiny: not run (needs PostgreSQL and no extra pytest arguments)")
