@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from assessments import exporting, publishing, tasks, workflow
 from assessments.models import Assessment, ExportJob, Indicator, Publication, PublishedVersion
@@ -234,7 +235,8 @@ def test_a_correction_publishes_version_2_with_a_note_and_keeps_version_1_reacha
     assert "<h2 class=\"h5\">更正说明</h2>" in page
     assert "更正原因：培训次数填报有误。" in page
     assert '<tr><td>绩效指标</td><td>培训次数</td><td>全年实际完成值</td><td class="pre">10次</td><td class="pre">12次</td></tr>' in page
-    assert f'第 1 版（{v1.published_at:%Y-%m-%d}，已被更正）' in page
+    # The page shows the date in the portal's time zone (between 16:00 and 24:00 UTC, the next day).
+    assert f'第 1 版（{timezone.localtime(v1.published_at):%Y-%m-%d}，已被更正）' in page
 
     old = client.get(reverse("disclosure:version", args=[a.pk, 1])).content.decode()
     assert "本页为第 1 版，已于" in old and "被更正，不再是现行版本。" in old
