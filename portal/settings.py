@@ -91,7 +91,7 @@ TEMPLATES = [
         },
     },
     # The few templates rendered so often per page that Django's engine cost too much (ADR 0023);
-    # a Django template includes one with {% jinja "…" %}.
+    # the views render them with render_to_string and pass the HTML to the page.
     {
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],

@@ -40,14 +40,6 @@ def cell(field):
     return format_html('<div class="">{}</div>', field)
 
 
-@register.simple_tag(takes_context=True)
-def jinja(context, name):
-    """A Jinja2 template (`templates/jinja2/`) rendered with this template's context (ADR 0023)."""
-    from django.template import engines
-
-    return mark_safe(engines["jinja2"].get_template(name).render(context.flatten(), request=context.get("request")))
-
-
 @register.filter
 def money(value):
     """Two decimals, as on the form: 10949.23; blank for None."""

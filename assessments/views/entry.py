@@ -6,12 +6,16 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import (
     audit,
     history,
+    pagecache,
     params,
     permissions,
     readmodel,
@@ -269,9 +273,7 @@ def assessment_edit(request, pk):
         return redirect("assessments:detail", pk=pk)
 
     if request.method != "POST":
-        extra = _extra_rows(request, assessment)
-        entry = EntryForm(assessment, **extra)
-        return _render_edit(request, entry, readmodel.build(assessment))
+        return _render_opened(request, assessment, _extra_rows(request, assessment))
 
     saved, refused = _save_posted(request, assessment)
     if refused:
@@ -382,28 +384,68 @@ def tables_context(entry, view) -> dict:
     }
 
 
-def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None):
-    returned_review, row_comments = _returned_review(entry.assessment)
+def _tables_html(entry, view, *, attempted, row_comments) -> str:
+    """The entry form's tables (a Jinja2 template, ADR 0023), escaped as rendered."""
+    context = {**tables_context(entry, view), "attempted": attempted, "row_comments": row_comments,
+               "paste_enabled": True}  # 从Excel粘贴 (the 表样 preview renders the same tables without it)
+    return mark_safe(render_to_string("assessments/entry/tables.html", context))
+
+
+def _render_opened(request, assessment, extra):
+    """The edit page as opened (nothing typed yet). Its tables are the same HTML for as long as the
+    assessment, its 表样, its rules and the returned review's notes are: they are kept in the cache
+    under a digest of all of these (`pagecache`, ADR 0024), so the forms are built and rendered
+    only when something changed."""
+    view = readmodel.build(assessment)
+    returned = _returned_review(assessment)
+    row_comments = returned[1]
+    # Built only when the tables are rendered (or a test reads the page's context).
+    entry = SimpleLazyObject(lambda: EntryForm(assessment, **extra))
+
+    def render():
+        return _tables_html(entry, view, attempted=False, row_comments=row_comments)
+
+    parts = (pagecache.instance_values(assessment), sorted(extra.items()),
+             sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
+    return _render_edit(request, entry, view, returned=returned,
+                        tables=lambda: mark_safe(pagecache.fragment("entry-tables", parts, render)))
+
+
+def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None,
+                 tables=None, returned=None):
+    """The edit page; `entry` is the bound or unbound EntryForm. `tables` gives the tables' HTML
+    (`_render_opened` passes its cached ones, with the returned review it read); by default they
+    are rendered from `entry`. Either way they are rendered when the page template reaches them
+    (the template calls the function), so the page's own context is the first one rendered."""
+    a = view.assessment
+    returned_review, row_comments = returned or _returned_review(a)
+    # After a refused submit the rows' problems are errors; before, neutral 待填 hints.
+    attempted = bool(problems)
+    if tables is None:
+        def tables():
+            return _tables_html(entry, view, attempted=attempted, row_comments=row_comments)
     return render(
         request,
         "assessments/entry/edit.html",
         {
-            **tables_context(entry, view),
+            "entry": entry,
+            "view": view,
+            "a": a,
+            "table": a.table,
+            "tables_html": tables,
             "consistency": check_consistency(view),
             "errors": errors or [],
             "problems": problems or [],
-            # After a refused submit the rows' problems are errors; before, neutral 待填 hints.
-            "attempted": bool(problems),
+            "attempted": attempted,
             "rules": blocking_rules(view.result),
             "returned_review": returned_review,
             "row_comments": row_comments,
             # After a conflict the saved version is shown beside what was typed; saving again is
             # then a deliberate choice, so the form carries the saved version's number.
             "conflict": conflict,
-            "form_version": conflict.assessment.version if conflict else entry.assessment.version,
+            "form_version": conflict.assessment.version if conflict else a.version,
             "year_history": history.for_page(view),
-            "locked_rows": _locked_rows(entry.assessment, view, adjust_typed or {}),
-            "paste_enabled": True,  # 从Excel粘贴 (the 表样 preview renders the same tables without it)
+            "locked_rows": _locked_rows(a, view, adjust_typed or {}),
         },
         status=status,
     )

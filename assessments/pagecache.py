@@ -1,0 +1,81 @@
+"""Rendered fragments kept in the shared cache under a digest of what they are made of (ADR 0024).
+
+A fragment's key is a digest of everything it shows: the rows it is rendered from (every
+stored field, read from the instances the page has already fetched), the 表样 version, the
+round's scoring rules, and the code and templates that render it (`release`). Whatever changes
+any of these (a save, an import, the admin, a migration, a deployment) gives a new key, so
+nothing is ever invalidated by hand and a stale fragment cannot be served; old entries simply
+age out of the cache. A cache that fails or is empty costs one render, as before.
+"""
+
+import functools
+import hashlib
+import logging
+import zlib
+from pathlib import Path
+
+import django
+import jinja2
+from django.conf import settings
+from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+
+# Long enough to outlive a working session on one form; the key, not the timeout, keeps it right.
+TIMEOUT = 6 * 60 * 60
+# The sources that shape a rendered page: templates and the Python behind forms, scoring and tags.
+_SOURCES = ("templates", "assessments", "portal")
+
+
+@functools.cache
+def release() -> str:
+    """A digest of the code and templates that render pages, computed once per process."""
+    h = hashlib.blake2b(f"{django.__version__} {jinja2.__version__}".encode(), digest_size=16)
+    base = Path(settings.BASE_DIR)
+    for top in _SOURCES:
+        for path in sorted((base / top).rglob("*")):
+            if path.suffix in (".py", ".html") and "tests" not in path.parts and "migrations" not in path.parts:
+                h.update(str(path.relative_to(base)).encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def row_values(obj) -> tuple:
+    """Every stored field of a model instance, as fetched (no query)."""
+    values = obj.__dict__
+    return tuple(values.get(f.attname) for f in obj._meta.concrete_fields)
+
+
+def instance_values(obj, _seen=None) -> tuple:
+    """Every stored field of an instance and of the rows fetched with it (select_related and
+    prefetch_related), without a query: what a page rendered from the instance can show."""
+    seen = set() if _seen is None else _seen
+    if id(obj) in seen:  # a back reference (a prefetched row's assessment): already counted
+        return ("↺", type(obj).__name__, obj.pk)
+    seen.add(id(obj))
+    out = [type(obj).__name__, row_values(obj)]
+    for name, related in sorted(obj._state.fields_cache.items()):
+        out.append((name, None if related is None else instance_values(related, seen)))
+    for name, rows in sorted(getattr(obj, "_prefetched_objects_cache", {}).items()):
+        out.append((name, [instance_values(row, seen) for row in rows]))
+    return tuple(out)
+
+
+def digest(*parts) -> str:
+    """A digest of plain values (str, numbers, Decimal, dates, None, and tuples, lists and dicts of them)."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
+
+
+def fragment(name: str, parts, render) -> str:
+    """The HTML `render()` gives, kept under `name` and the digest of `parts` (see the module's note)."""
+    key = f"fragment:{name}:{digest(release(), parts)}"
+    packed = cache.get(key)
+    if packed is not None:
+        try:
+            return zlib.decompress(packed).decode()
+        except (zlib.error, TypeError, UnicodeDecodeError):
+            log.warning("pagecache: unreadable entry %s, rendered again", key)
+    html = str(render())
+    # Compressed: a 40-row entry form is ~220 KiB of HTML and ~15 KiB deflated.
+    cache.set(key, zlib.compress(html.encode(), 1), TIMEOUT)
+    return html

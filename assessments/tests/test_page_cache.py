@@ -1,0 +1,90 @@
+"""The edit page's tables come from the cache while nothing they show has changed (issue 17,
+part 5; ADR 0024): rendered once, never stale, whatever path changed the data."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from assessments import pagecache
+from assessments.forms import EntryForm
+from assessments.models import Goal, Indicator
+from assessments.views import entry as entry_views
+
+from .test_access_matrix import valid_assessment
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, assessment, **query):
+    response = client.get(reverse("assessments:edit", args=[assessment.pk]), query)
+    assert response.status_code == 200
+    # The CSRF token differs on every page; nothing else may.
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """How many times the view built the entry form."""
+    count = {"n": 0}
+
+    class Counting(EntryForm):
+        def __init__(self, *args, **kwargs):
+            count["n"] += 1
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(entry_views, "EntryForm", Counting)
+    return count
+
+
+@pytest.fixture
+def filled(alice, unit_a, round_2020):
+    return valid_assessment(unit_a, round_2020, "缓存测试项目", user=alice)
+
+
+def test_reopening_serves_the_same_tables_without_building_the_form(alice_client, filled, built):
+    first = page(alice_client, filled)
+    assert built["n"] == 1
+    again = page(alice_client, filled)
+    assert built["n"] == 1
+    assert again == first
+    assert 'name="indicators-0-name"' in again and "缓存测试项目" in again
+
+
+def test_a_change_made_outside_the_form_shows_at_once(alice_client, filled, built):
+    page(alice_client, filled)
+    # No save, no version bump, no signal: a bulk update, as an import or a script would do it.
+    first = Indicator.objects.filter(assessment=filled).order_by("position", "id").first()
+    Indicator.objects.filter(pk=first.pk).update(name="改过的三级指标名称")
+    Goal.objects.filter(assessment=filled).update(target="改过的年度目标")
+    html = page(alice_client, filled)
+    assert built["n"] == 2
+    assert "改过的三级指标名称" in html
+    assert "改过的年度目标</textarea>" in html
+
+
+def test_added_empty_rows_are_their_own_page(alice_client, filled):
+    rows = page(alice_client, filled).count("formset-row indicator-row")
+    more = page(alice_client, filled, add_indicators=3).count("formset-row indicator-row")
+    assert more == rows + 3
+    assert page(alice_client, filled).count("formset-row indicator-row") == rows
+
+
+def test_an_unreadable_cache_entry_is_rendered_again(alice_client, filled, built, monkeypatch):
+    good = page(alice_client, filled)
+    monkeypatch.setattr(pagecache.cache, "get", lambda key, default=None: b"not a deflated page")
+    assert page(alice_client, filled) == good
+    assert built["n"] == 2
+
+
+def test_the_digest_reads_every_fetched_row_without_a_query(filled, django_assert_num_queries):
+    from assessments import readmodel
+    from assessments.models import Assessment
+
+    a = readmodel.with_content(Assessment.objects).get(pk=filled.pk)
+    with django_assert_num_queries(0):
+        values = pagecache.instance_values(a)
+    names = [part[0] for part in values[2:]]
+    assert {"funding_rows", "goals", "indicators", "report_sections", "round", "template_version", "unit"} <= set(names)
+    indicators = dict(part for part in values[2:])["indicators"]
+    assert len(indicators) == Indicator.objects.filter(assessment=filled).count()
