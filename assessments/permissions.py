@@ -5,37 +5,19 @@ Business roles (officer, reviewer) and the audit log are read from what the acco
 the admin pages, and an administrator role never reviews or fills in.
 """
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
-from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from . import roles
-from .models import Assessment, Membership, ReviewerAssignment, Unit
+from .models import Assessment, Unit
 from .readmodel import with_content
 
 EDITABLE_STATES = (Assessment.State.DRAFT, Assessment.State.RETURNED)
 
 
 def officer_unit_ids(user) -> frozenset[int]:
-    """Ids of the units the user fills in for (cached on the user object for the request)."""
-    if not user.is_authenticated:
-        return frozenset()
-    cached = getattr(user, "_officer_unit_ids", None)
-    if cached is None:
-        _load_memberships(user)
-        cached = user._officer_unit_ids
-    return cached
-
-
-def _load_memberships(user) -> None:
-    """Both kinds of membership in one query (officer; 主管部门审核人), cached on the user."""
-    by_role = {Membership.Role.OFFICER: set(), Membership.Role.SUPERVISOR: set()}
-    for role, unit_id in Membership.objects.filter(user=user).values_list("role", "unit_id"):
-        by_role.setdefault(role, set()).add(unit_id)
-    user._officer_unit_ids = frozenset(by_role[Membership.Role.OFFICER])
-    user._supervisor_unit_ids = frozenset(by_role[Membership.Role.SUPERVISOR])
+    """Ids of the units the user fills in for (`roles.authorization`)."""
+    return roles.authorization(user).officer_units
 
 
 def is_officer(user) -> bool:
@@ -60,14 +42,8 @@ def reviews_all_units(user) -> bool:
 
 
 def reviewer_unit_ids(user) -> frozenset[int]:
-    """Units assigned to the user for review (cached on the user object for the request)."""
-    if not user.is_authenticated:
-        return frozenset()
-    cached = getattr(user, "_reviewer_unit_ids", None)
-    if cached is None:
-        cached = frozenset(ReviewerAssignment.objects.filter(reviewer=user).values_list("unit_id", flat=True))
-        user._reviewer_unit_ids = cached
-    return cached
+    """Units assigned to the user for review (`roles.authorization`)."""
+    return roles.authorization(user).reviewer_units
 
 
 def is_reviewer(user) -> bool:
@@ -77,41 +53,13 @@ def is_reviewer(user) -> bool:
 
 
 def navigation_roles(user) -> dict[str, bool]:
-    """Which links the navigation shows: 审核工作台, 表样管理, 审计日志 and 主管部门汇总.
-
-    Pages that already checked the grants reuse what is cached on the user; otherwise one query
-    answers all three (instead of the grants query plus the reviewer assignments). The pages
-    behind the links check access themselves.
-    """
-    none = {"is_reviewer": False, "can_audit": False, "can_manage_templates": False, "is_supervisor": False}
+    """Which links the navigation shows: 审核工作台, 表样管理, 审计日志 and 主管部门汇总. Read from
+    `roles.authorization` (no query while the account's roles are cached); the pages behind the
+    links check access themselves."""
     if not user.is_authenticated or not user.is_active:
-        return none
-    if hasattr(user, "_portal_grants") and (hasattr(user, "_reviewer_unit_ids") or reviews_all_units(user)):
-        return {"is_reviewer": is_reviewer(user), "can_audit": can_audit(user),
-                "can_manage_templates": can_manage_templates(user), "is_supervisor": is_supervisor(user)}
-
-    def granted(codename):
-        held = Q(user=OuterRef("pk")) | Q(group__user=OuterRef("pk"))
-        return Exists(Permission.objects.filter(held, content_type__app_label="assessments", codename=codename))
-
-    row = (
-        get_user_model().objects.filter(pk=user.pk)
-        .values(
-            review_all=granted("review_all"),
-            audit=granted("view_auditevent"),
-            templates=granted("change_tabletemplate"),
-            admin_role=Exists(Group.objects.filter(user=OuterRef("pk"), name__in=roles.ADMIN_ROLES)),
-            assigned=Exists(ReviewerAssignment.objects.filter(reviewer=OuterRef("pk"))),
-        )
-        .get()
-    )
-    return {
-        "is_reviewer": (row["review_all"] or row["assigned"]) and not row["admin_role"],
-        "can_audit": row["audit"],
-        "can_manage_templates": bool(user.is_staff and (row["templates"] or user.is_superuser)),
-        # 主管部门审核人 (issue 14): read with the officer memberships, in the same query.
-        "is_supervisor": bool(supervisor_unit_ids(user)) and not row["admin_role"],
-    }
+        return {"is_reviewer": False, "can_audit": False, "can_manage_templates": False, "is_supervisor": False}
+    return {"is_reviewer": is_reviewer(user), "can_audit": can_audit(user),
+            "can_manage_templates": can_manage_templates(user), "is_supervisor": is_supervisor(user)}
 
 
 def can_audit(user) -> bool:
@@ -166,14 +114,8 @@ def get_officer_assessment(user, pk: int, *, content: bool = False) -> Assessmen
 
 
 def supervisor_unit_ids(user) -> frozenset[int]:
-    """Units whose 主管部门审核人 the user is (cached on the user object for the request)."""
-    if not user.is_authenticated:
-        return frozenset()
-    cached = getattr(user, "_supervisor_unit_ids", None)
-    if cached is None:
-        _load_memberships(user)
-        cached = user._supervisor_unit_ids
-    return cached
+    """Units whose 主管部门审核人 the user is (`roles.authorization`)."""
+    return roles.authorization(user).supervisor_units
 
 
 def is_supervisor(user) -> bool:

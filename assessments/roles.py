@@ -12,12 +12,16 @@ read these grants only (`grants`), never `is_superuser`: the superuser is an eme
 that may use the admin, and whose every login is on the audit page.
 """
 
+import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, Q, Value
+from django.db import transaction
+from django.db.models import BigIntegerField, CharField, F, Q, Value
+from django.db.models.functions import Cast
 
 from .models import Membership, ReviewerAssignment
 
@@ -100,28 +104,102 @@ class Grants:
 NO_GRANTS = Grants(frozenset(), frozenset())
 
 
+@dataclass(frozen=True)
+class Authorization:
+    """Everything access decisions read about an account besides its own row: its grants, the
+    units it fills in for (officer), supervises (主管部门审核人) and reviews (审核分工)."""
+
+    grants: Grants
+    officer_units: frozenset[int]
+    supervisor_units: frozenset[int]
+    reviewer_units: frozenset[int]
+
+
+NO_AUTHORIZATION = Authorization(NO_GRANTS, frozenset(), frozenset(), frozenset())
+# The cache keeps each account's Authorization under the current generation; any change to a
+# grant, a role, a membership or an assignment starts a new generation (`invalidate`), so a
+# change takes effect on the next request, never later (ADR 0024).
+# A change made without signals (SQL by hand, a restored backup) is bounded by the timeout.
+_GENERATION = "authz:generation"
+_TIMEOUT = 10 * 60
+
+
+def _user_key(user) -> str:
+    return f"authz:user:{user.pk}"
+
+
+def _read_authorization(user) -> Authorization:
+    """One query: the account's permissions, groups, memberships and review assignments."""
+    def rows(queryset, kind, label, name, unit):
+        # The same four annotated columns in every part of the UNION, in the same order.
+        text = CharField()
+        return queryset.order_by().annotate(
+            authz_kind=Value(kind, output_field=text), authz_label=label, authz_name=name, authz_unit=unit,
+        ).values_list("authz_kind", "authz_label", "authz_name", "authz_unit")
+
+    # A typed NULL: PostgreSQL takes an untyped one in the first part as text.
+    blank, none = Value("", output_field=CharField()), Cast(Value(None), BigIntegerField())
+    found = rows(Permission.objects.filter(Q(user=user) | Q(group__user=user)), "permission",
+                 F("content_type__app_label"), F("codename"), none).union(
+        rows(Group.objects.filter(user=user), "group", blank, F("name"), none),
+        rows(Membership.objects.filter(user=user), "membership", blank, F("role"), F("unit_id")),
+        rows(ReviewerAssignment.objects.filter(reviewer=user), "assignment", blank, blank, F("unit_id")),
+        all=True,
+    )
+    permissions, groups, units = set(), set(), {Membership.Role.OFFICER: set(), Membership.Role.SUPERVISOR: set(),
+                                                  "review": set()}
+    for kind, app_label, name, unit_id in found:
+        if kind == "permission":
+            permissions.add(f"{app_label}.{name}")
+        elif kind == "group":
+            groups.add(name)
+        elif kind == "membership":
+            units.setdefault(name, set()).add(unit_id)
+        else:
+            units["review"].add(unit_id)
+    return Authorization(Grants(frozenset(permissions), frozenset(groups)), frozenset(units[Membership.Role.OFFICER]),
+                         frozenset(units[Membership.Role.SUPERVISOR]), frozenset(units["review"]))
+
+
+def authorization(user) -> Authorization:
+    """The account's `Authorization`: kept on the user object for the request, and in the cache
+    until something it is made of changes (no query then). An inactive or anonymous account holds
+    nothing. Whatever the cache does (empty, down, evicted), the answer is the database's."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NO_AUTHORIZATION
+    held = user.__dict__.get("_portal_authorization")
+    if held is not None:
+        return held
+    key = _user_key(user)
+    found = cache.get_many([_GENERATION, key])
+    generation, entry = found.get(_GENERATION), found.get(key)
+    if generation is not None and isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
+        held = entry[1]
+    else:
+        held = _read_authorization(user)
+        if generation is None and cache.add(_GENERATION, uuid.uuid4().hex, None):
+            generation = cache.get(_GENERATION)
+        if generation is not None:
+            cache.set(key, (generation, held), _TIMEOUT)
+    user._portal_authorization = held
+    return held
+
+
+def invalidate(**kwargs) -> None:
+    """A grant, role, membership or assignment changed: every account's cached `Authorization`
+    is dropped now and again once the transaction commits (a request between the two could have
+    read the rows as they were before the commit)."""
+    cache.set(_GENERATION, uuid.uuid4().hex, None)
+    transaction.on_commit(lambda: cache.set(_GENERATION, uuid.uuid4().hex, None))
+
+
 def grants(user) -> Grants:
-    """The user's explicit permissions and groups, in one query, cached on the user object.
+    """The user's explicit permissions and groups (`authorization`).
 
     Unlike `user.has_perm`, a superuser holds only what was granted to it: business roles and
     the audit log never follow from `is_superuser`.
     """
-    if user is None or not user.is_authenticated or not user.is_active:
-        return NO_GRANTS
-    cached = getattr(user, "_portal_grants", None)
-    if cached is None:
-        held = Permission.objects.filter(Q(user=user) | Q(group__user=user)).order_by().values_list(
-            "content_type__app_label", "codename"
-        )
-        names = Group.objects.filter(user=user).order_by().values_list(Value("", output_field=CharField()), "name")
-        permissions, groups = set(), set()
-        for app_label, name in held.union(names):
-            if app_label:
-                permissions.add(f"{app_label}.{name}")
-            else:
-                groups.add(name)
-        cached = user._portal_grants = Grants(frozenset(permissions), frozenset(groups))
-    return cached
+    return authorization(user).grants
 
 
 def has_grant(user, permission: str) -> bool:
@@ -142,7 +220,7 @@ def is_administrator(user) -> bool:
 
 def forget(user) -> None:
     """Drop what `grants` cached (after the user's groups or permissions changed)."""
-    for name in ("_portal_grants", "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+    for name in ("_portal_authorization", "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(name, None)
 
 

@@ -29,7 +29,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.utils import timezone
 
-from assessments import demo, exporting, flags, readmodel, reviewing, scoring
+from assessments import demo, exporting, flags, readmodel, reviewing, roles, scoring
 from assessments.exports.public import CONFIDENTIAL_NOTICE, PublicLine, PublicReport, mask_phone
 from assessments.models import (
     Assessment,
@@ -241,6 +241,7 @@ class Generator:
             [ReviewerAssignment(reviewer=by_city[city_of[u.pk]], unit=u) for u in self.units if city_of[u.pk]],
             batch_size=BATCH,
         )
+        roles.invalidate()  # bulk_create sends no signal: accounts' cached roles from an earlier population
         self.officer = officers[0]
 
     # Content.

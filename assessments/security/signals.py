@@ -6,7 +6,7 @@ Connected in `AssessmentsConfig.ready()`.
 from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed, post_migrate, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_save
 
 from .. import audit
 from . import sessions
@@ -164,6 +164,15 @@ def _check_membership(sender, instance, raw=False, **kwargs):
         roles.check(instance.user, officer=True)
 
 
+def _authorization_changed(sender, action=None, **kwargs):
+    """A grant, group, membership or assignment was saved, deleted, added or removed: the cached
+    `roles.authorization` of every account starts again (ADR 0024)."""
+    from .. import roles
+
+    if action is None or action in ("post_add", "post_remove", "post_clear"):
+        roles.invalidate()
+
+
 def connect(app_config=None):
     user_logged_in.connect(on_logged_in, dispatch_uid="portal_audit_logged_in")
     user_login_failed.connect(on_login_failed, dispatch_uid="portal_audit_login_failed")
@@ -181,6 +190,13 @@ def connect(app_config=None):
     )
     pre_save.connect(_check_assignment, sender=ReviewerAssignment, dispatch_uid="portal_roles_assignment")
     pre_save.connect(_check_membership, sender=Membership, dispatch_uid="portal_roles_membership")
+    from django.contrib.auth.models import Group, Permission
+
+    for model in (Membership, ReviewerAssignment, Group, Permission):
+        for signal, when in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(_authorization_changed, sender=model, dispatch_uid=f"portal_authz_{model.__name__}_{when}")
+    for through in (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(_authorization_changed, sender=through, dispatch_uid=f"portal_authz_{through.__name__}")
     if app_config is not None:
         post_migrate.connect(ensure_role_groups, sender=app_config, dispatch_uid="portal_role_groups")
 

@@ -28,14 +28,17 @@ def queries(client, method, url, data=None):
     return response, len(ctx)
 
 
-def test_edit_page_of_40_rows_takes_12_queries(alice_client, department, django_assert_num_queries):
+def test_edit_page_of_40_rows_takes_11_queries_then_10(alice_client, department, django_assert_num_queries):
     make_rows(department, 40)
-    # session, user, memberships, the assessment with its six tables, the indicators' earlier
-    # years, the navigation's roles: 2 + 1 + 7 + 1 + 1 (a draft never submitted has no review).
-    with django_assert_num_queries(12):
+    # session, user, the account's roles and units, the assessment with its six tables, the
+    # indicators' earlier years: 2 + 1 + 7 + 1 (a draft never submitted has no review).
+    with django_assert_num_queries(11):
         response = alice_client.get(reverse("assessments:edit", args=[department.pk]))
     assert response.status_code == 200
     assert len(response.context["entry"].indicators.forms) == 40
+    # Opened again: the account's roles come from the cache (roles.authorization).
+    with django_assert_num_queries(10):
+        assert alice_client.get(reverse("assessments:edit", args=[department.pk])).status_code == 200
 
 
 def save_all(client, assessment, change, value="{}次"):
@@ -59,8 +62,9 @@ def test_save_query_count_does_not_grow_with_the_rows(alice_client, department, 
     # One statement per table at most: the same count whatever the number of rows changed.
     # 24 before issue 12; + 3 for the audit row of the save (chain lock, chain head, insert) and
     # + 2 for the savepoint of the save inside the view's transaction (issue 12); - 2 since the
-    # save is one service that opens the only transaction (issue 11).
-    assert all_40 == one_of_40 == all_5 == 27
+    # save is one service that opens the only transaction (issue 11); - 1 since the account's roles
+    # come from the cache (ADR 0024).
+    assert all_40 == one_of_40 == all_5 == 26
     actuals = list(department.indicators.order_by("position").values_list("actual", flat=True))
     assert actuals[:3] == ["20次", "21次", "22次"] and actuals[7] == "27.5次" and actuals[39] == "59次"
 
