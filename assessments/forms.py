@@ -118,6 +118,15 @@ class PortalModelForm(forms.ModelForm):
         # tick in 删除 is still blank: do not validate or save it.
         return any(name not in ("ORDER", "DELETE") for name in self.changed_data)
 
+    def _post_clean(self):
+        # A stored row posted back unchanged was validated by the model when it was saved, and it
+        # is not written again (EntryForm.write saves the changed rows only): its form fields are
+        # still checked, but the model's validation of every field is skipped (a third of the
+        # time of saving a 40-row form with one row changed; issue 17, part 5).
+        if self.instance.pk is not None and not self.has_changed():
+            return
+        super()._post_clean()
+
     def _get_validation_exclusions(self):
         # Amount and score fields are checked completely by their form fields (digits, decimals,
         # >= 0). Left to the model as well, every non-negative CheckConstraint would be evaluated

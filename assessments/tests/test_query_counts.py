@@ -178,3 +178,20 @@ def test_the_first_request_writes_the_lists_when_no_file_was_written(client, dem
     response = client.get(reverse("disclosure:list_json"))
     assert response.streaming and exporting.list_file("json") is not None and exporting.list_file("csv") is not None
     assert as_json(response)["count"] == 2
+
+
+def test_a_save_validates_by_the_model_only_the_rows_that_changed(alice_client, department, monkeypatch):
+    make_rows(department, 40)
+    checked = []
+    full_clean = Indicator.full_clean
+
+    def counting(self, *args, **kwargs):
+        checked.append(self.pk)
+        return full_clean(self, *args, **kwargs)
+
+    monkeypatch.setattr(Indicator, "full_clean", counting)
+    save_all(alice_client, department, lambda i: i == 7, "{}.5次")
+    row8 = department.indicators.order_by("position", "id")[7]
+    assert checked == [row8.pk]
+    row8.refresh_from_db()
+    assert row8.actual == "27.5次"
