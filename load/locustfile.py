@@ -6,7 +6,7 @@ It reads load/.work/population.json (load/populate.py) and, when the run ends, w
 LOAD_RESULTS_DIR/LOAD_LABEL.json and .md: throughput, p50/p95/p99 per page and in total,
 status codes and errors.
 
-Every user logs in through the real login form once (PBKDF2, as in production), then loops over
+Every user logs in through the real login form once (Argon2, as in production), then loops over
 its tasks with a think time. Officers each get their own unit's draft (no two users edit one
 draft, so every save is expected to succeed: 302). Reviewers open review pages found on their
 dashboard. Readers use the cached public list, search, detail and JSON download.

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-# Users arrive over a ramp-up (they log in then: PBKDF2, ~0.3 s of CPU each). The full run measures
+# Users arrive over a ramp-up (they log in then: Argon2, ~0.2 s of CPU each). The full run measures
 # DURATION after the ramp-up (--reset-stats); the smoke counts everything, logins included.
 if [ "$MODE" = smoke ]; then
     UNITS=${UNITS:-200} USERS=${USERS:-20} DURATION=${DURATION:-20} LABEL=smoke RESULTS=$LOAD_WORK_DIR

@@ -115,8 +115,8 @@ def _patient_upload_clock(settings):
 
 @pytest.fixture(autouse=True)
 def _fast_password_hash(settings):
-    """Every test creates users (and seed_demo seven): the production PBKDF2 costs half a second
-    a password. Processes a test starts (workers, gunicorn) keep the production hashers."""
+    """Every test creates users (and seed_demo seven): the production Argon2 costs a fifth of a
+    second a password. Processes a test starts (workers, gunicorn) keep the production hashers."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -582,3 +582,25 @@ def test_expiry_warning_and_keepalive(live_server, page, settings, alice, depart
     page.click("#session-keepalive")
     alert.wait_for(state="detached")
     assert Assessment.objects.get(pk=department.pk).state == "draft"
+
+
+# --- password storage ----------------------------------------------------------------------------
+
+
+def test_passwords_are_stored_with_argon2_and_older_hashes_are_rewritten_at_login(client, alice, settings):
+    from django.contrib.auth.hashers import make_password
+
+    from portal import settings as production
+
+    assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS  # the conftest's fast hasher set aside
+    assert make_password(NEW_PASSWORD).startswith("argon2$argon2id$")
+    # An account whose password was stored before, with PBKDF2 (Django's default hasher).
+    User.objects.filter(pk=alice.pk).update(password=make_password(PASSWORD, hasher="pbkdf2_sha256"))
+    response = post_login(client, "alice", PASSWORD)
+    assert (response.status_code, response["Location"]) == (302, "/")
+    alice.refresh_from_db()
+    assert alice.password.startswith("argon2$argon2id$v=19$m=102400,t=2,p=8$")
+    client.logout()
+    assert post_login(client, "alice", PASSWORD).status_code == 302
+    assert post_login(Client(), "alice", "Wrong-Pass-2024").status_code == 200
