@@ -66,16 +66,47 @@ def digest(*parts) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
 
 
+def _key(name: str, parts) -> str:
+    return f"fragment:{name}:{digest(release(), parts)}"
+
+
+def _unpacked(key: str, packed) -> str | None:
+    if packed is None:
+        return None
+    try:
+        return zlib.decompress(packed).decode()
+    except (zlib.error, TypeError, UnicodeDecodeError):
+        log.warning("pagecache: unreadable entry %s, rendered again", key)
+        return None
+
+
+def _packed(html: str) -> bytes:
+    # Compressed: a 40-row entry form is ~220 KiB of HTML and ~15 KiB deflated.
+    return zlib.compress(html.encode(), 1)
+
+
 def fragment(name: str, parts, render) -> str:
     """The HTML `render()` gives, kept under `name` and the digest of `parts` (see the module's note)."""
-    key = f"fragment:{name}:{digest(release(), parts)}"
-    packed = cache.get(key)
-    if packed is not None:
-        try:
-            return zlib.decompress(packed).decode()
-        except (zlib.error, TypeError, UnicodeDecodeError):
-            log.warning("pagecache: unreadable entry %s, rendered again", key)
-    html = str(render())
-    # Compressed: a 40-row entry form is ~220 KiB of HTML and ~15 KiB deflated.
-    cache.set(key, zlib.compress(html.encode(), 1), TIMEOUT)
+    key = _key(name, parts)
+    html = _unpacked(key, cache.get(key))
+    if html is None:
+        html = str(render())
+        cache.set(key, _packed(html), TIMEOUT)
     return html
+
+
+def fragments(name: str, parts_list: list, render) -> list[str]:
+    """Many fragments of one kind in one round trip: the HTML of each `parts_list[i]`, `render(i)`
+    called for those the cache does not hold."""
+    keys = [_key(name, parts) for parts in parts_list]
+    found = cache.get_many(keys) if keys else {}
+    out, missing = [], {}
+    for i, key in enumerate(keys):
+        html = _unpacked(key, found.get(key))
+        if html is None:
+            html = str(render(i))
+            missing[key] = _packed(html)
+        out.append(html)
+    if missing:
+        cache.set_many(missing, TIMEOUT)
+    return out

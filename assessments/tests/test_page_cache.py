@@ -4,14 +4,17 @@ part 5; ADR 0024): rendered once, never stale, whatever path changed the data.""
 import re
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
-from assessments import pagecache
-from assessments.forms import EntryForm
-from assessments.models import Goal, Indicator
+from assessments import pagecache, readmodel
+from assessments.builtin_templates import BUILTIN
+from assessments.forms import EntryForm, IndicatorForm
+from assessments.models import Assessment, Goal, Indicator
+from assessments.services import create_assessment
 from assessments.views import entry as entry_views
 
-from .test_access_matrix import valid_assessment
+from .test_access_matrix import VALID_ROWS, valid_assessment
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +96,43 @@ def test_the_digest_reads_every_fetched_row_without_a_query(filled, django_asser
     assert {"funding_rows", "goals", "indicators", "report_sections", "round", "template_version", "unit"} <= set(names)
     indicators = dict(part for part in values[2:])["indicators"]
     assert len(indicators) == Indicator.objects.filter(assessment=filled).count()
+
+
+@pytest.mark.parametrize("layout", [spec.code for spec in BUILTIN])
+def test_rows_from_the_cache_are_the_rows_the_form_renders(alice, unit_a, round_2020, layout):
+    """Every built-in 表样: the page with its indicator rows rendered one by one (and then read from
+    the cache) is the page the whole form renders."""
+    a = create_assessment(unit=unit_a, round=round_2020, layout=layout, project_name="逐行缓存", user=alice)
+    Indicator.objects.bulk_create(
+        Indicator(assessment=a, position=n, level1=l1, level2=l2, name=nm, target=t, actual=ac, weight=w)
+        for n, (l1, l2, nm, t, ac, w) in enumerate(VALID_ROWS, start=1)
+    )
+    Indicator.objects.filter(assessment=a, position=2).update(approved_target="≥5次", reason="<偏差>&说明")
+    a = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+    view = readmodel.build(a)
+    whole = entry_views._tables_html(EntryForm(a, extra_indicators=2), view, attempted=False, row_comments={})
+    for _ in range(2):  # rendered row by row, then every row from the cache
+        entry = EntryForm(a, extra_indicators=2)
+        rows = entry_views._cached_indicator_rows(entry, view, row_comments={})
+        assert entry_views._tables_html(entry, view, attempted=False, row_comments={}, indicator_rows=rows) == whole
+
+
+def test_after_one_row_changed_only_that_row_is_built_again(alice_client, filled, monkeypatch):
+    built = []
+    real_init = IndicatorForm.__init__
+
+    def counting(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self.prefix)
+
+    monkeypatch.setattr(IndicatorForm, "__init__", counting)
+    first = page(alice_client, filled)
+    assert sorted(built) == ["indicators-0", "indicators-1", "indicators-2", "indicators-__prefix__"]
+    built.clear()
+    second = Indicator.objects.filter(assessment=filled).order_by("position", "id")[1]
+    Indicator.objects.filter(pk=second.pk).update(reason="只改了这一行的偏差原因")
+    html = page(alice_client, filled)
+    assert sorted(built) == ["indicators-1", "indicators-__prefix__"]
+    assert "只改了这一行的偏差原因</textarea>" in html and html != first
+    cache.clear()  # the same page rendered whole
+    assert page(alice_client, filled) == html

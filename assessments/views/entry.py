@@ -364,29 +364,73 @@ def _spread_default_weights(assessment):
     refresh_scores(assessment)
 
 
-def tables_context(entry, view) -> dict:
-    """What templates/assessments/entry/tables.html needs (the entry page and the 表样 preview)."""
+def tables_context(entry, view, *, indicator_rows=None) -> dict:
+    """What templates/assessments/entry/tables.html needs (the entry page and the 表样 preview).
+    `indicator_rows`: the indicator rows' HTML, already rendered (`_cached_indicator_rows`)."""
     funding_lines = {line.source: line for line in view.funding}
-    indicator_lines = dict(zip([f.prefix for f in live_forms(entry.indicators)], view.indicators, strict=False))
+    if indicator_rows is None:
+        indicator_lines = dict(zip([f.prefix for f in live_forms(entry.indicators)], view.indicators, strict=False))
+        indicator_pairs = [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms]
+    else:
+        indicator_pairs = []
     return {
         "entry": entry,
         "view": view,
         "a": entry.assessment,
         "table": entry.table,
         "funding_pairs": [(f, funding_lines.get(f.instance.source)) for f in entry.funding.forms],
-        "indicator_pairs": [(f, indicator_lines.get(f.prefix)) for f in entry.indicators.forms],
-        "indicator_has_weight": "weight" in entry.table.indicator_keys,
-        "indicator_has_score": "score" in entry.table.indicator_keys,
-        # The line under each indicator row (explanation, problems, notes) spans every column but
-        # 顺序 and 删除: the template's columns, 完成情况 and 规则计算得分.
-        "indicator_note_span": len(entry.table.indicator_columns) + 2,
+        "indicator_pairs": indicator_pairs,
+        "indicator_rows": indicator_rows,
+        **_row_layout(entry.table),
         "level2_lists": [(level.name, level.level2) for level in entry.table.level1],
     }
 
 
-def _tables_html(entry, view, *, attempted, row_comments) -> str:
+def _row_layout(table) -> dict:
+    """What an indicator row (indicator_row.html) reads of its 表样 besides `table` itself."""
+    return {
+        "indicator_has_weight": "weight" in table.indicator_keys,
+        "indicator_has_score": "score" in table.indicator_keys,
+        # The line under each indicator row (explanation, problems, notes) spans every column but
+        # 顺序 and 删除: the template's columns, 完成情况 and 规则计算得分.
+        "indicator_note_span": len(table.indicator_columns) + 2,
+    }
+
+
+def _cached_indicator_rows(entry, view, *, row_comments) -> list[str]:
+    """The indicator rows of the form as opened, each kept in the cache under a digest of what it
+    shows: its own stored values, its scoring line, its review note, its position, the 表样 version
+    and the code (ADR 0024). After a save that changed one row, only that row's form is built and
+    rendered. Lines follow the stored rows in order, as in `tables_context`."""
+    formset = entry.indicators
+    rows = list(formset.get_queryset())
+    lines = view.indicators
+    a = entry.assessment
+    layout = _row_layout(entry.table)
+    shared = (pagecache.row_values(a.template_version), sorted(layout.items()))
+
+    def parts(i):
+        row = rows[i] if i < len(rows) else None
+        line = lines[i] if row is not None and i < len(lines) else None
+        comment = row_comments.get(str(line.key)) if line is not None else None
+        return (shared, i, pagecache.row_values(row) if row is not None else None, repr(line),
+                pagecache.row_values(comment) if comment is not None else None)
+
+    def render(i):
+        form = formset._construct_form(i, **formset.get_form_kwargs(i))
+        line = lines[i] if i < len(rows) and i < len(lines) else None
+        context = {"form": form, "line": line, "table": entry.table, "attempted": False, "row_comments": row_comments,
+                   **layout}
+        return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
+
+    return [mark_safe(html) for html in
+            pagecache.fragments("entry-row", [parts(i) for i in range(formset.total_form_count())], render)]
+
+
+def _tables_html(entry, view, *, attempted, row_comments, indicator_rows=None) -> str:
     """The entry form's tables (a Jinja2 template, ADR 0023), escaped as rendered."""
-    context = {**tables_context(entry, view), "attempted": attempted, "row_comments": row_comments,
+    context = {**tables_context(entry, view, indicator_rows=indicator_rows), "attempted": attempted,
+               "row_comments": row_comments,
                "paste_enabled": True}  # 从Excel粘贴 (the 表样 preview renders the same tables without it)
     return mark_safe(render_to_string("assessments/entry/tables.html", context))
 
@@ -403,7 +447,8 @@ def _render_opened(request, assessment, extra):
     entry = SimpleLazyObject(lambda: EntryForm(assessment, **extra))
 
     def render():
-        return _tables_html(entry, view, attempted=False, row_comments=row_comments)
+        rows = _cached_indicator_rows(entry, view, row_comments=row_comments)
+        return _tables_html(entry, view, attempted=False, row_comments=row_comments, indicator_rows=rows)
 
     parts = (pagecache.instance_values(assessment), sorted(extra.items()),
              sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
