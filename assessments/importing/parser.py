@@ -932,6 +932,13 @@ class _SheetParser:
         """年度总体目标 written down the sheet: "年度目标 | text" then "年度总体目标完成情况 | text"."""
         if len(own) < 2 or own[0].key not in self.vocab.goal_target + self.vocab.goal_achieved:
             return False
+        if self.portal and self.state == "goals":
+            # The portal's own export: inside its goal table a row is a goal, even one whose target
+            # reads like a label ("完成情况").
+            t1, t2 = self.cols["target"]
+            a1, a2 = self.cols["achieved"]
+            if t1 <= own[0].col <= t2 and a1 <= own[1].col <= a2:
+                return False
         value = own[1]
         text = self.text(value, empty_marks=False)
         self.use(own[0])

@@ -14,7 +14,7 @@ from assessments import builtin_templates, readmodel, scoring, table_templates
 from assessments.document import document
 from assessments.exports import public, xlsx
 from assessments.importing import apply, parser
-from assessments.models import Assessment, FundingRow, Indicator, TableTemplate, TemplateVersion
+from assessments.models import Assessment, FundingRow, Goal, Indicator, TableTemplate, TemplateVersion
 from assessments.services import create_assessment
 from assessments.tablespec import SpecInvalid, TableSpec, validate
 from assessments.tests.helpers import edit_url, form_data
@@ -458,3 +458,15 @@ def test_the_template_version_page_shows_the_entry_form_not_its_source(client, s
     html = client.get(reverse("assessments:template_version", args=[department.pk, 1])).content.decode()
     assert '<table class="table table-bordered entry-table mb-2 formset" data-prefix="indicators"' in html
     assert "&lt;table" not in html
+
+
+@pytest.mark.parametrize("layout", [spec.code for spec in builtin_templates.BUILTIN])
+def test_a_goal_whose_text_reads_like_a_label_comes_back_from_the_portals_xlsx(alice, unit_a, round_2020, layout):
+    """Found by test_template_property: a goal whose 目标 was "完成情况" (the next column's label)
+    was read as a label written down the sheet, and the goal lost its target."""
+    a = create_assessment(unit=unit_a, round=round_2020, layout=layout, project_name="标签样的目标", user=alice)
+    Goal.objects.create(assessment=a, position=1, target="完成情况", achieved="”")
+    Goal.objects.create(assessment=a, position=2, target="平安建设", achieved="完成情况良好")
+    parsed = parser.parse_workbook(workbook_of(a.pk), list(builtin_templates.BUILTIN))
+    assert parsed.layout == layout
+    assert parsed.goals == [{"target": "完成情况", "achieved": "”"}, {"target": "平安建设", "achieved": "完成情况良好"}]
