@@ -18,6 +18,8 @@ import django
 import jinja2
 from django.conf import settings
 from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +112,28 @@ def fragments(name: str, parts_list: list, render) -> list[str]:
     if missing:
         cache.set_many(missing, TIMEOUT)
     return out
+
+
+def value(name: str, parts, compute):
+    """`compute()`'s result (picklable), kept under `name` and the digest of `parts` like a fragment."""
+    key = f"value:{name}:{digest(release(), parts)}"
+    found = cache.get(key)
+    if isinstance(found, tuple) and len(found) == 1:
+        return found[0]
+    result = compute()
+    cache.set(key, (result,), TIMEOUT)
+    return result
+
+
+def paper_form(view, parts, *, show_explanations: bool, row_comments=None):
+    """The paper form (`includes/paper_form.html`) of a read model, kept under `parts`: what the read
+    model was built from (e.g. `instance_values` of the assessment it was built from). Returns a
+    function: the page template calls it where the form goes."""
+    comments = row_comments or {}
+
+    def render():
+        return render_to_string("includes/paper_form.html",
+                                {"view": view, "show_explanations": show_explanations, "row_comments": comments})
+
+    noted = sorted((key, row_values(row)) for key, row in comments.items())
+    return lambda: mark_safe(fragment("paper-form", (parts, show_explanations, noted), render))

@@ -136,3 +136,23 @@ def test_after_one_row_changed_only_that_row_is_built_again(alice_client, filled
     assert "只改了这一行的偏差原因</textarea>" in html and html != first
     cache.clear()  # the same page rendered whole
     assert page(alice_client, filled) == html
+
+
+def test_the_detail_page_shows_a_change_made_elsewhere_at_once(alice_client, filled, monkeypatch):
+    url = reverse("assessments:detail", args=[filled.pk])
+    rendered = []
+    real = pagecache.render_to_string
+
+    def counting(name, *args, **kwargs):
+        rendered.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(pagecache, "render_to_string", counting)
+    first = alice_client.get(url).content.decode()
+    assert alice_client.get(url).content.decode().count("缓存测试项目") == first.count("缓存测试项目")
+    assert rendered == ["includes/paper_form.html"]  # the second view read it from the cache
+    row = Indicator.objects.filter(assessment=filled).order_by("position", "id").first()
+    Indicator.objects.filter(pk=row.pk).update(name="详情页上改过的指标")
+    html = alice_client.get(url).content.decode()
+    assert rendered == ["includes/paper_form.html"] * 2
+    assert "详情页上改过的指标" in html and "详情页上改过的指标" not in first

@@ -238,12 +238,16 @@ def _detail_context(request, view, **extra):
     a = view.assessment
     returned_review, row_comments = _returned_review(a)
     transitions = list(a.transitions.select_related("actor").order_by("at", "id"))
+    # Every caller builds the view from the stored assessment (readmodel.with_content): what it shows
+    # is what the assessment's rows hold, so its checks and paper form are kept under their digest.
+    stored = pagecache.instance_values(a)
     return {
         "returned_review": returned_review,
         "row_comments": row_comments,
         "view": view,
         "a": a,
-        "consistency": check_consistency(view),
+        "consistency": pagecache.value("consistency", stored, lambda: check_consistency(view)),
+        "paper_html": pagecache.paper_form(view, stored, show_explanations=True, row_comments=row_comments),
         "can_edit": permissions.can_edit(request.user, a),
         "can_submit": workflow.allowed(request.user, a, "submit"),
         "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
@@ -453,11 +457,12 @@ def _render_opened(request, assessment, extra):
     parts = (pagecache.instance_values(assessment), sorted(extra.items()),
              sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
     return _render_edit(request, entry, view, returned=returned,
-                        tables=lambda: mark_safe(pagecache.fragment("entry-tables", parts, render)))
+                        tables=lambda: mark_safe(pagecache.fragment("entry-tables", parts, render)),
+                        consistency=pagecache.value("consistency", parts[0], lambda: check_consistency(view)))
 
 
 def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None,
-                 tables=None, returned=None):
+                 tables=None, returned=None, consistency=None):
     """The edit page; `entry` is the bound or unbound EntryForm. `tables` gives the tables' HTML
     (`_render_opened` passes its cached ones, with the returned review it read); by default they
     are rendered from `entry`. Either way they are rendered when the page template reaches them
@@ -478,7 +483,7 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "a": a,
             "table": a.table,
             "tables_html": tables,
-            "consistency": check_consistency(view),
+            "consistency": check_consistency(view) if consistency is None else consistency,
             "errors": errors or [],
             "problems": problems or [],
             "attempted": attempted,
