@@ -156,3 +156,22 @@ def test_the_detail_page_shows_a_change_made_elsewhere_at_once(alice_client, fil
     html = alice_client.get(url).content.decode()
     assert rendered == ["includes/paper_form.html"] * 2
     assert "详情页上改过的指标" in html and "详情页上改过的指标" not in first
+
+
+def test_the_review_page_shows_the_version_it_is_built_from(alice, filled, reviewer, client):
+    """The 复核 page's paper form is kept under the digest of the submitted snapshot it shows."""
+    from assessments import workflow
+    from assessments.models import Snapshot
+
+    workflow.perform(alice, filled, "submit", "")
+    client.force_login(reviewer)
+    url = reverse("assessments:review", args=[filled.pk])
+    first = client.get(url).content.decode().split('<div class="paper-form', 1)[1]
+    snapshot = Snapshot.objects.get(assessment=filled)
+    name = snapshot.data["indicators"][0]["name"]
+    assert name in first
+    data = snapshot.data
+    data["indicators"][0]["name"] = "快照里的另一个名称"
+    Snapshot.objects.filter(pk=snapshot.pk).update(data=data)
+    paper = client.get(url).content.decode().split('<div class="paper-form', 1)[1]
+    assert "快照里的另一个名称" in paper and name not in paper

@@ -23,6 +23,7 @@ from .. import (
     figures,
     flags,
     history,
+    pagecache,
     params,
     permissions,
     publishing,
@@ -303,9 +304,15 @@ def review_detail(request, pk):
 
 def _context(request, assessment, *, formset=None, decision=None, review_view=None, errors=None):
     snapshots = list(Snapshot.objects.filter(assessment=assessment).order_by("-number")[:2])
-    view = readmodel.from_snapshot(assessment, snapshots[0].data) if snapshots else readmodel.build(
-        readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
-    )
+    # What the version shown is built from, for the cached paper form and checks (ADR 0024): the
+    # submitted snapshot (and the assessment's fields it is read with), else the stored rows.
+    if snapshots:
+        view = readmodel.from_snapshot(assessment, snapshots[0].data)
+        stored = (pagecache.instance_values(assessment), pagecache.row_values(snapshots[0]))
+    else:
+        live = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+        view = readmodel.build(live)
+        stored = pagecache.instance_values(live)
     review = reviewing.pending(assessment)
     shown = review or Review.objects.filter(assessment=assessment, level=Review.Level.BUREAU).order_by("-number").first()
     open_review, starting = _open_review(request.user, assessment)
@@ -349,7 +356,8 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
     return {
         "a": view.assessment,  # the submitted version: a returned assessment's live fields are a draft
         "view": view,
-        "consistency": check_consistency(view),
+        "consistency": pagecache.value("consistency", stored, lambda: check_consistency(view)),
+        "paper_html": pagecache.paper_form(view, stored, show_explanations=True),
         "review": review,
         "review_view": review_view,
         "rows": _pair_rows(review_view, formset),
