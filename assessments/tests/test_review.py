@@ -1087,6 +1087,28 @@ def count_queries(client, url, params=None):
     return len(ctx), response
 
 
+def test_the_round_charts_are_drawn_once_a_minute(bureau, unit_a, round_2020, monkeypatch):
+    from assessments.views import review as review_views
+
+    make_submission(unit_a, round_2020, name="项目0", rows=clean_rows(satisfaction={ACTUAL: "100%"}))
+    drawn = []
+    real = review_views.render_to_string
+
+    def counting(name, *args, **kwargs):
+        drawn.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(review_views, "render_to_string", counting)
+    cache.clear()
+    first = bureau.get(DASHBOARD).content.decode()
+    assert drawn == ["includes/chart_bars.html"] * len(first.split('<figure class="chart')[1:])
+    assert len(drawn) >= 2
+    again = bureau.get(DASHBOARD).content.decode()
+    assert len(drawn) == len(first.split('<figure class="chart')[1:])  # within the minute: not drawn again
+    assert again.split('<details class="card mb-3" id="round-charts"')[1].split("</details>")[0] == \
+        first.split('<details class="card mb-3" id="round-charts"')[1].split("</details>")[0]
+
+
 def test_dashboard_queries_do_not_grow_with_rows(bureau, unit_a, unit_b, round_2020, django_assert_num_queries):
     make_submission(unit_a, round_2020, name="项目0", rows=clean_rows(satisfaction={ACTUAL: "100%"}))
     one, response = count_queries(bureau, DASHBOARD)

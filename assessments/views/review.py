@@ -12,7 +12,9 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import (
@@ -141,7 +143,7 @@ def dashboard(request):
             "query": params.canonical({**p, "round": current.pk}, without=("page",)),
             "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
             "sort_columns": SORT_COLUMNS,
-            "charts": _round_charts(request.user, current),
+            **_charts_context(_round_charts(request.user, current)),
             "rectifications": rectification.awaiting(request.user, current),
             "charts_seconds": CHARTS_SECONDS,
         }
@@ -240,19 +242,25 @@ def _search(q: str) -> Q:
 
 
 def _round_charts(user, current):
-    """Charts of the whole round (not the filters): three aggregate queries over every
-    submission, so they are shared for a minute by reviewers who see the same units."""
+    """Charts of the whole round (not the filters), with their HTML: three aggregate queries over
+    every submission and the drawing of the bars, shared for a minute by reviewers who see the same
+    units. Returns [(chart, html)]."""
     if permissions.reviews_all_units(user):
         scope = "all"
     else:
         scope = ",".join(str(pk) for pk in sorted(permissions.reviewer_unit_ids(user)))
     scope += "-" + ",".join(str(pk) for pk in sorted(permissions.officer_unit_ids(user)))  # never their own
-    key = f"dashboard-charts:{current.pk}:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
-    charts = cache.get(key)
-    if charts is None:
+    key = f"dashboard-charts-drawn:{current.pk}:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+    drawn = cache.get(key)
+    if not isinstance(drawn, list):
         charts = figures.dashboard(permissions.reviewer_assessments(user).filter(round=current), current.rules)
-        cache.set(key, charts, CHARTS_SECONDS)
-    return charts
+        drawn = [(chart, str(render_to_string("includes/chart_bars.html", {"chart": chart}))) for chart in charts]
+        cache.set(key, drawn, CHARTS_SECONDS)
+    return [(chart, mark_safe(html)) for chart, html in drawn]
+
+
+def _charts_context(drawn) -> dict:
+    return {"charts": [chart for chart, _html in drawn], "charts_drawn": drawn}
 
 
 def _show_submitted_versions(rows) -> None:
