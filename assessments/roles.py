@@ -167,7 +167,8 @@ def authorization(user) -> Authorization:
     nothing. Whatever the cache does (empty, down, evicted), the answer is the database's."""
     if user is None or not user.is_authenticated or not user.is_active:
         return NO_AUTHORIZATION
-    held = user.__dict__.get("_portal_authorization")
+    # getattr, not __dict__: request.user is a lazy object whose own __dict__ is not the user's.
+    held = getattr(user, "_portal_authorization", None)
     if held is not None:
         return held
     key = _user_key(user)

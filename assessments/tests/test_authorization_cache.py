@@ -106,3 +106,21 @@ def test_navigation_and_access_read_no_query_once_cached(client, reviewer):
     sql = " ".join(q["sql"] for q in ctx.captured_queries)
     assert "auth_permission" not in sql and "assessments_membership" not in sql
     assert "assessments_reviewerassignment" not in sql
+
+
+def test_a_request_reads_the_cached_roles_once(client, reviewer, monkeypatch):
+    """request.user is a lazy object: what the request learnt is kept on the user it wraps, so
+    a page that asks a dozen permission questions reads the cache once."""
+    client.force_login(reviewer)
+    todo = reverse("assessments:todo")
+    assert client.get(todo).status_code == 200
+    reads = []
+    real = cache.get_many
+
+    def counting(keys, *args, **kwargs):
+        reads.extend(k for k in keys if str(k).startswith("authz:user:"))
+        return real(keys, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get_many", counting)
+    assert client.get(todo).status_code == 200
+    assert reads == [roles._user_key(reviewer)]
