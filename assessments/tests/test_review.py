@@ -1087,7 +1087,7 @@ def count_queries(client, url, params=None):
     return len(ctx), response
 
 
-def test_the_round_charts_are_drawn_once_a_minute(bureau, unit_a, round_2020, monkeypatch):
+def test_the_round_charts_are_drawn_once_while_they_are_the_same(bureau, unit_a, round_2020, monkeypatch):
     from assessments.views import review as review_views
 
     make_submission(unit_a, round_2020, name="项目0", rows=clean_rows(satisfaction={ACTUAL: "100%"}))

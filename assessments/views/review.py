@@ -242,25 +242,31 @@ def _search(q: str) -> Q:
 
 
 def _round_charts(user, current):
-    """Charts of the whole round (not the filters), with their HTML: three aggregate queries over
-    every submission and the drawing of the bars, shared for a minute by reviewers who see the same
-    units. Returns [(chart, html)]."""
+    """Charts of the whole round (not the filters): three aggregate queries over every
+    submission, so they are shared for a minute by reviewers who see the same units."""
     if permissions.reviews_all_units(user):
         scope = "all"
     else:
         scope = ",".join(str(pk) for pk in sorted(permissions.reviewer_unit_ids(user)))
     scope += "-" + ",".join(str(pk) for pk in sorted(permissions.officer_unit_ids(user)))  # never their own
-    key = f"dashboard-charts-drawn:{current.pk}:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
-    drawn = cache.get(key)
-    if not isinstance(drawn, list):
+    key = f"dashboard-charts:{current.pk}:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+    charts = cache.get(key)
+    if charts is None:
         charts = figures.dashboard(permissions.reviewer_assessments(user).filter(round=current), current.rules)
-        drawn = [(chart, str(render_to_string("includes/chart_bars.html", {"chart": chart}))) for chart in charts]
-        cache.set(key, drawn, CHARTS_SECONDS)
-    return [(chart, mark_safe(html)) for chart, html in drawn]
+        cache.set(key, charts, CHARTS_SECONDS)
+    return charts
 
 
-def _charts_context(drawn) -> dict:
-    return {"charts": [chart for chart, _html in drawn], "charts_drawn": drawn}
+def _charts_context(charts) -> dict:
+    """The charts, and their drawing (includes/chart_bars.html) kept in the cache under the digest
+    of each chart's values (pagecache, ADR 0024). The drawing is a function the page calls as it
+    reaches it."""
+    def drawn():
+        return [mark_safe(html) for html in pagecache.fragments(
+            "chart", [repr(chart) for chart in charts],
+            lambda i: render_to_string("includes/chart_bars.html", {"chart": charts[i]}))]
+
+    return {"charts": charts, "charts_drawn": drawn}
 
 
 def _show_submitted_versions(rows) -> None:
