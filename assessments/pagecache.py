@@ -12,10 +12,9 @@ import functools
 import hashlib
 import logging
 import zlib
+from importlib import metadata
 from pathlib import Path
 
-import django
-import jinja2
 from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import render_to_string
@@ -27,17 +26,21 @@ log = logging.getLogger(__name__)
 TIMEOUT = 6 * 60 * 60
 # The sources that shape a rendered page: templates and the Python behind forms, scoring and tags.
 _SOURCES = ("templates", "assessments", "portal")
+_LIBRARIES = ("Django", "Jinja2", "MarkupSafe", "django-crispy-forms", "crispy-bootstrap5")
 
 
 @functools.cache
 def release() -> str:
     """A digest of the code and templates that render pages, computed once per process."""
-    h = hashlib.blake2b(f"{django.__version__} {jinja2.__version__}".encode(), digest_size=16)
+    # The libraries whose templates and widgets the fragments go through, by version.
+    versions = " ".join(f"{name}={metadata.version(name)}" for name in _LIBRARIES)
+    h = hashlib.blake2b(versions.encode(), digest_size=16)
     base = Path(settings.BASE_DIR)
     for top in _SOURCES:
         for path in sorted((base / top).rglob("*")):
-            if path.suffix in (".py", ".html") and "tests" not in path.parts and "migrations" not in path.parts:
-                h.update(str(path.relative_to(base)).encode())
+            relative = path.relative_to(base)
+            if path.suffix in (".py", ".html") and not {"tests", "migrations"} & set(relative.parts):
+                h.update(str(relative).encode())
                 h.update(path.read_bytes())
     return h.hexdigest()
 

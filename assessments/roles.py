@@ -12,18 +12,18 @@ read these grants only (`grants`), never `is_superuser`: the superuser is an eme
 that may use the admin, and whose every login is on the audit page.
 """
 
-import uuid
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BigIntegerField, CharField, F, Q, Value
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Greatest
 
-from .models import Membership, ReviewerAssignment
+from .models import AuthorizationGeneration, Membership, ReviewerAssignment
 
 SYSTEM_ADMIN = "系统管理员"
 SECURITY_ADMIN = "安全管理员"
@@ -116,16 +116,23 @@ class Authorization:
 
 
 NO_AUTHORIZATION = Authorization(NO_GRANTS, frozenset(), frozenset(), frozenset())
-# The cache keeps each account's Authorization under the current generation; any change to a
-# grant, a role, a membership or an assignment starts a new generation (`invalidate`), so a
-# change takes effect on the next request, never later (ADR 0024).
-# A change made without signals (SQL by hand, a restored backup) is bounded by the timeout.
-_GENERATION = "authz:generation"
-_TIMEOUT = 10 * 60
+# The cache keeps each account's Authorization under the generation it was read in; the generation
+# is a database row (`AuthorizationGeneration`) that every change to a grant, a role, a membership
+# or an assignment renews in its own transaction (`invalidate`), so every process sees a change on
+# its next request, whatever cache it has (ADR 0024). The timeout only bounds the cache's size.
+_KEY_VERSION = 1  # of the cached value's shape
+_TIMEOUT = 60 * 60
 
 
 def _user_key(user) -> str:
-    return f"authz:user:{user.pk}"
+    return f"authz:{_KEY_VERSION}:user:{user.pk}"
+
+
+def _generation() -> int:
+    value = AuthorizationGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
+    if value is None:  # a new database
+        value = AuthorizationGeneration.objects.get_or_create(pk=1, defaults={"value": time.time_ns()})[0].value
+    return value
 
 
 def _read_authorization(user) -> Authorization:
@@ -163,35 +170,44 @@ def _read_authorization(user) -> Authorization:
 
 def authorization(user) -> Authorization:
     """The account's `Authorization`: kept on the user object for the request, and in the cache
-    until something it is made of changes (no query then). An inactive or anonymous account holds
-    nothing. Whatever the cache does (empty, down, evicted), the answer is the database's."""
+    under the current generation (one small query instead of the roles' query). An inactive or
+    anonymous account holds nothing. Whatever the cache does (empty, down, evicted, per process),
+    the answer is the database's."""
     if user is None or not user.is_authenticated or not user.is_active:
         return NO_AUTHORIZATION
     # getattr, not __dict__: request.user is a lazy object whose own __dict__ is not the user's.
     held = getattr(user, "_portal_authorization", None)
     if held is not None:
         return held
+    # The generation first, the rows after: rows read later are never older than the generation
+    # they are kept under.
+    generation = _generation()
     key = _user_key(user)
-    found = cache.get_many([_GENERATION, key])
-    generation, entry = found.get(_GENERATION), found.get(key)
-    if generation is not None and isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
+    entry = cache.get(key)
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
         held = entry[1]
     else:
         held = _read_authorization(user)
-        if generation is None and cache.add(_GENERATION, uuid.uuid4().hex, None):
-            generation = cache.get(_GENERATION)
-        if generation is not None:
-            cache.set(key, (generation, held), _TIMEOUT)
+        cache.set(key, (generation, held), _TIMEOUT)
     user._portal_authorization = held
     return held
 
 
 def invalidate(**kwargs) -> None:
-    """A grant, role, membership or assignment changed: every account's cached `Authorization`
-    is dropped now and again once the transaction commits (a request between the two could have
-    read the rows as they were before the commit)."""
-    cache.set(_GENERATION, uuid.uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(_GENERATION, uuid.uuid4().hex, None))
+    """A grant, role, membership or assignment changed: a new generation, in the same transaction
+    (a nanosecond stamp, always above the last one: a restored backup cannot bring back a value
+    under which roles were kept)."""
+    value = time.time_ns()
+    try:
+        with transaction.atomic():
+            rows = AuthorizationGeneration.objects.filter(pk=1)
+            if not rows.update(value=Greatest(F("value") + 1, Value(value))):
+                AuthorizationGeneration.objects.update_or_create(pk=1, defaults={"value": value})
+    except DatabaseError:
+        # A migration run before the generation's table exists (or after it is migrated back):
+        # no request can have kept roles under a generation then. Any other failure stands.
+        if AuthorizationGeneration._meta.db_table in connection.introspection.table_names():
+            raise
 
 
 def grants(user) -> Grants:
@@ -221,8 +237,9 @@ def is_administrator(user) -> bool:
 
 def forget(user) -> None:
     """Drop what `grants` cached (after the user's groups or permissions changed)."""
+    target = getattr(user, "_wrapped", user)  # the user itself behind a lazy request.user
     for name in ("_portal_authorization", "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(name, None)
+        target.__dict__.pop(name, None)
 
 
 # --- the rule ------------------------------------------------------------------------------------

@@ -241,7 +241,8 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room for the entry form's fragments (a 40-row form keeps about 40 small entries; ADR 0024).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}}
 # Public pages keep a per-process copy in front of the shared cache (assessments/views/public.py);
 # only pages up to 256 KiB are copied, so this stays below about 75 MiB per process.
 CACHES["public_local"] = {

@@ -1,3 +1,4 @@
+from .access import AuthorizationGeneration
 from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
 from .audit import AuditChainLock, AuditEvent
 from .evidence import Evidence, SealedCopy
@@ -45,6 +46,7 @@ __all__ = [
     "Publication",
     "PublishedVersion",
     "PublicGeneration",
+    "AuthorizationGeneration",
     "Rectification",
     "RectificationEvent",
     "RectificationFile",

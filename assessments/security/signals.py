@@ -110,6 +110,8 @@ def ensure_role_groups(sender=None, using="default", **kwargs):
 
     roles.sync_groups(using=using)
     SecurityPolicy.objects.using(using).get_or_create(pk=1)
+    # A data migration may have changed groups or grants without signals: roles are read afresh.
+    roles.invalidate()
 
 
 # --- separation of duties on every save (issue 18) ---------------------------------------------

@@ -28,16 +28,17 @@ def queries(client, method, url, data=None):
     return response, len(ctx)
 
 
-def test_edit_page_of_40_rows_takes_11_queries_then_10(alice_client, department, django_assert_num_queries):
+def test_edit_page_of_40_rows_takes_12_queries_then_11(alice_client, department, django_assert_num_queries):
     make_rows(department, 40)
-    # session, user, the account's roles and units, the assessment with its six tables, the
-    # indicators' earlier years: 2 + 1 + 7 + 1 (a draft never submitted has no review).
-    with django_assert_num_queries(11):
+    # session, user, the roles' generation, the account's roles and units, the assessment with its
+    # six tables, the indicators' earlier years: 2 + 2 + 7 + 1 (a draft never submitted has no review).
+    with django_assert_num_queries(12):
         response = alice_client.get(reverse("assessments:edit", args=[department.pk]))
     assert response.status_code == 200
     assert len(response.context["entry"].indicators.forms) == 40
-    # Opened again: the account's roles come from the cache (roles.authorization).
-    with django_assert_num_queries(10):
+    # Opened again: the account's roles come from the cache (roles.authorization), under the
+    # generation read from the database.
+    with django_assert_num_queries(11):
         assert alice_client.get(reverse("assessments:edit", args=[department.pk])).status_code == 200
 
 
@@ -62,9 +63,9 @@ def test_save_query_count_does_not_grow_with_the_rows(alice_client, department, 
     # One statement per table at most: the same count whatever the number of rows changed.
     # 24 before issue 12; + 3 for the audit row of the save (chain lock, chain head, insert) and
     # + 2 for the savepoint of the save inside the view's transaction (issue 12); - 2 since the
-    # save is one service that opens the only transaction (issue 11); - 1 since the account's roles
-    # come from the cache (ADR 0024).
-    assert all_40 == one_of_40 == all_5 == 26
+    # save is one service that opens the only transaction (issue 11). Since ADR 0024 the account's
+    # roles are one cached value under a generation read from the database: the same count.
+    assert all_40 == one_of_40 == all_5 == 27
     actuals = list(department.indicators.order_by("position").values_list("actual", flat=True))
     assert actuals[:3] == ["20次", "21次", "22次"] and actuals[7] == "27.5次" and actuals[39] == "59次"
 
