@@ -247,6 +247,13 @@ class Run:
                              render=False)
         self.measure(reopened)
         self.finish(["edit40_reopened"])
+        # An officer's usual turn: change one row, save, the page opens again. Each open follows a
+        # save of one row: that row is rendered afresh, the 39 others come from the cache.
+        turn = self.page("edit40_after_1row", "填报页（40行指标，修改1行保存后打开）", client, "get", edit_url, render=False)
+        turn += self.page("save40_1row_turn", f"保存（{rows40}行中修改1行，与上一行交替）", client, "post", edit_url,
+                          body=body(base40, edit_pk, 1), expect=302, render=False, django_floor=False)
+        self.measure(turn)
+        self.finish(["edit40_after_1row", "save40_1row_turn"])
         reset_submit()
 
     # --- Public pages ------------------------------------------------------------------------------
