@@ -25,8 +25,9 @@ class AssessmentsConfig(AppConfig):
     verbose_name = "绩效自评"
 
     def ready(self):
-        from . import tasks  # noqa: F401 - connects the receiver of workflow.transitioned
+        from . import datachanges, tasks  # noqa: F401 - tasks connects the receiver of workflow.transitioned
         from .security import signals
 
         signals.connect(self)
+        datachanges.install()
         post_migrate.connect(_install_builtin_templates, sender=self, dispatch_uid="install_builtin_templates")

@@ -25,6 +25,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.ipv6 import clean_ipv6_address
 
+from . import datachanges
+
 GENESIS = "0" * 64
 VERSION = "audit-chain-v1"
 FIELDS = (
@@ -101,8 +103,9 @@ def append(events) -> None:
     transaction. Call inside `transaction.atomic()`: the lock is held until it commits."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("auditchain.append must run inside a transaction")
-    _lock()
-    seq, prev = head()
+    with datachanges.appending():  # reading the chain's head to append is not reading the log
+        _lock()
+        seq, prev = head()
     for event in events:
         seq += 1
         event.ip = normalize_ip(event.ip)

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from portal import storage
 
-from . import audit, publishing
+from . import audit, generations, publishing
 from .exports import lists, public
 from .models import Assessment, ExportJob, Publication, PublicGeneration, PublishedVersion
 from .readmodel import with_content
@@ -205,9 +205,7 @@ def bump_public_cache() -> None:
     A new generation is a fresh nanosecond stamp, not a counter: a database restored from a
     backup could otherwise bring back a number under which pages and list files were kept.
     """
-    value = time.time_ns()
-    if not PublicGeneration.objects.filter(pk=1).update(value=value):
-        PublicGeneration.objects.update_or_create(pk=1, defaults={"value": value})
+    generations.renew(PublicGeneration)
     forget_public_cache_generation()  # this connection sees the new value at once
     transaction.on_commit(forget_public_cache_generation)  # and so does every thread once it commits
 
@@ -215,10 +213,7 @@ def bump_public_cache() -> None:
 def public_cache_generation() -> int:
     now = time.monotonic()
     if _generation["value"] is None or now - _generation["read_at"] >= GENERATION_READ_EVERY:
-        value = PublicGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
-        if value is None:  # a new database
-            value = PublicGeneration.objects.get_or_create(pk=1, defaults={"value": time.time_ns()})[0].value
-        _generation.update(value=value, read_at=now)
+        _generation.update(value=generations.read(PublicGeneration), read_at=now)
     return _generation["value"]
 
 

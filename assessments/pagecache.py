@@ -10,15 +10,25 @@ age out of the cache. A cache that fails or is empty costs one render, as before
 
 import functools
 import hashlib
+import json
 import logging
+import re
 import zlib
 from importlib import metadata
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.db import connection
+from django.dispatch import receiver
+from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.safestring import mark_safe
+
+from . import datachanges, generations
+from .models import DataGeneration
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +150,175 @@ def paper_form(view, parts, *, show_explanations: bool, row_comments=None):
 
     noted = sorted((key, row_values(row)) for key, row in comments.items())
     return lambda: mark_safe(fragment("paper-form", (parts, show_explanations, noted), render))
+
+
+# --- Whole pages, per user (ADR 0025) -------------------------------------------------------------
+# A logged-in user's page is kept whole under what it is made of: the data (`DataGeneration`, which
+# any write renews), the user and the session's CSRF secret (the page's forms carry a token of it),
+# the address asked for, the day (deadlines count in days), the settings and the code (`release`).
+# The timeout bounds what depends on the clock within a day (a lockout's minutes); a view that shows
+# something kept for a shorter time says so (`keep_at_most`).
+PAGE_TIMEOUT = 5 * 60
+# Per-request values the base template writes into <body>; refreshed on every page served whole.
+_BODY_SESSION = re.compile(r'data-session-expires-in="\d+" data-session-kind="\w+"')
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value):
+    """A setting's value if it is made of plain values (no object whose repr holds an address)."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return None if any(i is _SKIP for i in items) else tuple(items)
+    if isinstance(value, dict):
+        items = {str(k): _plain(v) for k, v in value.items()}
+        return None if any(i is _SKIP for i in items.values()) else tuple(sorted(items.items()))
+    return _SKIP
+
+
+_SKIP = object()
+_settings_digest: dict = {}
+
+
+def settings_digest() -> str:
+    """A digest of the plain settings (limits, switches, texts), once per process and again after
+    any change (`setting_changed`): a page showing them is not served after they change."""
+    if "value" not in _settings_digest:
+        names = sorted(n for n in dir(settings) if n.isupper())
+        values = [(n, _plain(getattr(settings, n))) for n in names]
+        _settings_digest["value"] = digest([(n, v) for n, v in values if v is not _SKIP])
+    return _settings_digest["value"]
+
+
+@receiver(setting_changed)
+def _forget_settings_digest(**kwargs):
+    _settings_digest.clear()
+
+
+def _session_attributes(request) -> str | None:
+    expires_in = getattr(request, "session_expires_in", None)
+    if not expires_in:
+        return None
+    return f'data-session-expires-in="{int(expires_in)}" data-session-kind="{request.session_expiry_kind}"'
+
+
+def keep_at_most(request, seconds: float) -> None:
+    """The page shows something kept elsewhere for `seconds` more at most: keep it no longer."""
+    current = getattr(request, "_portal_keep_at_most", PAGE_TIMEOUT)
+    request._portal_keep_at_most = max(0, min(current, int(seconds)))
+
+
+class GenerationMiddleware:
+    """Reads the data generation for a GET of a page kept whole before anything reads the user, its
+    roles or the data: a page is never older than the generation it is kept under.
+
+    Its `process_view` must run before any middleware's `process_view` that reads `request.user`
+    (settings.MIDDLEWARE: right after AuthenticationMiddleware, whose user is read lazily)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method == "GET" and getattr(view_func, "portal_whole_page", False) and settings.PORTAL_WHOLE_PAGES:
+            request._portal_data_generation = generations.read(DataGeneration)
+
+
+def _page_key(request, view) -> str | None:
+    """The page's key, or None when this request must be rendered (not logged in, no CSRF secret
+    yet or a new one made by this request, messages to show)."""
+    # The generation before the user, the roles and the data (GenerationMiddleware), else now.
+    generation = getattr(request, "_portal_data_generation", None)
+    if generation is None:
+        generation = generations.read(DataGeneration)
+    # The secret the page's tokens are made of: the one CsrfViewMiddleware read from the cookie.
+    secret = request.META.get("CSRF_COOKIE")
+    if not secret or request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+        return None
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    storage = getattr(request, "_messages", None)
+    if storage is not None and len(storage):
+        return None
+    verified = user.is_verified() if hasattr(user, "is_verified") else False
+    parts = (f"{view.__module__}.{view.__qualname__}", generation, datachanges.pending_writes(connection), user.pk,
+             verified, hashlib.blake2b(secret.encode(), digest_size=16).hexdigest(), request.get_host(),
+             request.get_full_path(), timezone.localdate().isoformat(), settings_digest())
+    return f"page:{digest(release(), parts)}"
+
+
+def _session_state(request) -> str:
+    """The session's whole content, to tell whether a view changed it (even deep inside a value)."""
+    return json.dumps(dict(request.session.items()), sort_keys=True, default=str)
+
+
+def page(view=None, *, every_time=None):
+    """Serve a logged-in user's GET of `view` whole from the cache when nothing it is made of changed.
+
+    A page is kept only when rendering it left no trace: a 200 HTML response, no database write, no
+    change to the session, no message added, no cookie set, no read of the audit log. A view whose
+    rendering writes the audit log (a read that is audited) is kept only with `every_time`, called
+    with the view's arguments each time the page is served whole, which writes it again."""
+    if view is None:
+        return functools.partial(page, every_time=every_time)
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method != "GET" or not settings.PORTAL_WHOLE_PAGES:
+            return view(request, *args, **kwargs)
+        key = _page_key(request, view)
+        if key is None:
+            return view(request, *args, **kwargs)
+        found = cache.get(key)
+        if isinstance(found, tuple) and len(found) == 2:
+            html = _unpacked(key, found[1])
+            if html is not None:
+                if every_time is not None:
+                    every_time(request, *args, **kwargs)
+                fresh = _session_attributes(request)
+                if fresh is not None:
+                    html = _BODY_SESSION.sub(fresh, html, count=1)
+                response = HttpResponse(html)
+                for name, value in found[0]:
+                    response.headers[name] = value
+                return response
+        before, session = datachanges.counters(connection), _session_state(request)
+        response = view(request, *args, **kwargs)
+        reason = _not_kept(request, response, before, session, every_time)
+        timeout = getattr(request, "_portal_keep_at_most", PAGE_TIMEOUT)
+        if reason is None and timeout > 0:
+            headers = [(name, value) for name, value in response.items() if name.lower() != "content-length"]
+            cache.set(key, (headers, _packed(response.content.decode())), timeout)
+        elif reason is not None:
+            log.debug("pagecache: %s not kept: %s", request.path, reason)
+        return response
+
+    wrapped.portal_whole_page = True
+    return wrapped
+
+
+def _not_kept(request, response, before, session, every_time) -> str | None:
+    """Why a rendered page must not be kept whole, or None."""
+    if response.status_code != 200 or response.streaming or not response.get("Content-Type", "").startswith("text/html"):
+        return "not a 200 HTML page"
+    csrf = response.cookies.get(settings.CSRF_COOKIE_NAME)
+    renewed = {settings.CSRF_COOKIE_NAME} if csrf is not None and csrf.value == request.META.get("CSRF_COOKIE") else set()
+    if set(response.cookies) - renewed:  # the same CSRF secret with a later expiry is no trace
+        return "sets a cookie"
+    writes, traces, private_reads = datachanges.counters(connection)
+    if writes != before[0]:
+        return "wrote to the database"
+    if traces != before[1] and every_time is None:
+        return "wrote the audit log"
+    if private_reads != before[2]:
+        return "read the audit log"
+    if _session_state(request) != session:
+        return "changed the session"
+    storage = getattr(request, "_messages", None)
+    if storage is not None and storage._queued_messages:
+        return "added a message"
+    return None

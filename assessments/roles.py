@@ -12,7 +12,6 @@ read these grants only (`grants`), never `is_superuser`: the superuser is an eme
 that may use the admin, and whose every login is on the audit page.
 """
 
-import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -21,9 +20,10 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import BigIntegerField, CharField, F, Q, Value
-from django.db.models.functions import Cast, Greatest
+from django.db.models.functions import Cast
 
-from .models import AuthorizationGeneration, Membership, ReviewerAssignment
+from . import generations
+from .models import AuthorizationGeneration, DataGeneration, Membership, ReviewerAssignment
 
 SYSTEM_ADMIN = "系统管理员"
 SECURITY_ADMIN = "安全管理员"
@@ -129,10 +129,7 @@ def _user_key(user) -> str:
 
 
 def _generation() -> int:
-    value = AuthorizationGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
-    if value is None:  # a new database
-        value = AuthorizationGeneration.objects.get_or_create(pk=1, defaults={"value": time.time_ns()})[0].value
-    return value
+    return generations.read(AuthorizationGeneration)
 
 
 def _read_authorization(user) -> Authorization:
@@ -197,12 +194,12 @@ def invalidate(**kwargs) -> None:
     """A grant, role, membership or assignment changed: a new generation, in the same transaction
     (a nanosecond stamp, always above the last one: a restored backup cannot bring back a value
     under which roles were kept)."""
-    value = time.time_ns()
     try:
         with transaction.atomic():
-            rows = AuthorizationGeneration.objects.filter(pk=1)
-            if not rows.update(value=Greatest(F("value") + 1, Value(value))):
-                AuthorizationGeneration.objects.update_or_create(pk=1, defaults={"value": value})
+            generations.renew(AuthorizationGeneration)
+            # Pages kept whole are renewed after the commit too (datachanges); in the change's own
+            # transaction, a revoked role cannot be served a kept page even if that renewal fails.
+            generations.renew(DataGeneration)
     except DatabaseError:
         # A migration run before the generation's table exists (or after it is migrated back):
         # no request can have kept roles under a generation then. Any other failure stands.

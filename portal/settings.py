@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the user: the data generation of a page kept whole (ADR 0025).
+    "assessments.pagecache.GenerationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() (issue 18)
     "portal.middleware.PublicAwareLoginRequiredMiddleware",
     "portal.middleware.AdminToFieldMiddleware",  # an empty ?_to_field= is a 400, not the admin's 500
@@ -243,6 +245,9 @@ if REDIS_URL:
 else:
     # Room for the entry form's fragments (a 40-row form keeps about 40 small entries; ADR 0024).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}}
+# Logged-in users' pages are kept whole while nothing they show changed (assessments/pagecache.py,
+# ADR 0025). Off only for tests that read a rendered page's context.
+PORTAL_WHOLE_PAGES = os.environ.get("PORTAL_WHOLE_PAGES", "1") != "0"
 # Public pages keep a per-process copy in front of the shared cache (assessments/views/public.py);
 # only pages up to 256 KiB are copied, so this stays below about 75 MiB per process.
 CACHES["public_local"] = {

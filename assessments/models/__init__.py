@@ -15,6 +15,7 @@ from .followup import (
     SpotCheckItem,
 )
 from .indicators import Indicator
+from .pages import DataGeneration
 from .public import PublicGeneration
 from .reviews import IndicatorReview, Review, ReviewerAssignment
 from .rounds import Round, ScoringRuleSet
@@ -47,6 +48,7 @@ __all__ = [
     "PublishedVersion",
     "PublicGeneration",
     "AuthorizationGeneration",
+    "DataGeneration",
     "Rectification",
     "RectificationEvent",
     "RectificationFile",

@@ -168,6 +168,13 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def rendered_pages(settings):
+    """Every page rendered by its view (not served whole, ADR 0025): for tests that read a page's
+    context or count the queries of its rendering."""
+    settings.PORTAL_WHOLE_PAGES = False
+
+
+@pytest.fixture
 def producer_to():
     """Point this process's Celery app at a real broker for the test, then back to eager.
 

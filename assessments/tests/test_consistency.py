@@ -480,6 +480,7 @@ def test_consistent_report_shows_no_warning_box(client, alice, department):
     assert 'id="consistency-warnings"' not in page.content.decode()
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_the_checks_add_no_query_to_the_pages(client, alice, reviewer, department, monkeypatch):
     def queries(user, url):
         client.force_login(user)

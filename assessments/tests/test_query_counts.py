@@ -29,6 +29,7 @@ def queries(client, method, url, data=None):
     return response, len(ctx)
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_edit_page_of_40_rows_takes_12_queries_then_11(alice_client, department, django_assert_num_queries):
     make_rows(department, 40)
     # session, user, the roles' generation, the account's roles and units, the assessment with its

@@ -149,6 +149,7 @@ def in_review(officer, bureau, department):
 # --- 1. the full loop -------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_full_review_loop(officer, bureau, mail_users, department, mailoutbox, django_capture_on_commit_callbacks):
     alice, bob, reviewer = mail_users
     names = [row[2] for row in SEED_004_INDICATORS]
@@ -901,6 +902,7 @@ def titles(client, **params):
     return sorted(a.title if a.kind == "department" else a.project_name for a in client.get(DASHBOARD, params).context["page"])
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_filters(bureau, mixed, unit_a, unit_b):
     assert titles(bureau, state="submitted") == ["综治、平安建设经费"]
     assert titles(bureau, state="approved") == ["雪亮工程"]
@@ -919,6 +921,7 @@ def test_filters(bureau, mixed, unit_a, unit_b):
     assert 'value="雪亮"' in html
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_sort_by_self_total_both_ways(bureau, unit_a, round_2020):
     low = make_submission(unit_a, round_2020, name="低分", rows=clean_rows(output={ACTUAL: "6次", REASON: "疫情影响"}))
     mid = make_submission(unit_a, round_2020, name="中分")
@@ -1109,6 +1112,7 @@ def test_the_round_charts_are_drawn_once_while_they_are_the_same(bureau, unit_a,
         first.split('<details class="card mb-3" id="round-charts"')[1].split("</details>")[0]
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_dashboard_queries_do_not_grow_with_rows(bureau, unit_a, unit_b, round_2020, django_assert_num_queries):
     make_submission(unit_a, round_2020, name="项目0", rows=clean_rows(satisfaction={ACTUAL: "100%"}))
     one, response = count_queries(bureau, DASHBOARD)
@@ -1128,6 +1132,7 @@ def test_dashboard_queries_do_not_grow_with_rows(bureau, unit_a, unit_b, round_2
     assert [c.title for c in again.context["charts"]] == [c.title for c in response.context["charts"]]
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_review_page_queries_do_not_grow_with_rows(bureau, alice, reviewer, unit_a, round_2020, django_assert_num_queries):
     small = make_submission(unit_a, round_2020, name="小", state="draft")
     big = make_submission(unit_a, round_2020, name="大", state="draft",

@@ -188,6 +188,7 @@ def adjustment(client, a, row, target, reason, **cells) -> dict:
     return data
 
 
+@pytest.mark.usefixtures("rendered_pages")
 def test_a_target_adjustment_saves_what_was_typed_in_the_table_first(alice_client, national, unit_a, alice):
     """The adjustment posts the whole entry form: unsaved cells are saved with it, never dropped;
     a bad cell refuses both, keeps everything typed and says why."""
@@ -432,6 +433,7 @@ def reviewer_units(reviewer):
     return permissions.reviewable_units(reviewer)
 
 
+@pytest.mark.usefixtures("rendered_pages")
 @pytest.mark.parametrize("role", ["officer", "reviewer"])
 def test_the_todo_page_costs_the_same_queries_for_1_and_30_units(client, region, round_2020, role, django_assert_num_queries):
     from django.db import connection

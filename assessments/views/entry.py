@@ -64,6 +64,7 @@ def home(request):
     return render(request, "home.html", {"is_staff": user.is_staff, "admin_roles": roles.admin_roles(user)})
 
 
+@pagecache.page
 def assessment_list(request):
     unit_ids = permissions.officer_unit_ids(request.user)
     if not unit_ids:
@@ -170,6 +171,7 @@ def _offered(request, units, round_pk):
     return offered["department"] + offered["project"]
 
 
+@pagecache.page
 def assessment_create(request):
     units = Unit.objects.filter(pk__in=permissions.officer_unit_ids(request.user)).order_by("id")
     if not units:
@@ -216,6 +218,7 @@ def assessment_create(request):
     )
 
 
+@pagecache.page
 def assessment_detail(request, pk):
     assessment = permissions.get_officer_assessment(request.user, pk)
     view = readmodel.build(readmodel.with_content(Assessment.objects).get(pk=assessment.pk))
@@ -262,6 +265,7 @@ def _detail_context(request, view, **extra):
     }
 
 
+@pagecache.page
 def assessment_edit(request, pk):
     assessment = permissions.get_officer_assessment(request.user, pk, content=True)
     if permissions.can_edit(request.user, assessment) and services.ensure_rows(assessment):

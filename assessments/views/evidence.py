@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from portal import storage
 
-from .. import audit, evidence, params, permissions, readmodel
+from .. import audit, evidence, pagecache, params, permissions, readmodel
 from ..models import Assessment, Evidence, Snapshot
 
 KIND_CHOICES = Evidence.Kind.choices
@@ -69,6 +69,7 @@ def _page(request, assessment, form=None, errors=None, status=200):
 
 
 @csrf_exempt
+@pagecache.page
 def evidence_list(request, pk):
     """The officer's evidence page; a POST uploads."""
     assessment = permissions.get_officer_assessment(request.user, pk)

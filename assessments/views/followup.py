@@ -21,7 +21,7 @@ from openpyxl import Workbook
 
 from portal import storage
 
-from .. import audit, evidence, params, permissions, rectification, sampling, spotchecks, tasks
+from .. import audit, evidence, pagecache, params, permissions, rectification, sampling, spotchecks, tasks
 from .. import results as results_service
 from .. import supervisors as supervisor_names
 from ..followup_forms import AssignForm, RectificationForm, ResultForm, SpotCheckForm
@@ -51,6 +51,7 @@ def _round(request, rounds):
     return rounds[0] if rounds else None
 
 
+@pagecache.page
 def spot_checks(request):
     """The draws of a round, and the form for a new one (which keeps its input when refused)."""
     _require_reviewer(request.user)
@@ -99,6 +100,7 @@ def _candidates(items):
     )
 
 
+@pagecache.page
 def spot_check_detail(request, pk):
     _require_reviewer(request.user)
     spot_check = _spot_check(request.user, pk)
@@ -162,6 +164,7 @@ RESULTS_PAGE = 50
 RESULT_COLUMNS = ("编号", "预算单位", "主管部门", "自评", "自评总分", "复核总分", "依据等级", "规则建议", "确认结果", "调整理由", "确认人", "确认时间")
 
 
+@pagecache.page
 def results(request):
     """The round's approved assessments with the rule's advice; confirm or override each."""
     _require_reviewer(request.user)
@@ -241,6 +244,7 @@ def results_xlsx(request):
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+@pagecache.page
 def summaries(request):
     """Request a round's 汇总表 and 汇总分析报告 (optionally for one 主管部门); watch the progress."""
     _require_reviewer(request.user)
@@ -305,6 +309,7 @@ def _items_context(items):
     return items
 
 
+@pagecache.page
 def review_rectifications(request, pk):
     """整改事项 of a submission for its reviewer: open new ones, accept or reopen answers."""
     _require_reviewer(request.user)
@@ -353,6 +358,7 @@ def review_rectifications(request, pk):
 
 
 @csrf_exempt
+@pagecache.page
 def officer_rectifications(request, pk):
     """整改事项 that concern the unit's assessment (its own and those carried from earlier years);
     a POST answers one, with files streamed through the 佐证材料 upload handler (installed before

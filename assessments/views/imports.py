@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from .. import audit, permissions, readmodel, table_templates
+from .. import audit, pagecache, permissions, readmodel, table_templates
 from ..importing import apply, parser, safety, sandbox
 from ..models import Assessment, Round, TableTemplate, Unit
 from ..tablespec import KIND_LABELS
@@ -218,6 +218,7 @@ def _officer_units(request):
 
 
 @csrf_exempt
+@pagecache.page
 def import_new(request):
     request.upload_handlers = [CappedUploadHandler(request)]
     return _import_new(request)

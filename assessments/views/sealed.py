@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
-from .. import audit, evidence, params, permissions, sealed
+from .. import audit, evidence, pagecache, params, permissions, sealed
 from ..models import SealedCopy
 from .evidence import serve
 
@@ -34,6 +34,7 @@ def _page(request, assessment, errors=None, status=200, publish_requested=False)
 
 
 @csrf_exempt
+@pagecache.page
 def sealed_page(request, pk):
     """The unit's 盖章版 page; a POST uploads (multipart) or sets the publication choice."""
     assessment = permissions.get_officer_assessment(request.user, pk)

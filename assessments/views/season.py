@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import params, permissions, season
+from .. import pagecache, params, permissions, season
 from ..importing import parser, safety, sandbox
 from ..importing import targets as target_reading
 from ..models import Region, Round, TableTemplate, TargetSet, Task
@@ -57,6 +57,7 @@ def _date(value: str | None):
         return None
 
 
+@pagecache.page
 def season_home(request):
     """填报任务: the round's tasks with their status, the late ones with 催办, and the issue form."""
     _require_reviewer(request.user)
@@ -206,6 +207,7 @@ def season_remind_late(request):
     return redirect(_season_url(current.pk))
 
 
+@pagecache.page
 def season_targets(request):
     """Load the approved 绩效目标 of a round from the 绩效目标申报表 workbook: the bureau's reviewers
     for the units they review, or a 主管部门's reviewers for the units it supervises."""

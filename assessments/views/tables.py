@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from .. import audit, permissions, readmodel, table_templates
+from .. import audit, pagecache, permissions, readmodel, table_templates
 from ..exports import public, xlsx
 from ..forms import EntryForm
 from ..models import Assessment, Region, Round, TableTemplate, TemplateAssignment, TemplateVersion, Unit
@@ -43,6 +43,7 @@ class AssignForm(forms.Form):
                                     empty_label="全部地区", widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
 
 
+@pagecache.page
 def template_list(request):
     _require_manager(request)
     if request.method == "POST":

@@ -4,10 +4,11 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from .. import todo
+from .. import pagecache, todo
 
 
 @require_safe
+@pagecache.page
 def todo_page(request):
     sections = todo.sections(request.user)
     return render(request, "assessments/todo.html", {"sections": sections, "total": sum(s.count for s in sections)})

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import audit, permissions, readmodel, table_templates
+from .. import audit, pagecache, permissions, readmodel, table_templates
 from ..consistency import check as check_consistency
 from ..importing import apply, convert, parser, safety, sandbox, word
 from ..models import Assessment, Round, Unit
@@ -137,6 +137,7 @@ def _choose(form: WordUploadForm, document: word.WordDocument):
 
 
 @csrf_exempt
+@pagecache.page
 def word_import(request):
     request.upload_handlers = [imports.CappedUploadHandler(request)]
     return _word_import(request)
