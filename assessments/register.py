@@ -41,7 +41,9 @@ class Status:
 
 @dataclass
 class Row:
-    assessment: Assessment
+    pk: int  # the report (an Assessment)
+    unit_name: str
+    title: str
     supervisor: str
     approved_on: datetime.date | None
     due: datetime.date | None
@@ -53,7 +55,7 @@ class Row:
     @property
     def url(self) -> str:
         """The public page of a published report (worked out when shown: a register lists thousands)."""
-        return reverse("disclosure:detail", args=[self.assessment.pk]) if self.published_on else ""
+        return reverse("disclosure:detail", args=[self.pk]) if self.published_on else ""
 
     @property
     def due_counted(self) -> bool:
@@ -82,32 +84,35 @@ def due_date(clock: DisclosureClock | None, round_: Round) -> datetime.date | No
     return clock.approved_on + datetime.timedelta(days=round_.disclosure_days) if clock else None
 
 
+_REPORT_FIELDS = ("pk", "state", "kind", "project_name", "confidential", "disclosure", "disclosure_reason",
+                  "published_at", "unit_id", "unit__name", "unit__supervisor")
+
+
 def reports(round_: Round, units=None):
-    """The reports of the register: approved or published in the round."""
+    """The reports of the register: approved or published in the round, as tuples of
+    `_REPORT_FIELDS` (a province's round has thousands: no model instances, no texts)."""
     qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
     if units is not None:
         qs = qs.filter(unit__in=units)
-    # Only what a row shows (its title needs the round's year), not the reports' texts.
-    return qs.select_related("unit", "round").only(
-        "state", "kind", "project_name", "confidential", "disclosure", "disclosure_reason", "published_at",
-        "unit__name", "unit__supervisor", "round__year",
-    ).order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk")
+    return qs.order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk").values_list(*_REPORT_FIELDS)
 
 
 def rows(round_: Round, units=None, today: datetime.date | None = None) -> list[Row]:
     today = today or timezone.localdate()
+    zone = timezone.get_current_timezone()
     clocks = {c.unit_id: c for c in DisclosureClock.objects.filter(round=round_)}
     out = []
-    for a in reports(round_, units):
-        clock = clocks.get(a.unit_id)
+    for (pk, state, kind, project_name, confidential, disclosure, disclosure_reason, published_at, unit_id,
+         unit_name, supervisor) in reports(round_, units):
+        clock = clocks.get(unit_id)
         due = due_date(clock, round_)
-        published_on = timezone.localdate(a.published_at) if a.state == S.PUBLISHED and a.published_at else None
+        published_on = published_at.astimezone(zone).date() if state == S.PUBLISHED and published_at else None
         reason = ""
         days_left = None
-        if a.confidential:
+        if confidential:
             status, reason = Status.WITHHELD, "涉密项目，不予公开"
-        elif a.disclosure != Assessment.Disclosure.ACTIVE:
-            status, reason = Status.WITHHELD, f"{a.get_disclosure_display()}：{a.disclosure_reason}"
+        elif disclosure != Assessment.Disclosure.ACTIVE:
+            status, reason = Status.WITHHELD, f"{Assessment.Disclosure(disclosure).label}：{disclosure_reason}"
         elif published_on is not None:
             status = Status.PUBLISHED if due is None else (Status.ON_TIME if published_on <= due else Status.LATE)
         elif due is not None and today > due:
@@ -116,7 +121,8 @@ def rows(round_: Round, units=None, today: datetime.date | None = None) -> list[
             status = Status.PENDING
             days_left = (due - today).days if due is not None else None
         out.append(Row(
-            assessment=a, supervisor=a.unit.supervisor or NO_SUPERVISOR, approved_on=clock.approved_on if clock else None,
+            pk=pk, unit_name=unit_name, title=Assessment.title_of(round_.year, kind, project_name),
+            supervisor=supervisor or NO_SUPERVISOR, approved_on=clock.approved_on if clock else None,
             due=due, published_on=published_on, status=status, reason=reason, days_left=days_left,
         ))
     return out

@@ -127,9 +127,14 @@ class Assessment(models.Model):
 
     @property
     def title(self) -> str:
-        if self.kind == self.Kind.PROJECT:
-            return f"{self.round.year}年度{self.project_name}绩效自评"
-        return f"{self.round.year}年度部门整体支出绩效自评"
+        return self.title_of(self.round.year, self.kind, self.project_name)
+
+    @classmethod
+    def title_of(cls, year: int, kind: str, project_name: str) -> str:
+        """The title from its parts (lists that read plain values, not instances)."""
+        if kind == cls.Kind.PROJECT:
+            return f"{year}年度{project_name}绩效自评"
+        return f"{year}年度部门整体支出绩效自评"
 
     @property
     def is_project(self) -> bool:

@@ -79,7 +79,7 @@ def season(region, round_2020, bureau):
 
 def test_register_rows_and_rate_equal_a_separate_count(season, round_2020):
     rows = register.rows(round_2020)
-    status = {r.assessment.title: (r.status, r.reason, r.days_left) for r in rows}
+    status = {r.title: (r.status, r.reason, r.days_left) for r in rows}
     assert status == {
         "2020年度按时项目绩效自评": ("按时公开", "", None),
         "2020年度逾期项目绩效自评": ("逾期公开", "", None),

@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
-from .. import params, permissions, register
+from .. import pagecache, params, permissions, register
 from ..exports.public import build_public
 from ..models import Assessment, Round
 from ..readmodel import with_content
@@ -34,6 +34,7 @@ def _round(request) -> Round | None:
     return rounds.first()
 
 
+@pagecache.page
 def register_page(request):
     """Per 主管部门 and per report: due, on time, late, withheld with the reason, 公开率."""
     _require_reviewer(request.user)
@@ -124,8 +125,7 @@ def register_xlsx(request):
     ws.append([f"{current.title} 自评结果公开登记簿"])
     ws.append(["主管部门", "预算单位", "报告", "决算批复日期", "公开期限", "公开日期", "公开情况", "不公开原因", "公开网址"])
     for row in rows:
-        a = row.assessment
-        ws.append([row.supervisor, a.unit.name, a.title, row.approved_on, row.due, row.published_on, row.status, row.reason,
+        ws.append([row.supervisor, row.unit_name, row.title, row.approved_on, row.due, row.published_on, row.status, row.reason,
                    request.build_absolute_uri(row.url) if row.url else ""])
     summary = wb.create_sheet("公开率")
     summary.append(["主管部门", "应公开", "已公开", "按时公开", "逾期公开", "逾期未公开", "不公开", "公开率（%）"])
