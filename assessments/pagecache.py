@@ -223,7 +223,8 @@ class GenerationMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.method == "GET" and getattr(view_func, "portal_whole_page", False) and settings.PORTAL_WHOLE_PAGES:
+        if (request.method == "GET" and getattr(view_func, "portal_whole_page", False) and settings.PORTAL_WHOLE_PAGES
+                and settings.SESSION_COOKIE_NAME in request.COOKIES):  # nobody logged in: no page kept
             request._portal_data_generation = generations.read(DataGeneration)
 
 

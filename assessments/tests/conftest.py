@@ -175,6 +175,24 @@ def rendered_pages(settings):
 
 
 @pytest.fixture
+def renders(monkeypatch):
+    """`renders(module)`: the list of template names `module.render_to_string` renders from then on."""
+    names = []
+
+    def watch(module):
+        real = module.render_to_string
+
+        def counting(name, *args, **kwargs):
+            names.append(name)
+            return real(name, *args, **kwargs)
+
+        monkeypatch.setattr(module, "render_to_string", counting)
+        return names
+
+    return watch
+
+
+@pytest.fixture
 def producer_to():
     """Point this process's Celery app at a real broker for the test, then back to eager.
 

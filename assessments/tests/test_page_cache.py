@@ -16,7 +16,8 @@ from assessments.views import entry as entry_views
 
 from .test_access_matrix import VALID_ROWS, valid_assessment
 
-pytestmark = pytest.mark.django_db
+# The fragments, not the whole pages kept around them (ADR 0025, test_whole_pages.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rendered_pages")]
 
 
 def page(client, assessment, **query):
@@ -138,16 +139,9 @@ def test_after_one_row_changed_only_that_row_is_built_again(alice_client, filled
     assert page(alice_client, filled) == html
 
 
-def test_the_detail_page_shows_a_change_made_elsewhere_at_once(alice_client, filled, monkeypatch):
+def test_the_detail_page_shows_a_change_made_elsewhere_at_once(alice_client, filled, renders):
     url = reverse("assessments:detail", args=[filled.pk])
-    rendered = []
-    real = pagecache.render_to_string
-
-    def counting(name, *args, **kwargs):
-        rendered.append(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(pagecache, "render_to_string", counting)
+    rendered = renders(pagecache)
     first = alice_client.get(url).content.decode()
     assert alice_client.get(url).content.decode().count("缓存测试项目") == first.count("缓存测试项目")
     assert rendered == ["includes/paper_form.html"]  # the second view read it from the cache

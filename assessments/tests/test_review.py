@@ -1090,18 +1090,12 @@ def count_queries(client, url, params=None):
     return len(ctx), response
 
 
-def test_the_round_charts_are_drawn_once_while_they_are_the_same(bureau, unit_a, round_2020, monkeypatch):
+@pytest.mark.usefixtures("rendered_pages")
+def test_the_round_charts_are_drawn_once_while_they_are_the_same(bureau, unit_a, round_2020, renders):
     from assessments.views import review as review_views
 
     make_submission(unit_a, round_2020, name="项目0", rows=clean_rows(satisfaction={ACTUAL: "100%"}))
-    drawn = []
-    real = review_views.render_to_string
-
-    def counting(name, *args, **kwargs):
-        drawn.append(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(review_views, "render_to_string", counting)
+    drawn = renders(review_views)
     cache.clear()
     first = bureau.get(DASHBOARD).content.decode()
     assert drawn == ["includes/chart_bars.html"] * len(first.split('<figure class="chart')[1:])
