@@ -27,8 +27,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from . import datachanges, generations
-from .models import DataGeneration
+from . import datachanges, generations, roles
+from .models import AuthorizationGeneration, DataGeneration
 
 log = logging.getLogger(__name__)
 
@@ -220,12 +220,20 @@ class GenerationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            token = getattr(request, "_portal_authorization_token", None)
+            if token is not None:
+                roles.forget_generation(token)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if (request.method == "GET" and getattr(view_func, "portal_whole_page", False) and settings.PORTAL_WHOLE_PAGES
                 and settings.SESSION_COOKIE_NAME in request.COOKIES):  # nobody logged in: no page kept
-            request._portal_data_generation = generations.read(DataGeneration)
+            # The roles' generation in the same query: the roles are read under it (roles.authorization).
+            data, authorization = generations.read_many(DataGeneration, AuthorizationGeneration)
+            request._portal_data_generation = data
+            request._portal_authorization_token = roles.use_generation(authorization)
 
 
 def _page_key(request, view) -> str | None:

@@ -12,6 +12,7 @@ read these grants only (`grants`), never `is_superuser`: the superuser is an eme
 that may use the admin, and whose every login is on the audit page.
 """
 
+import contextvars
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -128,8 +129,23 @@ def _user_key(user) -> str:
     return f"authz:{_KEY_VERSION}:user:{user.pk}"
 
 
+# The generation read for this request with the data generation (pagecache.GenerationMiddleware):
+# one query for both.
+_request_generation: contextvars.ContextVar = contextvars.ContextVar("portal_authorization_generation", default=None)
+
+
+def use_generation(value: int) -> contextvars.Token:
+    """This request read the generation already (before anything else): use that value."""
+    return _request_generation.set(value)
+
+
+def forget_generation(token: contextvars.Token) -> None:
+    _request_generation.reset(token)
+
+
 def _generation() -> int:
-    return generations.read(AuthorizationGeneration)
+    value = _request_generation.get()
+    return value if value is not None else generations.read(AuthorizationGeneration)
 
 
 def _read_authorization(user) -> Authorization:

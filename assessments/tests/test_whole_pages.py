@@ -348,7 +348,26 @@ def test_the_generation_is_read_before_the_user_and_the_data(warm, filled):
     first_generation = next(i for i, q in enumerate(sql) if "assessments_datageneration" in q)
     first_user = next(i for i, q in enumerate(sql) if '"auth_user"' in q)
     assert first_generation < first_user
-    assert sum("assessments_datageneration" in q for q in sql) == 1
+    # The roles' generation is read in the same query, and not again.
+    assert [i for i, q in enumerate(sql) if "generation" in q] == [first_generation]
+    assert "assessments_authorizationgeneration" in sql[first_generation]
+
+
+def test_a_page_rendered_costs_no_query_more_than_without_whole_pages(warm, filled, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("assessments:edit", args=[filled.pk])
+    warm.get(url)
+
+    def count():
+        generations.renew(DataGeneration)
+        with CaptureQueriesContext(connection) as queries:
+            assert rendered(warm.get(url))
+        return len(queries.captured_queries)
+
+    kept = count()
+    settings.PORTAL_WHOLE_PAGES = False
+    assert count() == kept
 
 
 def test_the_dashboard_is_kept_no_longer_than_its_charts(reviewer, client, monkeypatch):
