@@ -109,6 +109,12 @@ def day_end(day: date) -> datetime | None:
 PAGE = Int(1, MAX_PAGE)
 
 
+def page_range(page) -> list:
+    """The page numbers a list shows (includes/page_numbers.html): the first, two either side of
+    the current one, the last, with Paginator.ELLIPSIS between."""
+    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+
+
 class Params(dict):
     """Accepted values by name (None where absent or refused); `refused` names the parameters
     that were given a value the parser did not accept."""

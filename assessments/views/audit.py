@@ -99,7 +99,7 @@ def audit_log(request):
             "superuser_login_count": superuser_logins.count(),
             "export_query": query,
             "page": page,
-            "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+            "page_range": params.page_range(page),
             "filters": filters,
             "errors": errors,
             "verification": verification,

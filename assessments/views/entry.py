@@ -94,7 +94,7 @@ def assessment_list(request):
         request,
         "assessments/entry/list.html",
         {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due, "tasks": tasks,
-         "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+         "page_range": params.page_range(page),
          "query": params.canonical(p, without=("page",))},
     )
 

@@ -51,14 +51,14 @@ def register_page(request):
         rows_page = _page([r for s in groups for r in s.rows], p.page)
         context.update(
             groups=groups, total=total, warned=register.warned(current, units), may_record=may_record,
-            rows_page=rows_page, rows_range=_range(rows_page),
+            rows_page=rows_page, rows_range=params.page_range(rows_page),
             rows_query=params.canonical(p, without=("page",)) or f"round={current.year}",
         )
         if may_record:
             units_page = _page(units.order_by("supervisor", "name"), p.units_page)
             clocks = {c.unit_id: c for c in current.disclosure_clocks.filter(unit__in=list(units_page))}
             context.update(
-                units=[(u, clocks.get(u.pk)) for u in units_page], units_page=units_page, units_range=_range(units_page),
+                units=[(u, clocks.get(u.pk)) for u in units_page], units_page=units_page, units_range=params.page_range(units_page),
                 units_query=params.canonical(p, without=("units_page",)) or f"round={current.year}",
             )
     return render(request, "assessments/review/register.html", context)
@@ -66,10 +66,6 @@ def register_page(request):
 
 def _page(items, number):
     return Paginator(items, PER_PAGE).get_page(number)
-
-
-def _range(page):
-    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
 
 
 def _record_dates(request):

@@ -135,7 +135,7 @@ def dashboard(request):
             # 待办 (issue 16): units whose 公开 window is running out, once warned.
             "disclosure_todo": register.warned(current, units),
             "page": page,
-            "page_range": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+            "page_range": params.page_range(page),
             "filters": p.as_form(),
             "sort": sort,
             # The 单位 filter is a text box that suggests names as one types (unit_suggest), not a
