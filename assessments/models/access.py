@@ -1,7 +1,7 @@
-from django.db import models
+from .generation import Generation
 
 
-class AuthorizationGeneration(models.Model):
+class AuthorizationGeneration(Generation):
     """When any account's grants, roles, memberships or review assignments last changed: one row.
 
     Each account's roles are kept in the cache under this value (`roles.authorization`, ADR 0024).
@@ -10,10 +10,5 @@ class AuthorizationGeneration(models.Model):
     cannot lose it, and it changes in the same transaction as the change it announces.
     """
 
-    value = models.BigIntegerField("版本（纳秒时间戳）")
-
-    class Meta:
+    class Meta(Generation.Meta):
         verbose_name = verbose_name_plural = "权限数据版本"
-
-    def __str__(self):
-        return str(self.value)

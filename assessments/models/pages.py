@@ -1,7 +1,7 @@
-from django.db import models
+from .generation import Generation
 
 
-class DataGeneration(models.Model):
+class DataGeneration(Generation):
     """When anything in the database last changed: one row.
 
     Pages kept whole for their users (`pagecache.page`, ADR 0025) are keyed by this value. Every
@@ -9,10 +9,5 @@ class DataGeneration(models.Model):
     wrote it: a view, a task, the admin, a bulk update, a command or raw SQL through Django.
     """
 
-    value = models.BigIntegerField("版本（纳秒时间戳）")
-
-    class Meta:
+    class Meta(Generation.Meta):
         verbose_name = verbose_name_plural = "数据版本"
-
-    def __str__(self):
-        return str(self.value)

@@ -1,7 +1,7 @@
-from django.db import models
+from .generation import Generation
 
 
-class PublicGeneration(models.Model):
+class PublicGeneration(Generation):
     """When what the public may see last changed (publish, unpublish, a re-export): one row.
 
     Cached public pages and the whole-portal list files are keyed by this value. It lives in the
@@ -10,10 +10,5 @@ class PublicGeneration(models.Model):
     it; it changes in the same transaction as the state it announces.
     """
 
-    value = models.BigIntegerField("版本（纳秒时间戳）")
-
-    class Meta:
+    class Meta(Generation.Meta):
         verbose_name = verbose_name_plural = "公开内容版本"
-
-    def __str__(self):
-        return str(self.value)
