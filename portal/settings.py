@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it runs last: the unread rest of a request body is read before the response goes.
+    "portal.middleware.DrainRequestBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (issue 5)
     "portal.headers.SessionNoStoreMiddleware",  # Cache-Control: no-store on session pages (issue 5)
@@ -245,6 +247,9 @@ if REDIS_URL:
 else:
     # Room for the entry form's fragments (a 40-row form keeps about 40 small entries; ADR 0024).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}}
+# The largest request body gunicorn reads to the end when no view read it (portal/middleware.py):
+# nginx's largest client_max_body_size (deploy/nginx.conf, the evidence and sealed-copy uploads).
+PORTAL_DRAIN_BODY_MAX = 210 * 1024 * 1024
 # Logged-in users' pages are kept whole while nothing they show changed (assessments/pagecache.py,
 # ADR 0025). Off only for tests that read a rendered page's context.
 PORTAL_WHOLE_PAGES = os.environ.get("PORTAL_WHOLE_PAGES", "1") != "0"

@@ -9,6 +9,7 @@ with a CPU-time, memory and wall-clock limit (importing.sandbox).
 Every hostile workbook here is written by hand (zip + XML, assessments/tests/hostile.py).
 """
 
+import io
 import json
 import logging
 import os
@@ -315,3 +316,33 @@ def test_the_result_is_the_parsed_workbook_as_json():
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _post_unread(path: str, size: int) -> tuple[list, io.BytesIO]:
+    """A POST of `size` bytes straight through Django's WSGI handler, as gunicorn hands it over."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    stream = io.BytesIO(b"x" * size)
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http",
+        "wsgi.input": stream, "CONTENT_LENGTH": str(size), "CONTENT_TYPE": "multipart/form-data; boundary=x",
+    }
+    statuses = []
+    WSGIHandler()(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    return statuses, stream
+
+
+@pytest.mark.django_db
+def test_a_refused_upload_is_read_to_the_end_before_the_answer(settings):
+    """An expired session's upload is redirected to the login page only once its body is read:
+    gunicorn closing a socket with unread data makes nginx answer 502 (test_compose)."""
+    size = 3 * 1024 * 1024
+    statuses, stream = _post_unread("/assessments/1/sealed/", size)
+    assert statuses == ["302 Found"]
+    assert stream.tell() == size
+    statuses, stream = _post_unread("/assessments/1/evidence/", size)
+    assert statuses == ["302 Found"] and stream.tell() == size
+    settings.PORTAL_DRAIN_BODY_MAX = size - 1  # above what nginx lets through: left alone
+    statuses, stream = _post_unread("/assessments/1/sealed/", size)
+    assert statuses == ["302 Found"] and stream.tell() == 0
