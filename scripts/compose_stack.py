@@ -44,6 +44,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import shlex
 import shutil
@@ -203,7 +204,32 @@ def seconds(value: str | int | float | None, default: float) -> float:
     return total
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A free port below the kernel's ephemeral range. A port the kernel picks (bind to 0) is one it
+    also gives as the source port of outgoing connections: between now and the service's own bind,
+    a client of PostgreSQL or Redis could take it ("Address already in use", seen in CI)."""
+    low = _ephemeral_low()
+    for _ in range(500):
+        port = random.randint(20000, max(20001, low - 1))
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
