@@ -165,29 +165,27 @@ _PLAIN = (str, int, float, bool, type(None))
 
 
 def _plain(value):
-    """A setting's value if it is made of plain values (no object whose repr holds an address)."""
+    """A setting's value made of its plain leaves: an object whose repr would hold an address (and
+    so differ per process) is replaced by its type's name, so a change to any plain value beside it
+    still shows."""
     if isinstance(value, _PLAIN):
         return value
     if isinstance(value, (list, tuple)):
-        items = [_plain(v) for v in value]
-        return None if any(i is _SKIP for i in items) else tuple(items)
+        return tuple(_plain(v) for v in value)
     if isinstance(value, dict):
-        items = {str(k): _plain(v) for k, v in value.items()}
-        return None if any(i is _SKIP for i in items.values()) else tuple(sorted(items.items()))
-    return _SKIP
+        return tuple(sorted(((str(k), _plain(v)) for k, v in value.items()), key=lambda item: item[0]))
+    return ("object", type(value).__qualname__)
 
 
-_SKIP = object()
 _settings_digest: dict = {}
 
 
 def settings_digest() -> str:
-    """A digest of the plain settings (limits, switches, texts), once per process and again after
-    any change (`setting_changed`): a page showing them is not served after they change."""
+    """A digest of the settings' plain values (limits, switches, texts), once per process and again
+    after any change (`setting_changed`): a page showing them is not served after they change."""
     if "value" not in _settings_digest:
-        names = sorted(n for n in dir(settings) if n.isupper())
-        values = [(n, _plain(getattr(settings, n))) for n in names]
-        _settings_digest["value"] = digest([(n, v) for n, v in values if v is not _SKIP])
+        names = sorted({n for n in dir(settings) if n.isupper()})  # an override lists a name twice
+        _settings_digest["value"] = digest([(n, _plain(getattr(settings, n))) for n in names])
     return _settings_digest["value"]
 
 

@@ -14,6 +14,20 @@ from .models import Assessment, IndicatorReview, Review
 from .readmodel import AssessmentView, IndicatorLine
 
 
+def audit_open(assessment, *, level: str | None = None) -> None:
+    """A reviewer opened a submission (复核, or 主管部门初审 with `level="supervisor"`): one
+    `review.open` row, whether the page was rendered or served whole (ADR 0025)."""
+    details = {"state": assessment.state} | ({"level": level} if level else {})
+    audit.record("review.open", unit=assessment.unit_id, obj=assessment, details=details)
+
+
+def audit_open_served(*, level: str | None = None):
+    """The `pagecache.page(every_time=…)` hook of a review page: the same row as `audit_open`."""
+    def hook(request, pk) -> None:
+        audit_open(Assessment.objects.only("unit_id", "state").get(pk=pk), level=level)
+    return hook
+
+
 class ReviewClosed(Exception):
     """The review was decided (or the assessment left 审核中) before these rows could be saved."""
 

@@ -196,3 +196,20 @@ def test_a_supervisor_loads_the_approved_targets_of_its_units(supervised, unit_a
     assert list(TargetSet.objects.values_list("unit__name", "project_name")) == [(unit_a.name, "综治经费")]
     assert response.context["report"]["problems"] == [f"工作表“外”：实施单位“{other.name}”不是您可下达的预算单位。"]
     assert client_for(supervised).get(reverse("assessments:season")).status_code == 403
+
+
+def test_each_opening_of_the_pre_review_page_is_audited_even_when_served_whole(supervised, unit_a, round_2020, alice):
+    """The 初审 page is kept whole (ADR 0025); every opening still writes its `review.open` row."""
+    from assessments.models import AuditEvent
+
+    a = valid_assessment(unit_a, round_2020, "综治经费", user=alice)
+    client_for(alice).post(reverse("assessments:submit", args=[a.pk]))
+    zhuguan = client_for(supervised)
+    zhuguan.get(reverse("assessments:todo"))  # the CSRF secret is made before the pages compared
+    url = reverse("assessments:supervise_detail", args=[a.pk])
+    pages = [zhuguan.get(url) for _ in range(3)]
+    assert [bool(p.templates) for p in pages] == [True, False, False]
+    assert pages[2].content == pages[1].content
+    opened = list(AuditEvent.objects.filter(action="review.open").order_by("seq", "id")
+                  .values_list("actor_id", "unit_id", "object_id", "details"))
+    assert opened == [(supervised.pk, unit_a.pk, str(a.pk), {"state": "submitted", "level": "supervisor"})] * 3

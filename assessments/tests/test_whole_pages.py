@@ -456,3 +456,18 @@ def test_a_changed_setting_shows_on_the_next_page(warm, filled, settings):
     assert not rendered(warm.get(url))
     settings.EVIDENCE_MAX_FILES = 7
     assert rendered(warm.get(url))
+
+
+def test_the_settings_digest_sees_a_plain_value_beside_an_object(settings):
+    """A setting holding an object (here a list with a class instance) is still digested by its
+    plain values: changing one of them gives another digest; the same settings give the same."""
+
+    class Hook:
+        pass
+
+    settings.PORTAL_TEST_MIXED = [{"limit": 5, "hook": Hook()}, "文本"]
+    first = pagecache.settings_digest()
+    settings.PORTAL_TEST_MIXED = [{"limit": 5, "hook": Hook()}, "文本"]
+    assert pagecache.settings_digest() == first  # another instance, same plain values
+    settings.PORTAL_TEST_MIXED = [{"limit": 6, "hook": Hook()}, "文本"]
+    assert pagecache.settings_digest() != first

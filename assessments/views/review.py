@@ -315,22 +315,13 @@ def _selected_round(request, rounds, units):
     return rounds[0] if rounds else None
 
 
-def _audit_open(assessment) -> None:
-    audit.record("review.open", unit=assessment.unit_id, obj=assessment, details={"state": assessment.state})
-
-
-def _audit_open_served(request, pk) -> None:
-    """The page served whole (ADR 0025) is audited like one rendered: the same row."""
-    _audit_open(Assessment.objects.only("unit_id", "state").get(pk=pk))
-
-
-@pagecache.page(every_time=_audit_open_served)
+@pagecache.page(every_time=reviewing.audit_open_served())
 def review_detail(request, pk):
     _require_reviewer(request.user)
     assessment = permissions.get_reviewer_assessment(request.user, pk)
     if request.method == "POST":
         return _post(request, assessment)
-    _audit_open(assessment)
+    reviewing.audit_open(assessment)
     return _render(request, assessment)
 
 

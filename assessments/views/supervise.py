@@ -8,7 +8,7 @@ from django.db.models import Avg, Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from .. import audit, diff, pagecache, params, permissions, readmodel, reviewing, workflow
+from .. import diff, pagecache, params, permissions, readmodel, reviewing, workflow
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, Round, Snapshot, Task
 
@@ -70,23 +70,14 @@ def rollup(request):
     })
 
 
-def _audit_open(assessment) -> None:
-    audit.record("review.open", unit=assessment.unit_id, obj=assessment, details={"state": assessment.state, "level": "supervisor"})
-
-
-def _audit_open_served(request, pk) -> None:
-    """The page served whole (ADR 0025) is audited like one rendered: the same row."""
-    _audit_open(Assessment.objects.only("unit_id", "state").get(pk=pk))
-
-
-@pagecache.page(every_time=_audit_open_served)
+@pagecache.page(every_time=reviewing.audit_open_served(level="supervisor"))
 def detail(request, pk):
     """初审 of one submission of a supervised unit."""
     _require_supervisor(request.user)
     assessment = permissions.get_supervisor_assessment(request.user, pk)
     if request.method == "POST":
         return _decide(request, assessment)
-    _audit_open(assessment)
+    reviewing.audit_open(assessment, level="supervisor")
     return _render(request, assessment)
 
 
