@@ -61,18 +61,22 @@ def row_values(obj) -> tuple:
     return tuple(values.get(f.attname) for f in obj._meta.concrete_fields)
 
 
-def instance_values(obj, _seen=None) -> tuple:
+def instance_values(obj, _seen=None, *, without_fields=(), without_rows=()) -> tuple:
     """Every stored field of an instance and of the rows fetched with it (select_related and
-    prefetch_related), without a query: what a page rendered from the instance can show."""
+    prefetch_related), without a query: what a page rendered from the instance can show.
+    `without_fields` and `without_rows` leave out fields and prefetched rows of `obj` itself that
+    the part of a page kept under these values never shows (a test must prove it never does)."""
     seen = set() if _seen is None else _seen
     if id(obj) in seen:  # a back reference (a prefetched row's assessment): already counted
         return ("↺", type(obj).__name__, obj.pk)
     seen.add(id(obj))
-    out = [type(obj).__name__, row_values(obj)]
+    values = obj.__dict__
+    out = [type(obj).__name__, tuple(values.get(f.attname) for f in obj._meta.concrete_fields if f.name not in without_fields)]
     for name, related in sorted(obj._state.fields_cache.items()):
         out.append((name, None if related is None else instance_values(related, seen)))
     for name, rows in sorted(getattr(obj, "_prefetched_objects_cache", {}).items()):
-        out.append((name, [instance_values(row, seen) for row in rows]))
+        if name not in without_rows:
+            out.append((name, [instance_values(row, seen) for row in rows]))
     return tuple(out)
 
 

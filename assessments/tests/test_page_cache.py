@@ -2,15 +2,18 @@
 part 5; ADR 0024): rendered once, never stale, whatever path changed the data."""
 
 import re
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from assessments import pagecache, readmodel
 from assessments.builtin_templates import BUILTIN
 from assessments.forms import EntryForm, IndicatorForm
-from assessments.models import Assessment, Goal, Indicator
+from assessments.models import Assessment, FundingRow, Goal, Indicator
 from assessments.services import create_assessment
 from assessments.views import entry as entry_views
 
@@ -114,7 +117,7 @@ def test_rows_from_the_cache_are_the_rows_the_form_renders(alice, unit_a, round_
     whole = entry_views._tables_html(EntryForm(a, extra_indicators=2), view, attempted=False, row_comments={})
     for _ in range(2):  # rendered row by row, then every row from the cache
         entry = EntryForm(a, extra_indicators=2)
-        rows = entry_views._cached_indicator_rows(entry, view, row_comments={})
+        rows = entry_views._cached_indicator_rows(a, entry, view, extra_rows=2, row_comments={})
         assert entry_views._tables_html(entry, view, attempted=False, row_comments={}, indicator_rows=rows) == whole
 
 
@@ -133,7 +136,7 @@ def test_after_one_row_changed_only_that_row_is_built_again(alice_client, filled
     second = Indicator.objects.filter(assessment=filled).order_by("position", "id")[1]
     Indicator.objects.filter(pk=second.pk).update(reason="只改了这一行的偏差原因")
     html = page(alice_client, filled)
-    assert sorted(built) == ["indicators-1", "indicators-__prefix__"]
+    assert built == ["indicators-1"]  # the rest of the tables, the empty row's template too, from the cache
     assert "只改了这一行的偏差原因</textarea>" in html and html != first
     cache.clear()  # the same page rendered whole
     assert page(alice_client, filled) == html
@@ -169,3 +172,89 @@ def test_the_review_page_shows_the_version_it_is_built_from(alice, filled, revie
     Snapshot.objects.filter(pk=snapshot.pk).update(data=data)
     paper = client.get(url).content.decode().split('<div class="paper-form', 1)[1]
     assert "快照里的另一个名称" in paper and name not in paper
+
+
+def _another(field, value):
+    """A different value of the same kind for `field` (the test below changes each field it names)."""
+    kind = field.get_internal_type()
+    if kind in ("CharField", "TextField"):
+        return (value or "") + "变"
+    if kind == "DecimalField":
+        return (value or Decimal("0")) + Decimal("1.23")
+    if kind == "DateTimeField":
+        return (value or timezone.now()) + timedelta(days=3)
+    if kind == "BooleanField":
+        return not value
+    return (value or 0) + 7
+
+
+@pytest.mark.parametrize("layout", [spec.code for spec in BUILTIN])
+def test_the_sections_kept_without_the_fields_a_save_renews_never_show_them(alice, unit_a, round_2020, layout):
+    """Every section but the indicators' is kept under the assessment without NOT_IN_SECTIONS (ADR
+    0026): for every built-in 表样 those sections render the same whatever these fields hold."""
+    a = create_assessment(unit=unit_a, round=round_2020, layout=layout, project_name="字段无关", user=alice)
+    Indicator.objects.bulk_create(
+        Indicator(assessment=a, position=n, level1=l1, level2=l2, name=nm, target=t, actual=ac, weight=w)
+        for n, (l1, l2, nm, t, ac, w) in enumerate(VALID_ROWS, start=1)
+    )
+    a = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+
+    def sections():
+        view = readmodel.build(a)
+        return entry_views._tables_html(EntryForm(a), view, attempted=False, row_comments={},
+                                        apart=("indicators",), indicator_rows=[])
+
+    before = sections()
+    assert before.count(entry_views.SPLICE) == 1 and 'id="funding"' in before and 'id="indicators"' not in before
+    for name in entry_views.NOT_IN_SECTIONS:
+        field = Assessment._meta.get_field(name)
+        setattr(a, field.attname, _another(field, getattr(a, field.attname)))
+    assert sections() == before
+
+
+def test_the_indicator_section_around_its_rows_depends_only_on_its_facts(alice_client, filled):
+    """The indicators' section around its rows is kept under the 表样, the number of rows and two
+    facts of the read model: rows with other values (the same number, weights still entered) give
+    the same HTML around them, and the rows themselves show the change."""
+    def around(assessment):
+        a = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+        view = readmodel.build(a)
+        html = entry_views._tables_html(EntryForm(a), view, attempted=False, row_comments={}, section="indicators",
+                                        indicator_rows=[entry_views.SPLICE])
+        return html, (len(a.indicators.all()), view.weights_used, bool(view.indicators))
+
+    first, facts = around(filled)
+    Indicator.objects.filter(assessment=filled).update(name="另一个名称", target="≥99次", actual="100次", reason="变了")
+    second, same_facts = around(filled)
+    assert same_facts == facts and second == first
+    assert "另一个名称" in page(alice_client, filled)
+
+
+def test_a_header_or_funding_change_made_elsewhere_shows_at_once(alice_client, filled):
+    first = page(alice_client, filled)
+    Assessment.objects.filter(pk=filled.pk).update(project_leader="张负责")
+    FundingRow.objects.filter(assessment=filled, source="total").update(actual=Decimal("80"))
+    html = page(alice_client, filled)
+    assert 'value="张负责"' in html and 'value="张负责"' not in first
+    assert "执行率 = 80 ÷ 100 = 80.00%" in html
+    cache.clear()  # the same page rendered whole
+    assert page(alice_client, filled) == html
+
+
+def test_a_row_added_or_deleted_elsewhere_counts_in_the_form_at_once(alice_client, filled):
+    """The number of rows is in the management form around them: a row added (or deleted) by an
+    import or a script gives the page the form renders whole."""
+    page(alice_client, filled)
+    last = Indicator.objects.filter(assessment=filled).order_by("position", "id").last()
+    Indicator.objects.create(assessment=filled, position=last.position + 1, level1=last.level1, level2=last.level2,
+                             name="导入的新指标", target="≥1次", actual="1次", weight=Decimal("0"))
+    added = page(alice_client, filled)
+    rows = Indicator.objects.filter(assessment=filled).count()
+    assert f'name="indicators-INITIAL_FORMS" value="{rows}"' in added and "导入的新指标" in added
+    cache.clear()
+    assert page(alice_client, filled) == added
+    Indicator.objects.filter(assessment=filled, name="导入的新指标").delete()
+    deleted = page(alice_client, filled)
+    assert f'name="indicators-INITIAL_FORMS" value="{rows - 1}"' in deleted
+    cache.clear()
+    assert page(alice_client, filled) == deleted

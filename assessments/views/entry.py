@@ -372,6 +372,16 @@ def _spread_default_weights(assessment):
     refresh_scores(assessment)
 
 
+# The entry form's sections in order: templates/jinja2/assessments/entry/section_<name>.html.
+ENTRY_SECTIONS = ("header", "funding", "structure", "goals", "indicators", "expenses", "report")
+# Fields of the assessment that no section but the indicators' shows: a save renews them all (the
+# version, the time, the stored total, grade and risk flags), so the other sections are kept in the
+# cache without them (`_cached_tables`; test_page_cache proves the sections do not show them).
+NOT_IN_SECTIONS = ("version", "updated_at", "self_total", "self_grade", "risk_flags", "risk_flag_count")
+# Where the HTML of what was rendered apart goes (user text is escaped, so it cannot hold this).
+SPLICE = mark_safe("<!--portal:splice-->")
+
+
 def tables_context(entry, view, *, indicator_rows=None) -> dict:
     """What templates/assessments/entry/tables.html needs (the entry page and the 表样 preview).
     `indicator_rows`: the indicator rows' HTML, already rendered (`_cached_indicator_rows`)."""
@@ -391,6 +401,9 @@ def tables_context(entry, view, *, indicator_rows=None) -> dict:
         "indicator_rows": indicator_rows,
         **_row_layout(entry.table),
         "level2_lists": [(level.name, level.level2) for level in entry.table.level1],
+        "entry_sections": ENTRY_SECTIONS,
+        "apart": (),
+        "splice": SPLICE,
     }
 
 
@@ -405,17 +418,16 @@ def _row_layout(table) -> dict:
     }
 
 
-def _cached_indicator_rows(entry, view, *, row_comments) -> list[str]:
+def _cached_indicator_rows(assessment, entry, view, *, extra_rows, row_comments) -> list[str]:
     """The indicator rows of the form as opened, each kept in the cache under a digest of what it
     shows: its own stored values, its scoring line, its review note, its position, the 表样 version
     and the code (ADR 0024). After a save that changed one row, only that row's form is built and
-    rendered. Lines follow the stored rows in order, as in `tables_context`."""
-    formset = entry.indicators
-    rows = list(formset.get_queryset())
+    rendered. Lines follow the stored rows in order, as in `tables_context`. `entry` (the unbound
+    EntryForm with `extra_rows` empty indicator rows) is read only when a row must be rendered."""
+    rows = list(assessment.indicators.all())  # prefetched, in the formset's order (forms._OrderedFormSet)
     lines = view.indicators
-    a = entry.assessment
-    layout = _row_layout(entry.table)
-    shared = (pagecache.row_values(a.template_version), sorted(layout.items()))
+    layout = _row_layout(assessment.table)
+    shared = (pagecache.row_values(assessment.template_version), sorted(layout.items()))
 
     def parts(i):
         row = rows[i] if i < len(rows) else None
@@ -425,44 +437,65 @@ def _cached_indicator_rows(entry, view, *, row_comments) -> list[str]:
                 pagecache.row_values(comment) if comment is not None else None)
 
     def render(i):
+        formset = entry.indicators
+        if formset.total_form_count() != len(rows) + extra_rows:
+            raise ValueError("the indicator rows kept apart are not the form's rows")
         form = formset._construct_form(i, **formset.get_form_kwargs(i))
         line = lines[i] if i < len(rows) and i < len(lines) else None
-        context = {"form": form, "line": line, "table": entry.table, "attempted": False, "row_comments": row_comments,
-                   **layout}
+        context = {"form": form, "line": line, "table": assessment.table, "attempted": False,
+                   "row_comments": row_comments, **layout}
         return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
 
     return [mark_safe(html) for html in
-            pagecache.fragments("entry-row", [parts(i) for i in range(formset.total_form_count())], render)]
+            pagecache.fragments("entry-row", [parts(i) for i in range(len(rows) + extra_rows)], render)]
 
 
-def _tables_html(entry, view, *, attempted, row_comments, indicator_rows=None) -> str:
-    """The entry form's tables (a Jinja2 template, ADR 0023), escaped as rendered."""
+def _tables_html(entry, view, *, attempted, row_comments, indicator_rows=None, apart=(), section=None) -> str:
+    """The entry form's tables (a Jinja2 template, ADR 0023), escaped as rendered. Each section named
+    in `apart` leaves `SPLICE` in its place; `section` renders that one section alone."""
     context = {**tables_context(entry, view, indicator_rows=indicator_rows), "attempted": attempted,
                "row_comments": row_comments,
-               "paste_enabled": True}  # 从Excel粘贴 (the 表样 preview renders the same tables without it)
-    return mark_safe(render_to_string("assessments/entry/tables.html", context))
+               "paste_enabled": True,  # 从Excel粘贴 (the 表样 preview renders the same tables without it)
+               "apart": apart}
+    name = "assessments/entry/tables.html" if section is None else f"assessments/entry/section_{section}.html"
+    return mark_safe(render_to_string(name, context))
+
+
+def _cached_tables(assessment, entry, view, extra, row_comments) -> str:
+    """The tables of the form as opened, from the cache in three kinds of parts (ADR 0024, 0026):
+    - every section but the indicators', under what they are made of: the assessment without
+      `NOT_IN_SECTIONS` and without its indicator rows, and the funding lines and their score;
+    - the indicators' section around its rows, under the 表样, the number of rows and the two facts
+      of the read model it shows;
+    - each indicator row (`_cached_indicator_rows`).
+    So a save that changed one indicator renders that row and nothing else of the tables."""
+    shared = (pagecache.row_values(assessment.template_version), sorted(extra.items()))
+    around = (shared, pagecache.instance_values(assessment, without_fields=NOT_IN_SECTIONS, without_rows=("indicators",)),
+              repr(view.funding), repr(view.result.funding))
+    before, after = pagecache.fragment("entry-sections", around, lambda: _tables_html(
+        entry, view, attempted=False, row_comments=row_comments, apart=("indicators",), indicator_rows=[])).split(SPLICE)
+    facts = (shared, sorted(_row_layout(assessment.table).items()), len(assessment.indicators.all()),
+             bool(view.weights_used), bool(view.indicators))
+    head, tail = pagecache.fragment("entry-indicators", facts, lambda: _tables_html(
+        entry, view, attempted=False, row_comments=row_comments, section="indicators", indicator_rows=[SPLICE])).split(SPLICE)
+    rows = _cached_indicator_rows(assessment, entry, view, extra_rows=extra["extra_indicators"], row_comments=row_comments)
+    return mark_safe("".join([before, head, *rows, tail, after]))
 
 
 def _render_opened(request, assessment, extra):
     """The edit page as opened (nothing typed yet). Its tables are the same HTML for as long as the
     assessment, its 表样, its rules and the returned review's notes are: they are kept in the cache
-    under a digest of all of these (`pagecache`, ADR 0024), so the forms are built and rendered
-    only when something changed."""
+    in parts (`_cached_tables`, ADR 0024, 0026), so the forms are built and rendered only for what
+    changed."""
     view = readmodel.build(assessment)
     returned = _returned_review(assessment)
     row_comments = returned[1]
-    # Built only when the tables are rendered (or a test reads the page's context).
+    # Built only when something of the tables is rendered (or a test reads the page's context).
     entry = SimpleLazyObject(lambda: EntryForm(assessment, **extra))
-
-    def render():
-        rows = _cached_indicator_rows(entry, view, row_comments=row_comments)
-        return _tables_html(entry, view, attempted=False, row_comments=row_comments, indicator_rows=rows)
-
-    parts = (pagecache.instance_values(assessment), sorted(extra.items()),
-             sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
     return _render_edit(request, entry, view, returned=returned,
-                        tables=lambda: mark_safe(pagecache.fragment("entry-tables", parts, render)),
-                        consistency=pagecache.value("consistency", parts[0], lambda: check_consistency(view)))
+                        tables=lambda: _cached_tables(assessment, entry, view, extra, row_comments),
+                        consistency=pagecache.value("consistency", pagecache.instance_values(assessment),
+                                                    lambda: check_consistency(view)))
 
 
 def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None,
