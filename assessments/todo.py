@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from . import permissions, register, roles, season
+from . import params, permissions, register, roles, season
 from .models import Assessment, ExportJob, Rectification, Task
 
 ROW_LIMIT = 200  # a list longer than this shows its first 200 rows and the full count
@@ -29,13 +29,6 @@ BUREAU_WAITING = Q(state__in=[S.FORWARDED, S.IN_REVIEW]) | (Q(state=S.SUBMITTED)
 
 # A listed submission needs only these (its title reads the round's year), not its texts.
 LISTED = ("state", "kind", "project_name", "submitted_at", "round__year", "unit__name")
-
-
-def _link(name: str):
-    """pk → the URL of `name` (an <int:pk> route), reversed once per list instead of once per row."""
-    marker = 987654321
-    before, _, after = reverse(name, args=[marker]).partition(str(marker))
-    return lambda pk: f"{before}{pk}{after}"
 
 
 @dataclass
@@ -91,7 +84,7 @@ def sections(user) -> list[Section]:
             permissions.supervisor_assessments(user).filter(AWAITING_PRE_REVIEW)
             .select_related("round", "unit").only(*LISTED).order_by("submitted_at", "id")[:ROW_LIMIT]
         )
-        link = _link("assessments:supervise_detail")
+        link = params.pk_link("assessments:supervise_detail")
         out.append(Section("pre_review", "待初审的提交（主管部门）", [
             Item(f"{a.unit.name} · {a.title}", link(a.pk),
                  f"提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else "")
@@ -102,7 +95,7 @@ def sections(user) -> list[Section]:
             permissions.reviewer_assessments(user).filter(BUREAU_WAITING)
             .select_related("round", "unit").only(*LISTED).order_by("submitted_at", "id")[:ROW_LIMIT]
         )
-        link = _link("assessments:review")
+        link = params.pk_link("assessments:review")
         out.append(Section("review", "待复核的提交", [
             Item(f"{a.unit.name} · {a.title}", link(a.pk),
                  f"{a.get_state_display()}，提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else a.get_state_display())

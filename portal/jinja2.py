@@ -1,5 +1,6 @@
 """The Jinja2 environment of the few templates where Django's template engine cost too much
-(issue 17, part 5; ADR 0023): the entry form's tables, rendered some 40 times a page per row.
+(issue 17, part 5; ADR 0023): the entry form's tables, rendered some 40 times a page per row, and
+the reviewer dashboard's rows.
 
 Jinja2 templates live in `templates/jinja2/`. They use the same filters as the Django templates
 (one definition each, in `assessments/templatetags/portal.py`), and an undefined name or attribute
@@ -10,6 +11,8 @@ import html
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import dateformat
+from django.utils.timezone import template_localtime
 from jinja2 import ChainableUndefined, Environment, Undefined
 from markupsafe import Markup
 
@@ -18,6 +21,11 @@ from assessments.templatetags import portal
 
 def url(name, *args):
     return reverse(name, args=args)
+
+
+def local_datetime(value, format_string):
+    """Django's `date` filter: a date or time in the current time zone, in Django's format letters."""
+    return dateformat.format(template_localtime(value), format_string) if value else ""
 
 
 def _as_in_django(function):
@@ -43,6 +51,7 @@ def environment(**options) -> Environment:
     env = Environment(**options)
     env.globals.update(url=url, static=static, cell=portal.cell)
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,
-               "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field}
+               "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
+               "datetime": local_datetime}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
     return env

@@ -1095,13 +1095,17 @@ def test_the_round_charts_are_drawn_once_while_they_are_the_same(bureau, unit_a,
     from assessments.views import review as review_views
 
     make_submission(unit_a, round_2020, name="项目0", rows=clean_rows(satisfaction={ACTUAL: "100%"}))
-    drawn = renders(review_views)
+    rendered = renders(review_views)
+
+    def drawn():  # the charts drawn (the rows are rendered on every request)
+        return [name for name in rendered if name.startswith("includes/chart")]
+
     cache.clear()
     first = bureau.get(DASHBOARD).content.decode()
-    assert drawn == ["includes/chart_bars.html"] * len(first.split('<figure class="chart')[1:])
-    assert len(drawn) >= 2
+    assert drawn() == ["includes/chart_bars.html"] * len(first.split('<figure class="chart')[1:])
+    assert len(drawn()) >= 2
     again = bureau.get(DASHBOARD).content.decode()
-    assert len(drawn) == len(first.split('<figure class="chart')[1:])  # within the minute: not drawn again
+    assert len(drawn()) == len(first.split('<figure class="chart')[1:])  # within the minute: not drawn again
     assert again.split('<details class="card mb-3" id="round-charts"')[1].split("</details>")[0] == \
         first.split('<details class="card mb-3" id="round-charts"')[1].split("</details>")[0]
 
@@ -1163,3 +1167,27 @@ def test_review_preview_scores_what_is_typed_without_saving(officer, bureau, dep
     body = bureau.post(reverse("assessments:review_preview", args=[department.pk]), data).json()
     assert (body["total"], body["grade"], body["gap"], body["problem_count"]) == ("97.67", "优", "-2.00", 0)
     assert all(r["errors"] == {} for r in body["rows"])
+
+
+def test_a_dashboard_row_shows_each_cell_as_the_reviewer_reads_it(bureau, unit_a, round_2020):
+    """The rows (a Jinja2 template) read as the Django template wrote them: names escaped, the
+    time in 北京时间, a blank score as —, the export's state in words."""
+    from datetime import UTC, datetime
+
+    from assessments.models import ExportJob, Unit
+
+    assert bureau.get(DASHBOARD).content.decode().count("没有符合条件的提交。") == 1
+    Unit.objects.filter(pk=unit_a.pk).update(short_name="<综治>&办")
+    a = make_submission(unit_a, round_2020, name="项目<甲>", submitted_at=datetime(2021, 3, 1, 17, 30, tzinfo=UTC))
+    ExportJob.objects.create(assessment=a, status=ExportJob.Status.DONE)
+    html = bureau.get(DASHBOARD).content.decode()
+    row = html.split('<table class="table table-hover table-sm bg-white align-middle" id="submissions">')[1]
+    row = re.sub(r"\s*\n\s*", "", row.split("<tbody>")[1].split("</tbody>")[0])
+    assert row == (
+        "<tr><td>&lt;综治&gt;&amp;办</td><td>项目支出</td>"
+        f'<td><a href="/assessments/review/{a.pk}/">2020年度项目&lt;甲&gt;绩效自评</a>'
+        '<div class="small text-body-secondary evidence-count">佐证材料 0 个</div></td>'
+        '<td>已提交<div class="small text-body-secondary export-done">导出：已完成</div></td>'
+        '<td class="small">2021-03-02 01:30</td><td class="text-end">96.50</td><td class="text-end">—</td>'
+        '<td class="text-end">—</td><td class="text-end"><span class="text-body-secondary">—</span></td></tr>'
+    )

@@ -135,6 +135,10 @@ def dashboard(request):
             # 待办 (issue 16): units whose 公开 window is running out, once warned.
             "disclosure_todo": register.warned(current, units),
             "page": page,
+            # Rendered when the template reaches them (a Jinja2 template, ADR 0023).
+            "rows_html": lambda: mark_safe(render_to_string(
+                "assessments/review/dashboard_rows.html",
+                {"page": page, "review_link": params.pk_link("assessments:review")}, using="jinja2")),
             "page_range": params.page_range(page),
             "filters": p.as_form(),
             "sort": sort,
