@@ -567,6 +567,11 @@ def _template_order(rows, keys, attr):
     return sorted(rows, key=lambda r: (order.get(getattr(r, attr), len(order)), r.pk))
 
 
+def _inline(assessment, formset_class, data, prefix, extra, **form_kwargs):
+    formset_class = type(formset_class.__name__, (formset_class,), {"extra": extra})
+    return formset_class(data, instance=assessment, prefix=prefix, form_kwargs=form_kwargs)
+
+
 class EntryForm:
     """The header and all tables of one assessment, bound and validated together; what each part
     holds (columns, rows, labels) is read from the assessment's 表样."""
@@ -590,7 +595,7 @@ class EntryForm:
         )
         self.goals = self._inline(GoalFormSet, data, "goals", extra_goals)
         self.expenses = self._inline(ExpenseFormSet, data, "expenses", extra_expenses) if table.expenses else None
-        self.indicators = self._inline(IndicatorFormSet, data, "indicators", extra_indicators, table=table)
+        self.indicators = self.indicator_formset(a, data, extra_indicators)
         self.sections = SectionFormSet(
             data, prefix="sections",
             rows=_template_order(a.report_sections.all(), [t.key for t in table.text_sections], "key"),
@@ -610,8 +615,13 @@ class EntryForm:
             label_row(form, n, "目标")
 
     def _inline(self, formset_class, data, prefix, extra, **form_kwargs):
-        formset_class = type(formset_class.__name__, (formset_class,), {"extra": extra})
-        return formset_class(data, instance=self.assessment, prefix=prefix, form_kwargs=form_kwargs)
+        return _inline(self.assessment, formset_class, data, prefix, extra, **form_kwargs)
+
+    @staticmethod
+    def indicator_formset(assessment: Assessment, data=None, extra=0):
+        """The form's indicator rows alone, as the whole form builds them (the edit page renders a
+        changed row without building the other tables)."""
+        return _inline(assessment, IndicatorFormSet, data, "indicators", extra, table=assessment.table)
 
     @property
     def layout(self) -> TableSpec:

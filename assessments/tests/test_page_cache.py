@@ -117,7 +117,7 @@ def test_rows_from_the_cache_are_the_rows_the_form_renders(alice, unit_a, round_
     whole = entry_views._tables_html(EntryForm(a, extra_indicators=2), view, attempted=False, row_comments={})
     for _ in range(2):  # rendered row by row, then every row from the cache
         entry = EntryForm(a, extra_indicators=2)
-        rows = entry_views._cached_indicator_rows(a, entry, view, extra_rows=2, row_comments={})
+        rows = entry_views._cached_indicator_rows(a, view, extra_rows=2, row_comments={})
         assert entry_views._tables_html(entry, view, attempted=False, row_comments={}, indicator_rows=rows) == whole
 
 

@@ -418,13 +418,14 @@ def _row_layout(table) -> dict:
     }
 
 
-def _cached_indicator_rows(assessment, entry, view, *, extra_rows, row_comments) -> list[str]:
+def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> list[str]:
     """The indicator rows of the form as opened, each kept in the cache under a digest of what it
     shows: its own stored values, its scoring line, its review note, its position, the 表样 version
     and the code (ADR 0024). After a save that changed one row, only that row's form is built and
-    rendered. Lines follow the stored rows in order, as in `tables_context`. `entry` (the unbound
-    EntryForm with `extra_rows` empty indicator rows) is read only when a row must be rendered."""
+    rendered. Lines follow the stored rows in order, as in `tables_context`. The rows' forms (the
+    unbound form's indicator rows, `extra_rows` of them empty) are built only for rows rendered."""
     rows = list(assessment.indicators.all())  # prefetched, in the formset's order (forms._OrderedFormSet)
+    formset = SimpleLazyObject(lambda: EntryForm.indicator_formset(assessment, extra=extra_rows))
     lines = view.indicators
     layout = _row_layout(assessment.table)
     shared = (pagecache.row_values(assessment.template_version), sorted(layout.items()))
@@ -437,7 +438,6 @@ def _cached_indicator_rows(assessment, entry, view, *, extra_rows, row_comments)
                 pagecache.row_values(comment) if comment is not None else None)
 
     def render(i):
-        formset = entry.indicators
         if formset.total_form_count() != len(rows) + extra_rows:
             raise ValueError("the indicator rows kept apart are not the form's rows")
         form = formset._construct_form(i, **formset.get_form_kwargs(i))
@@ -478,7 +478,7 @@ def _cached_tables(assessment, entry, view, extra, row_comments) -> str:
              bool(view.weights_used), bool(view.indicators))
     head, tail = pagecache.fragment("entry-indicators", facts, lambda: _tables_html(
         entry, view, attempted=False, row_comments=row_comments, section="indicators", indicator_rows=[SPLICE])).split(SPLICE)
-    rows = _cached_indicator_rows(assessment, entry, view, extra_rows=extra["extra_indicators"], row_comments=row_comments)
+    rows = _cached_indicator_rows(assessment, view, extra_rows=extra["extra_indicators"], row_comments=row_comments)
     return mark_safe("".join([before, head, *rows, tail, after]))
 
 
