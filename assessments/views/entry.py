@@ -485,17 +485,19 @@ def _cached_tables(assessment, entry, view, extra, row_comments) -> str:
 def _render_opened(request, assessment, extra):
     """The edit page as opened (nothing typed yet). Its tables are the same HTML for as long as the
     assessment, its 表样, its rules and the returned review's notes are: they are kept in the cache
-    in parts (`_cached_tables`, ADR 0024, 0026), so the forms are built and rendered only for what
-    changed."""
+    whole under a digest of all of these, and below that in parts (`_cached_tables`, ADR 0024,
+    0026), so the forms are built and rendered only for what changed."""
     view = readmodel.build(assessment)
     returned = _returned_review(assessment)
     row_comments = returned[1]
     # Built only when something of the tables is rendered (or a test reads the page's context).
     entry = SimpleLazyObject(lambda: EntryForm(assessment, **extra))
+    stored = pagecache.digest(pagecache.instance_values(assessment))  # once for both keys below
+    whole = (stored, sorted(extra.items()), sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
     return _render_edit(request, entry, view, returned=returned,
-                        tables=lambda: _cached_tables(assessment, entry, view, extra, row_comments),
-                        consistency=pagecache.value("consistency", pagecache.instance_values(assessment),
-                                                    lambda: check_consistency(view)))
+                        tables=lambda: mark_safe(pagecache.fragment(
+                            "entry-tables", whole, lambda: _cached_tables(assessment, entry, view, extra, row_comments))),
+                        consistency=pagecache.value("consistency", stored, lambda: check_consistency(view)))
 
 
 def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None,
