@@ -1,6 +1,6 @@
 """The Jinja2 environment of the few templates where Django's template engine cost too much
 (issue 17, part 5; ADR 0023): the entry form's tables, rendered some 40 times a page per row, and
-the reviewer dashboard's rows.
+the rows of the reviewer's longest lists (the dashboard, the 公开登记簿).
 
 Jinja2 templates live in `templates/jinja2/`. They use the same filters as the Django templates
 (one definition each, in `assessments/templatetags/portal.py`), and an undefined name or attribute
@@ -23,8 +23,8 @@ def url(name, *args):
     return reverse(name, args=args)
 
 
-def local_datetime(value, format_string):
-    """Django's `date` filter: a date or time in the current time zone, in Django's format letters."""
+def local_date(value, format_string):
+    """Django's `date` filter: a date, or a time in the current time zone, in Django's format letters."""
     return dateformat.format(template_localtime(value), format_string) if value else ""
 
 
@@ -52,6 +52,6 @@ def environment(**options) -> Environment:
     env.globals.update(url=url, static=static, cell=portal.cell)
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,
                "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
-               "datetime": local_datetime}
+               "date": local_date, "add_days": portal.add_days}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
     return env

@@ -3,6 +3,7 @@
 
 import datetime
 import io
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import openpyxl
@@ -267,3 +268,41 @@ def test_the_register_pages_its_reports_and_its_dates(client, season, round_2020
     assert response["Location"] == f"{url}?round=2020&page=2&units_page=2"
     assert 'name="page" value="1"' in dates.content.decode()
     assert DisclosureClock.objects.get(unit=unit, round=round_2020).approved_on == datetime.date(2021, 5, 10)
+
+
+def test_register_page_cells_read_as_the_bureau_reads_them(client, season, round_2020, bureau):
+    """Each report's row, its 主管部门's summary and a unit's 决算批复 row, cell by cell (the rows are
+    a Jinja2 template, ADR 0023): dates as 2021-05-10, links to the 复核 and the public page."""
+    client.force_login(bureau)
+    page = client.get(reverse("assessments:register"), {"round": 2020}).content.decode()
+
+    def tidy(html):
+        return re.sub(r"\s*\n\s*", "", html)
+
+    def row_of(table_id, text):
+        body = page.split(f'id="{table_id}"')[1].split("</table>")[0]
+        return next(tidy(r.split("</tr>")[0]) + "</tr>" for r in body.split("<tr") if text in r)
+
+    day = lambda days_ago: f"{TODAY - datetime.timedelta(days=days_ago):%Y-%m-%d}"  # noqa: E731
+    on_time, pending = season["on_time"], season["pending"]
+    assert row_of("register-rows", "按时项目") == (
+        f'><td>区委政法委</td><td>测试甲</td><td><a href="/assessments/review/{on_time.pk}/">2020年度按时项目绩效自评</a></td>'
+        f'<td>{day(30)}</td><td>{day(10)}</td><td><a href="/disclosure/{on_time.pk}/">{day(15)}</a></td>'
+        "<td>按时公开</td><td></td></tr>"
+    )
+    assert row_of("register-rows", "待公开项目") == (
+        f'><td>区财政局</td><td>测试丁</td><td><a href="/assessments/review/{pending.pk}/">2020年度待公开项目绩效自评</a></td>'
+        f"<td>{day(3)}</td><td>{day(-17)}</td><td></td><td>待公开（剩 17 天）</td><td></td></tr>"
+    )
+    no_clock = season["no_clock"]
+    assert f'绩效自评</a></td><td>未登记</td><td></td><td><a href="/disclosure/{no_clock.pk}/">' in row_of("register-rows", "未登记项目")
+    assert row_of("register-summary", "区财政局") == (
+        '><td>区财政局</td><td class="num">3</td><td class="num">1</td><td class="num">0</td><td class="num">0</td>'
+        '<td class="num">1</td><td class="num">1</td><td class="num">33.33%</td></tr>'
+    )
+    ding = Unit.objects.get(name="测试丁")
+    assert row_of("approval-dates", f'for="approved-{ding.pk}"') == (
+        f'><td>区财政局</td><td><label for="approved-{ding.pk}">测试丁</label></td>'
+        f'<td><input class="form-control form-control-sm" type="date" id="approved-{ding.pk}" name="approved_on-{ding.pk}" value="{day(3)}"></td>'
+        f"<td>{day(-17)}</td></tr>"
+    )
