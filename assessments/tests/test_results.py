@@ -131,3 +131,65 @@ def test_the_page_is_paged_and_a_refused_row_is_shown_on_its_page(client, unit_a
     assert response.status_code == 400
     body = response.content.decode()
     assert "第 2 / 2 页，共 52 份" in body and "确认结果与规则建议不同，须填写调整理由。" in body
+
+
+def test_a_confirmed_row_and_a_refused_row_read_as_typed(client, unit_a, unit_b, round_2020, reviewer):
+    """The rows (a Jinja2 template, ADR 0023), cell by cell: a confirmed result with its reason, who
+    confirmed it and when (北京时间); a refused one keeps what was typed; each row's form posts with
+    its own CSRF token."""
+    import re
+    from datetime import UTC, datetime
+
+    from django.test import Client
+
+    reviewer.first_name = "王复核"
+    reviewer.save()
+    a = graded(unit_a, round_2020, "综治经费", self_total="95.00", self_grade="优", review_total="76.00", review_grade="中")
+    b = graded(unit_b, round_2020, "乙单位项目", self_total="70.00", self_grade="中")
+    results.confirm(reviewer, a, advice="reduce", reduce_percent=Decimal("15"), reason="执行率偏低")
+    ResultApplication.objects.filter(assessment=a).update(confirmed_at=datetime(2021, 6, 30, 16, 5, tzinfo=UTC))
+    client.force_login(reviewer)
+    url = reverse("assessments:results") + f"?round={round_2020.pk}"
+
+    def row(html, pk):
+        found = html.split(f'<tr id="result-{pk}">')[1].split("</tr>")[0]
+        return re.sub(r'<input type="hidden" name="csrfmiddlewaretoken" value="[^"]+">', "", re.sub(r"\s*\n\s*", "", found))
+
+    options = lambda chosen: "".join(  # noqa: E731
+        f'<option value="{v}" {"selected" if v == chosen else ""}>{label}</option>' for v, label in Advice.choices)
+    assert row(client.get(url).content.decode(), a.pk) == (
+        f'<td>{unit_a.name}</td><td><a href="/assessments/review/{a.pk}/">2020年度综治经费绩效自评</a></td>'
+        '<td class="text-end">95.00</td><td class="text-end">76.00</td><td>中</td><td data-suggested>核减 10.00%</td>'
+        '<td><div data-confirmed>核减 15.00%（理由：执行率偏低）<span class="small text-body-secondary">王复核 2021-07-01 00:05</span></div>'
+        f'<form method="post" action="?round={round_2020.pk}&amp;page=1" class="d-flex flex-wrap gap-1 align-items-end">'
+        f'<input type="hidden" name="assessment" value="{a.pk}">'
+        f'<div><label class="form-label small mb-0" for="advice-{a.pk}">确认结果</label>'
+        f'<select class="form-select form-select-sm" name="advice" id="advice-{a.pk}">{options("reduce")}</select></div>'
+        f'<div><label class="form-label small mb-0" for="percent-{a.pk}">核减比例（%）</label>'
+        f'<input class="form-control form-control-sm" name="reduce_percent" id="percent-{a.pk}" size="6" value="15.00"></div>'
+        f'<div><label class="form-label small mb-0" for="reason-{a.pk}">调整理由</label>'
+        f'<input class="form-control form-control-sm" name="reason" id="reason-{a.pk}" maxlength="2000" value="执行率偏低"></div>'
+        '<button class="btn btn-sm btn-outline-primary" type="submit">重新确认</button></form></td>'
+    )
+    refused = client.post(url, {"assessment": b.pk, "advice": "reduce", "reduce_percent": "", "reason": "<无>"})
+    assert refused.status_code == 400
+    assert row(refused.content.decode(), b.pk).split('<td data-suggested>核减 10.00%</td>')[1] == (
+        f'<td><form method="post" action="?round={round_2020.pk}&amp;page=1" class="d-flex flex-wrap gap-1 align-items-end">'
+        f'<input type="hidden" name="assessment" value="{b.pk}">'
+        f'<div><label class="form-label small mb-0" for="advice-{b.pk}">确认结果</label>'
+        f'<select class="form-select form-select-sm" name="advice" id="advice-{b.pk}">{options("reduce")}</select></div>'
+        f'<div><label class="form-label small mb-0" for="percent-{b.pk}">核减比例（%）</label>'
+        f'<input class="form-control form-control-sm" name="reduce_percent" id="percent-{b.pk}" size="6" value=""></div>'
+        f'<div><label class="form-label small mb-0" for="reason-{b.pk}">调整理由</label>'
+        f'<input class="form-control form-control-sm" name="reason" id="reason-{b.pk}" maxlength="2000" value="&lt;无&gt;"></div>'
+        '<button class="btn btn-sm btn-outline-primary" type="submit">确认</button></form>'
+        '<div class="invalid-feedback d-block field-error">核减比例（%）：选择“核减”须填写核减比例。</div></td>'
+    )
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(reviewer)
+    page = strict.get(url).content.decode()
+    token = page.split(f'<tr id="result-{b.pk}">')[1].split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    posted = strict.post(url, {"csrfmiddlewaretoken": token, "assessment": b.pk, "advice": "reduce", "reduce_percent": "10",
+                               "reason": ""})
+    assert posted.status_code == 302
+    assert ResultApplication.objects.get(assessment=b).advice == "reduce"

@@ -12,9 +12,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_safe
 from openpyxl import Workbook
@@ -204,9 +206,14 @@ def results(request):
     for row in table:
         row.errors = errors.get(row.assessment.pk, [])
         row.posted = posted.get(row.assessment.pk)
+    rows = {"rows": table, "round": current, "page": page, "advice_choices": Advice.choices,
+            "review_link": params.pk_link("assessments:review")}
     return render(request, "assessments/review/results.html", {
-        "rounds": rounds, "round": current, "rows": table, "page": page, "advice_choices": Advice.choices,
+        "rounds": rounds, "round": current, "rows": table, "page": page,
         "rules": results_service.rules_for(current) if current else (),
+        # The rows: a Jinja2 template (ADR 0023), rendered when the page reaches them.
+        "rows_html": lambda: mark_safe(render_to_string("assessments/review/results_rows.html", rows, request=request,
+                                                        using="jinja2")),
     }, status=400 if errors else 200)
 
 
