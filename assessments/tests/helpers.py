@@ -1,5 +1,7 @@
 """Helpers to post the entry form the way a browser would."""
 
+import re
+
 from django.urls import reverse
 
 from assessments import scoring
@@ -82,6 +84,12 @@ def fill_seed_004(data: dict) -> dict:
     set_indicators(data, SEED_004_INDICATORS)
     data["sections-0-body"] = "维护全区社会稳定。"
     return data
+
+
+def without_countdown(content: bytes) -> str:
+    """A page without the session's countdown (`data-session-expires-in`), which follows the clock:
+    two openings a second apart differ there and nowhere else."""
+    return re.sub(r'data-session-expires-in="\d+"', "", content.decode())
 
 
 def edit_url(assessment) -> str:

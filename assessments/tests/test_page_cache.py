@@ -17,6 +17,7 @@ from assessments.models import Assessment, FundingRow, Goal, Indicator
 from assessments.services import create_assessment
 from assessments.views import entry as entry_views
 
+from .helpers import without_countdown
 from .test_access_matrix import VALID_ROWS, valid_assessment
 
 # The fragments, not the whole pages kept around them (ADR 0025, test_whole_pages.py).
@@ -26,8 +27,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rendered_pages")]
 def page(client, assessment, **query):
     response = client.get(reverse("assessments:edit", args=[assessment.pk]), query)
     assert response.status_code == 200
-    # The CSRF token differs on every page; nothing else may.
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+    # The CSRF token differs on every page, and the session's countdown with the clock; nothing else may.
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", without_countdown(response.content))
 
 
 @pytest.fixture
@@ -258,3 +259,56 @@ def test_a_row_added_or_deleted_elsewhere_counts_in_the_form_at_once(alice_clien
     assert f'name="indicators-INITIAL_FORMS" value="{rows - 1}"' in deleted
     cache.clear()
     assert page(alice_client, filled) == deleted
+
+
+def test_the_report_checks_are_kept_under_what_they_read(db, settings, tmp_path, django_capture_on_commit_callbacks):
+    """The report's checks compare it with the funding, structure and expense tables (ADR 0026):
+    they are kept under `_around`, which an indicator change or a field of NOT_IN_SECTIONS leaves
+    as it was, and the checks give the same warnings whatever those hold; a report change shows."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from assessments import consistency
+    from assessments.models import ReportSection
+
+    settings.DEBUG = True
+    settings.MEDIA_ROOT = tmp_path / "media"
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    pk = Assessment.objects.get(unit__short_name="渌口区委政法委").pk
+
+    def loaded():
+        a = readmodel.with_content(Assessment.objects).get(pk=pk)
+        view = readmodel.build(a)
+        return entry_views._around(a, view), [w.message for w in consistency.check(view)]
+
+    around, warnings = loaded()
+    assert len(warnings) == 1
+    Indicator.objects.filter(assessment_id=pk).update(name="另一个指标", target="≥1次", actual="0次", weight=Decimal("1"))
+    changes = {}
+    a = Assessment.objects.get(pk=pk)
+    for name in entry_views.NOT_IN_SECTIONS:
+        field = Assessment._meta.get_field(name)
+        changes[field.attname] = _another(field, getattr(a, field.attname))
+    Assessment.objects.filter(pk=pk).update(**changes)
+    assert loaded() == (around, warnings)
+    section = ReportSection.objects.filter(assessment_id=pk).exclude(body="").order_by("id").first()
+    ReportSection.objects.filter(pk=section.pk).update(body="")
+    assert loaded()[0] != around
+
+
+def test_an_indicator_change_does_not_run_the_report_checks_again(alice_client, filled, monkeypatch):
+    runs = []
+    real = entry_views.check_consistency
+    monkeypatch.setattr(entry_views, "check_consistency", lambda view: runs.append(1) or real(view))
+    page(alice_client, filled)
+    row = Indicator.objects.filter(assessment=filled).order_by("position", "id").first()
+    Indicator.objects.filter(pk=row.pk).update(reason="只改偏差原因")
+    Assessment.objects.filter(pk=filled.pk).update(version=filled.version + 1)
+    assert "只改偏差原因" in page(alice_client, filled)
+    assert len(runs) == 1
+    Goal.objects.filter(assessment=filled).update(target="改过的年度目标")  # a table the checks may read
+    FundingRow.objects.filter(assessment=filled, source="total").update(actual=Decimal("90"))
+    page(alice_client, filled)
+    assert len(runs) == 2

@@ -18,7 +18,7 @@ from assessments.models import Assessment, AuditEvent, DataGeneration, Indicator
 from assessments.security import sessions
 
 from .conftest import PASSWORD
-from .helpers import form_data
+from .helpers import form_data, without_countdown
 from .test_access_matrix import valid_assessment
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +90,7 @@ def test_a_page_opened_again_is_served_whole_and_the_same(warm, filled):
     assert rendered(first)
     again = detail(warm, filled)
     assert not rendered(again)
-    assert again.content == first.content
+    assert without_countdown(again.content) == without_countdown(first.content)
     assert "整页缓存测试项目" in again.content.decode()
 
 
@@ -271,7 +271,7 @@ def test_an_audited_read_is_audited_each_time_it_is_served_whole(reviewer, fille
     url = reverse("assessments:review", args=[filled.pk])
     pages = [client.get(url) for _ in range(3)]
     assert [rendered(p) for p in pages] == [True, False, False]
-    assert pages[2].content == pages[1].content
+    assert without_countdown(pages[2].content) == without_countdown(pages[1].content)
     opened = list(AuditEvent.objects.filter(action="review.open").order_by("seq", "id")
                   .values_list("actor_id", "unit_id", "object_id", "details"))
     assert opened == [(reviewer.pk, filled.unit_id, str(filled.pk), {"state": "submitted"})] * 3

@@ -374,9 +374,10 @@ def _spread_default_weights(assessment):
 
 # The entry form's sections in order: templates/jinja2/assessments/entry/section_<name>.html.
 ENTRY_SECTIONS = ("header", "funding", "structure", "goals", "indicators", "expenses", "report")
-# Fields of the assessment that no section but the indicators' shows: a save renews them all (the
-# version, the time, the stored total, grade and risk flags), so the other sections are kept in the
-# cache without them (`_cached_tables`; test_page_cache proves the sections do not show them).
+# Fields of the assessment that no section but the indicators' shows and the report's checks do not
+# read: a save renews them all (the version, the time, the stored total, grade and risk flags), so
+# the other sections and the checks are kept in the cache without them (`_around`; test_page_cache
+# proves the sections do not show them and the checks do not read them).
 NOT_IN_SECTIONS = ("version", "updated_at", "self_total", "self_grade", "risk_flags", "risk_flag_count")
 # Where the HTML of what was rendered apart goes (user text is escaped, so it cannot hold this).
 SPLICE = mark_safe("<!--portal:splice-->")
@@ -461,18 +462,15 @@ def _tables_html(entry, view, *, attempted, row_comments, indicator_rows=None, a
     return mark_safe(render_to_string(name, context))
 
 
-def _cached_tables(assessment, entry, view, extra, row_comments) -> str:
+def _cached_tables(assessment, entry, view, extra, row_comments, around) -> str:
     """The tables of the form as opened, from the cache in three kinds of parts (ADR 0024, 0026):
-    - every section but the indicators', under what they are made of: the assessment without
-      `NOT_IN_SECTIONS` and without its indicator rows, and the funding lines and their score;
+    - every section but the indicators', under what they are made of (`around`, `_around`);
     - the indicators' section around its rows, under the 表样, the number of rows and the two facts
       of the read model it shows;
     - each indicator row (`_cached_indicator_rows`).
     So a save that changed one indicator renders that row and nothing else of the tables."""
     shared = (pagecache.row_values(assessment.template_version), sorted(extra.items()))
-    around = (shared, pagecache.instance_values(assessment, without_fields=NOT_IN_SECTIONS, without_rows=("indicators",)),
-              repr(view.funding), repr(view.result.funding))
-    before, after = pagecache.fragment("entry-sections", around, lambda: _tables_html(
+    before, after = pagecache.fragment("entry-sections", (shared, around), lambda: _tables_html(
         entry, view, attempted=False, row_comments=row_comments, apart=("indicators",), indicator_rows=[])).split(SPLICE)
     facts = (shared, sorted(_row_layout(assessment.table).items()), len(assessment.indicators.all()),
              bool(view.weights_used), bool(view.indicators))
@@ -492,12 +490,23 @@ def _render_opened(request, assessment, extra):
     row_comments = returned[1]
     # Built only when something of the tables is rendered (or a test reads the page's context).
     entry = SimpleLazyObject(lambda: EntryForm(assessment, **extra))
-    stored = pagecache.digest(pagecache.instance_values(assessment))  # once for both keys below
+    stored = pagecache.instance_values(assessment)
     whole = (stored, sorted(extra.items()), sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
+    around = _around(assessment, view)
     return _render_edit(request, entry, view, returned=returned,
                         tables=lambda: mark_safe(pagecache.fragment(
-                            "entry-tables", whole, lambda: _cached_tables(assessment, entry, view, extra, row_comments))),
-                        consistency=pagecache.value("consistency", stored, lambda: check_consistency(view)))
+                            "entry-tables", whole, lambda: _cached_tables(assessment, entry, view, extra, row_comments, around))),
+                        consistency=pagecache.value("consistency", around, lambda: check_consistency(view)))
+
+
+def _around(assessment, view) -> str:
+    """A digest of what the sections around the indicators show and the report's checks read
+    (`consistency.check` compares the report with the funding, structure and expense tables): the
+    assessment without `NOT_IN_SECTIONS` and without its indicator rows, and the funding lines as
+    scored. A save that changed only indicators leaves it as it was (ADR 0026)."""
+    return pagecache.digest(
+        pagecache.instance_values(assessment, without_fields=NOT_IN_SECTIONS, without_rows=("indicators",)),
+        repr(view.funding), repr(view.result.funding))
 
 
 def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None,
