@@ -52,6 +52,6 @@ def environment(**options) -> Environment:
     env.globals.update(url=url, static=static, cell=portal.cell)
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,
                "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
-               "date": local_date, "add_days": portal.add_days}
+               "date": local_date, "add_days": portal.add_days, "person": portal.person}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
     return env

@@ -312,3 +312,33 @@ def test_an_indicator_change_does_not_run_the_report_checks_again(alice_client, 
     FundingRow.objects.filter(assessment=filled, source="total").update(actual=Decimal("90"))
     page(alice_client, filled)
     assert len(runs) == 2
+
+
+def test_weights_entered_elsewhere_show_around_the_rows_at_once(alice_client, filled):
+    """Whether any weight is entered is shown outside the rows: the 平均分配 button in the indicators'
+    section, and the funding line's score (scored only with weights). Weights set by a bulk update
+    show at once: the page equals the page rendered with an empty cache."""
+    Indicator.objects.filter(assessment=filled).update(weight=None)
+    unweighted = page(alice_client, filled)
+    assert 'id="spread-weights"' in unweighted
+    Indicator.objects.filter(assessment=filled).update(weight=Decimal("5"))
+    weighted = page(alice_client, filled)
+    assert 'id="spread-weights"' not in weighted
+    cache.clear()
+    assert page(alice_client, filled) == weighted
+
+
+def test_more_rows_than_a_formset_holds_still_open(alice_client, filled):
+    """An unbound formset holds at most `max_num` forms (Django's 1,000): the rows kept apart are
+    counted as the formset counts them, so a form at that size with rows asked for still opens."""
+    from assessments.forms import IndicatorFormSet
+
+    last = Indicator.objects.filter(assessment=filled).order_by("position", "id").last()
+    stored = Indicator.objects.filter(assessment=filled).count()
+    more = IndicatorFormSet.max_num - stored + 1
+    Indicator.objects.bulk_create(
+        Indicator(assessment=filled, position=last.position + n, level1=last.level1, level2=last.level2,
+                  name=f"第{n}条", target="≥1次", actual="1次") for n in range(1, more + 1))
+    html = page(alice_client, filled, add_indicators=3)
+    # Every stored row (beyond max_num, the formset adds no empty one) and the blank row's template.
+    assert html.count('class="formset-row indicator-row"') == stored + more + 1

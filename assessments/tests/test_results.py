@@ -135,8 +135,8 @@ def test_the_page_is_paged_and_a_refused_row_is_shown_on_its_page(client, unit_a
 
 def test_a_confirmed_row_and_a_refused_row_read_as_typed(client, unit_a, unit_b, round_2020, reviewer):
     """The rows (a Jinja2 template, ADR 0023), cell by cell: a confirmed result with its reason, who
-    confirmed it and when (北京时间); a refused one keeps what was typed; each row's form posts with
-    its own CSRF token."""
+    confirmed it (by name, the login in small print) and when (北京时间); a refused one keeps what
+    was typed; each row's form posts with its own CSRF token."""
     import re
     from datetime import UTC, datetime
 
@@ -160,7 +160,8 @@ def test_a_confirmed_row_and_a_refused_row_read_as_typed(client, unit_a, unit_b,
     assert row(client.get(url).content.decode(), a.pk) == (
         f'<td>{unit_a.name}</td><td><a href="/assessments/review/{a.pk}/">2020年度综治经费绩效自评</a></td>'
         '<td class="text-end">95.00</td><td class="text-end">76.00</td><td>中</td><td data-suggested>核减 10.00%</td>'
-        '<td><div data-confirmed>核减 15.00%（理由：执行率偏低）<span class="small text-body-secondary">王复核 2021-07-01 00:05</span></div>'
+        '<td><div data-confirmed>核减 15.00%（理由：执行率偏低）<span class="small text-body-secondary"><span class="person">王复核 '
+        f'<small class="text-body-secondary person-login">{reviewer.username}</small></span> 2021-07-01 00:05</span></div>'
         f'<form method="post" action="?round={round_2020.pk}&amp;page=1" class="d-flex flex-wrap gap-1 align-items-end">'
         f'<input type="hidden" name="assessment" value="{a.pk}">'
         f'<div><label class="form-label small mb-0" for="advice-{a.pk}">确认结果</label>'
@@ -193,3 +194,17 @@ def test_a_confirmed_row_and_a_refused_row_read_as_typed(client, unit_a, unit_b,
                                "reason": ""})
     assert posted.status_code == 302
     assert ResultApplication.objects.get(assessment=b).advice == "reduce"
+
+
+def test_a_result_confirmed_by_a_deleted_account_still_shows(client, unit_a, round_2020, reviewer):
+    """The confirming account deleted (the result keeps no confirmer): the page and the xlsx say so."""
+    a = graded(unit_a, round_2020, "综治经费", self_total="95.00", self_grade="优")
+    gone = make_reviewer("gone", unit_a)
+    results.confirm(gone, a, advice="prioritize", reduce_percent=None, reason="")
+    gone.delete()
+    client.force_login(reviewer)
+    page = client.get(reverse("assessments:results") + f"?round={round_2020.pk}")
+    assert page.status_code == 200
+    assert '<span class="small text-body-secondary">（账号已删除）' in page.content.decode()
+    sheet = load_workbook(io.BytesIO(client.get(reverse("assessments:results_xlsx") + f"?round={round_2020.pk}").content)).active
+    assert list(sheet.iter_rows(min_row=3, values_only=True))[0][10] == "（账号已删除）"

@@ -424,9 +424,12 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
     shows: its own stored values, its scoring line, its review note, its position, the 表样 version
     and the code (ADR 0024). After a save that changed one row, only that row's form is built and
     rendered. Lines follow the stored rows in order, as in `tables_context`. The rows' forms (the
-    unbound form's indicator rows, `extra_rows` of them empty) are built only for rows rendered."""
+    unbound form's indicator rows, `extra_rows` empty ones after them) are built only for rows
+    rendered."""
     rows = list(assessment.indicators.all())  # prefetched, in the formset's order (forms._OrderedFormSet)
-    formset = SimpleLazyObject(lambda: EntryForm.indicator_formset(assessment, extra=extra_rows))
+    # The formset alone costs little (its forms are built one by one, below) and counts its forms
+    # as the whole form does (at most max_num of them).
+    formset = EntryForm.indicator_formset(assessment, extra=extra_rows)
     lines = view.indicators
     layout = _row_layout(assessment.table)
     shared = (pagecache.row_values(assessment.template_version), sorted(layout.items()))
@@ -439,8 +442,6 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
                 pagecache.row_values(comment) if comment is not None else None)
 
     def render(i):
-        if formset.total_form_count() != len(rows) + extra_rows:
-            raise ValueError("the indicator rows kept apart are not the form's rows")
         form = formset._construct_form(i, **formset.get_form_kwargs(i))
         line = lines[i] if i < len(rows) and i < len(lines) else None
         context = {"form": form, "line": line, "table": assessment.table, "attempted": False,
@@ -448,7 +449,7 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
         return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
 
     return [mark_safe(html) for html in
-            pagecache.fragments("entry-row", [parts(i) for i in range(len(rows) + extra_rows)], render)]
+            pagecache.fragments("entry-row", [parts(i) for i in range(formset.total_form_count())], render)]
 
 
 def _tables_html(entry, view, *, attempted, row_comments, indicator_rows=None, apart=(), section=None) -> str:

@@ -23,7 +23,18 @@ from openpyxl import Workbook
 
 from portal import storage
 
-from .. import audit, evidence, pagecache, params, permissions, rectification, sampling, spotchecks, tasks
+from .. import (
+    audit,
+    evidence,
+    pagecache,
+    params,
+    people,
+    permissions,
+    rectification,
+    sampling,
+    spotchecks,
+    tasks,
+)
 from .. import results as results_service
 from .. import supervisors as supervisor_names
 from ..followup_forms import AssignForm, RectificationForm, ResultForm, SpotCheckForm
@@ -235,7 +246,7 @@ def results_xlsx(request):
             a.pk, a.unit.name, a.supervising, a.title,
             None if a.self_total is None else float(a.self_total), None if a.review_total is None else float(a.review_total),
             row.grade, row.suggested_text, row.confirmed_text or "（未确认）", c.reason if c else "",
-            (c.confirmed_by.get_full_name() or c.confirmed_by.username) if c and c.confirmed_by else "",
+            (people.text(c.confirmed_by) if c.confirmed_by else "（账号已删除）") if c else "",
             timezone.localtime(c.confirmed_at).strftime("%Y-%m-%d %H:%M") if c else "",
         ])
     buffer = io.BytesIO()
