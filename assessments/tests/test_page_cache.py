@@ -222,7 +222,7 @@ def test_the_indicator_section_around_its_rows_depends_only_on_its_facts(alice_c
         view = readmodel.build(a)
         html = entry_views._tables_html(EntryForm(a), view, attempted=False, row_comments={}, section="indicators",
                                         indicator_rows=[entry_views.SPLICE])
-        return html, (len(a.indicators.all()), view.weights_used, bool(view.indicators))
+        return html, entry_views._indicator_facts(a, view)
 
     first, facts = around(filled)
     Indicator.objects.filter(assessment=filled).update(name="另一个名称", target="≥99次", actual="100次", reason="变了")

@@ -473,12 +473,18 @@ def _cached_tables(assessment, entry, view, extra, row_comments, around) -> str:
     shared = (pagecache.row_values(assessment.template_version), sorted(extra.items()))
     before, after = pagecache.fragment("entry-sections", (shared, around), lambda: _tables_html(
         entry, view, attempted=False, row_comments=row_comments, apart=("indicators",), indicator_rows=[])).split(SPLICE)
-    facts = (shared, sorted(_row_layout(assessment.table).items()), len(assessment.indicators.all()),
-             bool(view.weights_used), bool(view.indicators))
-    head, tail = pagecache.fragment("entry-indicators", facts, lambda: _tables_html(
+    head, tail = pagecache.fragment("entry-indicators", (shared, _indicator_facts(assessment, view)), lambda: _tables_html(
         entry, view, attempted=False, row_comments=row_comments, section="indicators", indicator_rows=[SPLICE])).split(SPLICE)
     rows = _cached_indicator_rows(assessment, view, extra_rows=extra["extra_indicators"], row_comments=row_comments)
     return mark_safe("".join([before, head, *rows, tail, after]))
+
+
+def _indicator_facts(assessment, view) -> tuple:
+    """What the indicators' section shows around its rows besides the 表样 and the extra rows asked
+    for: the row layout, the number of stored rows (its management form), and whether weights are
+    entered (the 平均分配 button) and any row is there."""
+    return (sorted(_row_layout(assessment.table).items()), len(assessment.indicators.all()),
+            bool(view.weights_used), bool(view.indicators))
 
 
 def _render_opened(request, assessment, extra):
