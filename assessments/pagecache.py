@@ -55,10 +55,10 @@ def release() -> str:
     return h.hexdigest()
 
 
-def row_values(obj) -> tuple:
-    """Every stored field of a model instance, as fetched (no query)."""
+def row_values(obj, without=()) -> tuple:
+    """Every stored field of a model instance (but those named in `without`), as fetched (no query)."""
     values = obj.__dict__
-    return tuple(values.get(f.attname) for f in obj._meta.concrete_fields)
+    return tuple(values.get(f.attname) for f in obj._meta.concrete_fields if f.name not in without)
 
 
 def instance_values(obj, _seen=None, *, without_fields=(), without_rows=()) -> tuple:
@@ -70,8 +70,7 @@ def instance_values(obj, _seen=None, *, without_fields=(), without_rows=()) -> t
     if id(obj) in seen:  # a back reference (a prefetched row's assessment): already counted
         return ("↺", type(obj).__name__, obj.pk)
     seen.add(id(obj))
-    values = obj.__dict__
-    out = [type(obj).__name__, tuple(values.get(f.attname) for f in obj._meta.concrete_fields if f.name not in without_fields)]
+    out = [type(obj).__name__, row_values(obj, without_fields)]
     for name, related in sorted(obj._state.fields_cache.items()):
         out.append((name, None if related is None else instance_values(related, seen)))
     for name, rows in sorted(getattr(obj, "_prefetched_objects_cache", {}).items()):

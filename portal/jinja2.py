@@ -19,6 +19,15 @@ from markupsafe import Markup
 from assessments.templatetags import portal
 
 
+def part(template_name: str, context: dict, request=None):
+    """A Jinja2 template's HTML for a Django template to place (`{{ rows_html }}`): a function, so
+    the part is rendered when the page reaches it, escaped as rendered."""
+    from django.template.loader import render_to_string
+    from django.utils.safestring import mark_safe
+
+    return lambda: mark_safe(render_to_string(template_name, context, request=request, using="jinja2"))
+
+
 def url(name, *args):
     return reverse(name, args=args)
 

@@ -12,16 +12,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_safe
 from openpyxl import Workbook
 
-from portal import storage
+from portal import jinja2, storage
 
 from .. import (
     audit,
@@ -223,8 +221,7 @@ def results(request):
         "rounds": rounds, "round": current, "rows": table, "page": page,
         "rules": results_service.rules_for(current) if current else (),
         # The rows: a Jinja2 template (ADR 0023), rendered when the page reaches them.
-        "rows_html": lambda: mark_safe(render_to_string("assessments/review/results_rows.html", rows, request=request,
-                                                        using="jinja2")),
+        "rows_html": jinja2.part("assessments/review/results_rows.html", rows, request=request),
     }, status=400 if errors else 200)
 
 

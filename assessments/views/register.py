@@ -1,7 +1,6 @@
 """The 公开 register of a round (page and xlsx), the 决算批复 dates, and the 公开审核 preview (issue 16)."""
 
 import datetime
-import functools
 import io
 
 from django.contrib import messages
@@ -9,9 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
+
+from portal import jinja2
 
 from .. import pagecache, params, permissions, register
 from ..exports.public import build_public
@@ -67,13 +66,8 @@ def register_page(request):
     # The long tables' rows: a Jinja2 template (ADR 0023), rendered when the page reaches them.
     links = {"review_link": params.pk_link("assessments:review"), "public_link": params.pk_link("disclosure:detail")}
     for part in ("groups", "reports", "units"):
-        context[f"{part}_html"] = functools.partial(_rows_html, part, context, links)
+        context[f"{part}_html"] = jinja2.part("assessments/review/register_rows.html", {**context, **links, "part": part})
     return render(request, "assessments/review/register.html", context)
-
-
-def _rows_html(part, context, links):
-    return mark_safe(render_to_string("assessments/review/register_rows.html",
-                                      {**context, **links, "part": part}, using="jinja2"))
 
 
 def _page(items, number):

@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
+from portal import jinja2
+
 from .. import (
     audit,
     diff,
@@ -136,9 +138,8 @@ def dashboard(request):
             "disclosure_todo": register.warned(current, units),
             "page": page,
             # Rendered when the template reaches them (a Jinja2 template, ADR 0023).
-            "rows_html": lambda: mark_safe(render_to_string(
-                "assessments/review/dashboard_rows.html",
-                {"page": page, "review_link": params.pk_link("assessments:review")}, using="jinja2")),
+            "rows_html": jinja2.part("assessments/review/dashboard_rows.html",
+                                     {"page": page, "review_link": params.pk_link("assessments:review")}),
             "page_range": params.page_range(page),
             "filters": p.as_form(),
             "sort": sort,
