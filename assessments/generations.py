@@ -8,19 +8,17 @@ the last value plus one: a database restored from a backup cannot bring back a v
 something was kept.
 """
 
+import functools
 import time
 
-from django.db.models import F, IntegerField, Value
+from django.db import connections
+from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 
 def read(model, using="default") -> int:
     """The current value (created on a new database)."""
-    rows = model.objects.using(using)
-    value = rows.filter(pk=1).values_list("value", flat=True).first()
-    if value is None:
-        value = rows.get_or_create(pk=1, defaults={"value": time.time_ns()})[0].value
-    return value
+    return read_many(model, using=using)[0]
 
 
 def renew(model, using="default") -> None:
@@ -32,8 +30,22 @@ def renew(model, using="default") -> None:
 
 
 def read_many(*models, using="default") -> list[int]:
-    """The current values of several generations, in one query."""
-    parts = [m.objects.using(using).filter(pk=1).order_by().annotate(which=Value(i, output_field=IntegerField()))
-             .values_list("which", "value") for i, m in enumerate(models)]
-    found = dict(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else dict(parts[0])
-    return [found[i] if i in found else read(m, using) for i, m in enumerate(models)]
+    """The current values of several generations, in one query. Every logged-in page reads two of
+    them first (pagecache.GenerationMiddleware), so the statement is written once per process,
+    not compiled by the ORM each time (about 0.8 ms a request, issue 17)."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(_read_many_sql(using, tuple(m._meta.db_table for m in models)))
+        found = dict(cursor.fetchall())
+    return [found[i] if i in found else _create(m, using) for i, m in enumerate(models)]
+
+
+def _create(model, using) -> int:
+    return model.objects.using(using).get_or_create(pk=1, defaults={"value": time.time_ns()})[0].value
+
+
+@functools.cache
+def _read_many_sql(using: str, tables: tuple[str, ...]) -> str:
+    quote = connections[using].ops.quote_name
+    return " UNION ALL ".join(f"SELECT {i}, {quote('value')} FROM {quote(table)} WHERE {quote('id')} = 1"
+                              for i, table in enumerate(tables))

@@ -11,6 +11,7 @@ from django.contrib.messages import get_messages
 from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from assessments import audit, datachanges, generations, pagecache
@@ -339,7 +340,6 @@ def test_a_write_in_a_rolled_back_savepoint_still_leaves_the_outer_writes_announ
 
 def test_the_generation_is_read_before_the_user_and_the_data(warm, filled):
     """A page is never older than the generation it is kept under (GenerationMiddleware)."""
-    from django.test.utils import CaptureQueriesContext
 
     generations.renew(DataGeneration)
     with CaptureQueriesContext(connection) as queries:
@@ -354,7 +354,6 @@ def test_the_generation_is_read_before_the_user_and_the_data(warm, filled):
 
 
 def test_a_page_rendered_costs_no_query_more_than_without_whole_pages(warm, filled, settings):
-    from django.test.utils import CaptureQueriesContext
 
     url = reverse("assessments:edit", args=[filled.pk])
     warm.get(url)
@@ -471,3 +470,22 @@ def test_the_settings_digest_sees_a_plain_value_beside_an_object(settings):
     assert pagecache.settings_digest() == first  # another instance, same plain values
     settings.PORTAL_TEST_MIXED = [{"limit": 6, "hook": Hook()}, "文本"]
     assert pagecache.settings_digest() != first
+
+
+def test_generations_are_read_in_one_statement_and_made_on_a_new_database():
+    """read_many writes its statement itself (not through the ORM): each value is the one of its
+    table, in the order asked, and a table without its row gets one, as a new database has none."""
+    from assessments.models import AuthorizationGeneration, PublicGeneration
+
+    DataGeneration.objects.update_or_create(pk=1, defaults={"value": 111})
+    AuthorizationGeneration.objects.update_or_create(pk=1, defaults={"value": 222})
+    PublicGeneration.objects.all().delete()
+    with CaptureQueriesContext(connection) as queries:
+        assert generations.read_many(AuthorizationGeneration, DataGeneration) == [222, 111]
+    assert len(queries) == 1
+    before = time.time_ns()
+    made = generations.read(PublicGeneration)
+    assert made >= before and PublicGeneration.objects.get(pk=1).value == made
+    assert generations.read_many(DataGeneration, PublicGeneration, AuthorizationGeneration) == [111, made, 222]
+    generations.renew(DataGeneration)
+    assert generations.read(DataGeneration) > max(111, made)
