@@ -354,7 +354,6 @@ def test_the_generation_is_read_before_the_user_and_the_data(warm, filled):
 
 
 def test_a_page_rendered_costs_no_query_more_than_without_whole_pages(warm, filled, settings):
-
     url = reverse("assessments:edit", args=[filled.pk])
     warm.get(url)
 
