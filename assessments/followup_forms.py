@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from . import sampling, spotchecks
+from .fields import RegionMultipleChoiceField
 from .models import Advice, Assessment, Region
 
 SELECT = {"class": "form-select form-select-sm"}
@@ -18,8 +19,8 @@ class SpotCheckForm(forms.Form):
         label="类型", required=False, choices=Assessment.Kind.choices, widget=forms.CheckboxSelectMultiple,
         help_text="不选则包括全部类型。",
     )
-    regions = forms.ModelMultipleChoiceField(
-        label="地区", required=False, queryset=Region.objects.with_full_names().order_by("id"),
+    regions = RegionMultipleChoiceField(
+        label="地区", required=False, queryset=Region.objects.order_by("id"),
         widget=forms.SelectMultiple({**SELECT, "size": 4}), help_text="不选则包括全部地区；选市则包括其下各区县。",
     )
     supervisor = forms.CharField(label="主管部门", required=False, max_length=100, widget=forms.TextInput(INPUT),

@@ -87,7 +87,7 @@ def season_home(request):
             "late": [t for t in tasks if t.status == Task.Status.OVERDUE],
             "target_sets": TargetSet.objects.filter(round=current, unit__in=units).select_related("unit")
             .annotate(rows=Count("indicators")).order_by("unit__name", "project_name"),
-            "regions": Region.objects.with_full_names().order_by("id"),
+            "regions": Region.objects.order_by("id").full_names(),
             "today": timezone.localdate(),
         })
     return render(request, "assessments/season/home.html", context)

@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 
 from .. import audit, pagecache, permissions, readmodel, table_templates
 from ..exports import public, xlsx
+from ..fields import RegionChoiceField
 from ..forms import EntryForm
 from ..models import Assessment, Region, Round, TableTemplate, TemplateAssignment, TemplateVersion, Unit
 from ..services import create_assessment
@@ -39,7 +40,7 @@ class CloneForm(forms.Form):
 class AssignForm(forms.Form):
     round = forms.ModelChoiceField(label="评价批次", queryset=Round.objects.order_by("-year"), empty_label=None,
                                    widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
-    region = forms.ModelChoiceField(label="适用地区", queryset=Region.objects.with_full_names().order_by("level", "name"), required=False,
+    region = RegionChoiceField(label="适用地区", queryset=Region.objects.order_by("level", "name"), required=False,
                                     empty_label="全部地区", widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
 
 

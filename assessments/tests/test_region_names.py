@@ -1,0 +1,61 @@
+"""Region selects list full names read as plain values (RegionQuerySet.full_names), and validate as
+model choices: the spot-check form, the 填报任务 page and the 表样 assignment form (issue 17)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from assessments.followup_forms import SpotCheckForm
+from assessments.models import Region
+from assessments.views.tables import AssignForm
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def regions(region):
+    city = region.parent
+    other = Region.objects.create(name="株洲市", level=Region.Level.CITY, parent=city.parent)
+    return {"岳麓区": region, "长沙市": city, "湖南省": city.parent, "株洲市": other,
+            "天元区": Region.objects.create(name="天元区", level=Region.Level.DISTRICT, parent=other)}
+
+
+def test_full_names_follow_the_queryset_and_reach_ancestors_outside_it(regions):
+    districts = Region.objects.filter(level=Region.Level.DISTRICT).order_by("-id")
+    with CaptureQueriesContext(connection) as queries:
+        names = districts.full_names()
+    assert names == [(regions["天元区"].pk, "湖南省株洲市天元区"), (regions["岳麓区"].pk, "湖南省长沙市岳麓区")]
+    assert names == [(r.pk, r.full_name) for r in districts]
+    assert len(queries) == 3  # the districts, then their cities, then the province
+    assert Region.objects.order_by("id").full_names() == [(r.pk, r.full_name) for r in Region.objects.order_by("id")]
+    assert Region.objects.none().full_names() == []
+
+
+def test_spot_check_form_lists_full_names_and_keeps_the_choice_when_refused(regions):
+    form = SpotCheckForm({"title": "抽查", "method": "simple", "regions": [str(regions["株洲市"].pk)]})
+    assert not form.is_valid() and "count" in form.errors
+    html = str(form["regions"])
+    assert f'<option value="{regions["株洲市"].pk}" selected>湖南省株洲市</option>' in html
+    assert f'<option value="{regions["岳麓区"].pk}">湖南省长沙市岳麓区</option>' in html
+    assert html.count("<option") == 5
+    valid = SpotCheckForm({"title": "抽查", "method": "simple", "count": "2", "regions": [str(regions["湖南省"].pk)]})
+    assert valid.is_valid() and list(valid.cleaned_data["regions"]) == [regions["湖南省"]]
+    unknown = SpotCheckForm({"title": "抽查", "method": "simple", "count": "2", "regions": ["999999"]})
+    assert not unknown.is_valid() and "regions" in unknown.errors
+
+
+def test_template_assignment_offers_every_region_after_all_regions(regions):
+    html = str(AssignForm()["region"])
+    assert html.index('<option value="" selected>全部地区</option>') < html.index(">湖南省<")
+    assert f'<option value="{regions["天元区"].pk}">湖南省株洲市天元区</option>' in html
+    bound = AssignForm({"round": "", "region": str(regions["长沙市"].pk)})
+    bound.is_valid()
+    assert bound.cleaned_data["region"] == regions["长沙市"]
+
+
+def test_season_page_lists_regions_by_full_name(client, regions, round_2020, reviewer):
+    client.force_login(reviewer)
+    page = client.get(reverse("assessments:season") + f"?round={round_2020.pk}").content.decode()
+    assert f'<option value="{regions["天元区"].pk}">湖南省株洲市天元区</option>' in page
+    assert f'<option value="{regions["湖南省"].pk}">湖南省</option>' in page
