@@ -1,5 +1,7 @@
 """Creating assessments and keeping their cached scores in step with their content."""
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from . import audit, flags, history, readmodel, targets
@@ -31,21 +33,34 @@ def previous_assessment(*, unit, round, kind, project_name="") -> Assessment | N
     return (handed_in or candidates or [None])[0]
 
 
-def carry_candidates(units) -> list[Assessment]:
-    """Per unit, kind and project name, the assessment a new one would start from (one query):
-    shown on the 新建 page so the officer knows what "start from last year" will copy."""
+@dataclass(frozen=True)
+class CarryCandidate:
+    """What the 新建 page says of an assessment a new one would start from."""
+
+    pk: int
+    unit: object
+    title: str
+    state_label: str
+
+
+def carry_candidates(units) -> list[CarryCandidate]:
+    """Per unit, kind and project name, the assessment a new one would start from (one query of
+    plain values): shown on the 新建 page so the officer knows what "start from last year" will copy."""
+    by_pk = {u.pk: u for u in units}
     rows = (
         Assessment.objects.filter(unit__in=units)
-        .select_related("unit", "round")
         .order_by("unit__name", "kind", "project_name", "-round__year", "-id")
+        .values_list("pk", "unit_id", "kind", "project_name", "round__year", "state")
     )
-    chosen: dict[tuple, Assessment] = {}
-    for a in rows:
-        key = (a.unit_id, a.kind, a.project_name)
+    chosen: dict[tuple, tuple] = {}
+    for row in rows:
+        key = (row[1], row[2], row[3])
         best = chosen.get(key)
-        if best is None or (best.state not in HANDED_IN_STATES and a.state in HANDED_IN_STATES):
-            chosen[key] = a
-    return list(chosen.values())
+        if best is None or (best[5] not in HANDED_IN_STATES and row[5] in HANDED_IN_STATES):
+            chosen[key] = row
+    states = dict(Assessment.State.choices)
+    return [CarryCandidate(pk, by_pk[unit_id], Assessment.title_of(year, kind, project_name), states[state])
+            for pk, unit_id, kind, project_name, year, state in chosen.values()]
 
 
 def _indicator_identity(indicator) -> tuple[str, str, str]:

@@ -35,21 +35,32 @@ def latest_version(code: str) -> TemplateVersion:
 
 def assigned_template(round_: Round, kind: str, region: Region | None) -> TableTemplate | None:
     """The template the round prescribes for this kind in this region (the nearest region wins)."""
-    assignments = {a.region_id: a.template for a in TemplateAssignment.objects.filter(round=round_, kind=kind).select_related("template")}
+    return _nearest(_assignments(round_, kind), kind, region)
+
+
+def _assignments(round_: Round, kind: str | None = None) -> dict[tuple[str, int | None], TableTemplate]:
+    """The round's templates by kind and region (None: every region), for one kind or all."""
+    rows = TemplateAssignment.objects.filter(round=round_).select_related("template")
+    return {(a.kind, a.region_id): a.template for a in (rows.filter(kind=kind) if kind else rows)}
+
+
+def _nearest(assignments, kind: str, region: Region | None) -> TableTemplate | None:
     node = region
     while node is not None:
-        if node.pk in assignments:
-            return assignments[node.pk]
+        if (kind, node.pk) in assignments:
+            return assignments[(kind, node.pk)]
         node = node.parent
-    return assignments.get(None)
+    return assignments.get((kind, None))
 
 
 def offered_templates(round_: Round | None, unit) -> dict[str, list[TableTemplate]]:
-    """Per kind, the templates an officer of `unit` may choose in `round_`."""
+    """Per kind, the templates an officer of `unit` may choose in `round_` (both kinds' assignments
+    read in one query)."""
     active = list(TableTemplate.objects.filter(active=True).order_by("kind", "id"))
+    assignments = _assignments(round_) if round_ is not None else {}
     offered: dict[str, list[TableTemplate]] = {}
     for kind in ("department", "project"):
-        prescribed = assigned_template(round_, kind, unit.region) if round_ is not None else None
+        prescribed = _nearest(assignments, kind, unit.region) if assignments else None
         offered[kind] = [prescribed] if prescribed is not None else [t for t in active if t.kind == kind]
     return offered
 

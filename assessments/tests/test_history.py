@@ -1,6 +1,7 @@
 """Issue 7 §2–3: start from last year (carry-over), indicator lineage, year-over-year view and flags."""
 
 import importlib
+import re
 import uuid
 from decimal import Decimal
 from types import SimpleNamespace
@@ -206,6 +207,21 @@ def test_new_page_starts_from_last_year(alice_client, unit_a):
     ]
     follow = alice_client.get(response["Location"])
     assert "沿用了2019年度的年度目标" in follow.content.decode()
+
+
+def test_new_page_names_per_unit_kind_and_project_the_one_a_new_assessment_starts_from(alice_client, unit_a):
+    """The latest handed-in one wins over a later draft; without a handed-in one, the latest."""
+    make(unit_a, 2018, state="approved")
+    make(unit_a, 2019, state="draft")
+    make(unit_a, 2018, kind="project", name="平安建设经费", state="draft")
+    make(unit_a, 2019, kind="project", name="平安建设经费", state="returned")
+    page = alice_client.get(reverse("assessments:create")).content.decode()
+    listed = page[page.index('id="carry-candidates"'):]
+    listed = listed[:listed.index("</ul>")]
+    assert re.findall(r"<li>(.*?)</li>", listed) == [
+        "岳麓区委政法委：2018年度部门整体支出绩效自评（审核通过）",
+        "岳麓区委政法委：2019年度平安建设经费绩效自评（退回修改）",
+    ]
 
 
 def test_new_page_without_carry_over_is_blank(alice_client, unit_a):

@@ -1,5 +1,6 @@
 """Region selects list full names read as plain values (RegionQuerySet.full_names), and validate as
-model choices: the spot-check form, the 填报任务 page and the 表样 assignment form (issue 17)."""
+model choices: the spot-check form, the 填报任务 page and the 表样 assignment form; the 表样 a
+region is prescribed are read in one query (issue 17: cheaper pages)."""
 
 import pytest
 from django.db import connection
@@ -59,3 +60,29 @@ def test_season_page_lists_regions_by_full_name(client, regions, round_2020, rev
     page = client.get(reverse("assessments:season") + f"?round={round_2020.pk}").content.decode()
     assert f'<option value="{regions["天元区"].pk}">湖南省株洲市天元区</option>' in page
     assert f'<option value="{regions["湖南省"].pk}">湖南省</option>' in page
+
+
+def test_the_nearest_assigned_region_prescribes_each_kind_in_one_query(regions, round_2020, unit_a):
+    """offered_templates reads the round's assignments of both kinds at once; for each kind the
+    nearest region's template wins, then the one for every region, else every active template."""
+    from assessments import table_templates
+    from assessments.models import TableTemplate, TemplateAssignment, Unit
+
+    t = {code: TableTemplate.objects.get(code=code) for code in ("department", "national-department", "national")}
+    TemplateAssignment.objects.create(round=round_2020, kind="department", region=regions["湖南省"], template=t["department"])
+    TemplateAssignment.objects.create(round=round_2020, kind="department", region=regions["长沙市"],
+                                      template=t["national-department"])
+    TemplateAssignment.objects.create(round=round_2020, kind="project", region=None, template=t["national"])
+    unit_z = Unit.objects.create(name="株洲市天元区财政局", region=regions["天元区"])
+    units = {u.pk: u for u in Unit.objects.filter(pk__in=[unit_a.pk, unit_z.pk]).select_related("region__parent__parent")}
+    with CaptureQueriesContext(connection) as queries:
+        near = table_templates.offered_templates(round_2020, units[unit_a.pk])
+    assert len(queries) == 2
+    assert (near["department"], near["project"]) == ([t["national-department"]], [t["national"]])
+    far = table_templates.offered_templates(round_2020, units[unit_z.pk])
+    assert (far["department"], far["project"]) == ([t["department"]], [t["national"]])
+    assert table_templates.assigned_template(round_2020, "department", regions["天元区"]) == t["department"]
+    assert table_templates.assigned_template(round_2020, "project", regions["岳麓区"]) == t["national"]
+    TemplateAssignment.objects.filter(kind="project").delete()
+    active = list(TableTemplate.objects.filter(active=True, kind="project").order_by("id"))
+    assert table_templates.offered_templates(round_2020, units[unit_z.pk])["project"] == active and len(active) > 1

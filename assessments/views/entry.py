@@ -173,7 +173,9 @@ def _offered(request, units, round_pk):
 
 @pagecache.page
 def assessment_create(request):
-    units = Unit.objects.filter(pk__in=permissions.officer_unit_ids(request.user)).order_by("id")
+    # With the regions the offered templates are chosen by (the nearest assigned region wins).
+    units = Unit.objects.filter(pk__in=permissions.officer_unit_ids(request.user)).select_related(
+        "region__parent__parent").order_by("id")
     if not units:
         return redirect("home")
     p = params.read(request.GET, CREATE_PARAMS)
