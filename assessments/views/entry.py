@@ -434,7 +434,8 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
     formset = EntryForm.indicator_formset(assessment, extra=extra_rows)
     lines = view.indicators
     layout = _row_layout(assessment.table)
-    shared = (pagecache.row_values(assessment.template_version), sorted(layout.items()))
+    # Digested once: the 表样 version holds its whole declaration, too long to digest with each row.
+    shared = pagecache.digest(pagecache.row_values(assessment.template_version), sorted(layout.items()))
 
     def parts(i):
         row = rows[i] if i < len(rows) else None
