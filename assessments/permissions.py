@@ -5,6 +5,7 @@ Business roles (officer, reviewer) and the audit log are read from what the acco
 the admin pages, and an administrator role never reviews or fills in.
 """
 
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -71,6 +72,16 @@ def reviewable_units(user):
     """Units whose submissions the user reviews: all, or those assigned; never their own."""
     units = Unit.objects.all() if reviews_all_units(user) else Unit.objects.filter(pk__in=reviewer_unit_ids(user))
     return units.exclude(pk__in=officer_unit_ids(user))
+
+
+def reviewed_unit_filter(user, field: str = "unit_id") -> Q:
+    """`reviewable_units` as a condition on `field` that needs no join with the units: all units
+    but the user's own, or those assigned but their own. Counting a round's 10,000 rows, the join
+    costs more than the count (issue 17)."""
+    own = officer_unit_ids(user)
+    if reviews_all_units(user):
+        return ~Q(**{f"{field}__in": own}) if own else Q()
+    return Q(**{f"{field}__in": sorted(set(reviewer_unit_ids(user)) - set(own))})
 
 
 def can_review(user, assessment: Assessment) -> bool:

@@ -96,7 +96,8 @@ def dashboard(request):
         return render(request, "assessments/review/dashboard.html", context)
 
     counts = dict(
-        Assessment.objects.filter(round=current, unit__in=units).values_list("state").annotate(n=Count("*"))
+        Assessment.objects.filter(permissions.reviewed_unit_filter(request.user), round=current)
+        .values_list("state").annotate(n=Count("*"))
     )
     late = []
     if current.deadline and timezone.localdate() > current.deadline:
@@ -110,7 +111,12 @@ def dashboard(request):
     late_tasks = list(season.late_tasks(current, units)[:LATE_TASKS_SHOWN])
 
     qs, p, sort = _filtered(request, current)
-    page = Paginator(qs, PAGE_SIZE).get_page(p.page)
+    paginator = Paginator(qs, PAGE_SIZE)
+    if all(p[name] is None for name in DASHBOARD_PARAMS if name not in ("round", "state", "sort", "page")):
+        # Filtered by state alone (or not at all), the list holds what the cards count: not counted
+        # again. Any other filter (a new one too) is counted by the database.
+        paginator.count = sum(n for state, n in counts.items() if state in VISIBLE_STATES and p.state in (None, state))
+    page = paginator.get_page(p.page)
     # Export statuses of this page's rows only (a subquery would run for every row before the OFFSET).
     statuses = {}
     for assessment_id, status in (

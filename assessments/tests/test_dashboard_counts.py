@@ -1,0 +1,69 @@
+"""The dashboard's cards and its list count the same rows: the reviewer's units (never their own),
+the selected round; the list is not counted again when only a state is chosen (issue 17)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from assessments.models import Assessment, Membership, Unit
+from assessments.table_templates import latest_version
+
+from .test_access_matrix import make_reviewer
+
+pytestmark = pytest.mark.django_db
+
+STATES = {"draft": 3, "submitted": 4, "returned": 2, "approved": 1}
+
+
+@pytest.fixture
+def population(region, round_2020, unit_a, unit_b):
+    versions = {kind: latest_version(kind) for kind in ("project", "department")}
+    unit_c = Unit.objects.create(name="长沙市岳麓区司法局", short_name="岳麓司法局", region=region)
+    for unit in (unit_a, unit_b, unit_c):
+        n = 0
+        for state, count in STATES.items():
+            for _ in range(count):
+                n += 1
+                Assessment.objects.create(unit=unit, round=round_2020, kind="project", project_name=f"项目{n}", state=state,
+                                          template_version=versions["project"])
+        Assessment.objects.create(unit=unit, round=round_2020, kind="department", state="submitted",
+                                  template_version=versions["department"])
+    return unit_c
+
+
+def listed(client, **query):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("assessments:dashboard"), query)
+    assert response.status_code == 200
+    page = response.context["page"]
+    counted = [q["sql"] for q in queries.captured_queries if 'COUNT(*) AS "__count"' in q["sql"]]
+    return page.paginator.count, len(page.object_list), dict((s.value, n) for s, n, _ in response.context["counts"]), counted
+
+
+def test_the_list_is_the_cards_count_and_is_not_counted_again(client, population, unit_a, round_2020):
+    bureau = make_reviewer("caiwu", bureau_wide=True)
+    Membership.objects.create(user=bureau, unit=unit_a, role=Membership.Role.OFFICER)  # never their own unit
+    client.force_login(bureau)
+    total, rows, cards, counted = listed(client)
+    assert cards == {"draft": 6, "submitted": 10, "forwarded": 0, "in_review": 0, "returned": 4, "approved": 2,
+                     "published": 0}
+    assert (total, rows, counted) == (16, 16, [])
+    total, rows, _, counted = listed(client, state="submitted")
+    assert (total, rows, counted) == (10, 10, [])
+    assert listed(client, state="returned")[:2] == (4, 4)
+    assert listed(client, state="draft")[:2] == (0, 0)  # counted on its card, never listed
+    # Any other filter is counted by the database, and agrees.
+    total, rows, _, counted = listed(client, kind="department")
+    assert (total, rows, len(counted)) == (2, 2, 1)
+    total, rows, _, counted = listed(client, state="submitted", unit_name="司法局")
+    assert (total, rows, len(counted)) == (5, 5, 1)
+
+
+def test_an_assigned_reviewer_counts_their_units_only(client, population, unit_b):
+    assigned = make_reviewer("zhipai", unit_b, population)
+    Membership.objects.create(user=assigned, unit=population, role=Membership.Role.OFFICER)
+    client.force_login(assigned)
+    total, rows, cards, counted = listed(client)
+    assert (cards["draft"], cards["submitted"], cards["returned"], cards["approved"]) == (3, 5, 2, 1)
+    assert (total, rows, counted) == (8, 8, [])
