@@ -1,12 +1,14 @@
 """The dashboard's cards and its list count the same rows: the reviewer's units (never their own),
 the selected round; the list is not counted again when only a state is chosen (issue 17)."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments.models import Assessment, Membership, Unit
+from assessments.models import Assessment, Membership, Snapshot, Transition, Unit
 from assessments.table_templates import latest_version
 
 from .test_access_matrix import make_reviewer
@@ -67,3 +69,23 @@ def test_an_assigned_reviewer_counts_their_units_only(client, population, unit_b
     total, rows, cards, counted = listed(client)
     assert (cards["draft"], cards["submitted"], cards["returned"], cards["approved"]) == (3, 5, 2, 1)
     assert (total, rows, counted) == (8, 8, [])
+
+
+def test_a_returned_row_shows_its_latest_submission(client, population, unit_b):
+    """The officer's draft of a returned assessment is not the reviewer's to see: the row shows the
+    name, score and flags of the latest snapshot (read as those keys, not whole snapshots)."""
+    returned = Assessment.objects.filter(unit=unit_b, state="returned").order_by("pk").first()
+    Assessment.objects.filter(pk=returned.pk).update(project_name="草稿中的名称", self_total=Decimal("99.00"))
+    for number, (name, total, codes) in enumerate([("第一次提交", "70.00", ["rate_out"]),
+                                                  ("第二次提交", "85.50", ["all_full"])], start=1):
+        t = Transition.objects.create(assessment=returned, action="submit", from_state="draft", to_state="submitted")
+        Snapshot.objects.create(assessment=returned, number=number, transition=t,
+                                data={"header": {"project_name": name}, "total_score": total, "risk_flags": codes})
+    old = Assessment.objects.filter(unit=unit_b, state="returned").order_by("pk").last()
+    t = Transition.objects.create(assessment=old, action="submit", from_state="draft", to_state="submitted")
+    Snapshot.objects.create(assessment=old, number=1, transition=t, data={"header": {}, "total_score": None})
+    client.force_login(make_reviewer("caiwu", bureau_wide=True))
+    rows = {a.pk: a for a in client.get(reverse("assessments:dashboard"), {"state": "returned"}).context["page"]}
+    shown = rows[returned.pk]
+    assert (shown.project_name, shown.self_total, [f.code for f in shown.flag_list]) == ("第二次提交", Decimal("85.50"), ["all_full"])
+    assert (rows[old.pk].project_name, rows[old.pk].self_total) == (old.project_name, None)

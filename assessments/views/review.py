@@ -90,7 +90,7 @@ def dashboard(request):
     _require_reviewer(request.user)
     rounds = list(Round.objects.order_by("-year"))
     units = permissions.reviewable_units(request.user)
-    current = _selected_round(request, rounds, units)
+    current = _selected_round(request, rounds, request.user)
     context = {"rounds": rounds, "round": current, "flags": flags.FLAGS.values(), "states": VISIBLE_STATES}
     if current is None:
         return render(request, "assessments/review/dashboard.html", context)
@@ -189,7 +189,7 @@ def dashboard_xlsx(request):
     """The dashboard's list as .xlsx: every row the filters select (not one page), same columns."""
     _require_reviewer(request.user)
     rounds = list(Round.objects.order_by("-year"))
-    current = _selected_round(request, rounds, permissions.reviewable_units(request.user))
+    current = _selected_round(request, rounds, request.user)
     if current is None:
         raise Http404
     qs, _p, _sort = _filtered(request, current)
@@ -294,32 +294,30 @@ def _show_submitted_versions(rows) -> None:
     returned = {a.pk: a for a in rows if a.state == Assessment.State.RETURNED}
     if not returned:
         return
+    # The keys shown, not whole snapshots; the latest snapshot of each wins (ascending numbers).
     latest = {}
-    for pk, data in (
-        Snapshot.objects.filter(assessment_id__in=returned).order_by("assessment_id", "number").values_list("assessment_id", "data")
+    for pk, name, risk_flags, total in (
+        Snapshot.objects.filter(assessment_id__in=returned).order_by("assessment_id", "number")
+        .values_list("assessment_id", "data__header__project_name", "data__risk_flags", "data__total_score")
     ):
-        latest[pk] = data
-    for pk, data in latest.items():
+        latest[pk] = (name, risk_flags, total)
+    for pk, (name, risk_flags, total) in latest.items():
         a = returned[pk]
-        a.project_name = data.get("header", {}).get("project_name", a.project_name)
-        if "risk_flags" in data:  # snapshots from before the flags were kept in them have none
-            a.flag_list = [flags.FLAGS[c] for c in data["risk_flags"] if c in flags.FLAGS]
-        total = data.get("total_score")
+        a.project_name = a.project_name if name is None else name
+        if risk_flags is not None:  # snapshots from before the flags were kept in them have none
+            a.flag_list = [flags.FLAGS[c] for c in risk_flags if c in flags.FLAGS]
         a.self_total = Decimal(total) if total else None
         a.gap = a.review_total - a.self_total if a.review_total is not None and a.self_total is not None else None
 
 
-def _selected_round(request, rounds, units):
+def _selected_round(request, rounds, user):
     """The round asked for; else the latest round with submissions to review; else the latest."""
     wanted = params.read(request.GET, {"round": params.Int()}).round
     if wanted is None:
-        wanted = (
-            Assessment.objects.filter(unit__in=units)
-            .exclude(state=Assessment.State.DRAFT)
-            .order_by("-round__year")
-            .values_list("round_id", flat=True)
-            .first()
-        )
+        # Newest first, usually one query (the rounds are few; a join sorting every row by its
+        # round's year was most of the dashboard's time).
+        mine = Assessment.objects.filter(permissions.reviewed_unit_filter(user)).exclude(state=Assessment.State.DRAFT)
+        wanted = next((r.pk for r in rounds if mine.filter(round=r).exists()), None)
     for r in rounds:
         if r.pk == wanted:
             return r
