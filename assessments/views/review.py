@@ -96,7 +96,7 @@ def dashboard(request):
         return render(request, "assessments/review/dashboard.html", context)
 
     counts = dict(
-        Assessment.objects.filter(permissions.reviewed_unit_filter(request.user), round=current)
+        Assessment.objects.filter(permissions.reviewed_unit_filter(request.user), round=current).order_by()
         .values_list("state").annotate(n=Count("*"))
     )
     late = []
