@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import params, permissions, register, roles, season
-from .models import Assessment, ExportJob, Rectification, Task
+from .models import WAITING_STATES, Assessment, ExportJob, Rectification, Task
 
 ROW_LIMIT = 200  # a list longer than this shows its first 200 rows and the full count
 S = Assessment.State
@@ -27,8 +27,25 @@ AWAITING_PRE_REVIEW = Q(state=S.SUBMITTED, round__supervisor_review=True, unit__
 BUREAU_WAITING = Q(state__in=[S.FORWARDED, S.IN_REVIEW]) | (Q(state=S.SUBMITTED) & ~AWAITING_PRE_REVIEW)
 
 
-# A listed submission needs only these (its title reads the round's year), not its texts.
-LISTED = ("state", "kind", "project_name", "submitted_at", "round__year", "unit__name")
+# A listed submission needs only these (its title reads the round's year), read as plain values:
+# a list of 200 is 600 model instances otherwise (issue 17).
+LISTED = ("pk", "unit__name", "kind", "project_name", "round__year", "state")
+STATE_LABELS = dict(S.choices)
+
+
+@dataclass(frozen=True)
+class Listed:
+    pk: int
+    unit_name: str
+    title: str
+    state_label: str
+    at: object  # the time the list shows (submitted or approved), or None
+
+
+def _listed(queryset, at: str) -> list[Listed]:
+    """The first ROW_LIMIT rows of `queryset` as `Listed`, `at` naming the time shown."""
+    return [Listed(pk, unit_name, Assessment.title_of(year, kind, project_name), STATE_LABELS[state], when)
+            for pk, unit_name, kind, project_name, year, state, when in queryset.values_list(*LISTED, at)[:ROW_LIMIT]]
 
 
 @dataclass
@@ -80,25 +97,21 @@ def sections(user) -> list[Section]:
         out.append(Section("rectify", "待答复的整改事项", [_rectification_item(r, "assessments:rectifications", today)
                                                          for r in to_answer]))
     if permissions.is_supervisor(user):
-        waiting = list(
-            permissions.supervisor_assessments(user).filter(AWAITING_PRE_REVIEW)
-            .select_related("round", "unit").only(*LISTED).order_by("submitted_at", "id")[:ROW_LIMIT]
-        )
+        waiting = _listed(permissions.supervisor_assessments(user).filter(AWAITING_PRE_REVIEW, state__in=WAITING_STATES)
+                          .order_by("submitted_at", "id"), "submitted_at")
         link = params.pk_link("assessments:supervise_detail")
         out.append(Section("pre_review", "待初审的提交（主管部门）", [
-            Item(f"{a.unit.name} · {a.title}", link(a.pk),
-                 f"提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else "")
+            Item(f"{a.unit_name} · {a.title}", link(a.pk), f"提交于 {timezone.localtime(a.at):%Y-%m-%d %H:%M}" if a.at else "")
             for a in waiting
         ]))
     if permissions.is_reviewer(user):
-        waiting = list(
-            permissions.reviewer_assessments(user).filter(BUREAU_WAITING)
-            .select_related("round", "unit").only(*LISTED).order_by("submitted_at", "id")[:ROW_LIMIT]
-        )
+        # The waiting states again, for the planner: it reads them from their own index.
+        waiting = _listed(permissions.reviewer_assessments(user).filter(BUREAU_WAITING, state__in=WAITING_STATES)
+                          .order_by("submitted_at", "id"), "submitted_at")
         link = params.pk_link("assessments:review")
         out.append(Section("review", "待复核的提交", [
-            Item(f"{a.unit.name} · {a.title}", link(a.pk),
-                 f"{a.get_state_display()}，提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}" if a.submitted_at else a.get_state_display())
+            Item(f"{a.unit_name} · {a.title}", link(a.pk),
+                 f"{a.state_label}，提交于 {timezone.localtime(a.at):%Y-%m-%d %H:%M}" if a.at else a.state_label)
             for a in waiting
         ]))
         late = list(
@@ -153,15 +166,13 @@ def _rectification_item(r: Rectification, url_name: str, today, *, answered: boo
 def _disclosure_sections(user, today) -> list[Section]:
     """The bureau's 公开 duties (issue 16): approved reports waiting for their 公开审核, and units whose
     20-day window (from the 决算批复) has raised its warning while reports are still unpublished."""
-    pending = list(
-        register.awaiting_review_in(permissions.reviewer_assessments(user))
-        .select_related("round", "unit").order_by("approved_at", "id")[:ROW_LIMIT]
-    )
+    pending = _listed(register.awaiting_review_in(permissions.reviewer_assessments(user)).order_by("approved_at", "id"),
+                      "approved_at")
     due = register.warned(None, permissions.reviewable_units(user))[:ROW_LIMIT]
+    link = params.pk_link("assessments:review")
     return [
         Section("disclosure_review", "待公开审核的报告", [
-            Item(f"{a.unit.name} · {a.title}", reverse("assessments:review", args=[a.pk]) + "#disclosure-review",
-                 f"审核通过于 {timezone.localtime(a.approved_at):%Y-%m-%d %H:%M}")
+            Item(f"{a.unit_name} · {a.title}", link(a.pk) + "#disclosure-review", f"审核通过于 {timezone.localtime(a.at):%Y-%m-%d %H:%M}")
             for a in pending
         ]),
         Section("disclosure_due", "公开期限预警（决算批复后限期公开）", [

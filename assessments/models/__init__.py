@@ -1,5 +1,13 @@
 from .access import AuthorizationGeneration
-from .assessments import Assessment, FundingRow, Goal, ProjectExpense, ReportSection, StructureRow
+from .assessments import (
+    WAITING_STATES,
+    Assessment,
+    FundingRow,
+    Goal,
+    ProjectExpense,
+    ReportSection,
+    StructureRow,
+)
 from .audit import AuditChainLock, AuditEvent
 from .evidence import Evidence, SealedCopy
 from .exports import BulkExport, DisclosureClock, ExportJob, IndexSerial, Publication, PublishedVersion
@@ -27,6 +35,7 @@ from .workflow import Snapshot, Transition
 
 __all__ = [
     "ApprovedIndicator",
+    "WAITING_STATES",
     "Advice",
     "ApplicationRule",
     "Assessment",

@@ -451,8 +451,9 @@ def test_the_todo_page_costs_the_same_queries_for_1_and_30_units(client, region,
         if role == "reviewer":  # each waiting submission links to its own 复核 page, titled by unit and report
             review = next(s for s in response.context["sections"] if s.key == "review")
             waiting = Assessment.objects.filter(unit__in=reviewer_units(reviewer), state=Assessment.State.SUBMITTED)
-            assert sorted((i.text, i.url) for i in review.items) == sorted(
-                (f"{a.unit.name} · {a.title}", reverse("assessments:review", args=[a.pk])) for a in waiting)
+            assert sorted((i.text, i.url, i.note) for i in review.items) == sorted(
+                (f"{a.unit.name} · {a.title}", reverse("assessments:review", args=[a.pk]),
+                 f"已提交，提交于 {timezone.localtime(a.submitted_at):%Y-%m-%d %H:%M}") for a in waiting)
         Task.objects.all().delete()
     assert counts[0] == counts[1]
     if role == "officer":
