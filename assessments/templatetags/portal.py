@@ -100,11 +100,12 @@ def mask_personal(text):
 
 
 @register.simple_tag
-def personal_data_changes(view):
-    """What publishing this read model will mask (for the officer before submitting)."""
+def personal_data_changes(view, known=None):
+    """What publishing this read model will mask (for the officer before submitting): `known` when
+    the view computed it already (a list, kept in the cache with the assessment), else now."""
     from ..exports import redaction
 
-    return redaction.changes(view)
+    return known if isinstance(known, list) else redaction.changes(view)
 
 
 @register.simple_tag

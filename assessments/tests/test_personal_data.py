@@ -254,6 +254,31 @@ def test_officer_sees_what_will_be_masked_before_submitting(alice, unit_a, round
     # An office line stays as it is, and so does the list.
     Assessment.objects.filter(pk=a.pk).update(leader_phone="0731-84123456", leader_phone_is_office=True)
     assert listed_changes(client.get(reverse("assessments:detail", args=[a.pk])).content.decode()) == expected[1:]
+    assert listed_changes(client.get(reverse("assessments:edit", args=[a.pk])).content.decode()) == expected[1:]
+
+
+def test_the_list_is_kept_with_the_assessment_and_follows_every_change(alice, unit_a, round_2020, monkeypatch):
+    """The pages keep what publishing will mask under the assessment's stored values: opened again
+    after a write elsewhere it is not worked out again; after a change to a text it is."""
+    from assessments import generations
+    from assessments.models import DataGeneration
+
+    a = with_personal_data(unit_a, round_2020)
+    client = Client()
+    client.force_login(alice)
+    pages = [reverse("assessments:detail", args=[a.pk]), reverse("assessments:edit", args=[a.pk])]
+    before = [listed_changes(client.get(url).content.decode()) for url in pages]
+    assert before[0] == before[1] and ("绩效指标第1行：产生差异的原因及改进措施", "身份证号码", ID, ID_MASKED) in before[0]
+    worked_out = []
+    real = redaction.changes
+    monkeypatch.setattr(redaction, "changes", lambda view: worked_out.append(view) or real(view))
+    generations.renew(DataGeneration)  # a write elsewhere: both pages are rendered again
+    assert [listed_changes(client.get(url).content.decode()) for url in pages] == before
+    assert worked_out == []
+    Indicator.objects.filter(assessment=a).update(reason="偏差原因已核实")
+    after = [listed_changes(client.get(url).content.decode()) for url in pages]
+    assert after[0] == after[1] == [c for c in before[0] if c[0] != "绩效指标第1行：产生差异的原因及改进措施"]
+    assert len(worked_out) == 1  # once for both pages
 
 
 def test_nothing_listed_when_there_is_nothing_to_mask(alice, unit_a, round_2020):

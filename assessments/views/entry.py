@@ -30,6 +30,7 @@ from .. import (
     workflow,
 )
 from ..consistency import check as check_consistency
+from ..exports import redaction
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..importing import paste
 from ..models import Assessment, Indicator, Round, Task, Unit
@@ -222,8 +223,7 @@ def assessment_create(request):
 
 @pagecache.page
 def assessment_detail(request, pk):
-    assessment = permissions.get_officer_assessment(request.user, pk)
-    view = readmodel.build(readmodel.with_content(Assessment.objects).get(pk=assessment.pk))
+    view = readmodel.build(permissions.get_officer_assessment(request.user, pk, content=True))
     return render(request, "assessments/entry/detail.html", _detail_context(request, view))
 
 
@@ -244,8 +244,9 @@ def _detail_context(request, view, **extra):
     returned_review, row_comments = _returned_review(a)
     transitions = list(a.transitions.select_related("actor").order_by("at", "id"))
     # Every caller builds the view from the stored assessment (readmodel.with_content): what it shows
-    # is what the assessment's rows hold, so its checks and paper form are kept under their digest.
-    stored = pagecache.instance_values(a)
+    # is what the assessment's rows hold, so its checks, paper form and personal-data notice are kept
+    # under their digest (digested once: the assessment with its rows is long to digest).
+    stored = pagecache.digest(pagecache.instance_values(a))
     return {
         "returned_review": returned_review,
         "row_comments": row_comments,
@@ -253,6 +254,7 @@ def _detail_context(request, view, **extra):
         "a": a,
         "consistency": pagecache.value("consistency", stored, lambda: check_consistency(view)),
         "paper_html": pagecache.paper_form(view, stored, show_explanations=True, row_comments=row_comments),
+        "personal_data": pagecache.value("personal-data", stored, lambda: redaction.changes(view)),
         "can_edit": permissions.can_edit(request.user, a),
         "can_submit": workflow.allowed(request.user, a, "submit"),
         "can_withdraw": workflow.allowed(request.user, a, "withdraw"),
@@ -500,13 +502,14 @@ def _render_opened(request, assessment, extra):
     row_comments = returned[1]
     # Built only when something of the tables is rendered (or a test reads the page's context).
     entry = SimpleLazyObject(lambda: EntryForm(assessment, **extra))
-    stored = pagecache.instance_values(assessment)
+    stored = pagecache.digest(pagecache.instance_values(assessment))  # digested once, used twice
     whole = (stored, sorted(extra.items()), sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
     around = _around(assessment, view)
     return _render_edit(request, entry, view, returned=returned,
                         tables=lambda: mark_safe(pagecache.fragment(
                             "entry-tables", whole, lambda: _cached_tables(assessment, entry, view, extra, row_comments, around))),
-                        consistency=pagecache.value("consistency", around, lambda: check_consistency(view)))
+                        consistency=pagecache.value("consistency", around, lambda: check_consistency(view)),
+                        personal_data=pagecache.value("personal-data", stored, lambda: redaction.changes(view)))
 
 
 def _around(assessment, view) -> str:
@@ -520,7 +523,7 @@ def _around(assessment, view) -> str:
 
 
 def _render_edit(request, entry, view, *, errors=None, problems=None, status=200, conflict=None, adjust_typed=None,
-                 tables=None, returned=None, consistency=None):
+                 tables=None, returned=None, consistency=None, personal_data=None):
     """The edit page; `entry` is the bound or unbound EntryForm. `tables` gives the tables' HTML
     (`_render_opened` passes its cached ones, with the returned review it read); by default they
     are rendered from `entry`. Either way they are rendered when the page template reaches them
@@ -542,6 +545,8 @@ def _render_edit(request, entry, view, *, errors=None, problems=None, status=200
             "table": a.table,
             "tables_html": tables,
             "consistency": check_consistency(view) if consistency is None else consistency,
+            # What publishing will mask (includes/personal_data.html computes it when not given).
+            "personal_data": personal_data,
             "errors": errors or [],
             "problems": problems or [],
             "attempted": attempted,
