@@ -340,11 +340,11 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
     # submitted snapshot (and the assessment's fields it is read with), else the stored rows.
     if snapshots:
         view = readmodel.from_snapshot(assessment, snapshots[0].data)
-        stored = (pagecache.instance_values(assessment), pagecache.row_values(snapshots[0]))
+        stored = pagecache.digest(pagecache.instance_values(assessment), pagecache.row_values(snapshots[0]))
     else:
         live = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
         view = readmodel.build(live)
-        stored = pagecache.instance_values(live)
+        stored = pagecache.digest(pagecache.instance_values(live))  # digested once, used twice
     review = reviewing.pending(assessment)
     shown = review or Review.objects.filter(assessment=assessment, level=Review.Level.BUREAU).order_by("-number").first()
     open_review, starting = _open_review(request.user, assessment)
