@@ -409,6 +409,36 @@ class TestAccess:
         assert titles == ["2020年度乙单位项目绩效自评"]
 
 
+def test_list_rows_read_cell_by_cell(alice_client, unit_a, round_2020, department):
+    """我的绩效自评's rows (a Jinja2 template): year, linked title, kind, unit, state, total, grade and
+    the last change in 北京时间; blanks as —; names escaped."""
+    import datetime
+    import re
+
+    from django.utils import timezone
+
+    from assessments.services import create_assessment
+
+    project = create_assessment(unit=unit_a, round=round_2020, kind="project", layout="project",
+                                project_name="<b>平安</b>建设经费")
+    changed = datetime.datetime(2020, 12, 31, 17, 5, tzinfo=datetime.timezone.utc)  # 2021-01-01 01:05 北京时间
+    Assessment.objects.filter(pk=project.pk).update(state="returned", self_total=Decimal("86.5"), self_grade="良",
+                                                    updated_at=changed)
+    Assessment.objects.filter(pk=department.pk).update(updated_at=changed - datetime.timedelta(days=1))
+    html = alice_client.get(reverse("assessments:list")).content.decode()
+    body = html[html.index("<th>最后修改</th>"):]
+    rows = re.findall(r"<tr>(.*?)</tr>", body[:body.index("</tbody>")], re.S)
+    cells = [[re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows]
+    assert timezone.get_current_timezone_name() == "Asia/Shanghai"
+    assert cells == [
+        ["2020", f'<a href="/assessments/{department.pk}/">2020年度部门整体支出绩效自评</a>', "部门整体支出", "岳麓区委政法委",
+         '<span class="badge state-draft text-bg-secondary">草稿</span>', "—", "—", "2020-12-31 01:05"],
+        ["2020", f'<a href="/assessments/{project.pk}/">2020年度&lt;b&gt;平安&lt;/b&gt;建设经费绩效自评</a>', "项目支出",
+         "岳麓区委政法委", '<span class="badge state-returned text-bg-danger">退回修改</span>', "86.50", "良",
+         "2021-01-01 01:05"],
+    ]
+
+
 class TestQueryCounts:
     def make_rows(self, assessment, n):
         Indicator.objects.bulk_create(

@@ -12,6 +12,8 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
+from portal import jinja2
+
 from .. import (
     audit,
     history,
@@ -81,7 +83,6 @@ def assessment_list(request):
         qs = qs.filter(round__year=p.year)
     page = Paginator(qs, PAGE_SIZE).get_page(p.page)
     units = list(Unit.objects.filter(pk__in=unit_ids).order_by("id"))
-    due = _due_rounds(units)
     # Tasks first (issue 14): every task of an open round, the ones still to do on top.
     tasks = season.annotate(list(
         Task.objects.filter(unit_id__in=unit_ids, round__is_open=True)
@@ -91,10 +92,15 @@ def assessment_list(request):
     order = {Task.Status.OVERDUE: 0, Task.Status.RETURNED: 1, Task.Status.NOT_STARTED: 2, Task.Status.FILLING: 3,
              Task.Status.SUBMITTED: 4, Task.Status.CANCELLED: 5}
     tasks.sort(key=lambda t: (order[t.status], t.due_on))
+    # Without tasks, the open rounds a unit has not started (the page shows one or the other).
+    due = [] if tasks else _due_rounds(units)
     return render(
         request,
         "assessments/entry/list.html",
         {"page": page, "years": years, "year": p.as_form()["year"], "units": units, "due": due, "tasks": tasks,
+         # Rendered when the template reaches them (a Jinja2 template, ADR 0023).
+         "rows_html": jinja2.part("assessments/entry/list_rows.html",
+                                  {"page": page, "detail_link": params.pk_link("assessments:detail")}),
          "page_range": params.page_range(page),
          "query": params.canonical(p, without=("page",))},
     )
