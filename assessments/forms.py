@@ -11,6 +11,7 @@ from django.db.models import F
 
 from . import scoring
 from .columns import amount_text
+from .fields import ChoiceOfModel
 from .formlabels import LabelledRowsMixin, label_row
 from .models import (
     Assessment,
@@ -755,8 +756,8 @@ def _caption(caption: str) -> str:
 
 
 class CreateForm(forms.Form):
-    unit = forms.ModelChoiceField(label="预算单位", queryset=Unit.objects.none(), empty_label=None)
-    round = forms.ModelChoiceField(label="评价批次", queryset=Round.objects.filter(is_open=True), empty_label=None,
+    unit = ChoiceOfModel(label="预算单位", queryset=Unit.objects.none(), empty_label=None)
+    round = ChoiceOfModel(label="评价批次", queryset=Round.objects.filter(is_open=True), empty_label=None,
                                    error_messages={"required": "请选择评价批次。"})
     layout = forms.ChoiceField(label="表样", choices=[], widget=forms.RadioSelect,
                                error_messages={"required": "请选择表样。", "invalid_choice": "所选表样不可用，请重新选择。"})

@@ -421,7 +421,7 @@ def test_list_rows_read_cell_by_cell(alice_client, unit_a, round_2020, departmen
 
     project = create_assessment(unit=unit_a, round=round_2020, kind="project", layout="project",
                                 project_name="<b>平安</b>建设经费")
-    changed = datetime.datetime(2020, 12, 31, 17, 5, tzinfo=datetime.timezone.utc)  # 2021-01-01 01:05 北京时间
+    changed = datetime.datetime(2020, 12, 31, 17, 5, tzinfo=datetime.UTC)  # 2021-01-01 01:05 北京时间
     Assessment.objects.filter(pk=project.pk).update(state="returned", self_total=Decimal("86.5"), self_grade="良",
                                                     updated_at=changed)
     Assessment.objects.filter(pk=department.pk).update(updated_at=changed - datetime.timedelta(days=1))

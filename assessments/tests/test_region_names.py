@@ -86,3 +86,23 @@ def test_the_nearest_assigned_region_prescribes_each_kind_in_one_query(regions, 
     TemplateAssignment.objects.filter(kind="project").delete()
     active = list(TableTemplate.objects.filter(active=True, kind="project").order_by("id"))
     assert table_templates.offered_templates(round_2020, units[unit_z.pk])["project"] == active and len(active) > 1
+
+
+def test_a_select_reads_its_options_once_per_form(regions, round_2020):
+    """ChoiceOfModel: rendering a select asks for its first option and then lists them all; Django
+    reads the queryset for each. Read once per form, and again when the form sets a new queryset."""
+    from assessments.forms import CreateForm
+    from assessments.models import Round, Unit
+
+    later = Round.objects.create(year=2021, title="2021年度绩效自评")
+    units = Unit.objects.filter(pk__in=[Unit.objects.create(name=f"单位{i}", region=regions["岳麓区"]).pk for i in (1, 2)])
+    form = CreateForm(units=units, templates=[])
+    with CaptureQueriesContext(connection) as queries:
+        html = str(form["round"]) + str(form["unit"])
+    assert len(queries) == 2  # one per select
+    assert f'<option value="{round_2020.pk}">{round_2020}</option>' in html and f'<option value="{later.pk}">' in html
+    assert len(form.fields["round"].choices) == 2
+    form.fields["unit"].queryset = units.filter(name="单位2")
+    assert [label for _, label in form.fields["unit"].choices] == ["单位2"]
+    bound = CreateForm({"unit": str(units[0].pk), "round": "999999"}, units=units, templates=[])
+    assert not bound.is_valid() and "round" in bound.errors and "unit" not in bound.errors

@@ -29,6 +29,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from .. import audit, pagecache, permissions, readmodel, table_templates
+from ..fields import ChoiceOfModel
 from ..importing import apply, parser, safety, sandbox
 from ..models import Assessment, Round, TableTemplate, Unit
 from ..tablespec import KIND_LABELS
@@ -75,9 +76,9 @@ class CappedUploadHandler(FileUploadHandler):
 class UploadForm(forms.Form):
     LAYOUT_CHOICES = [("", "自动识别")]
 
-    unit = forms.ModelChoiceField(label="预算单位", queryset=Unit.objects.none(), empty_label=None,
+    unit = ChoiceOfModel(label="预算单位", queryset=Unit.objects.none(), empty_label=None,
                                   widget=forms.Select(attrs={"class": "form-select"}))
-    round = forms.ModelChoiceField(
+    round = ChoiceOfModel(
         label="评价批次", queryset=Round.objects.filter(is_open=True).order_by("-year"), required=False,
         empty_label="按表中的年度", widget=forms.Select(attrs={"class": "form-select"}),
     )

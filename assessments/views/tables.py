@@ -15,7 +15,7 @@ from django.utils.safestring import mark_safe
 
 from .. import audit, pagecache, permissions, readmodel, table_templates
 from ..exports import public, xlsx
-from ..fields import RegionChoiceField
+from ..fields import ChoiceOfModel, RegionChoiceField
 from ..forms import EntryForm
 from ..models import Assessment, Region, Round, TableTemplate, TemplateAssignment, TemplateVersion, Unit
 from ..services import create_assessment
@@ -38,7 +38,7 @@ class CloneForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    round = forms.ModelChoiceField(label="评价批次", queryset=Round.objects.order_by("-year"), empty_label=None,
+    round = ChoiceOfModel(label="评价批次", queryset=Round.objects.order_by("-year"), empty_label=None,
                                    widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
     region = RegionChoiceField(label="适用地区", queryset=Region.objects.order_by("level", "name"), required=False,
                                     empty_label="全部地区", widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
