@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,7 +40,7 @@ class Status:
     WITHHELD = "不公开"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     pk: int  # the report (an Assessment)
     unit_name: str
@@ -85,28 +86,32 @@ def due_date(clock: DisclosureClock | None, round_: Round) -> datetime.date | No
 
 
 _REPORT_FIELDS = ("pk", "state", "kind", "project_name", "confidential", "disclosure", "disclosure_reason",
-                  "published_at", "unit_id", "unit__name", "unit__supervisor")
+                  "published_on", "unit_id", "unit__name", "unit__supervisor")
 
 
-def reports(round_: Round, units=None):
+def reports(round_: Round, units=None, where: Q | None = None):
     """The reports of the register: approved or published in the round, as tuples of
-    `_REPORT_FIELDS` (a province's round has thousands: no model instances, no texts)."""
+    `_REPORT_FIELDS` (a province's round has thousands: no model instances, no texts). `units` (a
+    queryset) or `where` (a condition, e.g. permissions.reviewed_unit_filter) narrows them. The day
+    of publication is worked out by the database, in the portal's time zone."""
     qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
     if units is not None:
         qs = qs.filter(unit__in=units)
-    return qs.order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk").values_list(*_REPORT_FIELDS)
+    if where is not None:
+        qs = qs.filter(where)
+    return (qs.annotate(published_on=TruncDate("published_at", tzinfo=timezone.get_current_timezone()))
+            .order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk").values_list(*_REPORT_FIELDS))
 
 
-def rows(round_: Round, units=None, today: datetime.date | None = None) -> list[Row]:
+def rows(round_: Round, units=None, today: datetime.date | None = None, *, where: Q | None = None) -> list[Row]:
     today = today or timezone.localdate()
-    zone = timezone.get_current_timezone()
     clocks = {c.unit_id: c for c in DisclosureClock.objects.filter(round=round_)}
     out = []
-    for (pk, state, kind, project_name, confidential, disclosure, disclosure_reason, published_at, unit_id,
-         unit_name, supervisor) in reports(round_, units):
+    for (pk, state, kind, project_name, confidential, disclosure, disclosure_reason, published_on, unit_id,
+         unit_name, supervisor) in reports(round_, units, where):
         clock = clocks.get(unit_id)
         due = due_date(clock, round_)
-        published_on = published_at.astimezone(zone).date() if state == S.PUBLISHED and published_at else None
+        published_on = published_on if state == S.PUBLISHED else None
         reason = ""
         days_left = None
         if confidential:

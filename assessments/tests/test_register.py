@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import openpyxl
 import pytest
 from django.core import mail
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -76,6 +77,23 @@ def season(region, round_2020, bureau):
     clock(units["丙"], round_2020, 25)
     clock(units["丁"], round_2020, 3)
     return made
+
+
+def test_the_day_of_publication_is_counted_in_beijing_time(season, round_2020):
+    """The due date is a day in 北京时间: published at 23:30 on it is on time, at 00:30 the next day
+    (16:30 UTC the same day) it is late. The database works out the day (register.reports)."""
+    on_time, late = season["on_time"], season["late"]
+    DisclosureClock.objects.filter(unit=on_time.unit).update(approved_on=datetime.date(2020, 6, 10))
+    DisclosureClock.objects.filter(unit=late.unit).update(approved_on=datetime.date(2020, 6, 10))  # due 2020-06-30
+    Assessment.objects.filter(pk=on_time.pk).update(published_at=datetime.datetime(2020, 6, 30, 15, 30, tzinfo=datetime.UTC))
+    Assessment.objects.filter(pk=late.pk).update(published_at=datetime.datetime(2020, 6, 30, 16, 30, tzinfo=datetime.UTC))
+    rows = {r.pk: r for r in register.rows(round_2020)}
+    assert (rows[on_time.pk].published_on, rows[on_time.pk].due, rows[on_time.pk].status) == (
+        datetime.date(2020, 6, 30), datetime.date(2020, 6, 30), "按时公开")
+    assert (rows[late.pk].published_on, rows[late.pk].status) == (datetime.date(2020, 7, 1), "逾期公开")
+    assert rows[season["overdue"].pk].published_on is None  # approved: its time of publication does not count
+    reviewer_rows = register.rows(round_2020, where=~Q(unit=on_time.unit))
+    assert on_time.pk not in {r.pk for r in reviewer_rows} and late.pk in {r.pk for r in reviewer_rows}
 
 
 def test_register_rows_and_rate_equal_a_separate_count(season, round_2020):

@@ -47,7 +47,7 @@ def register_page(request):
     units = permissions.reviewable_units(request.user)
     context = {"rounds": Round.objects.order_by("-year"), "round": current}
     if current is not None:
-        rows = register.rows(current, units)
+        rows = register.rows(current, where=permissions.reviewed_unit_filter(request.user))
         groups, total = register.summaries(rows)
         may_record = permissions.reviews_all_units(request.user)
         rows_page = _page([r for s in groups for r in s.rows], p.page)
@@ -119,7 +119,7 @@ def register_xlsx(request):
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    rows = register.rows(current, permissions.reviewable_units(request.user))
+    rows = register.rows(current, where=permissions.reviewed_unit_filter(request.user))
     groups, total = register.summaries(rows)
     wb = Workbook()
     ws = wb.active
