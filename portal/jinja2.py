@@ -6,6 +6,7 @@ Jinja2 templates live in `templates/jinja2/`. They use the same filters as the D
 (one definition each, in `assessments/templatetags/portal.py`), and an undefined name or attribute
 renders as nothing, as it does in Django templates, instead of raising."""
 
+import datetime
 import html
 
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
@@ -32,9 +33,24 @@ def url(name, *args):
     return reverse(name, args=args)
 
 
+# The formats the long lists use, written directly: Django's formatter costs some 10 µs a value, and
+# a 公开登记簿 page shows hundreds of dates (issue 17). Same text as dateformat for any date.
+_FAST_FORMATS = {"Y-m-d": "%04d-%02d-%02d", "Y-m-d H:i": "%04d-%02d-%02d %02d:%02d"}
+
+
 def local_date(value, format_string):
     """Django's `date` filter: a date, or a time in the current time zone, in Django's format letters."""
-    return dateformat.format(template_localtime(value), format_string) if value else ""
+    if not value:
+        return ""
+    value = template_localtime(value)
+    fast = _FAST_FORMATS.get(format_string)
+    if fast is None or not isinstance(value, datetime.date):
+        return dateformat.format(value, format_string)
+    if format_string == "Y-m-d":
+        return fast % (value.year, value.month, value.day)
+    if not isinstance(value, datetime.datetime):
+        return dateformat.format(value, format_string)
+    return fast % (value.year, value.month, value.day, value.hour, value.minute)
 
 
 def _as_in_django(function):

@@ -1,0 +1,34 @@
+"""The Jinja2 templates' filters give the Django templates' text (portal/jinja2.py, ADR 0023)."""
+
+import datetime
+
+import pytest
+from django.template import Context, Template
+from django.utils import timezone
+
+from portal.jinja2 import local_date
+
+UTC = datetime.UTC
+VALUES = [
+    datetime.date(2026, 1, 5), datetime.date(999, 12, 31), datetime.date(2024, 2, 29),
+    datetime.datetime(2026, 6, 30, 15, 59, tzinfo=UTC),  # 23:59 北京时间
+    datetime.datetime(2026, 6, 30, 16, 0, tzinfo=UTC),  # 00:00 the next day
+    datetime.datetime(2026, 12, 31, 23, 5, 7, 123456, tzinfo=UTC),
+    datetime.datetime(2026, 3, 1, 8, 7, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
+]
+
+
+@pytest.mark.parametrize("fmt", ["Y-m-d", "Y-m-d H:i", "n月j日", "Y年n月j日", "Y-m-d H:i:s"])
+@pytest.mark.parametrize("value", VALUES, ids=str)
+def test_dates_read_as_in_django_templates(value, fmt):
+    assert timezone.get_current_timezone_name() == "Asia/Shanghai"
+    if not isinstance(value, datetime.datetime) and "H" in fmt:  # a day has no hour: both refuse it
+        with pytest.raises(TypeError):
+            local_date(value, fmt)
+        return
+    assert local_date(value, fmt) == Template("{{ value|date:fmt }}").render(Context({"value": value, "fmt": fmt}))
+
+
+def test_blank_dates_are_blank():
+    assert local_date(None, "Y-m-d") == local_date("", "Y-m-d H:i") == ""
+    assert local_date(datetime.datetime(2026, 6, 30, 16, 0, tzinfo=UTC), "Y-m-d H:i") == "2026-07-01 00:00"
