@@ -7,6 +7,7 @@ Jinja2 templates live in `templates/jinja2/`. They use the same filters as the D
 renders as nothing, as it does in Django templates, instead of raising."""
 
 import datetime
+import functools
 import html
 
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
@@ -79,4 +80,14 @@ def environment(**options) -> Environment:
                "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
                "date": local_date, "add_days": portal.add_days, "person": portal.person}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
+    # An assessment's state and kind as get_FOO_display() gives them, from a dict made once (the
+    # model's method works out its choices on every call: 100 calls a dashboard page).
+    from assessments.models import Assessment
+
+    for name, choices in (("state_label", Assessment.State.choices), ("kind_label", Assessment.Kind.choices)):
+        env.filters[name] = functools.partial(_choice_label, dict(choices))
     return env
+
+
+def _choice_label(labels: dict, value):
+    return labels.get(value, value)

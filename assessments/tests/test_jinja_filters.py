@@ -32,3 +32,17 @@ def test_dates_read_as_in_django_templates(value, fmt):
 def test_blank_dates_are_blank():
     assert local_date(None, "Y-m-d") == local_date("", "Y-m-d H:i") == ""
     assert local_date(datetime.datetime(2026, 6, 30, 16, 0, tzinfo=UTC), "Y-m-d H:i") == "2026-07-01 00:00"
+
+
+def test_state_and_kind_read_as_the_models_display():
+    from django.template.loader import get_template
+
+    from assessments.models import Assessment
+
+    template = get_template("assessments/entry/list_rows.html", using="jinja2").template
+    kind_label, state_label = template.environment.filters["kind_label"], template.environment.filters["state_label"]
+    for state in Assessment.State.values:
+        assert state_label(state) == Assessment(state=state).get_state_display()
+    for kind in Assessment.Kind.values:
+        assert kind_label(kind) == Assessment(kind=kind).get_kind_display()
+    assert state_label("gone") == Assessment(state="gone").get_state_display() == "gone"
