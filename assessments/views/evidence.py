@@ -51,8 +51,8 @@ def _limits() -> dict:
     }
 
 
-def _page(request, assessment, form=None, errors=None, status=200):
-    view = readmodel.load(assessment.pk)
+def _page(request, assessment, form=None, errors=None, status=200, view=None):
+    view = view or readmodel.load(assessment.pk)
     items = evidence.current(assessment)
     count, used = len(items), sum(i.size for i in items)
     return render(request, "assessments/evidence/list.html", {
@@ -72,6 +72,9 @@ def _page(request, assessment, form=None, errors=None, status=200):
 @pagecache.page
 def evidence_list(request, pk):
     """The officer's evidence page; a POST uploads."""
+    if request.method != "POST":  # the assessment read once, with the rows the page shows
+        assessment = permissions.get_officer_assessment(request.user, pk, content=True)
+        return _page(request, assessment, view=readmodel.build(assessment))
     assessment = permissions.get_officer_assessment(request.user, pk)
     if request.method == "POST" and permissions.can_edit(request.user, assessment):
         _count, used = evidence.usage(assessment)
