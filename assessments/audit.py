@@ -20,6 +20,9 @@ from .models import AuditEvent
 Outcome = AuditEvent.Outcome
 
 _current_request: ContextVar = ContextVar("portal_audit_request", default=None)
+# The actions recorded while a page kept whole renders (`pagecache.page`, `watching`): a page that
+# wrote events other than those written again each time it is served must not be kept.
+_watched: ContextVar = ContextVar("portal_audit_watched", default=None)
 
 SECRET_KEY_PATTERN = re.compile(r"pass|pwd|token|secret|csrf|session|cookie|authori|otp", re.IGNORECASE)
 
@@ -64,6 +67,18 @@ def _request_user(request):
     return user if user is not None and user.is_authenticated else None
 
 
+class watching:
+    """`with audit.watching() as actions:` the actions recorded inside, in order."""
+
+    def __enter__(self) -> list[str]:
+        self.actions: list[str] = []
+        self._token = _watched.set(self.actions)
+        return self.actions
+
+    def __exit__(self, *exc) -> None:
+        _watched.reset(self._token)
+
+
 def record(
     action: str,
     *,
@@ -92,6 +107,9 @@ def record(
     if username is None:
         username = actor.get_username() if actor is not None else ""
     unit_id = unit.pk if isinstance(unit, models.Model) else unit
+    watched = _watched.get()
+    if watched is not None:
+        watched.append(action)
     return AuditEvent.objects.create(
         actor=actor,
         actor_username=(username or "")[:150],

@@ -27,7 +27,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from . import datachanges, generations, roles
+from . import audit, datachanges, generations, roles
 from .models import AuthorizationGeneration, DataGeneration
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,9 @@ def page(view=None, *, every_time=None):
     A page is kept only when rendering it left no trace: a 200 HTML response, no database write, no
     change to the session, no message added, no cookie set, no read of the audit log. A view whose
     rendering writes the audit log (a read that is audited) is kept only with `every_time`, called
-    with the view's arguments each time the page is served whole, which writes it again."""
+    with the view's arguments each time the page is served whole, which writes it again; its
+    `audited` attribute names the actions it writes, and a rendering that wrote any other (or the
+    same one twice) is not kept."""
     if view is None:
         return functools.partial(page, every_time=every_time)
 
@@ -297,8 +299,9 @@ def page(view=None, *, every_time=None):
                     response.headers[name] = value
                 return response
         before, session = datachanges.counters(connection), _session_state(request)
-        response = view(request, *args, **kwargs)
-        reason = _not_kept(request, response, before, session, every_time)
+        with audit.watching() as audited:
+            response = view(request, *args, **kwargs)
+        reason = _not_kept(request, response, before, session, every_time, audited)
         timeout = getattr(request, "_portal_keep_at_most", PAGE_TIMEOUT)
         if reason is None and timeout > 0:
             headers = [(name, value) for name, value in response.items() if name.lower() != "content-length"]
@@ -311,7 +314,7 @@ def page(view=None, *, every_time=None):
     return wrapped
 
 
-def _not_kept(request, response, before, session, every_time) -> str | None:
+def _not_kept(request, response, before, session, every_time, audited=()) -> str | None:
     """Why a rendered page must not be kept whole, or None."""
     if response.status_code != 200 or response.streaming or not response.get("Content-Type", "").startswith("text/html"):
         return "not a 200 HTML page"
@@ -324,6 +327,10 @@ def _not_kept(request, response, before, session, every_time) -> str | None:
         return "wrote to the database"
     if traces != before[1] and every_time is None:
         return "wrote the audit log"
+    if traces != before[1] and sorted(audited) != sorted(getattr(every_time, "audited", ())):
+        # Only the events the hook writes again when the page is served whole: any other one (a
+        # refusal, a second read) would be written once and then never again.
+        return "wrote audit events its hook does not write again"
     if private_reads != before[2]:
         return "read the audit log"
     if _session_state(request) != session:

@@ -25,6 +25,7 @@ def audit_open_served(*, level: str | None = None):
     """The `pagecache.page(every_time=…)` hook of a review page: the same row as `audit_open`."""
     def hook(request, pk) -> None:
         audit_open(Assessment.objects.only("unit_id", "state").get(pk=pk), level=level)
+    hook.audited = ("review.open",)  # what it writes: a rendering that wrote anything else is not kept
     return hook
 
 

@@ -278,6 +278,48 @@ def test_an_audited_read_is_audited_each_time_it_is_served_whole(reviewer, fille
     assert opened == [(reviewer.pk, filled.unit_id, str(filled.pk), {"state": "submitted"})] * 3
 
 
+def test_a_page_is_kept_only_when_its_hook_writes_again_every_event_its_rendering_wrote(alice):
+    """`every_time` writes its own events again when the page is served whole; a rendering that
+    also wrote another (a refusal, a second read) is rendered every time, so none is lost."""
+    calls = {"n": 0}
+
+    def hook(request):
+        audit.record("view.read", actor=request.user)
+
+    hook.audited = ("view.read",)
+
+    @pagecache.page(every_time=hook)
+    def as_declared(request):
+        calls["n"] += 1
+        hook(request)
+        return HttpResponse("<p>读取</p>")
+
+    @pagecache.page(every_time=hook)
+    def and_another(request):
+        calls["n"] += 1
+        hook(request)
+        audit.record("view.refused", actor=request.user)
+        return HttpResponse("<p>读取</p>")
+
+    @pagecache.page(every_time=hook)
+    def twice(request):
+        calls["n"] += 1
+        hook(request)
+        hook(request)
+        return HttpResponse("<p>读取</p>")
+
+    for _ in range(3):
+        as_declared(_request(alice))
+    assert calls["n"] == 1  # rendered once, then served whole
+    assert AuditEvent.objects.filter(action="view.read").count() == 3
+    for view in (and_another, twice):
+        calls["n"] = 0
+        for _ in range(2):
+            view(_request(alice))
+        assert calls["n"] == 2, view.__name__
+    assert AuditEvent.objects.filter(action="view.refused").count() == 2
+
+
 def test_a_page_that_reads_the_audit_log_is_never_kept(alice):
     calls = {"n": 0}
 
