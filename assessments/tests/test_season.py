@@ -551,7 +551,7 @@ def test_an_extension_allows_new_reminders_for_the_new_deadline(round_2020, unit
 @pytest.mark.parametrize("page", ["assessments:season", "assessments:spot_checks"])
 def test_pages_naming_every_region_cost_the_same_queries_for_3_and_35_regions(bureau, region, round_2020, page):
     """The 下达任务 and 抽查 forms name every region by its full name (省市区): the parents come with
-    it (`Region.objects.with_full_names`), not one query per region (the benchmark's province:
+    it (`RegionQuerySet.full_names`), not one query per region (the benchmark's province:
     137 regions, 259 queries)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -591,3 +591,23 @@ def test_the_targets_form_names_its_unit_by_typing_not_from_a_list(bureau, unit_
     assert loaded.status_code == 200
     assert list(TargetSet.objects.values_list("unit__name", "project_name")) == [(unit_a.name, PROJECT)]
 
+
+
+def test_an_assigned_reviewer_sees_the_tasks_of_their_units_only(client, region, round_2020, unit_a, unit_b):
+    """填报任务 lists the tasks and target sets of the units the reviewer reviews, never their own."""
+    from .test_access_matrix import make_reviewer
+
+    unit_c = Unit.objects.create(name="长沙市岳麓区司法局", short_name="岳麓司法局", region=region)
+    issue(round_2020, [unit_a, unit_b, unit_c])
+    for unit in (unit_a, unit_b, unit_c):
+        TargetSet.objects.create(round=round_2020, unit=unit, kind="project", project_name=f"{unit.short_name}项目")
+    assigned = make_reviewer("zhipai", unit_b, unit_c)
+    Membership.objects.create(user=assigned, unit=unit_c, role=Membership.Role.OFFICER)
+    client.force_login(assigned)
+    page = client.get(reverse("assessments:season") + f"?round={round_2020.pk}").context
+    assert [t.unit_id for t in page["tasks"]] == [unit_b.pk]
+    assert [s.unit_id for s in page["target_sets"]] == [unit_b.pk]
+    bureau = make_reviewer("quanbu", bureau_wide=True)
+    client.force_login(bureau)
+    page = client.get(reverse("assessments:season") + f"?round={round_2020.pk}").context
+    assert sorted(t.unit_id for t in page["tasks"]) == sorted([unit_a.pk, unit_b.pk, unit_c.pk])

@@ -73,7 +73,8 @@ def season_home(request):
     if current is not None:
         p = params.read(request.GET, STATUS_FILTER)
         tasks = season.annotate(list(
-            Task.objects.filter(round=current, unit__in=units).select_related("unit", "assessment", "target_set")
+            Task.objects.filter(permissions.reviewed_unit_filter(request.user), round=current)
+            .select_related("unit", "assessment", "target_set")
             .annotate(reminder_count=Count("reminders")).order_by("due_on", "unit__name", "kind", "project_name")
         ))
         counts = {s: 0 for s in Task.Status.values}
@@ -85,8 +86,8 @@ def season_home(request):
             "status": p.status,
             "counts": [(s, counts[s.value]) for s in Task.Status],
             "late": [t for t in tasks if t.status == Task.Status.OVERDUE],
-            "target_sets": TargetSet.objects.filter(round=current, unit__in=units).select_related("unit")
-            .annotate(rows=Count("indicators")).order_by("unit__name", "project_name"),
+            "target_sets": TargetSet.objects.filter(permissions.reviewed_unit_filter(request.user), round=current)
+            .select_related("unit").annotate(rows=Count("indicators")).order_by("unit__name", "project_name"),
             "regions": Region.objects.order_by("id").full_names(),
             "today": timezone.localdate(),
         })
