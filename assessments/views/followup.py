@@ -329,8 +329,9 @@ def review_rectifications(request, pk):
     """整改事项 of a submission for its reviewer: open new ones, accept or reopen answers."""
     _require_reviewer(request.user)
     assessment = permissions.get_reviewer_assessment(request.user, pk)
-    choices = [(str(r.key), f"{r.level1} / {r.level2} / {r.name}")
-               for r in Indicator.objects.filter(assessment=assessment).order_by("position", "id")]
+    choices = [(str(key), f"{level1} / {level2} / {name}") for key, level1, level2, name in
+               Indicator.objects.filter(assessment=assessment).order_by("position", "id")
+               .values_list("key", "level1", "level2", "name")]
     form = RectificationForm(indicator_choices=choices)
     errors = []
     if request.method == "POST":
