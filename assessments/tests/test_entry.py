@@ -439,6 +439,31 @@ def test_list_rows_read_cell_by_cell(alice_client, unit_a, round_2020, departmen
     ]
 
 
+def test_list_names_the_open_rounds_each_unit_has_not_started(client, alice, unit_a, unit_b, round_2020):
+    """Without tasks, 我的绩效自评 says which unit has not started its 部门整体支出 assessment in which
+    open round (newest first), with the deadline; closed rounds and started ones are not named."""
+    import datetime
+    import re
+
+    from assessments.models import Membership, Round
+    from assessments.services import create_assessment
+
+    Membership.objects.create(user=alice, unit=unit_b, role=Membership.Role.OFFICER)
+    later = Round.objects.create(year=2021, title="2021年度绩效自评", deadline=datetime.date(2022, 3, 31))
+    Round.objects.create(year=2019, title="2019年度绩效自评", is_open=False)
+    create_assessment(unit=unit_a, round=round_2020, kind="department", layout="department")
+    client.force_login(alice)
+    html = client.get(reverse("assessments:list")).content.decode()
+    due = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", item)).strip() for item in re.findall(r"<li>(.*?)</li>", html, re.S)
+           if "尚未开始" in item]
+    assert due == [
+        "2021年度绩效自评：岳麓区委政法委尚未开始部门整体支出绩效自评（截止 2022年3月31日） 开始填报",
+        "2021年度绩效自评：测试单位尚未开始部门整体支出绩效自评（截止 2022年3月31日） 开始填报",
+        "2020年度绩效自评：测试单位尚未开始部门整体支出绩效自评 开始填报",
+    ]
+    assert f'href="/assessments/new/?round={later.pk}&layout=department"' in html
+
+
 class TestQueryCounts:
     def make_rows(self, assessment, n):
         Indicator.objects.bulk_create(

@@ -77,7 +77,8 @@ def assessment_list(request):
         .select_related("unit", "round")
         .order_by("-round__year", "unit_id", "kind", "project_name", "id")
     )
-    years = sorted({y for y in Round.objects.values_list("year", flat=True)}, reverse=True)
+    rounds = list(Round.objects.order_by("-year"))  # a handful: the year filter and the open ones
+    years = sorted({r.year for r in rounds}, reverse=True)
     p = params.read(request.GET, LIST_PARAMS)
     if p.year is not None:
         qs = qs.filter(round__year=p.year)
@@ -93,7 +94,7 @@ def assessment_list(request):
              Task.Status.SUBMITTED: 4, Task.Status.CANCELLED: 5}
     tasks.sort(key=lambda t: (order[t.status], t.due_on))
     # Without tasks, the open rounds a unit has not started (the page shows one or the other).
-    due = [] if tasks else _due_rounds(units)
+    due = [] if tasks else _due_rounds(units, [r for r in rounds if r.is_open])
     return render(
         request,
         "assessments/entry/list.html",
@@ -153,17 +154,13 @@ def adjust_target(request, pk):
     return redirect("assessments:edit", pk=pk)
 
 
-def _due_rounds(units):
-    """Open rounds in which a unit has not started its department assessment yet."""
+def _due_rounds(units, open_rounds):
+    """Of the open rounds (newest first), those in which a unit has not started its department
+    assessment yet."""
     started = set(
         Assessment.objects.filter(unit__in=units, kind=Assessment.Kind.DEPARTMENT).values_list("unit_id", "round_id")
-    )
-    return [
-        (unit, rnd)
-        for rnd in Round.objects.filter(is_open=True).order_by("-year")
-        for unit in units
-        if (unit.pk, rnd.pk) not in started
-    ]
+    ) if open_rounds else set()
+    return [(unit, rnd) for rnd in open_rounds for unit in units if (unit.pk, rnd.pk) not in started]
 
 
 def _offered(request, units, round_pk):
