@@ -342,3 +342,31 @@ def test_more_rows_than_a_formset_holds_still_open(alice_client, filled):
     html = page(alice_client, filled, add_indicators=3)
     # Every stored row (beyond max_num, the formset adds no empty one) and the blank row's template.
     assert html.count('class="formset-row indicator-row"') == stored + more + 1
+
+
+def test_the_new_form_is_kept_under_what_it_offers(alice_client, unit_a, round_2020, monkeypatch):
+    """新建: the unbound form (crispy's rendering) is kept under the units, the open rounds, the
+    offered 表样 and the initial choices; a change to any shows at once; a refused form is rendered."""
+    from assessments.models import Round
+
+    url = reverse("assessments:create")
+
+    def same(content):  # without the countdown and the CSRF tokens, which differ at each rendering
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", without_countdown(content))
+
+    first = alice_client.get(url).content
+    rendered = []
+    real = entry_views.render_to_string
+    monkeypatch.setattr(entry_views, "render_to_string", lambda name, *a, **k: rendered.append(name) or real(name, *a, **k))
+    again = alice_client.get(url).content
+    assert rendered == [] and same(again) == same(first)
+    Round.objects.filter(pk=round_2020.pk).update(title="2020年度绩效自评（更正）")
+    later = Round.objects.create(year=2021, title="2021年度绩效自评")
+    changed = alice_client.get(url, {"layout": "project"}).content
+    assert rendered == ["assessments/entry/create_form.html"]
+    shown = changed.decode()
+    assert ">2020年度绩效自评（更正）</option>" in shown and f'<option value="{later.pk}">2021年度绩效自评</option>' in shown
+    cache.clear()
+    assert same(alice_client.get(url, {"layout": "project"}).content) == same(changed)
+    refused = alice_client.post(url, {"unit": unit_a.pk, "round": round_2020.pk, "layout": "project", "project_name": ""})
+    assert refused.status_code == 200 and "项目支出自评须填写项目名称。" in refused.content.decode()

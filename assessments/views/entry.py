@@ -164,15 +164,15 @@ def _due_rounds(units, open_rounds):
 
 
 def _offered(request, units, round_pk):
-    """The templates offered on the 新建 page: per kind, the one the round assigns to the unit's
-    region, else every active one."""
+    """The open rounds and the templates offered on the 新建 page: per kind, the one the round
+    assigns to the unit's region, else every active one."""
     rounds = list(Round.objects.filter(is_open=True).order_by("-year"))
     # The posted round is matched as text against the open rounds (the form validates it).
     wanted = request.POST.get("round") or (str(round_pk) if round_pk else "")
     chosen_round = next((r for r in rounds if str(r.pk) == wanted), None)
     round_ = chosen_round or (rounds[0] if rounds else None)
     offered = table_templates.offered_templates(round_, units[0])
-    return offered["department"] + offered["project"]
+    return rounds, offered["department"] + offered["project"]
 
 
 @pagecache.page
@@ -183,7 +183,7 @@ def assessment_create(request):
     if not units:
         return redirect("home")
     p = params.read(request.GET, CREATE_PARAMS)
-    templates = _offered(request, units, p.round)
+    rounds, templates = _offered(request, units, p.round)
     initial = {"layout": p.layout or "department", "round": p.round}
     form = CreateForm(request.POST or None, units=units, templates=templates, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -220,8 +220,23 @@ def assessment_create(request):
         return redirect("assessments:edit", pk=assessment.pk)
     return render(
         request, "assessments/entry/create.html",
-        {"form": form, "carry_candidates": services.carry_candidates(units)},
+        {"form": form, "form_html": _create_form_html(form, units, rounds, templates),
+         "carry_candidates": services.carry_candidates(units)},
     )
+
+
+def _create_form_html(form, units, rounds, templates):
+    """The 新建 form as crispy renders it, when the page template reaches it. Unbound, it is the same
+    HTML for as long as the units, the open rounds, the offered 表样 and the initial choices are: it
+    is kept in the cache under them (ADR 0024; crispy costs most of the page's rendering)."""
+    def render():
+        return mark_safe(render_to_string("assessments/entry/create_form.html", {"form": form}))
+
+    if form.is_bound:
+        return render
+    parts = ([pagecache.row_values(u) for u in units], [pagecache.row_values(r) for r in sorted(rounds, key=lambda r: r.pk)],
+             [pagecache.row_values(t) for t in templates], sorted(form.initial.items()))
+    return lambda: mark_safe(pagecache.fragment("create-form", parts, render))
 
 
 @pagecache.page
