@@ -1,5 +1,6 @@
 """The reviewer's journey in a real Chromium: filter, lower a score (live totals), return; officer resubmits; approve."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -65,6 +66,9 @@ def test_reviewer_returns_officer_resubmits_reviewer_approves(
     # Open it (nothing to click to start: the first save starts the review, issue 17), lower one
     # score: the 复核计分 and the total follow while typing, a bad score is explained at once.
     page.click("text=2020年度部门整体支出绩效自评")
+    # Its scripts attach the live 复核计分 on load: typing before that would go unseen (a CI run
+    # under load once typed first and waited for a total that never came).
+    page.wait_for_url(re.compile(r"/assessments/review/\d+/$"), wait_until="load")
     assert page.locator("#state").text_content() == "已提交"
     assert page.locator("button[value=start_review]").count() == 0
     assert page.locator("#review-total").text_content() == "99.67（优）"
