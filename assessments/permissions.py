@@ -70,14 +70,13 @@ def can_audit(user) -> bool:
 
 def reviewable_units(user):
     """Units whose submissions the user reviews: all, or those assigned; never their own."""
-    units = Unit.objects.all() if reviews_all_units(user) else Unit.objects.filter(pk__in=reviewer_unit_ids(user))
-    return units.exclude(pk__in=officer_unit_ids(user))
+    return Unit.objects.filter(reviewed_unit_filter(user, "pk"))
 
 
 def reviewed_unit_filter(user, field: str = "unit_id") -> Q:
-    """`reviewable_units` as a condition on `field` that needs no join with the units: all units
-    but the user's own, or those assigned but their own. Counting a round's 10,000 rows, the join
-    costs more than the count (issue 17)."""
+    """The units whose submissions the user reviews, as a condition on `field` (a unit's key): all
+    units but the user's own, or those assigned but their own. On a table that refers to units it
+    needs no join with them: counting a round's 10,000 rows, the join cost more than the count."""
     own = officer_unit_ids(user)
     if reviews_all_units(user):
         return ~Q(**{f"{field}__in": own}) if own else Q()

@@ -89,26 +89,24 @@ _REPORT_FIELDS = ("pk", "state", "kind", "project_name", "confidential", "disclo
                   "published_on", "unit_id", "unit__name", "unit__supervisor")
 
 
-def reports(round_: Round, units=None, where: Q | None = None):
+def reports(round_: Round, where: Q | None = None):
     """The reports of the register: approved or published in the round, as tuples of
-    `_REPORT_FIELDS` (a province's round has thousands: no model instances, no texts). `units` (a
-    queryset) or `where` (a condition, e.g. permissions.reviewed_unit_filter) narrows them. The day
-    of publication is worked out by the database, in the portal's time zone."""
+    `_REPORT_FIELDS` (a province's round has thousands: no model instances, no texts). `where` (a
+    condition, e.g. permissions.reviewed_unit_filter) narrows them. The day of publication is
+    worked out by the database, in the portal's time zone."""
     qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
-    if units is not None:
-        qs = qs.filter(unit__in=units)
     if where is not None:
         qs = qs.filter(where)
     return (qs.annotate(published_on=TruncDate("published_at", tzinfo=timezone.get_current_timezone()))
             .order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk").values_list(*_REPORT_FIELDS))
 
 
-def rows(round_: Round, units=None, today: datetime.date | None = None, *, where: Q | None = None) -> list[Row]:
+def rows(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> list[Row]:
     today = today or timezone.localdate()
     clocks = {c.unit_id: c for c in DisclosureClock.objects.filter(round=round_)}
     out = []
     for (pk, state, kind, project_name, confidential, disclosure, disclosure_reason, published_on, unit_id,
-         unit_name, supervisor) in reports(round_, units, where):
+         unit_name, supervisor) in reports(round_, where):
         clock = clocks.get(unit_id)
         due = due_date(clock, round_)
         published_on = published_on if state == S.PUBLISHED else None

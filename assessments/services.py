@@ -58,8 +58,7 @@ def carry_candidates(units) -> list[CarryCandidate]:
         best = chosen.get(key)
         if best is None or (best[5] not in HANDED_IN_STATES and row[5] in HANDED_IN_STATES):
             chosen[key] = row
-    states = dict(Assessment.State.choices)
-    return [CarryCandidate(pk, by_pk[unit_id], Assessment.title_of(year, kind, project_name), states[state])
+    return [CarryCandidate(pk, by_pk[unit_id], Assessment.title_of(year, kind, project_name), Assessment.State(state).label)
             for pk, unit_id, kind, project_name, year, state in chosen.values()]
 
 

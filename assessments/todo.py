@@ -30,7 +30,6 @@ BUREAU_WAITING = Q(state__in=[S.FORWARDED, S.IN_REVIEW]) | (Q(state=S.SUBMITTED)
 # A listed submission needs only these (its title reads the round's year), read as plain values:
 # a list of 200 is 600 model instances otherwise (issue 17).
 LISTED = ("pk", "unit__name", "kind", "project_name", "round__year", "state")
-STATE_LABELS = dict(S.choices)
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Listed:
 
 def _listed(queryset, at: str) -> list[Listed]:
     """The first ROW_LIMIT rows of `queryset` as `Listed`, `at` naming the time shown."""
-    return [Listed(pk, unit_name, Assessment.title_of(year, kind, project_name), STATE_LABELS[state], when)
+    return [Listed(pk, unit_name, Assessment.title_of(year, kind, project_name), S(state).label, when)
             for pk, unit_name, kind, project_name, year, state, when in queryset.values_list(*LISTED, at)[:ROW_LIMIT]]
 
 

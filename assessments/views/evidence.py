@@ -76,7 +76,7 @@ def evidence_list(request, pk):
         assessment = permissions.get_officer_assessment(request.user, pk, content=True)
         return _page(request, assessment, view=readmodel.build(assessment))
     assessment = permissions.get_officer_assessment(request.user, pk)
-    if request.method == "POST" and permissions.can_edit(request.user, assessment):
+    if permissions.can_edit(request.user, assessment):
         _count, used = evidence.usage(assessment)
         request.upload_handlers = [
             evidence.EvidenceUploadHandler(request, remaining_bytes=max(0, evidence.max_total_bytes() - used))
@@ -91,8 +91,6 @@ def evidence_list(request, pk):
 
 @csrf_protect
 def _evidence_list(request, assessment):
-    if request.method != "POST":
-        return _page(request, assessment)
     if not permissions.can_edit(request.user, assessment):
         return _page(request, assessment, errors=[evidence.NOT_EDITABLE.format(state=assessment.get_state_display())],
                      status=403)
