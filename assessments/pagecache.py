@@ -314,7 +314,7 @@ def page(view=None, *, every_time=None):
     return wrapped
 
 
-def _not_kept(request, response, before, session, every_time, audited=()) -> str | None:
+def _not_kept(request, response, before, session, every_time, audited) -> str | None:
     """Why a rendered page must not be kept whole, or None."""
     if response.status_code != 200 or response.streaming or not response.get("Content-Type", "").startswith("text/html"):
         return "not a 200 HTML page"
