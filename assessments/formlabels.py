@@ -16,14 +16,18 @@ def row_name(form, index, noun: str) -> str:
     return f"第{index + 1}条{noun}" if index is not None else f"新增的{noun}"
 
 
+def field_label(key: str, field) -> str:
+    """A field's part of its accessible name: its column's label (顺序 and 删除 for a formset's own)."""
+    return MANAGEMENT_LABELS.get(key) or str(field.label or key)
+
+
 def label_row(form, index, noun: str, *, name: str | None = None) -> None:
     """aria-label every visible field of `form`: "<row name> <field label>"."""
     row = name or row_name(form, index, noun)
     for key, field in form.fields.items():
         if field.widget.is_hidden:
             continue
-        label = MANAGEMENT_LABELS.get(key) or str(field.label or key)
-        field.widget.attrs["aria-label"] = f"{row} {label}"
+        field.widget.attrs["aria-label"] = f"{row} {field_label(key, field)}"
 
 
 class LabelledRowsMixin:

@@ -202,9 +202,13 @@ class _ExtraFieldsMixin:
             self.fields[key] = FIELD_FACTORIES[kind](label)
             if isinstance(self.fields[key], forms.CharField):
                 self.fields[key].error_messages["max_length"] = TOO_LONG
-            stored = (self.instance.extra or {}).get(key)
-            if stored is not None:
-                self.initial.setdefault(key, stored)
+        for key, value in self.initial_of(self.instance).items():
+            self.initial.setdefault(key, value)
+
+    def initial_of(self, instance) -> dict:
+        """The initial values of the template's own columns for `instance` (kept in its `extra`)."""
+        stored = instance.extra or {}
+        return {key: stored[key] for key, _label, _kind in self.extra_columns if stored.get(key) is not None}
 
     def _post_clean(self):
         super()._post_clean()
@@ -420,6 +424,16 @@ class IndicatorForm(_ExtraFieldsMixin, PortalModelForm):
             for name in LOCKED_FIELDS:
                 if name in self.fields:
                     self.fields[name].disabled = True
+
+    @staticmethod
+    def row_shape(instance):
+        """What `__init__` derives from the row besides its values (`rowforms`): its 一级 (the
+        二级 suggestions offered); None for an approved row, whose fields are locked (its own form)."""
+        if instance is None:
+            return ()
+        if instance.pk and instance.approved_target:
+            return None
+        return (instance.level1,)
 
     def _post_clean(self):
         super()._post_clean()

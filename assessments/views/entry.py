@@ -36,6 +36,7 @@ from ..exports import redaction
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..importing import paste
 from ..models import Assessment, Indicator, Round, Task, Unit
+from ..rowforms import RowForms
 from ..services import create_assessment, refresh_scores
 
 PAGE_SIZE = 20
@@ -447,7 +448,7 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
     and the code (ADR 0024). After a save that changed one row, only that row's form is built and
     rendered. Lines follow the stored rows in order, as in `tables_context`. The rows' forms (the
     unbound form's indicator rows, `extra_rows` empty ones after them) are built only for rows
-    rendered."""
+    rendered: a real form for the first row of each shape, light ones for the others (`rowforms`)."""
     rows = list(assessment.indicators.all())  # prefetched, in the formset's order (forms._OrderedFormSet)
     # The formset alone costs little (its forms are built one by one, below) and counts its forms
     # as the whole form does (at most max_num of them).
@@ -464,8 +465,10 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
         return (shared, i, pagecache.row_values(row) if row is not None else None, repr(line),
                 pagecache.row_values(comment) if comment is not None else None)
 
+    forms = RowForms(formset)
+
     def render(i):
-        form = formset._construct_form(i, **formset.get_form_kwargs(i))
+        form = forms.form(i)
         line = lines[i] if i < len(rows) and i < len(lines) else None
         context = {"form": form, "line": line, "table": assessment.table, "attempted": False,
                    "row_comments": row_comments, **layout}
