@@ -1,5 +1,6 @@
 """The officer's main journey in a real Chromium: type, see the score, save, submit."""
 
+import re
 import subprocess
 from decimal import Decimal
 
@@ -19,6 +20,22 @@ def login(page, live_server, username):
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/assessments/")
+
+
+def test_what_is_typed_before_the_scripts_run_is_scored_when_they_do(live_server, page, alice, department):
+    """A slow page: the officer types before its scripts have run. Once they run, what was typed is
+    scored at once (a CI run under load once typed first and waited for a rate that never came)."""
+    login(page, live_server, alice.username)
+    held = []
+    page.route(re.compile(r"/static/js/live(\.[0-9a-f]+)?\.js$"), lambda route: held.append(route))
+    page.goto(f"{live_server.url}/assessments/{department.pk}/edit/", wait_until="commit")
+    page.fill('[name="funding-0-budget"]', "10949.23")
+    page.fill('[name="funding-0-actual"]', "10584.29")
+    expect(page.locator("#live-rate")).to_have_text("—")  # nothing scores yet
+    page.wait_for_timeout(100)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("#live-rate")).to_have_text("96.67%")
 
 
 def fill_row(page, n, level1, level2, name, target, actual, weight):

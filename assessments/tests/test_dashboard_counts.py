@@ -89,3 +89,39 @@ def test_a_returned_row_shows_its_latest_submission(client, population, unit_b):
     shown = rows[returned.pk]
     assert (shown.project_name, shown.self_total, [f.code for f in shown.flag_list]) == ("第二次提交", Decimal("85.50"), ["all_full"])
     assert (rows[old.pk].project_name, rows[old.pk].self_total) == (old.project_name, None)
+
+
+def _exists_queries(client, **query):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("assessments:dashboard"), query)
+    assert response.status_code == 200
+    return response, [q["sql"] for q in queries.captured_queries if 'SELECT 1 AS "a"' in q["sql"]]
+
+
+def test_the_round_shown_is_the_newest_with_submissions_judged_by_its_counts(client, unit_a, round_2020):
+    from assessments.models import Round
+
+    bureau = make_reviewer("caiwu", bureau_wide=True)
+    client.force_login(bureau)
+    version = latest_version("project")
+    newer = Round.objects.create(year=2021, title="2021年度绩效自评")
+    Assessment.objects.create(unit=unit_a, round=round_2020, kind="project", project_name="去年的", state="submitted",
+                              template_version=version)
+    Assessment.objects.create(unit=unit_a, round=newer, kind="project", project_name="草稿", state="draft",
+                              template_version=version)
+    # The newest round holds only a draft: the round before it is shown, with its own counts.
+    response, exists = _exists_queries(client)
+    assert response.context["round"] == round_2020
+    assert {s.value: n for s, n, _ in response.context["counts"]}["submitted"] == 1
+    assert len(exists) == 1  # the older round asked once; the newest judged by its counts
+    # Once the newest round has a submission it is shown, without a query asking whether it has one.
+    Assessment.objects.create(unit=unit_a, round=newer, kind="project", project_name="今年的", state="submitted",
+                              template_version=version)
+    response, exists = _exists_queries(client)
+    assert response.context["round"] == newer
+    cards = {s.value: n for s, n, _ in response.context["counts"]}
+    assert (cards["draft"], cards["submitted"]) == (1, 1)
+    assert exists == []
+    # A round asked for is shown whatever it holds.
+    response, exists = _exists_queries(client, round=round_2020.pk)
+    assert response.context["round"] == round_2020 and exists == []

@@ -90,15 +90,22 @@ def dashboard(request):
     _require_reviewer(request.user)
     rounds = list(Round.objects.order_by("-year"))
     units = permissions.reviewable_units(request.user)
-    current = _selected_round(request, rounds, request.user)
+    counted = {}
+
+    def counts_of(round_):
+        if round_.pk not in counted:
+            counted[round_.pk] = dict(
+                Assessment.objects.filter(permissions.reviewed_unit_filter(request.user), round=round_).order_by()
+                .values_list("state").annotate(n=Count("*"))
+            )
+        return counted[round_.pk]
+
+    current = _selected_round(request, rounds, request.user, counts=counts_of)
     context = {"rounds": rounds, "round": current, "flags": flags.FLAGS.values(), "states": VISIBLE_STATES}
     if current is None:
         return render(request, "assessments/review/dashboard.html", context)
 
-    counts = dict(
-        Assessment.objects.filter(permissions.reviewed_unit_filter(request.user), round=current).order_by()
-        .values_list("state").annotate(n=Count("*"))
-    )
+    counts = counts_of(current)
     late = []
     if current.deadline and timezone.localdate() > current.deadline:
         done = Assessment.objects.filter(
@@ -310,14 +317,22 @@ def _show_submitted_versions(rows) -> None:
         a.gap = a.review_total - a.self_total if a.review_total is not None and a.self_total is not None else None
 
 
-def _selected_round(request, rounds, user):
-    """The round asked for; else the latest round with submissions to review; else the latest."""
+def _selected_round(request, rounds, user, *, counts=None):
+    """The round asked for; else the latest round with submissions to review; else the latest.
+    `counts(round)` gives a round's state counts (the dashboard shows the chosen round's): the
+    newest round is judged by them, without a query of its own."""
     wanted = params.read(request.GET, {"round": params.Int()}).round
     if wanted is None:
         # Newest first, usually one query (the rounds are few; a join sorting every row by its
         # round's year was most of the dashboard's time).
         mine = Assessment.objects.filter(permissions.reviewed_unit_filter(user)).exclude(state=Assessment.State.DRAFT)
-        wanted = next((r.pk for r in rounds if mine.filter(round=r).exists()), None)
+
+        def submitted(r):
+            if counts is not None and r is rounds[0]:
+                return any(state != Assessment.State.DRAFT for state in counts(r))
+            return mine.filter(round=r).exists()
+
+        wanted = next((r.pk for r in rounds if submitted(r)), None)
     for r in rounds:
         if r.pk == wanted:
             return r

@@ -2,6 +2,7 @@
 // (review.js): 400 ms after the last change the form is posted to its preview URL, where the
 // server scores it with scoring.py, the code a save runs; a newer request aborts an older one.
 // Nothing is saved. Returns the function that schedules a preview (for changes made by script).
+// What was typed before this script ran (a page still loading) is scored as soon as it attaches.
 window.PortalLive = {
   attach(form, url, onResult, onFailure) {
     "use strict";
@@ -28,6 +29,12 @@ window.PortalLive = {
     }
     form.addEventListener("input", schedule);
     form.addEventListener("change", schedule);
+    const changed = (el) => {
+      if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+      if (el.tagName === "SELECT") return Array.from(el.options).some((o) => o.selected !== o.defaultSelected);
+      return "defaultValue" in el && el.type !== "hidden" && el.value !== el.defaultValue;
+    };
+    if (Array.from(form.elements).some(changed)) schedule();
     return schedule;
   },
 };
