@@ -11,6 +11,7 @@ import functools
 import html
 
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
+from django.template import defaultfilters
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import dateformat
@@ -78,7 +79,8 @@ def environment(**options) -> Environment:
     env.globals.update(url=url, static=static, cell=portal.cell)
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,
                "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
-               "date": local_date, "add_days": portal.add_days, "person": portal.person}
+               "date": local_date, "add_days": portal.add_days, "person": portal.person,
+               "truncatechars": defaultfilters.truncatechars}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
     # An assessment's state and kind as get_FOO_display() gives them, from a dict made once (the
     # model's method works out its choices on every call: 100 calls a dashboard page).

@@ -400,6 +400,9 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         .prefetch_related("rows")
         .order_by("-number")
     )
+    rows = _pair_rows(review_view, formset)
+    pre_rows = {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {}
+    adjustments = season.adjustments_by_key(assessment) if any(line.approved_target for line in view.indicators) else {}
     return {
         "a": view.assessment,  # the submitted version: a returned assessment's live fields are a draft
         "view": view,
@@ -407,7 +410,10 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "paper_html": pagecache.paper_form(view, stored, show_explanations=True),
         "review": review,
         "review_view": review_view,
-        "rows": _pair_rows(review_view, formset),
+        "rows": rows,
+        # Rendered when the template reaches them (a Jinja2 template, ADR 0023).
+        "rows_html": jinja2.part("assessments/review/review_rows.html", {
+            "rows": rows, "a": view.assessment, "pre_review": pre_review, "pre_rows": pre_rows, "adjustments": adjustments}),
         "formset": formset,
         "decision": decision or ReviewDecisionForm(),
         "editable": editable,
@@ -432,9 +438,8 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         # 目标调整 of approved targets (issue 14): the reason beside the approved value.
         # The 主管部门's 初审 of the submission shown (issue 14): its scores beside the bureau's.
         "pre_review": pre_review,
-        "pre_rows": {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {},
-        "adjustments": season.adjustments_by_key(assessment)
-        if any(line.approved_target for line in view.indicators) else {},
+        "pre_rows": pre_rows,
+        "adjustments": adjustments,
         "can_correct": workflow.allowed(request.user, assessment, "correct"),
         "disclosure_review": register.awaiting_review(assessment),
         "may_review_disclosure": disclosure_review.may_review_disclosure(request.user, assessment),
