@@ -5,8 +5,8 @@ review is decided the 复核 values read-only, 完成情况 in words (issue 17, 
 import re
 
 import pytest
-from django.utils.html import escape
 from django.urls import reverse
+from django.utils.html import escape
 
 from assessments import workflow
 from assessments.models import Assessment, Indicator
