@@ -24,6 +24,7 @@ class RowForms:
     def __init__(self, formset):
         self.formset = formset
         self.initial_count = formset.initial_form_count()
+        self.rows = list(formset.get_queryset()) if self.initial_count else []  # read once, not per row
         self.shape = getattr(formset.form, "row_shape", None)
         self.noun = getattr(formset, "row_noun", "行")
         self.prototypes = {}
@@ -31,7 +32,7 @@ class RowForms:
     def form(self, i):
         formset = self.formset
         stored = i < self.initial_count
-        instance = formset.get_queryset()[i] if stored else None
+        instance = self.rows[i] if stored else None
         shape = self.shape(instance) if self.shape is not None else ()
         if shape is None:
             return self.real(i)

@@ -465,10 +465,10 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
         return (shared, i, pagecache.row_values(row) if row is not None else None, repr(line),
                 pagecache.row_values(comment) if comment is not None else None)
 
-    forms = RowForms(formset)
+    row_forms = RowForms(formset)
 
     def render(i):
-        form = forms.form(i)
+        form = row_forms.form(i)
         line = lines[i] if i < len(rows) and i < len(lines) else None
         context = {"form": form, "line": line, "table": assessment.table, "attempted": False,
                    "row_comments": row_comments, **layout}

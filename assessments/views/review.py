@@ -439,7 +439,6 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         # The 主管部门's 初审 of the submission shown (issue 14): its scores beside the bureau's.
         "pre_review": pre_review,
         "pre_rows": pre_rows,
-        "adjustments": adjustments,
         "can_correct": workflow.allowed(request.user, assessment, "correct"),
         "disclosure_review": register.awaiting_review(assessment),
         "may_review_disclosure": disclosure_review.may_review_disclosure(request.user, assessment),
