@@ -12,8 +12,15 @@ value exactly as the form's bound field would. A row whose shape is None (the fo
 an approved row whose fields are locked) gets its real form. `test_page_cache` compares both ways
 for every built-in 表样."""
 
+import html
+import re
+from decimal import Decimal
+
 from django.forms.models import model_to_dict
+from django.forms.widgets import Input, Widget
 from django.utils.safestring import SafeString
+
+from portal.renderers import FastRenderer
 
 from .formlabels import field_label, row_name
 
@@ -60,6 +67,8 @@ class LightRow:
         self.instance = instance if instance is not None else prototype.instance
         self.locked = False
         self.row = row_name(prototype, index, noun)
+        self.escaped_row = html.escape(self.row)
+        self.escaped_prefix = html.escape(prefix)
         if instance is None:  # an empty row: its initial values are the prototype's
             self.initial = prototype.initial
         else:
@@ -73,15 +82,15 @@ class LightRow:
     def __getitem__(self, name):
         return LightField(self, name)
 
-    def widget_of(self, name):
-        """(field, widget, its attributes for an unbound row of this shape), worked out once per
+    def cell(self, name):
+        """The `Cell` of the field `name` for every row of this shape, worked out once per
         prototype: required, disabled and described-by are the same for every row of a shape."""
         cells = self.prototype.__dict__.setdefault("_light_cells", {})
         cell = cells.get(name)
         if cell is None:
             bound = self.prototype[name]
             widget = bound.field.widget
-            cells[name] = cell = (bound.field, widget, bound.build_widget_attrs({}, widget))
+            cells[name] = cell = Cell(name, bound.field, widget, bound.build_widget_attrs({}, widget), self.prototype)
         return cell
 
     def field_initial(self, name, field):
@@ -104,16 +113,110 @@ class LightField:
 
     def __html__(self):
         row, name = self.row, self.name
-        field, widget, attrs = row.widget_of(name)
-        attrs = dict(attrs)
-        if "aria-label" in widget.attrs:
-            attrs["aria-label"] = f"{row.row} {field_label(name, field)}"
-        html_name = f"{row.prefix}-{name}"
-        auto_id = row.prototype.auto_id
-        if auto_id and "id" not in widget.attrs:
-            attrs.setdefault("id", auto_id % html_name if "%s" in str(auto_id) else html_name)
+        cell = row.cell(name)
+        field = cell.field
         value = field.prepare_value(row.field_initial(name, field))
-        return widget.render(name=html_name, value=value, attrs=attrs, renderer=row.prototype.renderer)
+        written = cell.stencil(row, value)
+        if written is not None:
+            return written
+        attrs = dict(cell.attrs)
+        html_name = f"{row.prefix}-{name}"
+        if cell.labelled:
+            attrs["aria-label"] = f"{row.row} {cell.label}"
+        if cell.auto_id is not None:
+            attrs.setdefault("id", cell.auto_id % html_name)
+        return cell.widget.render(name=html_name, value=value, attrs=attrs, renderer=row.prototype.renderer)
 
     def __str__(self):
         return SafeString(self.__html__())
+
+
+# Stand-ins for what differs from row to row, rendered once through the widget and then replaced.
+# A NUL is never in a name, an id, a label or a value Django escapes, nor in a widget's template.
+NAME, ID, LABEL, VALUE = "\0name\0", "\0id\0", "\0label\0", "\0value\0"
+SLOTS = {NAME: "{0}", ID: "{1}", LABEL: "{2}", VALUE: "{3}"}
+SLOT = re.compile("(" + "|".join(SLOTS) + ")")
+# Values a widget's HTML may be kept for (a select's choice, a checkbox): hashable and plain.
+PLAIN = (type(None), bool, int, str, Decimal)
+
+
+class Cell:
+    """One field of the rows of a shape: its widget, the attributes every row shares, and its HTML
+    as stencils. A stencil is what the widget renders with stand-ins for the row's name, id,
+    accessible name and (for a plain input or text box) value, so the next rows are written by
+    putting theirs in, escaped as the widget's template escapes them (`html.escape`, character by
+    character: the parts of a name or a label are escaped once, not in every cell).
+
+    - A plain text input or text box (Django's own `Input.get_context` and `format_value`, with
+      the templates `FastRenderer` has checked): one stencil with the value and one without.
+    - Any other widget (a select, a checkbox): one stencil per value, for plain values.
+    - A stencil whose stand-ins do not each come out once, unchanged, is not used: that widget is
+      rendered as before, row by row."""
+
+    def __init__(self, name, field, widget, attrs, prototype):
+        self.field, self.widget, self.attrs = field, widget, attrs
+        self.renderer = prototype.renderer
+        self.label = field_label(name, field)
+        self.labelled = "aria-label" in widget.attrs
+        auto_id = prototype.auto_id
+        if auto_id and "id" not in widget.attrs and "id" not in attrs:
+            self.auto_id = auto_id if "%s" in str(auto_id) else "%s"
+        else:
+            self.auto_id = None
+        self.value_slot = _has_value_slot(widget, self.renderer)
+        self.stencils = {}
+        self.escaped_name = html.escape(name)
+        self.escaped_label = html.escape(self.label)
+        self.escaped_auto_id = html.escape(str(self.auto_id or ""))
+
+    def stencil(self, row, value):
+        """The widget's HTML for this row, or None where it must be rendered."""
+        if self.value_slot:
+            shown = self.widget.format_value(value)
+            if shown is None:
+                key, fill = None, ""
+            elif type(shown) is str and shown:
+                key, fill = VALUE, html.escape(shown)
+            else:
+                return None
+        elif type(value) in PLAIN:
+            key, fill = (type(value), value), ""
+        else:
+            return None
+        written = self.stencils.get(key)
+        if written is None:
+            written = self.stencils[key] = self._stencil(None if key is None else VALUE if key is VALUE else value)
+        if not written:
+            return None
+        name = f"{row.escaped_prefix}-{self.escaped_name}"
+        return SafeString(written.format(name, self.escaped_auto_id % name if self.auto_id is not None else "",
+                                         f"{row.escaped_row} {self.escaped_label}" if self.labelled else "", fill))
+
+    def _stencil(self, value) -> str:
+        """The widget's HTML as a format string ({0} name, {1} id, {2} accessible name, {3} value),
+        or "" where it cannot be one."""
+        attrs = dict(self.attrs)
+        if self.labelled:
+            attrs["aria-label"] = LABEL
+        if self.auto_id is not None:
+            attrs["id"] = ID
+        written = str(self.widget.render(name=NAME, value=value, attrs=attrs, renderer=self.renderer))
+        expected = {NAME: 1, ID: int(self.auto_id is not None), LABEL: int(self.labelled), VALUE: int(value is VALUE)}
+        if any(written.count(slot) != n for slot, n in expected.items()):
+            return ""  # not a stencil: rendered row by row
+        return "".join(SLOTS.get(piece) or piece.replace("{", "{{").replace("}", "}}") for piece in SLOT.split(written))
+
+
+def _has_value_slot(widget, renderer) -> bool:
+    """Whether the widget's HTML depends on its value only through `format_value`'s text, shown
+    escaped where the value goes: Django's own input and text box, through templates checked by
+    `FastRenderer` (an overridden template or method is not assumed to)."""
+    cls = type(widget)
+    return (
+        isinstance(renderer, FastRenderer)
+        and widget.template_name in renderer.fast
+        and cls.render is Widget.render
+        and cls.format_value is Widget.format_value
+        and cls.get_context in (Widget.get_context, Input.get_context)
+        and not getattr(widget, "allow_multiple_selected", False)
+    )

@@ -37,7 +37,7 @@ def cell(field):
     if errors:
         return format_html('<div class="has-error">{}<div class="invalid-feedback d-block">{}</div></div>',
                            field, mark_safe(" ".join(conditional_escape(e) for e in errors)))
-    return format_html('<div class="">{}</div>', field)
+    return mark_safe(f'<div class="">{conditional_escape(field)}</div>')  # format_html's result, without its parsing
 
 
 @register.filter

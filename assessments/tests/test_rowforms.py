@@ -2,9 +2,11 @@
 row of each shape, light ones after it) is byte for byte the row its own form renders, for every
 built-in 表样 and for each with its own columns of every kind an indicator column may hold."""
 
+import contextlib
 from decimal import Decimal
 
 import pytest
+from django import forms
 from django.template.loader import render_to_string
 
 from assessments import readmodel
@@ -16,7 +18,23 @@ from assessments.services import create_assessment
 from assessments.tablespec import Column
 from assessments.views import entry as entry_views
 
-HOSTILE = "<b>\"引号\" & 'apos'</b>"
+
+@contextlib.contextmanager
+def count_widget_renders():
+    counted = {"n": 0}
+    original = forms.Widget.render
+
+    def render(self, *args, **kwargs):
+        counted["n"] += 1
+        return original(self, *args, **kwargs)
+
+    forms.Widget.render = render
+    try:
+        yield counted
+    finally:
+        forms.Widget.render = original
+
+HOSTILE = "<b>\"引号\" & 'apos' {0}{name}%s</b>"
 OWN_COLUMNS = (Column("own_text", "甲栏", "text"), Column("own_long", "乙栏", "long_text"),
                Column("own_amount", "丙栏", "amount"), Column("own_number", "丁栏", "number"))
 
@@ -63,7 +81,16 @@ def test_light_rows_are_the_rows_their_forms_render(alice, unit_a, round_2020, c
     expected = [_row_html(formset.forms[i], a.table) for i in range(formset.total_form_count())]
     rows = RowForms(EntryForm.indicator_formset(a, extra=3))
     forms = [rows.form(i) for i in range(formset.total_form_count())]
-    assert [_row_html(form, a.table) for form in forms] == expected
+    with count_widget_renders() as rendered:
+        assert [_row_html(form, a.table) for form in forms] == expected
+    # The light rows' cells were written from stencils: a widget is rendered for the real forms'
+    # cells, and once per stencil (with and without a value, per choice of a select).
+    light = [form for form in forms if isinstance(form, LightRow)]
+    cells = [cell for form in light for cell in form.prototype._light_cells.values()]
+    stencils = sum(len(cell.stencils) for cell in {id(c): c for c in cells}.values())
+    real_cells = sum(len(form.fields) for form in forms if not isinstance(form, LightRow))
+    assert rendered["n"] <= real_cells + stencils
+    assert stencils < len(light) * len(IndicatorForm.base_fields)
     # Most rows were light: one real form per 一级 of stored rows (and the odd one), the approved
     # row, and one empty row.
     real = [form for form in forms if not isinstance(form, LightRow)]
@@ -82,3 +109,43 @@ def test_a_row_of_a_formset_without_shapes_is_light_after_the_first(alice, unit_
     rows.shape = None
     assert not isinstance(rows.form(0), LightRow)
     assert isinstance(rows.form(8), LightRow)  # even the approved row: nothing tells it apart
+
+
+class EchoingInput(forms.TextInput):
+    """A widget whose HTML shows its name twice and its value in a title: no stencil fits it."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        html = super().render(name, value, attrs, renderer)
+        return html.replace("<input", f'<input data-for="{name}" title="{value}"')
+
+
+class PlainSelect(forms.Select):
+    """Its own `get_context`: kept per value, never given a value slot."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, value, attrs)
+
+
+@pytest.mark.parametrize("widget", [EchoingInput, PlainSelect], ids=["rendered-every-row", "kept-per-value"])
+def test_a_widget_a_stencil_does_not_fit_is_rendered_as_its_form_renders_it(alice, unit_a, round_2020, widget, monkeypatch):
+    a = _assessment(alice, unit_a, round_2020, _spec("project", False))
+    field = IndicatorForm.base_fields["level2"] if widget is EchoingInput else IndicatorForm.base_fields["outcome"]
+    choices = getattr(field.widget, "choices", ())
+    # An attribute with braces: a stencil is a format string, its own text must stay as it is.
+    monkeypatch.setattr(field, "widget", widget(attrs={**field.widget.attrs, "data-pattern": "{0}}{"}))
+    field.widget.choices = choices
+    Indicator.objects.filter(assessment=a, position=2).update(level2="{0}{1}{name}")
+    a = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+    formset = EntryForm.indicator_formset(a)
+    expected = [_row_html(formset.forms[i], a.table) for i in range(formset.total_form_count())]
+    rows = RowForms(EntryForm.indicator_formset(a))
+    forms_ = [rows.form(i) for i in range(formset.total_form_count())]
+    assert [_row_html(form, a.table) for form in forms_] == expected
+    assert "{0}{1}{name}" in expected[1] and 'data-pattern="{0}}{"' in expected[1]
+    cell = next(form for form in forms_ if isinstance(form, LightRow)).cell(field_name := (
+        "level2" if widget is EchoingInput else "outcome"))
+    assert not cell.value_slot
+    if widget is EchoingInput:
+        assert all(stencil == "" for stencil in cell.stencils.values())  # each row rendered by its widget
+    else:
+        assert cell.stencils and all(cell.stencils.values()), field_name
