@@ -96,10 +96,15 @@ def reviewer_assessments(user):
     """Assessments a reviewer may see: their units' submissions, never drafts."""
     if not is_reviewer(user):
         return Assessment.objects.none()
-    qs = Assessment.objects.exclude(state__in=REVIEWER_HIDDEN_STATES).exclude(unit_id__in=officer_unit_ids(user))
-    if not reviews_all_units(user):
-        qs = qs.filter(unit_id__in=reviewer_unit_ids(user))
-    return qs
+    return Assessment.objects.filter(reviewer_assessment_filter(user))
+
+
+def reviewer_assessment_filter(user, to: str = "") -> Q:
+    """`reviewer_assessments` as a condition on the assessment reached through `to` ("assessment__"
+    on a table that refers to one): a filter, not a subquery."""
+    if not is_reviewer(user):
+        return Q(pk__in=[])
+    return ~Q(**{f"{to}state__in": REVIEWER_HIDDEN_STATES}) & reviewed_unit_filter(user, f"{to}unit_id")
 
 
 def get_reviewer_assessment(user, pk: int) -> Assessment:

@@ -153,11 +153,25 @@ def decide(user, item: Rectification, *, accept: bool, comment: str = "") -> Non
     item.status = new
 
 
+NOTHING_AWAITING = {"open": 0, "answered_count": 0, "answered": []}
+
+
+def reviewed_items(user, round_):
+    """The items on the round's submissions the user reviews. `round_` may be an `OuterRef` (the
+    dashboard asks whether a round has any, in its query of the rounds)."""
+    return Rectification.objects.filter(permissions.reviewer_assessment_filter(user, "assessment__"), assessment__round=round_)
+
+
+def in_progress(user, round_):
+    """What `awaiting` counts: the reviewed items still open or answered."""
+    return reviewed_items(user, round_).filter(status__in=[S.OPEN, S.ANSWERED])
+
+
 def awaiting(user, round_, limit: int = 20) -> dict:
     """For the reviewer's dashboard: counts of open and answered items on the round's submissions
     the user reviews (one query), and the answered ones waiting for a decision (one more, only
     when there are some; at most `limit`)."""
-    items = Rectification.objects.filter(assessment__in=permissions.reviewer_assessments(user).filter(round=round_))
+    items = reviewed_items(user, round_)
     counts = items.order_by().aggregate(
         open=Count("id", filter=Q(status=S.OPEN)), answered_count=Count("id", filter=Q(status=S.ANSWERED))
     )

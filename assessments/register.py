@@ -221,15 +221,21 @@ def bureau_emails() -> list[str]:
     return sorted(set(users.values_list("email", flat=True)))
 
 
+def warned_clocks(round_, units=None):
+    """The clocks `warned` starts from: warned, of one round (an `OuterRef` too) or (None) of every
+    open round, of `units` (units, or a condition on the clock's unit_id)."""
+    qs = DisclosureClock.objects.filter(warned_at__isnull=False)
+    qs = qs.filter(round=round_) if round_ is not None else qs.filter(round__is_open=True)
+    if units is None:
+        return qs
+    return qs.filter(units if isinstance(units, Q) else Q(unit__in=units))
+
+
 def warned(round_: Round | None, units=None) -> list[dict]:
     """The 待办: warned clocks whose reports are still not all published, of one round or (None) of
     every open round (two queries)."""
     today = timezone.localdate()
-    qs = DisclosureClock.objects.filter(warned_at__isnull=False).select_related("unit", "round")
-    qs = qs.filter(round=round_) if round_ is not None else qs.filter(round__is_open=True)
-    if units is not None:
-        qs = qs.filter(unit__in=units)
-    clocks = list(qs.order_by("approved_on", "unit__name"))
+    clocks = list(warned_clocks(round_, units).select_related("unit", "round").order_by("approved_on", "unit__name"))
     if not clocks:
         return []
     waiting = {

@@ -351,10 +351,12 @@ def start_task(user, task: Task) -> Assessment:
 
 
 def late_tasks(round_, units):
-    """Every task of the round (of `units`) past its deadline and not handed in."""
+    """Every task of the round (of `units`: units, or a condition on the task's unit_id) past its
+    deadline and not handed in. `round_` may be an `OuterRef`."""
     today = timezone.localdate()
+    of_units = units if isinstance(units, Q) else Q(unit__in=units)
     return (
-        Task.objects.filter(round=round_, unit__in=units, cancelled_at__isnull=True, due_on__lt=today)
+        Task.objects.filter(of_units, round=round_, cancelled_at__isnull=True, due_on__lt=today)
         .filter(Q(assessment__isnull=True) | Q(assessment__state__in=EDITABLE))
         .select_related("unit", "assessment")
         .order_by("due_on", "unit__name", "project_name")

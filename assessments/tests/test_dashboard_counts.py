@@ -95,7 +95,9 @@ def _exists_queries(client, **query):
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("assessments:dashboard"), query)
     assert response.status_code == 200
-    return response, [q["sql"] for q in queries.captured_queries if 'SELECT 1 AS "a"' in q["sql"]]
+    # Queries of their own asking whether a round has submissions (the rounds' query asks about the
+    # side panels with EXISTS, inside it).
+    return response, [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT 1 AS "a"')]
 
 
 def test_the_round_shown_is_the_newest_with_submissions_judged_by_its_counts(client, unit_a, round_2020):
@@ -125,3 +127,55 @@ def test_the_round_shown_is_the_newest_with_submissions_judged_by_its_counts(cli
     # A round asked for is shown whatever it holds.
     response, exists = _exists_queries(client, round=round_2020.pk)
     assert response.context["round"] == round_2020 and exists == []
+
+
+def _panel_queries(client):
+    """The dashboard, and its queries of their own on the side panels' tables."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("assessments:dashboard"))
+    assert response.status_code == 200
+    tables = ('FROM "assessments_task"', 'FROM "assessments_disclosureclock"', 'FROM "assessments_rectification"')
+    return response, [q["sql"] for q in queries.captured_queries
+                      if not q["sql"].startswith('SELECT "assessments_round"') and any(t in q["sql"] for t in tables)]
+
+
+def test_side_panels_are_asked_with_the_rounds_and_shown_when_they_have_something(client, population, unit_a, unit_b,
+                                                                                 round_2020):
+    """逾期任务, 公开期限 and 整改 are asked about in the rounds' query (EXISTS): with nothing in them,
+    the page runs no query of their own; with something, each is shown, for the reviewer's units."""
+    import datetime
+
+    from django.utils import timezone
+
+    from assessments.models import DisclosureClock, Rectification, Task
+
+    assigned = make_reviewer("zhipai", unit_b)
+    client.force_login(assigned)
+    response, own = _panel_queries(client)
+    assert own == []
+    assert (response.context["late_tasks"], response.context["disclosure_todo"]) == ([], [])
+    assert response.context["rectifications"]["open"] == 0
+    html = response.content.decode()
+    assert 'id="late-tasks"' not in html and 'id="disclosure-todo"' not in html and 'id="rectification-dashboard"' not in html
+
+    # Something in each panel, for a unit the reviewer does not review first: still nothing shown.
+    today = timezone.localdate()
+    for unit in (unit_a, unit_b):
+        Task.objects.create(round=round_2020, unit=unit, kind="project", project_name=f"{unit.short_name or unit.name}逾期项目",
+                            starts_on=today - datetime.timedelta(days=30), due_on=today - datetime.timedelta(days=2))
+        DisclosureClock.objects.create(unit=unit, round=round_2020, approved_on=today - datetime.timedelta(days=15),
+                                       warned_at=timezone.now())
+        submitted = Assessment.objects.filter(unit=unit, state="submitted", kind="project").order_by("pk").first()
+        Rectification.objects.create(assessment=submitted, problem=f"{unit.name}的问题", action="整改", due_date=today)
+        if unit == unit_a:
+            response, _ = _panel_queries(client)
+            assert not response.context["late_tasks"] and not response.context["disclosure_todo"]
+            assert response.context["rectifications"]["open"] == 0
+    response, own = _panel_queries(client)
+    html = response.content.decode()
+    assert [t.unit_id for t in response.context["late_tasks"]] == [unit_b.pk]
+    assert 'id="late-tasks"' in html and f"{unit_b.short_name or unit_b.name}逾期项目" in html
+    assert [w["clock"].unit_id for w in response.context["disclosure_todo"]] == [unit_b.pk]
+    assert 'id="disclosure-todo"' in html
+    assert response.context["rectifications"]["open"] == 1 and 'id="rectification-dashboard"' in html
+    assert len(own) >= 3  # each panel now reads its own rows

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -88,8 +88,15 @@ def _require_reviewer(user):
 @pagecache.page
 def dashboard(request):
     _require_reviewer(request.user)
-    rounds = list(Round.objects.order_by("-year"))
     units = permissions.reviewable_units(request.user)
+    # Whether each side panel of a round has anything, asked with the rounds: most of the time
+    # none has, and a query of its own for each cost more than the rest of the panels together.
+    of_units = permissions.reviewed_unit_filter(request.user)  # a condition, not a join with the units
+    rounds = list(Round.objects.order_by("-year").annotate(
+        any_late_task=Exists(season.late_tasks(OuterRef("pk"), of_units)),
+        any_disclosure_todo=Exists(register.warned_clocks(OuterRef("pk"), of_units)),
+        any_rectification=Exists(rectification.in_progress(request.user, OuterRef("pk"))),
+    ))
     counted = {}
 
     def counts_of(round_):
@@ -115,7 +122,7 @@ def dashboard(request):
         ).values("unit_id")
         late = list(units.exclude(pk__in=done).order_by("name"))
     # Every 填报任务 past its deadline and not handed in (issue 14), whatever its kind.
-    late_tasks = list(season.late_tasks(current, units)[:LATE_TASKS_SHOWN])
+    late_tasks = list(season.late_tasks(current, units)[:LATE_TASKS_SHOWN]) if current.any_late_task else []
 
     qs, p, sort = _filtered(request, current)
     paginator = Paginator(qs, PAGE_SIZE)
@@ -148,7 +155,7 @@ def dashboard(request):
             "late": late,
             "late_tasks": late_tasks,
             # 待办 (issue 16): units whose 公开 window is running out, once warned.
-            "disclosure_todo": register.warned(current, units),
+            "disclosure_todo": register.warned(current, units) if current.any_disclosure_todo else [],
             "page": page,
             # Rendered when the template reaches them (a Jinja2 template, ADR 0023).
             "rows_html": jinja2.part("assessments/review/dashboard_rows.html",
@@ -164,7 +171,8 @@ def dashboard(request):
             "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
             "sort_columns": SORT_COLUMNS,
             **_charts_context(_round_charts(request, current)),
-            "rectifications": rectification.awaiting(request.user, current),
+            "rectifications": (rectification.awaiting(request.user, current) if current.any_rectification
+                               else rectification.NOTHING_AWAITING),
             "charts_seconds": CHARTS_SECONDS,
         }
     )
