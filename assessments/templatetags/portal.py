@@ -40,6 +40,17 @@ def cell(field):
     return mark_safe(f'<div class="">{conditional_escape(field)}</div>')  # format_html's result, without its parsing
 
 
+@register.simple_tag(takes_context=True)
+def jinja(context, template_name, **values):
+    """A Jinja2 template (templates/jinja2/) placed in a Django template, with this template's
+    context and `values` over it (as `{% include … with … %}`). The parts that pages of both engines
+    show (the 评价批次 picker, the page numbers) are declared once, in Jinja2 (issue 17, part 5)."""
+    from django.template.loader import render_to_string
+
+    return mark_safe(render_to_string(template_name, {**context.flatten(), **values}, request=context.get("request"),
+                                      using="jinja2"))
+
+
 @register.filter
 def money(value):
     """Two decimals, as on the form: 10949.23; blank for None."""

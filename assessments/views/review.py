@@ -110,7 +110,7 @@ def dashboard(request):
     current = _selected_round(request, rounds, request.user, counts=counts_of)
     context = {"rounds": rounds, "round": current, "flags": flags.FLAGS.values(), "states": VISIBLE_STATES}
     if current is None:
-        return render(request, "assessments/review/dashboard.html", context)
+        return _dashboard_page(request, context)
 
     counts = counts_of(current)
     late = []
@@ -157,9 +157,7 @@ def dashboard(request):
             # 待办 (issue 16): units whose 公开 window is running out, once warned.
             "disclosure_todo": register.warned(current, units) if current.any_disclosure_todo else [],
             "page": page,
-            # Rendered when the template reaches them (a Jinja2 template, ADR 0023).
-            "rows_html": jinja2.part("assessments/review/dashboard_rows.html",
-                                     {"page": page, "review_link": params.pk_link("assessments:review")}),
+            "review_link": params.pk_link("assessments:review"),
             "page_range": params.page_range(page),
             "filters": p.as_form(),
             "sort": sort,
@@ -176,6 +174,13 @@ def dashboard(request):
             "charts_seconds": CHARTS_SECONDS,
         }
     )
+    return _dashboard_page(request, context)
+
+
+def _dashboard_page(request, context):
+    """The dashboard: its page is a Jinja2 template inside base.html (ADR 0028), rendered when the
+    Django template reaches it; the context stays the view's (tests and the benchmark read it)."""
+    context["body_html"] = jinja2.part("assessments/review/dashboard_body.html", context, request=request)
     return render(request, "assessments/review/dashboard.html", context)
 
 
