@@ -80,12 +80,17 @@ def test_added_empty_rows_are_their_own_page(alice_client, filled):
 
 def test_an_unreadable_cache_entry_is_rendered_again(alice_client, filled, built, monkeypatch):
     good = page(alice_client, filled)
-    real_get = pagecache.cache.get
+    real_get, real_get_many = pagecache.cache.get, pagecache.cache.get_many
 
     def get(key, default=None, version=None):
         return b"not a deflated page" if key.startswith("fragment:") else real_get(key, default, version)
 
+    def get_many(keys, version=None):  # what `pagecache.prefetching` reads in one round trip
+        return {key: b"not a deflated page" if key.startswith("fragment:") else value
+                for key, value in real_get_many(keys, version).items()}
+
     monkeypatch.setattr(pagecache.cache, "get", get)
+    monkeypatch.setattr(pagecache.cache, "get_many", get_many)
     assert page(alice_client, filled) == good
     assert built["n"] == 2
 
@@ -370,3 +375,38 @@ def test_the_new_form_is_kept_under_what_it_offers(alice_client, unit_a, round_2
     assert same(alice_client.get(url, {"layout": "project"}).content) == same(changed)
     refused = alice_client.post(url, {"unit": unit_a.pk, "round": round_2020.pk, "layout": "project", "project_name": ""})
     assert refused.status_code == 200 and "项目支出自评须填写项目名称。" in refused.content.decode()
+
+
+def test_the_edit_page_reads_what_it_may_take_from_the_cache_in_one_round_trip(alice_client, filled, monkeypatch):
+    """Opened again after another write anywhere (a new data generation, ADR 0025), the edit page
+    takes its tables, its report checks and its personal-data notes from the cache: one round trip
+    for all of them (`pagecache.prefetching`), none one by one."""
+    from assessments import generations
+    from assessments.models import DataGeneration
+
+    first = page(alice_client, filled)
+    generations.renew(DataGeneration)
+    reads, inside = [], []
+    real_get, real_get_many = pagecache.cache.get, pagecache.cache.get_many
+
+    def get(key, *args, **kwargs):
+        if not inside:  # a local-memory cache's get_many reads key by key: that is still one read here
+            reads.append(("get", key))
+        return real_get(key, *args, **kwargs)
+
+    def get_many(keys, *args, **kwargs):
+        reads.append(("get_many", tuple(keys)))
+        inside.append(1)
+        try:
+            return real_get_many(keys, *args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(pagecache.cache, "get", get)
+    monkeypatch.setattr(pagecache.cache, "get_many", get_many)
+    assert page(alice_client, filled) == first
+    fragments = [read for read in reads if read[0] == "get" and read[1].startswith(("fragment:", "value:"))]
+    assert fragments == []
+    many = [keys for kind, keys in reads if kind == "get_many"]
+    assert len(many) == 1 and len(many[0]) == 5
+    assert sum(key.startswith("fragment:entry-") for key in many[0]) == 3

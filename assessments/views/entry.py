@@ -489,20 +489,26 @@ def _tables_html(entry, view, *, attempted, row_comments, indicator_rows=None, a
     return mark_safe(render_to_string(name, context))
 
 
-def _cached_tables(assessment, entry, view, extra, row_comments, around) -> str:
+def _cached_tables(assessment, entry, view, extra, row_comments, parts) -> str:
     """The tables of the form as opened, from the cache in three kinds of parts (ADR 0024, 0026):
     - every section but the indicators', under what they are made of (`around`, `_around`);
     - the indicators' section around its rows, under the 表样, the number of rows and the two facts
       of the read model it shows;
     - each indicator row (`_cached_indicator_rows`).
-    So a save that changed one indicator renders that row and nothing else of the tables."""
-    shared = (pagecache.row_values(assessment.template_version), sorted(extra.items()))
-    before, after = pagecache.fragment("entry-sections", (shared, around), lambda: _tables_html(
+    So a save that changed one indicator renders that row and nothing else of the tables. `parts`
+    are `_table_parts`'."""
+    before, after = pagecache.fragment("entry-sections", parts["entry-sections"], lambda: _tables_html(
         entry, view, attempted=False, row_comments=row_comments, apart=("indicators",), indicator_rows=[])).split(SPLICE)
-    head, tail = pagecache.fragment("entry-indicators", (shared, _indicator_facts(assessment, view)), lambda: _tables_html(
+    head, tail = pagecache.fragment("entry-indicators", parts["entry-indicators"], lambda: _tables_html(
         entry, view, attempted=False, row_comments=row_comments, section="indicators", indicator_rows=[SPLICE])).split(SPLICE)
     rows = _cached_indicator_rows(assessment, view, extra_rows=extra["extra_indicators"], row_comments=row_comments)
     return mark_safe("".join([before, head, *rows, tail, after]))
+
+
+def _table_parts(assessment, view, extra, around) -> dict:
+    """What the tables' two section fragments are kept under (`_cached_tables`), by fragment name."""
+    shared = (pagecache.row_values(assessment.template_version), sorted(extra.items()))
+    return {"entry-sections": (shared, around), "entry-indicators": (shared, _indicator_facts(assessment, view))}
 
 
 def _indicator_facts(assessment, view) -> tuple:
@@ -526,11 +532,16 @@ def _render_opened(request, assessment, extra):
     stored = pagecache.digest(pagecache.instance_values(assessment))  # digested once, used twice
     whole = (stored, sorted(extra.items()), sorted((key, pagecache.row_values(row)) for key, row in row_comments.items()))
     around = _around(assessment, view)
-    return _render_edit(request, entry, view, returned=returned,
-                        tables=lambda: mark_safe(pagecache.fragment(
-                            "entry-tables", whole, lambda: _cached_tables(assessment, entry, view, extra, row_comments, around))),
-                        consistency=pagecache.value("consistency", around, lambda: check_consistency(view)),
-                        personal_data=pagecache.value("personal-data", stored, lambda: redaction.changes(view)))
+    parts = _table_parts(assessment, view, extra, around)
+    # Everything the page may take from the cache, read in one round trip.
+    with pagecache.prefetching([pagecache.fragment_key("entry-tables", whole),
+                                *(pagecache.fragment_key(name, p) for name, p in parts.items()),
+                                pagecache.value_key("consistency", around), pagecache.value_key("personal-data", stored)]):
+        return _render_edit(request, entry, view, returned=returned,
+                            tables=lambda: mark_safe(pagecache.fragment(
+                                "entry-tables", whole, lambda: _cached_tables(assessment, entry, view, extra, row_comments, parts))),
+                            consistency=pagecache.value("consistency", around, lambda: check_consistency(view)),
+                            personal_data=pagecache.value("personal-data", stored, lambda: redaction.changes(view)))
 
 
 def _around(assessment, view) -> str:
