@@ -50,6 +50,10 @@ from ..models.evidence import INLINE_TYPES
 
 PAGE_SIZE = 50
 LATE_TASKS_SHOWN = 200
+# What a row of the dashboard shows (dashboard_rows.html, `_show_submitted_versions`): the rest of
+# an assessment's sixty columns is not read for its hundred rows.
+LISTED_FIELDS = ("unit__name", "unit__short_name", "round__year", "kind", "project_name", "state", "submitted_at",
+                 "self_total", "review_total", "risk_flags")
 CHARTS_SECONDS = 60
 SORTS = {
     "unit": "unit__name",
@@ -125,7 +129,7 @@ def dashboard(request):
     late_tasks = list(season.late_tasks(current, units)[:LATE_TASKS_SHOWN]) if current.any_late_task else []
 
     qs, p, sort = _filtered(request, current)
-    paginator = Paginator(qs, PAGE_SIZE)
+    paginator = Paginator(qs.only(*LISTED_FIELDS), PAGE_SIZE)
     if all(p[name] is None for name in DASHBOARD_PARAMS if name not in ("round", "state", "sort", "page")):
         # Filtered by state alone (or not at all), the list holds what the cards count: not counted
         # again. Any other filter (a new one too) is counted by the database.
