@@ -144,13 +144,14 @@ def dashboard(request):
     # 佐证材料 submitted with each row's latest version (one query for the page).
     evidence_counts = dict(
         Evidence.objects.filter(assessment_id__in=[a.pk for a in page], submitted=True, removed_at__isnull=True)
-        .values_list("assessment_id").annotate(n=Count("id"))
+        .order_by().values_list("assessment_id").annotate(n=Count("id"))  # no join for Evidence's ordering
     )
     for a in page:
         a.flag_list = flags.decode(a.risk_flags)
         a.export_status = statuses.get(a.pk)
         a.evidence_count = evidence_counts.get(a.pk, 0)
     _show_submitted_versions(page)
+    charts, charts_drawn = _round_charts(request, current)
     context.update(
         {
             # Each card leads to the list of its state, except drafts: counted, never shown to reviewers.
@@ -172,7 +173,8 @@ def dashboard(request):
             "query": params.canonical({**p, "round": current.pk}, without=("page",)),
             "sort_query": params.canonical({**p, "round": current.pk}, without=("page", "sort")),
             "sort_columns": SORT_COLUMNS,
-            **_charts_context(_round_charts(request, current)),
+            "charts": charts,
+            "charts_drawn": charts_drawn,
             "rectifications": (rectification.awaiting(request.user, current) if current.any_rectification
                                else rectification.NOTHING_AWAITING),
             "charts_seconds": CHARTS_SECONDS,
@@ -280,36 +282,27 @@ def _search(q: str) -> Q:
 
 def _round_charts(request, current):
     """Charts of the whole round (not the filters): three aggregate queries over every
-    submission, so they are shared for a minute by reviewers who see the same units. A page kept
-    whole (ADR 0025) is kept no longer than the charts it shows."""
+    submission, so they are shared for a minute by reviewers who see the same units, drawn
+    (includes/chart_bars.html) with them: one cache read for both. A page kept whole (ADR 0025) is
+    kept no longer than the charts it shows. Returns (charts, their drawings)."""
     user = request.user
     if permissions.reviews_all_units(user):
         scope = "all"
     else:
         scope = ",".join(str(pk) for pk in sorted(permissions.reviewer_unit_ids(user)))
     scope += "-" + ",".join(str(pk) for pk in sorted(permissions.officer_unit_ids(user)))  # never their own
-    key = f"dashboard-charts:2:{current.pk}:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+    # The code and templates that draw them in the key too (pagecache.release): a deployment draws again.
+    key = f"dashboard-charts:3:{current.pk}:{hashlib.sha256((scope + pagecache.release()).encode()).hexdigest()[:32]}"
     found, now = cache.get(key), time.time()
-    if isinstance(found, tuple) and len(found) == 2 and now - found[0] < CHARTS_SECONDS:
-        computed_at, charts = found
+    if isinstance(found, tuple) and len(found) == 3 and now - found[0] < CHARTS_SECONDS:
+        computed_at, charts, drawn = found
     else:
         computed_at = now
         charts = figures.dashboard(permissions.reviewer_assessments(user).filter(round=current), current.rules)
-        cache.set(key, (computed_at, charts), CHARTS_SECONDS)
+        drawn = [render_to_string("includes/chart_bars.html", {"chart": chart}) for chart in charts]
+        cache.set(key, (computed_at, charts, drawn), CHARTS_SECONDS)
     pagecache.keep_at_most(request, CHARTS_SECONDS - (now - computed_at))
-    return charts
-
-
-def _charts_context(charts) -> dict:
-    """The charts, and their drawing (includes/chart_bars.html) kept in the cache under the digest
-    of each chart's values (pagecache, ADR 0024). The drawing is a function the page calls as it
-    reaches it."""
-    def drawn():
-        return [mark_safe(html) for html in pagecache.fragments(
-            "chart", [repr(chart) for chart in charts],
-            lambda i: render_to_string("includes/chart_bars.html", {"chart": charts[i]}))]
-
-    return {"charts": charts, "charts_drawn": drawn}
+    return charts, [mark_safe(html) for html in drawn]
 
 
 def _show_submitted_versions(rows) -> None:
