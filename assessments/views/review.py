@@ -282,9 +282,10 @@ def _search(q: str) -> Q:
 
 def _round_charts(request, current):
     """Charts of the whole round (not the filters): three aggregate queries over every
-    submission, so they are shared for a minute by reviewers who see the same units, drawn
-    (includes/chart_bars.html) with them: one cache read for both. A page kept whole (ADR 0025) is
-    kept no longer than the charts it shows. Returns (charts, their drawings)."""
+    submission, so they are shared for a minute by reviewers who see the same units, with their
+    drawings (includes/chart_bars.html): one cache read for both. A page kept whole (ADR 0025) is
+    kept no longer than the charts it shows. Returns the charts and a function giving their
+    drawings, drawn when the page reaches them the first time."""
     user = request.user
     if permissions.reviews_all_units(user):
         scope = "all"
@@ -295,14 +296,22 @@ def _round_charts(request, current):
     key = f"dashboard-charts:3:{current.pk}:{hashlib.sha256((scope + pagecache.release()).encode()).hexdigest()[:32]}"
     found, now = cache.get(key), time.time()
     if isinstance(found, tuple) and len(found) == 3 and now - found[0] < CHARTS_SECONDS:
-        computed_at, charts, drawn = found
+        computed_at, charts, drawings = found
     else:
-        computed_at = now
+        computed_at, drawings = now, None
         charts = figures.dashboard(permissions.reviewer_assessments(user).filter(round=current), current.rules)
-        drawn = [render_to_string("includes/chart_bars.html", {"chart": chart}) for chart in charts]
-        cache.set(key, (computed_at, charts, drawn), CHARTS_SECONDS)
-    pagecache.keep_at_most(request, CHARTS_SECONDS - (now - computed_at))
-    return charts, [mark_safe(html) for html in drawn]
+        cache.set(key, (computed_at, charts, None), CHARTS_SECONDS)
+    left = CHARTS_SECONDS - (now - computed_at)
+    pagecache.keep_at_most(request, left)
+
+    def drawn():
+        nonlocal drawings
+        if drawings is None:
+            drawings = [render_to_string("includes/chart_bars.html", {"chart": chart}) for chart in charts]
+            cache.set(key, (computed_at, charts, drawings), max(1, int(left)))
+        return [mark_safe(html) for html in drawings]
+
+    return charts, drawn
 
 
 def _show_submitted_versions(rows) -> None:
