@@ -179,3 +179,37 @@ def test_side_panels_are_asked_with_the_rounds_and_shown_when_they_have_somethin
     assert 'id="disclosure-todo"' in html
     assert response.context["rectifications"]["open"] == 1 and 'id="rectification-dashboard"' in html
     assert len(own) >= 3  # each panel now reads its own rows
+
+
+@pytest.mark.usefixtures("rendered_pages")
+def test_the_rows_are_rendered_again_only_when_something_they_show_changed(client, population, unit_a, unit_b, renders):
+    """The list's rows are kept under everything they show (ADR 0024): a write elsewhere (an
+    officer's draft) leaves them as they were; a change to a listed row (its 复核 score, its
+    佐证材料, its export) shows at once."""
+    from assessments.models import Evidence, ExportJob
+    from assessments.views import review as review_views
+
+    client.force_login(make_reviewer("caiwu", bureau_wide=True))
+    rendered = renders(review_views)
+
+    def rows():
+        html = client.get(reverse("assessments:dashboard")).content.decode()
+        return html.split('<table class="table table-hover')[1].split("</table>")[0]
+
+    first = rows()
+    assert rendered.count("assessments/review/dashboard_rows.html") == 1
+    draft = Assessment.objects.filter(unit=unit_a, state="draft").order_by("pk").first()
+    Assessment.objects.filter(pk=draft.pk).update(project_name="草稿改了名称")  # a write, not listed
+    assert rows() == first
+    assert rendered.count("assessments/review/dashboard_rows.html") == 1
+
+    listed = Assessment.objects.filter(unit=unit_b, state="submitted", kind="project").order_by("pk").first()
+    Assessment.objects.filter(pk=listed.pk).update(review_total=Decimal("88.50"))
+    changed = rows()
+    assert rendered.count("assessments/review/dashboard_rows.html") == 2
+    assert "88.50" in changed and "88.50" not in first
+    Evidence.objects.create(assessment=listed, title="会议纪要", file="evidence/k.pdf", original_name="会议纪要.pdf",
+                            content_type="application/pdf", size=10, sha256="0" * 64, submitted=True)
+    assert "佐证材料 1 个" in rows()
+    ExportJob.objects.create(assessment=listed, status="failed")
+    assert "导出：" in rows() and rendered.count("assessments/review/dashboard_rows.html") == 4
