@@ -14,6 +14,7 @@ import time
 from django.db import connections
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
 
 def read(model, using="default") -> int:
@@ -40,8 +41,32 @@ def read_many(*models, using="default") -> list[int]:
     return [found[i] if i in found else _create(m, using) for i, m in enumerate(models)]
 
 
+def read_many_and_session(*models, session_key: str, using="default") -> tuple[list[int], str | None]:
+    """`read_many`, and in the same statement the unexpired `django_session` row of `session_key`:
+    (the values, its session_data or None). A page's generations and its session in one round trip
+    (pagecache.GenerationMiddleware, portal.sessions)."""
+    connection = connections[using]
+    tables = tuple(m._meta.db_table for m in models)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_read_many_and_session_sql(using, tables), [session_key, now])
+        rows = cursor.fetchall()
+    found = {i: value for i, value, _data in rows if i < len(models)}
+    data = next((data for i, _value, data in rows if i == len(models)), None)
+    return [found[i] if i in found else _create(m, using) for i, m in enumerate(models)], data
+
+
 def _create(model, using) -> int:
     return model.objects.using(using).get_or_create(pk=1, defaults={"value": time.time_ns()})[0].value
+
+
+@functools.cache
+def _read_many_and_session_sql(using: str, tables: tuple[str, ...]) -> str:
+    quote = connections[using].ops.quote_name
+    generations = " UNION ALL ".join(f"SELECT {i}, {quote('value')}, NULL FROM {quote(table)} WHERE {quote('id')} = 1"
+                                     for i, table in enumerate(tables))
+    return (f"{generations} UNION ALL SELECT {len(tables)}, NULL, {quote('session_data')} FROM {quote('django_session')} "
+            f"WHERE {quote('session_key')} = %s AND {quote('expire_date')} > %s")
 
 
 @functools.cache

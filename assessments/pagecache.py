@@ -266,7 +266,15 @@ class GenerationMiddleware:
         if (request.method == "GET" and getattr(view_func, "portal_whole_page", False) and settings.PORTAL_WHOLE_PAGES
                 and settings.SESSION_COOKIE_NAME in request.COOKIES):  # nobody logged in: no page kept
             # The roles' generation in the same query: the roles are read under it (roles.authorization).
-            data, authorization = generations.read_many(DataGeneration, AuthorizationGeneration)
+            # The session's row too, where the session can take it (portal.sessions): one round trip.
+            session = getattr(request, "session", None)
+            key = getattr(session, "session_key", None)
+            if key is not None and hasattr(session, "read_with") and not hasattr(session, "_session_cache"):
+                (data, authorization), row = generations.read_many_and_session(
+                    DataGeneration, AuthorizationGeneration, session_key=key)
+                session.read_with(key, row)
+            else:
+                data, authorization = generations.read_many(DataGeneration, AuthorizationGeneration)
             request._portal_data_generation = data
             request._portal_authorization_token = roles.use_generation(authorization)
 

@@ -474,6 +474,8 @@ PORTAL_SESSION_IDLE_SECONDS = 30 * 60
 PORTAL_SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
 PORTAL_SESSION_TOUCH_SECONDS = 60
 SESSION_COOKIE_AGE = PORTAL_SESSION_IDLE_SECONDS + 5 * 60
+# Django's database sessions; a page's first query may read the row with the data generation.
+SESSION_ENGINE = "portal.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 LOGGING["loggers"] = {**LOGGING.get("loggers", {}), "axes": {"level": "WARNING"}}  # axes logs every login at INFO
 # --- end of identity, sessions and audit (issue 5) ---
