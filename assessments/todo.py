@@ -89,8 +89,8 @@ def sections(user) -> list[Section]:
             for a in returned
         ]))
         to_answer = list(
-            Rectification.objects.filter(status=Rectification.Status.OPEN,
-                                         assessment__in=permissions.officer_assessments(user))
+            # Conditions on the joined assessment, not a subquery of the officer's assessments.
+            Rectification.objects.filter(status=Rectification.Status.OPEN, assessment__unit_id__in=unit_ids)
             .select_related("assessment__round", "assessment__unit").order_by("due_date", "id")[:ROW_LIMIT]
         )
         out.append(Section("rectify", "待答复的整改事项", [_rectification_item(r, "assessments:rectifications", today)
@@ -114,7 +114,7 @@ def sections(user) -> list[Section]:
             for a in waiting
         ]))
         late = list(
-            Task.objects.filter(unit__in=permissions.reviewable_units(user), cancelled_at__isnull=True, due_on__lt=today,
+            Task.objects.filter(permissions.reviewed_unit_filter(user), cancelled_at__isnull=True, due_on__lt=today,
                                 round__is_open=True)
             .filter(Q(assessment__isnull=True) | Q(assessment__state__in=season.EDITABLE))
             .select_related("round", "unit").order_by("due_on", "unit__name")[:ROW_LIMIT]
@@ -125,8 +125,8 @@ def sections(user) -> list[Section]:
             for t in late
         ]))
         answered = list(
-            Rectification.objects.filter(status=Rectification.Status.ANSWERED,
-                                         assessment__in=permissions.reviewer_assessments(user))
+            Rectification.objects.filter(permissions.reviewer_assessment_filter(user, "assessment__"),
+                                         status=Rectification.Status.ANSWERED)
             .select_related("assessment__round", "assessment__unit").order_by("due_date", "id")[:ROW_LIMIT]
         )
         out.append(Section("rectify_review", "待审核的整改答复", [

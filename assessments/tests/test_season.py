@@ -469,7 +469,8 @@ def test_the_todo_count_for_the_navigation(alice_client, round_2020, unit_a):
     assert "no-store" in response["Cache-Control"]
 
 
-def test_open_rectifications_on_the_officers_and_the_reviewers_todo(alice_client, bureau, round_2020, unit_a):
+def test_open_rectifications_on_the_officers_and_the_reviewers_todo(alice_client, bureau, client, round_2020, unit_a,
+                                                                     unit_b):
     """整改 (issue 15) on the 待办: the unit's officers see what they must answer (overdue ones
     marked), the reviewers the answers waiting for their decision; the navigation count has both."""
     a = create_assessment(unit=unit_a, round=round_2020, kind="project", layout="project", project_name=PROJECT)
@@ -505,6 +506,21 @@ def test_open_rectifications_on_the_officers_and_the_reviewers_todo(alice_client
         f"{url}#item-{answered.pk}", f"2020年度 · 涉及指标：（整体） · 整改期限 {today:%Y-%m-%d}", False)
     assert '<section class="card mb-3" id="todo-rectify_review">' in page.content.decode()
     assert bureau.get(reverse("assessments:todo_count")).json() == {"total": 1}
+
+    # Another unit's items: never on the officer's 待办, nor on that of a reviewer of unit_a only.
+    other = create_assessment(unit=unit_b, round=round_2020, kind="project", layout="project", project_name=PROJECT)
+    Assessment.objects.filter(pk=other.pk).update(state=Assessment.State.APPROVED)
+    Rectification.objects.create(assessment=other, problem="别的单位的问题", action="整改", due_date=today)
+    Rectification.objects.create(assessment=other, problem="别的单位的答复", action="整改", due_date=today,
+                                 status=Rectification.Status.ANSWERED)
+    page = alice_client.get(reverse("assessments:todo"))
+    assert [s.count for s in page.context["sections"] if s.key == "rectify"] == [2]
+    from .test_access_matrix import make_reviewer
+
+    client.force_login(make_reviewer("zhipai-a", unit_a))
+    page = client.get(reverse("assessments:todo"))
+    assert [(s.key, [i.url for i in s.items]) for s in page.context["sections"] if s.key == "rectify_review"] == [
+        ("rectify_review", [f"{url}#item-{answered.pk}"])]
 
 
 def test_an_excel_import_cannot_replace_approved_targets(national, unit_a, alice):
