@@ -63,6 +63,15 @@ class Section:
     count: int = 0
 
 
+# The columns the 待办's lines show (`Item`s below, `season.annotate`, `_rectification_item`): an
+# assessment's sixty are not read for a title (issue 17, part 5).
+_ASSESSMENT_TITLE = ("kind", "project_name", "unit__name", "unit__short_name", "round__year")
+ASSESSMENT_SHOWN = _ASSESSMENT_TITLE
+TASK_SHOWN = (*(f.name for f in Task._meta.concrete_fields), "round__title", "round__year", "unit__name",
+              "unit__short_name", "assessment__state")
+RECTIFICATION_SHOWN = (*(f.name for f in Rectification._meta.concrete_fields), *(f"assessment__{n}" for n in _ASSESSMENT_TITLE))
+
+
 def sections(user) -> list[Section]:
     """The user's 待办, per duty (sections with nothing to do are left out)."""
     out = []
@@ -71,7 +80,7 @@ def sections(user) -> list[Section]:
     if unit_ids:
         tasks = season.annotate(list(
             season.pending_tasks_for_officer(unit_ids).filter(
-                Q(assessment__isnull=True) | Q(assessment__state=Assessment.State.DRAFT))[:ROW_LIMIT]
+                Q(assessment__isnull=True) | Q(assessment__state=Assessment.State.DRAFT)).only(*TASK_SHOWN)[:ROW_LIMIT]
         ), today)
         out.append(Section("tasks", "待填报的任务", [
             Item(f"{t.round.title} · {t.unit.short_name or t.unit.name} · {t.title}",
@@ -82,7 +91,7 @@ def sections(user) -> list[Section]:
         ]))
         returned = list(
             permissions.officer_assessments(user).filter(state=Assessment.State.RETURNED)
-            .select_related("round", "unit").order_by("-updated_at")[:ROW_LIMIT]
+            .select_related("round", "unit").only(*ASSESSMENT_SHOWN).order_by("-updated_at")[:ROW_LIMIT]
         )
         out.append(Section("returned", "被退回待修改的自评", [
             Item(a.title, reverse("assessments:detail", args=[a.pk]), a.unit.short_name or a.unit.name, urgent=True)
@@ -91,7 +100,8 @@ def sections(user) -> list[Section]:
         to_answer = list(
             # Conditions on the joined assessment, not a subquery of the officer's assessments.
             Rectification.objects.filter(status=Rectification.Status.OPEN, assessment__unit_id__in=unit_ids)
-            .select_related("assessment__round", "assessment__unit").order_by("due_date", "id")[:ROW_LIMIT]
+            .select_related("assessment__round", "assessment__unit").only(*RECTIFICATION_SHOWN)
+            .order_by("due_date", "id")[:ROW_LIMIT]
         )
         out.append(Section("rectify", "待答复的整改事项", [_rectification_item(r, "assessments:rectifications", today)
                                                          for r in to_answer]))
@@ -127,7 +137,8 @@ def sections(user) -> list[Section]:
         answered = list(
             Rectification.objects.filter(permissions.reviewer_assessment_filter(user, "assessment__"),
                                          status=Rectification.Status.ANSWERED)
-            .select_related("assessment__round", "assessment__unit").order_by("due_date", "id")[:ROW_LIMIT]
+            .select_related("assessment__round", "assessment__unit").only(*RECTIFICATION_SHOWN)
+            .order_by("due_date", "id")[:ROW_LIMIT]
         )
         out.append(Section("rectify_review", "待审核的整改答复", [
             _rectification_item(r, "assessments:review_rectifications", today, answered=True) for r in answered
