@@ -290,3 +290,10 @@ def test_supervising_unit_names_the_supervisor_in_the_filter_and_the_table(clien
     assert '<option value="市卫生健康委员会">市卫生健康委员会</option>' in page
     assert '<option value="市委政法委">市委政法委</option>' in page
     assert '<option value="市财政局">' not in page
+    # Each name once (distinct in the database), in order, however many units share it.
+    for n in range(3):
+        Unit.objects.create(name=f"同一主管部门的单位{n}", region=region, supervisor="市委政法委")
+    Unit.objects.create(name="另一个单位", region=region, supervisor="区财政局")
+    response = client.get(reverse("assessments:summaries"))
+    assert response.context["supervisors"] == sorted(["区财政局", "市卫生健康委员会", "市委政法委"])
+    assert response.content.decode().count('<option value="市委政法委">') == 1

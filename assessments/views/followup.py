@@ -277,9 +277,10 @@ def summaries(request):
         return redirect("assessments:summaries")
     jobs = list(RoundReport.objects.filter(requested_by=request.user).select_related("round")[:20])
     running = any(j.status in (RoundReport.Status.QUEUED, RoundReport.Status.RUNNING) for j in jobs)
-    supervisors = sorted(set(
+    # Distinct in the database: a few dozen names, not a row per unit (3,000 in a province).
+    supervisors = sorted(
         permissions.reviewable_units(request.user).annotate(supervisor_name=supervisor_names.name(""))
-        .exclude(supervisor_name="").values_list("supervisor_name", flat=True)))
+        .exclude(supervisor_name="").order_by().values_list("supervisor_name", flat=True).distinct())
     return render(request, "assessments/review/summaries.html", {
         "jobs": jobs, "rounds": Round.objects.order_by("-year"), "running": running, "supervisors": supervisors,
     })
