@@ -8,6 +8,7 @@ An answer is text and, optionally, files: checked by the evidence issue's `evide
 """
 
 from datetime import date
+from types import MappingProxyType
 
 from django.conf import settings
 from django.db import transaction
@@ -153,7 +154,8 @@ def decide(user, item: Rectification, *, accept: bool, comment: str = "") -> Non
     item.status = new
 
 
-NOTHING_AWAITING = {"open": 0, "answered_count": 0, "answered": []}
+# What `awaiting` gives when there is nothing (read-only: one object shared by every request).
+NOTHING_AWAITING = MappingProxyType({"open": 0, "answered_count": 0, "answered": ()})
 
 
 def reviewed_items(user, round_):

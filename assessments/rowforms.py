@@ -180,7 +180,8 @@ class Cell:
             else:
                 return None
         elif type(value) in PLAIN:
-            key, fill = (type(value), value), ""
+            # By its repr, not its value: Decimal("5.0") == Decimal("5.00"), but they print apart.
+            key, fill = (type(value), repr(value)), ""
         else:
             return None
         written = self.stencils.get(key)

@@ -149,3 +149,28 @@ def test_a_widget_a_stencil_does_not_fit_is_rendered_as_its_form_renders_it(alic
         assert all(stencil == "" for stencil in cell.stencils.values())  # each row rendered by its widget
     else:
         assert cell.stencils and all(cell.stencils.values()), field_name
+
+
+def test_a_value_kept_per_value_is_kept_per_spelling():
+    """A widget without a value slot keeps a stencil per value: Decimal("5.0") and Decimal("5.00")
+    are equal but print apart, so each is its own stencil."""
+    from types import SimpleNamespace
+
+    from assessments.rowforms import Cell
+
+    class OwnContextInput(forms.TextInput):  # its own get_context: no value slot
+        def get_context(self, name, value, attrs):
+            return super().get_context(name, value, attrs)
+
+    class Form(forms.Form):
+        amount = forms.DecimalField(widget=OwnContextInput(attrs={"aria-label": "金额"}))
+
+    prototype = Form(prefix="rows-0")
+    cell = Cell("amount", prototype.fields["amount"], prototype.fields["amount"].widget, {}, prototype)
+    assert not cell.value_slot
+    row = SimpleNamespace(escaped_prefix="rows-1", escaped_row="第2行")
+    first = cell.stencil(row, Decimal("5.0"))
+    second = cell.stencil(row, Decimal("5.00"))
+    assert 'value="5.0"' in first and 'value="5.00"' in second
+    assert second == prototype.fields["amount"].widget.render(
+        "rows-1-amount", Decimal("5.00"), {"aria-label": "第2行 amount", "id": "id_rows-1-amount"})
