@@ -65,11 +65,9 @@ class Section:
 
 # The columns the 待办's lines show (`Item`s below, `season.annotate`, `_rectification_item`): an
 # assessment's sixty are not read for a title (issue 17, part 5).
-_ASSESSMENT_TITLE = ("kind", "project_name", "unit__name", "unit__short_name", "round__year")
-ASSESSMENT_SHOWN = _ASSESSMENT_TITLE
 TASK_SHOWN = (*(f.name for f in Task._meta.concrete_fields), "round__title", "round__year", "unit__name",
               "unit__short_name", "assessment__state")
-RECTIFICATION_SHOWN = (*(f.name for f in Rectification._meta.concrete_fields), *(f"assessment__{n}" for n in _ASSESSMENT_TITLE))
+RECTIFICATION_SHOWN = (*(f.name for f in Rectification._meta.concrete_fields), *(f"assessment__{n}" for n in Assessment.TITLE_FIELDS))
 
 
 def sections(user) -> list[Section]:
@@ -91,7 +89,7 @@ def sections(user) -> list[Section]:
         ]))
         returned = list(
             permissions.officer_assessments(user).filter(state=Assessment.State.RETURNED)
-            .select_related("round", "unit").only(*ASSESSMENT_SHOWN).order_by("-updated_at")[:ROW_LIMIT]
+            .select_related("round", "unit").only(*Assessment.TITLE_FIELDS).order_by("-updated_at")[:ROW_LIMIT]
         )
         out.append(Section("returned", "被退回待修改的自评", [
             Item(a.title, reverse("assessments:detail", args=[a.pk]), a.unit.short_name or a.unit.name, urgent=True)

@@ -132,6 +132,10 @@ class Assessment(models.Model):
     def __str__(self):
         return self.title
 
+    # The columns `title` reads (with the unit's names, what a list row titles a report by): a list
+    # fetching them alone (`only`) reads no deferred field.
+    TITLE_FIELDS = ("kind", "project_name", "round__year", "unit__name", "unit__short_name")
+
     @property
     def title(self) -> str:
         return self.title_of(self.round.year, self.kind, self.project_name)

@@ -52,8 +52,7 @@ PAGE_SIZE = 50
 LATE_TASKS_SHOWN = 200
 # What a row of the dashboard shows (dashboard_rows.html, `_show_submitted_versions`): the rest of
 # an assessment's sixty columns is not read for its hundred rows.
-LISTED_FIELDS = ("unit__name", "unit__short_name", "round__year", "kind", "project_name", "state", "submitted_at",
-                 "self_total", "review_total", "risk_flags")
+LISTED_FIELDS = (*Assessment.TITLE_FIELDS, "state", "submitted_at", "self_total", "review_total", "risk_flags")
 CHARTS_SECONDS = 60
 SORTS = {
     "unit": "unit__name",
@@ -95,7 +94,8 @@ def dashboard(request):
     units = permissions.reviewable_units(request.user)
     # Whether each side panel of a round has anything, asked with the rounds: most of the time
     # none has, and a query of its own for each cost more than the rest of the panels together.
-    of_units = permissions.reviewed_unit_filter(request.user)  # a condition, not a join with the units
+    # The reviewer's units as a condition, not a join with them: each panel's flag and its rows.
+    of_units = permissions.reviewed_unit_filter(request.user)
     rounds = list(Round.objects.order_by("-year").annotate(
         any_late_task=Exists(season.late_tasks(OuterRef("pk"), of_units)),
         any_disclosure_todo=Exists(register.warned_clocks(OuterRef("pk"), of_units)),
@@ -126,7 +126,7 @@ def dashboard(request):
         ).values("unit_id")
         late = list(units.exclude(pk__in=done).order_by("name"))
     # Every 填报任务 past its deadline and not handed in (issue 14), whatever its kind.
-    late_tasks = list(season.late_tasks(current, units)[:LATE_TASKS_SHOWN]) if current.any_late_task else []
+    late_tasks = list(season.late_tasks(current, of_units)[:LATE_TASKS_SHOWN]) if current.any_late_task else []
 
     qs, p, sort = _filtered(request, current)
     paginator = Paginator(qs.only(*LISTED_FIELDS), PAGE_SIZE)
@@ -160,7 +160,7 @@ def dashboard(request):
             "late": late,
             "late_tasks": late_tasks,
             # 待办 (issue 16): units whose 公开 window is running out, once warned.
-            "disclosure_todo": register.warned(current, units) if current.any_disclosure_todo else [],
+            "disclosure_todo": register.warned(current, of_units) if current.any_disclosure_todo else [],
             "page": page,
             "rows_html": _dashboard_rows(page),
             "page_range": params.page_range(page),
