@@ -83,10 +83,10 @@ def test_an_unreadable_cache_entry_is_rendered_again(alice_client, filled, built
     real_get, real_get_many = pagecache.cache.get, pagecache.cache.get_many
 
     def get(key, default=None, version=None):
-        return b"not a deflated page" if key.startswith("fragment:") else real_get(key, default, version)
+        return b"not a packed page" if key.startswith("fragment:") else real_get(key, default, version)
 
     def get_many(keys, version=None):  # what `pagecache.prefetching` reads in one round trip
-        return {key: b"not a deflated page" if key.startswith("fragment:") else value
+        return {key: b"not a packed page" if key.startswith("fragment:") else value
                 for key, value in real_get_many(keys, version).items()}
 
     monkeypatch.setattr(pagecache.cache, "get", get)
