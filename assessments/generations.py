@@ -12,7 +12,7 @@ import functools
 import time
 
 from django.db import connections
-from django.db.models import F, Value
+from django.db.models import BigIntegerField, F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ def renew(model, using="default") -> None:
     """A new value. In a transaction, it commits with the change it announces."""
     value = time.time_ns()
     rows = model.objects.using(using)
-    if not rows.filter(pk=1).update(value=Greatest(F("value") + 1, Value(value))):
+    if not rows.filter(pk=1).update(value=Greatest(F("value") + 1, Value(value, output_field=BigIntegerField()))):
         rows.update_or_create(pk=1, defaults={"value": value})
 
 

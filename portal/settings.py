@@ -114,6 +114,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+    # Parameters bound by the server, and a statement a connection has run five times prepared:
+    # PostgreSQL plans it once per connection instead of on every request (ADR 0030).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several officers save at once on the embedded default: wait for the write lock
     # instead of failing with "database is locked".
