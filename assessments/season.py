@@ -162,6 +162,12 @@ class TaskSpec:
     target_set: TargetSet | None = None
 
 
+# The columns a task's line shows where tasks are listed (the 待办, 我的绩效自评): the task, its round's
+# and unit's names and its assessment's state (`status_of`), not their sixty columns (issue 17, part 5).
+TASK_SHOWN = (*(f.name for f in Task._meta.concrete_fields), "round__title", "round__year", "unit__name",
+              "unit__short_name", "assessment__state")
+
+
 def status_of(task: Task, today: datetime.date | None = None) -> str:
     """未开始 / 填报中 / 已提交 / 被退回 / 逾期 / 已取消 (reads task.assessment, selected with it)."""
     today = today or timezone.localdate()

@@ -63,10 +63,8 @@ class Section:
     count: int = 0
 
 
-# The columns the 待办's lines show (`Item`s below, `season.annotate`, `_rectification_item`): an
-# assessment's sixty are not read for a title (issue 17, part 5).
-TASK_SHOWN = (*(f.name for f in Task._meta.concrete_fields), "round__title", "round__year", "unit__name",
-              "unit__short_name", "assessment__state")
+# The columns the 待办's 整改 lines show (`_rectification_item`): an assessment's sixty are not read for a
+# title (issue 17, part 5). A task's: `season.TASK_SHOWN`.
 RECTIFICATION_SHOWN = (*(f.name for f in Rectification._meta.concrete_fields), *(f"assessment__{n}" for n in Assessment.TITLE_FIELDS))
 
 
@@ -78,7 +76,7 @@ def sections(user) -> list[Section]:
     if unit_ids:
         tasks = season.annotate(list(
             season.pending_tasks_for_officer(unit_ids).filter(
-                Q(assessment__isnull=True) | Q(assessment__state=Assessment.State.DRAFT)).only(*TASK_SHOWN)[:ROW_LIMIT]
+                Q(assessment__isnull=True) | Q(assessment__state=Assessment.State.DRAFT)).only(*season.TASK_SHOWN)[:ROW_LIMIT]
         ), today)
         out.append(Section("tasks", "待填报的任务", [
             Item(f"{t.round.title} · {t.unit.short_name or t.unit.name} · {t.title}",

@@ -200,3 +200,40 @@ def test_a_save_validates_by_the_model_only_the_rows_that_changed(alice_client, 
     assert checked == [row8.pk]
     row8.refresh_from_db()
     assert row8.actual == "27.5次"
+
+
+def test_the_officers_list_takes_as_many_queries_for_more_rows(alice_client, alice, unit_a, round_2020):
+    """我的绩效自评 reads its assessments and tasks with the columns their rows show (`only`): a
+    column the page shows but the query left out would be read row by row."""
+    import datetime
+
+    from django.utils import timezone
+
+    from assessments import season
+    from assessments.services import create_assessment
+
+    def add(names, state):
+        for name in names:
+            a = create_assessment(unit=unit_a, round=round_2020, kind="project", layout="project", project_name=name,
+                                  user=alice)
+            Assessment.objects.filter(pk=a.pk).update(state=state)
+        today = timezone.localdate()
+        season.issue_tasks(round_=round_2020, specs=[season.TaskSpec(unit_a, "project", name) for name in names],
+                           starts_on=today - datetime.timedelta(days=1), due_on=today + datetime.timedelta(days=10),
+                           warn_days=3)
+
+    url = reverse("assessments:list")
+    add(["项目甲"], Assessment.State.DRAFT)
+    alice_client.get(url)  # the roles and the generations read once
+    add(["项目戊"], Assessment.State.DRAFT)
+    response, few = queries(alice_client, "GET", url)
+    add(["项目乙", "项目丙"], Assessment.State.SUBMITTED)
+    add(["项目丁"], Assessment.State.RETURNED)
+    response, more = queries(alice_client, "GET", url)
+    assert more == few
+    html = response.content.decode()
+    rows = re.findall(r'<tr class="task-row task-(\w+)"', html)
+    assert sorted(rows) == ["filling", "filling", "returned", "submitted", "submitted"]
+    for name in ("项目甲", "项目乙", "项目丙", "项目丁", "项目戊"):
+        assert html.count(name) == 2  # its task and its assessment
+    assert html.count("state-submitted") == 2 and html.count("state-returned") == 1 and html.count("state-draft") == 2

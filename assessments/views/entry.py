@@ -68,6 +68,10 @@ def home(request):
     return render(request, "home.html", {"is_staff": user.is_staff, "admin_roles": roles.admin_roles(user)})
 
 
+# The columns the list's rows show (list_rows.html), not an assessment's sixty (issue 17, part 5).
+LISTED_FIELDS = (*Assessment.TITLE_FIELDS, "state", "self_total", "self_grade", "updated_at")
+
+
 @pagecache.page
 def assessment_list(request):
     unit_ids = permissions.officer_unit_ids(request.user)
@@ -75,7 +79,7 @@ def assessment_list(request):
         return redirect("home")
     qs = (
         permissions.officer_assessments(request.user)
-        .select_related("unit", "round")
+        .select_related("unit", "round").only(*LISTED_FIELDS)
         .order_by("-round__year", "unit_id", "kind", "project_name", "id")
     )
     rounds = list(Round.objects.order_by("-year"))  # a handful: the year filter and the open ones
@@ -88,7 +92,7 @@ def assessment_list(request):
     # Tasks first (issue 14): every task of an open round, the ones still to do on top.
     tasks = season.annotate(list(
         Task.objects.filter(unit_id__in=unit_ids, round__is_open=True)
-        .select_related("round", "unit", "assessment")
+        .select_related("round", "unit", "assessment").only(*season.TASK_SHOWN)
         .order_by("cancelled_at", "due_on", "unit_id", "kind", "project_name")
     ))
     order = {Task.Status.OVERDUE: 0, Task.Status.RETURNED: 1, Task.Status.NOT_STARTED: 2, Task.Status.FILLING: 3,
