@@ -87,6 +87,11 @@ class IndicatorLine:
         return self.result.suggested
 
     @property
+    def suggested_text(self) -> str:
+        """The rule-computed score as the entry table shows it ("9.67"; "" for none)."""
+        return scoring.fmt(self.suggested)
+
+    @property
     def outcome_label(self) -> str:
         return scoring.OUTCOME_LABELS.get(self.result.outcome or "", "")
 

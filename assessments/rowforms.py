@@ -16,6 +16,7 @@ import html
 import re
 from decimal import Decimal
 
+import markupsafe
 from django.forms.models import model_to_dict
 from django.forms.widgets import Input, Widget
 from django.utils.safestring import SafeString
@@ -221,3 +222,103 @@ def _has_value_slot(widget, renderer) -> bool:
         and cls.get_context in (Widget.get_context, Input.get_context)
         and not getattr(widget, "allow_multiple_selected", False)
     )
+
+
+# --- A light row's inputs written from a stencil (ADR 0031) ---------------------------------------
+# Stand-ins for a row's prefix, the text of its rule-computed score and each of its fields' widget.
+PREFIX_SLOT, SUGGESTED_SLOT = "\0prefix\0", "\0suggested\0"
+_ROW_SLOT = re.compile("\0(prefix|suggested|cell\x01[^\0]*)\0")
+
+
+class RowStencils:
+    """The part of a row template that shows a light row's fields, its prefix and, of its read
+    model line, whether the score differs from the rules (`result.differs`) and the computed score's
+    text (`suggested_text`): rendered once per shape of row and value of `differs` with stand-ins
+    for all of these, then written for each row of that shape by putting its own in, escaped as the
+    template escapes them. `render(form, line)` renders that part.
+
+    A template that reads anything else of the row or its line while the stencil is made (an
+    approved row's instance, another value of the line) gives no stencil: its rows are rendered by
+    the template, as before. So does a row that is not light (a real form: the first of its shape,
+    an approved row, a bound form)."""
+
+    def __init__(self, render):
+        self.render = render
+        self.stencils = {}
+
+    def html(self, form, line) -> SafeString | None:
+        if not isinstance(form, LightRow):
+            return None
+        key = (id(form.prototype), None if line is None else bool(line.result.differs))
+        pieces = self.stencils.get(key)
+        if pieces is None:
+            pieces = self.stencils[key] = self._stencil(line is not None and bool(line.result.differs), line is None)
+        if not pieces:
+            return None
+        out = list(pieces)
+        for j in range(1, len(out), 2):
+            slot = out[j]
+            if slot == "prefix":
+                out[j] = str(markupsafe.escape(form.prefix))
+            elif slot == "suggested":
+                out[j] = str(markupsafe.escape(line.suggested_text))
+            else:
+                out[j] = form[slot[5:]].__html__()
+        return SafeString("".join(out))
+
+    def _stencil(self, differs: bool, no_line: bool) -> list[str]:
+        """[static, slot, static, slot, …, static], or [] where the template cannot have a stencil."""
+        taint = []
+        try:
+            html = str(self.render(_ProbeRow(taint), None if no_line else _ProbeLine(differs, taint)))
+        except (AttributeError, KeyError, LookupError, TypeError, ValueError):
+            return []
+        pieces = _ROW_SLOT.split(html)
+        if taint or any("\0" in static for static in pieces[::2]):
+            return []
+        return pieces
+
+
+class _Probe:
+    """Reading an attribute the stencil has no stand-in for taints it."""
+
+    def __init__(self, taint):
+        self._taint = taint
+
+    def __getattr__(self, name):
+        self._taint.append(name)
+        raise AttributeError(name)
+
+
+class _ProbeRow(_Probe):
+    prefix = PREFIX_SLOT
+    locked = False
+
+    def __getitem__(self, name):
+        return _ProbeField(name)
+
+
+class _ProbeField:
+    errors = ()
+
+    def __init__(self, name):
+        self.slot = f"\0cell\x01{name}\0"
+
+    def __html__(self):
+        return self.slot
+
+    __str__ = __html__
+
+
+class _ProbeLine(_Probe):
+    suggested_text = SUGGESTED_SLOT
+
+    def __init__(self, differs, taint):
+        super().__init__(taint)
+        self.result = _ProbeResult(differs, taint)
+
+
+class _ProbeResult(_Probe):
+    def __init__(self, differs, taint):
+        super().__init__(taint)
+        self.differs = differs

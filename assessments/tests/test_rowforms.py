@@ -3,17 +3,19 @@ row of each shape, light ones after it) is byte for byte the row its own form re
 built-in 表样 and for each with its own columns of every kind an indicator column may hold."""
 
 import contextlib
+import dataclasses
 from decimal import Decimal
 
 import pytest
 from django import forms
+from django.template import engines
 from django.template.loader import render_to_string
 
 from assessments import readmodel
 from assessments.builtin_templates import BUILTIN
 from assessments.forms import EntryForm, IndicatorForm
 from assessments.models import Assessment, Indicator, TableTemplate, TemplateVersion
-from assessments.rowforms import LightRow, RowForms
+from assessments.rowforms import LightRow, RowForms, RowStencils
 from assessments.services import create_assessment
 from assessments.tablespec import Column
 from assessments.views import entry as entry_views
@@ -174,3 +176,75 @@ def test_a_value_kept_per_value_is_kept_per_spelling():
     assert 'value="5.0"' in first and 'value="5.00"' in second
     assert second == prototype.fields["amount"].widget.render(
         "rows-1-amount", Decimal("5.00"), {"aria-label": "第2行 amount", "id": "id_rows-1-amount"})
+
+
+# --- A light row's inputs written from a stencil (ADR 0031) ----------------------------------------
+
+
+def _row_with_line(form, table, line, inputs=None):
+    context = {"form": form, "line": line, "table": table, "attempted": False, "row_comments": {}, "inputs": inputs,
+               **entry_views._row_layout(table)}
+    return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
+
+
+def _inputs_renderer(table, counted):
+    def render(form, line):
+        counted["n"] += 1
+        context = {"form": form, "line": line, "table": table, "attempted": False, "row_comments": {},
+                   **entry_views._row_layout(table)}
+        return render_to_string("assessments/entry/indicator_inputs.html", context, using="jinja2")
+
+    return render
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["own-columns-none", "own-columns-every-kind"])
+@pytest.mark.parametrize("code", [spec.code for spec in BUILTIN])
+def test_light_rows_written_from_a_stencil_are_the_rows_the_template_renders(alice, unit_a, round_2020, code, own):
+    a = _assessment(alice, unit_a, round_2020, _spec(code, own))
+    lines = readmodel.build(a).indicators
+    for i in range(0, len(lines), 3):  # a 得分 typed apart from the rule's on every third row
+        result = dataclasses.replace(lines[i].result, entered=True, suggested=Decimal("3.50"), score=Decimal("4.00"))
+        lines[i] = dataclasses.replace(lines[i], result=result)
+    rows = RowForms(EntryForm.indicator_formset(a, extra=3))
+    forms_ = [rows.form(i) for i in range(rows.formset.total_form_count())]
+    pairs = [(form, lines[i] if i < len(lines) else None) for i, form in enumerate(forms_)]
+    expected = [_row_with_line(form, a.table, line) for form, line in pairs]
+    counted = {"n": 0}
+    stencils = RowStencils(_inputs_renderer(a.table, counted))
+    written = [stencils.html(form, line) for form, line in pairs]
+    assert [_row_with_line(form, a.table, line, inputs) for (form, line), inputs in zip(pairs, written, strict=True)] == expected
+    # Every light row was written, from one rendering per shape and value of `differs`; the others
+    # (real forms) were left to the template.
+    light = [(form, line) for form, line in pairs if isinstance(form, LightRow)]
+    assert all(html for (form, _), html in zip(pairs, written, strict=True) if isinstance(form, LightRow))
+    assert all(html is None for (form, _), html in zip(pairs, written, strict=True) if not isinstance(form, LightRow))
+    assert counted["n"] == len({(id(f.prototype), None if ln is None else ln.result.differs) for f, ln in light})
+    assert counted["n"] < len(light)
+    # Both kinds of line were written, and rows without a line (the empty ones).
+    assert {None, True, False} <= {None if ln is None else ln.result.differs for _, ln in light}
+    assert any(ln is not None and ln.suggested_text == "3.50" for _, ln in light)
+    assert any("与规则计算不同" in html for html in written if html)
+
+
+def test_a_template_that_reads_more_of_a_row_than_its_stand_ins_gets_no_stencil(alice, unit_a, round_2020):
+    """A stencil stands in for the row's prefix, fields, `line.result.differs` and
+    `line.suggested_text` only: a template reading anything else of the row or its line (an
+    instance, another value of the line) is rendered row by row."""
+    a = _assessment(alice, unit_a, round_2020, _spec("project", False))
+    lines = readmodel.build(a).indicators
+    rows = RowForms(EntryForm.indicator_formset(a))
+    light = next(i for i in range(len(lines)) if isinstance(rows.form(i), LightRow))
+    form, line = rows.form(light), lines[light]
+
+    def jinja(source):  # in Jinja2 (the row templates' engine) a missing attribute renders as nothing
+        template = engines["jinja2"].from_string(source)
+        return lambda f, ln: template.render({"form": f, "line": ln})
+
+    for source in ("{{ form.prefix }}{{ form.instance.key }}", "{{ form.prefix }}{{ line.target }}",
+                   "{{ form.prefix }}{{ line.result.explanation }}", "{% if line.number %}x{% endif %}"):
+        assert RowStencils(jinja(source)).html(form, line) is None, source
+    assert RowStencils(lambda f, ln: f"{f.prefix}{f.instance}").html(form, line) is None
+    written = RowStencils(lambda f, ln: f'<i data-p="{f.prefix}">{ln.suggested_text}</i>{f["name"]}').html(form, line)
+    assert written == f'<i data-p="{form.prefix}">{line.suggested_text}</i>{form["name"].__html__()}'
+    real = RowForms(EntryForm.indicator_formset(a)).form(0)  # the first of its shape: a real form
+    assert not isinstance(real, LightRow) and RowStencils(lambda f, ln: "").html(real, lines[0]) is None

@@ -36,7 +36,7 @@ from ..exports import redaction
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..importing import paste
 from ..models import Assessment, Indicator, Round, Task, Unit
-from ..rowforms import RowForms
+from ..rowforms import RowForms, RowStencils
 from ..services import create_assessment, refresh_scores
 
 PAGE_SIZE = 20
@@ -471,12 +471,19 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
 
     row_forms = RowForms(formset)
 
+    def context(form, line):
+        return {"form": form, "line": line, "table": assessment.table, "attempted": False, "row_comments": row_comments,
+                **layout}
+
+    # A light row's inputs (its first line) written from a stencil of its shape (ADR 0031).
+    inputs = RowStencils(lambda form, line: render_to_string("assessments/entry/indicator_inputs.html",
+                                                             context(form, line), using="jinja2"))
+
     def render(i):
         form = row_forms.form(i)
         line = lines[i] if i < len(rows) and i < len(lines) else None
-        context = {"form": form, "line": line, "table": assessment.table, "attempted": False,
-                   "row_comments": row_comments, **layout}
-        return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
+        return render_to_string("assessments/entry/indicator_row.html",
+                                {**context(form, line), "inputs": inputs.html(form, line)}, using="jinja2")
 
     return [mark_safe(html) for html in
             pagecache.fragments("entry-row", [parts(i) for i in range(formset.total_form_count())], render)]
