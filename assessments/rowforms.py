@@ -16,7 +16,6 @@ import html
 import re
 from decimal import Decimal
 
-import markupsafe
 from django.forms.models import model_to_dict
 from django.forms.widgets import Input, Widget
 from django.utils.safestring import SafeString
@@ -224,53 +223,60 @@ def _has_value_slot(widget, renderer) -> bool:
     )
 
 
-# --- A light row's inputs written from a stencil (ADR 0031) ---------------------------------------
-# Stand-ins for a row's prefix, the text of its rule-computed score and each of its fields' widget.
-PREFIX_SLOT, SUGGESTED_SLOT = "\0prefix\0", "\0suggested\0"
-_ROW_SLOT = re.compile("\0(prefix|suggested|cell\x01[^\0]*)\0")
+# --- A light row written from a stencil (ADR 0031) -------------------------------------------------
+# Stand-ins, each between NULs: the row's prefix, a field's widget (cell\x01name), and of its read
+# model line the number, key, computed score's text, explanation and each problem's and warning's
+# message (problem\x01i, warning\x01i).
+_ROW_SLOT = re.compile("\0(prefix|number|key|suggested|explanation|(?:problem|warning)\x01[0-9]+|cell\x01[^\0]*)\0")
 
 
 class RowStencils:
-    """The part of a row template that shows a light row's fields, its prefix and, of its read
-    model line, whether the score differs from the rules (`result.differs`) and the computed score's
-    text (`suggested_text`): rendered once per shape of row and value of `differs` with stand-ins
-    for all of these, then written for each row of that shape by putting its own in, escaped as the
-    template escapes them. `render(form, line)` renders that part.
+    """A row template that shows a light row through its fields and prefix and, of its read-model
+    line, only what `_ProbeLine` stands in for: rendered once per shape of row and of line (whether
+    the score differs from the rule's, how many problems and warnings it has) with stand-ins for all
+    of these; the other rows of that shape are written by putting their own in, escaped as the
+    template's `{{ }}` escapes them (`escape`: the Jinja2 environment's `finalize`). `render(form,
+    line)` renders the template.
 
     A template that reads anything else of the row or its line while the stencil is made (an
     approved row's instance, another value of the line) gives no stencil: its rows are rendered by
     the template, as before. So does a row that is not light (a real form: the first of its shape,
-    an approved row, a bound form)."""
+    an approved row, a bound form). The caller leaves to the template what the stand-ins cannot
+    show (a row with a review note)."""
 
-    def __init__(self, render):
+    def __init__(self, render, escape):
         self.render = render
+        self.escape = escape
         self.stencils = {}
 
     def html(self, form, line) -> SafeString | None:
         if not isinstance(form, LightRow):
             return None
-        key = (id(form.prototype), None if line is None else bool(line.result.differs))
+        shape = None if line is None else (bool(line.result.differs), len(line.result.problems), len(line.result.warnings))
+        key = (id(form.prototype), shape)
         pieces = self.stencils.get(key)
         if pieces is None:
-            pieces = self.stencils[key] = self._stencil(line is not None and bool(line.result.differs), line is None)
+            pieces = self.stencils[key] = self._stencil(shape)
         if not pieces:
             return None
+        values = {"prefix": form.prefix}
+        if line is not None:
+            result = line.result
+            values.update(number=line.number, key=line.key, suggested=line.suggested_text, explanation=result.explanation)
+            values.update((f"problem\x01{i}", p.message) for i, p in enumerate(result.problems))
+            values.update((f"warning\x01{i}", p.message) for i, p in enumerate(result.warnings))
+        escape = self.escape
         out = list(pieces)
         for j in range(1, len(out), 2):
             slot = out[j]
-            if slot == "prefix":
-                out[j] = str(markupsafe.escape(form.prefix))
-            elif slot == "suggested":
-                out[j] = str(markupsafe.escape(line.suggested_text))
-            else:
-                out[j] = form[slot[5:]].__html__()
+            out[j] = form[slot[5:]].__html__() if slot.startswith("cell\x01") else str(escape(values[slot]))
         return SafeString("".join(out))
 
-    def _stencil(self, differs: bool, no_line: bool) -> list[str]:
+    def _stencil(self, shape) -> list[str]:
         """[static, slot, static, slot, …, static], or [] where the template cannot have a stencil."""
         taint = []
         try:
-            html = str(self.render(_ProbeRow(taint), None if no_line else _ProbeLine(differs, taint)))
+            html = str(self.render(_ProbeRow(taint), None if shape is None else _ProbeLine(shape, taint)))
         except (AttributeError, KeyError, LookupError, TypeError, ValueError):
             return []
         pieces = _ROW_SLOT.split(html)
@@ -291,7 +297,7 @@ class _Probe:
 
 
 class _ProbeRow(_Probe):
-    prefix = PREFIX_SLOT
+    prefix = "\0prefix\0"
     locked = False
 
     def __getitem__(self, name):
@@ -311,14 +317,24 @@ class _ProbeField:
 
 
 class _ProbeLine(_Probe):
-    suggested_text = SUGGESTED_SLOT
+    number, key, suggested_text = "\0number\0", "\0key\0", "\0suggested\0"
 
-    def __init__(self, differs, taint):
+    def __init__(self, shape, taint):
         super().__init__(taint)
-        self.result = _ProbeResult(differs, taint)
+        self.result = _ProbeResult(shape, taint)
 
 
 class _ProbeResult(_Probe):
-    def __init__(self, differs, taint):
+    explanation = "\0explanation\0"
+
+    def __init__(self, shape, taint):
         super().__init__(taint)
-        self.differs = differs
+        self.differs, problems, warnings = shape
+        self.problems = [_ProbeMessage(f"\0problem\x01{i}\0", taint) for i in range(problems)]
+        self.warnings = [_ProbeMessage(f"\0warning\x01{i}\0", taint) for i in range(warnings)]
+
+
+class _ProbeMessage(_Probe):
+    def __init__(self, message, taint):
+        super().__init__(taint)
+        self.message = message

@@ -64,7 +64,7 @@ def _as_in_django(function):
     return filter_
 
 
-def _escape_as_django(value):
+def escape_as_django(value):
     """Every {{ }} escaped as Django's templates escape it (&quot; and &#x27;, where Jinja2 writes
     &#34; and &#39;), so a page reads the same whichever engine wrote a part of it."""
     if hasattr(value, "__html__") or isinstance(value, Undefined):
@@ -74,7 +74,7 @@ def _escape_as_django(value):
 
 def environment(**options) -> Environment:
     options["undefined"] = ChainableUndefined
-    options["finalize"] = _escape_as_django
+    options["finalize"] = escape_as_django
     env = Environment(**options)
     env.globals.update(url=url, static=static, cell=portal.cell)
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,

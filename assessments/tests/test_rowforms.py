@@ -14,11 +14,13 @@ from django.template.loader import render_to_string
 from assessments import readmodel
 from assessments.builtin_templates import BUILTIN
 from assessments.forms import EntryForm, IndicatorForm
-from assessments.models import Assessment, Indicator, TableTemplate, TemplateVersion
+from assessments.models import Assessment, Indicator, IndicatorReview, TableTemplate, TemplateVersion
 from assessments.rowforms import LightRow, RowForms, RowStencils
+from assessments.scoring import Problem
 from assessments.services import create_assessment
 from assessments.tablespec import Column
 from assessments.views import entry as entry_views
+from portal.jinja2 import escape_as_django
 
 
 @contextlib.contextmanager
@@ -178,58 +180,74 @@ def test_a_value_kept_per_value_is_kept_per_spelling():
         "rows-1-amount", Decimal("5.00"), {"aria-label": "第2行 amount", "id": "id_rows-1-amount"})
 
 
-# --- A light row's inputs written from a stencil (ADR 0031) ----------------------------------------
+# --- A light row written from a stencil (ADR 0031) -------------------------------------------------
 
 
-def _row_with_line(form, table, line, inputs=None):
-    context = {"form": form, "line": line, "table": table, "attempted": False, "row_comments": {}, "inputs": inputs,
+def _row_with_line(form, table, line, row_comments=None):
+    context = {"form": form, "line": line, "table": table, "attempted": False, "row_comments": row_comments or {},
                **entry_views._row_layout(table)}
     return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
 
 
-def _inputs_renderer(table, counted):
+def _stencils(table, counted):
     def render(form, line):
         counted["n"] += 1
-        context = {"form": form, "line": line, "table": table, "attempted": False, "row_comments": {},
-                   **entry_views._row_layout(table)}
-        return render_to_string("assessments/entry/indicator_inputs.html", context, using="jinja2")
+        return _row_with_line(form, table, line)
 
-    return render
+    return RowStencils(render, escape_as_django)
+
+
+def _varied(lines):
+    """The read model's lines, with what a row can show varied: a 得分 typed apart from the rule's,
+    hostile explanations, one and two problems and warnings."""
+    def problems(*messages):
+        return [Problem("indicators", None, "", m) for m in messages]
+
+    for i, line in enumerate(lines):
+        result = line.result
+        if i % 3 == 0:
+            result = dataclasses.replace(result, entered=True, suggested=Decimal("3.50"), score=Decimal("4.00"))
+        if i % 4 == 1:
+            result = dataclasses.replace(result, explanation=HOSTILE, problems=problems(HOSTILE),
+                                         warnings=problems("“预警”", HOSTILE))
+        if i % 4 == 2:
+            result = dataclasses.replace(result, problems=problems("缺少<实际值>", "\"偏差\"原因"))
+        lines[i] = dataclasses.replace(line, result=result)
+    return lines
 
 
 @pytest.mark.parametrize("own", [False, True], ids=["own-columns-none", "own-columns-every-kind"])
 @pytest.mark.parametrize("code", [spec.code for spec in BUILTIN])
 def test_light_rows_written_from_a_stencil_are_the_rows_the_template_renders(alice, unit_a, round_2020, code, own):
     a = _assessment(alice, unit_a, round_2020, _spec(code, own))
-    lines = readmodel.build(a).indicators
-    for i in range(0, len(lines), 3):  # a 得分 typed apart from the rule's on every third row
-        result = dataclasses.replace(lines[i].result, entered=True, suggested=Decimal("3.50"), score=Decimal("4.00"))
-        lines[i] = dataclasses.replace(lines[i], result=result)
+    lines = _varied(readmodel.build(a).indicators)
     rows = RowForms(EntryForm.indicator_formset(a, extra=3))
-    forms_ = [rows.form(i) for i in range(rows.formset.total_form_count())]
-    pairs = [(form, lines[i] if i < len(lines) else None) for i, form in enumerate(forms_)]
+    pairs = [(rows.form(i), lines[i] if i < len(lines) else None) for i in range(rows.formset.total_form_count())]
     expected = [_row_with_line(form, a.table, line) for form, line in pairs]
     counted = {"n": 0}
-    stencils = RowStencils(_inputs_renderer(a.table, counted))
+    stencils = _stencils(a.table, counted)
     written = [stencils.html(form, line) for form, line in pairs]
-    assert [_row_with_line(form, a.table, line, inputs) for (form, line), inputs in zip(pairs, written, strict=True)] == expected
-    # Every light row was written, from one rendering per shape and value of `differs`; the others
-    # (real forms) were left to the template.
+    assert [html if html is not None else _row_with_line(form, a.table, line)
+            for (form, line), html in zip(pairs, written, strict=True)] == expected
+    # Every light row was written, from one rendering per shape of row and of line; real forms were
+    # left to the template.
     light = [(form, line) for form, line in pairs if isinstance(form, LightRow)]
-    assert all(html for (form, _), html in zip(pairs, written, strict=True) if isinstance(form, LightRow))
-    assert all(html is None for (form, _), html in zip(pairs, written, strict=True) if not isinstance(form, LightRow))
-    assert counted["n"] == len({(id(f.prototype), None if ln is None else ln.result.differs) for f, ln in light})
-    assert counted["n"] < len(light)
-    # Both kinds of line were written, and rows without a line (the empty ones).
-    assert {None, True, False} <= {None if ln is None else ln.result.differs for _, ln in light}
-    assert any(ln is not None and ln.suggested_text == "3.50" for _, ln in light)
-    assert any("与规则计算不同" in html for html in written if html)
+    assert all((html is not None) == isinstance(form, LightRow) for (form, _), html in zip(pairs, written, strict=True))
+
+    def shape(line):
+        return None if line is None else (line.result.differs, len(line.result.problems), len(line.result.warnings))
+
+    assert counted["n"] == len({(id(form.prototype), shape(line)) for form, line in light}) < len(light)
+    shown = "".join(html for html in written if html)
+    assert "与规则计算不同" in shown and "3.50" in shown and "缺少&lt;实际值&gt;" in shown and "&quot;偏差&quot;原因" in shown
+    assert "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;" in shown  # Django's escapes, as every {{ }}
+    assert any(line is None for _, line in light)
 
 
 def test_a_template_that_reads_more_of_a_row_than_its_stand_ins_gets_no_stencil(alice, unit_a, round_2020):
-    """A stencil stands in for the row's prefix, fields, `line.result.differs` and
-    `line.suggested_text` only: a template reading anything else of the row or its line (an
-    instance, another value of the line) is rendered row by row."""
+    """A stencil stands in for the row's prefix and fields and, of its line, for what `_ProbeLine`
+    has: a template reading anything else of the row or its line (an instance, another value of the
+    line) is rendered row by row."""
     a = _assessment(alice, unit_a, round_2020, _spec("project", False))
     lines = readmodel.build(a).indicators
     rows = RowForms(EntryForm.indicator_formset(a))
@@ -241,10 +259,25 @@ def test_a_template_that_reads_more_of_a_row_than_its_stand_ins_gets_no_stencil(
         return lambda f, ln: template.render({"form": f, "line": ln})
 
     for source in ("{{ form.prefix }}{{ form.instance.key }}", "{{ form.prefix }}{{ line.target }}",
-                   "{{ form.prefix }}{{ line.result.explanation }}", "{% if line.number %}x{% endif %}"):
-        assert RowStencils(jinja(source)).html(form, line) is None, source
-    assert RowStencils(lambda f, ln: f"{f.prefix}{f.instance}").html(form, line) is None
-    written = RowStencils(lambda f, ln: f'<i data-p="{f.prefix}">{ln.suggested_text}</i>{f["name"]}').html(form, line)
+                   "{{ line.result.score }}", "{% for p in line.result.problems %}{{ p.code }}{% endfor %}x",
+                   "{% if line.level1 %}x{% endif %}"):
+        assert RowStencils(jinja(source), escape_as_django).html(form, line) is None, source
+    assert RowStencils(lambda f, ln: f"{f.prefix}{f.instance}", escape_as_django).html(form, line) is None
+    written = RowStencils(jinja('<i data-p="{{ form.prefix }}">{{ line.suggested_text }}</i>{{ form["name"] }}'),
+                          escape_as_django).html(form, line)
     assert written == f'<i data-p="{form.prefix}">{line.suggested_text}</i>{form["name"].__html__()}'
     real = RowForms(EntryForm.indicator_formset(a)).form(0)  # the first of its shape: a real form
-    assert not isinstance(real, LightRow) and RowStencils(lambda f, ln: "").html(real, lines[0]) is None
+    assert not isinstance(real, LightRow) and RowStencils(lambda f, ln: "", escape_as_django).html(real, lines[0]) is None
+
+
+def test_a_row_with_a_review_note_is_rendered_with_it(alice_client, alice, unit_a, round_2020):
+    """The stencil has no stand-in for a returned review's note: such a row is rendered by the template."""
+    a = _assessment(alice, unit_a, round_2020, _spec("project", False))
+    lines = readmodel.build(a).indicators
+    rows = RowForms(EntryForm.indicator_formset(a))
+    light = [i for i in range(len(lines)) if isinstance(rows.form(i), LightRow)]
+    noted = lines[light[-1]]  # a row that would be written from a stencil
+    note = IndicatorReview(indicator_key=noted.key, note="请补充<佐证>", score=Decimal("2.50"))
+    html = "".join(entry_views._cached_indicator_rows(a, readmodel.build(a), extra_rows=0,
+                                                      row_comments={str(noted.key): note}))
+    assert html.count("复核意见：") == 1 and "复核意见：请补充&lt;佐证&gt;（复核得分 2.50）" in html

@@ -471,19 +471,20 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
 
     row_forms = RowForms(formset)
 
-    def context(form, line):
-        return {"form": form, "line": line, "table": assessment.table, "attempted": False, "row_comments": row_comments,
-                **layout}
+    def template(form, line):
+        context = {"form": form, "line": line, "table": assessment.table, "attempted": False,
+                   "row_comments": row_comments, **layout}
+        return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
 
-    # A light row's inputs (its first line) written from a stencil of its shape (ADR 0031).
-    inputs = RowStencils(lambda form, line: render_to_string("assessments/entry/indicator_inputs.html",
-                                                             context(form, line), using="jinja2"))
+    # A light row is written from a stencil of its shape (ADR 0031); one with a review note (the
+    # stencil has no stand-in for it) is rendered.
+    stencils = RowStencils(template, jinja2.escape_as_django)
 
     def render(i):
         form = row_forms.form(i)
         line = lines[i] if i < len(rows) and i < len(lines) else None
-        return render_to_string("assessments/entry/indicator_row.html",
-                                {**context(form, line), "inputs": inputs.html(form, line)}, using="jinja2")
+        written = stencils.html(form, line) if line is None or str(line.key) not in row_comments else None
+        return written if written is not None else template(form, line)
 
     return [mark_safe(html) for html in
             pagecache.fragments("entry-row", [parts(i) for i in range(formset.total_form_count())], render)]
