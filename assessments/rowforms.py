@@ -36,7 +36,10 @@ class RowForms:
         self.noun = getattr(formset, "row_noun", "行")
         self.prototypes = {}
 
-    def form(self, i):
+    def form(self, i, *, light_first=False):
+        """Row i's form: the first row of a shape gets the real form its later rows are light
+        copies of; with `light_first`, that row is a light copy too (the same HTML, written as
+        theirs, e.g. from a stencil: ADR 0031)."""
         formset = self.formset
         stored = i < self.initial_count
         instance = self.rows[i] if stored else None
@@ -47,7 +50,8 @@ class RowForms:
         prototype = self.prototypes.get(key)
         if prototype is None:
             self.prototypes[key] = prototype = self.real(i)
-            return prototype
+            if not light_first:
+                return prototype
         return LightRow(prototype, formset.add_prefix(i), i, instance, self.noun)
 
     def real(self, i):

@@ -481,7 +481,7 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
     stencils = RowStencils(template, jinja2.escape_as_django)
 
     def render(i):
-        form = row_forms.form(i)
+        form = row_forms.form(i, light_first=True)
         line = lines[i] if i < len(rows) and i < len(lines) else None
         written = stencils.html(form, line) if line is None or str(line.key) not in row_comments else None
         return written if written is not None else template(form, line)
