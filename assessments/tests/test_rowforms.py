@@ -183,8 +183,8 @@ def test_a_value_kept_per_value_is_kept_per_spelling():
 # --- A light row written from a stencil (ADR 0031) -------------------------------------------------
 
 
-def _row_with_line(form, table, line, row_comments=None):
-    context = {"form": form, "line": line, "table": table, "attempted": False, "row_comments": row_comments or {},
+def _row_with_line(form, table, line):
+    context = {"form": form, "line": line, "table": table, "attempted": False, "row_comments": {},
                **entry_views._row_layout(table)}
     return render_to_string("assessments/entry/indicator_row.html", context, using="jinja2")
 
@@ -274,7 +274,7 @@ def test_a_template_that_reads_more_of_a_row_than_its_stand_ins_gets_no_stencil(
     assert not isinstance(real, LightRow) and RowStencils(lambda f, ln: "", escape_as_django).html(real, lines[0]) is None
 
 
-def test_a_row_with_a_review_note_is_rendered_with_it(alice_client, alice, unit_a, round_2020):
+def test_a_row_with_a_review_note_is_rendered_with_it(alice, unit_a, round_2020):
     """The stencil has no stand-in for a returned review's note: such a row is rendered by the template."""
     a = _assessment(alice, unit_a, round_2020, _spec("project", False))
     lines = readmodel.build(a).indicators
