@@ -123,3 +123,14 @@ def stored_names(folder: str) -> list[str]:
     from django.core.files.storage import default_storage
 
     return sorted(default_storage.listdir(folder)[1])
+
+
+def browser_login(page, live_server, username, landing="/assessments/"):
+    """Log in through the login page in a real browser and wait for the role's first page."""
+    from .conftest import PASSWORD
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}{landing}")

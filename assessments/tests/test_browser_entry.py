@@ -9,17 +9,11 @@ from playwright.sync_api import expect
 
 from assessments.models import Assessment
 
-from .conftest import PASSWORD
+from .helpers import browser_login as login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def login(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/assessments/")
 
 
 def test_what_is_typed_before_the_scripts_run_is_scored_when_they_do(live_server, page, alice, department):

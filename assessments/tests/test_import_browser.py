@@ -5,7 +5,7 @@ import pytest
 from assessments.models import Assessment, Round
 
 from .axe import violations
-from .conftest import PASSWORD
+from .helpers import browser_login as login
 from .test_import import seed_001_workbook, to_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def login(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/assessments/")
 
 
 def test_officer_uploads_reads_the_preview_confirms_and_finds_the_draft(live_server, page, artifacts_dir, alice, unit_a):

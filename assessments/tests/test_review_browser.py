@@ -10,8 +10,8 @@ from assessments import workflow
 from assessments.models import Assessment, FundingRow, Indicator, ReportSection, Review, Transition
 from assessments.services import create_assessment, refresh_scores
 
-from .conftest import PASSWORD
 from .helpers import SEED_004_INDICATORS
+from .helpers import browser_login as login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,12 +21,6 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"  # the approval's export (issue 4) writes files
 
 
-def login(page, live_server, username, landing):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{landing}")
 
 
 def seed_004_submitted(alice, department):

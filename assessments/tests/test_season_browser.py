@@ -10,19 +10,13 @@ from playwright.sync_api import expect
 
 from assessments.models import Assessment, Task
 
-from .conftest import PASSWORD
+from .helpers import browser_login as login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROJECT = "综治、平安建设经费"
 
 
-def login(page, live_server, username, landing):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{landing}")
 
 
 def test_bureau_issues_a_task_the_officer_starts_it_and_the_bureau_extends_it(live_server, page, chromium, round_2020,

@@ -11,7 +11,7 @@ from assessments.services import create_assessment
 
 from . import wordfiles
 from .axe import violations
-from .conftest import PASSWORD
+from .helpers import browser_login as login
 from .test_consistency import LUKOU_SUM
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def login(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/assessments/")
 
 
 @pytest.fixture
