@@ -14,6 +14,8 @@ for every built-in 表样."""
 
 import html
 import re
+import threading
+from collections import OrderedDict
 from decimal import Decimal
 
 from django.forms.models import model_to_dict
@@ -26,15 +28,22 @@ from .formlabels import field_label, row_name
 
 
 class RowForms:
-    """The forms of `formset`'s rows for rendering, real or light (`LightRow`), row by row."""
+    """The forms of `formset`'s rows for rendering, real or light (`LightRow`), row by row.
 
-    def __init__(self, formset):
+    `kit`: a key naming everything the formset's row forms are made of besides their rows (the
+    表样 version and the code that builds them, e.g. a digest of the version's stored values). With
+    it, the prototypes of stored rows written as light rows only (`light_first`) are kept in the
+    process under it (`Kits`), with what is worked out from them (their cells' and rows' stencils),
+    and the next page of that 表样 starts from them."""
+
+    def __init__(self, formset, *, kit=None):
         self.formset = formset
         self.initial_count = formset.initial_form_count()
         self.rows = list(formset.get_queryset()) if self.initial_count else []  # read once, not per row
         self.shape = getattr(formset.form, "row_shape", None)
         self.noun = getattr(formset, "row_noun", "行")
         self.prototypes = {}
+        self.kit = kit
 
     def form(self, i, *, light_first=False):
         """Row i's form: the first row of a shape gets the real form its later rows are light
@@ -49,13 +58,58 @@ class RowForms:
         key = (stored, shape)
         prototype = self.prototypes.get(key)
         if prototype is None:
-            self.prototypes[key] = prototype = self.real(i)
             if not light_first:
+                self.prototypes[key] = prototype = self.real(i)
                 return prototype
+            self.prototypes[key] = prototype = self._prototype(i, key)
         return LightRow(prototype, formset.add_prefix(i), i, instance, self.noun)
 
     def real(self, i):
         return self.formset._construct_form(i, **self.formset.get_form_kwargs(i))
+
+    def _prototype(self, i, key):
+        """The prototype of row i's shape, never rendered itself: kept in the process under the kit
+        for a stored row (its light rows read of it only what every row of the shape shares: its
+        fields, widgets and labels; their own instance and values are theirs). An empty row's is
+        not: a light empty row takes its instance and initial values from its prototype."""
+        stored = key[0]
+        if self.kit is None or not stored:
+            return self.real(i)
+        formset = self.formset
+        full = (self.kit, formset.form, formset.prefix, formset.can_order, formset.can_delete, key)
+        return KITS.get(full, lambda: self.real(i))
+
+
+class Kits:
+    """Prototypes kept in the process (`RowForms`' kit), the most recently used `size` of them. A
+    prototype is immutable once made but for what is added to it (cells and stencils, the same
+    whoever adds them), so threads share it; making one is left outside the lock."""
+
+    def __init__(self, size):
+        self.size = size
+        self.kept = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, make):
+        with self.lock:
+            found = self.kept.get(key)
+            if found is not None:
+                self.kept.move_to_end(key)
+                return found
+        made = make()
+        with self.lock:
+            self.kept[key] = made
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+        return made
+
+    def clear(self):
+        with self.lock:
+            self.kept.clear()
+
+
+# A 表样 has a prototype per 一级 of its rows; a few dozen 表样 versions are in use in a season.
+KITS = Kits(128)
 
 
 class LightRow:
@@ -248,19 +302,26 @@ class RowStencils:
     an approved row, a bound form). The caller leaves to the template what the stand-ins cannot
     show (a row with a review note)."""
 
-    def __init__(self, render, escape):
+    def __init__(self, render, escape, *, name=None):
         self.render = render
         self.escape = escape
+        self.name = name
         self.stencils = {}
 
     def html(self, form, line) -> SafeString | None:
         if not isinstance(form, LightRow):
             return None
         shape = None if line is None else (bool(line.result.differs), len(line.result.problems), len(line.result.warnings))
-        key = (id(form.prototype), shape)
-        pieces = self.stencils.get(key)
+        # Named, the stencils are kept with the prototype (shared between pages when it is: `Kits`);
+        # the caller names a rendering whose output depends on nothing else than the prototype's
+        # 表样 and the stand-ins.
+        if self.name is None:
+            stencils, key = self.stencils, (id(form.prototype), shape)
+        else:
+            stencils, key = form.prototype.__dict__.setdefault("_row_stencils", {}), (self.name, shape)
+        pieces = stencils.get(key)
         if pieces is None:
-            pieces = self.stencils[key] = self._stencil(shape)
+            pieces = stencils[key] = self._stencil(shape)
         if not pieces:
             return None
         values = {"prefix": form.prefix}

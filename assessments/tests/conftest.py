@@ -156,14 +156,16 @@ def print_copies(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Public pages are cached (Redis in the PostgreSQL run): start every test empty."""
+    """Public pages are cached (Redis in the PostgreSQL run), and the entry rows' prototypes in the
+    process (`rowforms.KITS`): start every test empty."""
     from django.core.cache import caches
 
-    from assessments import exporting
+    from assessments import exporting, rowforms
 
     caches["default"].clear()
     caches["public_local"].clear()
     exporting.forget_public_cache_generation()
+    rowforms.KITS.clear()
     yield
 
 

@@ -11,7 +11,7 @@ from django import forms
 from django.template import engines
 from django.template.loader import render_to_string
 
-from assessments import readmodel
+from assessments import readmodel, rowforms
 from assessments.builtin_templates import BUILTIN
 from assessments.forms import EntryForm, IndicatorForm
 from assessments.models import Assessment, Indicator, IndicatorReview, TableTemplate, TemplateVersion
@@ -285,3 +285,62 @@ def test_a_row_with_a_review_note_is_rendered_with_it(alice, unit_a, round_2020)
     html = "".join(entry_views._cached_indicator_rows(a, readmodel.build(a), extra_rows=0,
                                                       row_comments={str(noted.key): note}))
     assert html.count("复核意见：") == 1 and "复核意见：请补充&lt;佐证&gt;（复核得分 2.50）" in html
+
+
+def _second(version, unit, round_2020, user, level1):
+    """Another assessment of the same 表样 version, with other values in rows of the same 一级."""
+    b = create_assessment(unit=unit, round=round_2020, version=version, project_name="另一个项目", user=user)
+    Indicator.objects.bulk_create(
+        Indicator(assessment=b, position=n + 1, level1=level1[(n + 1) % len(level1)], level2=f"第二份{HOSTILE}",
+                  name=f"另一项{n}", operator="≤" if n % 2 else "", target=f"≤{n}天", unit="天", actual=f"{n}天",
+                  weight=Decimal("5") if n % 2 else Decimal("7.5"), score=None if n % 3 else Decimal("1.25"),
+                  outcome=("achieved", "", "partial")[n % 3], reason=f"原因{n}",
+                  extra={"own_text": f"乙{HOSTILE}", "own_amount": "1"} if n % 2 == 0 else {})
+        for n in range(7)
+    )
+    return readmodel.with_content(Assessment.objects).get(pk=b.pk)
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["own-columns-none", "own-columns-every-kind"])
+@pytest.mark.parametrize("code", [spec.code for spec in BUILTIN])
+def test_another_assessment_of_the_same_version_is_written_from_the_kept_prototypes(
+        alice, bob, unit_a, unit_b, round_2020, code, own):
+    """The prototypes of stored rows are kept in the process under the 表样 version (`rowforms.KITS`):
+    the edit page of another assessment of that version builds no form for rows of a shape seen
+    before, and its rows are still the rows its own whole form renders; another version of the same
+    表样 has prototypes of its own."""
+    a = _assessment(alice, unit_a, round_2020, _spec(code, own))
+    entry_views._cached_indicator_rows(a, readmodel.build(a), extra_rows=0, row_comments={})
+    kept = len(rowforms.KITS.kept)
+    assert kept == len(set(a.table.level1_names[:4])) + 1  # a prototype per 一级 (and the odd one)
+    b = _second(a.template_version, unit_b, round_2020, bob, a.table.level1_names)
+    view = readmodel.build(b)
+    whole = entry_views._tables_html(EntryForm(b, extra_indicators=2), view, attempted=False, row_comments={})
+    built = []
+    real_init = IndicatorForm.__init__
+
+    def counting(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self.prefix)
+
+    IndicatorForm.__init__ = counting
+    try:
+        rows = entry_views._cached_indicator_rows(b, view, extra_rows=2, row_comments={})
+    finally:
+        IndicatorForm.__init__ = real_init
+    assert built == ["indicators-7"]  # the empty rows' prototype: an empty row's is not kept
+    assert entry_views._tables_html(EntryForm(b, extra_indicators=2), view, attempted=False, row_comments={},
+                                    indicator_rows=rows) == whole
+    assert "另一项6" in "".join(rows) and len(rowforms.KITS.kept) == kept
+    # A new version of the 表样 (its declaration changed): prototypes of its own, never the old ones.
+    spec = a.table.evolve(indicator_columns=tuple(
+        dataclasses.replace(c, label=f"{c.label}（新）") for c in a.table.indicator_columns))
+    version = TemplateVersion.objects.create(template=a.template_version.template, number=2, spec=spec.to_dict())
+    Assessment.objects.filter(pk=b.pk).update(template_version=version)
+    b = readmodel.with_content(Assessment.objects).get(pk=b.pk)
+    view = readmodel.build(b)
+    rows = entry_views._cached_indicator_rows(b, view, extra_rows=0, row_comments={})
+    assert len(rowforms.KITS.kept) > kept
+    assert "".join(rows).count("（新）") >= 7 * len(spec.indicator_columns)
+    assert entry_views._tables_html(EntryForm(b), view, attempted=False, row_comments={}, indicator_rows=rows) == \
+        entry_views._tables_html(EntryForm(b), view, attempted=False, row_comments={})

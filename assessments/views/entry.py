@@ -469,7 +469,9 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
         return (shared, i, pagecache.row_values(row) if row is not None else None, repr(line),
                 pagecache.row_values(comment) if comment is not None else None)
 
-    row_forms = RowForms(formset)
+    # The rows' prototypes and stencils are kept in the process under the 表样 version and layout
+    # (`shared`): the next page of that 表样 writes its rows from them (`rowforms.Kits`).
+    row_forms = RowForms(formset, kit=shared)
 
     def template(form, line):
         context = {"form": form, "line": line, "table": assessment.table, "attempted": False,
@@ -478,7 +480,7 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
 
     # A light row is written from a stencil of its shape (ADR 0031); one with a review note (the
     # stencil has no stand-in for it) is rendered.
-    stencils = RowStencils(template, jinja2.escape_as_django)
+    stencils = RowStencils(template, jinja2.escape_as_django, name="entry-row")
 
     def render(i):
         form = row_forms.form(i, light_first=True)
