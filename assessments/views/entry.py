@@ -447,12 +447,13 @@ def _row_layout(table) -> dict:
 
 
 def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> list[str]:
-    """The indicator rows of the form as opened, each kept in the cache under a digest of what it
-    shows: its own stored values, its scoring line, its review note, its position, the 表样 version
-    and the code (ADR 0024). After a save that changed one row, only that row's form is built and
-    rendered. Lines follow the stored rows in order, as in `tables_context`. The rows' forms (the
-    unbound form's indicator rows, `extra_rows` empty ones after them) are built only for rows
-    rendered: a real form for the first row of each shape, light ones for the others (`rowforms`)."""
+    """The indicator rows of the form as opened. The rows' forms (the unbound form's indicator rows,
+    `extra_rows` empty ones after them) are light (`rowforms`: no form per row) and a light row is
+    written from a stencil of its shape (ADR 0031), with prototypes and stencils kept in the process
+    (`rowforms.KITS`): cheaper than reading it from the cache. The rows the template renders (an
+    approved row, a row with a review note) are each kept in the cache under a digest of what they
+    show: their stored values, scoring line, review note, position, the 表样 version and the code
+    (ADR 0024). Lines follow the stored rows in order, as in `tables_context`."""
     rows = list(assessment.indicators.all())  # prefetched, in the formset's order (forms._OrderedFormSet)
     # The formset alone costs little (its forms are built one by one, below) and counts its forms
     # as the whole form does (at most max_num of them).
@@ -481,15 +482,16 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
     # A light row is written from a stencil of its shape (ADR 0031); one with a review note (the
     # stencil has no stand-in for it) is rendered.
     stencils = RowStencils(template, jinja2.escape_as_django, name="entry-row")
-
-    def render(i):
-        form = row_forms.form(i, light_first=True)
-        line = lines[i] if i < len(rows) and i < len(lines) else None
-        written = stencils.html(form, line) if line is None or str(line.key) not in row_comments else None
-        return written if written is not None else template(form, line)
-
-    return [mark_safe(html) for html in
-            pagecache.fragments("entry-row", [parts(i) for i in range(formset.total_form_count())], render)]
+    forms = [row_forms.form(i, light_first=True) for i in range(formset.total_form_count())]
+    line_of = [lines[i] if i < len(rows) and i < len(lines) else None for i in range(len(forms))]
+    out = [stencils.html(form, line) if line is None or str(line.key) not in row_comments else None
+           for form, line in zip(forms, line_of, strict=True)]
+    rendered = [i for i, html in enumerate(out) if html is None]
+    kept = pagecache.fragments("entry-row", [parts(i) for i in rendered],
+                               lambda j: template(forms[rendered[j]], line_of[rendered[j]]))
+    for i, html in zip(rendered, kept, strict=True):
+        out[i] = html
+    return [mark_safe(html) for html in out]
 
 
 def _tables_html(entry, view, *, attempted, row_comments, indicator_rows=None, apart=(), section=None) -> str:
