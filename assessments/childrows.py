@@ -1,0 +1,126 @@
+"""One parent's child rows read by statements the ORM compiles once per process (issue 17, part 5).
+
+Every page of one assessment reads it with its six tables of rows (`readmodel.with_content`).
+`prefetch_related` builds and compiles each table's query again on every page (the filter on the
+parents, the order, the columns): about 0.5 ms a table, more than the database takes to answer.
+
+`with_rows(queryset, relations)` is that queryset, whose rows come with those relations loaded.
+For a single parent, each relation is read by a statement compiled by the ORM once per process
+and database (the same query `prefetch_related` would run for one parent), and its rows are made
+as the ORM makes them (`Model.from_db`, each field's converters) and left where `prefetch_related`
+leaves them: in the parent's prefetched rows, under the relation's queryset (so `.all()` gives
+them without a query and `.filter()` still reads only the parent's rows), each with its parent
+cached. For several parents, or a statement that does not have the expected shape, it is
+`prefetch_related` itself.
+"""
+
+import functools
+import threading
+
+from django.db import connections
+from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models.expressions import Col
+from django.db.models.query import ModelIterable
+
+# The parent's id in the statement as compiled: replaced by the real one when it runs. Not an id
+# a row has; the statement is only kept if this is its one parameter.
+_PLACEHOLDER_ID = -918_273_645
+
+
+class Relation:
+    """A reverse foreign key of `parent_model` (`name`, e.g. "indicators") read in `order`."""
+
+    def __init__(self, parent_model, name: str, order: tuple[str, ...]):
+        self.parent_model = parent_model
+        self.name = name
+        self.order = order
+        self._statements = {}
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def field(self):
+        """The child's foreign key (looked up once the models are loaded)."""
+        return self.parent_model._meta.get_field(self.name).field
+
+    @property
+    def model(self):
+        return self.field.model
+
+    def prefetch(self) -> Prefetch:
+        return Prefetch(self.name, queryset=self.model._default_manager.order_by(*self.order))
+
+    def statement(self, using: str):
+        """(sql, the selected columns) for one parent on `using`, or None where the compiled query
+        is not a plain select of the model's columns with the parent's id as its one parameter."""
+        with self._lock:
+            if using not in self._statements:
+                self._statements[using] = self._compile(using)
+            return self._statements[using]
+
+    def _compile(self, using):
+        queryset = self.model._default_manager.filter(**{self.field.attname: _PLACEHOLDER_ID}).order_by(*self.order)
+        compiler = queryset.query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        columns = [selected[0] for selected in compiler.select]
+        plain = (
+            list(params) == [_PLACEHOLDER_ID]
+            and compiler.klass_info is not None and compiler.klass_info["model"] is self.model
+            and not compiler.annotation_col_map
+            and all(type(c) is Col and c.target.model is self.model for c in columns)
+        )
+        return (sql, queryset.query, columns) if plain else None
+
+    def attach(self, parent) -> None:
+        """Read the parent's rows and leave them as `prefetch_related` leaves them."""
+        using = parent._state.db
+        found = self.statement(using)
+        if found is None:
+            prefetch_related_objects([parent], self.prefetch())
+            return
+        sql, query, columns = found
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [parent.pk])
+            rows = cursor.fetchall()
+        compiler = query.get_compiler(using)
+        converters = compiler.get_converters(columns)
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        names = [c.target.attname for c in columns]
+        make, field = self.model.from_db, self.field
+        children = []
+        for row in rows:
+            child = make(using, names, row)
+            field.set_cached_value(child, parent)
+            children.append(child)
+        manager = getattr(parent, self.name)
+        related = manager._apply_rel_filters(self.model._default_manager.order_by(*self.order))
+        related._result_cache = children
+        related._prefetch_done = True
+        if not hasattr(parent, "_prefetched_objects_cache"):
+            parent._prefetched_objects_cache = {}
+        parent._prefetched_objects_cache[field.remote_field.cache_name] = related
+
+
+def with_rows(queryset, relations: tuple[Relation, ...]):
+    """`queryset`, whose model instances come with `relations` loaded (see the module's note)."""
+    clone = queryset._chain()
+    clone.__class__ = _loading(type(queryset), relations)
+    return clone
+
+
+@functools.cache
+def _loading(queryset_class, relations):
+    def _fetch_all(self):
+        fresh = self._result_cache is None
+        queryset_class._fetch_all(self)
+        if not (fresh and self._iterable_class is ModelIterable and self._result_cache):
+            return
+        parents = self._result_cache
+        if len(parents) == 1:
+            for relation in relations:
+                relation.attach(parents[0])
+        else:
+            prefetch_related_objects(parents, *(relation.prefetch() for relation in relations))
+
+    return type(f"WithRows{queryset_class.__name__}", (queryset_class,), {"_fetch_all": _fetch_all})

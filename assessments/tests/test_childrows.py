@@ -1,0 +1,104 @@
+"""Issue 17, part 5: an assessment's rows read by statements compiled once per process
+(`childrows`, `readmodel.with_content`) are what `prefetch_related` gives, left where it leaves
+them, and what the relation still reads when asked anything else."""
+
+from decimal import Decimal
+
+import pytest
+from django.db.models import prefetch_related_objects
+
+from assessments import childrows, pagecache, readmodel
+from assessments.models import Assessment, Goal, Indicator, ProjectExpense
+
+from .test_access_matrix import valid_assessment
+
+
+@pytest.fixture
+def two(alice, bob, unit_a, unit_b, round_2020):
+    """Two assessments with rows in every table, values of every kind (JSON, Decimal, text)."""
+    a = valid_assessment(unit_a, round_2020, "逐表读取甲", user=alice)
+    b = valid_assessment(unit_b, round_2020, "逐表读取乙", user=bob)
+    for n, x in enumerate((a, b)):
+        Goal.objects.filter(assessment=x).delete()
+        Goal.objects.bulk_create(Goal(assessment=x, position=p, target=f"目标{n}{p}", achieved="已完成") for p in (2, 1))
+        ProjectExpense.objects.create(assessment=x, position=1, name=f"支出{n}", budget=Decimal("12.30"), actual=Decimal("1"))
+        Indicator.objects.filter(assessment=x, position=2).update(extra={"own": "自有<列>", "n": 2}, score=Decimal("7.25"))
+    return a, b
+
+
+def _loaded(a):
+    return [(relation.name, [pagecache.row_values(row) for row in getattr(a, relation.name).all()])
+            for relation in readmodel.CONTENT]
+
+
+def test_the_rows_are_what_prefetch_related_gives(two, django_assert_num_queries):
+    a, _ = two
+    with django_assert_num_queries(1 + len(readmodel.CONTENT)):
+        loaded = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+    reference = Assessment.objects.get(pk=a.pk)
+    prefetch_related_objects([reference], *(relation.prefetch() for relation in readmodel.CONTENT))
+    with django_assert_num_queries(0):
+        rows = _loaded(loaded)
+        # Each row has its assessment (no query), the very instance loaded.
+        assert all(row.assessment is loaded for relation in readmodel.CONTENT for row in getattr(loaded, relation.name).all())
+    assert rows == _loaded(reference)
+    indicators = dict(rows)["indicators"]
+    assert [len(r) for r in indicators] == [len(Indicator._meta.concrete_fields)] * 3
+    second = loaded.indicators.all()[1]
+    assert second.extra == {"own": "自有<列>", "n": 2} and second.score == Decimal("7.25")
+    assert [g.target for g in loaded.goals.all()] == ["目标01", "目标02"]  # in the relation's order
+    assert type(loaded.project_expenses.all()[0].budget) is Decimal
+
+
+def test_the_relation_still_reads_only_its_assessment_rows(two, django_assert_num_queries):
+    a, b = two
+    loaded = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+    with django_assert_num_queries(2):
+        assert loaded.indicators.count() == 3  # counted from the rows read, as after prefetch_related
+        assert {i.assessment_id for i in loaded.indicators.filter(weight__isnull=False)} == {a.pk}
+        assert [g.position for g in loaded.goals.order_by("-position")] == [2, 1]
+    assert Indicator.objects.filter(assessment=b).count() == 3  # the other assessment's rows were there
+
+
+def test_several_assessments_are_read_as_prefetch_related_reads_them(two, django_assert_num_queries):
+    a, b = two
+    with django_assert_num_queries(1 + len(readmodel.CONTENT)):
+        both = list(readmodel.with_content(Assessment.objects.filter(pk__in=[a.pk, b.pk]).order_by("pk")))
+    with django_assert_num_queries(0):
+        assert [[g.target for g in x.goals.all()] for x in both] == [["目标01", "目标02"], ["目标11", "目标12"]]
+        assert [x.indicators.all()[0].assessment is x for x in both] == [True, True]
+
+
+def test_each_statement_is_compiled_once(two, monkeypatch):
+    a, b = two
+    for relation in readmodel.CONTENT:
+        relation._statements.clear()
+    compiled = []
+    real = childrows.Relation._compile
+
+    def counting(self, using):
+        compiled.append(self.name)
+        return real(self, using)
+
+    monkeypatch.setattr(childrows.Relation, "_compile", counting)
+    for pk in (a.pk, b.pk, a.pk):
+        readmodel.load(pk)
+    assert sorted(compiled) == sorted(relation.name for relation in readmodel.CONTENT)
+    assert readmodel.load(b.pk).assessment.project_name == "逐表读取乙"
+
+
+def test_a_statement_of_another_shape_is_left_to_prefetch_related(two, django_assert_num_queries, monkeypatch):
+    """A compiled query that is not a plain select with the parent's id as its one parameter (here,
+    as if the model's manager added a filter of its own) is not kept: prefetch_related reads it."""
+    a, _ = two
+    relation = readmodel.CONTENT[-2]  # indicators
+    relation._statements.clear()
+    real = childrows.Relation._compile
+    monkeypatch.setattr(childrows.Relation, "_compile", lambda self, using: None if self is relation else real(self, using))
+    with django_assert_num_queries(1 + len(readmodel.CONTENT)):
+        loaded = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+    with django_assert_num_queries(0):
+        assert [i.position for i in loaded.indicators.all()] == [1, 2, 3]
+    monkeypatch.undo()
+    relation._statements.clear()
+    assert relation.statement("default") is not None
