@@ -728,9 +728,10 @@ class EntryForm:
     @staticmethod
     def _save_rows(formset) -> None:
         """Only the rows whose values changed, in one statement."""
-        changed = [form.instance for form in formset.initial_forms if form.has_changed()]
-        if changed:
-            formset.model.objects.bulk_update(changed, _saved_fields(formset))
+        changed = [form for form in formset.initial_forms if form.has_changed()]
+        fields = _changed_fields(changed, _saved_fields(formset))
+        if fields:
+            formset.model.objects.bulk_update([form.instance for form in changed], fields)
 
     @staticmethod
     def _save_ordered(formset) -> None:
@@ -740,19 +741,21 @@ class EntryForm:
         deleted = [obj.pk for obj in formset.deleted_objects]
         if deleted:
             model.objects.filter(pk__in=deleted).delete()
-        new, changed = [], []
+        new, changed, moved = [], [], False
         for position, form in enumerate(formset.ordered_forms, start=1):
             obj = form.instance
             if obj.pk is None:
                 obj.position = position
                 new.append(obj)
             elif form.has_changed() or obj.position != position:
+                moved = moved or obj.position != position
                 obj.position = position
-                changed.append(obj)
+                changed.append(form)
         if new:
             model.objects.bulk_create(new)
-        if changed:
-            model.objects.bulk_update(changed, ["position", *_saved_fields(formset)])
+        fields = (["position"] if moved else []) + _changed_fields(changed, _saved_fields(formset))
+        if fields:
+            model.objects.bulk_update([form.instance for form in changed], fields)
 
 
 def _saved_fields(formset) -> list[str]:
@@ -762,6 +765,27 @@ def _saved_fields(formset) -> list[str]:
         for name in getattr(form, "saved_fields", None) or form._meta.fields:
             names[name] = None
     return list(names) or list(formset.form._meta.fields)
+
+
+def _changed_fields(forms, saved: list[str]) -> list[str]:
+    """Of the fields `saved` (`_saved_fields`), those whose value one of these stored rows' forms
+    changed: the rows' update writes them and no other. A 40-row update of every field built a
+    CASE of 40 branches per field (Django's bulk_update): 44 ms to change one column of 40 rows.
+    A value is compared with the row's as loaded (the form's initial value); the 表样's own columns
+    are written together (`extra`) when one of them was changed."""
+    out: dict[str, None] = {}
+    for form in forms:
+        instance, initial = form.instance, form.initial
+        own = {key for key, _label, _kind in getattr(form, "extra_columns", ())}
+        for name in saved:
+            if name in out:
+                continue
+            if name == "extra":
+                if own.intersection(form.changed_data):
+                    out[name] = None
+            elif getattr(instance, instance._meta.get_field(name).attname) != initial.get(name):
+                out[name] = None
+    return list(out)
 
 
 def _caption(caption: str) -> str:
