@@ -241,16 +241,34 @@ CONTENT = (
 )
 
 
+# What an assessment refers to that `build()` reads (the 填报任务, issue 14: the officer's pages show
+# its deadline), fetched with it.
+CONTENT_REFERENCES = ("unit__region__parent__parent", "round__rule_set", "template_version__template", "task")
+
+
 def with_content(queryset):
     """Fetch everything `build()` reads in a fixed number of queries: the assessment with what it
     refers to, then each table of its rows (`childrows`: statements compiled once per process)."""
-    # The 填报任务 (issue 14) comes in the same query: the officer's pages show its deadline.
-    return childrows.with_rows(queryset.select_related(
-        "unit__region__parent__parent", "round__rule_set", "template_version__template", "task"), CONTENT)
+    return childrows.with_rows(queryset.select_related(*CONTENT_REFERENCES), CONTENT)
+
+
+_BY_PK = childrows.ByPk(lambda: Assessment.objects.select_related(*CONTENT_REFERENCES))
+
+
+def load_content(pk: int) -> Assessment:
+    """`with_content(Assessment.objects).get(pk=pk)` (Assessment.DoesNotExist where there is none),
+    read by statements compiled once per process (`childrows.ByPk`): the assessment, then each
+    table of its rows."""
+    assessment = _BY_PK.get(pk)
+    if assessment is None:
+        raise Assessment.DoesNotExist(f"No assessment {pk}.")
+    for relation in CONTENT:
+        relation.attach(assessment)
+    return assessment
 
 
 def load(pk: int) -> "AssessmentView":
-    return build(with_content(Assessment.objects).get(pk=pk))
+    return build(load_content(pk))
 
 
 def funding_inputs(spec: TableSpec, funding_rows) -> list[scoring.FundingInput]:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from .. import personal_data, publishing, reviewing
 from ..document import document
 from ..models import Assessment, ProjectExpense, Review
-from ..readmodel import AssessmentView, IndicatorLine, build, from_snapshot, with_content
+from ..readmodel import AssessmentView, IndicatorLine, build, from_snapshot, load_content
 from . import redaction
 
 CONFIDENTIAL_NOTICE = "项目为涉密项目，不作公开评价"
@@ -142,4 +142,4 @@ def _dec(value) -> Decimal | None:
 
 
 def load_public(pk: int) -> PublicReport:
-    return build_public(with_content(Assessment.objects).get(pk=pk))
+    return build_public(load_content(pk))

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import prefetch_related_objects
+from django.urls import reverse
 
 from assessments import childrows, pagecache, readmodel
 from assessments.models import Assessment, Goal, Indicator, ProjectExpense
@@ -102,3 +103,31 @@ def test_a_statement_of_another_shape_is_left_to_prefetch_related(two, django_as
     monkeypatch.undo()
     relation._statements.clear()
     assert relation.statement("default") is not None
+
+
+def test_an_assessment_by_its_id_is_what_with_content_reads(two, django_assert_num_queries):
+    """`readmodel.load_content`: the assessment with everything it refers to, by a statement compiled
+    once, then its rows: what `with_content(...).get(pk=…)` gives, in as many queries."""
+    a, b = two
+    reference = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+    with django_assert_num_queries(1 + len(readmodel.CONTENT)):
+        loaded = readmodel.load_content(a.pk)
+    with django_assert_num_queries(0):
+        assert pagecache.instance_values(loaded) == pagecache.instance_values(reference)
+        assert loaded.unit.region.name == reference.unit.region.name and loaded.round.rule_set == reference.round.rule_set
+        assert loaded.template_version.template.code == "project" and loaded._state.fields_cache["task"] is None
+        assert _loaded(loaded) == _loaded(reference)
+    assert readmodel.load_content(b.pk).project_name == "逐表读取乙"
+    missing = Assessment.objects.order_by("-pk").first().pk + 1
+    with pytest.raises(Assessment.DoesNotExist):
+        readmodel.load_content(missing)
+    with pytest.raises(Assessment.DoesNotExist):
+        readmodel.load(missing)
+
+
+def test_an_officer_reads_only_the_assessments_of_the_units(two, client, alice):
+    a, b = two
+    client.force_login(alice)
+    assert client.get(reverse("assessments:edit", args=[a.pk])).status_code == 200
+    assert client.get(reverse("assessments:edit", args=[b.pk])).status_code == 404  # bob's unit
+    assert client.get(reverse("assessments:detail", args=[b.pk + 1000])).status_code == 404

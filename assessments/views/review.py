@@ -387,7 +387,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         view = readmodel.from_snapshot(assessment, snapshots[0].data)
         stored = pagecache.digest(pagecache.instance_values(assessment), pagecache.row_values(snapshots[0]))
     else:
-        live = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+        live = readmodel.load_content(assessment.pk)
         view = readmodel.build(live)
         stored = pagecache.digest(pagecache.instance_values(live))  # digested once, used twice
     review = reviewing.pending(assessment)
