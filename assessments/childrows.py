@@ -143,8 +143,10 @@ class ByPk:
         if found is None:
             return self.make().using(using).filter(pk=pk).first()
         sql, query, columns, model, start, end, names, populators = found
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql, [pk])
+        key = model._meta.pk
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [key.get_db_prep_value(key.to_python(pk), connection)])
             rows = cursor.fetchall()
         if not rows:
             return None

@@ -1,6 +1,13 @@
 from axes.backends import AxesBackend
 from axes.exceptions import AxesBackendPermissionDenied
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+
+from ..childrows import ByPk
+
+# The account of every logged-in request, by a statement compiled once per process (issue 17, part
+# 5: the ORM compiled `get(pk=…)` on every page).
+_ACCOUNTS = ByPk(lambda: get_user_model()._default_manager.all())
 
 
 class LockoutBackend(AxesBackend):
@@ -21,3 +28,8 @@ class LockoutBackend(AxesBackend):
                 request.portal_login_refused = True  # for the audit: locked, password not checked
                 raise
         return ModelBackend.authenticate(self, request, username=username, password=password, **kwargs)
+
+    def get_user(self, user_id):
+        """ModelBackend's: the active account with this id, else None."""
+        user = _ACCOUNTS.get(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None

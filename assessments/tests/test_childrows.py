@@ -131,3 +131,18 @@ def test_an_officer_reads_only_the_assessments_of_the_units(two, client, alice):
     assert client.get(reverse("assessments:edit", args=[a.pk])).status_code == 200
     assert client.get(reverse("assessments:edit", args=[b.pk])).status_code == 404  # bob's unit
     assert client.get(reverse("assessments:detail", args=[b.pk + 1000])).status_code == 404
+
+
+def test_the_account_of_a_request_is_read_by_a_statement_compiled_once(alice, bob, django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+
+    from assessments.security.backends import LockoutBackend
+
+    backend = LockoutBackend()
+    with django_assert_num_queries(1):
+        user = backend.get_user(alice.pk)
+    assert pagecache.row_values(user) == pagecache.row_values(get_user_model().objects.get(pk=alice.pk))
+    assert backend.get_user(str(bob.pk)).username == "bob"  # as a session keeps it
+    get_user_model().objects.filter(pk=bob.pk).update(is_active=False)
+    assert backend.get_user(bob.pk) is None  # an inactive account is no one's session
+    assert backend.get_user(get_user_model().objects.order_by("-pk").first().pk + 1) is None
