@@ -30,15 +30,32 @@ from django.db.models.query import ModelIterable, get_related_populators
 _PLACEHOLDER_ID = -918_273_645
 
 
-class Relation:
+class _CompiledOnce:
+    """What `_compile(using)` gives, worked out once per database alias and kept (None: the query
+    has not the shape the caller reads, and is left to the ORM)."""
+
+    def __init__(self):
+        self._statements = {}
+        self._lock = threading.Lock()
+
+    def statement(self, using: str):
+        with self._lock:
+            if using not in self._statements:
+                self._statements[using] = self._compile(using)
+            return self._statements[using]
+
+    def _compile(self, using):
+        raise NotImplementedError
+
+
+class Relation(_CompiledOnce):
     """A reverse foreign key of `parent_model` (`name`, e.g. "indicators") read in `order`."""
 
     def __init__(self, parent_model, name: str, order: tuple[str, ...]):
+        super().__init__()
         self.parent_model = parent_model
         self.name = name
         self.order = order
-        self._statements = {}
-        self._lock = threading.Lock()
 
     @functools.cached_property
     def field(self):
@@ -52,15 +69,9 @@ class Relation:
     def prefetch(self) -> Prefetch:
         return Prefetch(self.name, queryset=self.model._default_manager.order_by(*self.order))
 
-    def statement(self, using: str):
-        """(sql, the selected columns) for one parent on `using`, or None where the compiled query
-        is not a plain select of the model's columns with the parent's id as its one parameter."""
-        with self._lock:
-            if using not in self._statements:
-                self._statements[using] = self._compile(using)
-            return self._statements[using]
-
     def _compile(self, using):
+        """(sql, its query, the selected columns) for one parent, or None where the compiled query is
+        not a plain select of the model's columns with the parent's id as its one parameter."""
         queryset = self.model._default_manager.filter(**{self.field.attname: _PLACEHOLDER_ID}).order_by(*self.order)
         compiler = queryset.query.get_compiler(using)
         sql, params = compiler.as_sql()
@@ -105,7 +116,7 @@ class Relation:
         parent._prefetched_objects_cache[field.remote_field.cache_name] = related
 
 
-class ByPk:
+class ByPk(_CompiledOnce):
     """`make().get(pk=…)` (None where there is no such row), for a queryset whose shape never
     changes (its `select_related` above all, the costliest part to compile): its statement is
     compiled by the ORM once per process and database and its instances made as the ORM's own
@@ -113,15 +124,8 @@ class ByPk:
     A statement of another shape than a select by the primary key is left to the ORM."""
 
     def __init__(self, make):
+        super().__init__()
         self.make = make
-        self._statements = {}
-        self._lock = threading.Lock()
-
-    def statement(self, using: str):
-        with self._lock:
-            if using not in self._statements:
-                self._statements[using] = self._compile(using)
-            return self._statements[using]
 
     def _compile(self, using):
         queryset = self.make().filter(pk=_PLACEHOLDER_ID)
