@@ -108,8 +108,10 @@ class Kits:
             self.kept.clear()
 
 
-# A 表样 has a prototype per 一级 of its rows; a few dozen 表样 versions are in use in a season.
-KITS = Kits(128)
+# A 表样 has a prototype per 一级 of its rows; a few dozen 表样 versions are in use in a season. A
+# prototype keeps the form it is and, through it, the page's assessment with its rows (some
+# 200 KiB for 40 rows; the prototypes made on one page share it): 64 of them, a few MiB at most.
+KITS = Kits(64)
 
 
 class LightRow:
