@@ -48,11 +48,14 @@ def open_item(user, assessment: Assessment, *, problem: str, indicator_keys, act
     return item
 
 
-def carried(assessment: Assessment) -> list[Rectification]:
+def carried(assessment: Assessment, *, lineages=None) -> list[Rectification]:
     """Items not yet closed that concern this assessment: its own, and those of the unit's earlier
     rounds on an indicator row of the same lineage (or, for an item on the whole assessment, on an
-    assessment of the same kind and project name). Two queries."""
-    lineages = {str(x) for x in Indicator.objects.filter(assessment=assessment).values_list("lineage", flat=True)}
+    assessment of the same kind and project name). Two queries; one where the caller has read the
+    lineages of the assessment's stored rows (`lineages`, e.g. of a read model built from them)."""
+    if lineages is None:
+        lineages = Indicator.objects.filter(assessment=assessment).values_list("lineage", flat=True)
+    lineages = {str(x) for x in lineages}
     candidates = (
         Rectification.objects.filter(
             Q(assessment=assessment)

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from assessments import rectification, workflow
+from assessments import readmodel, rectification, workflow
 from assessments.models import AuditEvent, FundingRow, Indicator, Rectification, RectificationEvent, Round
 from assessments.services import create_assessment, refresh_scores
 
@@ -48,7 +48,8 @@ def satisfaction_key(a):
     return Indicator.objects.get(assessment=a, name="群众满意度").key
 
 
-def test_an_item_follows_the_lineage_blocks_submit_and_closes_from_next_year(client, year_2024, alice, carol):
+def test_an_item_follows_the_lineage_blocks_submit_and_closes_from_next_year(client, year_2024, alice, carol,
+                                                                            django_assert_num_queries):
     # The reviewer opens the item on 2024's 群众满意度 row, from the review's 整改 page.
     client.force_login(carol)
     url_2024 = reverse("assessments:review_rectifications", args=[year_2024.pk])
@@ -68,6 +69,10 @@ def test_an_item_follows_the_lineage_blocks_submit_and_closes_from_next_year(cli
 
     a2025 = next_year(year_2024, alice)
     assert rectification.carried(a2025) == [item]
+    # The same from the lineages of the read model of its stored rows, in one query (the detail page).
+    lineages = [line.lineage for line in readmodel.load(a2025.pk).indicators]
+    with django_assert_num_queries(1):
+        assert rectification.carried(a2025, lineages=lineages) == [item]
     # The officer sees it on 2025's page…
     client.force_login(alice)
     page = client.get(reverse("assessments:detail", args=[a2025.pk])).content.decode()

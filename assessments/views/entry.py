@@ -287,7 +287,7 @@ def _detail_context(request, view, **extra):
         if a.state == Assessment.State.IN_REVIEW else None,
         "year_history": history.for_page(view),
         "result_application": results.confirmed(a),
-        "rectifications": rectification.carried(a),
+        "rectifications": rectification.carried(a, lineages=[line.lineage for line in view.indicators if line.lineage]),
         **extra,
     }
 
