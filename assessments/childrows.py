@@ -164,7 +164,8 @@ class ByPk(_CompiledOnce):
 
 
 def with_rows(queryset, relations: tuple[Relation, ...]):
-    """`queryset`, whose model instances come with `relations` loaded (see the module's note)."""
+    """`queryset`, whose model instances come with `relations` loaded (see the module's note) when
+    it is evaluated (iterated, `get`, `first`…); `iterator()`, which keeps no results, loads none."""
     clone = queryset._chain()
     clone.__class__ = _loading(type(queryset), relations)
     return clone
