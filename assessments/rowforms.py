@@ -39,7 +39,10 @@ class RowForms:
     def __init__(self, formset, *, kit=None):
         self.formset = formset
         self.initial_count = formset.initial_form_count()
-        self.rows = list(formset.get_queryset()) if self.initial_count else []  # read once, not per row
+        # A model formset's stored rows, read once (not per row); a plain formset's rows are its
+        # initial values.
+        self.model_rows = hasattr(formset, "get_queryset")
+        self.rows = list(formset.get_queryset()) if self.initial_count and self.model_rows else []
         self.shape = getattr(formset.form, "row_shape", None)
         self.noun = getattr(formset, "row_noun", "行")
         self.prototypes = {}
@@ -51,7 +54,7 @@ class RowForms:
         theirs, e.g. from a stencil: ADR 0031)."""
         formset = self.formset
         stored = i < self.initial_count
-        instance = self.rows[i] if stored else None
+        instance = self.rows[i] if stored and self.model_rows else None
         shape = self.shape(instance) if self.shape is not None else ()
         if shape is None:
             return self.real(i)
@@ -62,7 +65,8 @@ class RowForms:
                 self.prototypes[key] = prototype = self.real(i)
                 return prototype
             self.prototypes[key] = prototype = self._prototype(i, key)
-        return LightRow(prototype, formset.add_prefix(i), i, instance, self.noun)
+        initial = formset.initial[i] if stored and not self.model_rows else None
+        return LightRow(prototype, formset.add_prefix(i), i, instance, self.noun, stored=stored, initial=initial)
 
     def real(self, i):
         return self.formset._construct_form(i, **self.formset.get_form_kwargs(i))
@@ -115,21 +119,25 @@ KITS = Kits(64)
 
 
 class LightRow:
-    """What a row template reads of an unbound row form: its prefix, instance, `locked`, and each
-    field by name (its widget, as `BoundField.as_widget` renders it, without errors)."""
+    """What a row template reads of an unbound row form: its prefix, instance, `locked`, initial
+    values, and each field by name (its widget, as `BoundField.as_widget` renders it, without
+    errors, or `as_hidden`). A row of a plain formset (no model) has its `initial` values."""
 
     errors = ()
 
-    def __init__(self, prototype, prefix, index, instance, noun):
+    def __init__(self, prototype, prefix, index, instance, noun, *, stored=None, initial=None):
         self.prototype = prototype
         self.prefix = prefix
         self.index = index
-        self.instance = instance if instance is not None else prototype.instance
+        self.instance = instance if instance is not None else getattr(prototype, "instance", None)
+        self.stored = stored if stored is not None else instance is not None and instance.pk is not None
         self.locked = False
         self.row = row_name(prototype, index, noun)
         self.escaped_row = html.escape(self.row)
         self.escaped_prefix = html.escape(prefix)
-        if instance is None:  # an empty row: its initial values are the prototype's
+        if initial is not None:  # a plain formset's row
+            self.initial = initial
+        elif instance is None:  # an empty row: its initial values are the prototype's
             self.initial = prototype.initial
         else:
             meta = prototype._meta
@@ -142,24 +150,28 @@ class LightRow:
     def __getitem__(self, name):
         return LightField(self, name)
 
-    def cell(self, name):
+    def cell(self, name, *, hidden=False):
         """The `Cell` of the field `name` for every row of this shape, worked out once per
-        prototype: required, disabled and described-by are the same for every row of a shape."""
+        prototype: required, disabled and described-by are the same for every row of a shape.
+        `hidden`: the field as `as_hidden` renders it (its field's hidden widget)."""
         cells = self.prototype.__dict__.setdefault("_light_cells", {})
-        cell = cells.get(name)
+        cell = cells.get((name, hidden))
         if cell is None:
             bound = self.prototype[name]
-            widget = bound.field.widget
-            cells[name] = cell = Cell(name, bound.field, widget, bound.build_widget_attrs({}, widget), self.prototype)
+            widget = bound.field.hidden_widget() if hidden else bound.field.widget
+            cells[(name, hidden)] = cell = Cell(name, bound.field, widget, bound.build_widget_attrs({}, widget),
+                                                self.prototype)
         return cell
 
     def field_initial(self, name, field):
         """`Form.get_initial_for_field` for this row. The formset's own fields take their initial
         value from the row: the hidden id its primary key, 顺序 its position."""
-        if name == self.prototype._meta.model._meta.pk.name and self.instance.pk is not None and name not in self.initial:
-            return self.instance.pk
+        meta = getattr(self.prototype, "_meta", None)
+        pk = getattr(self.instance, "pk", None)
+        if meta is not None and name == meta.model._meta.pk.name and pk is not None and name not in self.initial:
+            return pk
         if name == "ORDER":
-            return self.index + 1 if self.instance.pk is not None else None
+            return self.index + 1 if self.stored else None
         value = self.initial.get(name, field.initial)
         return value() if callable(value) else value
 
@@ -172,8 +184,13 @@ class LightField:
         self.name = name
 
     def __html__(self):
+        return self._written(self.row.cell(self.name))
+
+    def as_hidden(self):
+        return SafeString(self._written(self.row.cell(self.name, hidden=True)))
+
+    def _written(self, cell):
         row, name = self.row, self.name
-        cell = row.cell(name)
         field = cell.field
         value = field.prepare_value(row.field_initial(name, field))
         written = cell.stencil(row, value)

@@ -1191,3 +1191,35 @@ def test_a_dashboard_row_shows_each_cell_as_the_reviewer_reads_it(bureau, unit_a
         '<td class="small">2021-03-02 01:30</td><td class="text-end">96.50</td><td class="text-end">—</td>'
         '<td class="text-end">—</td><td class="text-end"><span class="text-body-secondary">—</span></td></tr>'
     )
+
+
+@pytest.mark.usefixtures("rendered_pages")
+def test_the_review_rows_as_opened_are_the_rows_their_forms_render(bureau, reviewing_004):
+    """The 复核 page as opened writes its rows through one form's fields (`rowforms` light rows):
+    byte for byte the rows each row's own form renders, saved values and hostile text included."""
+    from django.template.loader import render_to_string
+
+    from assessments.rowforms import LightRow
+
+    hostile = "<b>\"引号\" & 'apos' {0}%s</b>"
+    data = review_data(bureau.get(review_url(reviewing_004)))
+    data.update({"review-0-note": hostile, "review-1-actual": hostile, "review-2-note": "第三行说明"})
+    assert bureau.post(review_url(reviewing_004), data).status_code == 302
+    response = bureau.get(review_url(reviewing_004))
+    context = response.context
+    rows, formset = context["rows"], context["formset"]
+    assert all(isinstance(form, LightRow) for _, form in rows) and len(rows) == len(formset.forms) > 3
+
+    def rendered(pairs):
+        return render_to_string("assessments/review/review_rows.html", {
+            "rows": pairs, "a": context["view"].assessment, "pre_review": context["pre_review"],
+            "pre_rows": {}, "adjustments": {}}, using="jinja2")
+
+    real = [(line, formset.forms[i]) for i, (line, _) in enumerate(rows)]
+    assert [form.initial["key"] for _, form in real] == [line.key for line, _ in rows]
+    light_html = rendered(rows)
+    assert light_html == rendered(real)
+    assert "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27; {0}%s&lt;/b&gt;</textarea>" in light_html
+    # Each row's key, and a 定量 row's 完成情况 hidden (`as_hidden`).
+    quantitative = [line for line, _ in rows if line.line.result.kind != "qualitative"]
+    assert quantitative and light_html.count('type="hidden"') == len(rows) + len(quantitative)

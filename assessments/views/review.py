@@ -47,6 +47,7 @@ from ..exports import dashboard as dashboard_export
 from ..forms import DisclosureForm, ReviewDecisionForm, ReviewRowFormSet
 from ..models import Assessment, BulkExport, Evidence, ExportJob, Review, Round, Snapshot
 from ..models.evidence import INLINE_TYPES
+from ..rowforms import RowForms
 
 PAGE_SIZE = 50
 LATE_TASKS_SHOWN = 200
@@ -392,7 +393,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         stored = pagecache.digest(pagecache.instance_values(live))  # digested once, used twice
     review = reviewing.pending(assessment)
     shown = review or Review.objects.filter(assessment=assessment, level=Review.Level.BUREAU).order_by("-number").first()
-    open_review, starting = _open_review(request.user, assessment)
+    open_review, starting = _open_review(request.user, assessment, review)
     if review_view is None:
         # A submission not yet reviewed starts from empty 复核 rows (not the previous round's).
         review_view = reviewing.build(view, None if starting else shown)
@@ -520,11 +521,17 @@ def _can_rerun_export(user, assessment) -> bool:
 
 
 def _pair_rows(review_view, formset):
-    """Each indicator with its form, matched by key."""
+    """Each indicator with its form, matched by key. The page as opened (an unbound formset) has
+    light rows (`rowforms`: one form built, the other rows written through its fields)."""
     if formset is None:
         return [(line, None) for line in review_view.lines]
+    if formset.is_bound:
+        forms = formset.forms
+    else:
+        rows = RowForms(formset)
+        forms = [rows.form(i, light_first=True) for i in range(formset.total_form_count())]
     by_key = {}
-    for form in formset.forms:
+    for form in forms:
         key = form.cleaned_data.get("key") if hasattr(form, "cleaned_data") else form.initial.get("key")
         by_key.setdefault(key, form)
     return [(line, by_key.get(line.key)) for line in review_view.lines]
@@ -660,9 +667,13 @@ def _post(request, assessment):
 STARTED_MESSAGE = "复核已保存（草稿），审核已开始：填报单位不能再撤回。"
 
 
-def _open_review(user, assessment) -> tuple[Review | None, bool]:
-    """(the pending review the user may fill in, whether a first save would start one)."""
-    review = reviewing.pending(assessment)
+_UNREAD = object()
+
+
+def _open_review(user, assessment, pending=_UNREAD) -> tuple[Review | None, bool]:
+    """(the pending review the user may fill in, whether a first save would start one). `pending`:
+    `reviewing.pending(assessment)` where the caller has read it already."""
+    review = reviewing.pending(assessment) if pending is _UNREAD else pending
     if review is not None:
         return (review if workflow.allowed(user, assessment, "approve") else None), False
     return None, workflow.allowed(user, assessment, "start_review")
