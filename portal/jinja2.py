@@ -80,7 +80,7 @@ def environment(**options) -> Environment:
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,
                "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
                "date": local_date, "add_days": portal.add_days, "person": portal.person,
-               "truncatechars": defaultfilters.truncatechars}
+               "truncatechars": defaultfilters.truncatechars, "mask_personal": portal.mask_personal}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
     # An assessment's state and kind as get_FOO_display() gives them, from a dict made once (the
     # model's method works out its choices on every call: 100 calls a dashboard page).

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from assessments import exporting, workflow
 from assessments.models import Assessment, ExportJob, Publication, Transition
@@ -292,3 +294,27 @@ class TestQueryCounts:
         client.get(url)
         with django_assert_num_queries(0):
             assert client.get(url).status_code == 200
+
+
+def test_the_html_list_shows_each_report_and_the_regions_offered(client, demo):
+    """The list's rows and its 地区 options (a Jinja2 part, ADR 0023): every cell of a report, the
+    region asked for selected, and a search that finds nothing said so."""
+    from assessments.models import Region
+
+    a = yuelu(demo)
+    html = client.get(reverse("disclosure:list")).content.decode()
+    row = re.search(rf'<tr>\s*<td>2020</td>\s*<td><a href="/disclosure/{a.pk}/">(.*?)</tr>', html, re.S).group(0)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    a.refresh_from_db()
+    assert cells == ["2020", "2020年度部门整体支出绩效自评", a.unit.name, a.unit.region.full_name, "部门整体支出",
+                     f"{a.self_total:.2f}", f"{a.review_total:.2f}" if a.review_total is not None else "—",
+                     a.review_grade or a.self_grade or "—", timezone.localtime(a.published_at).strftime("%Y-%m-%d"),
+                     "xlsx · JSON"]
+    assert f'<a href="/disclosure/{a.pk}.xlsx">xlsx</a> · <a href="/disclosure/{a.pk}.json">JSON</a>' in row
+    region = a.unit.region
+    html = client.get(reverse("disclosure:list"), {"region": region.pk}).content.decode()
+    assert f'<option value="{region.pk}" selected>{region.name}</option>' in html
+    others = Region.objects.filter(level__in=["city", "district"]).exclude(pk=region.pk)
+    assert all(f'<option value="{r.pk}" >{r.name}</option>' in html for r in others)
+    html = client.get(reverse("disclosure:list"), {"q": "没有这样的词语"}).content.decode()
+    assert "没有符合条件的公开报告。" in html

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_safe
 
-from portal import storage
+from portal import jinja2, storage
 
 from .. import exporting, figures, history, params, personal_data, publishing, rectification
 from ..exports import lists
@@ -231,6 +231,10 @@ def disclosure_list(request, p):
         # For one region and year: execution rate and total score per unit (one query).
         "charts": figures.public_units(qs) if p.year is not None and p.region is not None else [],
     }
+    # The rows and the ~140 regions offered: a Jinja2 template (ADR 0023), rendered where the page places them.
+    links = {f"{name}_link": params.pk_link(f"disclosure:{name}") for name in ("detail", "xlsx", "json")}
+    for part in ("rows", "regions"):
+        context[f"{part}_html"] = jinja2.part("public/list_parts.html", {**context, **links, "part": part})
     response = render(request, "public/list.html", context)
     # A page number past the end shows the last page: answered, but not kept under that number.
     response.public_cache = p.page is None or page.number == p.page
