@@ -1,6 +1,6 @@
 """The Jinja2 environment of the few templates where Django's template engine cost too much
 (issue 17, part 5; ADR 0023): the entry form's tables, rendered some 40 times a page per row, and
-the rows of the reviewer's longest lists (the dashboard, the 公开登记簿).
+the rows of the longest lists (the dashboard, the 公开登记簿, 我的绩效自评, the public list).
 
 Jinja2 templates live in `templates/jinja2/`. They use the same filters as the Django templates
 (one definition each, in `assessments/templatetags/portal.py`), and an undefined name or attribute
