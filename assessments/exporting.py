@@ -33,7 +33,7 @@ from portal import storage
 from . import audit, generations, publishing
 from .exports import lists, public
 from .models import Assessment, ExportJob, Publication, PublicGeneration, PublishedVersion
-from .readmodel import with_content
+from .readmodel import load_content
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def write_files(assessment_id: int) -> Publication:
     The 索引号 is given first (committed on its own, `publishing.assign_index_number`); the version
     is the latest again when the approved snapshot is the one it published, else the next, with
     its correction note (`publishing.plan_version`)."""
-    loaded = with_content(Assessment.objects.select_related("unit__region", "round")).get(pk=assessment_id)
+    loaded = load_content(assessment_id)
     if loaded.confidential:
         raise ExportRefused("涉密项目不公开、不导出。")
     if loaded.disclosure != Assessment.Disclosure.ACTIVE:

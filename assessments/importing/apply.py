@@ -477,7 +477,7 @@ def layout_mismatch(assessment: Assessment, parsed: ParsedWorkbook) -> str:
 
 
 def _save(assessment: Assessment, parsed: ParsedWorkbook, *, keep_project_name: bool) -> None:
-    assessment = readmodel.with_content(Assessment.objects).get(pk=assessment.pk)
+    assessment = readmodel.load_content(assessment.pk)
     data = entry_data(assessment, parsed, keep_project_name=keep_project_name)
     entry = EntryForm(assessment, data)
     if not entry.is_valid():

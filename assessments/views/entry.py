@@ -465,7 +465,7 @@ def _cached_indicator_rows(assessment, view, *, extra_rows, row_comments) -> lis
 
     def parts(i):
         row = rows[i] if i < len(rows) else None
-        line = lines[i] if row is not None and i < len(lines) else None
+        line = line_of[i]
         comment = row_comments.get(str(line.key)) if line is not None else None
         return (shared, i, pagecache.row_values(row) if row is not None else None, repr(line),
                 pagecache.row_values(comment) if comment is not None else None)

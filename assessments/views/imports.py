@@ -290,7 +290,7 @@ def _context(request, token: str, entry: dict) -> dict:
     if target is not None and (target.layout != parsed.layout or (parsed.file_kind and parsed.file_kind != target.kind)):
         view = None
     else:
-        base = readmodel.with_content(Assessment.objects).get(pk=target.pk) if target is not None else None
+        base = readmodel.load_content(target.pk) if target is not None else None
         a = apply.stub(unit, round_, parsed, layout, entry["project_name"], base=base)
         view = apply.preview_view(a, parsed, base=base)
     spec = table_templates.latest_version(layout).table if target is None else target.table

@@ -14,8 +14,8 @@ from portal import jinja2
 
 from .. import pagecache, params, permissions, register
 from ..exports.public import build_public
-from ..models import Assessment, Round
-from ..readmodel import with_content
+from ..models import Round
+from ..readmodel import load_content
 
 REGISTER_PARAMS = {"round": params.Int(1, 9999)}
 PAGE_PARAMS = {**REGISTER_PARAMS, "page": params.PAGE, "units_page": params.PAGE}
@@ -158,7 +158,7 @@ def public_preview(request, pk):
     assessment = permissions.get_reviewer_assessment(request.user, pk)
     if assessment.state not in ("approved", "published") or assessment.confidential:
         raise Http404
-    report = build_public(with_content(Assessment.objects.select_related("unit__region", "round")).get(pk=assessment.pk))
+    report = build_public(load_content(assessment.pk))
     return render(request, "public/detail.html", {
         "report": report, "view": report.view, "a": report.assessment, "meta": report.meta, "preview": True,
     })

@@ -17,7 +17,7 @@ from .. import audit, pagecache, permissions, readmodel, table_templates
 from ..exports import public, xlsx
 from ..fields import ChoiceOfModel, RegionChoiceField
 from ..forms import EntryForm
-from ..models import Assessment, Region, Round, TableTemplate, TemplateAssignment, TemplateVersion, Unit
+from ..models import Region, Round, TableTemplate, TemplateAssignment, TemplateVersion, Unit
 from ..services import create_assessment
 from ..tablespec import KIND_LABELS, SpecInvalid, TableSpec
 from ..template_forms import EditorForms
@@ -186,7 +186,7 @@ def blank_preview(request, spec: TableSpec) -> dict:
             year = (Round.objects.aggregate(year=Max("year"))["year"] or 2000) + 1
             round_ = Round.objects.create(year=year, title="（预览）", is_open=False)
             a = create_assessment(unit=unit, round=round_, version=version, project_name="（示例项目）", prefill=False)
-            a = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+            a = readmodel.load_content(a.pk)
             entry = EntryForm(a, extra_indicators=3)
             view = readmodel.build(a)
             # A Jinja2 template (ADR 0023): escaped as it was rendered, returned as a plain str.

@@ -217,7 +217,7 @@ def _context(request, token: str, entry: dict, post=None) -> dict:
     if entry["target"] is not None:
         target = permissions.get_officer_assessment(request.user, entry["target"])
         unit, round_ = target.unit, target.round
-        base = readmodel.with_content(Assessment.objects).get(pk=target.pk)
+        base = readmodel.load_content(target.pk)
         spec = target.table
     else:
         if entry["unit"] not in permissions.officer_unit_ids(request.user):
