@@ -68,7 +68,10 @@ def test_paste_thirteen_rows_fix_the_bad_cell_save_and_reload(live_server, page,
     expected = [[*r[:5], "abc" if n == BAD else f"{r[5]}.00", r[6]] for n, r in enumerate(ROWS)]
     assert page.evaluate(VALUES) == expected
 
-    page.locator(".scorebar button[value=save]").click()
+    # Each save is a form POST the browser navigates with: waited for as such (a loaded CI machine
+    # once took longer than an assertion's five seconds to answer it).
+    with page.expect_navigation():
+        page.locator(".scorebar button[value=save]").click()
     expect(page.locator("#form-errors li")).to_have_text(["绩效指标第4行「分值」：请输入数字，例如 5 或 4.84。"])
     bad = page.locator(f'[name="indicators-{BAD}-weight"]')
     expect(bad).to_have_attribute("aria-invalid", "true")
@@ -76,7 +79,8 @@ def test_paste_thirteen_rows_fix_the_bad_cell_save_and_reload(live_server, page,
     assert page.evaluate(VALUES) == expected  # every row kept as typed
 
     bad.fill("10")
-    page.locator(".scorebar button[value=save]").click()
+    with page.expect_navigation():
+        page.locator(".scorebar button[value=save]").click()
     expect(page.locator(".alert-success").first).to_contain_text("草稿已保存。")
     page.reload()
     assert page.evaluate(VALUES) == [[*r[:5], f"{r[5]}.00", r[6]] for r in ROWS]
