@@ -22,6 +22,7 @@ import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import puremagic
 from django.conf import settings
@@ -612,19 +613,35 @@ class Group:
     items: list
 
 
-def grouped(view, entries) -> list[Group]:
-    """Entries (snapshot dicts or Evidence rows) grouped by row, in the table's order; the whole
-    assessment first, then each row; items of rows no longer in the table go with the whole."""
+class RowLine(NamedTuple):
+    """What the evidence pages show of an indicator row (the read model's IndicatorLine has the same)."""
+
+    key: str
+    number: int
+    name: str
+    level2: str
+
+
+def row_lines(assessment) -> list[RowLine]:
+    """The assessment's indicator rows as the read model numbers them (its prefetched rows, in
+    their order), without scoring them: the 佐证材料 page shows only which row is which."""
+    return [RowLine(str(ind.key), n, ind.name, ind.level2) for n, ind in enumerate(assessment.indicators.all(), start=1)]
+
+
+def grouped(lines, entries) -> list[Group]:
+    """Entries (snapshot dicts or Evidence rows) grouped by row (`lines`: the read model's
+    indicator lines or `row_lines`), in the table's order; the whole assessment first, then each
+    row; items of rows no longer in the table go with the whole."""
     def key_of(e):
         return e["indicator_key"] if isinstance(e, dict) else (str(e.indicator_key) if e.indicator_key else None)
 
-    rows = {line.key: line for line in view.indicators}
+    rows = {line.key: line for line in lines}
     whole = Group(None, "整体（不对应具体指标）", None, [])
     groups = {k: Group(k, f"第{line.number}行 {' '.join((line.name or '').split()) or line.level2}", line.number, [])
               for k, line in rows.items()}
     for e in entries:
         groups.get(key_of(e), whole).items.append(e)
-    return [whole] + [groups[line.key] for line in view.indicators]
+    return [whole] + [groups[line.key] for line in lines]
 
 
 def counts_by_row(entries) -> dict:

@@ -116,17 +116,18 @@ def officer_assessments(user):
     return Assessment.objects.filter(unit_id__in=officer_unit_ids(user))
 
 
-def get_officer_assessment(user, pk: int, *, content: bool = False) -> Assessment:
+def get_officer_assessment(user, pk: int, *, content: bool | tuple = False) -> Assessment:
     """The assessment if the user is an officer of its unit; 404 otherwise (same as missing).
 
-    ``content=True`` fetches every row the read model and the entry form need with it.
+    ``content=True`` fetches every row the read model and the entry form need with it; a tuple of
+    `readmodel.CONTENT`'s relations fetches only those.
     """
     if not is_officer(user):
         raise Http404
     if content:
         # By a statement compiled once (readmodel.load_content); the same 404 as the filtered query.
         try:
-            assessment = load_content(pk)
+            assessment = load_content(pk) if content is True else load_content(pk, content)
         except Assessment.DoesNotExist:
             raise Http404 from None
         if assessment.unit_id not in officer_unit_ids(user):

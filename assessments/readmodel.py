@@ -231,12 +231,13 @@ def header_text(a: Assessment, key: str) -> str:
 
 
 # The rows of an assessment `build()` reads, each table in its order.
+INDICATOR_ROWS = childrows.Relation(Assessment, "indicators", ("position", "id"))
 CONTENT = (
     childrows.Relation(Assessment, "funding_rows", ("id",)),
     childrows.Relation(Assessment, "structure_rows", ("id",)),
     childrows.Relation(Assessment, "goals", ("position", "id")),
     childrows.Relation(Assessment, "project_expenses", ("position", "id")),
-    childrows.Relation(Assessment, "indicators", ("position", "id")),
+    INDICATOR_ROWS,
     childrows.Relation(Assessment, "report_sections", ("id",)),
 )
 
@@ -255,14 +256,14 @@ def with_content(queryset):
 _BY_PK = childrows.ByPk(lambda: Assessment.objects.select_related(*CONTENT_REFERENCES))
 
 
-def load_content(pk: int) -> Assessment:
+def load_content(pk: int, relations: tuple = CONTENT) -> Assessment:
     """`with_content(Assessment.objects).get(pk=pk)` (Assessment.DoesNotExist where there is none),
     read by statements compiled once per process (`childrows.ByPk`): the assessment, then each
-    table of its rows."""
+    table of its rows (or only those of `relations`, for a page that shows no more)."""
     assessment = _BY_PK.get(pk)
     if assessment is None:
         raise Assessment.DoesNotExist(f"No assessment {pk}.")
-    for relation in CONTENT:
+    for relation in relations:
         relation.attach(assessment)
     return assessment
 

@@ -131,6 +131,31 @@ def test_limits_are_stated_on_the_page(alice_client, department, settings):
     assert f"每份自评合计不超过 <strong>{settings.EVIDENCE_MAX_TOTAL_MB} MB</strong>" in page
 
 
+def test_the_page_names_each_row_as_the_read_model_numbers_it_reading_only_the_indicator_rows(
+        alice_client, department, rows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assessments import readmodel
+
+    rows[0].position = 9  # out of the order they were made in: the page follows the table's order
+    rows[0].save()
+    post_files(alice_client, department, [upload("签到表.pdf", pdf())], indicator=str(rows[1].key), title="会议纪要")
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(reverse("assessments:evidence", args=[department.pk]))
+    lines = readmodel.load(department.pk).indicators
+    assert [(g.number, g.label, [e.title for e in g.items]) for g in page.context["groups"]] == [
+        (None, "整体（不对应具体指标）", []), (1, "第1行 社会稳定", ["会议纪要"]), (2, "第2行 群众满意度", []),
+        (3, "第3行 培训次数", [])]
+    assert [(line.number, line.key) for line in lines] == [(1, str(rows[1].key)), (2, str(rows[2].key)), (3, str(rows[0].key))]
+    assert list(page.context["form"].fields["indicator"].choices) == [("", "整体（不对应具体指标）")] + [
+        (line.key, f"第{line.number}行 {line.name}") for line in lines]
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "assessments_indicator" in read
+    assert not any(table in read for table in ("assessments_fundingrow", "assessments_goal", "assessments_reportsection",
+                                               "assessments_projectexpense", "assessments_structurerow"))
+
+
 # --- Hostile files ----------------------------------------------------------------------------
 
 POLYGLOT_ZIP = pdf() + office("docx")
@@ -428,6 +453,6 @@ def test_the_excel_import_leaves_evidence_alone_and_says_what_becomes_of_each_ro
                                 {"confirm_replace": "on"})
     assert confirm.status_code == 302
     assert Evidence.objects.filter(assessment=department, removed_at__isnull=True).count() == 3
-    groups = evidence.grouped(readmodel.load(department.pk), evidence.current(department))
+    groups = evidence.grouped(readmodel.load(department.pk).indicators, evidence.current(department))
     assert [(g.label, [e.title for e in g.items]) for g in groups if g.items] == [
         ("整体（不对应具体指标）", ["满意度调查表", "会议纪要"]), ("第1行 培训次数", ["培训签到表"])]

@@ -51,15 +51,14 @@ def _limits() -> dict:
     }
 
 
-def _page(request, assessment, form=None, errors=None, status=200, view=None):
-    view = view or readmodel.load(assessment.pk)
+def _page(request, assessment, form=None, errors=None, status=200, lines=None):
+    lines = evidence.row_lines(assessment) if lines is None else lines
     items = evidence.current(assessment)
     count, used = len(items), sum(i.size for i in items)
     return render(request, "assessments/evidence/list.html", {
         "a": assessment,
-        "view": view,
-        "groups": evidence.grouped(view, items),
-        "form": form or UploadForm(rows=view.indicators),
+        "groups": evidence.grouped(lines, items),
+        "form": form or UploadForm(rows=lines),
         "errors": errors or [],
         "can_edit": permissions.can_edit(request.user, assessment),
         "count": count,
@@ -72,9 +71,8 @@ def _page(request, assessment, form=None, errors=None, status=200, view=None):
 @pagecache.page
 def evidence_list(request, pk):
     """The officer's evidence page; a POST uploads."""
-    if request.method != "POST":  # the assessment read once, with the rows the page shows
-        assessment = permissions.get_officer_assessment(request.user, pk, content=True)
-        return _page(request, assessment, view=readmodel.build(assessment))
+    if request.method != "POST":  # the assessment read once, with the rows the page names
+        return _page(request, permissions.get_officer_assessment(request.user, pk, content=(readmodel.INDICATOR_ROWS,)))
     assessment = permissions.get_officer_assessment(request.user, pk)
     if permissions.can_edit(request.user, assessment):
         _count, used = evidence.usage(assessment)
@@ -94,13 +92,13 @@ def _evidence_list(request, assessment):
     if not permissions.can_edit(request.user, assessment):
         return _page(request, assessment, errors=[evidence.NOT_EDITABLE.format(state=assessment.get_state_display())],
                      status=403)
-    view = readmodel.load(assessment.pk)
-    form = UploadForm(request.POST, rows=view.indicators)
+    lines = evidence.row_lines(assessment)
+    form = UploadForm(request.POST, rows=lines)
     refusal = getattr(request, "evidence_refusal", None)
     if refusal:
-        return _page(request, assessment, form=form, errors=[refusal], status=400)
+        return _page(request, assessment, form=form, errors=[refusal], status=400, lines=lines)
     if not form.is_valid():
-        return _page(request, assessment, form=form, status=400)
+        return _page(request, assessment, form=form, status=400, lines=lines)
     uploads = request.FILES.getlist("files")
     try:
         created = evidence.store(
@@ -109,7 +107,7 @@ def _evidence_list(request, assessment):
             indicator_key=form.cleaned_data["indicator"] or None,
         )
     except evidence.EvidenceRefused as exc:
-        return _page(request, assessment, form=form, errors=[str(exc)], status=400)
+        return _page(request, assessment, form=form, errors=[str(exc)], status=400, lines=lines)
     finally:
         for upload in uploads:
             upload.close()

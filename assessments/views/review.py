@@ -458,7 +458,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "flag_list": [flags.FLAGS[c] for c in flags.compute(
             view, year_items, evidence=evidence.summary(entries) if snapshots and "evidence" in snapshots[0].data else None)],
         "evidence_entries": entries,
-        "evidence_groups": evidence.grouped(view, entries),
+        "evidence_groups": evidence.grouped(view.indicators, entries),
         "evidence_changes": evidence_changes,
         "can_mark_public": permissions.can_review(request.user, assessment) and not assessment.confidential,
         "score_differences": flags.score_differences(view),
