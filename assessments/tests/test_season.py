@@ -1,6 +1,7 @@
 """Issue 14: approved 绩效目标, 目标调整, 填报任务, reminders and 待办."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -620,10 +621,56 @@ def test_an_assigned_reviewer_sees_the_tasks_of_their_units_only(client, region,
     assigned = make_reviewer("zhipai", unit_b, unit_c)
     Membership.objects.create(user=assigned, unit=unit_c, role=Membership.Role.OFFICER)
     client.force_login(assigned)
-    page = client.get(reverse("assessments:season") + f"?round={round_2020.pk}").context
-    assert [t.unit_id for t in page["tasks"]] == [unit_b.pk]
-    assert [s.unit_id for s in page["target_sets"]] == [unit_b.pk]
+    response = client.get(reverse("assessments:season") + f"?round={round_2020.pk}")
+    assert [t.unit_id for t in response.context["tasks"]] == [unit_b.pk]
+    assert "按本批次已载入的批复绩效目标（1 项）" in response.content.decode()  # unit_b's
     bureau = make_reviewer("quanbu", bureau_wide=True)
     client.force_login(bureau)
-    page = client.get(reverse("assessments:season") + f"?round={round_2020.pk}").context
-    assert sorted(t.unit_id for t in page["tasks"]) == sorted([unit_a.pk, unit_b.pk, unit_c.pk])
+    response = client.get(reverse("assessments:season") + f"?round={round_2020.pk}")
+    assert sorted(t.unit_id for t in response.context["tasks"]) == sorted([unit_a.pk, unit_b.pk, unit_c.pk])
+    assert "按本批次已载入的批复绩效目标（3 项）" in response.content.decode()
+
+
+@pytest.fixture
+def every_kind_of_task(national, unit_a, unit_b, region, alice, bob):
+    """Tasks of every status on one page: submitted, started, not started, overdue, cancelled with
+    its reason, extended with its reason, one from approved targets, a name that needs escaping."""
+    unit_c = Unit.objects.create(name='长沙市<岳麓>区"司法"局', short_name="岳麓司法局", region=region)
+    unit_d = Unit.objects.create(name="长沙市天心区司法局", short_name="天心司法局", region=region)
+    load(national, unit_a)
+    past = timezone.localdate() - datetime.timedelta(days=2)
+    issued, _ = season.issue_tasks(round_=national, specs=season.specs_from_targets(national, Unit.objects.all()),
+                                   starts_on=past - datetime.timedelta(days=10), due_on=timezone.localdate(), warn_days=2)
+    late = issue(national, [unit_b, unit_c], starts_on=past - datetime.timedelta(days=10), due_on=past, project="执法经费")
+    later = issue(national, [unit_d], project="")
+    a = season.start_task(alice, issued[0])
+    Assessment.objects.filter(pk=a.pk).update(state=Assessment.State.SUBMITTED)
+    season.start_task(bob, late[0])
+    season.cancel_task(late[1], "单位已撤并 <合并>")
+    season.extend_task(later[0], timezone.localdate() + datetime.timedelta(days=30), "系统故障，顺延")
+    return national
+
+
+def test_the_task_rows_show_every_status_with_its_reason_link_and_actions(bureau, every_kind_of_task, unit_a, unit_b,
+                                                                          region):
+    html = bureau.get(reverse("assessments:season"), {"round": every_kind_of_task.pk}).content.decode()
+    rows = []
+    for pk, row in re.findall(r'<tr data-task="(\d+)">(.*?)</tr>', html, re.S):
+        cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        rows.append((int(pk), cells[:6], re.findall(r'<form method="post" action="([^"]+)"', row),
+                     re.findall(r'<a href="([^"]+)">查看自评</a>', row), row.count('name="csrfmiddlewaretoken"')))
+    today = timezone.localdate()
+    started, past = today - datetime.timedelta(days=12), today - datetime.timedelta(days=2)
+    targets, late, cancelled, later = Task.objects.order_by("pk")
+    assert rows == [
+        (late.pk, [unit_b.name, "项目支出：执法经费", f"{started} 至 {past}", "3", "逾期 查看自评", "0"],
+         [reverse("assessments:season_task", args=[late.pk])], [reverse("assessments:review", args=[late.assessment_id])], 1),
+        (cancelled.pk, ["长沙市&lt;岳麓&gt;区&quot;司法&quot;局", "项目支出：执法经费", f"{started} 至 {past}", "3",
+                        "已取消 取消理由：单位已撤并 &lt;合并&gt;", "0"], [], [], 0),
+        (targets.pk, [unit_a.name, f"项目支出：{PROJECT} 批复目标", f"{started} 至 {today}", "2", "已提交 查看自评", "0"], [],
+         [reverse("assessments:review", args=[targets.assessment_id])], 0),
+        (later.pk, ["长沙市天心区司法局", "部门整体支出",
+                    f"{today - datetime.timedelta(days=1)} 至 {today + datetime.timedelta(days=30)} 延期理由：系统故障，顺延", "3",
+                    "未开始", "0"], [reverse("assessments:season_task", args=[later.pk])], [], 1),
+    ]
+    assert f'<option value="{region.pk}">{region.full_name}</option>' in html

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from portal import jinja2
+
 from .. import pagecache, params, permissions, season
 from ..importing import parser, safety, sandbox
 from ..importing import targets as target_reading
@@ -81,15 +83,20 @@ def season_home(request):
         for t in tasks:
             counts[t.status] += 1
         shown = [t for t in tasks if p.status is None or t.status == p.status]
+        page = Paginator(shown, TASKS_PER_PAGE).get_page(p.page)
         context.update({
-            "tasks": Paginator(shown, TASKS_PER_PAGE).get_page(p.page),
+            "tasks": page,
             "status": p.status,
             "counts": [(s, counts[s.value]) for s in Task.Status],
             "late": [t for t in tasks if t.status == Task.Status.OVERDUE],
-            "target_sets": TargetSet.objects.filter(permissions.reviewed_unit_filter(request.user), round=current)
-            .select_related("unit").annotate(rows=Count("indicators")).order_by("unit__name", "project_name"),
-            "regions": Region.objects.order_by("id").full_names(),
+            "target_sets": TargetSet.objects.filter(permissions.reviewed_unit_filter(request.user), round=current).count(),
             "today": timezone.localdate(),
+            # The long parts: a Jinja2 template (ADR 0023), rendered when the page reaches them.
+            "tasks_html": jinja2.part("assessments/season/parts.html", {
+                "part": "tasks", "tasks": page, "task_link": params.pk_link("assessments:season_task"),
+                "review_link": params.pk_link("assessments:review")}, request=request),
+            "regions_html": jinja2.part("assessments/season/parts.html", {
+                "part": "regions", "regions": Region.objects.order_by("id").full_names()}),
         })
     return render(request, "assessments/season/home.html", context)
 
