@@ -5,7 +5,7 @@ them, and what the relation still reads when asked anything else."""
 from decimal import Decimal
 
 import pytest
-from django.db.models import prefetch_related_objects
+from django.db.models import Count, prefetch_related_objects
 from django.urls import reverse
 
 from assessments import childrows, pagecache, readmodel
@@ -146,3 +146,92 @@ def test_the_account_of_a_request_is_read_by_a_statement_compiled_once(alice, bo
     get_user_model().objects.filter(pk=bob.pk).update(is_active=False)
     assert backend.get_user(bob.pk) is None  # an inactive account is no one's session
     assert backend.get_user(get_user_model().objects.order_by("-pk").first().pk + 1) is None
+
+
+# --- Statement: any queryset of a fixed shape, compiled once --------------------------------------
+
+def _as_read(rows):
+    """Model instances as values, with what select_related and annotations set on them."""
+    out = []
+    for row in rows:
+        if not hasattr(row, "_meta"):
+            out.append(row)
+            continue
+        related = {name: pagecache.row_values(obj) if obj is not None else None
+                   for name, obj in sorted(row._state.fields_cache.items())}
+        extra = {k: v for k, v in vars(row).items() if k.startswith("n_")}
+        out.append((pagecache.row_values(row), related, extra))
+    return out
+
+
+STATEMENT_SHAPES = {
+    "models with select_related": (
+        lambda unit, year: Indicator.objects.filter(assessment__unit_id=unit, assessment__round__year=year)
+        .exclude(level1="无此一级").filter(assessment__round__is_open=True)  # constants beside the values
+        .select_related("assessment__unit", "assessment__round").order_by("assessment_id", "position"), (int, int)),
+    "an annotation": (
+        lambda unit: Assessment.objects.filter(unit_id=unit).annotate(n_rows=Count("indicators")).order_by("pk"), (int,)),
+    "values_list": (
+        lambda title: Goal.objects.filter(target=title).values_list("assessment_id", "position", "target").order_by("pk"),
+        (str,)),
+    "values": (lambda ids: Assessment.objects.filter(unit_id__in=ids).values("pk", "unit__name").order_by("pk"),
+               (childrows.Ids,)),
+}
+
+
+@pytest.mark.parametrize("shape", STATEMENT_SHAPES)
+def test_a_statement_gives_what_the_orm_gives_for_every_value(two, shape, monkeypatch, django_assert_num_queries):
+    from django.db.models.sql.compiler import SQLCompiler
+
+    a, b = two
+    make, kinds = STATEMENT_SHAPES[shape]
+    statement = childrows.Statement(make, *kinds)
+    arguments = {
+        "models with select_related": [(a.unit_id, a.round.year), (b.unit_id, a.round.year), (a.unit_id, 1999)],
+        "an annotation": [(a.unit_id,), (b.unit_id,), (0,)],
+        "values_list": [("目标01",), ("目标12",), ("目标01' OR 1=1 --",)],
+        "values": [((a.unit_id,),), ((a.unit_id, b.unit_id),), ((b.unit_id, a.unit_id),), ((b.unit_id,),)],
+    }[shape]
+    expected = [_as_read(make(*values)) for values in arguments]
+    assert sum(map(len, expected)) > 0
+    compiled = []
+    original = SQLCompiler.as_sql
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *args, **kwargs: compiled.append(1) or original(self, *args, **kwargs))
+    for values, rows in zip(arguments, expected, strict=True):
+        with django_assert_num_queries(1):
+            assert _as_read(statement.all(*values)) == rows
+    again = len(compiled)
+    for values, rows in zip(arguments, expected, strict=True):
+        assert _as_read(statement.all(*values)) == rows
+    assert len(compiled) == again  # compiled once (per number of ids): never again
+    # Compiled twice (with two sets of stand-ins, compared) per number of ids.
+    assert again == 2 * (2 if shape == "values" else 1)
+
+
+def test_a_statement_with_prefetched_rows_reads_them_as_the_orm_does(two, django_assert_num_queries):
+    a, _ = two
+    statement = childrows.Statement(lambda pk: Assessment.objects.filter(pk=pk).prefetch_related("goals"), int)
+    statement.all(a.pk)
+    with django_assert_num_queries(2):
+        (found,) = statement.all(a.pk)
+    reference = Assessment.objects.filter(pk=a.pk).prefetch_related("goals").get()
+    with django_assert_num_queries(0):
+        assert [g.target for g in found.goals.all()] == [g.target for g in reference.goals.all()] == ["目标01", "目标02"]
+
+
+@pytest.mark.parametrize(("make", "kinds", "values"), [
+    # A value changed on its way into the statement (a LIKE pattern): the ORM's own query.
+    (lambda text: Goal.objects.filter(target__contains=text).values_list("target", flat=True).order_by("pk"), (str,), ("目标0",)),
+    # A value that shapes the query in Python, not as a parameter.
+    (lambda n: Goal.objects.order_by("pk").values_list("target", flat=True)[:2] if n else Goal.objects.none(), (int,), (1,)),
+    # No ids, and more ids than are compiled for.
+    (lambda ids: Goal.objects.filter(assessment_id__in=ids).values_list("target", flat=True).order_by("pk"), (childrows.Ids,),
+     ((),)),
+    (lambda ids: Goal.objects.filter(assessment_id__in=ids).values_list("target", flat=True).order_by("pk"), (childrows.Ids,),
+     (tuple(range(1, 40)),)),
+])
+def test_a_statement_of_another_shape_is_left_to_the_orm(two, make, kinds, values):
+    statement = childrows.Statement(make, *kinds)
+    assert statement.all(*values) == list(make(*values))
+    assert all(found is None for found in statement._compiled.values())
+    assert statement.all(*values) == list(make(*values))
