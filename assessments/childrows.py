@@ -223,7 +223,7 @@ class Statement:
         self._lock = threading.Lock()
 
     def _compile_with(self, using, lengths, variant):
-        values = [_stand_in(kind, n, length, variant) for n, (kind, length) in enumerate(zip(self.kinds, lengths))]
+        values = [_stand_in(kind, n, length, variant) for n, (kind, length) in enumerate(zip(self.kinds, lengths, strict=True))]
         queryset = self.make(*values)
         if not isinstance(queryset, QuerySet):
             return None
@@ -245,7 +245,7 @@ class Statement:
             return None
         queryset, compiler, sql, params, where = first
         slots, found = [], set()
-        for param, other in zip(params, second[3]):
+        for param, other in zip(params, second[3], strict=True):
             if param == other and type(param) is type(other):
                 slots.append((None, param, None))
                 continue
@@ -262,8 +262,8 @@ class Statement:
     def all(self, *values, using: str = "default") -> list:
         if len(values) != len(self.kinds):
             raise TypeError(f"{len(self.kinds)} values expected, {len(values)} given.")
-        values = [tuple(int(i) for i in v) if kind is Ids else kind(v) for kind, v in zip(self.kinds, values)]
-        lengths = tuple(len(v) if kind is Ids else 0 for kind, v in zip(self.kinds, values))
+        values = [tuple(int(i) for i in v) if kind is Ids else kind(v) for kind, v in zip(self.kinds, values, strict=True)]
+        lengths = tuple(len(v) if kind is Ids else 0 for kind, v in zip(self.kinds, values, strict=True))
         if any(length > self.MAX_IDS for length in lengths):
             return list(self.make(*values).using(using))
         key = (using, lengths)
