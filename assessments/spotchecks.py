@@ -15,6 +15,7 @@ from django.db.models import DecimalField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from . import audit, permissions, sampling, supervisors
+from .childrows import Statement
 from .models import Assessment, FundingRow, SpotCheck, SpotCheckItem
 
 TWO = Decimal("0.01")
@@ -138,6 +139,31 @@ def visible(user):
     if permissions.reviews_all_units(user):
         return SpotCheck.objects.all()
     return SpotCheck.objects.filter(created_by=user)
+
+
+# The draws of a round a user may open (`visible`), by statements compiled once (childrows.Statement).
+_DRAWS = Statement(lambda round_id: SpotCheck.objects.filter(round_id=round_id).select_related("created_by"), int)
+_OWN_DRAWS = Statement(
+    lambda round_id, user_id: SpotCheck.objects.filter(round_id=round_id, created_by_id=user_id).select_related("created_by"),
+    int, int)
+_GIVEN = Statement(
+    lambda round_id, user_id: SpotCheckItem.objects.filter(reviewer_id=user_id, spot_check__round_id=round_id)
+    .select_related("assessment__unit", "assessment__round", "spot_check").order_by("assessment__unit__name", "pk"),
+    int, int)
+
+
+def visible_in(user, round_) -> list[SpotCheck]:
+    """`visible(user)`'s spot checks of one round, with who drew them."""
+    if not permissions.is_reviewer(user):
+        return []
+    if permissions.reviews_all_units(user):
+        return _DRAWS.all(round_.pk)
+    return _OWN_DRAWS.all(round_.pk, user.pk)
+
+
+def given_to(user, round_) -> list[SpotCheckItem]:
+    """The sampled assessments of a round given to this reviewer, whoever drew them."""
+    return _GIVEN.all(round_.pk, user.pk)
 
 
 def reviewer_choices(assessment: Assessment, candidates) -> list:

@@ -28,9 +28,11 @@ from .. import (
     scoring,
     season,
     services,
+    statements,
     table_templates,
     workflow,
 )
+from ..childrows import Ids, Statement
 from ..consistency import check as check_consistency
 from ..exports import redaction
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
@@ -70,6 +72,14 @@ def home(request):
 
 # The columns the list's rows show (list_rows.html), not an assessment's sixty (issue 17, part 5).
 LISTED_FIELDS = (*Assessment.TITLE_FIELDS, "state", "self_total", "self_grade", "updated_at")
+# The list's other queries, by statements compiled once (childrows.Statement).
+_UNITS = Statement(lambda ids: Unit.objects.filter(pk__in=ids).order_by("id"), Ids)
+_OPEN_TASKS = Statement(
+    lambda ids: Task.objects.filter(unit_id__in=ids, round__is_open=True).select_related("round", "unit", "assessment")
+    .only(*season.TASK_SHOWN).order_by("cancelled_at", "due_on", "unit_id", "kind", "project_name"), Ids)
+_DEPARTMENTS_STARTED = Statement(
+    lambda ids: Assessment.objects.filter(unit__in=ids, kind=Assessment.Kind.DEPARTMENT).values_list("unit_id", "round_id"),
+    Ids)
 
 
 @pagecache.page
@@ -82,19 +92,16 @@ def assessment_list(request):
         .select_related("unit", "round").only(*LISTED_FIELDS)
         .order_by("-round__year", "unit_id", "kind", "project_name", "id")
     )
-    rounds = list(Round.objects.order_by("-year"))  # a handful: the year filter and the open ones
+    rounds = statements.rounds()  # a handful: the year filter and the open ones
     years = sorted({r.year for r in rounds}, reverse=True)
     p = params.read(request.GET, LIST_PARAMS)
     if p.year is not None:
         qs = qs.filter(round__year=p.year)
     page = Paginator(qs, PAGE_SIZE).get_page(p.page)
-    units = list(Unit.objects.filter(pk__in=unit_ids).order_by("id"))
+    unit_ids = sorted(unit_ids)
+    units = _UNITS.all(unit_ids)
     # Tasks first (issue 14): every task of an open round, the ones still to do on top.
-    tasks = season.annotate(list(
-        Task.objects.filter(unit_id__in=unit_ids, round__is_open=True)
-        .select_related("round", "unit", "assessment").only(*season.TASK_SHOWN)
-        .order_by("cancelled_at", "due_on", "unit_id", "kind", "project_name")
-    ))
+    tasks = season.annotate(_OPEN_TASKS.all(unit_ids))
     order = {Task.Status.OVERDUE: 0, Task.Status.RETURNED: 1, Task.Status.NOT_STARTED: 2, Task.Status.FILLING: 3,
              Task.Status.SUBMITTED: 4, Task.Status.CANCELLED: 5}
     tasks.sort(key=lambda t: (order[t.status], t.due_on))
@@ -162,9 +169,7 @@ def adjust_target(request, pk):
 def _due_rounds(units, open_rounds):
     """Of the open rounds (newest first), those in which a unit has not started its department
     assessment yet."""
-    started = set(
-        Assessment.objects.filter(unit__in=units, kind=Assessment.Kind.DEPARTMENT).values_list("unit_id", "round_id")
-    ) if open_rounds else set()
+    started = set(_DEPARTMENTS_STARTED.all([u.pk for u in units])) if open_rounds else set()
     return [(unit, rnd) for rnd in open_rounds for unit in units if (unit.pk, rnd.pk) not in started]
 
 

@@ -31,6 +31,7 @@ from .. import (
     rectification,
     sampling,
     spotchecks,
+    statements,
     tasks,
 )
 from .. import results as results_service
@@ -44,7 +45,6 @@ from ..models import (
     RectificationEvent,
     Round,
     RoundReport,
-    SpotCheckItem,
 )
 from .evidence import serve
 
@@ -66,7 +66,7 @@ def _round(request, rounds):
 def spot_checks(request):
     """The draws of a round, and the form for a new one (which keeps its input when refused)."""
     _require_reviewer(request.user)
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     current = _round(request, rounds)
     form = SpotCheckForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
@@ -84,13 +84,9 @@ def spot_checks(request):
             else:
                 messages.success(request, f"已从 {len(spot_check.population)} 份自评中抽取 {len(spot_check.sample)} 份。")
                 return redirect("assessments:spot_check", pk=spot_check.pk)
-    draws = spotchecks.visible(request.user).filter(round=current).select_related("created_by") if current else []
+    draws = spotchecks.visible_in(request.user, current) if current else []
     # Sampled assessments given to this reviewer, whoever drew them (they review them the usual way).
-    mine = (
-        SpotCheckItem.objects.filter(reviewer=request.user, spot_check__round=current)
-        .select_related("assessment__unit", "assessment__round", "spot_check").order_by("assessment__unit__name", "pk")
-        if current else []
-    )
+    mine = spotchecks.given_to(request.user, current) if current else []
     return render(request, "assessments/review/spot_checks.html", {
         "rounds": rounds, "round": current, "form": form, "draws": draws, "mine": mine,
     }, status=400 if request.method == "POST" else 200)
@@ -179,7 +175,7 @@ RESULT_COLUMNS = ("编号", "预算单位", "主管部门", "自评", "自评总
 def results(request):
     """The round's approved assessments with the rule's advice; confirm or override each."""
     _require_reviewer(request.user)
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     current = _round(request, rounds)
     errors, posted = {}, {}
     if request.method == "POST" and current is not None:
@@ -229,7 +225,7 @@ def results(request):
 def results_xlsx(request):
     """The same rows as the page, as an xlsx (openpyxl write-only: streamed row by row)."""
     _require_reviewer(request.user)
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     current = _round(request, rounds)
     if current is None:
         raise Http404
@@ -282,7 +278,7 @@ def summaries(request):
         permissions.reviewable_units(request.user).annotate(supervisor_name=supervisor_names.name(""))
         .exclude(supervisor_name="").order_by().values_list("supervisor_name", flat=True).distinct())
     return render(request, "assessments/review/summaries.html", {
-        "jobs": jobs, "rounds": Round.objects.order_by("-year"), "running": running, "supervisors": supervisors,
+        "jobs": jobs, "rounds": statements.rounds(), "running": running, "supervisors": supervisors,
     })
 
 

@@ -39,6 +39,7 @@ from .. import (
     scoring,
     sealed,
     season,
+    statements,
     tasks,
     workflow,
 )
@@ -226,7 +227,7 @@ EXPORT_LIMIT = 20000
 def dashboard_xlsx(request):
     """The dashboard's list as .xlsx: every row the filters select (not one page), same columns."""
     _require_reviewer(request.user)
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     current = _selected_round(request, rounds, request.user)
     if current is None:
         raise Http404
@@ -764,7 +765,7 @@ def bulk_exports(request):
     return render(
         request,
         "assessments/review/bulk.html",
-        {"jobs": jobs, "rounds": Round.objects.order_by("-year"), "running": running},
+        {"jobs": jobs, "rounds": statements.rounds(), "running": running},
     )
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from portal import jinja2
 
-from .. import pagecache, params, permissions, season
+from .. import pagecache, params, permissions, season, statements
 from ..importing import parser, safety, sandbox
 from ..importing import targets as target_reading
 from ..models import Region, Round, TableTemplate, TargetSet, Task
@@ -63,7 +63,7 @@ def _date(value: str | None):
 def season_home(request):
     """填报任务: the round's tasks with their status, the late ones with 催办, and the issue form."""
     _require_reviewer(request.user)
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     current = _round(request, rounds)
     units = permissions.reviewable_units(request.user)
     if request.method == "POST":
@@ -200,7 +200,7 @@ def season_task(request, pk):
 def season_remind_late(request):
     """One click: a 催办 to every late task of the round."""
     _require_reviewer(request.user)
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     current = _round(request, rounds)
     if current is None:
         raise Http404
@@ -226,7 +226,7 @@ def season_targets(request):
         units = permissions.supervised_units(user)
     else:
         raise PermissionDenied
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     current = _round(request, rounds)
     report = None
     if request.method == "POST" and current is not None:

@@ -8,9 +8,9 @@ from django.db.models import Avg, Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from .. import diff, pagecache, params, permissions, readmodel, reviewing, workflow
+from .. import diff, pagecache, params, permissions, readmodel, reviewing, statements, workflow
 from ..forms import ReviewDecisionForm, ReviewRowFormSet
-from ..models import Assessment, Round, Snapshot, Task
+from ..models import Assessment, Snapshot, Task
 
 UNITS_PER_PAGE = 100
 S = Assessment.State
@@ -25,7 +25,7 @@ def _require_supervisor(user):
 def rollup(request):
     """Each supervised unit: its assessments by state, average scores, late tasks (one round)."""
     _require_supervisor(request.user)
-    rounds = list(Round.objects.order_by("-year"))
+    rounds = statements.rounds()
     wanted = params.read(request.GET, {"round": params.Int(), "page": params.PAGE})
     current = next((r for r in rounds if r.pk == wanted.round), rounds[0] if rounds else None)
     units = permissions.supervised_units(request.user).select_related("region").order_by("name", "id")
