@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from . import roles
+from .childrows import ByPk
 from .models import Assessment, Unit
 from .readmodel import load_content
 
@@ -107,9 +108,26 @@ def reviewer_assessment_filter(user, to: str = "") -> Q:
     return ~Q(**{f"{to}state__in": REVIEWER_HIDDEN_STATES}) & reviewed_unit_filter(user, f"{to}unit_id")
 
 
+def reviews_unit(user, unit_id: int) -> bool:
+    """`reviewed_unit_filter` for one unit: the user reviews its submissions."""
+    if unit_id in officer_unit_ids(user):
+        return False
+    return reviews_all_units(user) or unit_id in reviewer_unit_ids(user)
+
+
+# The submission a reviewer opens, by a statement compiled once (childrows.ByPk).
+_REVIEWED = ByPk(lambda: Assessment.objects.select_related("unit__region", "round__rule_set"))
+
+
 def get_reviewer_assessment(user, pk: int) -> Assessment:
-    """The submission if the user reviews its unit; 404 otherwise (same as missing)."""
-    return get_object_or_404(reviewer_assessments(user).select_related("unit__region", "round__rule_set"), pk=pk)
+    """The submission if the user reviews its unit (`reviewer_assessments`, checked once read);
+    404 otherwise (same as missing)."""
+    if not is_reviewer(user):
+        raise Http404
+    assessment = _REVIEWED.get(pk)
+    if assessment is None or assessment.state in REVIEWER_HIDDEN_STATES or not reviews_unit(user, assessment.unit_id):
+        raise Http404
+    return assessment
 
 
 def officer_assessments(user):

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from . import audit, evidence, permissions
+from .childrows import Statement
 from .models import Assessment, Indicator, Rectification, RectificationEvent, RectificationFile, Round
 
 S = Rectification.Status
@@ -48,23 +49,24 @@ def open_item(user, assessment: Assessment, *, problem: str, indicator_keys, act
     return item
 
 
+# carried()'s two queries, by statements compiled once (childrows.Statement).
+_LINEAGES = Statement(lambda pk: Indicator.objects.filter(assessment_id=pk).values_list("lineage", flat=True), int)
+_CANDIDATES = Statement(
+    lambda pk, unit, year: Rectification.objects.filter(
+        Q(assessment_id=pk) | Q(assessment__unit_id=unit, assessment__round__year__lt=year)
+    ).exclude(status=S.CLOSED).select_related("assessment__round").order_by("assessment__round__year", "id"),
+    int, int, int)
+
+
 def carried(assessment: Assessment, *, lineages=None) -> list[Rectification]:
     """Items not yet closed that concern this assessment: its own, and those of the unit's earlier
     rounds on an indicator row of the same lineage (or, for an item on the whole assessment, on an
     assessment of the same kind and project name). Two queries; one where the caller has read the
     lineages of the assessment's stored rows (`lineages`, e.g. of a read model built from them)."""
     if lineages is None:
-        lineages = Indicator.objects.filter(assessment=assessment).values_list("lineage", flat=True)
+        lineages = _LINEAGES.all(assessment.pk)
     lineages = {str(x) for x in lineages}
-    candidates = (
-        Rectification.objects.filter(
-            Q(assessment=assessment)
-            | Q(assessment__unit=assessment.unit_id, assessment__round__year__lt=assessment.round.year)
-        )
-        .exclude(status=S.CLOSED)
-        .select_related("assessment__round")
-        .order_by("assessment__round__year", "id")
-    )
+    candidates = _CANDIDATES.all(assessment.pk, assessment.unit_id, assessment.round.year)
     found = []
     for item in candidates:
         if item.assessment_id == assessment.pk:

@@ -235,3 +235,35 @@ def test_a_statement_of_another_shape_is_left_to_the_orm(two, make, kinds, value
     assert statement.all(*values) == list(make(*values))
     assert all(found is None for found in statement._compiled.values())
     assert statement.all(*values) == list(make(*values))
+
+
+def test_a_reviewer_opens_by_id_exactly_what_reviewer_assessments_lists(two, alice, unit_a, unit_b):
+    """get_reviewer_assessment reads the submission by a statement compiled once and checks it after:
+    the same submissions as the filtered query, the same 404 for the others (drafts, units not
+    reviewed, the reviewer's own unit, an officer, an id that does not exist)."""
+    from django.http import Http404
+
+    from assessments import permissions
+    from assessments.models import Membership
+
+    from .test_access_matrix import make_reviewer
+
+    a, b = two
+    Assessment.objects.filter(pk=a.pk).update(state=Assessment.State.SUBMITTED)  # b stays a draft
+    c = valid_assessment(unit_b, a.round, "逐表读取丙")
+    Assessment.objects.filter(pk=c.pk).update(state=Assessment.State.APPROVED)
+    bureau = make_reviewer("quanbu", bureau_wide=True)
+    own = make_reviewer("benwei", bureau_wide=True)
+    Membership.objects.create(user=own, unit=unit_a, role=Membership.Role.OFFICER)
+    assigned = make_reviewer("zhipai", unit_b)
+    outcomes = {}
+    for user in (bureau, own, assigned, alice):
+        for pk in (a.pk, b.pk, c.pk, 999_999):
+            listed = permissions.reviewer_assessments(user).filter(pk=pk).exists()
+            try:
+                opened = permissions.get_reviewer_assessment(user, pk).pk == pk
+            except Http404:
+                opened = False
+            assert opened == listed, (user.username, pk)
+            outcomes[(user.username, pk)] = opened
+    assert {k for k, v in outcomes.items() if v} == {("quanbu", a.pk), ("quanbu", c.pk), ("benwei", c.pk), ("zhipai", c.pk)}

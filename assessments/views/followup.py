@@ -36,6 +36,7 @@ from .. import (
 )
 from .. import results as results_service
 from .. import supervisors as supervisor_names
+from ..childrows import Statement
 from ..followup_forms import AssignForm, RectificationForm, ResultForm, SpotCheckForm
 from ..models import (
     Advice,
@@ -321,14 +322,18 @@ def _items_context(items):
     return items
 
 
+# The page's own queries, by statements compiled once (childrows.Statement).
+_ROW_NAMES = Statement(lambda pk: Indicator.objects.filter(assessment_id=pk).order_by("position", "id")
+                       .values_list("key", "level1", "level2", "name"), int)
+_CLOSED = Statement(lambda pk: Rectification.objects.filter(assessment_id=pk, status=Rectification.Status.CLOSED), int)
+
+
 @pagecache.page
 def review_rectifications(request, pk):
     """整改事项 of a submission for its reviewer: open new ones, accept or reopen answers."""
     _require_reviewer(request.user)
     assessment = permissions.get_reviewer_assessment(request.user, pk)
-    choices = [(str(key), f"{level1} / {level2} / {name}") for key, level1, level2, name in
-               Indicator.objects.filter(assessment=assessment).order_by("position", "id")
-               .values_list("key", "level1", "level2", "name")]
+    choices = [(str(key), f"{level1} / {level2} / {name}") for key, level1, level2, name in _ROW_NAMES.all(assessment.pk)]
     form = RectificationForm(indicator_choices=choices)
     errors = []
     if request.method == "POST":
@@ -362,7 +367,7 @@ def review_rectifications(request, pk):
         else:
             errors.append("未知的操作。")
     items = _items_context(rectification.carried(assessment))
-    closed = _items_context(list(Rectification.objects.filter(assessment=assessment, status=Rectification.Status.CLOSED)))
+    closed = _items_context(_CLOSED.all(assessment.pk))
     return render(request, "assessments/review/rectifications.html", {
         "a": assessment, "items": items, "closed": closed, "form": form, "errors": errors,
         "file_url": "assessments:review_rectification_file",
