@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from . import audit, flags, history, readmodel, targets
+from .childrows import Ids, Statement
 from .models import Assessment, FundingRow, Goal, Indicator, ReportSection, StructureRow, TemplateVersion
 from .table_templates import latest_version, version_for_new
 
@@ -43,15 +44,16 @@ class CarryCandidate:
     state_label: str
 
 
+_CARRY_ROWS = Statement(
+    lambda ids: Assessment.objects.filter(unit_id__in=ids).order_by("unit__name", "kind", "project_name", "-round__year", "-id")
+    .values_list("pk", "unit_id", "kind", "project_name", "round__year", "state"), Ids)
+
+
 def carry_candidates(units) -> list[CarryCandidate]:
     """Per unit, kind and project name, the assessment a new one would start from (one query of
     plain values): shown on the 新建 page so the officer knows what "start from last year" will copy."""
     by_pk = {u.pk: u for u in units}
-    rows = (
-        Assessment.objects.filter(unit__in=units)
-        .order_by("unit__name", "kind", "project_name", "-round__year", "-id")
-        .values_list("pk", "unit_id", "kind", "project_name", "round__year", "state")
-    )
+    rows = _CARRY_ROWS.all(sorted(by_pk))
     chosen: dict[tuple, tuple] = {}
     for row in rows:
         key = (row[1], row[2], row[3])

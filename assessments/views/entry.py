@@ -37,7 +37,7 @@ from ..consistency import check as check_consistency
 from ..exports import redaction
 from ..forms import CreateForm, EntryForm, StaleDraft, live_forms
 from ..importing import paste
-from ..models import Assessment, Indicator, Round, Task, Unit
+from ..models import Assessment, Indicator, Task, Unit
 from ..rowforms import RowForms, RowStencils
 from ..services import create_assessment, refresh_scores
 
@@ -176,7 +176,7 @@ def _due_rounds(units, open_rounds):
 def _offered(request, units, round_pk):
     """The open rounds and the templates offered on the 新建 page: per kind, the one the round
     assigns to the unit's region, else every active one."""
-    rounds = list(Round.objects.filter(is_open=True).order_by("-year"))
+    rounds = [r for r in statements.rounds() if r.is_open]
     # The posted round is matched as text against the open rounds (the form validates it).
     wanted = request.POST.get("round") or (str(round_pk) if round_pk else "")
     chosen_round = next((r for r in rounds if str(r.pk) == wanted), None)
