@@ -14,6 +14,7 @@ rendered by the engine. ``tests/test_renderer.py`` compares both ways on every w
 forms and on whole pages, and asserts that the fast path is taken with the pinned Django.
 """
 
+import functools
 import html
 
 from django.forms.renderers import DjangoTemplates
@@ -27,6 +28,8 @@ TEXTAREA = "django/forms/widgets/textarea.html"
 SELECT = "django/forms/widgets/select.html"
 OPTION = "django/forms/widgets/select_option.html"
 ATTRS = "django/forms/widgets/attrs.html"
+MULTIPLE_INPUT = "django/forms/widgets/multiple_input.html"
+INPUT_OPTION = "django/forms/widgets/input_option.html"
 
 # The sources the functions below reproduce (Django 5.2's files, trailing newline included).
 KNOWN_SOURCES = {
@@ -54,9 +57,26 @@ KNOWN_SOURCES = {
         "<option value=\"{{ widget.value|stringformat:'s' }}\""
         '{% include "django/forms/widgets/attrs.html" %}>{{ widget.label }}</option>\n'
     ),
+    MULTIPLE_INPUT: (
+        '{% with id=widget.attrs.id %}<div{% if id %} id="{{ id }}"{% endif %}'
+        '{% if widget.attrs.class %} class="{{ widget.attrs.class }}"{% endif %}>'
+        "{% for group, options, index in widget.optgroups %}{% if group %}\n"
+        "  <div><label>{{ group }}</label>{% endif %}{% for option in options %}<div>\n"
+        "    {% include option.template_name with widget=option %}</div>{% endfor %}{% if group %}\n"
+        "  </div>{% endif %}{% endfor %}\n"
+        "</div>{% endwith %}\n"
+    ),
+    INPUT_OPTION: (
+        '{% if widget.wrap_label %}<label{% if widget.attrs.id %} for="{{ widget.attrs.id }}"{% endif %}>'
+        '{% endif %}{% include "django/forms/widgets/input.html" %}{% if widget.wrap_label %} {{ widget.label }}'
+        "</label>{% endif %}\n"
+    ),
 }
 # Templates that are only `{% include "django/forms/widgets/input.html" %}` (text, number, hidden, …).
 INCLUDE_INPUT = '{% include "django/forms/widgets/input.html" %}\n'
+# … only the list of choices (radio buttons, check boxes) or one choice of it.
+INCLUDE_MULTIPLE = '{% include "django/forms/widgets/multiple_input.html" %}\n'
+INCLUDE_INPUT_OPTION = '{% include "django/forms/widgets/input_option.html" %}\n'
 
 
 def _text(value):
@@ -119,6 +139,40 @@ def _select(widget):
     return "".join(parts)
 
 
+def _input_option(option):
+    """An option template that only includes input_option.html (its newline, then input_option's)."""
+    label = option["wrap_label"]
+    opening = ""
+    if label:
+        for_id = option["attrs"].get("id")
+        opening = f'<label for="{_text(for_id)}">' if for_id else "<label>"
+    closing = f' {_text(option["label"])}</label>' if label else ""
+    return f"{opening}{_input(option)}\n{closing}\n\n"
+
+
+def _multiple(widget, option_templates):
+    """multiple_input.html: radio buttons or check boxes, each option written by `_input_option`
+    when its template is one that only includes input_option.html (else the engine renders all)."""
+    attrs = widget["attrs"]
+    parts = ["<div"]
+    if attrs.get("id"):
+        parts.append(f' id="{_text(attrs["id"])}"')
+    if attrs.get("class"):
+        parts.append(f' class="{_text(attrs["class"])}"')
+    parts.append(">")
+    for group, options, _index in widget["optgroups"]:
+        if group:
+            parts.append(f"\n  <div><label>{_text(group)}</label>")
+        for option in options:
+            if option["template_name"] not in option_templates:
+                return None
+            parts.append(f"<div>\n    {_input_option(option)}</div>")
+        if group:
+            parts.append("\n  </div>")
+    parts.append("\n</div>")
+    return "".join(parts)
+
+
 def _calls(widget) -> bool:
     """Whether the template engine would call something (a callable attribute value)."""
     return any(callable(v) for v in widget["attrs"].values()) or any(
@@ -143,10 +197,19 @@ class FastRenderer(DjangoTemplates):
         table = {INPUT: _input, TEXTAREA: _textarea, SELECT: _select}
         from django.forms import widgets
 
-        for cls in vars(widgets).values():
+        classes = [cls for cls in vars(widgets).values() if isinstance(cls, type)]
+        option_templates = frozenset(
+            name for name in {getattr(cls, "option_template_name", None) for cls in classes}
+            if name and self.source(name) == INCLUDE_INPUT_OPTION
+        )
+        for cls in classes:
             name = getattr(cls, "template_name", None)
-            if isinstance(cls, type) and name and name not in table and self.source(name) == INCLUDE_INPUT:
+            if not name or name in table:
+                continue
+            if self.source(name) == INCLUDE_INPUT:
                 table[name] = _input
+            elif self.source(name) == INCLUDE_MULTIPLE:
+                table[name] = functools.partial(_multiple, option_templates=option_templates)
         return table
 
     def render(self, template_name, context, request=None):

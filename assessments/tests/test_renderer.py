@@ -56,6 +56,15 @@ class EveryWidget(forms.Form):
     moment = forms.DateTimeField(initial=datetime.datetime(2026, 12, 6, 9, 30))
     radio = forms.ChoiceField(choices=[("1", "一"), ("2", "二")], widget=forms.RadioSelect, initial="2")
     boxes = forms.MultipleChoiceField(choices=[("1", "一")], widget=forms.CheckboxSelectMultiple)
+    # Radio buttons and check boxes of every shape: hostile labels and values, groups, a class,
+    # no id (auto_id off is the form's; here an explicit id and none), several checked.
+    radio_hostile = forms.ChoiceField(choices=[("a\"<", HOSTILE), (3, Html()), ("m", Markup("<b>m</b>")),
+                                               ("组", [("x", "甲"), ("y", mark_safe("<i>乙</i>"))])],
+                                      widget=forms.RadioSelect(attrs={"class": "form-check \"x\"", "data-n": 2}),
+                                      initial="y")
+    boxes_many = forms.MultipleChoiceField(choices=[("1", "一"), ("2", HOSTILE), ("分组<", [("3", "三"), ("4", "四")])],
+                                           widget=forms.CheckboxSelectMultiple(attrs={"id": "own-id<"}), initial=["2", "4"],
+                                           required=False)
     upload = forms.FileField(required=False)
 
 
@@ -71,15 +80,18 @@ def test_the_fast_path_is_taken_for_the_plain_widgets_of_the_pinned_django():
     for name in ("input", "text", "number", "hidden", "email", "password", "checkbox", "date", "datetime",
                  "textarea", "select"):
         assert f"django/forms/widgets/{name}.html" in table, name
+    for name in ("radio", "checkbox_select"):  # the lists of choices, each written by _input_option
+        assert f"django/forms/widgets/{name}.html" in table, name
     # Widgets with templates of their own go through the engine.
-    for name in ("radio", "checkbox_select", "clearable_file_input", "multiwidget"):
+    for name in ("clearable_file_input", "multiwidget"):
         assert f"django/forms/widgets/{name}.html" not in table, name
 
 
 @pytest.mark.parametrize("bound", [False, True], ids=["initial", "bound"])
 def test_every_widget_gives_the_same_bytes_as_django_templates(bound):
     data = {"text": HOSTILE, "number": "１２.5x", "hidden": "", "area": "第一行\n<第二行>", "choice": "a\"<",
-            "grouped": "z", "many": ["2"], "flag": "on", "day": "2026-13-01", "radio": "1"}
+            "grouped": "z", "many": ["2"], "flag": "on", "day": "2026-13-01", "radio": "1", "radio_hostile": "a\"<",
+            "boxes_many": ["1", "3", "nope"]}
     kwargs = {"data": data} if bound else {}
     compared = both(EveryWidget, **kwargs)
     assert len(compared) == len(EveryWidget.base_fields)
@@ -87,6 +99,15 @@ def test_every_widget_gives_the_same_bytes_as_django_templates(bound):
         assert fast == slow, name
     # The hostile text is escaped the way Django escapes it, not left raw.
     assert "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;" in dict((n, f) for n, _, f in compared)["text"]
+
+
+def test_radio_buttons_and_check_boxes_are_written_without_the_engine(monkeypatch):
+    engine = []
+    monkeypatch.setattr(DjangoTemplates, "render", lambda self, name, *args, **kwargs: engine.append(name) or "")
+    form = EveryWidget(renderer=renderers.FastRenderer())
+    for name in ("radio", "boxes", "radio_hostile", "boxes_many"):
+        assert str(form[name]).startswith("<div"), name
+    assert engine == []
 
 
 def test_a_template_that_differs_from_the_known_source_is_rendered_by_the_engine(monkeypatch):

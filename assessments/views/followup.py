@@ -311,7 +311,10 @@ def summary_docx(request, pk):
 
 
 def _items_context(items):
-    """Items with their answers and decisions (`history`), each answer with its files (two queries)."""
+    """Items with their answers and decisions (`history`), each answer with its files (two queries;
+    none without items)."""
+    if not items:
+        return items
     events = {}
     history = list(RectificationEvent.objects.filter(item__in=items).select_related("actor", "on_assessment__round")
                    .prefetch_related("files").order_by("at", "id"))
