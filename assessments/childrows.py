@@ -173,13 +173,14 @@ class Ids(tuple):
 def _stand_in(kind, n: int, length: int, variant: int):
     """A value for the n-th parameter of the variant-th compilation: the two compilations' values
     differ everywhere, so a parameter that differs between them is a value's, one that does not a
-    constant. Small positive ints: a lookup refuses values outside its field's range."""
+    constant. Small positive ints (a lookup refuses values outside its field's range), 200 apart
+    per value: a value's ids (at most MAX_IDS, 10 apart) never meet the next value's."""
     if kind is int:
-        return 1000 + 100 * n + variant
+        return 1000 + 200 * n + variant
     if kind is str:
         return f"\u2063statement value {n}/{variant}\u2063"
     if kind is Ids:
-        return tuple(1000 + 100 * n + 10 * (i + 1) + variant for i in range(length))
+        return tuple(1000 + 200 * n + 10 * (i + 1) + variant for i in range(length))
     raise TypeError(f"A Statement's values are int, str or Ids, not {kind!r}.")
 
 

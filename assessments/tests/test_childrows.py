@@ -267,3 +267,16 @@ def test_a_reviewer_opens_by_id_exactly_what_reviewer_assessments_lists(two, ali
             assert opened == listed, (user.username, pk)
             outcomes[(user.username, pk)] = opened
     assert {k for k, v in outcomes.items() if v} == {("quanbu", a.pk), ("quanbu", c.pk), ("benwei", c.pk), ("zhipai", c.pk)}
+
+
+def test_a_statement_with_many_ids_and_another_value_puts_each_in_its_place(two):
+    a, b = two
+    make = lambda ids, unit: Goal.objects.filter(assessment_id__in=ids, assessment__unit_id=unit).order_by("pk")  # noqa: E731
+    statement = childrows.Statement(make, childrows.Ids, int)
+    ids = list(range(900_000, 900_000 + childrows.Statement.MAX_IDS))
+    ids[9], ids[15] = a.pk, b.pk  # the places whose stand-ins would meet the next value's if too close
+    for unit in (a.unit_id, b.unit_id):
+        rows = statement.all(ids, unit)
+        assert rows == list(make(ids, unit)) and len(rows) == 2
+    (found,) = statement._compiled.values()  # compiled, not left to the ORM: each value in its own place
+    assert sorted(slot[:2] for slot in found[3] if slot[0] is not None) == [(0, i) for i in range(len(ids))] + [(1, 0)]
