@@ -11,16 +11,29 @@ Definitions (docs/adr/0018):
 """
 
 import datetime
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
@@ -72,7 +85,10 @@ class Summary:
     late: int = 0
     overdue: int = 0
     withheld: int = 0
-    rows: list = field(default_factory=list)
+
+    @property
+    def reports(self) -> int:
+        return self.due + self.withheld
 
     @property
     def rate(self) -> Decimal | None:
@@ -85,72 +101,85 @@ def due_date(clock: DisclosureClock | None, round_: Round) -> datetime.date | No
     return clock.approved_on + datetime.timedelta(days=round_.disclosure_days) if clock else None
 
 
-_REPORT_FIELDS = ("pk", "state", "kind", "project_name", "confidential", "disclosure", "disclosure_reason",
-                  "published_on", "unit_id", "unit__name", "unit__supervisor")
-
-
-def reports(round_: Round, where: Q | None = None):
-    """The reports of the register: approved or published in the round, as tuples of
-    `_REPORT_FIELDS` (a province's round has thousands: no model instances, no texts). `where` (a
-    condition, e.g. permissions.reviewed_unit_filter) narrows them. The day of publication is
-    worked out by the database, in the portal's time zone."""
+def classified(round_: Round, today: datetime.date | None = None, *, where: Q | None = None):
+    """The reports of the register: approved or published in the round (`where`, a condition such
+    as permissions.reviewed_unit_filter, narrows them), each annotated by the database with its
+    决算批复 date (`approved_on`), due date (`due`), day of publication in the portal's time zone
+    (`published_on`, published reports only), 主管部门 as shown (`supervisor_label`) and `status`:
+    the rules of the module's note, written once, here. In the register's order."""
+    today = today or timezone.localdate()
     qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
     if where is not None:
         qs = qs.filter(where)
-    return (qs.annotate(published_on=TruncDate("published_at", tzinfo=timezone.get_current_timezone()))
-            .order_by("unit__supervisor", "unit__name", "kind", "project_name", "pk").values_list(*_REPORT_FIELDS))
+    clock = DisclosureClock.objects.filter(round=round_, unit=OuterRef("unit_id")).values("approved_on")[:1]
+    qs = qs.annotate(
+        approved_on=Subquery(clock, output_field=DateField()),
+        published_on=Case(When(state=S.PUBLISHED, then=TruncDate("published_at", tzinfo=timezone.get_current_timezone())),
+                          output_field=DateField()),
+        supervisor_label=Coalesce(NullIf("unit__supervisor", Value("")), Value(NO_SUPERVISOR)),
+    ).annotate(
+        due=Cast(ExpressionWrapper(F("approved_on") + datetime.timedelta(days=round_.disclosure_days),
+                                   output_field=DateTimeField()), DateField()),
+    )
+    published = Q(published_on__isnull=False)
+    qs = qs.annotate(status=Case(
+        When(confidential=True, then=Value(Status.WITHHELD)),
+        When(~Q(disclosure=Assessment.Disclosure.ACTIVE), then=Value(Status.WITHHELD)),
+        When(published & Q(approved_on__isnull=True), then=Value(Status.PUBLISHED)),
+        When(published & Q(published_on__lte=F("due")), then=Value(Status.ON_TIME)),
+        When(published, then=Value(Status.LATE)),
+        When(due__lt=today, then=Value(Status.OVERDUE)),
+        default=Value(Status.PENDING), output_field=CharField(),
+    ))
+    return qs.order_by("supervisor_label", "unit__name", "kind", "project_name", "pk")
 
 
-def rows(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> list[Row]:
+# A row's columns, read as plain values (a province's round has thousands: no model instances, no texts).
+_ROW_FIELDS = ("pk", "kind", "project_name", "confidential", "disclosure", "disclosure_reason", "unit__name",
+               "supervisor_label", "approved_on", "due", "published_on", "status")
+
+
+def as_rows(reports, round_: Round, today: datetime.date | None = None) -> list[Row]:
+    """`classified` reports (all, or a page of them) as the register's rows."""
     today = today or timezone.localdate()
-    clocks = {c.unit_id: c for c in DisclosureClock.objects.filter(round=round_)}
     out = []
-    for (pk, state, kind, project_name, confidential, disclosure, disclosure_reason, published_on, unit_id,
-         unit_name, supervisor) in reports(round_, where):
-        clock = clocks.get(unit_id)
-        due = due_date(clock, round_)
-        published_on = published_on if state == S.PUBLISHED else None
+    for (pk, kind, project_name, confidential, disclosure, disclosure_reason, unit_name, supervisor, approved_on, due,
+         published_on, status) in reports.values_list(*_ROW_FIELDS):
         reason = ""
-        days_left = None
-        if confidential:
-            status, reason = Status.WITHHELD, "涉密项目，不予公开"
-        elif disclosure != Assessment.Disclosure.ACTIVE:
-            status, reason = Status.WITHHELD, f"{Assessment.Disclosure(disclosure).label}：{disclosure_reason}"
-        elif published_on is not None:
-            status = Status.PUBLISHED if due is None else (Status.ON_TIME if published_on <= due else Status.LATE)
-        elif due is not None and today > due:
-            status = Status.OVERDUE
-        else:
-            status = Status.PENDING
-            days_left = (due - today).days if due is not None else None
+        if status == Status.WITHHELD:
+            reason = "涉密项目，不予公开" if confidential else f"{Assessment.Disclosure(disclosure).label}：{disclosure_reason}"
         out.append(Row(
-            pk=pk, unit_name=unit_name, title=Assessment.title_of(round_.year, kind, project_name),
-            supervisor=supervisor or NO_SUPERVISOR, approved_on=clock.approved_on if clock else None,
-            due=due, published_on=published_on, status=status, reason=reason, days_left=days_left,
+            pk=pk, unit_name=unit_name, title=Assessment.title_of(round_.year, kind, project_name), supervisor=supervisor,
+            approved_on=approved_on, due=due, published_on=published_on, status=status, reason=reason,
+            days_left=(due - today).days if status == Status.PENDING and due is not None else None,
         ))
     return out
 
 
-def summaries(register_rows: list[Row]) -> tuple[list[Summary], Summary]:
-    """Per 主管部门 (in order of name) and the total."""
-    by = defaultdict(lambda: None)
-    total = Summary("合计")
-    for row in register_rows:
-        summary = by[row.supervisor] or Summary(row.supervisor)
-        by[row.supervisor] = summary
-        summary.rows.append(row)
-        for s in (summary, total):
-            if row.status == Status.WITHHELD:
-                s.withheld += 1
-                continue
-            s.due += 1
-            if row.published_on is not None:
-                s.published += 1
-                s.on_time += row.status == Status.ON_TIME
-                s.late += row.status == Status.LATE
-            elif row.status == Status.OVERDUE:
-                s.overdue += 1
-    return [by[k] for k in sorted(by)], total
+def rows(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> list[Row]:
+    """Every row of the register (the xlsx)."""
+    return as_rows(classified(round_, today, where=where), round_, today)
+
+
+def summaries(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> tuple[list[Summary], Summary]:
+    """Per 主管部门 (in the register's order) and the total, counted by the database."""
+    counted = (
+        classified(round_, today, where=where).order_by().values("supervisor_label")
+        .annotate(
+            reports=Count("pk"),
+            **{name: Count("pk", filter=Q(status=status)) for name, status in (
+                ("withheld", Status.WITHHELD), ("on_time", Status.ON_TIME), ("late", Status.LATE),
+                ("plain", Status.PUBLISHED), ("overdue", Status.OVERDUE))},
+        ).order_by("supervisor_label")
+    )
+    groups, total = [], Summary("合计")
+    for c in counted:
+        group = Summary(c["supervisor_label"], due=c["reports"] - c["withheld"], published=c["on_time"] + c["late"] + c["plain"],
+                        on_time=c["on_time"], late=c["late"], overdue=c["overdue"], withheld=c["withheld"])
+        groups.append(group)
+        for name in ("due", "published", "on_time", "late", "overdue", "withheld"):
+            setattr(total, name, getattr(total, name) + getattr(group, name))
+    return groups, total
 
 
 # --- 决算批复 dates ---------------------------------------------------------------------------------

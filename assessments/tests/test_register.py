@@ -107,7 +107,7 @@ def test_register_rows_and_rate_equal_a_separate_count(season, round_2020):
         "2020年度不公开项目绩效自评": ("不公开", "不予公开：涉及国家安全", None),
         "2020年度未登记项目绩效自评": ("已公开", "", None),
     }
-    groups, total = register.summaries(rows)
+    groups, total = register.summaries(round_2020)
     assert [(g.supervisor, g.due, g.published, g.on_time, g.late, g.overdue, g.withheld, g.rate) for g in groups] == [
         ("区委政法委", 2, 2, 1, 1, 0, 0, Decimal("100.00")),
         ("区财政局", 3, 1, 0, 0, 1, 1, Decimal("33.33")),
@@ -324,3 +324,46 @@ def test_register_page_cells_read_as_the_bureau_reads_them(client, season, round
         f'<td><input class="form-control form-control-sm" type="date" id="approved-{ding.pk}" name="approved_on-{ding.pk}" value="{day(3)}"></td>'
         f"<td>{day(-17)}</td></tr>"
     )
+
+
+def test_the_register_counts_and_pages_in_the_database_as_its_rows_read(client, season, round_2020, bureau, region,
+                                                                          monkeypatch):
+    """The summaries are counted by the database from the same classification the rows read
+    (`register.classified`): each group's figures are its rows' tally; a unit without 主管部门 is
+    listed under （未填主管部门）; the page reads one page of rows, in the groups' order."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assessments.views import register as register_view
+
+    lone = Unit.objects.create(name="测试己", region=region, supervisor="")
+    officer = make_officer("officer-己", lone)
+    drive(valid_assessment(lone, round_2020, "无主管项目", user=officer), "published", officer=officer, reviewer=bureau)
+    rows = register.rows(round_2020)
+    groups, total = register.summaries(round_2020)
+    tally = {}
+    for row in rows:
+        counts = tally.setdefault(row.supervisor, {"due": 0, "published": 0, "on_time": 0, "late": 0, "overdue": 0,
+                                                    "withheld": 0})
+        if row.status == "不公开":
+            counts["withheld"] += 1
+            continue
+        counts["due"] += 1
+        counts["published"] += row.published_on is not None
+        counts["on_time"] += row.status == "按时公开"
+        counts["late"] += row.status == "逾期公开"
+        counts["overdue"] += row.status == "逾期未公开"
+    assert {g.supervisor: {k: getattr(g, k) for k in tally[g.supervisor]} for g in groups} == tally
+    assert [g.supervisor for g in groups] == ["区委政法委", "区财政局", "（未填主管部门）"]
+    assert [r.supervisor for r in rows] == sorted((r.supervisor for r in rows), key=[g.supervisor for g in groups].index)
+    assert (total.due, total.published, total.withheld, total.reports) == (6, 4, 1, 7)
+    narrowed, _ = register.summaries(round_2020, where=~Q(unit=lone))
+    assert [g.supervisor for g in narrowed] == ["区委政法委", "区财政局"]
+
+    client.force_login(bureau)
+    monkeypatch.setattr(register_view, "PER_PAGE", 3)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("assessments:register"), {"round": 2020, "page": 3})
+    assert [r.title for r in page.context["rows_page"].object_list] == [rows[6].title]
+    read = [q["sql"] for q in queries.captured_queries if '"assessments_assessment"."disclosure_reason"' in q["sql"]]
+    assert len(read) == 1 and "LIMIT 1 OFFSET 6" in read[0]  # the last page: one row

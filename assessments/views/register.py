@@ -47,10 +47,14 @@ def register_page(request):
     units = permissions.reviewable_units(request.user)
     context = {"rounds": Round.objects.order_by("-year"), "round": current}
     if current is not None:
-        rows = register.rows(current, where=permissions.reviewed_unit_filter(request.user))
-        groups, total = register.summaries(rows)
+        where = permissions.reviewed_unit_filter(request.user)
+        groups, total = register.summaries(current, where=where)
         may_record = permissions.reviews_all_units(request.user)
-        rows_page = _page([r for s in groups for r in s.rows], p.page)
+        # One page of the reports, counted by the summaries: read and classified by the database.
+        paginator = Paginator(register.classified(current, where=where), PER_PAGE)
+        paginator.count = total.reports
+        rows_page = paginator.get_page(p.page)
+        rows_page.object_list = register.as_rows(rows_page.object_list, current)
         context.update(
             groups=groups, total=total, warned=register.warned(current, units), may_record=may_record,
             rows_page=rows_page, rows_range=params.page_range(rows_page),
@@ -119,8 +123,9 @@ def register_xlsx(request):
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    rows = register.rows(current, where=permissions.reviewed_unit_filter(request.user))
-    groups, total = register.summaries(rows)
+    where = permissions.reviewed_unit_filter(request.user)
+    rows = register.rows(current, where=where)
+    groups, total = register.summaries(current, where=where)
     wb = Workbook()
     ws = wb.active
     ws.title = "公开登记"
