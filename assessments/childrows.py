@@ -18,6 +18,7 @@ compiled once: a join of nine tables took 1 ms to compile on every page.
 """
 
 import copy
+import datetime
 import functools
 import threading
 
@@ -181,18 +182,53 @@ def _stand_in(kind, n: int, length: int, variant: int):
         return f"\u2063statement value {n}/{variant}\u2063"
     if kind is Ids:
         return tuple(1000 + 200 * n + 10 * (i + 1) + variant for i in range(length))
-    raise TypeError(f"A Statement's values are int, str or Ids, not {kind!r}.")
+    if kind is datetime.date:
+        return datetime.date(1901 + n, 1, variant)
+    raise TypeError(f"A Statement's values are int, str, datetime.date or Ids, not {kind!r}.")
+
+
+def _keys(value) -> list:
+    """The keys a stand-in may be found under among the parameters: a date as a date, or as the
+    text the database's adapter makes of it (SQLite)."""
+    if isinstance(value, datetime.date):
+        return [("date", value.isoformat()), ("str", value.isoformat())]
+    return [_key(value)]
+
+
+def _as_given(param):
+    """How a value goes in where the ORM put this stand-in: as a typed int of the same class (the
+    PostgreSQL driver's Int2…), a text, a date as a date or as its ISO text."""
+    if isinstance(param, datetime.date):
+        return _same
+    return type(param)
+
+
+def _same(value):
+    return value
+
+
+def _value(kind, value):
+    if kind is Ids:
+        return tuple(int(i) for i in value)
+    if kind is datetime.date:
+        if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+            raise TypeError(f"A date expected, not {value!r}.")
+        return value
+    return kind(value)
 
 
 def _key(value):
     """A parameter as compared with the stand-ins: an int whatever its class (PostgreSQL's driver
-    types them: Int2, Int4…), a text as text; anything else is not a stand-in."""
+    types them: Int2, Int4…), a text as text, a date (not a time) as a date; anything else is not a
+    stand-in."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return ("int", int(value))
     if isinstance(value, str):
         return ("str", str(value))
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return ("date", value.isoformat())
     return None
 
 
@@ -203,8 +239,8 @@ class Statement:
     database and number of ids (issue 17, part 5: building and compiling the queries of a page
     took a fifth of its time, more than the database took to answer them).
 
-    `kinds` declares each value: `int`, `str` (each must reach the statement as one parameter,
-    unchanged: an equality, not `__contains`) or `Ids` (several ids, `__in`). `make` is called
+    `kinds` declares each value: `int`, `str`, `datetime.date` (each must reach the statement as one
+    parameter, unchanged: an equality or comparison, not `__contains`) or `Ids` (several ids, `__in`). `make` is called
     twice with two sets of stand-in values and compiled each time: the statement is used only if
     both are the same SQL, each stand-in is one of its parameters as given, and every other
     parameter is the same constant in both. Otherwise (a LIKE pattern made of a value, a value that
@@ -217,7 +253,7 @@ class Statement:
 
     def __init__(self, make, *kinds):
         for n, kind in enumerate(kinds):
-            _stand_in(kind, n, 0, 0)
+            _stand_in(kind, n, 0, 1)  # a kind it knows
         self.make = make
         self.kinds = kinds
         self._compiled = {}
@@ -234,8 +270,8 @@ class Statement:
         except (EmptyResultSet, FullResultSet):  # no ids (`__in=()`): the ORM answers without a query
             return None
         # Where each stand-in is: (value's position, item's position among its ids).
-        where = {_key(item): (n, i) for n, value in enumerate(values)
-                 for i, item in enumerate(value if isinstance(value, tuple) else (value,))}
+        where = {key: (n, i) for n, value in enumerate(values)
+                 for i, item in enumerate(value if isinstance(value, tuple) else (value,)) for key in _keys(item)}
         return queryset, compiler, sql, list(params), where
 
     def _compile(self, using, lengths):
@@ -254,7 +290,7 @@ class Statement:
             if slot is None or second[4].get(_key(other)) != slot or type(param) is not type(other):
                 return None  # a value changed on its way in (a LIKE pattern, say): not a plain parameter
             # The value goes in as the ORM gave it (PostgreSQL's driver: a typed int, e.g. Int2).
-            slots.append((*slot, type(param)))
+            slots.append((*slot, _as_given(param)))
             found.add(slot)
         if found != set(where.values()):
             return None  # a value that does not reach the statement as a parameter shapes it otherwise
@@ -263,7 +299,7 @@ class Statement:
     def all(self, *values, using: str = "default") -> list:
         if len(values) != len(self.kinds):
             raise TypeError(f"{len(self.kinds)} values expected, {len(values)} given.")
-        values = [tuple(int(i) for i in v) if kind is Ids else kind(v) for kind, v in zip(self.kinds, values, strict=True)]
+        values = [_value(kind, v) for kind, v in zip(self.kinds, values, strict=True)]
         lengths = tuple(len(v) if kind is Ids else 0 for kind, v in zip(self.kinds, values, strict=True))
         if any(length > self.MAX_IDS for length in lengths):
             return list(self.make(*values).using(using))

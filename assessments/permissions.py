@@ -5,12 +5,14 @@ Business roles (officer, reviewer) and the audit log are read from what the acco
 the admin pages, and an administrator role never reviews or fills in.
 """
 
+import functools
+
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from . import roles
-from .childrows import ByPk
+from .childrows import ByPk, Ids, Statement
 from .models import Assessment, Unit
 from .readmodel import load_content
 
@@ -74,14 +76,47 @@ def reviewable_units(user):
     return Unit.objects.filter(reviewed_unit_filter(user, "pk"))
 
 
+def reviewed_units(user) -> tuple[str, tuple[int, ...]]:
+    """The units whose submissions the user reviews: ("all", ()), all but their own ("all but",
+    own units) or those assigned but their own ("only", units)."""
+    own = officer_unit_ids(user)
+    if reviews_all_units(user):
+        return ("all but", tuple(sorted(own))) if own else ("all", ())
+    return ("only", tuple(sorted(set(reviewer_unit_ids(user)) - set(own))))
+
+
+def unit_condition(how: str, ids, field: str = "unit_id") -> Q:
+    """`reviewed_units`' answer as a condition on `field` (a unit's key)."""
+    if how == "all":
+        return Q()
+    condition = Q(**{f"{field}__in": ids})
+    return ~condition if how == "all but" else condition
+
+
 def reviewed_unit_filter(user, field: str = "unit_id") -> Q:
     """The units whose submissions the user reviews, as a condition on `field` (a unit's key): all
     units but the user's own, or those assigned but their own. On a table that refers to units it
     needs no join with them: counting a round's 10,000 rows, the join cost more than the count."""
-    own = officer_unit_ids(user)
-    if reviews_all_units(user):
-        return ~Q(**{f"{field}__in": own}) if own else Q()
-    return Q(**{f"{field}__in": sorted(set(reviewer_unit_ids(user)) - set(own))})
+    return unit_condition(*reviewed_units(user), field)
+
+
+class ForReviewer:
+    """A query of what a reviewer reviews, by statements compiled once (`childrows.Statement`):
+    `make(units, *values)`, where `units(field="unit_id")` is `reviewed_unit_filter`'s condition on
+    `field`. One statement per way the units are limited (all, all but the reviewer's own, the
+    assigned ones), each compiled once per number of units."""
+
+    def __init__(self, make, *kinds):
+        self._statements = {how: Statement(functools.partial(_for_units, make, how), Ids, *kinds)
+                            for how in ("all", "all but", "only")}
+
+    def all(self, user, *values) -> list:
+        how, ids = reviewed_units(user)
+        return self._statements[how].all(ids, *values)
+
+
+def _for_units(make, how, ids, *values):
+    return make(functools.partial(unit_condition, how, ids), *values)
 
 
 def can_review(user, assessment: Assessment) -> bool:

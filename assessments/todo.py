@@ -9,6 +9,7 @@
 - 系统管理员: failed exports; 安全管理员: accounts locked by failed logins.
 """
 
+import datetime
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -43,8 +44,12 @@ class Listed:
 
 def _listed(queryset, at: str) -> list[Listed]:
     """The first ROW_LIMIT rows of `queryset` as `Listed`, `at` naming the time shown."""
+    return _as_listed(queryset.values_list(*LISTED, at)[:ROW_LIMIT])
+
+
+def _as_listed(rows) -> list[Listed]:
     return [Listed(pk, unit_name, Assessment.title_of(year, kind, project_name), S(state).label, when)
-            for pk, unit_name, kind, project_name, year, state, when in queryset.values_list(*LISTED, at)[:ROW_LIMIT]]
+            for pk, unit_name, kind, project_name, year, state, when in rows]
 
 
 @dataclass
@@ -66,6 +71,24 @@ class Section:
 # The columns the 待办's 整改 lines show (`_rectification_item`): an assessment's sixty are not read for a
 # title (issue 17, part 5). A task's: `season.TASK_SHOWN`.
 RECTIFICATION_SHOWN = (*(f.name for f in Rectification._meta.concrete_fields), *(f"assessment__{n}" for n in Assessment.TITLE_FIELDS))
+
+
+# The reviewer's lists, by statements compiled once per way their units are limited
+# (permissions.ForReviewer): the same conditions as reviewer_assessments and reviewed_unit_filter.
+_REVIEW_WAITING = permissions.ForReviewer(lambda units: (
+    # The waiting states again, for the planner: it reads them from their own index.
+    Assessment.objects.filter(~Q(state__in=permissions.REVIEWER_HIDDEN_STATES), units(), BUREAU_WAITING,
+                              state__in=WAITING_STATES)
+    .order_by("submitted_at", "id").values_list(*LISTED, "submitted_at")[:ROW_LIMIT]))
+_LATE_TASKS = permissions.ForReviewer(lambda units, today: (
+    Task.objects.filter(units(), cancelled_at__isnull=True, due_on__lt=today, round__is_open=True)
+    .filter(Q(assessment__isnull=True) | Q(assessment__state__in=season.EDITABLE))
+    .select_related("round", "unit").order_by("due_on", "unit__name")[:ROW_LIMIT]), datetime.date)
+_ANSWERED = permissions.ForReviewer(lambda units: (
+    Rectification.objects.filter(~Q(assessment__state__in=permissions.REVIEWER_HIDDEN_STATES),
+                                 units("assessment__unit_id"), status=Rectification.Status.ANSWERED)
+    .select_related("assessment__round", "assessment__unit").only(*RECTIFICATION_SHOWN)
+    .order_by("due_date", "id")[:ROW_LIMIT]))
 
 
 def sections(user) -> list[Section]:
@@ -110,32 +133,20 @@ def sections(user) -> list[Section]:
             for a in waiting
         ]))
     if permissions.is_reviewer(user):
-        # The waiting states again, for the planner: it reads them from their own index.
-        waiting = _listed(permissions.reviewer_assessments(user).filter(BUREAU_WAITING, state__in=WAITING_STATES)
-                          .order_by("submitted_at", "id"), "submitted_at")
+        waiting = _as_listed(_REVIEW_WAITING.all(user))
         link = params.pk_link("assessments:review")
         out.append(Section("review", "待复核的提交", [
             Item(f"{a.unit_name} · {a.title}", link(a.pk),
                  f"{a.state_label}，提交于 {timezone.localtime(a.at):%Y-%m-%d %H:%M}" if a.at else a.state_label)
             for a in waiting
         ]))
-        late = list(
-            Task.objects.filter(permissions.reviewed_unit_filter(user), cancelled_at__isnull=True, due_on__lt=today,
-                                round__is_open=True)
-            .filter(Q(assessment__isnull=True) | Q(assessment__state__in=season.EDITABLE))
-            .select_related("round", "unit").order_by("due_on", "unit__name")[:ROW_LIMIT]
-        )
+        late = _LATE_TASKS.all(user, today)
         out.append(Section("late", "逾期未提交的任务（可催办）", [
             Item(f"{t.unit.name} · {t.title}", reverse("assessments:season") + f"?round={t.round_id}&status=overdue",
                  f"{t.round.title}，截止 {t.due_on:%Y-%m-%d}，已逾期 {(today - t.due_on).days} 天", urgent=True)
             for t in late
         ]))
-        answered = list(
-            Rectification.objects.filter(permissions.reviewer_assessment_filter(user, "assessment__"),
-                                         status=Rectification.Status.ANSWERED)
-            .select_related("assessment__round", "assessment__unit").only(*RECTIFICATION_SHOWN)
-            .order_by("due_date", "id")[:ROW_LIMIT]
-        )
+        answered = _ANSWERED.all(user)
         out.append(Section("rectify_review", "待审核的整改答复", [
             _rectification_item(r, "assessments:review_rectifications", today, answered=True) for r in answered
         ]))

@@ -2,6 +2,7 @@
 (`childrows`, `readmodel.with_content`) are what `prefetch_related` gives, left where it leaves
 them, and what the relation still reads when asked anything else."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from django.db.models import Count, prefetch_related_objects
 from django.urls import reverse
 
 from assessments import childrows, pagecache, readmodel
-from assessments.models import Assessment, Goal, Indicator, ProjectExpense
+from assessments.models import Assessment, Goal, Indicator, ProjectExpense, Round
 
 from .test_access_matrix import valid_assessment
 
@@ -164,6 +165,7 @@ def _as_read(rows):
     return out
 
 
+DEADLINE = datetime.date(2021, 3, 31)
 STATEMENT_SHAPES = {
     "models with select_related": (
         lambda unit, year: Indicator.objects.filter(assessment__unit_id=unit, assessment__round__year=year)
@@ -176,6 +178,8 @@ STATEMENT_SHAPES = {
         (str,)),
     "values": (lambda ids: Assessment.objects.filter(unit_id__in=ids).values("pk", "unit__name").order_by("pk"),
                (childrows.Ids,)),
+    "a date": (lambda day, unit: Assessment.objects.filter(round__deadline__lt=day, unit_id=unit).values_list("pk", flat=True)
+               .order_by("pk"), (datetime.date, int)),
 }
 
 
@@ -184,6 +188,7 @@ def test_a_statement_gives_what_the_orm_gives_for_every_value(two, shape, monkey
     from django.db.models.sql.compiler import SQLCompiler
 
     a, b = two
+    Round.objects.filter(pk=a.round_id).update(deadline=DEADLINE)
     make, kinds = STATEMENT_SHAPES[shape]
     statement = childrows.Statement(make, *kinds)
     arguments = {
@@ -191,6 +196,8 @@ def test_a_statement_gives_what_the_orm_gives_for_every_value(two, shape, monkey
         "an annotation": [(a.unit_id,), (b.unit_id,), (0,)],
         "values_list": [("目标01",), ("目标12",), ("目标01' OR 1=1 --",)],
         "values": [((a.unit_id,),), ((a.unit_id, b.unit_id),), ((b.unit_id, a.unit_id),), ((b.unit_id,),)],
+        "a date": [(DEADLINE + datetime.timedelta(days=1), a.unit_id), (DEADLINE, a.unit_id),
+                   (DEADLINE + datetime.timedelta(days=1), b.unit_id)],
     }[shape]
     expected = [_as_read(make(*values)) for values in arguments]
     assert sum(map(len, expected)) > 0
@@ -280,3 +287,34 @@ def test_a_statement_with_many_ids_and_another_value_puts_each_in_its_place(two)
         assert rows == list(make(ids, unit)) and len(rows) == 2
     (found,) = statement._compiled.values()  # compiled, not left to the ORM: each value in its own place
     assert sorted(slot[:2] for slot in found[3] if slot[0] is not None) == [(0, i) for i in range(len(ids))] + [(1, 0)]
+
+
+def test_a_reviewers_statement_reads_what_reviewed_unit_filter_reads_for_every_kind_of_reviewer(two, unit_a, unit_b):
+    """permissions.ForReviewer: one statement per way the units are limited (all, all but the
+    reviewer's own, the assigned ones, none), each giving the rows of the filtered query."""
+    from assessments import permissions
+    from assessments.models import Membership
+
+    from .test_access_matrix import make_reviewer
+
+    a, _ = two
+    Round.objects.filter(pk=a.round_id).update(deadline=DEADLINE)
+    bureau = make_reviewer("quanbu", bureau_wide=True)
+    own = make_reviewer("benwei", bureau_wide=True)
+    Membership.objects.create(user=own, unit=unit_a, role=Membership.Role.OFFICER)
+    assigned = make_reviewer("zhipai", unit_b)
+    nobody = make_reviewer("wu")
+    statement = permissions.ForReviewer(
+        lambda units, day: Goal.objects.filter(units("assessment__unit_id"), assessment__round__deadline__lt=day)
+        .order_by("pk").values_list("target", flat=True), datetime.date)
+    seen = {}
+    for user in (bureau, own, assigned, nobody) * 2:
+        for day in (DEADLINE, DEADLINE + datetime.timedelta(days=1)):
+            expected = list(Goal.objects.filter(permissions.reviewed_unit_filter(user, "assessment__unit_id"),
+                                                assessment__round__deadline__lt=day).order_by("pk").values_list("target", flat=True))
+            assert statement.all(user, day) == expected
+            seen[(user.username, day)] = expected
+    after = DEADLINE + datetime.timedelta(days=1)
+    assert (seen[("quanbu", after)], seen[("benwei", after)], seen[("zhipai", after)], seen[("wu", after)]) == (
+        ["目标02", "目标01", "目标12", "目标11"], ["目标12", "目标11"], ["目标12", "目标11"], [])
+    assert seen[("quanbu", DEADLINE)] == []
