@@ -145,9 +145,8 @@ def reviewer_assessment_filter(user, to: str = "") -> Q:
 
 def reviews_unit(user, unit_id: int) -> bool:
     """`reviewed_unit_filter` for one unit: the user reviews its submissions."""
-    if unit_id in officer_unit_ids(user):
-        return False
-    return reviews_all_units(user) or unit_id in reviewer_unit_ids(user)
+    how, ids = reviewed_units(user)
+    return how == "all" or (unit_id in ids) == (how == "only")
 
 
 # The submission a reviewer opens, by a statement compiled once (childrows.ByPk).
