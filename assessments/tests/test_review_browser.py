@@ -98,8 +98,12 @@ def test_reviewer_returns_officer_resubmits_reviewer_approves(
         # ...fixes the row and resubmits.
         officer.click("text=填写 / 修改")
         officer.fill('[name="indicators-10-actual"]', "稳控重点人员426人，台账已补充完整")
-        officer.click("button[name=action][value=submit] >> nth=0")
-        officer.wait_for_selector("text=已提交，等待财政局审核。审核开始前可撤回。")
+        # The submission's answer, however long a loaded machine takes (a CI run once waited 30 s
+        # for the message); if it is not the detail page, the page it is says why.
+        with officer.expect_navigation(timeout=90_000):
+            officer.click("button[name=action][value=submit] >> nth=0")
+        shown = officer.locator("body").inner_text()
+        assert "已提交，等待财政局审核。审核开始前可撤回。" in shown, (officer.url, shown[:3000])
         assert officer.locator("#state").text_content() == "已提交"
     finally:
         officer_context.close()
