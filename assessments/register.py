@@ -27,6 +27,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     OuterRef,
     Q,
     Subquery,
@@ -111,9 +112,10 @@ def classified(round_: Round, today: datetime.date | None = None, *, where: Q | 
     qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
     if where is not None:
         qs = qs.filter(where)
-    clock = DisclosureClock.objects.filter(round=round_, unit=OuterRef("unit_id")).values("approved_on")[:1]
+    # The unit's clock of this round, joined (one per unit and round): not a subquery per report.
     qs = qs.annotate(
-        approved_on=Subquery(clock, output_field=DateField()),
+        clock=FilteredRelation("unit__disclosure_clocks", condition=Q(unit__disclosure_clocks__round=round_)),
+        approved_on=F("clock__approved_on"),
         published_on=Case(When(state=S.PUBLISHED, then=TruncDate("published_at", tzinfo=timezone.get_current_timezone())),
                           output_field=DateField()),
         supervisor_label=Coalesce(NullIf("unit__supervisor", Value("")), Value(NO_SUPERVISOR)),
@@ -163,23 +165,21 @@ def rows(round_: Round, today: datetime.date | None = None, *, where: Q | None =
 
 def summaries(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> tuple[list[Summary], Summary]:
     """Per 主管部门 (in the register's order) and the total, counted by the database."""
-    counted = (
-        classified(round_, today, where=where).order_by().values("supervisor_label")
-        .annotate(
-            reports=Count("pk"),
-            **{name: Count("pk", filter=Q(status=status)) for name, status in (
-                ("withheld", Status.WITHHELD), ("on_time", Status.ON_TIME), ("late", Status.LATE),
-                ("plain", Status.PUBLISHED), ("overdue", Status.OVERDUE))},
-        ).order_by("supervisor_label")
-    )
-    groups, total = [], Summary("合计")
-    for c in counted:
-        group = Summary(c["supervisor_label"], due=c["reports"] - c["withheld"], published=c["on_time"] + c["late"] + c["plain"],
-                        on_time=c["on_time"], late=c["late"], overdue=c["overdue"], withheld=c["withheld"])
-        groups.append(group)
-        for name in ("due", "published", "on_time", "late", "overdue", "withheld"):
-            setattr(total, name, getattr(total, name) + getattr(group, name))
-    return groups, total
+    # Reports per 主管部门 and status (each report classified once), summed here.
+    counted = (classified(round_, today, where=where).order_by().values_list("supervisor_label", "status")
+               .annotate(n=Count("pk")).order_by("supervisor_label"))
+    by, total = {}, Summary("合计")
+    for supervisor, status, n in counted:
+        for summary in (by.setdefault(supervisor, Summary(supervisor)), total):
+            if status == Status.WITHHELD:
+                summary.withheld += n
+                continue
+            summary.due += n
+            summary.published += n if status in (Status.ON_TIME, Status.LATE, Status.PUBLISHED) else 0
+            summary.on_time += n if status == Status.ON_TIME else 0
+            summary.late += n if status == Status.LATE else 0
+            summary.overdue += n if status == Status.OVERDUE else 0
+    return list(by.values()), total
 
 
 # --- 决算批复 dates ---------------------------------------------------------------------------------
