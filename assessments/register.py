@@ -105,7 +105,7 @@ def due_date(clock: DisclosureClock | None, round_: Round) -> datetime.date | No
 def classified(round_: Round, today: datetime.date | None = None, *, where: Q | None = None):
     """The reports of the register: approved or published in the round (`where`, a condition such
     as permissions.reviewed_unit_filter, narrows them), each annotated by the database with its
-    决算批复 date (`approved_on`), due date (`due`), day of publication in the portal's time zone
+    决算批复 date (`approved_on`), due date (`due`, `due_date`'s rule), day of publication in the portal's time zone
     (`published_on`, published reports only), 主管部门 as shown (`supervisor_label`) and `status`:
     the rules of the module's note, written once, here. In the register's order."""
     today = today or timezone.localdate()
