@@ -132,13 +132,20 @@ def redraw(spot_check: SpotCheck) -> list[int]:
     return sampling.draw(members, n, spot_check.method, spot_check.seed)
 
 
-def visible(user):
-    """Spot checks the user may open: bureau-wide reviewers all, others those they drew."""
+def _scope(user) -> str | None:
+    """Which spot checks the user may open: "all" (bureau-wide reviewers), "own" (other reviewers:
+    those they drew) or None."""
     if not permissions.is_reviewer(user):
+        return None
+    return "all" if permissions.reviews_all_units(user) else "own"
+
+
+def visible(user):
+    """Spot checks the user may open (`_scope`)."""
+    scope = _scope(user)
+    if scope is None:
         return SpotCheck.objects.none()
-    if permissions.reviews_all_units(user):
-        return SpotCheck.objects.all()
-    return SpotCheck.objects.filter(created_by=user)
+    return SpotCheck.objects.all() if scope == "all" else SpotCheck.objects.filter(created_by=user)
 
 
 # The draws of a round a user may open (`visible`), by statements compiled once (childrows.Statement).
@@ -154,11 +161,10 @@ _GIVEN = Statement(
 
 def visible_in(user, round_) -> list[SpotCheck]:
     """`visible(user)`'s spot checks of one round, with who drew them."""
-    if not permissions.is_reviewer(user):
+    scope = _scope(user)
+    if scope is None:
         return []
-    if permissions.reviews_all_units(user):
-        return _DRAWS.all(round_.pk)
-    return _OWN_DRAWS.all(round_.pk, user.pk)
+    return _DRAWS.all(round_.pk) if scope == "all" else _OWN_DRAWS.all(round_.pk, user.pk)
 
 
 def given_to(user, round_) -> list[SpotCheckItem]:

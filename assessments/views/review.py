@@ -618,7 +618,7 @@ def _post(request, assessment):
     if action not in ("save", "return", "approve"):
         messages.error(request, "未知的操作。")
         return redirect("assessments:review", pk=assessment.pk)
-    review, starting = _open_review(request.user, assessment)
+    review, starting = _open_review(request.user, assessment, reviewing.pending(assessment))
     if review is None and not starting:
         messages.error(request, f"该自评当前状态为“{assessment.get_state_display()}”，不能保存复核。")
         return redirect("assessments:review", pk=assessment.pk)
@@ -668,13 +668,9 @@ def _post(request, assessment):
 STARTED_MESSAGE = "复核已保存（草稿），审核已开始：填报单位不能再撤回。"
 
 
-_UNREAD = object()
-
-
-def _open_review(user, assessment, pending=_UNREAD) -> tuple[Review | None, bool]:
-    """(the pending review the user may fill in, whether a first save would start one). `pending`:
-    `reviewing.pending(assessment)` where the caller has read it already."""
-    review = reviewing.pending(assessment) if pending is _UNREAD else pending
+def _open_review(user, assessment, review: Review | None) -> tuple[Review | None, bool]:
+    """(the pending review the user may fill in, whether a first save would start one), from the
+    assessment's pending review (`reviewing.pending`)."""
     if review is not None:
         return (review if workflow.allowed(user, assessment, "approve") else None), False
     return None, workflow.allowed(user, assessment, "start_review")
@@ -715,7 +711,7 @@ def review_preview(request, pk):
     same checks and scoring as a save, so a problem shows while typing, not only on submit."""
     _require_reviewer(request.user)
     assessment = permissions.get_reviewer_assessment(request.user, pk)
-    review, starting = _open_review(request.user, assessment)
+    review, starting = _open_review(request.user, assessment, reviewing.pending(assessment))
     if review is None and not starting:
         return JsonResponse({"error": f"该自评当前状态为“{assessment.get_state_display()}”，不能复核。"}, status=409)
     checked = _check(request.POST, assessment, review)
