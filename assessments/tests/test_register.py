@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import openpyxl
 import pytest
+import time_machine
 from django.core import mail
 from django.db.models import Q
 from django.test import Client
@@ -22,6 +23,16 @@ from .test_access_matrix import drive, make_reviewer, valid_assessment
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
+
+
+@pytest.fixture(autouse=True)
+def noon_of_today():
+    """Each test runs at noon of TODAY (Beijing), the clock ticking from there: TODAY is read when the
+    module is collected, and a run that crosses midnight would otherwise count its days from the next
+    day (CI failed so once: 还剩 3 天 for 4)."""
+    noon = datetime.datetime.combine(TODAY, datetime.time(12), tzinfo=timezone.get_default_timezone())
+    with time_machine.travel(noon, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
