@@ -140,7 +140,13 @@ def reviewer_assessment_filter(user, to: str = "") -> Q:
     on a table that refers to one): a filter, not a subquery."""
     if not is_reviewer(user):
         return Q(pk__in=[])
-    return ~Q(**{f"{to}state__in": REVIEWER_HIDDEN_STATES}) & reviewed_unit_filter(user, f"{to}unit_id")
+    return reviewer_assessment_condition(functools.partial(reviewed_unit_filter, user), to)
+
+
+def reviewer_assessment_condition(units, to: str = "") -> Q:
+    """`reviewer_assessment_filter` given the reviewer's units as `units(field)` (a `ForReviewer`
+    statement's condition): never a draft."""
+    return ~Q(**{f"{to}state__in": REVIEWER_HIDDEN_STATES}) & units(f"{to}unit_id")
 
 
 def reviews_unit(user, unit_id: int) -> bool:

@@ -164,14 +164,16 @@ NOTHING_AWAITING = MappingProxyType({"open": 0, "answered_count": 0, "answered":
 
 
 def reviewed_items(user, round_):
-    """The items on the round's submissions the user reviews. `round_` may be an `OuterRef` (the
-    dashboard asks whether a round has any, in its query of the rounds)."""
+    """The items on the round's submissions the user reviews."""
     return Rectification.objects.filter(permissions.reviewer_assessment_filter(user, "assessment__"), assessment__round=round_)
 
 
-def in_progress(user, round_):
-    """What `awaiting` counts: the reviewed items still open or answered."""
-    return reviewed_items(user, round_).filter(status__in=[S.OPEN, S.ANSWERED])
+def in_progress(units, round_):
+    """What `awaiting` counts: the items still open or answered on the round's submissions of the
+    reviewer's `units(field)` (a `permissions.ForReviewer` condition). `round_` may be an
+    `OuterRef` (the dashboard asks whether a round has any, in its query of the rounds)."""
+    return Rectification.objects.filter(permissions.reviewer_assessment_condition(units, "assessment__"),
+                                        assessment__round=round_, status__in=[S.OPEN, S.ANSWERED])
 
 
 def awaiting(user, round_, limit: int = 20) -> dict:

@@ -112,6 +112,10 @@ class Assessment(models.Model):
             models.Index(fields=["round", "state", "unit"]),
             models.Index(fields=["round", "state"], name="assessment_round_state_idx"),
             models.Index(fields=["unit", "round"]),
+            # The units without a 部门整体 self-assessment handed in (season.late_units): the round's
+            # department rows read from the index alone (not 10,000 rows of every kind from the heap).
+            models.Index(fields=["round", "state", "unit"], condition=Q(kind="department"),
+                         name="assessment_department_idx"),
             models.Index(fields=["round", "submitted_at"]),
             # The 待办's oldest submissions still waiting first, across rounds (LIMIT 200): read in
             # index order over the waiting ones only (over all submissions, the approved ones of

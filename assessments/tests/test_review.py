@@ -1083,6 +1083,24 @@ def test_late_units_only_among_the_reviewers_units(client, carol, unit_a, unit_b
     assert [u.pk for u in client.get(DASHBOARD, {"round": late_round.pk}).context["late"]] == [unit_a.pk]
 
 
+def test_late_units_leave_out_the_reviewers_own_unit(client, unit_a, unit_b, region):
+    """A bureau-wide reviewer who is also an officer of unit_b: unit_b is never theirs to chase
+    (the statement for "all but their own units", compiled once, read by two reviewers)."""
+    from assessments.models import Membership, Unit
+
+    from .test_access_matrix import make_reviewer
+
+    unit_c = Unit.objects.create(name="长沙市岳麓区司法局", short_name="区司法局", region=region)
+    late_round = Round.objects.create(year=2021, title="2021年度绩效自评", deadline=date.today() - timedelta(days=1))
+    make_submission(unit_c, late_round, kind="department", state="in_review")  # handed in: not late
+    own = make_reviewer("benwei", bureau_wide=True)
+    Membership.objects.create(user=own, unit=unit_b, role=Membership.Role.OFFICER)
+    other = make_reviewer("quanbu", bureau_wide=True)
+    for user, expected in ((own, [unit_a.pk]), (other, [unit_a.pk, unit_b.pk]), (own, [unit_a.pk])):
+        client.force_login(user)
+        assert [u.pk for u in client.get(DASHBOARD, {"round": late_round.pk}).context["late"]] == expected
+
+
 def count_queries(client, url, params=None):
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url, params or {})

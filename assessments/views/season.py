@@ -59,6 +59,14 @@ def _date(value: str | None):
         return None
 
 
+# The round's tasks of the reviewer's units, by a statement compiled once (issue 17: 1.5 ms a page).
+_TASKS = permissions.ForReviewer(lambda units, round_id: (
+    Task.objects.filter(units(), round_id=round_id)
+    .select_related("unit", "assessment", "target_set")
+    .annotate(reminder_count=Count("reminders")).order_by("due_on", "unit__name", "kind", "project_name")
+), int)
+
+
 @pagecache.page
 def season_home(request):
     """填报任务: the round's tasks with their status, the late ones with 催办, and the issue form."""
@@ -74,11 +82,7 @@ def season_home(request):
     context = {"rounds": rounds, "round": current}
     if current is not None:
         p = params.read(request.GET, STATUS_FILTER)
-        tasks = season.annotate(list(
-            Task.objects.filter(permissions.reviewed_unit_filter(request.user), round=current)
-            .select_related("unit", "assessment", "target_set")
-            .annotate(reminder_count=Count("reminders")).order_by("due_on", "unit__name", "kind", "project_name")
-        ))
+        tasks = season.annotate(_TASKS.all(request.user, current.pk))
         counts = {s: 0 for s in Task.Status.values}
         for t in tasks:
             counts[t.status] += 1
