@@ -35,7 +35,7 @@ def parse_args(argv=None):
     p.add_argument("--profile", action="store_true",
                    help="profile every missed target with pyinstrument (pip install pyinstrument) into OUT/profiles/")
     p.add_argument("--units", type=int, default=None, help="override the number of units of the full population (trials)")
-    p.add_argument("--only", default="", help="comma-separated groups to measure: dashboard,entry,public,export,upload,evidence,throughput")
+    p.add_argument("--only", default="", help="comma-separated groups to measure: dashboard,supervisor,entry,public,every,export,upload,evidence,throughput")
     return p.parse_args(argv)
 
 
