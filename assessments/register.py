@@ -263,8 +263,13 @@ def warned_clocks(round_, units=None):
 def warned(round_: Round | None, units=None) -> list[dict]:
     """The 待办: warned clocks whose reports are still not all published, of one round or (None) of
     every open round (two queries)."""
+    return still_waiting(list(warned_clocks(round_, units).select_related("unit", "round").order_by("approved_on", "unit__name")))
+
+
+def still_waiting(clocks: list[DisclosureClock]) -> list[dict]:
+    """Of warned `clocks` (with their unit and round), those whose reports are still not all
+    published, each with its due date and the days left or overdue (one query, none without clocks)."""
     today = timezone.localdate()
-    clocks = list(warned_clocks(round_, units).select_related("unit", "round").order_by("approved_on", "unit__name"))
     if not clocks:
         return []
     waiting = {

@@ -91,6 +91,14 @@ _ANSWERED = permissions.ForReviewer(lambda units: (
     .order_by("due_date", "id")[:ROW_LIMIT]))
 
 
+# The bureau's 公开 duties: approved reports waiting for their 公开审核, and warned clocks.
+_DISCLOSURE_PENDING = permissions.ForReviewer(lambda units: (
+    register.awaiting_review_in(Assessment.objects.filter(permissions.reviewer_assessment_condition(units)))
+    .order_by("approved_at", "id").values_list(*LISTED, "approved_at")[:ROW_LIMIT]))
+_WARNED_CLOCKS = permissions.ForReviewer(lambda units: (
+    register.warned_clocks(None, units()).select_related("unit", "round").order_by("approved_on", "unit__name")))
+
+
 def sections(user) -> list[Section]:
     """The user's 待办, per duty (sections with nothing to do are left out)."""
     out = []
@@ -183,9 +191,8 @@ def _rectification_item(r: Rectification, url_name: str, today, *, answered: boo
 def _disclosure_sections(user, today) -> list[Section]:
     """The bureau's 公开 duties (issue 16): approved reports waiting for their 公开审核, and units whose
     20-day window (from the 决算批复) has raised its warning while reports are still unpublished."""
-    pending = _listed(register.awaiting_review_in(permissions.reviewer_assessments(user)).order_by("approved_at", "id"),
-                      "approved_at")
-    due = register.warned(None, permissions.reviewable_units(user))[:ROW_LIMIT]
+    pending = _as_listed(_DISCLOSURE_PENDING.all(user))
+    due = register.still_waiting(_WARNED_CLOCKS.all(user))[:ROW_LIMIT]
     link = params.pk_link("assessments:review")
     return [
         Section("disclosure_review", "待公开审核的报告", [
