@@ -208,3 +208,24 @@ def test_a_result_confirmed_by_a_deleted_account_still_shows(client, unit_a, rou
     assert '<span class="small text-body-secondary">（账号已删除）' in page.content.decode()
     sheet = load_workbook(io.BytesIO(client.get(reverse("assessments:results_xlsx") + f"?round={round_2020.pk}").content)).active
     assert list(sheet.iter_rows(min_row=3, values_only=True))[0][10] == "（账号已删除）"
+
+
+def test_every_row_form_carries_the_pages_csrf_token_and_posts_with_it(unit_a, unit_b, round_2020, reviewer):
+    """Each row's form holds the CSRF field, written once for the page (the lazy field, written per
+    row, masked the token again 50 times); a form posted with it, CSRF checks on, is accepted."""
+    import re
+
+    from django.test import Client
+
+    a = graded(unit_a, round_2020, "综治经费", self_total="95.00", self_grade="优")
+    graded(unit_b, round_2020, "乙单位项目", self_total="70.00", self_grade="中")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(reviewer)
+    url = reverse("assessments:results") + f"?round={round_2020.pk}"
+    page = client.get(url).content.decode()
+    tokens = re.findall(r'<form method="post" action="\?round=\d+&amp;page=1"[^>]*>'
+                        r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">', page)
+    assert len(tokens) == 2 and len(set(tokens)) == 1
+    response = client.post(url, {"csrfmiddlewaretoken": tokens[0], "assessment": a.pk, "advice": "prioritize"})
+    assert response.status_code == 302
+    assert ResultApplication.objects.get(assessment=a).advice == "prioritize"
