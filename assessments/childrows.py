@@ -171,17 +171,23 @@ class Ids(tuple):
     once per number of ids (up to `Statement.MAX_IDS`; more are left to the ORM)."""
 
 
+# At most this many ids in one value (a page of 50 rows, say); more are left to the ORM.
+MAX_IDS = 100
+# How far apart the stand-ins of two values are: a value's ids, 10 apart, never meet the next value's.
+_SPAN = 10 * (MAX_IDS + 2)
+
+
 def _stand_in(kind, n: int, length: int, variant: int):
     """A value for the n-th parameter of the variant-th compilation: the two compilations' values
     differ everywhere, so a parameter that differs between them is a value's, one that does not a
-    constant. Small positive ints (a lookup refuses values outside its field's range), 200 apart
-    per value: a value's ids (at most MAX_IDS, 10 apart) never meet the next value's."""
+    constant. Small positive ints (a lookup refuses values outside its field's range; 2-byte
+    fields hold 32,767), `_SPAN` apart per value."""
     if kind is int:
-        return 1000 + 200 * n + variant
+        return 1000 + _SPAN * n + variant
     if kind is str:
         return f"\u2063statement value {n}/{variant}\u2063"
     if kind is Ids:
-        return tuple(1000 + 200 * n + 10 * (i + 1) + variant for i in range(length))
+        return tuple(1000 + _SPAN * n + 10 * (i + 1) + variant for i in range(length))
     if kind is datetime.date:
         return datetime.date(1901 + n, 1, variant)
     raise TypeError(f"A Statement's values are int, str, datetime.date or Ids, not {kind!r}.")
@@ -249,7 +255,7 @@ class Statement:
     compiled (a time zone's name, say) is kept: such queries are not for this.
     """
 
-    MAX_IDS = 16
+    MAX_IDS = MAX_IDS
 
     def __init__(self, make, *kinds):
         for n, kind in enumerate(kinds):
@@ -296,29 +302,78 @@ class Statement:
             return None  # a value that does not reach the statement as a parameter shapes it otherwise
         return queryset, compiler, sql, slots
 
-    def all(self, *values, using: str = "default") -> list:
+    def all(self, *values, using: str = "default", offset: int = 0, limit: int | None = None) -> list:
+        """The rows for `values`; with `limit`, `limit` rows from `offset` on (the ORM's slice
+        `[offset:offset + limit]`, given to the statement as two more parameters)."""
         if len(values) != len(self.kinds):
             raise TypeError(f"{len(self.kinds)} values expected, {len(values)} given.")
         values = [_value(kind, v) for kind, v in zip(self.kinds, values, strict=True)]
+        if limit is None and offset:
+            raise ValueError("An offset needs a limit.")
+        window = None if limit is None else (max(int(limit), 0), int(offset))
         lengths = tuple(len(v) if kind is Ids else 0 for kind, v in zip(self.kinds, values, strict=True))
         if any(length > self.MAX_IDS for length in lengths):
-            return list(self.make(*values).using(using))
+            return self._orm(values, window, using)
         key = (using, lengths)
         with self._lock:
             if key not in self._compiled:
                 self._compiled[key] = self._compile(using, lengths)
             found = self._compiled[key]
-        if found is None:
-            return list(self.make(*values).using(using))
+        if found is None or (window is not None and not _sliceable(found[0].query)):
+            return self._orm(values, window, using)
         queryset, compiler, sql, slots = found
         params = tuple(item if n is None else as_given(values[n][item] if self.kinds[n] is Ids else values[n])
                        for n, item, as_given in slots)
+        if window is not None:
+            sql, params = f"{sql} LIMIT %s OFFSET %s", (*params, *window)
         bound = copy.copy(compiler)  # the compiled state, on this thread's connection
         bound.connection = connections[using]
         bound.as_sql = lambda *args, **kwargs: (sql, params)
         evaluated = queryset._chain()
         evaluated.query.get_compiler = lambda *args, **kwargs: bound
         return list(evaluated)
+
+    def _orm(self, values, window, using) -> list:
+        queryset = self.make(*values).using(using)
+        if window is not None:
+            limit, offset = window
+            queryset = queryset[offset:offset + limit]
+        return list(queryset)
+
+
+def _sliceable(query) -> bool:
+    """Whether a LIMIT and OFFSET may be written after the compiled statement: not already sliced,
+    not locking rows (FOR UPDATE comes after them), not a UNION of several."""
+    return query.low_mark == 0 and query.high_mark is None and not query.select_for_update and not query.combinator
+
+
+class Paged:
+    """A statement's rows as a `Paginator`'s object list: `count` is given (a number, or a function
+    asked once), and each page is read by the statement with its LIMIT and OFFSET as parameters
+    (compiled once, not per page number as the ORM's slices would be). `all(offset=, limit=)` is
+    the statement's (a `Statement`, or a `permissions.ForReviewer` with its user given first)."""
+
+    def __init__(self, all, *values, count):
+        self._all, self._values, self._count = all, values, count
+
+    def count(self) -> int:
+        if callable(self._count):
+            self._count = self._count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            rows = self._all(*self._values, offset=index, limit=1)
+            if not rows:
+                raise IndexError(index)
+            return rows[0]
+        if index.step not in (None, 1) or (index.start or 0) < 0 or index.stop is None or index.stop < 0:
+            raise ValueError("Only plain slices [start:stop] of a page.")
+        start = index.start or 0
+        return self._all(*self._values, offset=start, limit=max(index.stop - start, 0))
 
 
 def with_rows(queryset, relations: tuple[Relation, ...]):

@@ -110,9 +110,9 @@ class ForReviewer:
         self._statements = {how: Statement(functools.partial(_for_units, make, how), Ids, *kinds)
                             for how in ("all", "all but", "only")}
 
-    def all(self, user, *values) -> list:
+    def all(self, user, *values, offset: int = 0, limit: int | None = None) -> list:
         how, ids = reviewed_units(user)
-        return self._statements[how].all(ids, *values)
+        return self._statements[how].all(ids, *values, offset=offset, limit=limit)
 
 
 def _for_units(make, how, ids, *values):

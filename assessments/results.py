@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import audit, permissions, supervisors
+from .childrows import Statement
 from .models import Advice, ApplicationRule, Assessment, ResultApplication
 
 FINAL_STATES = (Assessment.State.APPROVED, Assessment.State.PUBLISHED)
@@ -46,9 +47,13 @@ class ResultRefused(Exception):
     """The confirmation cannot be saved; the message says why, in Chinese."""
 
 
+# A round's rules, by a statement compiled once (issue 17).
+_RULES = Statement(lambda round_id: ApplicationRule.objects.filter(round_id=round_id).order_by("position", "id"), int)
+
+
 def rules_for(round_) -> tuple[Rule, ...]:
     """The round's rules in order, else the defaults."""
-    rows = ApplicationRule.objects.filter(round=round_).order_by("position", "id")
+    rows = _RULES.all(round_.pk)
     rules = tuple(Rule(r.grade, r.advice, r.reduce_percent, r.score_min, r.score_max) for r in rows)
     return rules or DEFAULT_RULES
 

@@ -235,7 +235,7 @@ def test_a_statement_with_prefetched_rows_reads_them_as_the_orm_does(two, django
     (lambda ids: Goal.objects.filter(assessment_id__in=ids).values_list("target", flat=True).order_by("pk"), (childrows.Ids,),
      ((),)),
     (lambda ids: Goal.objects.filter(assessment_id__in=ids).values_list("target", flat=True).order_by("pk"), (childrows.Ids,),
-     (tuple(range(1, 40)),)),
+     (tuple(range(1, childrows.Statement.MAX_IDS + 2)),)),
 ])
 def test_a_statement_of_another_shape_is_left_to_the_orm(two, make, kinds, values):
     statement = childrows.Statement(make, *kinds)
@@ -281,7 +281,7 @@ def test_a_statement_with_many_ids_and_another_value_puts_each_in_its_place(two)
     make = lambda ids, unit: Goal.objects.filter(assessment_id__in=ids, assessment__unit_id=unit).order_by("pk")  # noqa: E731
     statement = childrows.Statement(make, childrows.Ids, int)
     ids = list(range(900_000, 900_000 + childrows.Statement.MAX_IDS))
-    ids[9], ids[15] = a.pk, b.pk  # the places whose stand-ins would meet the next value's if too close
+    ids[9], ids[-1] = a.pk, b.pk  # the last one's stand-in would meet the next value's if too close
     for unit in (a.unit_id, b.unit_id):
         rows = statement.all(ids, unit)
         assert rows == list(make(ids, unit)) and len(rows) == 2
@@ -318,3 +318,46 @@ def test_a_reviewers_statement_reads_what_reviewed_unit_filter_reads_for_every_k
     assert (seen[("quanbu", after)], seen[("benwei", after)], seen[("zhipai", after)], seen[("wu", after)]) == (
         ["目标02", "目标01", "目标12", "目标11"], ["目标12", "目标11"], ["目标12", "目标11"], [])
     assert seen[("quanbu", DEADLINE)] == []
+
+
+@pytest.mark.parametrize("kinds_and_make", ["model", "values"])
+def test_a_statement_reads_a_window_of_its_rows_as_the_orm_slices_them(two, kinds_and_make, django_assert_num_queries):
+    """`all(offset=, limit=)`: the ORM's slice `[offset:offset + limit]`, the LIMIT and OFFSET given
+    as parameters to the statement compiled once (not compiled again per page); `Paged` is a
+    Paginator's object list of such windows, counted as told."""
+    from django.core.paginator import Paginator
+
+    a, b = two
+    if kinds_and_make == "model":
+        make = lambda unit: Goal.objects.filter(assessment__unit_id=unit).select_related("assessment").order_by("-pk")  # noqa: E731
+    else:
+        make = lambda unit: Goal.objects.exclude(assessment__unit_id=unit).order_by("pk").values_list("target", "pk")  # noqa: E731
+    statement = childrows.Statement(make, int)
+    for unit in (a.unit_id, b.unit_id):
+        everything = list(make(unit))
+        assert len(everything) == 2
+        for offset, limit in ((0, 1), (1, 1), (0, 5), (1, 5), (2, 1), (7, 3), (0, 0)):
+            assert statement.all(unit, offset=offset, limit=limit) == everything[offset:offset + limit]
+    (found,) = statement._compiled.values()
+    assert found is not None  # one statement for every window
+    with django_assert_num_queries(1):
+        (row,) = statement.all(a.unit_id, offset=1, limit=1)
+    if kinds_and_make == "model":
+        with django_assert_num_queries(0):
+            assert row.assessment.pk == row.assessment_id  # select_related kept
+    with pytest.raises(ValueError):
+        statement.all(a.unit_id, offset=1)
+    paged = childrows.Paged(statement.all, a.unit_id, count=lambda: 2)
+    pages = Paginator(paged, 1)
+    assert (pages.count, pages.num_pages) == (2, 2)
+    assert [list(pages.page(n).object_list) for n in (1, 2)] == [[x] for x in make(a.unit_id)]
+    assert paged[1] == list(make(a.unit_id))[1]
+    with pytest.raises(IndexError):
+        paged[5]
+
+
+def test_a_sliced_or_locking_statement_is_windowed_by_the_orm(two):
+    a, _ = two
+    statement = childrows.Statement(lambda unit: Goal.objects.filter(assessment__unit_id=unit).order_by("pk")[:1], int)
+    # Already sliced: the window is the ORM's slice of the slice.
+    assert statement.all(a.unit_id, offset=0, limit=5) == list(Goal.objects.filter(assessment__unit_id=a.unit_id).order_by("pk")[:1])
