@@ -5,14 +5,16 @@ The basis is the 复核 result where there is one (复核总分 / 复核等级),
 approved (or published) assessments get advice: before approval the grade is not final.
 """
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from . import audit, permissions, supervisors
-from .childrows import Statement
+from .childrows import Paged, Statement
 from .models import Advice, ApplicationRule, Assessment, ResultApplication
 
 FINAL_STATES = (Assessment.State.APPROVED, Assessment.State.PUBLISHED)
@@ -94,12 +96,36 @@ class ResultRow:
 
 def assessments_for(user, round_):
     """The approved assessments of the round the user reviews, in the list's order."""
+    if not permissions.is_reviewer(user):
+        return Assessment.objects.none()
+    return _listed(functools.partial(permissions.reviewed_unit_filter, user), round_.pk)
+
+
+def _final(units, round_id: int):
+    """The approved assessments of the round of the reviewer's `units(field)` (a ForReviewer condition)."""
+    return Assessment.objects.filter(permissions.reviewer_assessment_condition(units), round_id=round_id,
+                                     state__in=FINAL_STATES)
+
+
+def _listed(units, round_id: int):
+    """`_final` as the list shows them, in its order."""
     return (
-        permissions.reviewer_assessments(user).filter(round=round_, state__in=FINAL_STATES)
+        _final(units, round_id)
         .select_related("unit", "round", "result_application__confirmed_by").annotate(supervising=supervisors.name())
         .defer("duties", "extra")  # a round has thousands: not the texts no column shows
         .order_by("unit__name", "kind", "project_name", "pk")
     )
+
+
+# The list's pages and its count, by statements compiled once (issue 17).
+_LISTED = permissions.ForReviewer(_listed, int)
+_COUNTED = permissions.ForReviewer(lambda units, round_id: (
+    _final(units, round_id).order_by().values("round_id").annotate(n=Count("pk")).values_list("n", flat=True)), int)
+
+
+def paged(user, round_) -> Paged:
+    """`assessments_for` as a Paginator's object list: each page read by a statement compiled once."""
+    return Paged(_LISTED.all, user, round_.pk, count=lambda: sum(_COUNTED.all(user, round_.pk)))
 
 
 def rows(user, round_, assessments=None) -> list[ResultRow]:

@@ -229,3 +229,22 @@ def test_every_row_form_carries_the_pages_csrf_token_and_posts_with_it(unit_a, u
     response = client.post(url, {"csrfmiddlewaretoken": tokens[0], "assessment": a.pk, "advice": "prioritize"})
     assert response.status_code == 302
     assert ResultApplication.objects.get(assessment=a).advice == "prioritize"
+
+
+def test_each_reviewer_lists_and_counts_only_the_rows_of_their_units(client, unit_a, unit_b, round_2020, reviewer):
+    """The list's pages and count are statements per way a reviewer's units are limited: the bureau
+    sees both units, a reviewer assigned unit B only B's, a bureau reviewer who is an officer of A
+    only B's; a draft is nobody's."""
+    from assessments.models import Membership
+
+    a = graded(unit_a, round_2020, "甲项目", self_total="90.00", self_grade="优")
+    b = graded(unit_b, round_2020, "乙项目", self_total="70.00", self_grade="中")
+    graded(unit_b, round_2020, "乙草稿", self_total="60.00", self_grade="差", state="draft")
+    own = make_reviewer("benwei", bureau_wide=True)
+    Membership.objects.create(user=own, unit=unit_a, role=Membership.Role.OFFICER)
+    url = reverse("assessments:results") + f"?round={round_2020.pk}"
+    for user, expected in ((reviewer, [a.pk, b.pk]), (make_reviewer("zhipai", unit_b), [b.pk]), (own, [b.pk]),
+                           (reviewer, [a.pk, b.pk])):
+        client.force_login(user)
+        page = client.get(url).context["page"]
+        assert (page.paginator.count, sorted(row.pk for row in page.object_list)) == (len(expected), expected)

@@ -206,8 +206,10 @@ def results(request):
     if posted:  # show the page of the refused row, whatever the link said
         pks = assessments.values_list("pk", flat=True)
         number = next((n // RESULTS_PAGE + 1 for n, pk in enumerate(pks) if pk in posted), number)
-    # Only the page's rows are read and advised (a province's round has thousands).
-    page = Paginator(assessments, RESULTS_PAGE).get_page(number)
+    # Only the page's rows are read and advised (a province's round has thousands), each page by a
+    # statement compiled once.
+    listed = results_service.paged(request.user, current) if current else assessments
+    page = Paginator(listed, RESULTS_PAGE).get_page(number)
     table = results_service.rows(request.user, current, page.object_list) if current else []
     for row in table:
         row.errors = errors.get(row.assessment.pk, [])
