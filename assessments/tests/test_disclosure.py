@@ -318,3 +318,19 @@ def test_the_html_list_shows_each_report_and_the_regions_offered(client, demo):
     assert all(f'<option value="{r.pk}" >{r.name}</option>' in html for r in others)
     html = client.get(reverse("disclosure:list"), {"q": "没有这样的词语"}).content.decode()
     assert "没有符合条件的公开报告。" in html
+
+
+def test_the_published_state_is_written_into_the_statement_not_passed_as_a_parameter():
+    """PostgreSQL keeps one plan for a prepared statement only if the partial index's condition
+    (state = 'published') can be read from the statement itself (issue 17: the public list was
+    planned again on every request). The word is checked before it is written."""
+    from django.db import connection
+
+    from assessments.exports import lists
+
+    sql, params = lists.listed().query.get_compiler(connection=connection).as_sql()
+    quoted = connection.ops.quote_name
+    assert f"{quoted('assessments_assessment')}.{quoted('state')} = 'published'" in sql
+    assert "published" not in [str(p) for p in params]
+    with pytest.raises(ValueError):
+        lists._Constant("published' OR 1=1 --").as_sql(None, connection)
