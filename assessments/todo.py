@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from . import params, permissions, register, roles, season
+from . import params, permissions, register, roles, season, sqlwords
 from .models import WAITING_STATES, Assessment, ExportJob, Rectification, Task
 
 ROW_LIMIT = 200  # a list longer than this shows its first 200 rows and the full count
@@ -76,9 +76,10 @@ RECTIFICATION_SHOWN = (*(f.name for f in Rectification._meta.concrete_fields), *
 # The reviewer's lists, by statements compiled once per way their units are limited
 # (permissions.ForReviewer): the same conditions as reviewer_assessments and reviewed_unit_filter.
 _REVIEW_WAITING = permissions.ForReviewer(lambda units: (
-    # The waiting states again, for the planner: it reads them from their own index.
+    # The waiting states again, for the planner: it reads them from their own index (written into
+    # the statement, so that its one plan is that: sqlwords).
     Assessment.objects.filter(~Q(state__in=permissions.REVIEWER_HIDDEN_STATES), units(), BUREAU_WAITING,
-                              state__in=WAITING_STATES)
+                              sqlwords.one_of("state", WAITING_STATES))
     .order_by("submitted_at", "id").values_list(*LISTED, "submitted_at")[:ROW_LIMIT]))
 _LATE_TASKS = permissions.ForReviewer(lambda units, today: (
     Task.objects.filter(units(), cancelled_at__isnull=True, due_on__lt=today, round__is_open=True)

@@ -326,6 +326,7 @@ def test_the_published_state_is_written_into_the_statement_not_passed_as_a_param
     planned again on every request). The word is checked before it is written."""
     from django.db import connection
 
+    from assessments import sqlwords
     from assessments.exports import lists
 
     sql, params = lists.listed().query.get_compiler(connection=connection).as_sql()
@@ -333,4 +334,10 @@ def test_the_published_state_is_written_into_the_statement_not_passed_as_a_param
     assert f"{quoted('assessments_assessment')}.{quoted('state')} = 'published'" in sql
     assert "published" not in [str(p) for p in params]
     with pytest.raises(ValueError):
-        lists._Constant("published' OR 1=1 --").as_sql(None, connection)
+        sqlwords.Word("published' OR 1=1 --").as_sql(None, connection)
+    # The waiting states alike (the 待办's list, `assessment_waiting_idx`).
+    from assessments.models import WAITING_STATES
+
+    waiting = Assessment.objects.filter(sqlwords.one_of("state", WAITING_STATES))
+    sql, params = waiting.query.get_compiler(connection=connection).as_sql()
+    assert "IN ('submitted', 'forwarded', 'in_review')" in sql and not params
