@@ -21,6 +21,7 @@ import copy
 import datetime
 import functools
 import threading
+import uuid
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
@@ -171,6 +172,10 @@ class Ids(tuple):
     once per number of ids (up to `Statement.MAX_IDS`; more are left to the ORM)."""
 
 
+class Uuids(Ids):
+    """Several UUIDs (`lineage__in=…`), as `Ids`: given as UUIDs or their text."""
+
+
 # At most this many ids in one value (a page of 50 rows, say); more are left to the ORM.
 MAX_IDS = 100
 # How far apart the stand-ins of two values are: a value's ids, 10 apart, never meet the next value's.
@@ -188,24 +193,32 @@ def _stand_in(kind, n: int, length: int, variant: int):
         return f"\u2063statement value {n}/{variant}\u2063"
     if kind is Ids:
         return tuple(1000 + _SPAN * n + 10 * (i + 1) + variant for i in range(length))
+    if kind is Uuids:
+        return tuple(uuid.UUID(int=1000 + _SPAN * n + 10 * (i + 1) + variant) for i in range(length))
     if kind is datetime.date:
         return datetime.date(1901 + n, 1, variant)
-    raise TypeError(f"A Statement's values are int, str, datetime.date or Ids, not {kind!r}.")
+    raise TypeError(f"A Statement's values are int, str, datetime.date, Ids or Uuids, not {kind!r}.")
 
 
 def _keys(value) -> list:
     """The keys a stand-in may be found under among the parameters: a date as a date, or as the
-    text the database's adapter makes of it (SQLite)."""
+    text the database's adapter makes of it (SQLite); a UUID as a UUID (PostgreSQL) or as its 32
+    hex digits (SQLite)."""
     if isinstance(value, datetime.date):
         return [("date", value.isoformat()), ("str", value.isoformat())]
+    if isinstance(value, uuid.UUID):
+        return [("uuid", value.int), ("str", value.hex)]
     return [_key(value)]
 
 
-def _as_given(param):
+def _as_given(param, kind):
     """How a value goes in where the ORM put this stand-in: as a typed int of the same class (the
-    PostgreSQL driver's Int2…), a text, a date as a date or as its ISO text."""
-    if isinstance(param, datetime.date):
+    PostgreSQL driver's Int2…), a text, a date as a date or as its ISO text, a UUID as a UUID or as
+    its hex digits."""
+    if isinstance(param, datetime.date | uuid.UUID):
         return _same
+    if kind is Uuids:
+        return _hex
     return type(param)
 
 
@@ -213,7 +226,13 @@ def _same(value):
     return value
 
 
+def _hex(value: uuid.UUID) -> str:
+    return value.hex
+
+
 def _value(kind, value):
+    if kind is Uuids:
+        return tuple(i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in value)
     if kind is Ids:
         return tuple(int(i) for i in value)
     if kind is datetime.date:
@@ -235,6 +254,8 @@ def _key(value):
         return ("str", str(value))
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         return ("date", value.isoformat())
+    if isinstance(value, uuid.UUID):
+        return ("uuid", value.int)
     return None
 
 
@@ -246,7 +267,8 @@ class Statement:
     took a fifth of its time, more than the database took to answer them).
 
     `kinds` declares each value: `int`, `str`, `datetime.date` (each must reach the statement as one
-    parameter, unchanged: an equality or comparison, not `__contains`) or `Ids` (several ids, `__in`). `make` is called
+    parameter, unchanged: an equality or comparison, not `__contains`), `Ids` (several ids, `__in`) or
+    `Uuids` (several UUIDs). `make` is called
     twice with two sets of stand-in values and compiled each time: the statement is used only if
     both are the same SQL, each stand-in is one of its parameters as given, and every other
     parameter is the same constant in both. Otherwise (a LIKE pattern made of a value, a value that
@@ -296,7 +318,7 @@ class Statement:
             if slot is None or second[4].get(_key(other)) != slot or type(param) is not type(other):
                 return None  # a value changed on its way in (a LIKE pattern, say): not a plain parameter
             # The value goes in as the ORM gave it (PostgreSQL's driver: a typed int, e.g. Int2).
-            slots.append((*slot, _as_given(param)))
+            slots.append((*slot, _as_given(param, self.kinds[slot[0]])))
             found.add(slot)
         if found != set(where.values()):
             return None  # a value that does not reach the statement as a parameter shapes it otherwise
@@ -311,7 +333,7 @@ class Statement:
         if limit is None and offset:
             raise ValueError("An offset needs a limit.")
         window = None if limit is None else (max(int(limit), 0), int(offset))
-        lengths = tuple(len(v) if kind is Ids else 0 for kind, v in zip(self.kinds, values, strict=True))
+        lengths = tuple(len(v) if issubclass(kind, Ids) else 0 for kind, v in zip(self.kinds, values, strict=True))
         if any(length > self.MAX_IDS for length in lengths):
             return self._orm(values, window, using)
         key = (using, lengths)
@@ -322,7 +344,7 @@ class Statement:
         if found is None or (window is not None and not _sliceable(found[0].query)):
             return self._orm(values, window, using)
         queryset, compiler, sql, slots = found
-        params = tuple(item if n is None else as_given(values[n][item] if self.kinds[n] is Ids else values[n])
+        params = tuple(item if n is None else as_given(values[n][item] if issubclass(self.kinds[n], Ids) else values[n])
                        for n, item, as_given in slots)
         if window is not None:
             sql, params = f"{sql} LIMIT %s OFFSET %s", (*params, *window)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import personal_data, scoring
+from .childrows import Statement, Uuids
 from .flags import FLAGS, history_codes
 from .models import Assessment, Indicator
 from .readmodel import AssessmentView, IndicatorLine
@@ -78,6 +79,24 @@ class IndicatorHistory:
         return charts.trend_chart(self)
 
 
+def _earlier(public: bool):
+    """A statement of the earlier years' rows of a unit's lineages (compiled once per number of
+    lineages, issue 17): published and not 涉密 ones for the public, handed-in ones otherwise."""
+    def make(unit_id, year, lineages):
+        rows = Indicator.objects.filter(assessment__unit_id=unit_id, assessment__round__year__lt=year, lineage__in=lineages)
+        if public:
+            rows = rows.filter(assessment__state=Assessment.State.PUBLISHED, assessment__confidential=False)
+        else:
+            rows = rows.filter(assessment__state__in=INTERNAL_STATES)
+        return rows.order_by("assessment__round__year", "position", "id").values_list(
+            "lineage", "assessment__round__year", "operator", "target", "unit", "actual")
+
+    return Statement(make, int, int, Uuids)
+
+
+_EARLIER = {public: _earlier(public) for public in (False, True)}
+
+
 def history(view: AssessmentView, *, public: bool = False) -> list[IndicatorHistory]:
     """Each indicator of `view` with its targets and actuals of earlier years (one query).
 
@@ -88,16 +107,7 @@ def history(view: AssessmentView, *, public: bool = False) -> list[IndicatorHist
     lineages = {line.lineage for line in view.indicators if line.lineage}
     earlier: dict[str, dict[int, YearPoint]] = {}
     if lineages:
-        rows = Indicator.objects.filter(
-            assessment__unit_id=a.unit_id, assessment__round__year__lt=a.round.year, lineage__in=lineages
-        )
-        if public:
-            rows = rows.filter(assessment__state=Assessment.State.PUBLISHED, assessment__confidential=False)
-        else:
-            rows = rows.filter(assessment__state__in=INTERNAL_STATES)
-        rows = rows.order_by("assessment__round__year", "position", "id").values_list(
-            "lineage", "assessment__round__year", "operator", "target", "unit", "actual"
-        )
+        rows = _EARLIER[public].all(a.unit_id, a.round.year, sorted(lineages))
         for lineage, year, operator, target, unit, actual in rows:
             if public:  # earlier years on a public page: personal data masked as in the report itself
                 target, actual = personal_data.mask(target), personal_data.mask(actual)

@@ -361,3 +361,24 @@ def test_a_sliced_or_locking_statement_is_windowed_by_the_orm(two):
     statement = childrows.Statement(lambda unit: Goal.objects.filter(assessment__unit_id=unit).order_by("pk")[:1], int)
     # Already sliced: the window is the ORM's slice of the slice.
     assert statement.all(a.unit_id, offset=0, limit=5) == list(Goal.objects.filter(assessment__unit_id=a.unit_id).order_by("pk")[:1])
+
+
+def test_a_statement_of_uuids_reads_the_rows_the_orm_reads_whatever_their_number(two):
+    """`Uuids` (lineages, say): given as UUIDs or their text, beside an int, compiled once per number
+    of UUIDs; on SQLite they reach the statement as hex digits, on PostgreSQL as UUIDs."""
+    import uuid
+
+    a, b = two
+    make = lambda unit, lineages: (Indicator.objects.filter(assessment__unit_id=unit, lineage__in=lineages)  # noqa: E731
+                                   .order_by("pk").values_list("lineage", "name"))
+    statement = childrows.Statement(make, int, childrows.Uuids)
+    lineages = list(Indicator.objects.filter(assessment=a).order_by("pk").values_list("lineage", flat=True))
+    assert len(lineages) >= 3
+    others = [uuid.uuid4() for _ in range(3)]
+    for chosen in (lineages[:1], lineages[:3], [str(x) for x in lineages[1:3]] + others, others):
+        for unit in (a.unit_id, b.unit_id):
+            rows = statement.all(unit, chosen)
+            assert rows == list(make(unit, chosen))
+            assert len(rows) == (sum(1 for x in chosen if uuid.UUID(str(x)) in lineages) if unit == a.unit_id else 0)
+    assert sorted(lengths[1] for (_, lengths) in statement._compiled) == [1, 3, 5]
+    assert all(found is not None for found in statement._compiled.values())

@@ -270,7 +270,7 @@ def _returned_review(assessment):
 def _detail_context(request, view, **extra):
     a = view.assessment
     returned_review, row_comments = _returned_review(a)
-    transitions = list(a.transitions.select_related("actor").order_by("at", "id"))
+    transitions = statements.transitions(a)
     # Every caller builds the view from the stored assessment (readmodel.with_content): what it shows
     # is what the assessment's rows hold, so its checks, paper form and personal-data notice are kept
     # under their digest (digested once: the assessment with its rows is long to digest).

@@ -484,7 +484,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "changes": changes,
         "submission_count": Snapshot.objects.filter(assessment=assessment).count(),
         "past_reviews": [_past_review(r) for r in past],
-        "transitions": assessment.transitions.select_related("actor").order_by("at", "id"),
+        "transitions": statements.transitions(assessment),
         "errors": errors or [],
         # Flags of the version shown (for a returned assessment: the submitted one, not the draft).
         "flag_list": [flags.FLAGS[c] for c in flags.compute(

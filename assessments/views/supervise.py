@@ -98,7 +98,7 @@ def _context(request, assessment, *, formset=None, decision=None, errors=None):
         "editable": editable,
         "changes": diff.compare(snapshots[1].data, snapshots[0].data, assessment.table) if len(snapshots) == 2 else None,
         "pre_review": reviewing.latest_pre_review(assessment),
-        "transitions": assessment.transitions.select_related("actor").order_by("at", "id"),
+        "transitions": statements.transitions(assessment),
         "errors": errors or [],
     }
 
