@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils.ipv6 import clean_ipv6_address
 
 from . import datachanges
+from .childrows import Statement
 
 GENESIS = "0" * 64
 VERSION = "audit-chain-v1"
@@ -81,21 +82,26 @@ def row_hash(values: dict, prev_hash: str) -> str:
 # --- appending -------------------------------------------------------------------------------------
 
 
-def _lock() -> None:
-    AuditChainLock = apps.get_model("assessments", "AuditChainLock")
+# The lock row and the chain's head, by statements compiled once (an audit row is written on every
+# opening of a 复核 page: issue 17).
+_LOCKED = Statement(lambda: apps.get_model("assessments", "AuditChainLock").objects.select_for_update().filter(pk=1)
+                    .values_list("pk", flat=True))
+_HEAD = Statement(lambda: apps.get_model("assessments", "AuditEvent").objects.filter(seq__isnull=False).order_by("-seq")
+                  .values_list("seq", "row_hash")[:1])
 
-    if not list(AuditChainLock.objects.select_for_update().filter(pk=1).values_list("pk", flat=True)):
+
+def _lock() -> None:
+    if not _LOCKED.all():
         # Missing (a test flush, a restore of the events only): create it, whoever gets there first.
+        AuditChainLock = apps.get_model("assessments", "AuditChainLock")
         AuditChainLock.objects.bulk_create([AuditChainLock(pk=1)], ignore_conflicts=True)
-        list(AuditChainLock.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
+        _LOCKED.all()
 
 
 def head() -> tuple[int, str]:
     """(sequence number, hash) of the last chained row; (0, GENESIS) for an empty log."""
-    AuditEvent = apps.get_model("assessments", "AuditEvent")
-
-    last = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "row_hash").first()
-    return last if last else (0, GENESIS)
+    last = _HEAD.all()
+    return tuple(last[0]) if last else (0, GENESIS)
 
 
 def append(events) -> None:

@@ -156,7 +156,8 @@ def reviews_unit(user, unit_id: int) -> bool:
 
 
 # The submission a reviewer opens, by a statement compiled once (childrows.ByPk).
-_REVIEWED = ByPk(lambda: Assessment.objects.select_related("unit__region", "round__rule_set"))
+# With its 表样 version (the 复核 page reads the table's declaration).
+_REVIEWED = ByPk(lambda: Assessment.objects.select_related("unit__region", "round__rule_set", "template_version__template"))
 
 
 def get_reviewer_assessment(user, pk: int) -> Assessment:

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import audit, scoring
+from .childrows import Statement
 from .models import Assessment, IndicatorReview, Review
 from .readmodel import AssessmentView, IndicatorLine
 
@@ -55,8 +56,21 @@ class ReviewView:
         return self.totals.problems
 
 
+# The bureau's reviews of an assessment, newest first: the pending one, the latest one (statements
+# compiled once, issue 17).
+_PENDING = Statement(lambda pk: Review.objects.filter(assessment_id=pk, decision=Review.Decision.PENDING,
+                                                      level=Review.Level.BUREAU).order_by("-number")[:1], int)
+_LATEST = Statement(lambda pk: Review.objects.filter(assessment_id=pk, level=Review.Level.BUREAU).order_by("-number")[:1], int)
+
+
 def pending(assessment) -> Review | None:
-    return assessment.reviews.filter(decision=Review.Decision.PENDING, level=Review.Level.BUREAU).order_by("-number").first()
+    """The bureau's 复核 in progress (not yet decided), if any."""
+    return next(iter(_PENDING.all(assessment.pk)), None)
+
+
+def latest_bureau(assessment) -> Review | None:
+    """The bureau's latest 复核, decided or not."""
+    return next(iter(_LATEST.all(assessment.pk)), None)
 
 
 def latest_pre_review(assessment, snapshot_number: int | None = None) -> Review | None:

@@ -275,6 +275,7 @@ def test_full_review_loop(officer, bureau, mail_users, department, mailoutbox, d
     ]
     changes = element(page.content.decode(), "changes")
     assert "与上次提交相比的变化（1 处）" in changes
+    assert "第 2 次提交，提交于" in page.content.decode() and page.context["submission_count"] == 2
     assert "<del>公安机关共破获电信网络诈骗案件270起</del>" in changes
     assert "公安机关共破获电信网络诈骗案件280起（含跨区协查10起）" in changes
     assert page.context["starting"] is True and page.context["editable"] is True

@@ -412,8 +412,16 @@ def review_detail(request, pk):
     return _render(request, assessment)
 
 
+# What the 复核 page reads of one assessment, by statements compiled once (issue 17).
+_LAST_TWO_SNAPSHOTS = childrows.Statement(lambda pk: Snapshot.objects.filter(assessment_id=pk).order_by("-number")[:2], int)
+_PAST_REVIEWS = childrows.Statement(lambda pk: (
+    Review.objects.filter(assessment_id=pk).exclude(decision=Review.Decision.PENDING)
+    .select_related("reviewer", "snapshot").prefetch_related("rows").order_by("-number")), int)
+_EXPORT_JOB = childrows.Statement(lambda pk: ExportJob.objects.filter(assessment_id=pk)[:1], int)
+
+
 def _context(request, assessment, *, formset=None, decision=None, review_view=None, errors=None):
-    snapshots = list(Snapshot.objects.filter(assessment=assessment).order_by("-number")[:2])
+    snapshots = _LAST_TWO_SNAPSHOTS.all(assessment.pk)
     # What the version shown is built from, for the cached paper form and checks (ADR 0024): the
     # submitted snapshot (and the assessment's fields it is read with), else the stored rows.
     if snapshots:
@@ -424,7 +432,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         view = readmodel.build(live)
         stored = pagecache.digest(pagecache.instance_values(live))  # digested once, used twice
     review = reviewing.pending(assessment)
-    shown = review or Review.objects.filter(assessment=assessment, level=Review.Level.BUREAU).order_by("-number").first()
+    shown = review or reviewing.latest_bureau(assessment)
     open_review, starting = _open_review(request.user, assessment, review)
     if review_view is None:
         # A submission not yet reviewed starts from empty 复核 rows (not the previous round's).
@@ -456,13 +464,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         line.evidence_items = by_row.get(line.key, [])
     evidence_changes = diff.compare_evidence(snapshots[1].data, snapshots[0].data, view) if len(snapshots) == 2 else []
     year_items = history.history(view)  # flags.compute below marks each item's own flags
-    past = (
-        Review.objects.filter(assessment=assessment)
-        .exclude(decision=Review.Decision.PENDING)
-        .select_related("reviewer", "snapshot")
-        .prefetch_related("rows")
-        .order_by("-number")
-    )
+    past = _PAST_REVIEWS.all(assessment.pk)
     rows = _pair_rows(review_view, formset)
     pre_rows = {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {}
     adjustments = season.adjustments_by_key(assessment) if any(line.approved_target for line in view.indicators) else {}
@@ -482,7 +484,8 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "editable": editable,
         "starting": starting,
         "changes": changes,
-        "submission_count": Snapshot.objects.filter(assessment=assessment).count(),
+        # Snapshots are numbered 1, 2, … as they are taken (workflow) and never deleted: the count.
+        "submission_count": snapshots[0].number if snapshots else 0,
         "past_reviews": [_past_review(r) for r in past],
         "transitions": statements.transitions(assessment),
         "errors": errors or [],
@@ -495,7 +498,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "can_mark_public": permissions.can_review(request.user, assessment) and not assessment.confidential,
         "score_differences": flags.score_differences(view),
         "year_history": history.with_history(year_items),
-        "export_job": ExportJob.objects.filter(assessment=assessment).first(),
+        "export_job": next(iter(_EXPORT_JOB.all(assessment.pk)), None),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
         # 目标调整 of approved targets (issue 14): the reason beside the approved value.
