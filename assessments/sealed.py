@@ -20,6 +20,7 @@ from django.utils import timezone
 from portal import storage
 
 from . import audit, evidence
+from .childrows import Statement
 from .models import Assessment, SealedCopy
 
 AFTER_APPROVAL = (Assessment.State.APPROVED, Assessment.State.PUBLISHED)
@@ -39,8 +40,12 @@ def rule() -> str:
     return settings.SEALED_COPY_PUBLICATION
 
 
+_CURRENT = Statement(lambda pk: SealedCopy.objects.filter(assessment_id=pk, replaced_at__isnull=True)[:1], int)
+
+
 def current(assessment) -> SealedCopy | None:
-    return SealedCopy.objects.filter(assessment=assessment, replaced_at__isnull=True).first()
+    """The 盖章版 in force (not replaced), if any (a statement compiled once: the public page reads it)."""
+    return next(iter(_CURRENT.all(assessment.pk)), None)
 
 
 def history(assessment) -> list[SealedCopy]:

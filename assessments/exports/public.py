@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .. import personal_data, publishing, reviewing
+from ..childrows import Statement
 from ..document import document
 from ..models import Assessment, ProjectExpense, Review
 from ..readmodel import AssessmentView, IndicatorLine, build, from_snapshot, load_content
@@ -90,6 +91,11 @@ class PublicReport:
         return personal_data.mask("\n".join(p for p in parts if p))
 
 
+# The latest approving 复核 with its rows, by a statement compiled once (issue 17).
+_APPROVED = Statement(lambda pk: Review.objects.filter(assessment_id=pk, decision=Review.Decision.APPROVED)
+                      .prefetch_related("rows").order_by("-number")[:1], int)
+
+
 def build_public(assessment: Assessment, meta: publishing.Metadata | None = None, correction: dict | None = None) -> PublicReport:
     """The public read model of an approved or published assessment (loaded with `with_content`);
     its metadata is read from its publication unless given (the export job gives the new one)."""
@@ -101,9 +107,7 @@ def build_public(assessment: Assessment, meta: publishing.Metadata | None = None
         for p in assessment.project_expenses.all()
     ]
     view = redaction.public_view(build(a, expenses=expenses))  # personal data masked (issue 12)
-    approved = (
-        Review.objects.filter(assessment=assessment, decision=Review.Decision.APPROVED).prefetch_related("rows").order_by("-number").first()
-    )
+    approved = next(iter(_APPROVED.all(assessment.pk)), None)
     review_view = reviewing.build(view, approved) if approved else None
     lines = [
         PublicLine(line, review_view.lines[n].result.score if review_view else None)

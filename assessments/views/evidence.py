@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 from portal import storage
 
 from .. import audit, evidence, pagecache, params, permissions, readmodel
+from ..childrows import Ids, Statement
 from ..models import Assessment, Evidence, Snapshot
 
 KIND_CHOICES = Evidence.Kind.choices
@@ -206,15 +207,19 @@ def review_evidence_public(request, pk, eid):
     return redirect("assessments:review", pk=pk)
 
 
+# The evidence list of the last submission (not the whole snapshot), and the public files among
+# them, by statements compiled once (issue 17).
+_SUBMITTED_EVIDENCE = Statement(lambda pk: Snapshot.objects.filter(assessment_id=pk).order_by("-number")
+                                .values_list("data__evidence", flat=True)[:1], int)
+_PUBLIC_FILES = Statement(lambda pk, ids: Evidence.objects.filter(assessment_id=pk, pk__in=ids, public=True, submitted=True),
+                          int, Ids)
+
+
 def public_items(assessment) -> list:
     """The files of a published report a reviewer made public (never 涉密): of the last submission."""
     if assessment.confidential:
         return []
-    ids = [e["id"] for e in evidence.of_snapshot(_latest_data(assessment))]
-    by_id = {e.pk: e for e in Evidence.objects.filter(assessment=assessment, pk__in=ids, public=True, submitted=True)}
+    listed = next(iter(_SUBMITTED_EVIDENCE.all(assessment.pk)), None)
+    ids = [e["id"] for e in evidence.of_snapshot({"evidence": listed})]
+    by_id = {e.pk: e for e in _PUBLIC_FILES.all(assessment.pk, ids)} if ids else {}
     return [by_id[i] for i in ids if i in by_id]
-
-
-def _latest_data(assessment) -> dict:
-    snapshot = Snapshot.objects.filter(assessment=assessment).order_by("-number").values_list("data", flat=True).first()
-    return snapshot or {}

@@ -25,12 +25,21 @@ from django.views.decorators.http import require_safe
 
 from portal import jinja2, storage
 
-from .. import exporting, figures, history, params, personal_data, publishing, rectification
+from .. import (
+    childrows,
+    exporting,
+    figures,
+    history,
+    params,
+    personal_data,
+    publishing,
+    readmodel,
+    rectification,
+)
 from ..exports import lists
 from ..exports import public as public_export
 from ..exports.public import build_public
 from ..models import Assessment, PublishedVersion, Region, Round, Unit
-from ..readmodel import with_content
 
 PAGE_SIZE = 20
 # Reports per page of a filtered disclosure.json / disclosure.csv (the whole portal's are files).
@@ -333,14 +342,27 @@ def _filtered_list(request, p, fmt: str):
     return response
 
 
+def _published_listed():
+    return published().select_related("unit__region", "round", "publication").defer("publication__search_text")
+
+
+# A published report with everything its page reads, by statements compiled once (childrows.ByPk:
+# the state is written into the statement, so the id is its one parameter; issue 17).
+_PUBLISHED_CONTENT = childrows.ByPk(lambda: _published_listed().select_related(*readmodel.CONTENT_REFERENCES))
+
+
 def _published_or_gone(pk: int, *, content: bool = False):
     """The published assessment, or a 410 page if it was withdrawn from public view, else 404.
 
     ``content=True`` fetches its rows too (one fetch for the whole page). While a correction is
     under way (发起更正) the answer is ``(a, "correcting")``: the permalink shows the last published
     version, from its stored document, and its files stay downloadable."""
-    qs = published().select_related("unit__region", "round", "publication").defer("publication__search_text")
-    a = (with_content(qs) if content else qs).filter(pk=pk).first()
+    if content:
+        a = _PUBLISHED_CONTENT.get(pk)
+        for relation in readmodel.CONTENT if a is not None else ():
+            relation.attach(a)
+    else:
+        a = _published_listed().filter(pk=pk).first()
     if a is not None and hasattr(a, "publication"):
         return a, None
     status = publishing.public_status(pk)
@@ -360,8 +382,12 @@ def _gone(request):
     return _downstream(request, render(request, "public/gone.html", status=410))
 
 
+_VERSIONS = childrows.Statement(lambda pk: PublishedVersion.objects.filter(assessment_id=pk).defer("document")
+                                .order_by("number"), int)
+
+
 def _versions(a):
-    return list(PublishedVersion.objects.filter(assessment=a).defer("document").order_by("number"))
+    return _VERSIONS.all(a.pk)
 
 
 @public_page()
