@@ -25,7 +25,7 @@ import uuid
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Count, IntegerField, Prefetch, Value, prefetch_related_objects
 from django.db.models.expressions import Col
 from django.db.models.query import ModelIterable, QuerySet, get_related_populators
 
@@ -367,6 +367,13 @@ def _sliceable(query) -> bool:
     """Whether a LIMIT and OFFSET may be written after the compiled statement: not already sliced,
     not locking rows (FOR UPDATE comes after them), not a UNION of several."""
     return query.low_mark == 0 and query.high_mark is None and not query.select_for_update and not query.combinator
+
+
+def counting(queryset) -> QuerySet:
+    """`queryset`'s number of rows as a one-row queryset (`[n]`, or `[]` where there is none), for a
+    `Statement`: `count()` is not a queryset. Grouped by a constant: one group."""
+    return (queryset.order_by().annotate(_all=Value(1, output_field=IntegerField())).values("_all")
+            .annotate(_n=Count("*")).values_list("_n", flat=True))
 
 
 class Paged:

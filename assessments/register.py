@@ -38,7 +38,8 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from . import audit
+from . import audit, permissions
+from .childrows import Paged
 from .models import Assessment, DisclosureClock, ExportJob, Round, Transition
 
 S = Assessment.State
@@ -108,19 +109,22 @@ def classified(round_: Round, today: datetime.date | None = None, *, where: Q | 
     决算批复 date (`approved_on`), due date (`due`, `due_date`'s rule), day of publication in the portal's time zone
     (`published_on`, published reports only), 主管部门 as shown (`supervisor_label`) and `status`:
     the rules of the module's note, written once, here. In the register's order."""
-    today = today or timezone.localdate()
-    qs = Assessment.objects.filter(round=round_, state__in=[S.APPROVED, S.PUBLISHED])
+    return _classified(round_.pk, round_.disclosure_days, today or timezone.localdate(), where)
+
+
+def _classified(round_id: int, disclosure_days: int, today: datetime.date, where: Q | None):
+    qs = Assessment.objects.filter(round_id=round_id, state__in=[S.APPROVED, S.PUBLISHED])
     if where is not None:
         qs = qs.filter(where)
     # The unit's clock of this round, joined (one per unit and round): not a subquery per report.
     qs = qs.annotate(
-        clock=FilteredRelation("unit__disclosure_clocks", condition=Q(unit__disclosure_clocks__round=round_)),
+        clock=FilteredRelation("unit__disclosure_clocks", condition=Q(unit__disclosure_clocks__round_id=round_id)),
         approved_on=F("clock__approved_on"),
         published_on=Case(When(state=S.PUBLISHED, then=TruncDate("published_at", tzinfo=timezone.get_current_timezone())),
                           output_field=DateField()),
         supervisor_label=Coalesce(NullIf("unit__supervisor", Value("")), Value(NO_SUPERVISOR)),
     ).annotate(
-        due=Cast(ExpressionWrapper(F("approved_on") + datetime.timedelta(days=round_.disclosure_days),
+        due=Cast(ExpressionWrapper(F("approved_on") + datetime.timedelta(days=disclosure_days),
                                    output_field=DateTimeField()), DateField()),
     )
     published = Q(published_on__isnull=False)
@@ -136,20 +140,24 @@ def classified(round_: Round, today: datetime.date | None = None, *, where: Q | 
     return qs.order_by("supervisor_label", "unit__name", "kind", "project_name", "pk")
 
 
-# A row's columns, read as plain values (a province's round has thousands: no model instances, no texts).
-_ROW_FIELDS = ("pk", "kind", "project_name", "confidential", "disclosure", "disclosure_reason", "unit__name",
+# A row's columns, read as plain values (a province's round has thousands: no model instances, no
+# texts). All of them are in the register's index (migration 0027: PostgreSQL reads the round's
+# reports from it alone); the reason a report is withheld is read after, for the rows that show one.
+_ROW_FIELDS = ("pk", "kind", "project_name", "confidential", "disclosure", "unit__name",
                "supervisor_label", "approved_on", "due", "published_on", "status")
 
 
-def as_rows(reports, round_: Round, today: datetime.date | None = None) -> list[Row]:
-    """`classified` reports (all, or a page of them) as the register's rows."""
+def as_rows(found: list[tuple], round_: Round, today: datetime.date | None = None) -> list[Row]:
+    """`classified` reports' `_ROW_FIELDS` (all, or a page of them) as the register's rows."""
     today = today or timezone.localdate()
+    withheld = [r[0] for r in found if r[-1] == Status.WITHHELD and not r[3]]
+    reasons = dict(Assessment.objects.filter(pk__in=withheld).values_list("pk", "disclosure_reason")) if withheld else {}
     out = []
-    for (pk, kind, project_name, confidential, disclosure, disclosure_reason, unit_name, supervisor, approved_on, due,
-         published_on, status) in reports.values_list(*_ROW_FIELDS):
+    for (pk, kind, project_name, confidential, disclosure, unit_name, supervisor, approved_on, due,
+         published_on, status) in found:
         reason = ""
         if status == Status.WITHHELD:
-            reason = "涉密项目，不予公开" if confidential else f"{Assessment.Disclosure(disclosure).label}：{disclosure_reason}"
+            reason = "涉密项目，不予公开" if confidential else f"{Assessment.Disclosure(disclosure).label}：{reasons.get(pk, '')}"
         out.append(Row(
             pk=pk, unit_name=unit_name, title=Assessment.title_of(round_.year, kind, project_name), supervisor=supervisor,
             approved_on=approved_on, due=due, published_on=published_on, status=status, reason=reason,
@@ -160,14 +168,21 @@ def as_rows(reports, round_: Round, today: datetime.date | None = None) -> list[
 
 def rows(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> list[Row]:
     """Every row of the register (the xlsx)."""
-    return as_rows(classified(round_, today, where=where), round_, today)
+    return as_rows(list(classified(round_, today, where=where).values_list(*_ROW_FIELDS)), round_, today)
+
+
+def _counted(reports):
+    """(主管部门 as shown, status, number of reports) of `classified` reports, by the database."""
+    return reports.order_by().values_list("supervisor_label", "status").annotate(n=Count("*")).order_by("supervisor_label")
 
 
 def summaries(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> tuple[list[Summary], Summary]:
     """Per 主管部门 (in the register's order) and the total, counted by the database."""
     # Reports per 主管部门 and status (each report classified once), summed here.
-    counted = (classified(round_, today, where=where).order_by().values_list("supervisor_label", "status")
-               .annotate(n=Count("pk")).order_by("supervisor_label"))
+    return _tally(_counted(classified(round_, today, where=where)))
+
+
+def _tally(counted) -> tuple[list[Summary], Summary]:
     by, total = {}, Summary("合计")
     for supervisor, status, n in counted:
         for summary in (by.setdefault(supervisor, Summary(supervisor)), total):
@@ -180,6 +195,37 @@ def summaries(round_: Round, today: datetime.date | None = None, *, where: Q | N
             summary.late += n if status == Status.LATE else 0
             summary.overdue += n if status == Status.OVERDUE else 0
     return list(by.values()), total
+
+
+# The register's page for a reviewer: its counts and a page of its rows by statements compiled once
+# per number of days a round gives (written into the statement), way the reviewer's units are
+# limited and number of units (issue 17: 5 ms a page to compile).
+_PAGE_STATEMENTS: dict[int, tuple[permissions.ForReviewer, permissions.ForReviewer]] = {}
+
+
+def _statements(disclosure_days: int):
+    if disclosure_days not in _PAGE_STATEMENTS:
+        def reports(units, round_id, today):
+            return _classified(round_id, disclosure_days, today, units())
+
+        _PAGE_STATEMENTS[disclosure_days] = (
+            permissions.ForReviewer(lambda *values: _counted(reports(*values)), int, datetime.date),
+            permissions.ForReviewer(lambda *values: reports(*values).values_list(*_ROW_FIELDS), int, datetime.date),
+        )
+    return _PAGE_STATEMENTS[disclosure_days]
+
+
+def summaries_for(user, round_: Round, today: datetime.date | None = None) -> tuple[list[Summary], Summary]:
+    """`summaries` of the reports of the units `user` reviews."""
+    counted, _ = _statements(round_.disclosure_days)
+    return _tally(counted.all(user, round_.pk, today or timezone.localdate()))
+
+
+def paged_for(user, round_: Round, count: int, today: datetime.date | None = None) -> Paged:
+    """`rows` of the units `user` reviews as a Paginator's object list of `_ROW_FIELDS` (`as_rows`
+    makes a page's rows of them), `count` of them (`summaries_for` counted them)."""
+    _, listed = _statements(round_.disclosure_days)
+    return Paged(listed.all, user, round_.pk, today or timezone.localdate(), count=count)
 
 
 # --- 决算批复 dates ---------------------------------------------------------------------------------
@@ -258,6 +304,15 @@ def warned_clocks(round_, units=None):
     if units is None:
         return qs
     return qs.filter(units if isinstance(units, Q) else Q(unit__in=units))
+
+
+_WARNED_IN_ROUND = permissions.ForReviewer(lambda units, round_id: (
+    warned_clocks(round_id, units()).select_related("unit", "round").order_by("approved_on", "unit__name")), int)
+
+
+def warned_for(user, round_: Round) -> list[dict]:
+    """`warned` of one round, of the units `user` reviews (a statement compiled once)."""
+    return still_waiting(_WARNED_IN_ROUND.all(user, round_.pk))
 
 
 def warned(round_: Round | None, units=None) -> list[dict]:

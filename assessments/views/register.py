@@ -12,9 +12,9 @@ from django.views.decorators.http import require_safe
 
 from portal import jinja2
 
-from .. import pagecache, params, permissions, register
+from .. import childrows, pagecache, params, permissions, register, statements
 from ..exports.public import build_public
-from ..models import Round
+from ..models import DisclosureClock, Round, Unit
 from ..readmodel import load_content
 
 REGISTER_PARAMS = {"round": params.Int(1, 9999)}
@@ -28,12 +28,20 @@ def _require_reviewer(user):
         raise PermissionDenied
 
 
-def _round(request) -> Round | None:
+def _round(request, rounds=None) -> Round | None:
     p = params.read(request.GET, REGISTER_PARAMS)
-    rounds = Round.objects.order_by("-year")
+    rounds = statements.rounds() if rounds is None else rounds
     if p.round is not None:
-        return rounds.filter(year=p.round).first()
-    return rounds.first()
+        return next((r for r in rounds if r.year == p.round), None)
+    return next(iter(rounds), None)
+
+
+# The units whose 决算批复 dates the bureau records, a page at a time, and their clocks of the round
+# (statements compiled once, issue 17).
+_UNITS = permissions.ForReviewer(lambda units: Unit.objects.filter(units("pk")).order_by("supervisor", "name"))
+_UNITS_COUNTED = permissions.ForReviewer(lambda units: childrows.counting(Unit.objects.filter(units("pk"))))
+_CLOCKS = childrows.Statement(lambda round_id, units: DisclosureClock.objects.filter(round_id=round_id, unit_id__in=units),
+                              int, childrows.Ids)
 
 
 @pagecache.page
@@ -42,27 +50,25 @@ def register_page(request):
     _require_reviewer(request.user)
     if request.method == "POST":
         return _record_dates(request)
-    current = _round(request)
+    rounds = statements.rounds()
+    current = _round(request, rounds)
     p = params.read(request.GET, PAGE_PARAMS)
-    units = permissions.reviewable_units(request.user)
-    context = {"rounds": Round.objects.order_by("-year"), "round": current}
+    context = {"rounds": rounds, "round": current}
     if current is not None:
-        where = permissions.reviewed_unit_filter(request.user)
-        groups, total = register.summaries(current, where=where)
+        groups, total = register.summaries_for(request.user, current)
         may_record = permissions.reviews_all_units(request.user)
         # One page of the reports, counted by the summaries: read and classified by the database.
-        paginator = Paginator(register.classified(current, where=where), PER_PAGE)
-        paginator.count = total.reports
-        rows_page = paginator.get_page(p.page)
-        rows_page.object_list = register.as_rows(rows_page.object_list, current)
+        rows_page = Paginator(register.paged_for(request.user, current, total.reports), PER_PAGE).get_page(p.page)
+        rows_page.object_list = register.as_rows(list(rows_page.object_list), current)
         context.update(
-            groups=groups, total=total, warned=register.warned(current, units), may_record=may_record,
+            groups=groups, total=total, warned=register.warned_for(request.user, current), may_record=may_record,
             rows_page=rows_page, rows_range=params.page_range(rows_page),
             rows_query=params.canonical(p, without=("page",)) or f"round={current.year}",
         )
         if may_record:
-            units_page = _page(units.order_by("supervisor", "name"), p.units_page)
-            clocks = {c.unit_id: c for c in current.disclosure_clocks.filter(unit__in=list(units_page))}
+            units_page = _page(childrows.Paged(_UNITS.all, request.user,
+                                               count=lambda: sum(_UNITS_COUNTED.all(request.user))), p.units_page)
+            clocks = {c.unit_id: c for c in _CLOCKS.all(current.pk, [u.pk for u in units_page])}
             context.update(
                 units=[(u, clocks.get(u.pk)) for u in units_page], units_page=units_page, units_range=params.page_range(units_page),
                 units_query=params.canonical(p, without=("units_page",)) or f"round={current.year}",

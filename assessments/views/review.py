@@ -164,7 +164,7 @@ def dashboard(request):
             "late": late,
             "late_tasks": late_tasks,
             # 待办 (issue 16): units whose 公开 window is running out, once warned.
-            "disclosure_todo": register.warned(current, of_units) if current.any_disclosure_todo else [],
+            "disclosure_todo": register.warned_for(request.user, current) if current.any_disclosure_todo else [],
             "page": page,
             "rows_html": _dashboard_rows(page),
             "page_range": params.page_range(page),
