@@ -80,7 +80,8 @@ def environment(**options) -> Environment:
     filters = {"money": portal.money, "pct": portal.pct, "weight": portal.weight, "amount": portal.amount,
                "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
                "date": local_date, "add_days": portal.add_days, "person": portal.person,
-               "truncatechars": defaultfilters.truncatechars, "mask_personal": portal.mask_personal}
+               "truncatechars": defaultfilters.truncatechars, "mask_personal": portal.mask_personal,
+               "unit_list": unit_list}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
     # An assessment's state and kind as get_FOO_display() gives them, from a dict made once (the
     # model's method works out its choices on every call: 100 calls a dashboard page).
@@ -89,6 +90,12 @@ def environment(**options) -> Environment:
     for name, choices in (("state_label", Assessment.State.choices), ("kind_label", Assessment.Kind.choices)):
         env.filters[name] = functools.partial(_choice_label, dict(choices))
     return env
+
+
+def unit_list(units) -> Markup:
+    """Units by their short names (else their names), escaped, joined by 、: the dashboard lists a few
+    hundred late units after a deadline (a loop of the engine cost 2 ms of the page, issue 17)."""
+    return Markup("、".join(html.escape(u.short_name or u.name) for u in units))
 
 
 def _choice_label(labels: dict, value):
