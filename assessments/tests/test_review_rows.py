@@ -53,3 +53,29 @@ def test_review_rows_read_as_the_reviewer_reads_them(supervised, unit_a, round_2
     second = cells(html, 2)
     assert second[8:12] == ["", "部分达成年度指标并具有一定效果", "20.00", "&lt;核减&gt;&amp;说明"]
     assert "review-1-actual" not in html
+
+
+def test_the_review_page_builds_one_row_form_and_writes_the_management_form(unit_a, round_2020, alice, reviewer,
+                                                                           monkeypatch):
+    """The rows are light (rowforms: one form built, the others written through its fields); the
+    management form is given apart, since `formset.management_form` in a Django template first tries
+    formset["management_form"], which built every row's form (issue 17)."""
+    from django.forms import formsets
+
+    a = valid_assessment(unit_a, round_2020, "综治经费", user=alice)
+    workflow.perform(alice, a, "submit")
+    built = []
+    construct = formsets.BaseFormSet._construct_form
+    monkeypatch.setattr(formsets.BaseFormSet, "_construct_form", lambda self, i, **kw: built.append(i) or construct(self, i, **kw))
+    html = client_for(reviewer).get(reverse("assessments:review", args=[a.pk])).content.decode()
+    rows = Indicator.objects.filter(assessment=a).count()
+    assert rows >= 3 and built == [0]
+    assert f'name="review-TOTAL_FORMS" value="{rows}"' in html and f'name="review-{rows - 1}-score"' in html
+
+
+def test_the_pre_review_page_writes_the_management_form(supervised, unit_a, round_2020, alice):  # noqa: F811
+    a = valid_assessment(unit_a, round_2020, "综治经费", user=alice)
+    workflow.perform(alice, a, "submit")
+    html = client_for(supervised).get(reverse("assessments:supervise_detail", args=[a.pk])).content.decode()
+    rows = Indicator.objects.filter(assessment=a).count()
+    assert f'name="review-TOTAL_FORMS" value="{rows}"' in html and f'name="review-{rows - 1}-score"' in html
