@@ -189,6 +189,13 @@ def value(name: str, parts, compute):
     return result
 
 
+def render_paper_form(view, show_explanations: bool, row_comments=None) -> str:
+    """The paper form of a read model: the Jinja2 template `includes/paper_form.html` (ADR 0023; 6 →
+    1.6 ms for 40 rows), for this module's cache and the Django templates' `{% paper_form %}`."""
+    return mark_safe(render_to_string("includes/paper_form.html", {
+        "view": view, "show_explanations": show_explanations, "row_comments": row_comments or {}}, using="jinja2"))
+
+
 def paper_form(view, parts, *, show_explanations: bool, row_comments=None):
     """The paper form (`includes/paper_form.html`) of a read model, kept under `parts`: what the read
     model was built from (e.g. `instance_values` of the assessment it was built from). Returns a
@@ -196,8 +203,7 @@ def paper_form(view, parts, *, show_explanations: bool, row_comments=None):
     comments = row_comments or {}
 
     def render():
-        return render_to_string("includes/paper_form.html",
-                                {"view": view, "show_explanations": show_explanations, "row_comments": comments})
+        return render_paper_form(view, show_explanations, comments)
 
     noted = sorted((key, row_values(row)) for key, row in comments.items())
     return lambda: mark_safe(fragment("paper-form", (parts, show_explanations, noted), render))

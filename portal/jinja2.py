@@ -81,7 +81,7 @@ def environment(**options) -> Environment:
                "chinese_number": portal.chinese_number, "lookup": portal.lookup, "as_crispy_field": as_crispy_field,
                "date": local_date, "add_days": portal.add_days, "person": portal.person,
                "truncatechars": defaultfilters.truncatechars, "mask_personal": portal.mask_personal,
-               "unit_list": unit_list}
+               "unit_list": unit_list, "funding_cell": portal.funding_cell, "indicator_cell": portal.indicator_cell}
     env.filters.update({name: _as_in_django(function) for name, function in filters.items()})
     # An assessment's state and kind as get_FOO_display() gives them, from a dict made once (the
     # model's method works out its choices on every call: 100 calls a dashboard page).

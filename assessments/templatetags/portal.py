@@ -179,3 +179,12 @@ def site_footer():
          (f["psb"], f"https://beian.mps.gov.cn/#/query/webSearch?code={psb_digits}") if f.get("psb") else None],
     ]
     return {"lines": [[item for item in line if item] for line in lines]}
+
+
+@register.simple_tag(takes_context=True)
+def paper_form(context, view, show_explanations=False):
+    """The paper form of `view` (a read model), written by its Jinja2 template; the page's
+    `row_comments`, where it has them, beside their rows."""
+    from assessments import pagecache
+
+    return pagecache.render_paper_form(view, show_explanations, context.get("row_comments"))

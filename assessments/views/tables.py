@@ -192,7 +192,7 @@ def blank_preview(request, spec: TableSpec) -> dict:
             # A Jinja2 template (ADR 0023): escaped as it was rendered, returned as a plain str.
             out["entry_html"] = mark_safe(render_to_string("assessments/entry/tables.html", tables_context(entry, view),
                                                            request=request))
-            out["paper_html"] = render_to_string("includes/paper_form.html", {"view": view, "show_explanations": False})
+            out["paper_html"] = pagecache.render_paper_form(view, False)
             out["xlsx"] = xlsx.to_bytes(public.PublicReport(view, [], None, None, None))
             raise _Rollback
     except _Rollback:
