@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .. import personal_data, publishing, reviewing
-from ..childrows import Statement
+from ..childrows import Relation, Statement
 from ..document import document
 from ..models import Assessment, ProjectExpense, Review
 from ..readmodel import AssessmentView, IndicatorLine, build, from_snapshot, load_content
@@ -91,9 +91,10 @@ class PublicReport:
         return personal_data.mask("\n".join(p for p in parts if p))
 
 
-# The latest approving 复核 with its rows, by a statement compiled once (issue 17).
+# The latest approving 复核 and its rows, by statements compiled once (issue 17).
 _APPROVED = Statement(lambda pk: Review.objects.filter(assessment_id=pk, decision=Review.Decision.APPROVED)
-                      .prefetch_related("rows").order_by("-number")[:1], int)
+                      .order_by("-number")[:1], int)
+_REVIEW_ROWS = Relation(Review, "rows", ("id",))
 
 
 def build_public(assessment: Assessment, meta: publishing.Metadata | None = None, correction: dict | None = None) -> PublicReport:
@@ -108,6 +109,8 @@ def build_public(assessment: Assessment, meta: publishing.Metadata | None = None
     ]
     view = redaction.public_view(build(a, expenses=expenses))  # personal data masked (issue 12)
     approved = next(iter(_APPROVED.all(assessment.pk)), None)
+    if approved is not None:
+        _REVIEW_ROWS.attach(approved)
     review_view = reviewing.build(view, approved) if approved else None
     lines = [
         PublicLine(line, review_view.lines[n].result.score if review_view else None)

@@ -46,3 +46,21 @@ def test_state_and_kind_read_as_the_models_display():
     for kind in Assessment.Kind.values:
         assert kind_label(kind) == Assessment(kind=kind).get_kind_display()
     assert state_label("gone") == Assessment(state="gone").get_state_display() == "gone"
+
+
+@pytest.mark.parametrize("value", [
+    "", "短", "培训次数" * 30, "x" * 119, "x" * 120, "x" * 121, "e\u0301" * 70, "e\u0301" * 130,
+    "Cafe\u0301 " * 30, "<b>粗</b>" * 20, 12345, None,
+])
+@pytest.mark.parametrize("length", [1, 40, 120, "120", "x"])
+def test_truncatechars_cuts_as_django_templates_cut(value, length):
+    """The Jinja2 filter gives a text no longer than `length` back without Django's walk over its
+    characters; every text is Django's result, combining characters and the zh-hans "..." too."""
+    from django.utils import translation
+
+    from portal.jinja2 import truncatechars
+
+    with translation.override("zh-hans"):
+        expected = Template("{{ value|truncatechars:length }}").render(Context({"value": value, "length": length}))
+        ours = truncatechars(value, length)
+    assert Template("{{ value }}").render(Context({"value": ours})) == expected
