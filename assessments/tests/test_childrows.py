@@ -382,3 +382,15 @@ def test_a_statement_of_uuids_reads_the_rows_the_orm_reads_whatever_their_number
             assert len(rows) == (sum(1 for x in chosen if uuid.UUID(str(x)) in lineages) if unit == a.unit_id else 0)
     assert sorted(lengths[1] for (_, lengths) in statement._compiled) == [1, 3, 5]
     assert all(found is not None for found in statement._compiled.values())
+
+
+def test_a_count_is_a_one_row_statement(two):
+    """`childrows.counting`: the number of rows as a statement (`[n]`, `[]` or `[0]` where there is
+    none), the same for every value, compiled once."""
+    a, b = two
+    statement = childrows.Statement(lambda unit: childrows.counting(Goal.objects.filter(assessment__unit_id=unit)), int)
+    for unit in (a.unit_id, b.unit_id, 999_999):
+        assert sum(statement.all(unit)) == Goal.objects.filter(assessment__unit_id=unit).count()
+    assert sum(statement.all(a.unit_id)) == 2
+    (found,) = statement._compiled.values()
+    assert found is not None
