@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from . import audit, permissions, supervisors
-from .childrows import Paged, Statement
+from .childrows import Paged, Statement, counting
 from .models import Advice, ApplicationRule, Assessment, ResultApplication
 
 FINAL_STATES = (Assessment.State.APPROVED, Assessment.State.PUBLISHED)
@@ -119,8 +118,7 @@ def _listed(units, round_id: int):
 
 # The list's pages and its count, by statements compiled once (issue 17).
 _LISTED = permissions.ForReviewer(_listed, int)
-_COUNTED = permissions.ForReviewer(lambda units, round_id: (
-    _final(units, round_id).order_by().values("round_id").annotate(n=Count("pk")).values_list("n", flat=True)), int)
+_COUNTED = permissions.ForReviewer(lambda units, round_id: counting(_final(units, round_id)), int)
 
 
 def paged(user, round_) -> Paged:
