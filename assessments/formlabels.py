@@ -31,9 +31,18 @@ def label_row(form, index, noun: str, *, name: str | None = None) -> None:
 
 
 class LabelledRowsMixin:
-    """A formset whose row fields carry accessible names; `row_noun` names one row."""
+    """A formset whose row fields carry accessible names; `row_noun` names one row. Every formset
+    of the project has it."""
 
     row_noun = "行"
+
+    def __getitem__(self, index):
+        # In a Django template `formset.management_form` is first tried as formset["management_form"],
+        # which built every row's form before failing (23 forms a 复核 page beside its light rows,
+        # issue 17): a name is refused before any form is built, and the template reads the attribute.
+        if isinstance(index, str):
+            raise TypeError(f"A formset's rows are numbered, not named ({index!r}).")
+        return super().__getitem__(index)
 
     def add_fields(self, form, index):
         super().add_fields(form, index)

@@ -306,8 +306,12 @@ def warned_clocks(round_, units=None):
     return qs.filter(units if isinstance(units, Q) else Q(unit__in=units))
 
 
-_WARNED_IN_ROUND = permissions.ForReviewer(lambda units, round_id: (
-    warned_clocks(round_id, units()).select_related("unit", "round").order_by("approved_on", "unit__name")), int)
+def listed_clocks(round_, units=None):
+    """`warned_clocks` as the 待办 lists them: with their unit and round, the earliest 决算批复 first."""
+    return warned_clocks(round_, units).select_related("unit", "round").order_by("approved_on", "unit__name")
+
+
+_WARNED_IN_ROUND = permissions.ForReviewer(lambda units, round_id: listed_clocks(round_id, units()), int)
 
 
 def warned_for(user, round_: Round) -> list[dict]:
@@ -318,7 +322,7 @@ def warned_for(user, round_: Round) -> list[dict]:
 def warned(round_: Round | None, units=None) -> list[dict]:
     """The 待办: warned clocks whose reports are still not all published, of one round or (None) of
     every open round (two queries)."""
-    return still_waiting(list(warned_clocks(round_, units).select_related("unit", "round").order_by("approved_on", "unit__name")))
+    return still_waiting(list(listed_clocks(round_, units)))
 
 
 def still_waiting(clocks: list[DisclosureClock]) -> list[dict]:

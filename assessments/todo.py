@@ -96,8 +96,7 @@ _ANSWERED = permissions.ForReviewer(lambda units: (
 _DISCLOSURE_PENDING = permissions.ForReviewer(lambda units: (
     register.awaiting_review_in(Assessment.objects.filter(permissions.reviewer_assessment_condition(units)))
     .order_by("approved_at", "id").values_list(*LISTED, "approved_at")[:ROW_LIMIT]))
-_WARNED_CLOCKS = permissions.ForReviewer(lambda units: (
-    register.warned_clocks(None, units()).select_related("unit", "round").order_by("approved_on", "unit__name")))
+_WARNED_CLOCKS = permissions.ForReviewer(lambda units: register.listed_clocks(None, units()))
 
 
 def sections(user) -> list[Section]:

@@ -58,8 +58,8 @@ def test_review_rows_read_as_the_reviewer_reads_them(supervised, unit_a, round_2
 def test_the_review_page_builds_one_row_form_and_writes_the_management_form(unit_a, round_2020, alice, reviewer,
                                                                            monkeypatch):
     """The rows are light (rowforms: one form built, the others written through its fields); the
-    management form is given apart, since `formset.management_form` in a Django template first tries
-    formset["management_form"], which built every row's form (issue 17)."""
+    template's `formset.management_form`, first tried as formset["management_form"], builds no form
+    (it built every row's form, issue 17)."""
     from django.forms import formsets
 
     a = valid_assessment(unit_a, round_2020, "综治经费", user=alice)

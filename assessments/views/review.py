@@ -480,9 +480,6 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "rows_html": jinja2.part("assessments/review/review_rows.html", {
             "rows": rows, "a": view.assessment, "pre_review": pre_review, "pre_rows": pre_rows, "adjustments": adjustments}),
         "formset": formset,
-        # Apart: in a Django template `formset.management_form` is first tried as formset["management_form"],
-        # which builds every row's form (23 forms a 复核 page, for nothing: the rows are light, rowforms).
-        "management_form": formset.management_form if formset is not None else None,
         "decision": decision or ReviewDecisionForm(),
         "editable": editable,
         "starting": starting,

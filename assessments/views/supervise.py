@@ -94,9 +94,6 @@ def _context(request, assessment, *, formset=None, decision=None, errors=None):
         "view": view,
         "rows": [(line, forms.get(line.key)) for line in view.indicators] if view else [],
         "formset": formset,
-        # Apart: in a Django template `formset.management_form` is first tried as formset["management_form"],
-        # which builds every row's form (23 forms a 复核 page, for nothing: the rows are light, rowforms).
-        "management_form": formset.management_form if formset is not None else None,
         "decision": decision or ReviewDecisionForm(),
         "editable": editable,
         "changes": diff.compare(snapshots[1].data, snapshots[0].data, assessment.table) if len(snapshots) == 2 else None,
