@@ -127,7 +127,9 @@ def _classified(round_id: int, disclosure_days: int, today: datetime.date, where
         due=Cast(ExpressionWrapper(F("approved_on") + datetime.timedelta(days=disclosure_days),
                                    output_field=DateTimeField()), DateField()),
     )
-    published = Q(published_on__isnull=False)
+    # Published (a day of publication) without that day worked out: converting each report's time to
+    # the portal's time zone is most of what classifying thousands of reports costs (issue 17).
+    published = Q(state=S.PUBLISHED, published_at__isnull=False)
     qs = qs.annotate(status=Case(
         When(confidential=True, then=Value(Status.WITHHELD)),
         When(~Q(disclosure=Assessment.Disclosure.ACTIVE), then=Value(Status.WITHHELD)),

@@ -73,6 +73,41 @@ def latest_bureau(assessment) -> Review | None:
     return next(iter(_LATEST.all(assessment.pk)), None)
 
 
+# Every review of an assessment, newest first, with its reviewer, snapshot and rows: the 复核 page
+# reads what it shows of them in one statement (issue 17).
+_ALL = Statement(lambda pk: (Review.objects.filter(assessment_id=pk).select_related("reviewer", "snapshot")
+                             .prefetch_related("rows").order_by("-number")), int)
+
+
+@dataclass(frozen=True)
+class Reviews:
+    """An assessment's reviews of both levels (`of`), newest first: the ones `pending`,
+    `latest_bureau` and `latest_pre_review` read, without a statement each."""
+
+    newest_first: list[Review]
+
+    @property
+    def pending(self) -> Review | None:
+        return next((r for r in self.newest_first
+                     if r.level == Review.Level.BUREAU and r.decision == Review.Decision.PENDING), None)
+
+    @property
+    def latest_bureau(self) -> Review | None:
+        return next((r for r in self.newest_first if r.level == Review.Level.BUREAU), None)
+
+    @property
+    def decided(self) -> list[Review]:
+        return [r for r in self.newest_first if r.decision != Review.Decision.PENDING]
+
+    def latest_pre_review(self, snapshot_number: int) -> Review | None:
+        return next((r for r in self.newest_first
+                     if r.level == Review.Level.SUPERVISOR and r.snapshot.number == snapshot_number), None)
+
+
+def of(assessment) -> Reviews:
+    return Reviews(_ALL.all(assessment.pk))
+
+
 def latest_pre_review(assessment, snapshot_number: int | None = None) -> Review | None:
     """The 主管部门's latest 初审 (of the submission `snapshot_number`, if given), with its rows."""
     qs = assessment.reviews.filter(level=Review.Level.SUPERVISOR)

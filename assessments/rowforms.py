@@ -312,7 +312,7 @@ class RowStencils:
     line, only what `_ProbeLine` stands in for: rendered once per shape of row and of line (whether
     the score differs from the rule's, how many problems and warnings it has) with stand-ins for all
     of these; the other rows of that shape are written by putting their own in, escaped as the
-    template's `{{ }}` escapes them (`escape`: the Jinja2 environment's `finalize`). `render(form,
+    template's `{{ }}` escapes them (`escape`: `portal.jinja2.escape_as_django`). `render(form,
     line)` renders the template.
 
     A template that reads anything else of the row or its line while the stencil is made (an

@@ -25,6 +25,7 @@ Choices made where SCORING.md leaves room (kept here so callers know what to exp
 - Qualitative score bands are checked on the score rounded to 2 decimals.
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -276,6 +277,13 @@ def parse_value(text: str | None) -> ParsedValue | None:
     """
     if text is None:
         return None
+    return _parse_value(text)
+
+
+# A text's reading never changes and a ParsedValue is immutable: each text is read once per process
+# (a page scores every indicator of a report, each with its 指标值 and 实际完成值: issue 17).
+@functools.lru_cache(maxsize=8192)
+def _parse_value(text: str) -> ParsedValue | None:
     original = text.strip()
     if not original:
         return None

@@ -166,3 +166,27 @@ def test_jinja_templates_treat_a_missing_value_as_django_templates_do():
     ).render(line=None, n=Decimal("1.5"), form=EveryWidget(), x=HOSTILE)
     assert html.startswith("[][][1.50][三][<div class=\"\"><input type=\"text\" name=\"text\" value=\"&lt;b&gt;")
     assert html.endswith("[&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;]")  # spelled as Django spells it
+
+
+@pytest.mark.parametrize("value", [
+    HOSTILE, "主管部门", "", "a&b", "a<b", "a>b", 'a"b', "a'b", "&amp;", 0, 12, -3, True, False, None,
+    Decimal("1.50"), 1.5, mark_safe("<i>safe</i>"), gettext_lazy("未填"),
+])
+def test_every_value_is_written_by_jinja_as_django_templates_write_it(value):
+    """A text or a number with nothing to escape is given as it is (issue 17): every kind of value
+    a page writes reads the same from either engine."""
+    from django.template import Context, Template, engines
+
+    django_html = Template("[{{ x }}]").render(Context({"x": value}))
+    assert engines["jinja2"].env.from_string("[{{ x }}]").render(x=value) == django_html
+
+
+def test_what_jinja_writes_through_a_macro_or_an_include_is_spelled_as_django_spells_it():
+    from django.template import engines
+
+    env = engines["jinja2"].env
+    html = env.from_string("{% macro m(x) %}<i title=\"{{ x }}\">{{ x }}</i>{% endmacro %}{{ m(v) }}"
+                           "{% include 'includes/page_numbers.html' ignore missing %}").render(v=HOSTILE)
+    spelled = "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;"
+    assert html.startswith(f'<i title="{spelled}">{spelled}</i>')
+    assert "&#34;" not in html and "&#39;" not in html

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from assessments import workflow
@@ -98,7 +100,14 @@ def test_the_submission_goes_to_the_supervisor_first(supervised, unit_a, round_2
 
     workflow.perform(reviewer, a, "start_review")
     bureau = client_for(reviewer)
-    response = bureau.get(reverse("assessments:review", args=[a.pk]))
+    with CaptureQueriesContext(connection) as queries:
+        response = bureau.get(reverse("assessments:review", args=[a.pk]))
+    # The reviews of both levels in one statement (issue 17): the pending 复核, the 初审 of the
+    # submission shown, the decided ones listed.
+    assert len([q for q in queries if q["sql"].startswith('SELECT "assessments_review"."id"')]) == 1
+    assert (response.context["review"].level, response.context["review"].decision) == ("bureau", "pending")
+    assert [(p["review"].level, p["review"].decision) for p in response.context["past_reviews"]] == [
+        ("supervisor", "approved"), ("supervisor", "returned")]
     assert response.context["pre_review"].comment == "同意转报。"
     assert {k: r.score for k, r in response.context["pre_rows"].items()} == {
         str(i.key): w for i, w in zip(a.indicators.order_by("position"), [Decimal("45.00"), Decimal("30.00"), Decimal("10.00")], strict=True)

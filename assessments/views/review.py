@@ -414,9 +414,6 @@ def review_detail(request, pk):
 
 # What the 复核 page reads of one assessment, by statements compiled once (issue 17).
 _LAST_TWO_SNAPSHOTS = childrows.Statement(lambda pk: Snapshot.objects.filter(assessment_id=pk).order_by("-number")[:2], int)
-_PAST_REVIEWS = childrows.Statement(lambda pk: (
-    Review.objects.filter(assessment_id=pk).exclude(decision=Review.Decision.PENDING)
-    .select_related("reviewer", "snapshot").prefetch_related("rows").order_by("-number")), int)
 _EXPORT_JOB = childrows.Statement(lambda pk: ExportJob.objects.filter(assessment_id=pk)[:1], int)
 
 
@@ -431,8 +428,9 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         live = readmodel.load_content(assessment.pk)
         view = readmodel.build(live)
         stored = pagecache.digest(pagecache.instance_values(live))  # digested once, used twice
-    review = reviewing.pending(assessment)
-    shown = review or reviewing.latest_bureau(assessment)
+    reviews = reviewing.of(assessment)
+    review = reviews.pending
+    shown = review or reviews.latest_bureau
     open_review, starting = _open_review(request.user, assessment, review)
     if review_view is None:
         # A submission not yet reviewed starts from empty 复核 rows (not the previous round's).
@@ -452,8 +450,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
                 for line in review_view.lines
             ],
         )
-    pre_review = reviewing.latest_pre_review(assessment, snapshots[0].number) if snapshots and \
-        assessment.unit.supervisor_unit_id else None
+    pre_review = reviews.latest_pre_review(snapshots[0].number) if snapshots and assessment.unit.supervisor_unit_id else None
     changes = diff.compare(snapshots[1].data, snapshots[0].data, assessment.table) if len(snapshots) == 2 else None
     # 佐证材料 of the version shown (issue 13): beside each row, with what changed since the last one.
     entries = _evidence_entries(assessment, snapshots[0].data if snapshots else {})
@@ -464,7 +461,6 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         line.evidence_items = by_row.get(line.key, [])
     evidence_changes = diff.compare_evidence(snapshots[1].data, snapshots[0].data, view) if len(snapshots) == 2 else []
     year_items = history.history(view)  # flags.compute below marks each item's own flags
-    past = _PAST_REVIEWS.all(assessment.pk)
     rows = _pair_rows(review_view, formset)
     pre_rows = {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {}
     adjustments = season.adjustments_by_key(assessment) if any(line.approved_target for line in view.indicators) else {}
@@ -486,7 +482,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "changes": changes,
         # Snapshots are numbered 1, 2, … as they are taken (workflow) and never deleted: the count.
         "submission_count": snapshots[0].number if snapshots else 0,
-        "past_reviews": [_past_review(r) for r in past],
+        "past_reviews": [_past_review(r) for r in reviews.decided],
         "transitions": statements.transitions(assessment),
         "errors": errors or [],
         # Flags of the version shown (for a returned assessment: the submitted one, not the draft).
