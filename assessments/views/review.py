@@ -354,7 +354,7 @@ def _round_charts(request, current):
     def drawn():
         nonlocal drawings
         if drawings is None:
-            drawings = [render_to_string("includes/chart_bars.html", {"chart": chart}) for chart in charts]
+            drawings = [render_to_string("includes/chart_bars.html", {"chart": chart}, using="jinja2") for chart in charts]
             cache.set(key, (computed_at, charts, drawings), max(1, int(left)))
         return [mark_safe(html) for html in drawings]
 
