@@ -34,16 +34,16 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
+from django.db.models.functions import Cast, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
 from . import audit, permissions
 from .childrows import Paged
 from .models import Assessment, DisclosureClock, ExportJob, Round, Transition
+from .models.units import supervisor_label
 
 S = Assessment.State
-NO_SUPERVISOR = "（未填主管部门）"
 
 
 class Status:
@@ -122,7 +122,7 @@ def _classified(round_id: int, disclosure_days: int, today: datetime.date, where
         approved_on=F("clock__approved_on"),
         published_on=Case(When(state=S.PUBLISHED, then=TruncDate("published_at", tzinfo=timezone.get_current_timezone())),
                           output_field=DateField()),
-        supervisor_label=Coalesce(NullIf("unit__supervisor", Value("")), Value(NO_SUPERVISOR)),
+        supervisor_label=supervisor_label("unit__"),
     ).annotate(
         due=Cast(ExpressionWrapper(F("approved_on") + datetime.timedelta(days=disclosure_days),
                                    output_field=DateTimeField()), DateField()),

@@ -21,6 +21,18 @@ class Word(Value):
         return f"'{self.value}'", []
 
 
+class Constant(Value):
+    """A text constant of the code (a label the portal shows), written into the statement as a
+    quoted literal: an expression of an index (`Unit`'s `supervisor_label`) is used for a prepared
+    statement's generic plan only if the statement writes the same constants. A quote, a backslash,
+    a percent sign or a NUL is refused, and so is anything not a str."""
+
+    def as_sql(self, compiler, connection):
+        if not isinstance(self.value, str) or any(ch in self.value for ch in "'\\%\0"):
+            raise ValueError(f"Only a plain constant of the code is written into a statement, not {self.value!r}.")
+        return f"'{self.value}'", []
+
+
 def equals(field: str, word: str) -> Exact:
     """`field = 'word'`, for `.filter()`."""
     return Exact(F(field), Word(str(word)))

@@ -399,3 +399,36 @@ def test_on_postgresql_the_register_reads_the_reports_from_its_covering_index():
               .query.get_compiler(connection=connection).as_sql())
     columns = set(re.findall(r'"assessments_assessment"\."(\w+)"', sql))
     assert columns <= read, columns - read
+
+
+def test_the_register_is_in_the_order_of_an_index_of_units(client, season, round_2020, bureau, region):
+    """The register's order, 主管部门 as shown (（未填主管部门） for none) then the unit's name, is an
+    index of units (migration 0028): its constants are written into the statements, never passed as
+    parameters, so that a prepared statement's one plan can walk it (issue 17). The 决算批复 dates list
+    the units in the same order."""
+    from django.db import connection, transaction
+
+    from assessments import sqlwords
+    from assessments.models.units import NO_SUPERVISOR
+
+    lone = Unit.objects.create(name="测试己", region=region, supervisor="")
+    sql, params = (register.classified(round_2020, datetime.date(2021, 1, 1)).values_list(*register._ROW_FIELDS)
+                   .query.get_compiler(connection=connection).as_sql())
+    quoted = connection.ops.quote_name
+    assert f"COALESCE(NULLIF({quoted('assessments_unit')}.{quoted('supervisor')}, ''), '{NO_SUPERVISOR}')" in sql
+    assert NO_SUPERVISOR not in params and "" not in params
+    for hostile in ("x' OR '1'='1", "a\\b", "100%", "a\0b", 7):
+        with pytest.raises(ValueError):
+            sqlwords.Constant(hostile).as_sql(None, connection)
+
+    client.force_login(bureau)
+    units = [u for u, _ in client.get(reverse("assessments:register"), {"round": 2020}).context["units"]]
+    labels = [(u.supervisor or NO_SUPERVISOR, u.name) for u in units]
+    assert labels == sorted(labels) and units[-1] == lone
+    if connection.vendor == "postgresql":  # kept from sorting, the planner reads a page through the index
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql} LIMIT 100", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "unit_register_order_idx" in plan, plan

@@ -15,6 +15,7 @@ from portal import jinja2
 from .. import childrows, pagecache, params, permissions, register, statements
 from ..exports.public import build_public
 from ..models import DisclosureClock, Round, Unit
+from ..models.units import supervisor_label
 from ..readmodel import load_content
 
 REGISTER_PARAMS = {"round": params.Int(1, 9999)}
@@ -38,7 +39,7 @@ def _round(request, rounds=None) -> Round | None:
 
 # The units whose 决算批复 dates the bureau records, a page at a time, and their clocks of the round
 # (statements compiled once, issue 17).
-_UNITS = permissions.ForReviewer(lambda units: Unit.objects.filter(units("pk")).order_by("supervisor", "name"))
+_UNITS = permissions.ForReviewer(lambda units: Unit.objects.filter(units("pk")).order_by(supervisor_label(), "name"))
 _UNITS_COUNTED = permissions.ForReviewer(lambda units: childrows.counting(Unit.objects.filter(units("pk"))))
 _CLOCKS = childrows.Statement(lambda round_id, units: DisclosureClock.objects.filter(round_id=round_id, unit_id__in=units),
                               int, childrows.Ids)
