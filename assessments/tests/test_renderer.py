@@ -190,3 +190,52 @@ def test_what_jinja_writes_through_a_macro_or_an_include_is_spelled_as_django_sp
     spelled = "&lt;b&gt;&quot;引号&quot; &amp; &#x27;apos&#x27;&lt;/b&gt;"
     assert html.startswith(f'<i title="{spelled}">{spelled}</i>')
     assert "&#34;" not in html and "&#39;" not in html
+
+
+def test_every_logged_in_page_is_placed_in_the_chrome_jinja_writes(alice_client, alice):
+    """base.html's blocks, a page's own or their defaults, go where templates/jinja2/layout.html puts
+    them, escaped as Django escapes; the navigation names the user and offers what their roles may
+    open; a message is shown once (issue 17, part 5: the chrome is Jinja2's)."""
+    from django.contrib import messages
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.template import engines
+    from django.test import RequestFactory
+
+    alice.first_name = "<b>爱丽丝</b>"
+    alice.save()
+    request = RequestFactory().get("/")
+    request.user, request._messages = alice, None
+    request._messages = CookieStorage(request)
+    messages.warning(request, "请先保存。")
+    page = engines["django"].from_string(
+        '{% extends "base.html" %}{% block title %}标题 <&>{% endblock %}{% block content %}<p id="c">正文</p>{% endblock %}'
+    ).render({}, request)
+    assert "<title>标题 <&></title>" in page  # a block is the page's own HTML
+    assert '<a class="visually-hidden-focusable skip-link" href="#main">跳到主要内容</a>' in page  # a default
+    assert '<main class="container-fluid py-3 px-md-4" id="main" tabindex="-1">' in page and '<p id="c">正文</p>\n</main>' in page
+    assert '<span class="navbar-text">&lt;b&gt;爱丽丝&lt;/b&gt;</span>' in page
+    assert f'<a class="nav-link" href="{reverse("assessments:list")}">我的绩效自评</a>' in page
+    assert "审核工作台" not in page
+    assert '<div class="alert alert-warning" role="alert">请先保存。</div>' in page
+    assert 'name="csrfmiddlewaretoken"' in page and page.startswith("<!doctype html>")
+
+
+def test_layout_holds_only_parts():
+    from django.template import TemplateSyntaxError, engines
+
+    with pytest.raises(TemplateSyntaxError):
+        engines["django"].from_string("{% load portal %}{% layout %}<p>x</p>{% part content %}{% endlayout %}")
+
+
+def test_a_fixed_url_is_reversed_once_and_follows_the_script_prefix():
+    from django.urls import set_script_prefix
+
+    from portal.jinja2 import fixed_url
+
+    assert fixed_url("assessments:todo") == reverse("assessments:todo")
+    try:
+        set_script_prefix("/jx/")
+        assert fixed_url("assessments:todo") == reverse("assessments:todo") == "/jx/" + reverse("assessments:todo")[len("/jx/"):]
+        assert fixed_url("assessments:todo").startswith("/jx/")
+    finally:
+        set_script_prefix("/")
