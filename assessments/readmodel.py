@@ -259,12 +259,11 @@ _BY_PK = childrows.ByPk(lambda: Assessment.objects.select_related(*CONTENT_REFER
 def load_content(pk: int, relations: tuple = CONTENT) -> Assessment:
     """`with_content(Assessment.objects).get(pk=pk)` (Assessment.DoesNotExist where there is none),
     read by statements compiled once per process (`childrows.ByPk`): the assessment, then each
-    table of its rows (or only those of `relations`, for a page that shows no more)."""
-    assessment = _BY_PK.get(pk)
+    table of its rows (or only those of `relations`, for a page that shows no more), all sent together
+    (`childrows.read_with`)."""
+    assessment = childrows.read_with(_BY_PK, pk, relations)
     if assessment is None:
         raise Assessment.DoesNotExist(f"No assessment {pk}.")
-    for relation in relations:
-        relation.attach(assessment)
     return assessment
 
 

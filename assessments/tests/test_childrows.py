@@ -394,3 +394,32 @@ def test_a_count_is_a_one_row_statement(two):
     assert sum(statement.all(a.unit_id)) == 2
     (found,) = statement._compiled.values()
     assert found is not None
+
+
+def test_an_assessment_and_its_rows_are_sent_together_on_postgresql(two, monkeypatch, django_assert_num_queries):
+    """`childrows.read_with`: the assessment and its six tables of rows, each statement counted as
+    any is, are what `with_content` reads; on PostgreSQL they are sent in one pipeline (one round
+    trip, issue 17); a missing assessment is None, its empty tables read nothing into it."""
+    from django.db import connection
+
+    a, _ = two
+    reference = readmodel.with_content(Assessment.objects).get(pk=a.pk)
+    pipelines = []
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        real = type(connection.connection).pipeline
+
+        def pipeline(self, *args, **kwargs):
+            pipelines.append(self)
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(type(connection.connection), "pipeline", pipeline)
+    with django_assert_num_queries(1 + len(readmodel.CONTENT)):
+        loaded = childrows.read_with(readmodel._BY_PK, a.pk, readmodel.CONTENT)
+    assert len(pipelines) == (1 if connection.vendor == "postgresql" else 0)
+    with django_assert_num_queries(0):
+        assert pagecache.instance_values(loaded) == pagecache.instance_values(reference)
+        assert _loaded(loaded) == _loaded(reference)
+        assert all(row.assessment is loaded for row in loaded.indicators.all())
+    missing = Assessment.objects.order_by("-pk").first().pk + 1
+    assert childrows.read_with(readmodel._BY_PK, missing, readmodel.CONTENT) is None

@@ -358,9 +358,7 @@ def _published_or_gone(pk: int, *, content: bool = False):
     under way (发起更正) the answer is ``(a, "correcting")``: the permalink shows the last published
     version, from its stored document, and its files stay downloadable."""
     if content:
-        a = _PUBLISHED_CONTENT.get(pk)
-        for relation in readmodel.CONTENT if a is not None else ():
-            relation.attach(a)
+        a = childrows.read_with(_PUBLISHED_CONTENT, pk, readmodel.CONTENT)
     else:
         a = _published_listed().filter(pk=pk).first()
     if a is not None and hasattr(a, "publication"):
