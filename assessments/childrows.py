@@ -41,6 +41,7 @@ class _CompiledOnce:
     def __init__(self):
         self._statements = {}
         self._lock = threading.Lock()
+        self._converters = {}
 
     def statement(self, using: str):
         with self._lock:
@@ -101,7 +102,7 @@ class Relation(_CompiledOnce):
         using = parent._state.db
         _, query, columns = self.statement(using)
         compiler = query.get_compiler(using)
-        converters = compiler.get_converters(columns)
+        converters = _converters(self._converters, compiler, columns)
         if converters:
             rows = compiler.apply_converters(rows, converters)
         names = [c.target.attname for c in columns]
@@ -162,12 +163,22 @@ class ByPk(_CompiledOnce):
         if not rows:
             return None
         compiler = query.get_compiler(using)
-        converters = compiler.get_converters(columns)
+        converters = _converters(self._converters, compiler, columns)
         row = next(iter(compiler.apply_converters(rows, converters))) if converters else rows[0]
         obj = model.from_db(using, names, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
         return obj
+
+
+def _converters(kept: dict, compiler, columns) -> list:
+    """`compiler.get_converters(columns)` of a statement compiled once, worked out once per database
+    connection (the fields' and the backend's converters of some 30 columns: 30–70 µs a statement)."""
+    key = (compiler.using, id(compiler.connection))
+    found = kept.get(key)
+    if found is None:
+        found = kept[key] = compiler.get_converters(columns)
+    return found
 
 
 def together(connection, statements: list[tuple[str, list]]) -> list[list[tuple]]:
@@ -331,6 +342,7 @@ class Statement:
         self.kinds = kinds
         self._compiled = {}
         self._lock = threading.Lock()
+        self._converters = {}
 
     def _compile_with(self, using, lengths, variant):
         values = [_stand_in(kind, n, length, variant) for n, (kind, length) in enumerate(zip(self.kinds, lengths, strict=True))]
@@ -396,6 +408,15 @@ class Statement:
         bound = copy.copy(compiler)  # the compiled state, on this thread's connection
         bound.connection = connections[using]
         bound.as_sql = lambda *args, **kwargs: (sql, params)
+        fields = [selected[0] for selected in compiler.select[:compiler.col_count]]
+        converters = _converters(self._converters.setdefault(key, {}), bound, fields)
+
+        def get_converters(expressions):  # the iteration's columns: worked out once
+            if len(expressions) == len(fields) and all(a is b for a, b in zip(expressions, fields, strict=True)):
+                return converters
+            return type(bound).get_converters(bound, expressions)
+
+        bound.get_converters = get_converters
         evaluated = queryset._chain()
         evaluated.query.get_compiler = lambda *args, **kwargs: bound
         return list(evaluated)

@@ -423,3 +423,32 @@ def test_an_assessment_and_its_rows_are_sent_together_on_postgresql(two, monkeyp
         assert all(row.assessment is loaded for row in loaded.indicators.all())
     missing = Assessment.objects.order_by("-pk").first().pk + 1
     assert childrows.read_with(readmodel._BY_PK, missing, readmodel.CONTENT) is None
+
+
+def test_the_converters_of_a_statement_are_worked_out_once(two, monkeypatch):
+    """What each column's value goes through on its way from the database (30–70 µs for a statement
+    of 30 columns) is worked out once per statement and connection (issue 17); the rows are the
+    ORM's still, the second time as the first."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    a, _ = two
+    statement = childrows.Statement(lambda pk: Indicator.objects.filter(assessment_id=pk).select_related("assessment")
+                                    .order_by("position"), int)
+    worked_out = []
+    real = SQLCompiler.get_converters
+
+    def counting(self, expressions):
+        worked_out.append(len(expressions))
+        return real(self, expressions)
+
+    monkeypatch.setattr(SQLCompiler, "get_converters", counting)
+    first = [pagecache.row_values(i) for i in statement.all(a.pk)]
+    after_first = len(worked_out)
+    again = [pagecache.row_values(i) for i in statement.all(a.pk)]
+    assert after_first >= 1 and len(worked_out) == after_first and again == first
+    assert first == [pagecache.row_values(i) for i in Indicator.objects.filter(assessment=a).order_by("position")]
+    for _ in range(2):
+        readmodel.load_content(a.pk)
+    before = len(worked_out)
+    readmodel.load_content(a.pk)
+    assert len(worked_out) == before
