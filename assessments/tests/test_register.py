@@ -432,3 +432,38 @@ def test_the_register_is_in_the_order_of_an_index_of_units(client, season, round
             cursor.execute(f"EXPLAIN {sql} LIMIT 100", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "unit_register_order_idx" in plan, plan
+
+
+@pytest.mark.usefixtures("rendered_pages")
+def test_the_registers_tables_are_rendered_again_only_when_what_they_show_changed(client, season, round_2020, bureau,
+                                                                                    renders):
+    """The three tables (per 主管部门, reports, 决算批复 dates) are kept under what they show (issue 17):
+    after a write elsewhere the page is made again but not its tables; a date recorded shows at once."""
+    import django.template.loader as loader
+    from django.core.cache import cache
+
+    from assessments import generations
+    from assessments.models import DataGeneration
+
+    rendered = renders(loader)
+
+    def tables():
+        return len([name for name in rendered if name == "assessments/review/register_rows.html"])
+
+    def unmasked(html):  # each page carries its own mask of the CSRF secret
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+    cache.clear()
+    client.force_login(bureau)
+    url = reverse("assessments:register")
+    first = client.get(url, {"round": 2020}).content.decode()
+    assert tables() == 3
+    generations.renew(DataGeneration)  # something else changed
+    again = client.get(url, {"round": 2020}).content.decode()
+    assert tables() == 3
+    assert unmasked(again) == unmasked(first)
+    wu = Unit.objects.get(name="测试戊")
+    register.record_approval(bureau, wu, round_2020, TODAY - datetime.timedelta(days=1))
+    changed = client.get(url, {"round": 2020}).content.decode()
+    assert tables() == 6  # each table shows something of the date
+    assert f'name="approved_on-{wu.pk}" value="{TODAY - datetime.timedelta(days=1):%Y-%m-%d}"' in changed

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 
 from portal import jinja2
@@ -74,11 +75,32 @@ def register_page(request):
                 units=[(u, clocks.get(u.pk)) for u in units_page], units_page=units_page, units_range=params.page_range(units_page),
                 units_query=params.canonical(p, without=("units_page",)) or f"round={current.year}",
             )
-    # The long tables' rows: a Jinja2 template (ADR 0023), rendered when the page reaches them.
+    # The long tables' rows: a Jinja2 template (ADR 0023), rendered when the page reaches them, and
+    # kept under what they show (ADR 0024): a write that left a table as it was (most do) does not
+    # render it again. The three read from the cache in one round trip.
     links = {"review_link": params.pk_link("assessments:review"), "public_link": params.pk_link("disclosure:detail")}
+    shown = _shown(context)
     for part in ("groups", "reports", "units"):
-        context[f"{part}_html"] = jinja2.part("assessments/review/register_rows.html", {**context, **links, "part": part})
-    return render(request, "assessments/review/register.html", context)
+        context[f"{part}_html"] = _kept(part, shown[part], {**context, **links, "part": part})
+    with pagecache.prefetching([pagecache.fragment_key(f"register-{part}", shown[part]) for part in shown]):
+        return render(request, "assessments/review/register.html", context)
+
+
+def _shown(context) -> dict:
+    """What each of the register's tables shows of its rows (the key of its HTML)."""
+    return {
+        "groups": [(s.supervisor, s.due, s.published, s.on_time, s.late, s.overdue, s.withheld)
+                   for s in context.get("groups", ())],
+        "reports": [(r.pk, r.unit_name, r.title, r.supervisor, r.approved_on, r.due, r.published_on, r.status, r.reason,
+                     r.days_left) for r in (context["rows_page"] if "rows_page" in context else ())],
+        "units": [(u.pk, u.supervisor, u.name, clock.approved_on if clock else None,
+                   context["round"].disclosure_days) for u, clock in context.get("units", ())],
+    }
+
+
+def _kept(part: str, shown: list, context: dict):
+    render = jinja2.part("assessments/review/register_rows.html", context)
+    return lambda: mark_safe(pagecache.fragment(f"register-{part}", shown, render))
 
 
 def _page(items, number):
