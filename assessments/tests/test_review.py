@@ -1242,3 +1242,32 @@ def test_the_review_rows_as_opened_are_the_rows_their_forms_render(bureau, revie
     # Each row's key, and a 定量 row's 完成情况 hidden (`as_hidden`).
     quantitative = [line for line, _ in rows if line.line.result.kind != "qualitative"]
     assert quantitative and light_html.count('type="hidden"') == len(rows) + len(quantitative)
+
+
+@pytest.mark.usefixtures("rendered_pages")
+def test_the_review_rows_are_rendered_again_only_when_what_they_show_changed(bureau, reviewing_004, renders):
+    """The 复核 table's rows are kept under what they show (issue 17): a write elsewhere makes the page
+    again, not its rows; a 复核 saved shows at once."""
+    import django.template.loader as loader
+
+    from assessments import generations
+    from assessments.models import DataGeneration
+
+    rendered = renders(loader)
+
+    def rows_rendered():
+        return len([name for name in rendered if name == "assessments/review/review_rows.html"])
+
+    cache.clear()
+    first = bureau.get(review_url(reviewing_004))
+    assert rows_rendered() == 1
+    generations.renew(DataGeneration)
+    again = bureau.get(review_url(reviewing_004))
+    assert rows_rendered() == 1
+    assert again.content.decode().split('<tbody>')[1].split("</tbody>")[0] == \
+        first.content.decode().split('<tbody>')[1].split("</tbody>")[0]
+    data = review_data(again)
+    data["review-1-note"] = "复核说明：已核对原始凭证。"
+    assert bureau.post(review_url(reviewing_004), data).status_code == 302
+    saved = bureau.get(review_url(reviewing_004)).content.decode()
+    assert rows_rendered() == 2 and "复核说明：已核对原始凭证。</textarea>" in saved

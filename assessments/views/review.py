@@ -473,7 +473,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "review_view": review_view,
         "rows": rows,
         # Rendered when the template reaches them (a Jinja2 template, ADR 0023).
-        "rows_html": jinja2.part("assessments/review/review_rows.html", {
+        "rows_html": _review_rows(stored, review_view, formset, rows, {
             "rows": rows, "a": view.assessment, "pre_review": pre_review, "pre_rows": pre_rows, "adjustments": adjustments}),
         "formset": formset,
         "decision": decision or ReviewDecisionForm(),
@@ -507,6 +507,25 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "disclosure_form": DisclosureForm(instance=assessment) if assessment.state in publishing.DISCLOSURE_EDITABLE else None,
         **_sealed_context(request, assessment),
     }
+
+
+def _review_rows(stored: str, review_view, formset, rows, context: dict):
+    """The 复核 table's rows, kept under what they show (ADR 0024) as the page opens them: the version
+    shown (`stored`), each row's 复核 and its result, the 初审's rows, the approved targets and their
+    adjustments, whether they are forms. A write that left them as they were (most are elsewhere)
+    does not render them again. Rows of a form sent back with its errors are always rendered."""
+    render = jinja2.part("assessments/review/review_rows.html", context)
+    if formset is not None and formset.is_bound:
+        return render
+    shown = (
+        stored, formset is not None, context["a"].pk, bool(context["pre_review"]),
+        [(r.key, pagecache.row_values(r.row) if r.row else None, r.result.score, r.result.explanation,
+          r.line.approved_target, r.line.target_adjusted) for r in review_view.lines],
+        sorted((key, pagecache.row_values(row)) for key, row in context["pre_rows"].items()),
+        sorted((key, adj.reason) for key, adj in context["adjustments"].items()),
+        [[(e["id"], e["title"], e["inline"]) for e in r.line.evidence_items] for r, _ in rows],
+    )
+    return lambda: mark_safe(pagecache.fragment("review-rows", shown, render))
 
 
 def _sealed_context(request, assessment) -> dict:
