@@ -21,7 +21,7 @@ from pathlib import Path
 
 import zstandard
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.signals import setting_changed
 from django.db import connection
 from django.dispatch import receiver
@@ -131,12 +131,50 @@ def value_key(name: str, parts) -> str:
     return f"value:{name}:{digest(release(), parts)}"
 
 
+# A copy in each process (`LOCAL`, where the shared cache is another server's) in front of the
+# shared cache: an entry kept under a digest of what it is made of never changes under its key,
+# so a copy is never stale, and it saves the shared cache's round trip (0.2–0.3 ms, a few a page:
+# issue 17). Fragments up to `LOCAL_MAX` bytes packed.
+LOCAL = "fragments_local"
+LOCAL_MAX = 64 * 1024
+
+
+def _local():
+    return caches[LOCAL] if LOCAL in settings.CACHES else None
+
+
+def _kept_here(local, key, found) -> None:
+    if local is not None and found is not None and not (isinstance(found, bytes) and len(found) > LOCAL_MAX):
+        local.set(key, found, TIMEOUT)
+
+
+def _get_many(keys) -> dict:
+    """The entries of `keys` found, from this process's copy, else from the shared cache (one round
+    trip for all those not here, copied here)."""
+    local = _local()
+    found = local.get_many(keys) if local is not None and keys else {}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        shared = cache.get_many(missing)
+        for key, entry in shared.items():
+            _kept_here(local, key, entry)
+        found.update(shared)
+    return found
+
+
+def _set_many(entries: dict) -> None:
+    cache.set_many(entries, TIMEOUT)
+    local = _local()
+    for key, entry in entries.items():
+        _kept_here(local, key, entry)
+
+
 @contextlib.contextmanager
 def prefetching(keys):
     """Read the fragments and values of `keys` (`fragment_key`, `value_key`) in one round trip: inside
     the block, `fragment` and `value` take them from here instead of asking the cache one by one. A
     key is taken once; a key not listed is read as before."""
-    found = cache.get_many(keys) if keys else {}
+    found = _get_many(keys) if keys else {}
     token = _prefetched.set({key: found.get(key) for key in keys})
     try:
         yield
@@ -148,7 +186,7 @@ def _cached(key):
     prefetched = _prefetched.get()
     if prefetched is not None and key in prefetched:
         return prefetched.pop(key)
-    return cache.get(key)
+    return _get_many([key]).get(key)
 
 
 def fragment(name: str, parts, render) -> str:
@@ -157,7 +195,7 @@ def fragment(name: str, parts, render) -> str:
     html = _unpacked(key, _cached(key))
     if html is None:
         html = str(render())
-        cache.set(key, _packed(html), TIMEOUT)
+        _set_many({key: _packed(html)})
     return html
 
 
@@ -165,7 +203,7 @@ def fragments(name: str, parts_list: list, render) -> list[str]:
     """Many fragments of one kind in one round trip: the HTML of each `parts_list[i]`, `render(i)`
     called for those the cache does not hold."""
     keys = [_key(name, parts) for parts in parts_list]
-    found = cache.get_many(keys) if keys else {}
+    found = _get_many(keys) if keys else {}
     out, missing = [], {}
     for i, key in enumerate(keys):
         html = _unpacked(key, found.get(key))
@@ -174,7 +212,7 @@ def fragments(name: str, parts_list: list, render) -> list[str]:
             missing[key] = _packed(html)
         out.append(html)
     if missing:
-        cache.set_many(missing, TIMEOUT)
+        _set_many(missing)
     return out
 
 
@@ -185,7 +223,7 @@ def value(name: str, parts, compute):
     if isinstance(found, tuple) and len(found) == 1:
         return found[0]
     result = compute()
-    cache.set(key, (result,), TIMEOUT)
+    _set_many({key: (result,)})
     return result
 
 

@@ -125,6 +125,13 @@ _KEY_VERSION = 1  # of the cached value's shape
 _TIMEOUT = 60 * 60
 
 
+# Each account's Authorization as this process last read it, under its generation, in front of the
+# cache: right under the same generation as the cache's copy is, without the cache's round trip on
+# every request (issue 17). Emptied when it holds `_HERE_MAX` accounts.
+_HERE: dict[int, tuple[int, "Authorization"]] = {}
+_HERE_MAX = 5000
+
+
 def _user_key(user) -> str:
     return f"authz:{_KEY_VERSION}:user:{user.pk}"
 
@@ -195,13 +202,20 @@ def authorization(user) -> Authorization:
     # The generation first, the rows after: rows read later are never older than the generation
     # they are kept under.
     generation = _generation()
-    key = _user_key(user)
-    entry = cache.get(key)
-    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
-        held = entry[1]
+    here = _HERE.get(user.pk)
+    if here is not None and here[0] == generation:
+        held = here[1]
     else:
-        held = _read_authorization(user)
-        cache.set(key, (generation, held), _TIMEOUT)
+        key = _user_key(user)
+        entry = cache.get(key)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
+            held = entry[1]
+        else:
+            held = _read_authorization(user)
+            cache.set(key, (generation, held), _TIMEOUT)
+        if len(_HERE) >= _HERE_MAX:
+            _HERE.clear()
+        _HERE[user.pk] = (generation, held)
     user._portal_authorization = held
     return held
 

@@ -151,6 +151,16 @@ class ResilientRedisCache(RedisCache):
     def delete_many(self, keys, version=None):
         return super().delete_many(keys, version)
 
-    @_guarded(_false)
     def clear(self):
+        """Empty Redis and this process's copy of what is kept there (`fragments_local`,
+        assessments/pagecache.py): what was cleared is not served from the copy."""
+        from django.conf import settings
+        from django.core.cache import caches
+
+        if "fragments_local" in settings.CACHES:
+            caches["fragments_local"].clear()
+        return self._clear_shared()
+
+    @_guarded(_false)
+    def _clear_shared(self):
         return super().clear()

@@ -105,9 +105,14 @@ def test_an_entry_of_another_generation_is_not_used(alice, unit_a, unit_b):
 def test_without_a_cache_the_roles_come_from_the_database(alice, unit_a, settings, django_assert_num_queries):
     settings.CACHES = {**settings.CACHES, "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     for _ in range(2):
+        roles._HERE.clear()  # a process that has not read them
         fresh = User.objects.get(pk=alice.pk)
         with django_assert_num_queries(2):
             assert roles.authorization(fresh).officer_units == frozenset({unit_a.pk})
+    # The process that read them under this generation: the generation only.
+    fresh = User.objects.get(pk=alice.pk)
+    with django_assert_num_queries(1):
+        assert roles.authorization(fresh).officer_units == frozenset({unit_a.pk})
 
 
 def test_navigation_and_access_read_no_query_once_cached(client, reviewer):
@@ -125,7 +130,8 @@ def test_navigation_and_access_read_no_query_once_cached(client, reviewer):
 
 def test_a_request_reads_the_cached_roles_once(client, reviewer, monkeypatch):
     """request.user is a lazy object: what the request learnt is kept on the user it wraps, so
-    a page that asks a dozen permission questions reads the cache once."""
+    a page that asks a dozen permission questions reads the cache once, in a process that had not
+    read them under this generation; none in one that had (issue 17)."""
     client.force_login(reviewer)
     todo = reverse("assessments:todo")
     assert client.get(todo).status_code == 200
@@ -138,5 +144,11 @@ def test_a_request_reads_the_cached_roles_once(client, reviewer, monkeypatch):
         return real(key, *args, **kwargs)
 
     monkeypatch.setattr(cache, "get", counting)
+    roles._HERE.clear()
     assert client.get(todo).status_code == 200
     assert reads == [roles._user_key(reviewer)]
+    assert client.get(todo).status_code == 200
+    assert reads == [roles._user_key(reviewer)]
+    roles.invalidate()  # a role changed: read again
+    assert client.get(todo).status_code == 200
+    assert reads == [roles._user_key(reviewer)] * 2

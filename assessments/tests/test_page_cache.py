@@ -78,6 +78,12 @@ def test_added_empty_rows_are_their_own_page(alice_client, filled):
     assert page(alice_client, filled).count("formset-row indicator-row") == rows
 
 
+def _another_process():
+    """What a process that has not rendered the page finds: only the shared cache."""
+    if pagecache._local() is not None:
+        pagecache._local().clear()
+
+
 def test_an_unreadable_cache_entry_is_rendered_again(alice_client, filled, built, monkeypatch):
     good = page(alice_client, filled)
     real_get, real_get_many = pagecache.cache.get, pagecache.cache.get_many
@@ -91,6 +97,7 @@ def test_an_unreadable_cache_entry_is_rendered_again(alice_client, filled, built
 
     monkeypatch.setattr(pagecache.cache, "get", get)
     monkeypatch.setattr(pagecache.cache, "get_many", get_many)
+    _another_process()
     assert page(alice_client, filled) == good
     assert built["n"] == 2
 
@@ -408,9 +415,47 @@ def test_the_edit_page_reads_what_it_may_take_from_the_cache_in_one_round_trip(a
 
     monkeypatch.setattr(pagecache.cache, "get", get)
     monkeypatch.setattr(pagecache.cache, "get_many", get_many)
+    _another_process()
     assert page(alice_client, filled) == first
     fragments = [read for read in reads if read[0] == "get" and read[1].startswith(("fragment:", "value:"))]
     assert fragments == []
     many = [keys for kind, keys in reads if kind == "get_many"]
     assert len(many) == 1 and len(many[0]) == 5
     assert sum(key.startswith("fragment:entry-") for key in many[0]) == 3
+
+
+def test_a_fragment_this_process_holds_is_not_asked_of_the_shared_cache(monkeypatch):
+    """A fragment is kept under a digest of what it shows: this process's copy (where the shared cache
+    is another server's) is never stale and saves the round trip; clearing the shared cache clears the
+    copy; a large fragment is not copied (issue 17)."""
+    from django.core.cache import caches
+
+    if pagecache._local() is None:
+        pytest.skip("a copy in each process is kept where the shared cache is Redis (the PostgreSQL run)")
+    rendered, asked = [], []
+    real_get_many = pagecache.cache.get_many
+
+    def get_many(keys, *args, **kwargs):
+        asked.append(tuple(keys))
+        return real_get_many(keys, *args, **kwargs)
+
+    monkeypatch.setattr(pagecache.cache, "get_many", get_many)
+
+    def render(text):
+        rendered.append(text)
+        return text
+
+    assert pagecache.fragment("test", ("甲",), lambda: render("<p>甲</p>")) == "<p>甲</p>"
+    assert (rendered, len(asked)) == (["<p>甲</p>"], 1)
+    assert pagecache.fragment("test", ("甲",), lambda: render("<p>again</p>")) == "<p>甲</p>"
+    assert (rendered, len(asked)) == (["<p>甲</p>"], 1)  # from this process's copy
+    caches[pagecache.LOCAL].clear()
+    assert pagecache.fragment("test", ("甲",), lambda: render("<p>again</p>")) == "<p>甲</p>"
+    assert (rendered, len(asked)) == (["<p>甲</p>"], 2)  # from the shared cache, copied here again
+    pagecache.cache.clear()
+    assert pagecache.fragment("test", ("甲",), lambda: render("<p>乙</p>")) == "<p>乙</p>"  # nothing left anywhere
+    import secrets
+
+    big = secrets.token_hex(pagecache.LOCAL_MAX)
+    pagecache.fragment("test", ("大",), lambda: big)
+    assert caches[pagecache.LOCAL].get(pagecache.fragment_key("test", ("大",))) is None
