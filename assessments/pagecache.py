@@ -139,34 +139,36 @@ LOCAL = "fragments_local"
 LOCAL_MAX = 64 * 1024
 
 
-def _local():
+def local():
+    """This process's copy (None where the shared cache is itself in the process)."""
     return caches[LOCAL] if LOCAL in settings.CACHES else None
 
 
-def _kept_here(local, key, found) -> None:
-    if local is not None and found is not None and not (isinstance(found, bytes) and len(found) > LOCAL_MAX):
-        local.set(key, found, TIMEOUT)
+
+def _kept_here(here, key, found) -> None:
+    if here is not None and found is not None and not (isinstance(found, bytes) and len(found) > LOCAL_MAX):
+        here.set(key, found, TIMEOUT)
 
 
 def _get_many(keys) -> dict:
     """The entries of `keys` found, from this process's copy, else from the shared cache (one round
     trip for all those not here, copied here)."""
-    local = _local()
-    found = local.get_many(keys) if local is not None and keys else {}
+    here = local()
+    found = here.get_many(keys) if here is not None and keys else {}
     missing = [key for key in keys if key not in found]
     if missing:
         shared = cache.get_many(missing)
         for key, entry in shared.items():
-            _kept_here(local, key, entry)
+            _kept_here(here, key, entry)
         found.update(shared)
     return found
 
 
 def _set_many(entries: dict) -> None:
     cache.set_many(entries, TIMEOUT)
-    local = _local()
+    here = local()
     for key, entry in entries.items():
-        _kept_here(local, key, entry)
+        _kept_here(here, key, entry)
 
 
 @contextlib.contextmanager

@@ -80,8 +80,8 @@ def test_added_empty_rows_are_their_own_page(alice_client, filled):
 
 def _another_process():
     """What a process that has not rendered the page finds: only the shared cache."""
-    if pagecache._local() is not None:
-        pagecache._local().clear()
+    if pagecache.local() is not None:
+        pagecache.local().clear()
 
 
 def test_an_unreadable_cache_entry_is_rendered_again(alice_client, filled, built, monkeypatch):
@@ -430,7 +430,7 @@ def test_a_fragment_this_process_holds_is_not_asked_of_the_shared_cache(monkeypa
     copy; a large fragment is not copied (issue 17)."""
     from django.core.cache import caches
 
-    if pagecache._local() is None:
+    if pagecache.local() is None:
         pytest.skip("a copy in each process is kept where the shared cache is Redis (the PostgreSQL run)")
     rendered, asked = [], []
     real_get_many = pagecache.cache.get_many

@@ -1272,3 +1272,27 @@ def test_the_review_rows_are_rendered_again_only_when_what_they_show_changed(bur
     assert bureau.post(review_url(reviewing_004), data).status_code == 302
     saved = bureau.get(review_url(reviewing_004)).content.decode()
     assert rows_rendered() == 2 and "复核说明：已核对原始凭证。</textarea>" in saved
+
+
+@pytest.mark.usefixtures("rendered_pages")
+def test_within_the_minute_the_round_charts_come_from_this_process(bureau, unit_a, round_2020, monkeypatch):
+    """Where the shared cache is Redis, the charts and their drawings kept for the minute are copied in
+    the process: the next dashboard does not ask Redis for them (issue 17)."""
+    from assessments import pagecache
+
+    if pagecache.local() is None:
+        pytest.skip("a copy in each process is kept where the shared cache is Redis (the PostgreSQL run)")
+    make_submission(unit_a, round_2020, name="项目0", rows=clean_rows(satisfaction={ACTUAL: "100%"}))
+    first = bureau.get(DASHBOARD).content.decode()
+    asked = []
+    real = cache.get
+
+    def get(key, *args, **kwargs):
+        asked.append(key)
+        return real(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get", get)
+    again = bureau.get(DASHBOARD).content.decode()
+    assert not [key for key in asked if str(key).startswith("dashboard-charts:")]
+    charts = '<details class="card mb-3" id="round-charts"'
+    assert again.split(charts)[1].split("</details>")[0] == first.split(charts)[1].split("</details>")[0]

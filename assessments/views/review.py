@@ -131,7 +131,8 @@ def dashboard(request):
     # Every 填报任务 past its deadline and not handed in (issue 14), whatever its kind.
     late_tasks = list(season.late_tasks(current, of_units)[:LATE_TASKS_SHOWN]) if current.any_late_task else []
 
-    qs, p, sort = _filtered(request, current)
+    p = params.read(request.GET, DASHBOARD_PARAMS)
+    sort = p.sort or "submitted"
     if all(p[name] is None for name in DASHBOARD_PARAMS if name not in ("round", "state", "sort", "page")):
         # Filtered by state alone (or not at all), the list holds what the cards count: not counted
         # again, and each page is read by a statement compiled once. Any other filter (a new one
@@ -141,7 +142,7 @@ def dashboard(request):
         listed = childrows.Paged(_list_statement(shape, sort).all, request.user, current.pk,
                                  *(p[name] for name in shape), count=count)
     else:
-        listed = qs.only(*LISTED_FIELDS)
+        listed = _filtered_by(request, current, p, sort).only(*LISTED_FIELDS)
     page = Paginator(listed, PAGE_SIZE).get_page(p.page)
     # Export statuses of this page's rows only (a subquery would run for every row before the OFFSET).
     statuses = {}
@@ -255,8 +256,12 @@ def _filtered(request, current):
     (the page and its xlsx export): (queryset, parameters, sort)."""
     p = params.read(request.GET, DASHBOARD_PARAMS)
     sort = p.sort or "submitted"
+    return _filtered_by(request, current, p, sort), p, sort
+
+
+def _filtered_by(request, current, p, sort: str):
     qs = permissions.reviewer_assessments(request.user).filter(round=current).select_related("unit", "round")
-    return _narrowed(qs, p, sort), p, sort
+    return _narrowed(qs, p, sort)
 
 
 # What the dashboard shows beside a page of rows, each read by a statement compiled once per number of rows.
@@ -341,7 +346,11 @@ def _round_charts(request, current):
     scope += "-" + ",".join(str(pk) for pk in sorted(permissions.officer_unit_ids(user)))  # never their own
     # The code and templates that draw them in the key too (pagecache.release): a deployment draws again.
     key = f"dashboard-charts:3:{current.pk}:{hashlib.sha256((scope + pagecache.release()).encode()).hexdigest()[:32]}"
-    found, now = cache.get(key), time.time()
+    # This process's copy first (kept no longer than the shared entry: the minute is in the entry).
+    here, now = pagecache.local(), time.time()
+    found = here.get(key) if here is not None else None
+    if not (isinstance(found, tuple) and len(found) == 3 and found[2] is not None and now - found[0] < CHARTS_SECONDS):
+        found = cache.get(key)
     if isinstance(found, tuple) and len(found) == 3 and now - found[0] < CHARTS_SECONDS:
         computed_at, charts, drawings = found
     else:
@@ -350,12 +359,15 @@ def _round_charts(request, current):
         cache.set(key, (computed_at, charts, None), CHARTS_SECONDS)
     left = CHARTS_SECONDS - (now - computed_at)
     pagecache.keep_at_most(request, left)
+    if here is not None and drawings is not None and left >= 1:
+        here.set(key, (computed_at, charts, drawings), int(left))
 
     def drawn():
         nonlocal drawings
         if drawings is None:
             drawings = [render_to_string("includes/chart_bars.html", {"chart": chart}, using="jinja2") for chart in charts]
-            cache.set(key, (computed_at, charts, drawings), max(1, int(left)))
+            for kept in (cache, here) if here is not None else (cache,):
+                kept.set(key, (computed_at, charts, drawings), max(1, int(left)))
         return [mark_safe(html) for html in drawings]
 
     return charts, drawn
