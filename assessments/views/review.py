@@ -332,6 +332,18 @@ def _search(q: str) -> Q:
     )
 
 
+# The round's charts with their drawings as this process last read or drew them (read-only; at
+# most `_CHARTS_HERE_MAX` kinds of reviewer and round at once).
+_CHARTS_HERE: dict[str, tuple] = {}
+_CHARTS_HERE_MAX = 256
+
+
+def _keep_charts_here(key: str, entry: tuple) -> None:
+    if len(_CHARTS_HERE) >= _CHARTS_HERE_MAX:
+        _CHARTS_HERE.clear()
+    _CHARTS_HERE[key] = entry
+
+
 def _round_charts(request, current):
     """Charts of the whole round (not the filters): three aggregate queries over every
     submission, so they are shared for a minute by reviewers who see the same units, with their
@@ -346,10 +358,11 @@ def _round_charts(request, current):
     scope += "-" + ",".join(str(pk) for pk in sorted(permissions.officer_unit_ids(user)))  # never their own
     # The code and templates that draw them in the key too (pagecache.release): a deployment draws again.
     key = f"dashboard-charts:3:{current.pk}:{hashlib.sha256((scope + pagecache.release()).encode()).hexdigest()[:32]}"
-    # This process's copy first (kept no longer than the shared entry: the minute is in the entry).
-    here, now = pagecache.local(), time.time()
-    found = here.get(key) if here is not None else None
-    if not (isinstance(found, tuple) and len(found) == 3 and found[2] is not None and now - found[0] < CHARTS_SECONDS):
+    # This process's copy first, as objects (unpickling the charts cost as much as drawing the
+    # page's list); it is used no longer than the shared entry: the minute is in the entry.
+    now = time.time()
+    found = _CHARTS_HERE.get(key)
+    if not (found is not None and found[2] is not None and now - found[0] < CHARTS_SECONDS):
         found = cache.get(key)
     if isinstance(found, tuple) and len(found) == 3 and now - found[0] < CHARTS_SECONDS:
         computed_at, charts, drawings = found
@@ -359,15 +372,15 @@ def _round_charts(request, current):
         cache.set(key, (computed_at, charts, None), CHARTS_SECONDS)
     left = CHARTS_SECONDS - (now - computed_at)
     pagecache.keep_at_most(request, left)
-    if here is not None and drawings is not None and left >= 1:
-        here.set(key, (computed_at, charts, drawings), int(left))
+    if drawings is not None:
+        _keep_charts_here(key, (computed_at, charts, drawings))
 
     def drawn():
         nonlocal drawings
         if drawings is None:
             drawings = [render_to_string("includes/chart_bars.html", {"chart": chart}, using="jinja2") for chart in charts]
-            for kept in (cache, here) if here is not None else (cache,):
-                kept.set(key, (computed_at, charts, drawings), max(1, int(left)))
+            cache.set(key, (computed_at, charts, drawings), max(1, int(left)))
+            _keep_charts_here(key, (computed_at, charts, drawings))
         return [mark_safe(html) for html in drawings]
 
     return charts, drawn
