@@ -239,3 +239,27 @@ def test_a_fixed_url_is_reversed_once_and_follows_the_script_prefix():
         assert fixed_url("assessments:todo").startswith("/jx/")
     finally:
         set_script_prefix("/")
+
+
+def test_a_form_of_hidden_fields_is_written_as_djangos_template_writes_it():
+    """A formset's management form (hidden fields only) is written without the engine (issue 17:
+    0.4 ms of the 复核 page), the same bytes as Django's div.html; a form with visible fields or
+    errors is the template's."""
+    from django.forms import formset_factory
+
+    class Row(forms.Form):
+        note = forms.CharField()
+
+    class Hidden(forms.Form):
+        a = forms.CharField(widget=forms.HiddenInput, initial=HOSTILE)
+        b = forms.IntegerField(widget=forms.HiddenInput, initial=3)
+
+    rows = formset_factory(Row, extra=2)
+    cases = [rows(prefix="review").management_form,
+             rows({"r-TOTAL_FORMS": "1", "r-INITIAL_FORMS": "0"}, prefix="r").management_form,
+             Hidden(), Hidden({"a": "x", "b": "4"}), Hidden({"a": "", "b": "x"}), Row(), Row({"note": "说明"})]
+    fast, django_renderer = renderers.FastRenderer(), DjangoTemplates()
+    assert renderers.DIV in fast.fast
+    for form in cases:
+        assert form.render(renderer=fast) == form.render(renderer=django_renderer), form
+    assert str(cases[0]).startswith('<input type="hidden" name="review-TOTAL_FORMS" value="2"')
