@@ -82,6 +82,9 @@ def register_page(request):
     shown = _shown(context)
     for part in ("groups", "reports", "units"):
         context[f"{part}_html"] = _kept(part, shown[part], {**context, **links, "part": part})
+    # The page itself: a Jinja2 template, as the dashboard's (ADR 0028).
+    body = {**context, "body_html": None}
+    context["body_html"] = jinja2.part("assessments/review/register_body.html", body, request=request)
     with pagecache.prefetching([pagecache.fragment_key(f"register-{part}", shown[part]) for part in shown]):
         return render(request, "assessments/review/register.html", context)
 
