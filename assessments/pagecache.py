@@ -144,7 +144,6 @@ def local():
     return caches[LOCAL] if LOCAL in settings.CACHES else None
 
 
-
 def _kept_here(here, key, found) -> None:
     if here is not None and found is not None and not (isinstance(found, bytes) and len(found) > LOCAL_MAX):
         here.set(key, found, TIMEOUT)

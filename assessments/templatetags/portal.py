@@ -212,7 +212,7 @@ class LayoutNode(template.Node):
 
 @register.tag
 def layout(parser, token):
-    parts, name = [], None
+    parts = []
     nodelist = parser.parse(("part", "endlayout"))
     if any(not (isinstance(node, template.base.TextNode) and not node.s.strip()) for node in nodelist):
         raise template.TemplateSyntaxError("{% layout %} holds only {% part NAME %} sections.")
@@ -223,6 +223,5 @@ def layout(parser, token):
         bits = token.split_contents()
         if len(bits) != 2:
             raise template.TemplateSyntaxError("{% part %} takes one name.")
-        name = bits[1]
-        parts.append((name, parser.parse(("part", "endlayout"))))
+        parts.append((bits[1], parser.parse(("part", "endlayout"))))
     return LayoutNode(parts)
