@@ -343,10 +343,25 @@ def admin_dsn(dbname: str) -> str:
 
 
 def drop_database(name: str) -> None:
+    """Drop `name`, whoever is connected. An autovacuum worker started on a database just restored is
+    not ours to terminate (WITH (FORCE) refuses: InsufficientPrivilege, seen once in CI); a plain DROP
+    cancels such a worker itself, and is tried again while the database is still in use."""
+    import time
+
     import psycopg
 
     with psycopg.connect(admin_dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for _ in range(40):
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    return
+                except psycopg.errors.ObjectInUse:
+                    time.sleep(0.25)
+        raise AssertionError(f"database {name} could not be dropped")
 
 
 def database_exists(name: str) -> bool:
