@@ -108,12 +108,10 @@ def of(assessment) -> Reviews:
     return Reviews(_ALL.all(assessment.pk))
 
 
-def latest_pre_review(assessment, snapshot_number: int | None = None) -> Review | None:
-    """The 主管部门's latest 初审 (of the submission `snapshot_number`, if given), with its rows."""
-    qs = assessment.reviews.filter(level=Review.Level.SUPERVISOR)
-    if snapshot_number is not None:
-        qs = qs.filter(snapshot__number=snapshot_number)
-    return qs.select_related("reviewer").prefetch_related("rows").order_by("-number").first()
+def latest_pre_review(assessment) -> Review | None:
+    """The 主管部门's latest 初审, with its rows (that of one submission: `Reviews.latest_pre_review`)."""
+    return (assessment.reviews.filter(level=Review.Level.SUPERVISOR).select_related("reviewer")
+            .prefetch_related("rows").order_by("-number").first())
 
 
 def record_pre_review(assessment, user, action: str, comment: str, inputs: dict[str, scoring.ReviewInput]) -> Review:

@@ -82,6 +82,11 @@ def _missing(key, *args, **kwargs):
     raise ValueError(f"Key '{key}' not found (cache unavailable)")
 
 
+# The alias of the cache that keeps, in each process, a copy of what is kept in Redis under keys that
+# cannot go stale (settings.CACHES; assessments/pagecache.py reads and fills it).
+LOCAL_COPY = "fragments_local"
+
+
 class ResilientRedisCache(RedisCache):
     """Django's Redis cache with errors turned into misses. Extra option: ``RETRY_AFTER``
     (seconds without asking Redis after an error, default 5)."""
@@ -152,13 +157,13 @@ class ResilientRedisCache(RedisCache):
         return super().delete_many(keys, version)
 
     def clear(self):
-        """Empty Redis and this process's copy of what is kept there (`fragments_local`,
+        """Empty Redis and this process's copy of what is kept there (`LOCAL_COPY`,
         assessments/pagecache.py): what was cleared is not served from the copy."""
         from django.conf import settings
         from django.core.cache import caches
 
-        if "fragments_local" in settings.CACHES:
-            caches["fragments_local"].clear()
+        if LOCAL_COPY in settings.CACHES:
+            caches[LOCAL_COPY].clear()
         return self._clear_shared()
 
     @_guarded(_false)
