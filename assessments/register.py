@@ -174,8 +174,12 @@ def rows(round_: Round, today: datetime.date | None = None, *, where: Q | None =
 
 
 def _counted(reports):
-    """(主管部门 as shown, status, number of reports) of `classified` reports, by the database."""
-    return reports.order_by().values_list("supervisor_label", "status").annotate(n=Count("*")).order_by("supervisor_label")
+    """(主管部门 as shown, status, number of reports) of `classified` reports, by the database, in
+    the register's order. Ordered by the count too, which grouping by a sort cannot give: PostgreSQL
+    then groups by hashing and sorts the few groups, not every report by its 主管部门 (a province's
+    2,676 reports: 2.8 → 2.1 ms; issue 17)."""
+    return (reports.order_by().values_list("supervisor_label", "status").annotate(n=Count("*"))
+            .order_by("supervisor_label", "n"))
 
 
 def summaries(round_: Round, today: datetime.date | None = None, *, where: Q | None = None) -> tuple[list[Summary], Summary]:
