@@ -250,9 +250,15 @@ def correction_note(previous_document: dict, document: dict, table=None) -> list
 def record_version(assessment: Assessment, plan: VersionPlan, document: dict, snapshot_sha256: str,
                    correction: dict | None) -> PublishedVersion:
     """Store the version an export wrote (inside the export's transaction); the one before is
-    marked superseded from this version's publication."""
+    marked superseded from this version's publication. An export of the version again (the same
+    approved snapshot) keeps its number and correction and stores the document its files hold now:
+    the permalink shows the version now published from its document (issue 17)."""
     if not plan.new:
-        return PublishedVersion.objects.get(assessment=assessment, number=plan.number)
+        version = PublishedVersion.objects.get(assessment=assessment, number=plan.number)
+        if version.document != document:
+            version.document = document
+            version.save(update_fields=["document"])
+        return version
     version, created = PublishedVersion.objects.get_or_create(
         assessment=assessment, number=plan.number,
         defaults={"document": document, "snapshot_sha256": snapshot_sha256, "published_at": plan.published_at,

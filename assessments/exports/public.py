@@ -127,10 +127,17 @@ def build_public(assessment: Assessment, meta: publishing.Metadata | None = None
     )
 
 
-def from_document(assessment: Assessment, doc: dict) -> PublicReport:
+def from_document(assessment: Assessment, doc: dict, *, now_published: bool = False) -> PublicReport:
     """The public read model of a version as it was published (its stored public document):
-    earlier versions, and the last one while a correction is under way, render from this."""
+    earlier versions, and the last one while a correction is under way, render from this.
+
+    `now_published`: the version the report is published as now (its permalink), read from its
+    document rather than built again from its rows (issue 17), as `build_public` would give it:
+    personal data masked by today's rules (a document keeps the masking of its day), the metadata
+    of the assessment's publication."""
     view = from_snapshot(assessment, doc)
+    if now_published:
+        view = redaction.public_view(view)
     scores = [_dec(i.get("review_score")) for i in doc.get("indicators", [])]
     lines = [PublicLine(line, scores[n] if n < len(scores) else None) for n, line in enumerate(view.indicators)]
     return PublicReport(
@@ -139,7 +146,7 @@ def from_document(assessment: Assessment, doc: dict) -> PublicReport:
         review_total=_dec(doc.get("review_total_score")) if doc.get("review_total_score") is not None else None,
         review_grade=doc.get("grade") if doc.get("review_total_score") is not None else None,
         published_at=assessment.published_at,
-        meta=publishing.metadata_from_document(doc),
+        meta=publishing.metadata(assessment) if now_published else publishing.metadata_from_document(doc),
         correction=doc.get("correction"),
     )
 

@@ -354,11 +354,11 @@ _PUBLISHED_CONTENT = childrows.ByPk(lambda: _published_listed().select_related(*
 def _published_or_gone(pk: int, *, content: bool = False):
     """The published assessment, or a 410 page if it was withdrawn from public view, else 404.
 
-    ``content=True`` fetches its rows too (one fetch for the whole page). While a correction is
-    under way (发起更正) the answer is ``(a, "correcting")``: the permalink shows the last published
-    version, from its stored document, and its files stay downloadable."""
+    ``content=True`` fetches what its read model refers to too (its rows are read by `_report`).
+    While a correction is under way (发起更正) the answer is ``(a, "correcting")``: the permalink
+    shows the last published version, from its stored document, and its files stay downloadable."""
     if content:
-        a = childrows.read_with(_PUBLISHED_CONTENT, pk, readmodel.CONTENT)
+        a = _PUBLISHED_CONTENT.get(pk)
     else:
         a = _published_listed().filter(pk=pk).first()
     if a is not None and hasattr(a, "publication"):
@@ -399,10 +399,7 @@ def disclosure_detail(request, p, pk):
         if shown is None:
             raise Http404
         return _render_version(request, a, shown, versions, correcting=True)
-    report = build_public(a)
-    current = next((v for v in versions if v.number == a.publication.version), None)
-    if current is not None and current.number > 1:
-        report.correction = {"reason": current.correction_reason, "changes": current.correction}
+    report = _report(a, next((v for v in versions if v.number == a.publication.version), None))
     return render(
         request,
         "public/detail.html",
@@ -420,6 +417,25 @@ def disclosure_detail(request, p, pk):
             "public_sealed": _public_sealed(a),
         },
     )
+
+
+# The document a version was published as (its files were written from the same read model).
+_DOCUMENT = childrows.Statement(lambda pk: PublishedVersion.objects.filter(pk=pk).order_by().values_list("document", flat=True), int)
+
+
+def _report(a, current):
+    """The public read model of the version now published: from the document it was published as
+    (what its files hold; no rows read, nothing scored again: issue 17), or, where no version was
+    recorded (a report published before versions were kept), built from its rows."""
+    document = next(iter(_DOCUMENT.all(current.pk)), None) if current is not None else None
+    if document:
+        return public_export.from_document(a, document, now_published=True)
+    for relation in readmodel.CONTENT:
+        relation.attach(a)
+    report = build_public(a)
+    if current is not None and current.number > 1:
+        report.correction = {"reason": current.correction_reason, "changes": current.correction}
+    return report
 
 
 def _render_version(request, a, version, versions, *, correcting=False):
