@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from . import roles
+from . import roles, sqlwords
 from .childrows import ByPk, Ids, Statement
 from .models import Assessment, Unit
 from .readmodel import load_content
@@ -146,7 +146,7 @@ def reviewer_assessment_filter(user, to: str = "") -> Q:
 def reviewer_assessment_condition(units, to: str = "") -> Q:
     """`reviewer_assessment_filter` given the reviewer's units as `units(field)` (a `ForReviewer`
     statement's condition): never a draft."""
-    return ~Q(**{f"{to}state__in": REVIEWER_HIDDEN_STATES}) & units(f"{to}unit_id")
+    return ~Q(sqlwords.one_of(f"{to}state", REVIEWER_HIDDEN_STATES)) & units(f"{to}unit_id")
 
 
 def reviews_unit(user, unit_id: int) -> bool:

@@ -38,7 +38,7 @@ from django.db.models.functions import Cast, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from . import audit, permissions
+from . import audit, permissions, sqlwords
 from .childrows import Paged
 from .models import Assessment, DisclosureClock, ExportJob, Round, Transition
 from .models.units import supervisor_label
@@ -113,7 +113,7 @@ def classified(round_: Round, today: datetime.date | None = None, *, where: Q | 
 
 
 def _classified(round_id: int, disclosure_days: int, today: datetime.date, where: Q | None):
-    qs = Assessment.objects.filter(round_id=round_id, state__in=[S.APPROVED, S.PUBLISHED])
+    qs = Assessment.objects.filter(sqlwords.one_of("state", [S.APPROVED, S.PUBLISHED]), round_id=round_id)
     if where is not None:
         qs = qs.filter(where)
     # The unit's clock of this round, joined (one per unit and round): not a subquery per report.
@@ -360,10 +360,12 @@ def still_waiting(clocks: list[DisclosureClock]) -> list[dict]:
 def awaiting_review_in(assessments):
     """Of `assessments`, those approved in a round with 公开审核, to be published, and not sent to
     the export since their last approval (annotated with `approved_at`)."""
-    last_approval = Transition.objects.filter(assessment=OuterRef("pk"), action="approve").order_by("-at", "-id")
+    # The code's words written into the statement (sqlwords): with them as parameters, PostgreSQL
+    # planned the 待办's statement again on every request (issue 17).
+    last_approval = Transition.objects.filter(sqlwords.equals("action", "approve"), assessment=OuterRef("pk")).order_by("-at", "-id")
     return (
-        assessments.filter(state=S.APPROVED, round__disclosure_review=True, confidential=False,
-                           disclosure=Assessment.Disclosure.ACTIVE)
+        assessments.filter(sqlwords.equals("state", S.APPROVED), sqlwords.equals("disclosure", Assessment.Disclosure.ACTIVE),
+                           round__disclosure_review=True, confidential=False)
         .annotate(approved_at=Subquery(last_approval.values("at")[:1]))
         .filter(approved_at__isnull=False)
         .exclude(Exists(ExportJob.objects.filter(assessment=OuterRef("pk"), created_at__gte=OuterRef("approved_at"))))

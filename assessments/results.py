@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit, permissions, supervisors
+from . import audit, permissions, sqlwords, supervisors
 from .childrows import Paged, Statement, counting
 from .models import Advice, ApplicationRule, Assessment, ResultApplication
 
@@ -102,8 +102,8 @@ def assessments_for(user, round_):
 
 def _final(units, round_id: int):
     """The approved assessments of the round of the reviewer's `units(field)` (a ForReviewer condition)."""
-    return Assessment.objects.filter(permissions.reviewer_assessment_condition(units), round_id=round_id,
-                                     state__in=FINAL_STATES)
+    return Assessment.objects.filter(permissions.reviewer_assessment_condition(units), sqlwords.one_of("state", FINAL_STATES),
+                                     round_id=round_id)
 
 
 def _listed(units, round_id: int):

@@ -3,10 +3,14 @@ level): the supervising unit's name when `Unit.supervisor_unit` is set, else the
 `Unit.supervisor` of older data. One expression, used by the 抽查 strata and filter, the agreement
 report (the recorded stratum), 结果应用's export and the 汇总 filter and table."""
 
-from django.db.models import F, Value
+from django.db.models import F
 from django.db.models.functions import Coalesce
+
+from . import sqlwords
 
 
 def name(prefix: str = "unit__"):
     """The 主管部门 name as a database expression over the unit at `prefix` ("" for a Unit query)."""
-    return Coalesce(F(f"{prefix}supervisor_unit__name"), F(f"{prefix}supervisor"), Value(""))
+    # The empty text written into the statement (sqlwords.Constant), not a parameter: a prepared
+    # statement's one plan is made only for its words (issue 17).
+    return Coalesce(F(f"{prefix}supervisor_unit__name"), F(f"{prefix}supervisor"), sqlwords.Constant(""))

@@ -6,6 +6,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Count, prefetch_related_objects
 from django.urls import reverse
 
@@ -322,9 +323,10 @@ def test_a_reviewers_statement_reads_what_reviewed_unit_filter_reads_for_every_k
 
 @pytest.mark.parametrize("kinds_and_make", ["model", "values"])
 def test_a_statement_reads_a_window_of_its_rows_as_the_orm_slices_them(two, kinds_and_make, django_assert_num_queries):
-    """`all(offset=, limit=)`: the ORM's slice `[offset:offset + limit]`, the LIMIT and OFFSET given
-    as parameters to the statement compiled once (not compiled again per page); `Paged` is a
-    Paginator's object list of such windows, counted as told."""
+    """`all(offset=, limit=)`: the ORM's slice `[offset:offset + limit]`, the LIMIT and OFFSET written
+    as numbers after the statement compiled once (not compiled again per page; as parameters,
+    PostgreSQL planned the statement again on every execution); `Paged` is a Paginator's object
+    list of such windows, counted as told."""
     from django.core.paginator import Paginator
 
     a, b = two
@@ -340,8 +342,17 @@ def test_a_statement_reads_a_window_of_its_rows_as_the_orm_slices_them(two, kind
             assert statement.all(unit, offset=offset, limit=limit) == everything[offset:offset + limit]
     (found,) = statement._compiled.values()
     assert found is not None  # one statement for every window
-    with django_assert_num_queries(1):
+    sent = []
+
+    def spy(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with django_assert_num_queries(1), connection.execute_wrapper(spy):
         (row,) = statement.all(a.unit_id, offset=1, limit=1)
+    assert sent[0].endswith(" LIMIT 1 OFFSET 1"), sent  # as the statement is sent, not as logged
+    with pytest.raises(ValueError):
+        statement.all(a.unit_id, offset=-1, limit=1)
     if kinds_and_make == "model":
         with django_assert_num_queries(0):
             assert row.assessment.pk == row.assessment_id  # select_related kept
@@ -400,7 +411,6 @@ def test_an_assessment_and_its_rows_are_sent_together_on_postgresql(two, monkeyp
     """`childrows.read_with`: the assessment and its six tables of rows, each statement counted as
     any is, are what `with_content` reads; on PostgreSQL they are sent in one pipeline (one round
     trip, issue 17); a missing assessment is None, its empty tables read nothing into it."""
-    from django.db import connection
 
     a, _ = two
     reference = readmodel.with_content(Assessment.objects).get(pk=a.pk)
