@@ -280,3 +280,31 @@ def test_the_officers_list_takes_as_many_queries_for_more_rows(alice_client, ali
     for name in ("项目甲", "项目乙", "项目丙", "项目丁", "项目戊"):
         assert html.count(name) == 2  # its task and its assessment
     assert html.count("state-submitted") == 2 and html.count("state-returned") == 1 and html.count("state-draft") == 2
+
+
+def test_the_whole_public_list_is_read_a_page_at_a_time_by_statements_compiled_once(client, demo, monkeypatch):  # noqa: F811
+    """Unfiltered, the public list is counted and read by statements compiled once, a page's LIMIT and
+    OFFSET written after it as numbers (issue 17; as parameters, PostgreSQL's one plan sorted every
+    published report): the same reports, in the same order, as the ORM's list."""
+    from assessments.exports import lists
+    from assessments.views import public as public_views
+
+    publish_copies(demo["岳麓区委政法委/部门"], 4)
+    monkeypatch.setattr(public_views, "PAGE_SIZE", 2)
+    expected = list(lists.listed().values_list("pk", flat=True))
+    assert len(expected) == 6 and sum(public_views._LISTED_COUNT.all()) == len(expected)
+    assert [a.pk for a in public_views._LISTED.all(offset=2, limit=2)] == expected[2:4]
+    windows, real = [], public_views._LISTED.all
+
+    def reading(*values, **window):
+        windows.append(window)
+        return real(*values, **window)
+
+    monkeypatch.setattr(public_views._LISTED, "all", reading)
+    with CaptureQueriesContext(connection) as queries:
+        shown = listed_ids(client, page=2)
+    listed = [q["sql"] for q in queries.captured_queries if '"assessments_publication"' in q["sql"] and "LIMIT" in q["sql"]]
+    assert listed[0].endswith(" LIMIT 2 OFFSET 2")
+    assert len(listed) == 1 and windows == [{"offset": 2, "limit": 2}]
+    assert public_views._LISTED._compiled and None not in public_views._LISTED._compiled.values()
+    assert shown == expected[2:4]

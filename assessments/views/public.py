@@ -221,14 +221,24 @@ def _filtered(p):
     return lists.listed(qs)
 
 
+# Every published report, as the unfiltered list reads it (issue 17).
+_LISTED = childrows.Statement(lambda: lists.listed())
+_LISTED_COUNT = childrows.Statement(lambda: childrows.counting(lists.published()))
+
+
 @public_page(LIST_PARAMS, storable=_offered)
 def disclosure_list(request, p):
     if p.unit is None and p.unit_name is not None:
         exact = _published_unit(p.unit_name)
         if exact is not None:  # one unit, by its full name: its canonical (and kept) page
             return redirect(f"{request.path}?{params.canonical({**p, 'unit': exact, 'unit_name': None, 'page': None})}")
-    qs = _filtered(p)
-    page = (SearchPaginator if p.q else Paginator)(qs, PAGE_SIZE).get_page(p.page)
+    if all(p[name] is None for name in LIST_FILTERS):
+        # The whole list (most visits): counted and read a page at a time by statements compiled once.
+        qs = None
+        page = Paginator(childrows.Paged(_LISTED.all, count=lambda: sum(_LISTED_COUNT.all())), PAGE_SIZE).get_page(p.page)
+    else:
+        qs = _filtered(p)
+        page = (SearchPaginator if p.q else Paginator)(qs, PAGE_SIZE).get_page(p.page)
     context = {
         "page": page,
         "filters": p.as_form(),
