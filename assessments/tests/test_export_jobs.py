@@ -724,3 +724,30 @@ def test_staff_visiting_public_pages_gets_no_session_cookie_either(demo):
         assert "Set-Cookie" not in response.headers
         assert response["Cache-Control"] == "public, no-cache"
         assert "caizheng" not in response.content.decode()
+
+
+def test_a_submission_never_approved_does_not_ask_for_an_export(bureau, alice, reviewer, unit_a, round_2020,
+                                                                 django_capture_on_commit_callbacks):
+    """An export is queued only for an approved report: the 复核 page of a submission never approved
+    reads no export job (issue 17); one sent back for correction after its publication still shows it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a = make_project(unit_a, round_2020, "综治、平安建设经费")
+    workflow.perform(alice, a, "submit")
+    with CaptureQueriesContext(connection) as queries:
+        page = bureau.get(review_url(a))
+    assert page.status_code == 200 and page.context["export_job"] is None
+    assert not [q for q in queries.captured_queries if "assessments_exportjob" in q["sql"]]
+    assert 'id="export-status"' not in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.perform(reviewer, a, "start_review")
+        workflow.perform(reviewer, a, "approve")
+    a.refresh_from_db()
+    assert a.state == Assessment.State.PUBLISHED
+    workflow.perform(reviewer, a, "correct", "培训次数填报有误。")
+    workflow.perform(alice, Assessment.objects.get(pk=a.pk), "submit")
+    page = bureau.get(review_url(a))
+    assert page.context["export_job"] == ExportJob.objects.get(assessment=a)
+    assert '<span class="badge text-bg-success">已完成</span>' in page.content.decode()

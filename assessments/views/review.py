@@ -443,6 +443,16 @@ def review_detail(request, pk):
 # What the 复核 page reads of one assessment, by statements compiled once (issue 17).
 _LAST_TWO_SNAPSHOTS = childrows.Statement(lambda pk: Snapshot.objects.filter(assessment_id=pk).order_by("-number")[:2], int)
 _EXPORT_JOB = childrows.Statement(lambda pk: ExportJob.objects.filter(assessment_id=pk)[:1], int)
+# An export is queued only for an approved report (its approval, its 公开审核, a reviewer's re-run):
+# a submission that was never approved has none, and its page does not ask (issue 17).
+_EXPORTED_AFTER = {"approve", "publish", "unpublish", "correct"}
+
+
+def _export_job(assessment, transitions):
+    if assessment.state not in (Assessment.State.APPROVED, Assessment.State.PUBLISHED) and not any(
+            t.action in _EXPORTED_AFTER for t in transitions):
+        return None
+    return next(iter(_EXPORT_JOB.all(assessment.pk)), None)
 
 
 def _context(request, assessment, *, formset=None, decision=None, review_view=None, errors=None):
@@ -489,6 +499,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         line.evidence_items = by_row.get(line.key, [])
     evidence_changes = diff.compare_evidence(snapshots[1].data, snapshots[0].data, view) if len(snapshots) == 2 else []
     year_items = history.history(view)  # flags.compute below marks each item's own flags
+    transitions = statements.transitions(assessment)
     rows = _pair_rows(review_view, formset)
     pre_rows = {str(r.indicator_key): r for r in pre_review.rows.all()} if pre_review else {}
     adjustments = season.adjustments_by_key(assessment) if any(line.approved_target for line in view.indicators) else {}
@@ -511,7 +522,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         # Snapshots are numbered 1, 2, … as they are taken (workflow) and never deleted: the count.
         "submission_count": snapshots[0].number if snapshots else 0,
         "past_reviews": [_past_review(r) for r in reviews.decided],
-        "transitions": statements.transitions(assessment),
+        "transitions": transitions,
         "errors": errors or [],
         # Flags of the version shown (for a returned assessment: the submitted one, not the draft).
         "flag_list": [flags.FLAGS[c] for c in flags.compute(
@@ -522,7 +533,7 @@ def _context(request, assessment, *, formset=None, decision=None, review_view=No
         "can_mark_public": permissions.can_review(request.user, assessment) and not assessment.confidential,
         "score_differences": flags.score_differences(view),
         "year_history": history.with_history(year_items),
-        "export_job": next(iter(_EXPORT_JOB.all(assessment.pk)), None),
+        "export_job": _export_job(assessment, transitions),
         "can_rerun_export": _can_rerun_export(request.user, assessment),
         "can_unpublish": workflow.allowed(request.user, assessment, "unpublish"),
         # 目标调整 of approved targets (issue 14): the reason beside the approved value.
