@@ -274,6 +274,9 @@ def test_the_bureaus_todo_lists_reports_waiting_for_disclosure_review_and_warned
 def test_the_register_pages_its_reports_and_its_dates(client, season, round_2020, bureau, monkeypatch):
     """A province has thousands of reports and units: both lists are paged, the summary and the
     xlsx keep everything, and saving a page of dates comes back to that page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from assessments.views import register as register_view
 
     monkeypatch.setattr(register_view, "PER_PAGE", 4)
@@ -297,6 +300,18 @@ def test_the_register_pages_its_reports_and_its_dates(client, season, round_2020
     assert response["Location"] == f"{url}?round=2020&page=2&units_page=2"
     assert 'name="page" value="1"' in dates.content.decode()
     assert DisclosureClock.objects.get(unit=unit, round=round_2020).approved_on == datetime.date(2021, 5, 10)
+    # Each unit of the page is read with its date of the round (one statement, issue 17): the date
+    # recorded and its due date shown in its row, another round's date not.
+    other = Round.objects.create(year=2019, title="2019年度绩效自评")
+    DisclosureClock.objects.create(unit=unit, round=other, approved_on=datetime.date(2020, 1, 2))
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url, {"round": 2020, "units_page": 2})
+    clock_reads = [q["sql"] for q in queries.captured_queries if 'FROM "assessments_disclosureclock"' in q["sql"]]
+    assert all('"warned_at" IS NOT NULL' in sql for sql in clock_reads), clock_reads  # the warnings' read only
+    assert (unit, datetime.date(2021, 5, 10)) in again.context["units"]
+    assert (f'name="approved_on-{unit.pk}" value="2021-05-10"></td>\n    <td>'
+            f'{datetime.date(2021, 5, 10) + datetime.timedelta(days=round_2020.disclosure_days):%Y-%m-%d}</td>') in again.content.decode()
+    assert 'value="2020-01-02"' not in again.content.decode()
 
 
 def test_register_page_cells_read_as_the_bureau_reads_them(client, season, round_2020, bureau):

@@ -6,6 +6,7 @@ import io
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import F, FilteredRelation, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
@@ -15,7 +16,7 @@ from portal import jinja2
 
 from .. import childrows, pagecache, params, permissions, register, statements
 from ..exports.public import build_public
-from ..models import DisclosureClock, Round, Unit
+from ..models import Round, Unit
 from ..models.units import supervisor_label
 from ..readmodel import load_content
 
@@ -38,12 +39,14 @@ def _round(request, rounds=None) -> Round | None:
     return next(iter(rounds), None)
 
 
-# The units whose 决算批复 dates the bureau records, a page at a time, and their clocks of the round
-# (statements compiled once, issue 17).
-_UNITS = permissions.ForReviewer(lambda units: Unit.objects.filter(units("pk")).order_by(supervisor_label(), "name"))
+# The units whose 决算批复 dates the bureau records, a page at a time, each with its date of the round
+# joined (one per unit and round): statements compiled once (issue 17).
+_UNITS = permissions.ForReviewer(lambda units, round_id: (
+    Unit.objects.filter(units("pk"))
+    .annotate(clock=FilteredRelation("disclosure_clocks", condition=Q(disclosure_clocks__round_id=round_id)),
+              approved_on=F("clock__approved_on"))
+    .order_by(supervisor_label(), "name")), int)
 _UNITS_COUNTED = permissions.ForReviewer(lambda units: childrows.counting(Unit.objects.filter(units("pk"))))
-_CLOCKS = childrows.Statement(lambda round_id, units: DisclosureClock.objects.filter(round_id=round_id, unit_id__in=units),
-                              int, childrows.Ids)
 
 
 @pagecache.page
@@ -68,11 +71,10 @@ def register_page(request):
             rows_query=params.canonical(p, without=("page",)) or f"round={current.year}",
         )
         if may_record:
-            units_page = _page(childrows.Paged(_UNITS.all, request.user,
+            units_page = _page(childrows.Paged(_UNITS.all, request.user, current.pk,
                                                count=lambda: sum(_UNITS_COUNTED.all(request.user))), p.units_page)
-            clocks = {c.unit_id: c for c in _CLOCKS.all(current.pk, [u.pk for u in units_page])}
             context.update(
-                units=[(u, clocks.get(u.pk)) for u in units_page], units_page=units_page, units_range=params.page_range(units_page),
+                units=[(u, u.approved_on) for u in units_page], units_page=units_page, units_range=params.page_range(units_page),
                 units_query=params.canonical(p, without=("units_page",)) or f"round={current.year}",
             )
     # The long tables' rows: a Jinja2 template (ADR 0023), rendered when the page reaches them, and
@@ -96,8 +98,8 @@ def _shown(context) -> dict:
                    for s in context.get("groups", ())],
         "reports": [(r.pk, r.unit_name, r.title, r.supervisor, r.approved_on, r.due, r.published_on, r.status, r.reason,
                      r.days_left) for r in (context["rows_page"] if "rows_page" in context else ())],
-        "units": [(u.pk, u.supervisor, u.name, clock.approved_on if clock else None,
-                   context["round"].disclosure_days) for u, clock in context.get("units", ())],
+        "units": [(u.pk, u.supervisor, u.name, approved_on, context["round"].disclosure_days)
+                  for u, approved_on in context.get("units", ())],
     }
 
 
