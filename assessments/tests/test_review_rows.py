@@ -79,3 +79,25 @@ def test_the_pre_review_page_writes_the_management_form(supervised, unit_a, roun
     html = client_for(supervised).get(reverse("assessments:supervise_detail", args=[a.pk])).content.decode()
     rows = Indicator.objects.filter(assessment=a).count()
     assert f'name="review-TOTAL_FORMS" value="{rows}"' in html and f'name="review-{rows - 1}-score"' in html
+
+
+@pytest.mark.parametrize("layout", ["project", "department"])
+def test_an_indicator_rows_notes_are_in_its_last_cell(unit_a, round_2020, alice, layout):
+    """The paper form writes a row's 复核意见, its explanation and a score that differs from the
+    rule's in the row's last cell, and in no other (the last column is looped over apart: issue 17)."""
+    from types import SimpleNamespace
+
+    from assessments import pagecache, readmodel
+
+    a = valid_assessment(unit_a, round_2020, "综治经费", user=alice, kind=layout)
+    Indicator.objects.filter(assessment=a, position=1).update(score=1)  # differs from the rule's score
+    view = readmodel.build(readmodel.load_content(a.pk))
+    first = view.indicators[0]
+    html = pagecache.render_paper_form(view, True, {first.key: SimpleNamespace(note="请核实<口径>", score=None)})
+    row = re.search(rf'<tr id="indicator-{first.number}">(.*?)</tr>', html, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert len(cells) == len([c for c in view.indicator_columns if c.key not in ("level1", "level2")]) + 2  # the first row opens both groups
+    *others, last = cells
+    assert '<div class="review-note">复核意见：请核实&lt;口径&gt;</div>' in last
+    assert '<div class="explain' in last and "score-differs" in last
+    assert not any("review-note" in c or "explain" in c for c in others)
