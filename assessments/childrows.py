@@ -205,6 +205,19 @@ def together(connection, statements: list[tuple[str, list]]) -> list[list[tuple]
             cursor.close()
 
 
+def attach_all(parent, relations: tuple[Relation, ...]) -> None:
+    """Each of `relations` attached to `parent` (read already), their statements sent `together`."""
+    using = parent._state.db
+    statements = [relation.statement(using) for relation in relations]
+    if None in statements:
+        for relation in relations:
+            relation.attach(parent)
+        return
+    found = together(connections[using], [(statement[0], [parent.pk]) for statement in statements])
+    for relation, rows in zip(relations, found, strict=True):
+        relation._attach_rows(parent, rows)
+
+
 def read_with(by_pk: "ByPk", pk, relations: tuple[Relation, ...], using: str = "default"):
     """`by_pk.get(pk)` with each of `relations` attached (None where there is no such row), all
     read `together`: the relations' statements take the id as the parent's would be read."""

@@ -410,7 +410,8 @@ def test_a_count_is_a_one_row_statement(two):
 def test_an_assessment_and_its_rows_are_sent_together_on_postgresql(two, monkeypatch, django_assert_num_queries):
     """`childrows.read_with`: the assessment and its six tables of rows, each statement counted as
     any is, are what `with_content` reads; on PostgreSQL they are sent in one pipeline (one round
-    trip, issue 17); a missing assessment is None, its empty tables read nothing into it."""
+    trip, issue 17); a missing assessment is None, its empty tables read nothing into it. And
+    `attach_all`, the tables of an assessment read already, alike."""
 
     a, _ = two
     reference = readmodel.with_content(Assessment.objects).get(pk=a.pk)
@@ -433,6 +434,15 @@ def test_an_assessment_and_its_rows_are_sent_together_on_postgresql(two, monkeyp
         assert all(row.assessment is loaded for row in loaded.indicators.all())
     missing = Assessment.objects.order_by("-pk").first().pk + 1
     assert childrows.read_with(readmodel._BY_PK, missing, readmodel.CONTENT) is None
+    # `attach_all`: the six tables of an assessment read already, sent together alike.
+    bare = readmodel._BY_PK.get(a.pk)
+    pipelines.clear()
+    with django_assert_num_queries(len(readmodel.CONTENT)):
+        childrows.attach_all(bare, readmodel.CONTENT)
+    assert len(pipelines) == (1 if connection.vendor == "postgresql" else 0)
+    with django_assert_num_queries(0):
+        assert _loaded(bare) == _loaded(reference)
+        assert all(row.assessment is bare for row in bare.indicators.all())
 
 
 def test_the_converters_of_a_statement_are_worked_out_once(two, monkeypatch):

@@ -440,8 +440,7 @@ def _report(a, current):
     document = next(iter(_DOCUMENT.all(current.pk)), None) if current is not None else None
     if document:
         return public_export.from_document(a, document, now_published=True)
-    for relation in readmodel.CONTENT:
-        relation.attach(a)
+    childrows.attach_all(a, readmodel.CONTENT)
     report = build_public(a)
     if current is not None and current.number > 1:
         report.correction = {"reason": current.correction_reason, "changes": current.correction}
