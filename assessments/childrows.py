@@ -91,12 +91,7 @@ class Relation(_CompiledOnce):
 
     def attach(self, parent) -> None:
         """Read the parent's rows and leave them as `prefetch_related` leaves them."""
-        using = parent._state.db
-        found = self.statement(using)
-        if found is None:
-            prefetch_related_objects([parent], self.prefetch())
-            return
-        self._attach_rows(parent, together(connections[using], [(found[0], [parent.pk])])[0])
+        attach_all(parent, (self,))
 
     def _attach_rows(self, parent, rows) -> None:
         using = parent._state.db
@@ -209,10 +204,12 @@ def attach_all(parent, relations: tuple[Relation, ...]) -> None:
     """Each of `relations` attached to `parent` (read already), their statements sent `together`."""
     using = parent._state.db
     statements = [relation.statement(using) for relation in relations]
-    if None in statements:
-        for relation in relations:
-            relation.attach(parent)
-        return
+    if None in statements:  # a table the compiled statement cannot read: prefetch_related reads it
+        for relation, statement in zip(relations, statements, strict=True):
+            if statement is None:
+                prefetch_related_objects([parent], relation.prefetch())
+        relations = tuple(r for r, s in zip(relations, statements, strict=True) if s is not None)
+        statements = [s for s in statements if s is not None]
     found = together(connections[using], [(statement[0], [parent.pk]) for statement in statements])
     for relation, rows in zip(relations, found, strict=True):
         relation._attach_rows(parent, rows)
@@ -224,8 +221,8 @@ def read_with(by_pk: "ByPk", pk, relations: tuple[Relation, ...], using: str = "
     found, statements = by_pk.statement(using), [relation.statement(using) for relation in relations]
     if found is None or None in statements:
         parent = by_pk.get(pk, using)
-        for relation in relations if parent is not None else ():
-            relation.attach(parent)
+        if parent is not None:
+            attach_all(parent, relations)
         return parent
     sql, params = by_pk._query(pk, using)
     rows = together(connections[using], [(sql, params), *((statement[0], params) for statement in statements)])
